@@ -1,0 +1,34 @@
+# Set-up and everyday commands. `make test` and `make demo` work on a fresh machine:
+# they create .venv if missing and install the project with its dev extras.
+# TORCH pins the torch wheel installed first; CI uses the CPU build that lies on disk.
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check s4d_forecast tests benchmarks
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/s4d-forecast demo $(DEMO_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check s4d_forecast tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info
