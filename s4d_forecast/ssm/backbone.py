@@ -1,0 +1,127 @@
+"""S4DEncoder: a residual stack of S4D layers over ``(B, L, d_input)`` sequences."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from s4d_forecast.ssm.layer import S4D, TiedDropout, _check_input
+
+POOLS = (None, "mean", "last")
+
+
+class S4DBlock(nn.Module):
+    """``x + dropout(S4D(norm(x)))`` (prenorm) or ``norm(x + dropout(S4D(x)))`` (postnorm)."""
+
+    def __init__(self, d_model: int, d_state: int, prenorm: bool, dropout: float, **layer_kwargs):
+        super().__init__()
+        self.prenorm = prenorm
+        self.norm = nn.LayerNorm(d_model)
+        self.layer = S4D(d_model, d_state, dropout=dropout, **layer_kwargs)
+        self.dropout = TiedDropout(dropout)
+
+    def forward(self, x, state=None, return_state=False):
+        z = self.norm(x) if self.prenorm else x
+        out = self.layer(z, state=state, return_state=return_state)
+        z, new_state = out if return_state else (out, None)
+        x = x + self.dropout(z)
+        if not self.prenorm:
+            x = self.norm(x)
+        return (x, new_state) if return_state else x
+
+    def step(self, x_t, state):
+        z = self.norm(x_t) if self.prenorm else x_t
+        z, state = self.layer.step(z, state)
+        x_t = x_t + self.dropout(z.unsqueeze(1)).squeeze(1)
+        if not self.prenorm:
+            x_t = self.norm(x_t)
+        return x_t, state
+
+
+class S4DEncoder(nn.Module):
+    """Residual stack of S4D blocks with an input projection and optional pooling.
+
+    ``x (B, L, d_input) → Linear → n_layers × S4DBlock → LayerNorm (prenorm) → pool``.
+
+    Parameters
+    ----------
+    d_input : int
+        Features per time step of the input.
+    d_model : int
+        Width ``H`` of every S4D layer.
+    n_layers : int
+        Number of residual blocks.
+    d_state : int
+        State size ``N`` of each layer.
+    init, disc : str
+        See :class:`~s4d_forecast.ssm.kernel.S4DKernel`.
+    bidirectional : bool
+        Non-causal layers (no streaming).
+    prenorm : bool
+        LayerNorm before each layer (and once at the end) instead of after the residual sum.
+    dropout : float
+        Dropout tied over time, inside each layer and on each residual branch.
+    pool : {None, "mean", "last"}
+        ``None`` returns ``(B, L, d_model)``; ``"mean"``/``"last"`` return ``(B, d_model)``.
+    **kernel_kwargs
+        Passed to every :class:`~s4d_forecast.ssm.kernel.S4DKernel` (``dt_min``, ``dt_max``,
+        ``lr``, ``l_max``, DFouT options).
+    """
+
+    def __init__(self, d_input: int, d_model: int = 128, n_layers: int = 4, d_state: int = 64,
+                 init: str = "legs", disc: str = "zoh", bidirectional: bool = False,
+                 prenorm: bool = True, dropout: float = 0.0, pool: str | None = None,
+                 **kernel_kwargs):
+        super().__init__()
+        for name, value in (("d_input", d_input), ("d_model", d_model), ("n_layers", n_layers)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name}={value!r} must be a positive integer")
+        if pool not in POOLS:
+            raise ValueError(f"pool={pool!r} is not supported; accepted: None, 'mean', 'last'")
+        self.d_input, self.d_model, self.pool = d_input, d_model, pool
+        self.bidirectional = bidirectional
+        self.encoder = nn.Linear(d_input, d_model)
+        self.blocks = nn.ModuleList(
+            S4DBlock(d_model, d_state, prenorm, dropout, init=init, disc=disc,
+                     bidirectional=bidirectional, **kernel_kwargs)
+            for _ in range(n_layers))
+        self.norm = nn.LayerNorm(d_model) if prenorm else nn.Identity()
+
+    def forward(self, x: torch.Tensor, state: list | None = None, return_state: bool = False):
+        """Encode ``x`` ``(B, L, d_input)``; optionally continue from / return per-layer states."""
+        _check_input(x, self.d_input)
+        if state is not None and len(state) != len(self.blocks):
+            raise ValueError(f"state has {len(state)} entries; expected one per layer "
+                             f"({len(self.blocks)})")
+        h = self.encoder(x)
+        new_states = []
+        for i, block in enumerate(self.blocks):
+            out = block(h, state=None if state is None else state[i], return_state=return_state)
+            h, s = out if return_state else (out, None)
+            new_states.append(s)
+        h = self._pool(self.norm(h))
+        return (h, new_states) if return_state else h
+
+    def _pool(self, h: torch.Tensor) -> torch.Tensor:
+        if self.pool == "mean":
+            return h.mean(dim=1)
+        if self.pool == "last":
+            return h[:, -1]
+        return h
+
+    def default_state(self, batch_size: int, device=None) -> list[torch.Tensor]:
+        """Zero states, one ``(B, H, N/2)`` complex tensor per layer."""
+        return [b.layer.default_state(batch_size, device) for b in self.blocks]
+
+    def step(self, x_t: torch.Tensor, state: list[torch.Tensor]):
+        """One step: ``x_t`` ``(B, d_input)`` → ``(features (B, d_model), new state)``.
+
+        The features are the unpooled output at this step (``pool="last"`` of a full pass).
+        """
+        _check_input(x_t, self.d_input, "x_t", dims=2)
+        h = self.encoder(x_t)
+        new_states = []
+        for block, s in zip(self.blocks, state):
+            h, s = block.step(h, s)
+            new_states.append(s)
+        return self.norm(h), new_states

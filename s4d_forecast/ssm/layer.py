@@ -1,0 +1,194 @@
+"""S4D: one diagonal state space layer (FFT convolution for training, recurrence for streaming).
+
+``y = GLU(W · dropout(GELU(K * u + D·u)))`` per channel, with ``K`` from :class:`S4DKernel`.
+The recurrent view of the same map is
+
+    s_k = dA ⊙ s_{k-1} + u_k,       y_k = 2·Re Σ_n (C·dB)_n s_{k,n} + D·u_k
+
+with the modal state ``s`` of shape ``(B, H, N/2)`` (complex; ``dB`` is folded into ``C``
+so the state is the raw sum of input-weighted powers ``Σ_j dA^j u_{k-j}``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from s4d_forecast.ssm.kernel import S4DKernel, power_blocks, vandermonde_real
+
+
+def fft_len(n: int) -> int:
+    """Smallest ``2^a·3^b·5^c ≥ n``: a size every FFT library transforms quickly."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+class TiedDropout(nn.Module):
+    """Dropout whose mask is shared over time: zeroes whole channels of a ``(B, L, H)`` input."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout={p!r} must be in [0, 1)")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+        mask = torch.rand(shape, device=x.device) >= self.p
+        return x * mask.to(x.dtype) / (1 - self.p)
+
+
+def _check_input(x: torch.Tensor, H: int, name: str = "x", dims: int = 3) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != dims or x.shape[-1] != H:
+        want = "(B, L, H)" if dims == 3 else "(B, H)"
+        raise ValueError(f"{name} has shape {tuple(x.shape)}; expected {want} with H={H}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} has dtype {x.dtype}; expected a floating-point tensor")
+
+
+class S4D(nn.Module):
+    """Diagonal state space layer, batch-first.
+
+    Parameters
+    ----------
+    d_model : int
+        Channels ``H``; each channel has its own SSM.
+    d_state : int
+        State size ``N`` (counting conjugate pairs).
+    init, disc : str
+        Initialisation and discretisation, see :class:`S4DKernel`.
+    bidirectional : bool
+        Add an anti-causal kernel (its own ``H`` SSMs) running backwards in time. Not causal,
+        so :meth:`step` and states are unavailable.
+    dropout : float
+        Dropout after the activation, its mask tied over time.
+    **kernel_kwargs
+        Passed to :class:`S4DKernel` (``dt_min``, ``dt_max``, ``lr``, ``l_max``, DFouT options).
+
+    Examples
+    --------
+    >>> layer = S4D(d_model=8, d_state=16).eval()
+    >>> x = torch.randn(2, 100, 8)
+    >>> y = layer(x)                                  # (2, 100, 8)
+    >>> state = layer.default_state(2)
+    >>> y0, state = layer.step(x[:, 0], state)        # (2, 8): first output, streamed
+    """
+
+    def __init__(self, d_model: int, d_state: int = 64, init: str = "legs", disc: str = "zoh",
+                 bidirectional: bool = False, dropout: float = 0.0, **kernel_kwargs):
+        super().__init__()
+        self.H, self.N, self.bidirectional = d_model, d_state, bidirectional
+        self.kernel = S4DKernel(d_model * (2 if bidirectional else 1), d_state, init=init,
+                                disc=disc, **kernel_kwargs)
+        self.D = nn.Parameter(torch.randn(d_model))
+        self.activation = nn.GELU()
+        self.dropout = TiedDropout(dropout)
+        self.output_linear = nn.Linear(d_model, 2 * d_model)
+
+    def _mix(self, y: torch.Tensor) -> torch.Tensor:
+        return F.glu(self.output_linear(self.dropout(self.activation(y))), dim=-1)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None,
+                return_state: bool = False):
+        """Apply the layer to ``x`` of shape ``(B, L, H)``.
+
+        Parameters
+        ----------
+        state : complex tensor ``(B, H, N/2)``, optional
+            State left by a previous call (or :meth:`default_state`): the output continues
+            the sequence that produced it.
+        return_state : bool
+            Also return the state after the last step.
+
+        Returns
+        -------
+        y : ``(B, L, H)``, or ``(y, state)`` if ``return_state``.
+        """
+        _check_input(x, self.H)
+        if self.bidirectional and (state is not None or return_state):
+            raise ValueError("state/return_state need a causal layer; this S4D layer was built "
+                             "with bidirectional=True")
+        B, L, H = x.shape
+        stateful = state is not None or return_state
+        # Kernel and FFTs in float32 (float64 for a float64 model) even under autocast.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            log_dA, CdB = self.kernel.discretize(None if stateful else L)
+            K = vandermonde_real(CdB, log_dA, L)
+            u = x.transpose(1, 2).to(K.dtype)  # (B, H, L)
+            y = self._convolve(u, K)
+            if state is not None:
+                if state.shape != (B, H, self.N // 2):
+                    raise ValueError(f"state has shape {tuple(state.shape)}; expected "
+                                     f"{(B, H, self.N // 2)} (see default_state)")
+                # contribution of the initial state: 2·Re Σ_n C·dB·dA^{k+1}·s_n
+                y = y + vandermonde_real(CdB * torch.exp(log_dA) * state, log_dA, L)
+            new_state = self._final_state(u, log_dA, state) if return_state else None
+        y = self._mix(y.transpose(1, 2).to(x.dtype))
+        return (y, new_state) if return_state else y
+
+    def _convolve(self, u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+        """``K * u + D·u`` via FFT; ``u`` is ``(B, H, L)``, ``K`` is ``(H or 2H, L)``."""
+        H, L = self.H, u.shape[-1]
+        n = fft_len(2 * L)
+        D = self.D.to(K.dtype).unsqueeze(-1)
+        k = torch.cat([K[:H, :1] + D, K[:H, 1:]], dim=-1)  # fold D into the kernel's tap 0
+        if self.bidirectional:
+            # the backward kernel sits at the end of the circular buffer: taps -1, -2, ...
+            k = F.pad(k, (0, n - L)) + F.pad(K[H:].flip(-1), (n - L, 0))
+        k_f = torch.fft.rfft(k, n=n)
+        u_f = torch.fft.rfft(u, n=n)
+        return torch.fft.irfft(u_f * k_f, n=n)[..., :L]
+
+    def _final_state(self, u: torch.Tensor, log_dA: torch.Tensor,
+                     state: torch.Tensor | None) -> torch.Tensor:
+        """``s_L = dA^L s_0 + Σ_j dA^{L-1-j} u_j`` without an ``(H, N/2, L)`` tensor."""
+        B, H, L = u.shape
+        outer, inner, T = power_blocks(log_dA, L)  # (H, N/2, M), (H, N/2, T)
+        M = outer.shape[-1]
+        v = F.pad(u.flip(-1), (0, M * T - L)).reshape(B, H, M, T)
+        inner_t = inner.transpose(-1, -2)  # (H, T, N/2)
+        acc = torch.complex(v @ inner_t.real, v @ inner_t.imag)  # (B, H, M, N/2)
+        s = (acc * outer.transpose(-1, -2)).sum(-2)  # (B, H, N/2)
+        if state is not None:
+            s = s + torch.exp(log_dA * L) * state
+        return s
+
+    def default_state(self, batch_size: int, device=None) -> torch.Tensor:
+        """Zero state ``(batch_size, H, N/2)``, complex, for :meth:`step` or ``forward``."""
+        if self.bidirectional:
+            raise ValueError("a bidirectional S4D layer has no recurrent state")
+        ref = self.kernel.log_A_real
+        dtype = torch.complex128 if ref.dtype == torch.float64 else torch.complex64
+        return torch.zeros(batch_size, self.H, self.N // 2, dtype=dtype,
+                           device=device if device is not None else ref.device)
+
+    def step(self, x_t: torch.Tensor, state: torch.Tensor):
+        """One recurrent step: ``x_t`` ``(B, H)`` and state ``(B, H, N/2)`` → ``(y_t, state)``.
+
+        O(N·H) per step, independent of how many steps came before.
+        """
+        if self.bidirectional:
+            raise ValueError("step() needs a causal layer; this S4D layer was built with "
+                             "bidirectional=True")
+        _check_input(x_t, self.H, "x_t", dims=2)
+        with torch.autocast(device_type=x_t.device.type, enabled=False):
+            dA, CdB = self.kernel.step_params()
+            u = x_t.to(dA.real.dtype)
+            state = dA * state + u.unsqueeze(-1)
+            y = 2 * (CdB * state).real.sum(-1) + self.D.to(u.dtype) * u
+        return self._mix(y.to(x_t.dtype)), state

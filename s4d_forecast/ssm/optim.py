@@ -1,0 +1,50 @@
+"""Optimiser parameter groups: SSM parameters get their own learning rate and no weight decay."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from s4d_forecast.ssm.kernel import S4DKernel
+
+
+def ssm_param_groups(module: nn.Module, lr: float, weight_decay: float = 0.0,
+                     ssm_lr: float | None = None) -> list[dict]:
+    """Split ``module``'s trainable parameters into an SSM group and the rest.
+
+    Every published S4/S4D recipe trains ``A``, ``B`` and ``dt`` with a smaller learning rate
+    and no weight decay. ``C`` and ``D`` are ordinary weights.
+
+    Parameters
+    ----------
+    module : nn.Module
+        Any module containing :class:`S4DKernel` instances.
+    lr, weight_decay : float
+        For every parameter that is not an SSM parameter.
+    ssm_lr : float, optional
+        Learning rate of ``A``, ``B``, ``dt`` (default: ``lr``); their weight decay is 0.
+
+    Returns
+    -------
+    list of dict
+        ``[{"params": [...], "lr": lr, "weight_decay": weight_decay, "name": "default"},
+        {"params": [...], "lr": ssm_lr, "weight_decay": 0.0, "name": "ssm"}]``; empty groups
+        are left out. Each trainable parameter appears in exactly one group.
+    """
+    for name, value in (("lr", lr), ("ssm_lr", ssm_lr)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{name}={value!r} must be a positive number")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay={weight_decay!r} must be >= 0")
+    ssm_ids = {id(p) for m in module.modules() if isinstance(m, S4DKernel)
+               for p in m.ssm_parameters()}
+    ssm, rest = [], []
+    for p in module.parameters():
+        if p.requires_grad:
+            (ssm if id(p) in ssm_ids else rest).append(p)
+    groups = []
+    if rest:
+        groups.append({"params": rest, "lr": lr, "weight_decay": weight_decay, "name": "default"})
+    if ssm:
+        groups.append({"params": ssm, "lr": lr if ssm_lr is None else ssm_lr,
+                       "weight_decay": 0.0, "name": "ssm"})
+    return groups
