@@ -16,6 +16,7 @@ from collections.abc import Sequence
 # Modules that contribute subcommands, in the order they appear in --help.
 _COMMAND_MODULES = [
     "s4d_forecast.ssm.cli",
+    "s4d_forecast.data.cli",
 ]
 
 

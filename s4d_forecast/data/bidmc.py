@@ -12,8 +12,9 @@ Window construction from the raw release (what :func:`load_bidmc` does)
 - Its target is the mean of the Numerics column (``HR``, ``RESP`` for RR, ``SpO2``) over the
   1-Hz rows whose time ``t`` satisfies ``s0/fs <= t < s0/fs + window_s`` (32 rows).
 - ``nan_policy="drop"`` (default): a window with any missing value among those rows (a
-  ``NaN``, or fewer rows than ``window_s`` times the Numerics' rate) is dropped; ``"nanmean"``: the mean of the values present, dropped only if none is. Dropped
-  windows are counted per record, logged, and kept in :attr:`BIDMCDataset.report`.
+  ``NaN``, or fewer rows than ``window_s`` times the Numerics' rate) is dropped;
+  ``"nanmean"``: the mean of the values present, dropped only if none is. Dropped windows
+  are counted per record, logged, and kept in :attr:`BIDMCDataset.report`.
 - Default stride 3 s: 150 windows per 8-min record, 7,950 over the 53 records before
   dropping, which matches the archive's 7,949 windows (5,550 train + 2,399 test).
 """
@@ -134,7 +135,8 @@ def make_bidmc_windows(
         raise ValueError("records is empty; nothing to window")
     fs = records[0].fs
     if any(r.fs != fs for r in records):
-        raise ValueError(f"records have different sampling rates: {sorted({r.fs for r in records})}")
+        rates = sorted({r.fs for r in records})
+        raise ValueError(f"records have different sampling rates: {rates}")
     win, step = _samples(window_s, fs, "window_s"), _samples(stride_s, fs, "stride_s")
     col = TARGETS[target.upper()]
     xs, ys, rids, starts = [], [], [], []

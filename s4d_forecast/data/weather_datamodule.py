@@ -1,0 +1,115 @@
+"""Lightning ``DataModule`` for the long-horizon weather forecasting protocol."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from .scaling import SignalScaler
+from .weather import BENCHMARK_OPTIONS, load_weather, weather_splits
+from .windows import SlidingWindowDataset
+
+log = logging.getLogger(__name__)
+
+
+class WeatherDataModule(pl.LightningDataModule):
+    """Stride-1 ``(x (B, lookback, C), y (B, horizon, C))`` windows of the weather series.
+
+    The protocol of the long-horizon benchmark: 70/10/20 split by time
+    (:func:`~s4d_forecast.data.weather.weather_splits`), validation and test windows starting
+    ``lookback`` rows early, a per-channel ``StandardScaler`` fitted on the training rows
+    only, every window at stride 1 (training windows shuffled), errors measured on the
+    standardised scale.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        ``weather.csv`` (either layout).
+    lookback, horizon : int
+        Input and forecast lengths (horizons 96/192/336/720 in the benchmark).
+    batch_size, num_workers : int
+    scaler : {"per_channel", "global", "none"}
+    columns : list of str, optional
+        Variables to keep (default all, in file order).
+    load_options : dict, optional
+        Keyword arguments of :func:`~s4d_forecast.data.weather.load_weather`; default
+        :data:`~s4d_forecast.data.weather.BENCHMARK_OPTIONS` (the file as the benchmark
+        used it: duplicate row and ``-9999`` kept; both are logged).
+    df : pd.DataFrame, optional
+        An already loaded frame (``path`` is then not read).
+    """
+
+    def __init__(self, path: str | Path | None = None, lookback: int = 96, horizon: int = 96,
+                 batch_size: int = 32, num_workers: int = 0, scaler: str = "per_channel",
+                 columns: list[str] | None = None, load_options: dict | None = None,
+                 df: pd.DataFrame | None = None):
+        super().__init__()
+        if path is None and df is None:
+            raise ValueError("pass path= (weather.csv) or df=")
+        if scaler not in ("per_channel", "global", "none"):
+            raise ValueError(
+                f"scaler={scaler!r} is not accepted; use 'per_channel', 'global' or 'none'"
+            )
+        self.path, self.lookback, self.horizon = path, lookback, horizon
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.scaler_mode, self.columns = scaler, columns
+        self.load_options = dict(BENCHMARK_OPTIONS if load_options is None else load_options)
+        self.df = df
+        self.scaler: SignalScaler | None = None
+        self.datasets: dict[str, SlidingWindowDataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        if self.df is None:
+            self.df = load_weather(self.path, **self.load_options)
+        df = self.df
+        if self.columns is not None:
+            absent = [c for c in self.columns if c not in df.columns]
+            if absent:
+                raise ValueError(f"columns {absent} not in the data; present: {list(df.columns)}")
+            df = df[list(self.columns)]
+        parts = weather_splits(df, lookback=self.lookback)
+        if self.scaler_mode != "none" and self.scaler is None:
+            self.scaler = SignalScaler(self.scaler_mode).fit(parts.train.to_numpy())
+        for name, part in parts._asdict().items():
+            arr = part.to_numpy(dtype=np.float32)
+            if self.scaler is not None:
+                arr = self.scaler.transform(arr).astype(np.float32)
+            self.datasets[name] = SlidingWindowDataset(arr, self.lookback, stride=1,
+                                                       horizon=self.horizon)
+        log.info("WeatherDataModule lookback=%d horizon=%d windows: %s", self.lookback,
+                 self.horizon, {k: len(v) for k, v in self.datasets.items()})
+
+    @property
+    def n_channels(self) -> int:
+        """Number of variables (after ``columns``)."""
+        return len(self.columns) if self.columns is not None else self.df.shape[1]
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        if not self.datasets:
+            self.setup()
+        return DataLoader(self.datasets[name], batch_size=self.batch_size, shuffle=shuffle,
+                          num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
+
+    def state_dict(self) -> dict:
+        """The fitted scaler, so it is saved in the Lightning checkpoint."""
+        return {"scaler": None if self.scaler is None else self.scaler.state_dict()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        st = state_dict.get("scaler")
+        self.scaler = None if st is None else SignalScaler.from_state_dict(st)
