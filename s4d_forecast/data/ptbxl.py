@@ -322,13 +322,17 @@ def load_ptbxl(
 
     sources = []
     missing = []
+    n_incomplete = 0
     for rec in records:
         files = [rec.parent / (rec.name + ".hea"), rec.parent / (rec.name + data_ext)]
-        missing.extend(f for f in files if not f.is_file())
+        absent = [f for f in files if not f.is_file()]
+        n_incomplete += bool(absent)
+        missing.extend(absent)
         sources.extend(files)
     if missing:
         raise FileNotFoundError(
-            f"{len(missing)} PTB-XL record file(s) not found, e.g. "
+            f"{n_incomplete} of {len(records)} PTB-XL records lack files "
+            f"({len(missing)} file(s) not found), e.g. "
             f"{', '.join(repr(str(m)) for m in missing[:3])}; {DOWNLOAD_HINT}, or pass "
             "ecg_ids=... to load only the records you have"
         )
