@@ -1,0 +1,233 @@
+"""Scalers (train-only, save/load, round trip) and window datasets (never cross segments)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data_fakes import write_bidmc_zip, write_weather_csv  # noqa: E402
+
+from s4d_forecast.data.bidmc import load_bidmc  # noqa: E402
+from s4d_forecast.data.bidmc_datamodule import BIDMCDataModule  # noqa: E402
+from s4d_forecast.data.scaling import SignalScaler  # noqa: E402
+from s4d_forecast.data.weather import load_weather  # noqa: E402
+from s4d_forecast.data.weather_datamodule import WeatherDataModule  # noqa: E402
+from s4d_forecast.data.windows import (  # noqa: E402
+    RandomCropDataset,
+    SlidingWindowDataset,
+    aggregate_windows,
+)
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+# -- scalers ------------------------------------------------------------------------------
+def test_per_channel_and_global_match_sklearn():
+    rng = np.random.default_rng(0)
+    x = rng.normal([1, -5, 30], [1, 2, 10], size=(40, 25, 3)).astype(np.float32)
+    sk = StandardScaler().fit(x.reshape(-1, 3))
+    sc = SignalScaler("per_channel").fit(x)
+    np.testing.assert_allclose(sc.mean_, sk.mean_, rtol=1e-6)
+    np.testing.assert_allclose(sc.scale_, sk.scale_, rtol=1e-6)
+    out = sc.transform(x)
+    assert out.dtype == np.float32 and out.shape == x.shape
+    np.testing.assert_allclose(out.reshape(-1, 3), sk.transform(x.reshape(-1, 3)), atol=1e-5)
+    g = SignalScaler("global").fit(x)
+    skg = StandardScaler().fit(x.reshape(-1, 1))
+    np.testing.assert_allclose(g.mean_, np.repeat(skg.mean_, 3), rtol=1e-6)
+    np.testing.assert_allclose(g.transform(x), (x - skg.mean_[0]) / skg.scale_[0], atol=1e-5)
+    np.testing.assert_allclose(g.to_sklearn().transform(x.reshape(-1, 3)),
+                               g.transform(x).reshape(-1, 3), atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(2, 30), st.integers(1, 4)), elements=finite),
+       arrays(np.float64, st.tuples(st.integers(1, 10), st.integers(1, 4)), elements=finite),
+       st.sampled_from(["per_channel", "global"]))
+def test_inverse_round_trips(train, other, mode):
+    other = other[:, : train.shape[1]] if other.shape[1] >= train.shape[1] else np.resize(
+        other, (other.shape[0], train.shape[1]))
+    sc = SignalScaler(mode).fit(train)
+    np.testing.assert_allclose(sc.inverse_transform(sc.transform(other)), other, atol=1e-6,
+                               rtol=1e-9)
+    t = torch.as_tensor(other)
+    assert torch.allclose(sc.inverse_transform(sc.transform(t)), t, atol=1e-6)
+
+
+def test_save_load_and_state_dict(tmp_path):
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [10.0, 0.0, 5.0]})
+    sc = SignalScaler().fit(df)
+    path = sc.save(tmp_path / "scaler.npz")
+    back = SignalScaler.load(path)
+    assert back.columns_ == ["a", "b"] and back.mode == "per_channel"
+    pd.testing.assert_frame_equal(back.transform(df), sc.transform(df))
+    st_back = SignalScaler.from_state_dict(sc.state_dict())
+    np.testing.assert_array_equal(st_back.scale_, sc.scale_)
+    with pytest.raises(ValueError, match=r"x has columns \['b', 'a'\] but the scaler was fitted"):
+        sc.transform(df[["b", "a"]])
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match=r"not a SignalScaler file"):
+        SignalScaler.load(tmp_path / "junk.npz")
+    with pytest.raises(ValueError, match=r"scaler file not found"):
+        SignalScaler.load(tmp_path / "none.npz")
+
+
+def test_scaler_bad_input():
+    with pytest.raises(ValueError, match=r"mode='minmax' is not accepted"):
+        SignalScaler("minmax")
+    with pytest.raises(ValueError, match=r"x contains NaN or inf values"):
+        SignalScaler().fit(np.array([[1.0], [np.nan]]))
+    with pytest.raises(ValueError, match=r"the scaler is not fitted"):
+        SignalScaler().transform(np.zeros((2, 1)))
+    sc = SignalScaler().fit(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"x has 3 channel\(s\) on its last axis but the scaler "
+                                         r"was fitted on 2"):
+        sc.transform(np.zeros((4, 3)))
+    with pytest.raises(TypeError, match=r"x must be numeric"):
+        sc.transform(np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match=r"non-empty"):
+        SignalScaler().fit(np.zeros((0, 2)))
+
+
+# -- windows ------------------------------------------------------------------------------
+segment_lengths = st.lists(st.integers(1, 60), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(segment_lengths, st.integers(1, 20), st.integers(1, 7), st.integers(0, 8))
+def test_sliding_windows_never_cross_segments(lengths, window, stride, horizon):
+    span = window + horizon
+    if max(lengths) < span:
+        with pytest.raises(ValueError, match=r"no segment is long enough"):
+            SlidingWindowDataset([np.zeros((n, 2)) for n in lengths], window, stride, horizon)
+        return
+    # channel 0 = segment id, channel 1 = position: a crossing window would mix ids
+    segs = [np.stack([np.full(n, i), np.arange(n)], 1).astype(np.float32)
+            for i, n in enumerate(lengths)]
+    ds = SlidingWindowDataset(segs, window, stride=stride, horizon=horizon)
+    assert len(ds) == sum((n - span) // stride + 1 for n in lengths if n >= span)
+    for k in range(len(ds)):
+        item = ds[k]
+        x, y = item if horizon else (item, None)
+        seg = int(ds.segment_ids[k])
+        assert x.shape == (window, 2) and (x[:, 0] == seg).all()
+        if horizon:
+            assert y.shape == (horizon, 2) and (y[:, 0] == seg).all()
+            assert y[0, 1] == x[-1, 1] + 1
+    assert list(ds.skipped) == [i for i, n in enumerate(lengths) if n < span]
+
+
+@settings(max_examples=40, deadline=None)
+@given(segment_lengths, st.integers(1, 20), st.integers(0, 5), st.integers(1, 3))
+def test_random_crops_stay_inside_their_segment(lengths, window, horizon, per):
+    span = window + horizon
+    if max(lengths) < span:
+        return
+    segs = [np.stack([np.full(n, i), np.arange(n)], 1) for i, n in enumerate(lengths)]
+    gen = torch.Generator().manual_seed(0)
+    ds = RandomCropDataset(segs, window, horizon=horizon, samples_per_segment=per, generator=gen)
+    assert len(ds) == per * sum(n >= span for n in lengths)
+    for k in range(len(ds)):
+        item = ds[k]
+        x = item[0] if horizon else item
+        assert x.shape[0] == window and len(set(x[:, 0].tolist())) == 1
+        seg = int(x[0, 0])
+        assert x[-1, 1] + horizon < lengths[seg]
+
+
+def test_random_crop_targets_and_reproducibility():
+    x = np.random.default_rng(1).normal(size=(5, 100, 12)).astype(np.float32)
+    labels = np.eye(5, dtype=np.float32)
+    a = RandomCropDataset(x, 25, targets=labels, generator=torch.Generator().manual_seed(3))
+    b = RandomCropDataset(x, 25, targets=labels, generator=torch.Generator().manual_seed(3))
+    for k in range(5):
+        (xa, ya), (xb, _) = a[k], b[k]
+        assert torch.equal(xa, xb) and torch.equal(ya, torch.from_numpy(labels[k]))
+    with pytest.raises(IndexError):
+        a[5]
+
+
+def test_sliding_eval_windows_and_max_aggregation():
+    x = np.random.default_rng(2).normal(size=(3, 100, 4)).astype(np.float32)
+    ds = SlidingWindowDataset(x, 25, stride=25, targets=np.arange(3))
+    assert len(ds) == 12 and ds[5][1] == 1
+    scores = np.arange(12, dtype=float)[:, None] * np.array([[1.0, -1.0]])
+    out = aggregate_windows(scores, ds.segment_ids, reduce="max")
+    np.testing.assert_array_equal(out, [[3, 0], [7, -4], [11, -8]])
+    np.testing.assert_array_equal(aggregate_windows(scores[:, 0], ds.segment_ids, reduce="mean"),
+                                  [1.5, 5.5, 9.5])
+    with pytest.raises(ValueError, match=r"segments \[3\] have no window"):
+        aggregate_windows(scores, ds.segment_ids, n_segments=4)
+
+
+def test_window_bad_arguments(caplog):
+    with pytest.raises(ValueError, match=r"got an array of shape \(4,\)"):
+        SlidingWindowDataset(np.zeros(4), 2)
+    with pytest.raises(ValueError, match=r"window=0 must be >= 1"):
+        SlidingWindowDataset(np.zeros((4, 1)), 0)
+    with pytest.raises(TypeError, match=r"stride must be an int, got 1.5"):
+        SlidingWindowDataset(np.zeros((4, 1)), 2, stride=1.5)
+    with pytest.raises(ValueError, match=r"targets has 2 rows but there are 3 segments"):
+        SlidingWindowDataset(np.zeros((3, 4, 1)), 2, targets=[0, 1])
+    with pytest.raises(ValueError, match=r"different channel counts \[1, 2\]"):
+        SlidingWindowDataset([np.zeros((4, 1)), np.zeros((4, 2))], 2)
+    with pytest.raises(ValueError, match=r"either targets or horizon > 0"):
+        SlidingWindowDataset(np.zeros((3, 4, 1)), 2, horizon=1, targets=[0, 1, 2])
+    with caplog.at_level(logging.WARNING):
+        ds = SlidingWindowDataset([np.zeros((2, 1)), np.zeros((9, 1))], 3)
+    assert "1 of 2 segment(s) shorter than window+horizon=3" in caplog.text and len(ds) == 7
+
+
+# -- DataModules --------------------------------------------------------------------------
+def test_weather_datamodule_protocol(tmp_path):
+    df = load_weather(write_weather_csv(tmp_path / "w.csv", n=400))
+    dm = WeatherDataModule(df=df, lookback=24, horizon=12, batch_size=16)
+    dm.setup()
+    n_tr, n_te = int(400 * 0.7), int(400 * 0.2)
+    n_va = 400 - n_tr - n_te
+    assert len(dm.datasets["train"]) == n_tr - 36 + 1
+    assert len(dm.datasets["val"]) == n_va + 24 - 36 + 1
+    assert len(dm.datasets["test"]) == n_te + 24 - 36 + 1
+    np.testing.assert_allclose(dm.scaler.mean_, df.iloc[:n_tr].mean().to_numpy())
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (16, 24, 11) and y.shape == (16, 12, 11) and x.dtype == torch.float32
+    xv, yv = next(iter(dm.val_dataloader()))
+    first_target = dm.scaler.transform(df.iloc[n_tr : n_tr + 12].to_numpy())
+    np.testing.assert_allclose(yv[0].numpy(), first_target, atol=1e-4)
+    dm2 = WeatherDataModule(df=df, lookback=24, horizon=12)
+    dm2.load_state_dict(dm.state_dict())
+    np.testing.assert_array_equal(dm2.scaler.mean_, dm.scaler.mean_)
+    with pytest.raises(ValueError, match=r"columns \['nope'\] not in the data"):
+        WeatherDataModule(df=df, columns=["nope"]).setup()
+    with pytest.raises(ValueError, match=r"pass path= \(weather.csv\) or df="):
+        WeatherDataModule()
+
+
+def test_bidmc_datamodule(tmp_path):
+    ds = load_bidmc(write_bidmc_zip(tmp_path / "b.zip", seconds=40), "HR")
+    dm = BIDMCDataModule(dataset=ds, batch_size=4, normalize="per_channel")
+    dm.setup()
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (4, 4000, 2) and y.shape == (4,) and x.dtype == torch.float32
+    np.testing.assert_allclose(dm.scaler.mean_, dm.splits.train.windows.mean(axis=(0, 1)),
+                               rtol=1e-5)
+    total = sum(len(dl.dataset) for dl in (dm.train_dataloader(), dm.val_dataloader(),
+                                           dm.test_dataloader()))
+    assert total == len(ds)
+    state = dm.state_dict()
+    dm2 = BIDMCDataModule(dataset=ds)
+    dm2.load_state_dict(state)
+    assert dm2.scaler.mode == "per_channel"
+    with pytest.raises(ValueError, match=r"normalize='minmax' is not accepted"):
+        BIDMCDataModule(dataset=ds, normalize="minmax")
