@@ -300,3 +300,12 @@ def test_numerics_time_must_be_sorted(fake_zip, tmp_path):
     with pytest.raises(ValueError, match=r"Numerics\.csv: 'Time \[s\]' is not a sorted"):
         load_bidmc(folder)
     assert FS == 125
+
+
+def test_real_zip_matches_the_card_checksums():
+    if not REAL_BIDMC_ZIP.is_file():
+        pytest.skip(f"real BIDMC release not found at {REAL_BIDMC_ZIP} (../shared/data absent)")
+    from s4d_forecast.data.download import verify_sha256sums
+
+    sums = Path(__file__).resolve().parents[2] / "datasets" / "bidmc_csv.SHA256SUMS"
+    assert verify_sha256sums(REAL_BIDMC_ZIP, sums) == {"checked": 212, "missing": 0}
