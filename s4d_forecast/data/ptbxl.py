@@ -271,6 +271,12 @@ def load_ptbxl(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"PTB-XL root {str(root)!r} is not a folder; {DOWNLOAD_HINT}")
+    if layout == "ptbxl" and database is None and not (root / "ptbxl_database.csv").is_file():
+        # PhysioNet's zip unpacks into one folder (ptb-xl-a-large-...-1.0.3/): accept its parent
+        inner = sorted(root.glob("*/ptbxl_database.csv"))
+        if len(inner) == 1:
+            log.info("using the PTB-XL release found in %s", inner[0].parent)
+            root = inner[0].parent
     db_path = _file_or_raise(
         Path(database) if database is not None else root / "ptbxl_database.csv",
         "PTB-XL database", "database",

@@ -232,6 +232,12 @@ def test_cache_default_dir_is_under_root(tmp_path):
     assert len(list((tree.root / ".s4d_cache").glob("*.npy"))) == 1
 
 
+def test_root_may_be_the_folder_holding_the_unzipped_release(tmp_path):
+    tree = make_ptbxl_tree(tmp_path / "ptb-xl-a-large-1.0.3", n_records=3)
+    ds = load_ptbxl(tmp_path, 100, "all", n_jobs=1)
+    assert ds.ecg_ids.tolist() == tree.ecg_ids
+
+
 def test_stale_cache_is_detected_after_a_file_change(tmp_path, monkeypatch):
     tree = make_ptbxl_tree(tmp_path / "t", n_records=12)
     cache = tmp_path / "cache"
