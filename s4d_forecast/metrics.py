@@ -37,9 +37,7 @@ def _as_2d_float(name: str, value) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 1-D (n,) or 2-D (n, n_classes), got shape {arr.shape}"
-        )
+        raise ValueError(f"{name} must be 1-D (n,) or 2-D (n, n_classes), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite values; metrics need finite input")
