@@ -82,7 +82,8 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _table(rows: list[tuple], header: tuple) -> str:
-    cols = list(zip(*([header] + [tuple(str(c) for c in r) for r in rows])))
+    rows = [tuple(str(c) for c in r) for r in rows]
+    cols = list(zip(*([tuple(header)] + rows)))
     widths = [max(len(str(c)) for c in col) for col in cols]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]

@@ -254,6 +254,7 @@ def test_cli_info_weather(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "101 rows x 11 variables" in out
     assert "train  70" in out and "1 duplicated time stamp(s)" in out and "-9999" in out
+    assert "test   20    2020-01-01 13:30:00  2020-01-01 16:40:00" in out
     if REAL_WEATHER_HEAD.is_file():
         assert _run("data", "info", "weather", "--root", str(REAL_WEATHER_HEAD)) == 0
         assert "2999 rows x 21 variables" in capsys.readouterr().out
