@@ -29,6 +29,12 @@ def _check_choice(name: str, value, accepted) -> None:
                          f"{', '.join(repr(a) for a in accepted)}")
 
 
+def _block_split(L: int) -> tuple[int, int]:
+    """``(M, T)`` with ``M·T ≥ L`` and ``T ≈ √L``."""
+    T = math.isqrt(L - 1) + 1 if L > 1 else 1
+    return -(-L // T), T
+
+
 def power_blocks(log_dA: torch.Tensor, L: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Powers ``dA^l`` for ``0 ≤ l < M·T`` (``M·T ≥ L``) as an outer and an inner block.
 
@@ -45,25 +51,37 @@ def power_blocks(log_dA: torch.Tensor, L: int) -> tuple[torch.Tensor, torch.Tens
     inner : complex ``(..., N/2, T)``, ``dA^t``
     T : int
     """
-    T = max(1, math.isqrt(L - 1) + 1) if L > 1 else 1
-    M = -(-L // T)
+    M, T = _block_split(L)
     rng = torch.arange(max(M, T), device=log_dA.device, dtype=log_dA.real.dtype)
     inner = torch.exp(log_dA.unsqueeze(-1) * rng[:T])
     outer = torch.exp(log_dA.unsqueeze(-1) * (rng[:M] * T))
     return outer, inner, T
 
 
+def _real_powers(a: torch.Tensor, b: torch.Tensor, steps: torch.Tensor):
+    """Real and imaginary parts of ``exp((a + ib)·steps)``, shape ``(..., N/2, len(steps))``."""
+    mag = torch.exp(a.unsqueeze(-1) * steps)
+    phase = b.unsqueeze(-1) * steps
+    return mag * torch.cos(phase), mag * torch.sin(phase)
+
+
 def vandermonde_real(coef: torch.Tensor, log_dA: torch.Tensor, L: int) -> torch.Tensor:
     """``2·Re Σ_n coef[..., n] · dA[..., n]^l`` for ``l < L``, shape ``(..., L)``, real.
 
-    Computed blockwise (see the module docstring) without an ``(..., N/2, L)`` tensor.
+    Computed blockwise (see the module docstring) in real arithmetic,
+    ``2·e^{al}(c_r cos bl - c_i sin bl)``, without an ``(..., N/2, L)`` tensor; ``coef`` may
+    carry extra leading (batch) dimensions over ``log_dA``'s.
     """
-    outer, inner, T = power_blocks(log_dA, L)
-    left = coef.unsqueeze(-1) * outer  # (..., N/2, M)
-    # Re(a·b) = a_r b_r - a_i b_i: one real matmul with the parts stacked along N.
-    left = torch.cat([left.real, -left.imag], dim=-2).transpose(-1, -2)  # (..., M, N)
-    right = torch.cat([inner.real, inner.imag], dim=-2)  # (..., N, T)
-    K = 2 * torch.matmul(left, right)  # (..., M, T)
+    M, T = _block_split(L)
+    a, b = log_dA.real, log_dA.imag
+    rng = torch.arange(max(M, T), device=a.device, dtype=a.dtype)
+    in_r, in_i = _real_powers(a, b, rng[:T])  # (..., N/2, T)
+    out_r, out_i = _real_powers(a, b, rng[:M] * T)  # (..., N/2, M)
+    c_r, c_i = coef.real.unsqueeze(-1), coef.imag.unsqueeze(-1)
+    # coef·dA^{mT}, then Re(x·y) = x_r y_r - x_i y_i as one matmul over the stacked parts
+    left = torch.cat([c_r * out_r - c_i * out_i, -(c_r * out_i + c_i * out_r)], dim=-2)
+    right = torch.cat([in_r, in_i], dim=-2)  # (..., N, T)
+    K = 2 * torch.matmul(left.transpose(-1, -2), right)  # (..., M, T)
     return K.flatten(-2)[..., :L]
 
 
