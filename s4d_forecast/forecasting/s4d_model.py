@@ -1,0 +1,200 @@
+"""``S4DModel``: a darts ``MixedCovariatesTorchModel`` with an S4D encoder."""
+
+from __future__ import annotations
+
+from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
+from darts.utils.data.torch_datasets.utils import TorchTrainingSample
+from darts.utils.serialization import add_safe_globals
+
+from s4d_forecast.forecasting.s4d_module import _S4DModule
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+
+
+class S4DModel(MixedCovariatesTorchModel):
+    def __init__(
+        self,
+        input_chunk_length: int,
+        output_chunk_length: int,
+        output_chunk_shift: int = 0,
+        d_model: int = 64,
+        n_layers: int = 2,
+        d_state: int = 64,
+        init: str = "legs",
+        disc: str = "zoh",
+        bidirectional: bool = False,
+        dropout: float = 0.1,
+        temporal_width: int = 4,
+        hidden_size: int = 128,
+        decoder_output_dim: int = 16,
+        temporal_decoder_hidden: int = 32,
+        ssm_lr: float | None = None,
+        ssm_kwargs: dict | None = None,
+        use_static_covariates: bool = True,
+        **kwargs,
+    ):
+        """Diagonal state space (S4D) forecaster with a TiDE-style decoder.
+
+        Architecture. The lookback window of the target, the past covariates and the historic
+        part of the future covariates, ``(B, input_chunk_length, n_in)``, is projected to
+        ``d_model`` channels and run through ``n_layers`` residual S4D blocks
+        (:class:`~s4d_forecast.ssm.S4DEncoder`; the SSM kernel and FFT convolution stay in
+        float32 under mixed precision). The encoder output at the last lookback step, together
+        with the flattened static covariates, goes through a dense decoder (two residual MLP
+        blocks of width ``hidden_size``) to one ``decoder_output_dim`` vector per forecast step.
+        A temporal decoder, shared across steps, combines each vector with that step's future
+        covariates into ``(n_targets, nr_params)`` outputs, and a linear lookback-to-horizon skip
+        per target is added (as in TiDE [1]_). The optimiser puts the SSM parameters (A, B, dt)
+        in their own group with ``ssm_lr`` and no weight decay, as in the S4D recipe [2]_.
+
+        Supports past, future and static covariates, multivariate targets, every darts
+        likelihood (including ``QuantileRegression``), Monte Carlo dropout,
+        ``use_reversible_instance_norm``, ``output_chunk_shift``, sample weights, and
+        ``historical_forecasts(retrain=False)`` on darts' optimised path. Train on GPU or in
+        ``bf16-mixed`` precision through ``pl_trainer_kwargs``. ``save``/``load`` and
+        ``load_from_checkpoint`` work without ``trusted=True`` (the classes are registered with
+        :func:`darts.utils.serialization.add_safe_globals` at import).
+
+        Parameters
+        ----------
+        input_chunk_length
+            Lookback: number of past time steps fed to the model.
+        output_chunk_length
+            Number of time steps predicted at once; also how many future covariate steps are read.
+        output_chunk_shift
+            Steps between the end of the lookback and the start of the output chunk. With a
+            shift, ``n`` in ``predict`` may not exceed ``output_chunk_length``.
+        d_model
+            Channels of the S4D encoder.
+        n_layers
+            Number of residual S4D blocks.
+        d_state
+            State size ``N`` per channel (counting conjugate pairs, as in the S4D paper).
+        init
+            Initialisation of ``A``: ``"legs"``, ``"inv"``, ``"lin"``, ``"real"``, ... (see
+            :mod:`s4d_forecast.ssm`).
+        disc
+            Discretisation: ``"zoh"``, ``"bilinear"`` or ``"dss"``.
+        bidirectional
+            Run each S4D layer forwards and backwards over the lookback.
+        dropout
+            Dropout in the encoder and decoders (Monte Carlo dropout with ``mc_dropout=True``).
+        temporal_width
+            Features kept per lookback step (a linear projection of the ``d_model`` encoding)
+            before the lookback is flattened for the dense decoder.
+        hidden_size
+            Width of the dense decoder.
+        decoder_output_dim
+            Size of the per-step vector from the dense decoder.
+        temporal_decoder_hidden
+            Width of the temporal decoder.
+        ssm_lr
+            Learning rate of the SSM parameters (A, B, dt). Default: ``min(lr, 1e-3)``.
+        ssm_kwargs
+            Extra keyword arguments for the S4D kernel (e.g. ``dt_min``, ``dt_max``).
+        use_static_covariates
+            Whether to use the static covariates of the target series, if they have any.
+        **kwargs
+            Arguments of darts' ``TorchForecastingModel`` and its Lightning module:
+            ``loss_fn``, ``likelihood``, ``torch_metrics``,
+            ``optimizer_cls``, ``optimizer_kwargs`` (``lr``, ``weight_decay`` for the non-SSM
+            group), ``lr_scheduler_cls``, ``lr_scheduler_kwargs``,
+            ``use_reversible_instance_norm``, ``batch_size``, ``n_epochs``, ``model_name``,
+            ``work_dir``, ``log_tensorboard``, ``nr_epochs_val_period``, ``force_reset``,
+            ``save_checkpoints``, ``add_encoders``, ``random_state``, ``pl_trainer_kwargs``
+            (e.g. ``{"accelerator": "gpu", "precision": "bf16-mixed"}``), ``show_warnings``,
+            ``enable_finetuning``. See darts' ``TiDEModel`` for their documentation.
+
+        References
+        ----------
+        .. [1] A. Das et al. "Long-term Forecasting with TiDE: Time-series Dense Encoder",
+               https://arxiv.org/abs/2304.08424
+        .. [2] A. Gu et al. "On the Parameterization and Initialization of Diagonal State Space
+               Models", https://arxiv.org/abs/2206.11893
+
+        Examples
+        --------
+        >>> from darts.datasets import AirPassengersDataset
+        >>> from darts.dataprocessing.transformers import Scaler
+        >>> from s4d_forecast import S4DModel
+        >>> series = Scaler().fit_transform(AirPassengersDataset().load())
+        >>> model = S4DModel(input_chunk_length=24, output_chunk_length=12, n_epochs=20)
+        >>> model.fit(series[:-12])
+        >>> forecast = model.predict(12)
+        """
+        for name, value in (
+            ("d_model", d_model), ("n_layers", n_layers), ("d_state", d_state),
+            ("temporal_width", temporal_width), ("hidden_size", hidden_size),
+            ("decoder_output_dim", decoder_output_dim),
+            ("temporal_decoder_hidden", temporal_decoder_hidden),
+        ):
+            _check_positive_int(name, value)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+        if ssm_lr is not None and not ssm_lr > 0:
+            raise ValueError(f"`ssm_lr` must be a positive float or None, got {ssm_lr!r}.")
+
+        super().__init__(**self._extract_torch_model_params(**self.model_params))
+        self.pl_module_params = self._extract_pl_module_params(**self.model_params)
+
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.d_state = d_state
+        self.init = init
+        self.disc = disc
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.temporal_width = temporal_width
+        self.hidden_size = hidden_size
+        self.decoder_output_dim = decoder_output_dim
+        self.temporal_decoder_hidden = temporal_decoder_hidden
+        self.ssm_lr = ssm_lr
+        self.ssm_kwargs = dict(ssm_kwargs or {})
+        self._considers_static_covariates = use_static_covariates
+
+    def _create_model(self, train_sample: TorchTrainingSample) -> _S4DModule:
+        dims = train_sample.component_dims()
+        future_cov_dim = dims["future_covariates"] or 0
+        static = train_sample.static_covariates
+        static_cov_dim = static.shape[0] * static.shape[1] if static is not None else 0
+        input_dim = (
+            dims["past_target"]
+            + (dims["past_covariates"] or 0)
+            + (dims["historic_future_covariates"] or 0)
+        )
+        nr_params = 1 if self.likelihood is None else self.likelihood.num_parameters
+        return _S4DModule(
+            input_dim=input_dim,
+            output_dim=dims["future_target"],
+            future_cov_dim=future_cov_dim,
+            static_cov_dim=static_cov_dim,
+            nr_params=nr_params,
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            d_state=self.d_state,
+            init=self.init,
+            disc=self.disc,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            temporal_width=self.temporal_width,
+            hidden_size=self.hidden_size,
+            decoder_output_dim=self.decoder_output_dim,
+            temporal_decoder_hidden=self.temporal_decoder_hidden,
+            ssm_lr=self.ssm_lr,
+            ssm_kwargs=self.ssm_kwargs,
+            **self.pl_module_params,
+        )
+
+    @property
+    def supports_static_covariates(self) -> bool:
+        return True
+
+    @property
+    def supports_multivariate(self) -> bool:
+        return True
+
+
+add_safe_globals([S4DModel, _S4DModule])
