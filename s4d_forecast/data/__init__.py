@@ -23,6 +23,12 @@ _LAZY = {
     "BIDMCRecord": "s4d_forecast.data.bidmc_records",
     "read_bidmc_records": "s4d_forecast.data.bidmc_records",
     "BIDMCDataModule": "s4d_forecast.data.bidmc_datamodule",
+    # PTB-XL
+    "PTBXLDataset": "s4d_forecast.data.ptbxl",
+    "PTBXL_TASKS": "s4d_forecast.data.ptbxl",
+    "load_ptbxl": "s4d_forecast.data.ptbxl",
+    "ptbxl_splits": "s4d_forecast.data.ptbxl",
+    "PTBXLDataModule": "s4d_forecast.data.ptbxl_datamodule",
     # .ts archive format
     "TSData": "s4d_forecast.data.ts_format",
     "read_ts": "s4d_forecast.data.ts_format",
