@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
 from darts.utils.data.torch_datasets.utils import TorchTrainingSample
 from darts.utils.serialization import add_safe_globals
@@ -156,6 +157,12 @@ class S4DModel(MixedCovariatesTorchModel):
         self._considers_static_covariates = use_static_covariates
 
     def _create_model(self, train_sample: TorchTrainingSample) -> _S4DModule:
+        precision = str(self.trainer_params.get("precision", ""))
+        if "mixed" in precision and train_sample.past_target.dtype == np.float64:
+            raise ValueError(
+                f"pl_trainer_kwargs precision={precision!r} needs float32 series, got float64; "
+                "convert the target and covariates with `series.astype(np.float32)`."
+            )
         dims = train_sample.component_dims()
         future_cov_dim = dims["future_covariates"] or 0
         static = train_sample.static_covariates
