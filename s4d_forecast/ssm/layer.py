@@ -128,7 +128,7 @@ class S4D(nn.Module):
         # Kernel and FFTs in float32 (float64 for a float64 model) even under autocast.
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_dA, CdB = self.kernel.discretize(None if stateful else L)
-            K = vandermonde_real(CdB, log_dA, L)
+            K = vandermonde_real(CdB, log_dA, L, self.kernel.compute_dtype)
             u = x.transpose(1, 2).to(K.dtype)  # (B, H, L)
             y = self._convolve(u, K)
             if state is not None:
@@ -136,7 +136,7 @@ class S4D(nn.Module):
                     raise ValueError(f"state has shape {tuple(state.shape)}; expected "
                                      f"{(B, H, self.N // 2)} (see default_state)")
                 # contribution of the initial state: 2·Re Σ_n C·dB·dA^{k+1}·s_n
-                y = y + vandermonde_real(CdB * torch.exp(log_dA) * state, log_dA, L)
+                y = y + vandermonde_real(CdB * torch.exp(log_dA) * state, log_dA, L, K.dtype)
             new_state = self._final_state(u, log_dA, state) if return_state else None
         y = self._mix(y.transpose(1, 2).to(x.dtype))
         return (y, new_state) if return_state else y
@@ -159,13 +159,14 @@ class S4D(nn.Module):
         """``s_L = dA^L s_0 + Σ_j dA^{L-1-j} u_j`` without an ``(H, N/2, L)`` tensor."""
         B, H, L = u.shape
         outer, inner, T = power_blocks(log_dA, L)  # (H, N/2, M), (H, N/2, T)
-        M = outer.shape[-1]
+        cdtype = torch.complex128 if u.dtype == torch.float64 else torch.complex64
+        outer, inner, M = outer.to(cdtype), inner.to(cdtype), outer.shape[-1]
         v = F.pad(u.flip(-1), (0, M * T - L)).reshape(B, H, M, T)
         inner_t = inner.transpose(-1, -2)  # (H, T, N/2)
         acc = torch.complex(v @ inner_t.real, v @ inner_t.imag)  # (B, H, M, N/2)
         s = (acc * outer.transpose(-1, -2)).sum(-2)  # (B, H, N/2)
         if state is not None:
-            s = s + torch.exp(log_dA * L) * state
+            s = s + torch.exp(log_dA * L).to(cdtype) * state
         return s
 
     def default_state(self, batch_size: int, device=None) -> torch.Tensor:
