@@ -1,0 +1,160 @@
+"""The long-horizon protocol: 70/10/20 split by time, train-only scaling, stride-1 scoring.
+
+Rows are split as in the long-horizon benchmark (:func:`~s4d_forecast.data.weather.
+weather_split_bounds`): ``n_train = int(0.7 n)``, ``n_test = int(0.2 n)``, validation the rest;
+validation and test start ``lookback`` rows early so their first window's input reaches
+into the previous split. A per-column standard scaler is fitted on the training rows only,
+and MSE/MAE are computed on that standardised scale over every test window (stride 1):
+``n_test - horizon + 1`` windows, each scored on all ``horizon`` steps and all targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from s4d_forecast.data.scaling import SignalScaler
+from s4d_forecast.data.weather import weather_split_bounds
+
+
+@dataclass
+class Prepared:
+    """A dataset ready for the protocol.
+
+    Attributes
+    ----------
+    scaled : np.ndarray
+        ``(n, C)`` float32, every row standardised with the training statistics.
+    bounds : list of (int, int)
+        Row ranges of train, validation and test (the last two include ``lookback`` rows).
+    scaler : SignalScaler
+        Fitted on ``bounds[0]`` rows only.
+    lookback : int
+    columns : list of str
+    index : pd.Index
+        The original time stamps of the rows (for plots).
+    """
+
+    scaled: np.ndarray
+    bounds: list
+    scaler: SignalScaler
+    lookback: int
+    columns: list
+    index: pd.Index
+
+    @property
+    def n_test(self) -> int:
+        """Target rows of the test split (without the ``lookback`` prefix)."""
+        start, stop = self.bounds[2]
+        return stop - start - self.lookback
+
+    @property
+    def n_val(self) -> int:
+        start, stop = self.bounds[1]
+        return stop - start - self.lookback
+
+    @property
+    def test_start(self) -> int:
+        """Row of the first test target."""
+        return self.bounds[2][0] + self.lookback
+
+    def n_windows(self, horizon: int) -> int:
+        """Test windows scored at ``horizon`` (stride 1, no window past the end)."""
+        return self.n_test - horizon + 1
+
+    def series(self, split: int):
+        """Split ``0``/``1``/``2`` (train/val/test) as a float32 darts ``TimeSeries``.
+
+        The index is the row number in the whole file, so forecasts line up with rows.
+        """
+        return self.rows(*self.bounds[split])
+
+    def rows(self, start: int, stop: int):
+        """Rows ``start .. stop - 1`` as a float32 ``TimeSeries`` indexed by row number."""
+        from darts import TimeSeries
+
+        return TimeSeries.from_times_and_values(
+            pd.RangeIndex(start, stop), self.scaled[start:stop], columns=self.columns
+        )
+
+
+def prepare(frame: pd.DataFrame, lookback: int, horizons: list[int]) -> Prepared:
+    """Split, fit the scaler on the training rows and standardise all rows.
+
+    Raises
+    ------
+    ValueError
+        If a split is too short for the lookback or a horizon.
+    """
+    n = len(frame)
+    bounds = weather_split_bounds(n, lookback)
+    prep = Prepared(np.empty(0), bounds, SignalScaler("per_channel"), lookback,
+                    [str(c) for c in frame.columns], frame.index)
+    n_train = bounds[0][1]
+    longest = max(horizons)
+    need = lookback + longest
+    problems = []
+    if n_train < need:
+        problems.append(f"train has {n_train} rows")
+    if prep.n_val < longest:
+        problems.append(f"validation has {prep.n_val} target rows")
+    if prep.n_test < longest:
+        problems.append(f"test has {prep.n_test} target rows")
+    if problems:
+        raise ValueError(
+            f"--horizons max {longest} with --lookback {lookback} does not fit the {n} rows "
+            f"split 70/10/20: {'; '.join(problems)} (train needs lookback + horizon = {need}, "
+            f"validation and test at least horizon). Use shorter horizons or a longer series."
+        )
+    values = frame.to_numpy(dtype=np.float64)
+    prep.scaler.fit(values[:n_train])
+    prep.scaled = prep.scaler.transform(values).astype(np.float32)
+    return prep
+
+
+def truth_windows(prep: Prepared, horizon: int) -> np.ndarray:
+    """``(W, horizon, C)`` standardised truth of every scored test window (a view)."""
+    target = prep.scaled[prep.test_start:]
+    view = np.lib.stride_tricks.sliding_window_view(target, horizon, axis=0)
+    return view.transpose(0, 2, 1)
+
+
+def naive_windows(prep: Prepared, horizon: int, start: int = 0, stop: int | None = None):
+    """Persistence forecasts (last lookback value repeated), ``(W, horizon, C)``."""
+    stop = prep.n_windows(horizon) if stop is None else stop
+    last = prep.scaled[prep.test_start - 1 + start: prep.test_start - 1 + stop]
+    return np.repeat(last[:, None, :], horizon, axis=1)
+
+
+class Scorer:
+    """Accumulates squared and absolute errors of forecast windows against the truth."""
+
+    def __init__(self, prep: Prepared, horizon: int):
+        self.truth = truth_windows(prep, horizon)
+        self.horizon = horizon
+        self.sq_step = np.zeros(horizon)
+        self.abs_step = np.zeros(horizon)
+        self.count = 0
+
+    def add(self, first: int, forecasts: np.ndarray) -> None:
+        """Score windows ``first .. first + len(forecasts) - 1`` (``(w, horizon, C)``)."""
+        truth = self.truth[first: first + len(forecasts)]
+        if truth.shape != forecasts.shape:
+            raise ValueError(f"forecasts have shape {forecasts.shape}; expected "
+                             f"{truth.shape} for windows starting at {first}")
+        err = forecasts.astype(np.float64) - truth
+        self.sq_step += (err**2).sum(axis=(0, 2))
+        self.abs_step += np.abs(err).sum(axis=(0, 2))
+        self.count += len(forecasts)
+
+    def per_step(self) -> tuple[np.ndarray, np.ndarray]:
+        """MSE and MAE per lead time ``(horizon,)``, averaged over windows and targets."""
+        denom = self.count * self.truth.shape[2]
+        return self.sq_step / denom, self.abs_step / denom
+
+    def totals(self) -> tuple[float, float]:
+        """Overall MSE and MAE (every window, step and target weighs the same)."""
+        mse, mae = self.per_step()
+        return float(mse.mean()), float(mae.mean())
