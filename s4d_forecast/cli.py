@@ -17,6 +17,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES = [
     "s4d_forecast.ssm.cli",
     "s4d_forecast.data.cli",
+    "s4d_forecast.benchmark.cli",
 ]
 
 
