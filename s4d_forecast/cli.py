@@ -17,6 +17,8 @@ from collections.abc import Sequence
 _COMMAND_MODULES = [
     "s4d_forecast.ssm.cli",
     "s4d_forecast.data.cli",
+    "s4d_forecast.tasks.cli",
+    "s4d_forecast.forecasting.demo",
     "s4d_forecast.benchmark.cli",
 ]
 

@@ -1,0 +1,165 @@
+"""Multi-label ECG classification (PTB-XL): BCE with logits, macro AUC over records."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from s4d_forecast.metrics import macro_auc
+from s4d_forecast.tasks.base import EncoderTask
+
+log = logging.getLogger(__name__)
+
+
+def _auc_on_defined_classes(y_true: np.ndarray, y_score: np.ndarray) -> tuple[float, int]:
+    """Macro AUC over the classes with both a positive and a negative record.
+
+    On the full PTB-XL test fold every class qualifies and this is exactly
+    :func:`~s4d_forecast.metrics.macro_auc`; on small loads the classes left out are counted
+    (second return value) and logged, never silently dropped.
+    """
+    pos = y_true.sum(axis=0)
+    ok = (pos > 0) & (pos < len(y_true))
+    if not ok.any():
+        return float("nan"), 0
+    return macro_auc(y_true[:, ok], y_score[:, ok]), int(ok.sum())
+
+
+class ECGClassificationTask(EncoderTask):
+    """Multi-label classification of ECG windows with an S4D encoder.
+
+    Training: random crops, ``BCEWithLogits``. Validation and test: the DataModule's
+    overlapping windows are scored (sigmoid), reduced per record with
+    ``datamodule.aggregate`` (max over windows, the PTB-XL benchmark protocol) and scored
+    with macro AUC (logged as ``val/macro_auc``, ``test/macro_auc``). The test and predict
+    stages write per-record scores to ``test_predictions.csv`` / ``predictions.csv``.
+
+    Batches are ``(x, y, record)`` as served by
+    :class:`~s4d_forecast.data.PTBXLDataModule`.
+
+    Parameters
+    ----------
+    n_classes : int, optional
+        Outputs; default ``datamodule.n_classes`` at ``setup``.
+    d_input : int
+        Leads (12).
+    **kwargs
+        Encoder, optimiser and schedule options of
+        :class:`~s4d_forecast.tasks.base.EncoderTask`.
+    """
+
+    def __init__(self, n_classes: int | None = None, d_input: int = 12, d_model: int = 512,
+                 n_layers: int = 4, d_state: int = 8, init: str = "legs", disc: str = "zoh",
+                 bidirectional: bool = True, prenorm: bool = True, dropout: float = 0.2,
+                 pool: str = "mean", dt_min: float = 0.001, dt_max: float = 0.1,
+                 lr: float = 1e-3, weight_decay: float = 1e-3, ssm_lr: float | None = None,
+                 scheduler: str = "cosine", warmup_steps: int = 0,
+                 milestones: Sequence[int] = (), gamma: float = 0.5,
+                 min_lr_ratio: float = 0.0, predictions_dir: str | None = None):
+        super().__init__(d_input, n_classes, d_model, n_layers, d_state, init, disc,
+                         bidirectional, prenorm, dropout, pool, dt_min, dt_max, lr,
+                         weight_decay, ssm_lr, scheduler, warmup_steps, milestones, gamma,
+                         min_lr_ratio, predictions_dir)
+        self._outputs: dict[str, list] = {}
+
+    def setup(self, stage: str) -> None:
+        if self.head is None:
+            dm = self.trainer.datamodule if self.trainer is not None else None
+            if dm is None or not hasattr(dm, "n_classes"):
+                raise ValueError("n_classes=None needs a DataModule with .n_classes "
+                                 "(PTBXLDataModule); pass model.n_classes otherwise")
+            self._build_head(int(dm.n_classes))
+
+    # ------------------------------------------------------------------ steps
+    def training_step(self, batch, batch_idx):
+        x, y, _ = batch
+        loss = F.binary_cross_entropy_with_logits(self(x), y.float())
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        return loss
+
+    def _eval_step(self, stage: str, batch) -> None:
+        x, y, rec = batch
+        logits = self(x)
+        loss = F.binary_cross_entropy_with_logits(logits, y.float())
+        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True)
+        self._outputs.setdefault(stage, []).append((torch.sigmoid(logits).detach(), rec))
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step("val", batch)
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step("test", batch)
+
+    def predict_step(self, batch, batch_idx, dataloader_idx=0):
+        x, _, rec = batch
+        probs = torch.sigmoid(self(x))
+        self._outputs.setdefault("predict", []).append((probs.detach(), rec))
+        return probs
+
+    # ------------------------------------------------------------------ epoch ends
+    def _records_scores(self, stage: str) -> tuple[np.ndarray, np.ndarray] | None:
+        outs = self._outputs.pop(stage, [])
+        if not outs:
+            return None
+        scores = self._gather(torch.cat([o[0] for o in outs]))
+        recs = self._gather(torch.cat([o[1] for o in outs]))
+        return scores.float().cpu().numpy(), recs.cpu().numpy()
+
+    def _evaluate(self, stage: str, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+        got = self._records_scores(stage)
+        if got is None or self.trainer.sanity_checking:
+            return None  # the sanity check sees a few windows, not every record
+        dm = self.trainer.datamodule
+        agg = dm.aggregate(split, *got)
+        labels = dm.labels(split)
+        auc, n_ok = _auc_on_defined_classes(labels, agg)
+        if n_ok < labels.shape[1]:
+            log.warning("%s macro AUC over %d of %d classes (the others have no positive or no "
+                        "negative record in this split)", stage, n_ok, labels.shape[1])
+        self.log(f"{stage}/macro_auc", auc, prog_bar=True, rank_zero_only=True)
+        self.log(f"{stage}/auc_classes", float(n_ok), rank_zero_only=True)
+        return agg, labels
+
+    def on_validation_epoch_end(self) -> None:
+        self._evaluate("val", "val")
+
+    def on_test_epoch_end(self) -> None:
+        got = self._evaluate("test", "test")
+        if got is not None and self.trainer.is_global_zero:
+            self._write("test_predictions.csv", *got)
+
+    def on_predict_epoch_end(self) -> None:
+        got = self._records_scores("predict")
+        if got is None:
+            return
+        dm = self.trainer.datamodule
+        split = getattr(dm, "predict_split", "test")
+        agg = dm.aggregate(split, *got)
+        if self.trainer.is_global_zero:
+            self._write("predictions.csv", agg, dm.labels(split))
+
+    def _write(self, name: str, scores: np.ndarray, labels: np.ndarray) -> None:
+        classes = list(getattr(self.trainer.datamodule, "classes", range(scores.shape[1])))
+        df = pd.DataFrame(scores, columns=[f"score_{c}" for c in classes])
+        df.insert(0, "record", np.arange(len(df)))
+        ids = self._ecg_ids(len(df))
+        if ids is not None:
+            df.insert(1, "ecg_id", ids)
+        df = pd.concat([df, pd.DataFrame(labels.astype(np.int8),
+                                         columns=[f"label_{c}" for c in classes])], axis=1)
+        path = self._predictions_path(name)
+        df.to_csv(path, index=False)
+        log.info("wrote %d records' scores to %s", len(df), path)
+
+    def _ecg_ids(self, n: int):
+        dm = self.trainer.datamodule
+        split = "test" if self.trainer.testing else getattr(dm, "predict_split", "test")
+        splits = getattr(dm, "splits", None)
+        part = splits.get(split) if isinstance(splits, dict) else None
+        ids = getattr(part, "ecg_ids", None)
+        return None if ids is None or len(ids) != n else np.asarray(ids)

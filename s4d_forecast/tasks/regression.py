@@ -1,0 +1,158 @@
+"""Vital-sign regression (BIDMC32 HR / RR / SpO2): MSE loss, RMSE in the target's units."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from s4d_forecast.metrics import rmse
+from s4d_forecast.tasks.base import EncoderTask
+
+log = logging.getLogger(__name__)
+
+
+class VitalSignRegressionTask(EncoderTask):
+    """Scalar regression from a window with an S4D encoder (BIDMC32 HR / RR / SpO2).
+
+    With ``standardize_target`` the head predicts ``(y - mean) / std`` with mean and std of
+    the training targets (fitted at ``setup``, kept in the checkpoint as buffers); the loss
+    is MSE on that scale (logged ``train/loss``, ``val/loss``) and the metrics are RMSE in
+    the target's own units (``val/rmse``, ``test/rmse``: beats/min, breaths/min, %) and on
+    the standardised scale (``val/rmse_std``, ``test/rmse_std``). Test and predict write
+    ``test_predictions.csv`` / ``predictions.csv`` (target, prediction, in units).
+
+    Batches are ``(x, y)`` or ``(x, y, ...)`` with ``y`` of shape ``(B,)``.
+
+    Parameters
+    ----------
+    d_input : int
+        Input channels (BIDMC: PPG and ECG, 2).
+    standardize_target : bool
+        Fit the target's mean and std on the training split (the DataModule's
+        ``train_targets()`` or its ``splits.train.targets``).
+    **kwargs
+        Encoder, optimiser and schedule options of
+        :class:`~s4d_forecast.tasks.base.EncoderTask`.
+    """
+
+    def __init__(self, d_input: int = 2, d_model: int = 128, n_layers: int = 6,
+                 d_state: int = 256, init: str = "legs", disc: str = "zoh",
+                 bidirectional: bool = True, prenorm: bool = True, dropout: float = 0.0,
+                 pool: str = "mean", dt_min: float = 0.001, dt_max: float = 0.1,
+                 lr: float = 0.01, weight_decay: float = 0.05, ssm_lr: float | None = 0.001,
+                 scheduler: str = "step", warmup_steps: int = 0,
+                 milestones: Sequence[int] = (100, 200, 300, 400, 500), gamma: float = 0.5,
+                 min_lr_ratio: float = 0.0, predictions_dir: str | None = None,
+                 standardize_target: bool = True):
+        super().__init__(d_input, 1, d_model, n_layers, d_state, init, disc, bidirectional,
+                         prenorm, dropout, pool, dt_min, dt_max, lr, weight_decay, ssm_lr,
+                         scheduler, warmup_steps, milestones, gamma, min_lr_ratio,
+                         predictions_dir)
+        self.register_buffer("target_mean", torch.zeros(()))
+        self.register_buffer("target_std", torch.ones(()))
+        self._outputs: dict[str, list] = {}
+
+    # ------------------------------------------------------------------ target scale
+    def setup(self, stage: str) -> None:
+        if stage != "fit" or not self.hparams.standardize_target:
+            return
+        y = _train_targets(self.trainer.datamodule)
+        std = float(np.std(y))
+        self.target_mean.fill_(float(np.mean(y)))
+        self.target_std.fill_(std if std > 0 else 1.0)
+        log.info("target standardised with training mean %.4g, std %.4g",
+                 float(self.target_mean), float(self.target_std))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predictions ``(B,)`` in the target's units."""
+        return self._standard(x) * self.target_std + self.target_mean
+
+    def _standard(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).squeeze(-1)
+
+    def _loss(self, batch):
+        x, y = batch[0], batch[1].float()
+        z = self._standard(x)
+        loss = F.mse_loss(z, (y - self.target_mean) / self.target_std)
+        return loss, z * self.target_std + self.target_mean, y
+
+    # ------------------------------------------------------------------ steps
+    def training_step(self, batch, batch_idx):
+        loss, _, _ = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        return loss
+
+    def _eval_step(self, stage: str, batch) -> None:
+        loss, pred, y = self._loss(batch)
+        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True)
+        self._outputs.setdefault(stage, []).append((pred.detach(), y))
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step("val", batch)
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step("test", batch)
+
+    def predict_step(self, batch, batch_idx, dataloader_idx=0):
+        pred = self(batch[0])
+        y = batch[1].float() if len(batch) > 1 else torch.full_like(pred, float("nan"))
+        self._outputs.setdefault("predict", []).append((pred.detach(), y))
+        return pred
+
+    # ------------------------------------------------------------------ epoch ends
+    def _collect(self, stage: str):
+        outs = self._outputs.pop(stage, [])
+        if not outs:
+            return None
+        pred = self._gather(torch.cat([o[0] for o in outs])).float().cpu().numpy()
+        y = self._gather(torch.cat([o[1] for o in outs])).float().cpu().numpy()
+        return pred, y
+
+    def _evaluate(self, stage: str):
+        got = self._collect(stage)
+        if got is None:
+            return None
+        pred, y = got
+        err = rmse(y, pred)
+        self.log(f"{stage}/rmse", err, prog_bar=True, rank_zero_only=True)
+        self.log(f"{stage}/rmse_std", err / float(self.target_std), rank_zero_only=True)
+        return pred, y
+
+    def on_validation_epoch_end(self) -> None:
+        self._evaluate("val")
+
+    def on_test_epoch_end(self) -> None:
+        got = self._evaluate("test")
+        if got is not None and self.trainer.is_global_zero:
+            self._write("test_predictions.csv", *got)
+
+    def on_predict_epoch_end(self) -> None:
+        got = self._collect("predict")
+        if got is not None and self.trainer.is_global_zero:
+            self._write("predictions.csv", *got)
+
+    def _write(self, name: str, pred: np.ndarray, y: np.ndarray) -> None:
+        df = pd.DataFrame({"window": np.arange(len(pred)), "target": y, "prediction": pred})
+        path = self._predictions_path(name)
+        df.to_csv(path, index=False)
+        log.info("wrote %d predictions to %s", len(df), path)
+
+
+def _train_targets(dm) -> np.ndarray:
+    """Training targets of a DataModule (``train_targets()``, ``splits.train.targets`` or by
+    iterating its training loader)."""
+    if dm is None:
+        raise ValueError("standardize_target=True needs a DataModule to fit the target scale; "
+                         "pass standardize_target=False to train on raw targets")
+    if hasattr(dm, "train_targets"):
+        return np.asarray(dm.train_targets(), dtype=np.float64)
+    dm.setup("fit")
+    splits = getattr(dm, "splits", None)
+    if splits is not None and hasattr(splits, "train"):
+        return np.asarray(splits.train.targets, dtype=np.float64)
+    return torch.cat([b[1].reshape(-1).float() for b in dm.train_dataloader()]).numpy()
