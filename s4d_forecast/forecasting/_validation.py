@@ -12,9 +12,16 @@ import pandas as pd
 _SHOW = 5  # how many offending positions to list in a message
 
 
+def _label(value) -> str:
+    """A timestamp at midnight prints as its date; anything else as ``str``."""
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
 def _fmt(labels) -> str:
     labels = list(labels)
-    shown = ", ".join(str(v) for v in labels[:_SHOW])
+    shown = ", ".join(_label(v) for v in labels[:_SHOW])
     more = f" ... ({len(labels)} in total)" if len(labels) > _SHOW else ""
     return shown + more
 
@@ -62,7 +69,8 @@ def _check_index(name: str, index: pd.Index) -> None:
         ordinal = index.asi8 if isinstance(index, pd.DatetimeIndex) else np.asarray(index)
         first = int(np.argmax(np.diff(ordinal) < 0))
         raise ValueError(
-            f"`{name}` is not sorted by time: {index[first]} is followed by {index[first + 1]}. "
+            f"`{name}` is not sorted by time: {_label(index[first])} is followed by "
+            f"{_label(index[first + 1])}. "
             f"Sort it with `{name}.sort_index()`."
         )
 
@@ -107,7 +115,7 @@ def _check_missing(name: str, frame: pd.DataFrame) -> None:
     if not bad.any():
         return
     rows, cols = np.nonzero(bad)
-    where = [f"{frame.index[r]} (column {frame.columns[c]!r})" for r, c in zip(rows, cols)]
+    where = [f"{_label(frame.index[r])} (column {frame.columns[c]!r})" for r, c in zip(rows, cols)]
     n_inf = int(np.isinf(values).sum())
     kind = "missing (NaN)" if n_inf == 0 else f"missing or infinite ({n_inf} infinite)"
     raise ValueError(
@@ -137,7 +145,7 @@ def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str)
     missing = needed.difference(frame.index)
     if len(missing):
         raise ValueError(
-            f"`{name}` must cover {purpose}, from {needed[0]} to {needed[-1]} "
+            f"`{name}` must cover {purpose}, from {_label(needed[0])} to {_label(needed[-1])} "
             f"({len(needed)} steps), but {len(missing)} of those timestamps are missing: "
             f"{_fmt(missing)}."
         )

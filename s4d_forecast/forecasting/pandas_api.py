@@ -214,7 +214,7 @@ class S4DForecaster:
         if X_future is None:
             raise ValueError(
                 f"the model was fit with covariates `X`, so predict() needs `X_future` with "
-                f"the covariates of the {n} forecast steps after {self._y_index[-1]}."
+                f"the covariates of the {n} forecast steps after {v._label(self._y_index[-1])}."
             )
         xframe, _ = v.as_frame("X_future", X_future)
         v.check_same_index_kind("X_future", xframe.index, self._y_index, self._freq)

@@ -1,0 +1,194 @@
+"""S4DForecaster: pandas in, pandas out, and a clear message for every bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from darts.utils.likelihood_models import QuantileRegression
+from forecasting_helpers import TINY, load_air_passengers_frame, trainer_kwargs
+
+from s4d_forecast import S4DForecaster
+
+FAST = {"n_epochs": 2, "random_state": 0, **TINY, **trainer_kwargs()}
+
+
+def weekly(n: int = 60, columns=("a",)) -> pd.DataFrame:
+    index = pd.date_range("2020-01-05", periods=n, freq="W-SUN")
+    t = np.arange(n)[:, None] + np.arange(len(columns))[None, :]
+    return pd.DataFrame(10 + np.sin(t / 4.0) + 0.05 * t, index=index, columns=list(columns))
+
+
+def forecaster(**kwargs) -> S4DForecaster:
+    params = {"horizon": 4, "lookback": 12, **FAST}
+    params.update(kwargs)
+    return S4DForecaster(**params)
+
+
+def test_round_trip_air_passengers():
+    y = load_air_passengers_frame()
+    f = S4DForecaster(horizon=12, lookback=24, **{**FAST, "n_epochs": 10}).fit(y.iloc[:-12])
+    pred = f.predict()
+    assert isinstance(pred, pd.Series) and pred.name == y.name
+    assert pred.index.equals(y.index[-12:])
+    assert pred.index.freqstr == "MS"
+    # on the original scale (thousands of passengers), not the standardised one
+    mape = float((abs(pred - y.iloc[-12:]) / y.iloc[-12:]).mean() * 100)
+    assert mape < 40, mape
+
+
+def test_dataframe_target_with_covariates_and_range_index():
+    y = weekly(60, columns=("a", "b")).reset_index(drop=True)
+    X = pd.DataFrame({"trend": np.arange(70.0), "season": np.sin(np.arange(70) / 4)})
+    f = forecaster().fit(y, X=X.iloc[:60])
+    pred = f.predict(X_future=X.iloc[60:64])
+    assert isinstance(pred, pd.DataFrame) and list(pred.columns) == ["a", "b"]
+    assert pred.index.equals(pd.RangeIndex(60, 64))
+    longer = f.predict(horizon=8, X_future=X.iloc[60:])
+    assert len(longer) == 8
+
+
+def test_integer_column_names_survive():
+    y = weekly(60, columns=(0, 1))
+    y.columns = [0, 1]
+    pred = forecaster().fit(y).predict()
+    assert list(pred.columns) == [0, 1]
+
+
+def test_predict_interval_brackets_the_median():
+    y = weekly(80)["a"]
+    f = forecaster(likelihood=QuantileRegression([0.05, 0.5, 0.95])).fit(y)
+    interval = f.predict_interval(coverage=0.9)
+    median = f.predict()
+    assert list(interval.columns) == ["lower", "upper"]
+    assert (interval["lower"] <= median + 1e-6).all() and (median <= interval["upper"] + 1e-6).all()
+    assert (interval["upper"] - interval["lower"]).gt(0).all()
+
+
+def test_predict_interval_needs_a_likelihood():
+    f = forecaster().fit(weekly(60)["a"])
+    with pytest.raises(ValueError, match="likelihood"):
+        f.predict_interval()
+
+
+@pytest.mark.parametrize("coverage", [0, 1, 1.5, -0.1, "0.9", True])
+def test_bad_coverage(coverage):
+    f = S4DForecaster(horizon=4)
+    with pytest.raises(ValueError, match="coverage"):
+        f.predict_interval(coverage=coverage)
+
+
+def test_predict_before_fit():
+    with pytest.raises(RuntimeError, match="fit"):
+        S4DForecaster(horizon=4).predict()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"horizon": 0}, "horizon"), ({"horizon": 2.5}, "horizon"), ({"horizon": 4, "lookback": 0},
+                                                                  "lookback"),
+])
+def test_bad_constructor_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        S4DForecaster(**kwargs)
+
+
+def test_reserved_model_kwargs():
+    with pytest.raises(TypeError, match="input_chunk_length"):
+        S4DForecaster(horizon=4, input_chunk_length=10)
+
+
+def _with_nan():
+    y = weekly(60)["a"]
+    y.iloc[[5, 17]] = np.nan
+    return y
+
+
+def _duplicated():
+    y = weekly(60)["a"]
+    return pd.concat([y.iloc[:10], y.iloc[9:]])
+
+
+def _unsorted():
+    y = weekly(60)["a"]
+    return y.iloc[[*range(20), 21, 20, *range(22, 60)]]
+
+
+def _irregular():
+    y = weekly(60)["a"]
+    return y.drop(y.index[[7, 30]])
+
+
+def _text():
+    y = weekly(60)
+    y["b"] = "x"
+    return y
+
+
+BAD_Y = [
+    (lambda: [1.0, 2.0, 3.0], TypeError, r"`y` must be a pandas Series or DataFrame.*list"),
+    (lambda: np.arange(50.0), TypeError, r"`y` must be .*ndarray"),
+    (lambda: pd.Series([], dtype=float), ValueError, r"`y` is empty"),
+    (_with_nan, ValueError, r"`y` has 2 missing \(NaN\) values at 2020-02-09.*interpolate"),
+    (lambda: weekly(60)["a"].replace(weekly(60)["a"].iloc[3], np.inf), ValueError,
+     r"`y` has 1 missing or infinite"),
+    (_duplicated, ValueError, r"`y` has duplicate timestamps: 2020-03-08.*groupby"),
+    (_unsorted, ValueError, r"`y` is not sorted by time: 2020-05-31.*sort_index"),
+    (_irregular, ValueError, r"`y` has an irregular time index.*7 days.*asfreq"),
+    (_text, TypeError, r"`y` must hold real numbers.*'b': 'object'|`y` must hold real numbers"),
+    (lambda: weekly(60)["a"] > 10, TypeError, r"`y` must hold real numbers.*bool"),
+    (lambda: weekly(60)["a"].set_axis([f"t{i}" for i in range(60)]), TypeError,
+     r"`y` must be indexed by a pandas DatetimeIndex or RangeIndex, got Index"),
+    (lambda: weekly(15)["a"], ValueError,
+     r"`y` has 15 rows but one training window needs lookback \+ horizon = 12 \+ 4 = 16"),
+]
+
+
+@pytest.mark.parametrize("make_y, error, match", BAD_Y)
+def test_bad_y(make_y, error, match):
+    with pytest.raises(error, match=match):
+        forecaster().fit(make_y())
+
+
+def test_default_lookback_is_named_when_too_short():
+    with pytest.raises(ValueError, match=r"lookback defaults to max\(2\*horizon, 16\)"):
+        S4DForecaster(horizon=4, **FAST).fit(weekly(18)["a"])
+
+
+def test_bad_X_in_fit():
+    y = weekly(60)["a"]
+    X = pd.DataFrame({"x": np.arange(60.0)}, index=y.index)
+    with pytest.raises(ValueError, match=r"`X` must cover every timestamp of `y`.*2 of those"):
+        forecaster().fit(y, X=X.iloc[:-2])
+    holed = X.copy()
+    holed.iloc[3, 0] = np.nan
+    with pytest.raises(ValueError, match=r"`X` has 1 missing"):
+        forecaster().fit(y, X=holed)
+    with pytest.raises(TypeError, match=r"`X` is indexed by RangeIndex but `y` by DatetimeIndex"):
+        forecaster().fit(y, X=X.reset_index(drop=True))
+    with pytest.raises(ValueError, match=r"`X` has frequency D but `y` has W-SUN"):
+        forecaster().fit(y, X=pd.DataFrame({"x": 1.0}, index=pd.date_range(y.index[0],
+                                                                            periods=500)))
+
+
+def test_X_future_must_cover_the_horizon():
+    y = weekly(60)["a"]
+    X = pd.DataFrame({"x": np.sin(np.arange(70.0))},
+                     index=pd.date_range(y.index[0], periods=70, freq="W-SUN"))
+    f = forecaster().fit(y, X=X.iloc[:60])
+    with pytest.raises(ValueError, match=r"needs `X_future`"):
+        f.predict()
+    with pytest.raises(ValueError, match=r"`X_future` must cover the 4 forecast steps after "
+                       r"`y`, from 2021-02-28 to 2021-03-21 \(4 steps\), but 1 of those.*"
+                       r": 2021-03-21\."):
+        f.predict(X_future=X.iloc[60:63])
+    with pytest.raises(ValueError, match=r"`X_future` must cover the 8 forecast steps"):
+        f.predict(horizon=8, X_future=X.iloc[60:64])
+    with pytest.raises(ValueError, match=r"`X_future` must have the columns"):
+        f.predict(X_future=X.iloc[60:64].rename(columns={"x": "z"}))
+    assert len(f.predict(X_future=X.iloc[60:])) == 4  # later rows are not needed, not an error
+
+
+def test_X_future_without_X():
+    f = forecaster().fit(weekly(60)["a"])
+    with pytest.raises(ValueError, match=r"`X_future` was given but fit\(\) got no `X`"):
+        f.predict(X_future=weekly(10))
