@@ -15,6 +15,7 @@ shipped with statsmodels) or ``csv:PATH`` (any CSV with a time column).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import sys
@@ -37,6 +38,17 @@ def _ints(text: str) -> list[int]:
 
 def _names(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def _json(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be a JSON object of objects, e.g. '{{\"s4d\": {{\"d_model\": 32}}}}'")
+    return value
 
 
 def register(subparsers) -> None:
@@ -68,6 +80,8 @@ def register(subparsers) -> None:
                    "whole training split (default: all, stride 1)")
     p.add_argument("--rin", action="store_true",
                    help="reversible instance normalisation for every neural model")
+    p.add_argument("--model-kwargs", type=_json, default={},
+                   help='per-model settings as JSON, e.g. \'{"s4d": {"d_model": 32}}\'')
     p.add_argument("--progress", action="store_true", help="show Lightning progress bars")
     p.set_defaults(func=run)
 
@@ -82,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         horizons=args.horizons, models=args.models, lookback=args.lookback,
         epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, device=args.device, max_train_windows=args.max_train_windows,
-        rin=args.rin, progress=args.progress,
+        rin=args.rin, progress=args.progress, model_kwargs=args.model_kwargs,
     )
     try:
         config.validate()
@@ -124,6 +138,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--max-train-windows", str(args.max_train_windows)]
     if args.rin:
         parts.append("--rin")
+    if args.model_kwargs:
+        parts += ["--model-kwargs", json.dumps(args.model_kwargs, separators=(",", ":"))]
     parts += ["--output", str(args.output)]
     return shlex.join(parts)
 
