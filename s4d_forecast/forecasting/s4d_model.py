@@ -8,6 +8,7 @@ from darts.utils.data.torch_datasets.utils import TorchTrainingSample
 from darts.utils.serialization import add_safe_globals
 
 from s4d_forecast.forecasting.s4d_module import _S4DModule
+from s4d_forecast.ssm import DISCS, INITS
 
 
 def _check_positive_int(name: str, value) -> None:
@@ -75,8 +76,8 @@ class S4DModel(MixedCovariatesTorchModel):
         d_state
             State size ``N`` per channel (counting conjugate pairs, as in the S4D paper).
         init
-            Initialisation of ``A``: ``"legs"``, ``"inv"``, ``"lin"``, ``"real"``, ... (see
-            :mod:`s4d_forecast.ssm`).
+            Initialisation of ``A``: ``"legs"``, ``"inv"``, ``"lin"``, ``"real"``, ``"dss"`` or
+            ``"dfout"`` (see :mod:`s4d_forecast.ssm`).
         disc
             Discretisation: ``"zoh"``, ``"bilinear"`` or ``"dss"``.
         bidirectional
@@ -133,6 +134,9 @@ class S4DModel(MixedCovariatesTorchModel):
             ("temporal_decoder_hidden", temporal_decoder_hidden),
         ):
             _check_positive_int(name, value)
+        for name, value, accepted in (("init", init, INITS), ("disc", disc, DISCS)):
+            if value not in accepted:
+                raise ValueError(f"`{name}` must be one of {accepted}, got {value!r}.")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         if ssm_lr is not None and not ssm_lr > 0:

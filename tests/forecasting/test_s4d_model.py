@@ -210,7 +210,8 @@ def test_float64_series(air):
 @pytest.mark.parametrize(
     "kwargs",
     [{"d_model": 0}, {"n_layers": -1}, {"d_state": 1.5}, {"hidden_size": True},
-     {"dropout": 1.0}, {"ssm_lr": 0.0}, {"temporal_width": None}],
+     {"dropout": 1.0}, {"ssm_lr": 0.0}, {"temporal_width": None}, {"init": "legt"},
+     {"disc": "euler"}],
 )
 def test_bad_hyper_parameters_are_named(kwargs):
     name = next(iter(kwargs))
