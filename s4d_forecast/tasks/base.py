@@ -13,17 +13,22 @@ import torch
 from torch import nn
 
 from s4d_forecast.ssm import INITS, S4DEncoder, ssm_param_groups
+from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
 from s4d_forecast.tasks.schedules import build_scheduler, check_schedule
 
 log = logging.getLogger(__name__)
 
 POOLS = ("mean", "last")
 
+allow_numpy_arrays()
+
 
 class EncoderTask(pl.LightningModule):
     """``S4DEncoder`` with pooling and a linear head, trained with AdamW on SSM param groups.
 
-    Subclasses define the loss, the metrics and what the head predicts.
+    Subclasses define the loss, the metrics and what the head predicts, and call
+    ``self.save_hyperparameters()`` after ``super().__init__`` (the optimiser reads
+    ``lr``, ``weight_decay``, ``ssm_lr`` and the schedule options from ``hparams``).
 
     Parameters
     ----------
@@ -75,7 +80,9 @@ class EncoderTask(pl.LightningModule):
         if weight_decay < 0:
             raise ValueError(f"weight_decay={weight_decay!r} must be >= 0")
         check_schedule(scheduler, warmup_steps, milestones, gamma, min_lr_ratio)
-        self.save_hyperparameters()
+        # subclasses call save_hyperparameters() so that the checkpoint holds their own
+        # __init__ arguments (LightningCLI re-instantiates them from it)
+        self.d_model = d_model
         self.encoder = S4DEncoder(d_input, d_model=d_model, n_layers=n_layers, d_state=d_state,
                                   init=init, disc=disc, bidirectional=bidirectional,
                                   prenorm=prenorm, dropout=dropout, pool=pool,
@@ -88,8 +95,7 @@ class EncoderTask(pl.LightningModule):
     def _build_head(self, d_output: int) -> None:
         if isinstance(d_output, bool) or not isinstance(d_output, int) or d_output <= 0:
             raise ValueError(f"d_output={d_output!r} must be a positive integer")
-        self.head = nn.Linear(self.hparams.d_model, d_output)
-        self.hparams.d_output = d_output
+        self.head = nn.Linear(self.d_model, d_output)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, L, d_input)`` → head outputs ``(B, d_output)`` (float32)."""
@@ -110,17 +116,25 @@ class EncoderTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ exact resume
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Keep the random states, so a resumed run draws the same shuffles and crops."""
-        checkpoint["rng_states"] = {"torch": torch.get_rng_state(),
-                                    "numpy": np.random.get_state(),  # noqa: NPY002
-                                    "python": random.getstate()}
+        """Keep the random states, so a resumed run draws the same shuffles and crops.
+
+        Stored as tensors and plain numbers, so ``torch.load(weights_only=True)`` reads them.
+        """
+        name, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
+        checkpoint["rng_states"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                      float(gauss)),
+            "python": random.getstate(),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         st = checkpoint.get("rng_states")
         if st is None or self.trainer is None or self.trainer.world_size > 1:
             return  # DDP ranks hold different states; Lightning reseeds them per rank
         torch.set_rng_state(st["torch"])
-        np.random.set_state(st["numpy"])  # noqa: NPY002
+        name, keys, pos, has_gauss, gauss = st["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
         random.setstate(st["python"])
 
     # ------------------------------------------------------------------ helpers

@@ -65,6 +65,7 @@ class ECGClassificationTask(EncoderTask):
                          bidirectional, prenorm, dropout, pool, dt_min, dt_max, lr,
                          weight_decay, ssm_lr, scheduler, warmup_steps, milestones, gamma,
                          min_lr_ratio, predictions_dir)
+        self.save_hyperparameters()
         self._outputs: dict[str, list] = {}
 
     def setup(self, stage: str) -> None:
@@ -74,6 +75,7 @@ class ECGClassificationTask(EncoderTask):
                 raise ValueError("n_classes=None needs a DataModule with .n_classes "
                                  "(PTBXLDataModule); pass model.n_classes otherwise")
             self._build_head(int(dm.n_classes))
+            self.hparams.n_classes = int(dm.n_classes)
 
     # ------------------------------------------------------------------ steps
     def training_step(self, batch, batch_idx):

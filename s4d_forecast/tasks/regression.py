@@ -53,6 +53,7 @@ class VitalSignRegressionTask(EncoderTask):
                          prenorm, dropout, pool, dt_min, dt_max, lr, weight_decay, ssm_lr,
                          scheduler, warmup_steps, milestones, gamma, min_lr_ratio,
                          predictions_dir)
+        self.save_hyperparameters()
         self.register_buffer("target_mean", torch.zeros(()))
         self.register_buffer("target_std", torch.ones(()))
         self._outputs: dict[str, list] = {}
