@@ -48,6 +48,9 @@ class BenchmarkConfig:
         Per-model extra arguments, e.g. ``{"s4d": {"d_model": 32}}``.
     chunk_windows : int
         Test windows forecast per ``historical_forecasts`` call (bounds memory).
+    predict_batch_size : int
+        Batch size of the test forecasts (does not change the scores; S4D's kernel is
+        generated once per batch, so large batches pay it rarely).
     """
 
     horizons: list
@@ -63,12 +66,14 @@ class BenchmarkConfig:
     rin: bool = False
     model_kwargs: dict = field(default_factory=dict)
     chunk_windows: int = 2048
+    predict_batch_size: int = 512
     progress: bool = False
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad setting."""
         self.models = check_models(list(self.models))
-        for name in ("lookback", "epochs", "patience", "batch_size", "chunk_windows"):
+        for name in ("lookback", "epochs", "patience", "batch_size", "chunk_windows",
+                     "predict_batch_size"):
             _positive(name, getattr(self, name))
         if not self.horizons:
             raise ValueError("--horizons is empty; give e.g. 96,192")
@@ -187,7 +192,7 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
     kept = None
     for w0 in range(0, n_windows, config.chunk_windows):
         w1 = min(n_windows, w0 + config.chunk_windows)
-        forecasts = forecast_windows(model, prep, horizon, w0, w1)
+        forecasts = forecast_windows(model, prep, horizon, w0, w1, config.predict_batch_size)
         scorer.add(w0, forecasts)
         if w0 <= example < w1:
             kept = forecasts[example - w0]
@@ -197,7 +202,8 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
     return row, scorer, kept
 
 
-def forecast_windows(model, prep: Prepared, horizon: int, w0: int, w1: int) -> np.ndarray:
+def forecast_windows(model, prep: Prepared, horizon: int, w0: int, w1: int,
+                     batch_size: int = 512) -> np.ndarray:
     """Forecasts ``(w1 - w0, horizon, C)`` of test windows ``w0 .. w1 - 1``.
 
     One ``historical_forecasts(retrain=False)`` call on darts' optimised path, stride 1,
@@ -209,7 +215,7 @@ def forecast_windows(model, prep: Prepared, horizon: int, w0: int, w1: int) -> n
     out = model.historical_forecasts(
         series, start=first_row, start_format="value", forecast_horizon=horizon, stride=1,
         retrain=False, last_points_only=False, overlap_end=False, verbose=False,
-        show_warnings=False,
+        show_warnings=False, predict_kwargs={"batch_size": batch_size},
     )
     if len(out) != w1 - w0 or out[0].start_time() != first_row:
         raise RuntimeError(f"historical_forecasts returned {len(out)} windows from "
