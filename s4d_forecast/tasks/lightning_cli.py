@@ -27,8 +27,10 @@ class ConfigError(ValueError):
 class TaskCLI(LightningCLI):
     """LightningCLI over any :class:`EncoderTask` and any ``LightningDataModule``.
 
-    Adds to every subcommand: ``--checkpoint.*`` (a ``ModelCheckpoint`` with ``save_last``,
-    written to ``<trainer.default_root_dir>/checkpoints`` unless ``--checkpoint.dirpath``),
+    Adds to every subcommand: ``--checkpoint.*`` (a ``ModelCheckpoint`` keeping the best
+    checkpoint by ``checkpoint.monitor``, in ``<trainer.default_root_dir>/checkpoints`` unless
+    ``--checkpoint.dirpath``) next to which ``last.ckpt`` is rewritten after every epoch
+    (Lightning 2.6's own ``save_last`` only writes it when the best one improves),
     ``--early_stopping.*`` (an ``EarlyStopping``), and ``--auto_resume`` (``fit`` continues
     from ``checkpoints/last.ckpt`` when it exists and no ``--ckpt_path`` is given;
     ``--ckpt_path last`` does the same explicitly) and ``--test_after_fit`` (``fit`` then
@@ -37,7 +39,7 @@ class TaskCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.monitor": "val/loss",
+        parser.set_defaults({"checkpoint.save_last": False, "checkpoint.monitor": "val/loss",
                              "checkpoint.mode": "min",
                              "checkpoint.filename": "best-{epoch}-{step}"})
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
@@ -48,8 +50,11 @@ class TaskCLI(LightningCLI):
         parser.add_argument("--test_after_fit", type=bool, default=False,
                             help="fit: then test the best checkpoint (test_predictions.csv)")
 
+    def _cfg(self):
+        return self.config[self.subcommand] if self.subcommand else self.config
+
     def before_instantiate_classes(self) -> None:
-        cfg = self.config[self.subcommand] if self.subcommand else self.config
+        cfg = self._cfg()
         if cfg.checkpoint.dirpath is None:
             root = cfg.trainer.default_root_dir or os.getcwd()
             cfg.checkpoint.dirpath = str(Path(root) / "checkpoints")
@@ -64,6 +69,7 @@ class TaskCLI(LightningCLI):
             super().instantiate_classes()
         except (ValueError, TypeError, FileNotFoundError) as err:
             raise ConfigError(f"invalid configuration: {_clean(str(err))}") from err
+        self.trainer.callbacks.append(last_checkpoint(self._cfg().checkpoint.dirpath))
         root = getattr(self.datamodule, "root", None)
         if root is not None and not Path(root).exists():
             raise ConfigError(f"invalid configuration: data.root={str(root)!r} does not exist")
@@ -82,6 +88,12 @@ class TaskCLI(LightningCLI):
             best = self.trainer.checkpoint_callback.best_model_path
             self.trainer.test(self.model, datamodule=self.datamodule,
                               ckpt_path=best or "last")
+
+
+def last_checkpoint(dirpath: str) -> ModelCheckpoint:
+    """A ``ModelCheckpoint`` that rewrites ``dirpath/last.ckpt`` after every epoch."""
+    return ModelCheckpoint(dirpath=dirpath, filename="last", monitor=None, save_top_k=1,
+                           enable_version_counter=False)
 
 
 def _clean(message: str) -> str:
