@@ -80,6 +80,9 @@ def register(subparsers) -> None:
                    "whole training split (default: all, stride 1)")
     p.add_argument("--rin", action="store_true",
                    help="reversible instance normalisation for every neural model")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice; 1 is fastest on a "
+                   "busy machine, where small ops stall waiting for threads)")
     p.add_argument("--model-kwargs", type=_json, default={},
                    help='per-model settings as JSON, e.g. \'{"s4d": {"d_model": 32}}\'')
     p.add_argument("--progress", action="store_true", help="show Lightning progress bars")
@@ -106,6 +109,12 @@ def run(args: argparse.Namespace) -> int:
             if not torch.cuda.is_available():
                 raise ValueError(f"--device gpu: torch {torch.__version__} sees no CUDA GPU; "
                                  "use --device cpu")
+        if args.threads is not None:
+            if args.threads < 1:
+                raise ValueError(f"--threads={args.threads} must be a positive integer")
+            import torch
+
+            torch.set_num_threads(args.threads)
         data = load_dataset(args.dataset, args.data_path, args.time_col, args.target_cols)
         quiet_libraries()
         result = run_benchmark(data, config)
@@ -138,6 +147,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--max-train-windows", str(args.max_train_windows)]
     if args.rin:
         parts.append("--rin")
+    if args.threads is not None:
+        parts += ["--threads", str(args.threads)]
     if args.model_kwargs:
         parts += ["--model-kwargs", json.dumps(args.model_kwargs, separators=(",", ":"))]
     parts += ["--output", str(args.output)]
