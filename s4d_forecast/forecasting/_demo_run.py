@@ -135,7 +135,8 @@ def header(series: TimeSeries, epochs: int, args) -> str:
     return (
         "# s4d-forecast demo: weekly Mauna Loa CO2\n\n"
         f"Command: `s4d-forecast demo --epochs {epochs} --device {args.device} "
-        f"--seed {args.seed}{quick}`. Data: statsmodels `co2`, {len(series)} weeks "
+        f"--seed {args.seed} --threads {args.threads}{quick}`. Data: statsmodels `co2`, "
+        f"{len(series)} weeks "
         f"(missing weeks filled by time interpolation). Test: last {TEST_YEARS} x {HORIZON} "
         f"weeks, forecast {HORIZON} weeks at a time from a {LOOKBACK}-week lookback; "
         f"every neural model: {epochs} epoch(s), batch {BATCH}, Adam lr 1e-3, reversible "

@@ -44,6 +44,9 @@ def register(subparsers) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: last ten years of data, 1 epoch, small models")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default: 1; these models are small, and extra "
+                        "threads mostly add synchronisation, badly so on shared cores)")
     parser.set_defaults(func=run)
 
 
@@ -55,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     _quiet_libraries()
     import torch
 
+    if args.threads < 1:
+        raise SystemExit(f"--threads must be a positive integer, got {args.threads}")
+    torch.set_num_threads(args.threads)
     if args.device == "gpu" and not torch.cuda.is_available():
         raise SystemExit("--device gpu was requested but torch sees no CUDA GPU "
                          f"(torch {torch.__version__}); use --device cpu")

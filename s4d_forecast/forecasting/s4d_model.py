@@ -83,7 +83,8 @@ class S4DModel(MixedCovariatesTorchModel):
         bidirectional
             Run each S4D layer forwards and backwards over the lookback.
         dropout
-            Dropout in the encoder and decoders (Monte Carlo dropout with ``mc_dropout=True``).
+            Dropout in the encoder and the decoders; the decoders' dropout stays active at
+            prediction time with ``predict(..., mc_dropout=True)`` (Monte Carlo dropout).
         temporal_width
             Features kept per lookback step (a linear projection of the ``d_model`` encoding)
             before the lookback is flattened for the dense decoder.

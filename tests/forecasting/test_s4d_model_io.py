@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -53,7 +54,8 @@ def test_load_in_fresh_process(fitted, tmp_path):
         f"m = S4DModel.load({path!r});"
         f"assert np.array_equal(m.predict(6).values(), np.load({str(tmp_path / 'expected.npy')!r}))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -171,7 +173,8 @@ def test_importing_ssm_does_not_import_darts():
         "assert 'darts' not in sys.modules, 'darts imported';"
         "import s4d_forecast; s4d_forecast.S4DModel; assert 'darts' in sys.modules"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
 
 
