@@ -14,6 +14,17 @@ SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "weath
 TINY_S4D = {"d_model": 8, "n_layers": 1, "d_state": 8, "hidden_size": 16}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models on shared cores: one torch thread avoids stalls waiting for threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _quiet():
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
