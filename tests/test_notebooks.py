@@ -6,7 +6,6 @@ notebooks that need ``../shared/data`` print why and skip their data cells when 
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -18,11 +17,13 @@ NAMES = ["01_quickstart", "02_s4d_kernels", "03_weather_benchmark", "04_ptbxl", 
 
 
 def run_notebook(path: Path, timeout: int = 240):
-    """Execute ``path`` in its own folder with the small settings; return the notebook."""
+    """Execute ``path`` in its own folder; return the notebook (outputs filled in).
+
+    The kernel inherits this process's environment: set ``S4D_NOTEBOOK_SMALL=1`` first.
+    """
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(path, as_version=4)
-    os.environ["S4D_NOTEBOOK_SMALL"] = "1"
     client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     client.execute()
