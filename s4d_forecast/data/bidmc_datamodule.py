@@ -6,17 +6,17 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from .bidmc import BIDMCDataset, bidmc_splits, load_bidmc
+from .datamodule_base import SplitDataModule
 from .scaling import SignalScaler
 
 log = logging.getLogger(__name__)
 
 
-class BIDMCDataModule(pl.LightningDataModule):
+class BIDMCDataModule(SplitDataModule):
     """Batches of ``x (B, 4000, 2)`` float32 and ``y (B,)`` float32 for one BIDMC target.
 
     Parameters
@@ -84,20 +84,3 @@ class BIDMCDataModule(pl.LightningDataModule):
             self.setup()
         return DataLoader(self._tensors[name], batch_size=self.batch_size, shuffle=shuffle,
                           num_workers=self.num_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
-
-    def state_dict(self) -> dict:
-        """The fitted scaler (if any), so it is saved in the Lightning checkpoint."""
-        return {"scaler": None if self.scaler is None else self.scaler.state_dict()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        st = state_dict.get("scaler")
-        self.scaler = None if st is None else SignalScaler.from_state_dict(st)

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from s4d_forecast.data.datamodule_base import SplitDataModule
 from s4d_forecast.data.ptbxl import PTBXLDataset, load_ptbxl, ptbxl_splits
 from s4d_forecast.data.ptbxl_labels import check_task, read_scp_statements, task_classes
 from s4d_forecast.data.scaling import SignalScaler
@@ -48,7 +48,7 @@ class _WithRecordIndex(Dataset):
         return x, y, record
 
 
-class PTBXLDataModule(pl.LightningDataModule):
+class PTBXLDataModule(SplitDataModule):
     """PTB-XL batches ``(x, y, record)`` for one benchmark task.
 
     ``x`` is ``(B, window, 12)`` float32 (standardised), ``y`` ``(B, n_classes)`` float32
@@ -230,15 +230,6 @@ class PTBXLDataModule(pl.LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
-
     def predict_dataloader(self) -> DataLoader:
         return self._loader(self.predict_split, False)
 
@@ -272,13 +263,12 @@ class PTBXLDataModule(pl.LightningDataModule):
     def state_dict(self) -> dict:
         """The fitted scaler and the class list, saved in Lightning checkpoints."""
         return {
-            "scaler": None if self.scaler is None else self.scaler.state_dict(),
+            **super().state_dict(),
             "classes": list(self.dataset.classes) if self.dataset is not None else None,
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
-        st = state_dict.get("scaler")
-        self.scaler = None if st is None else SignalScaler.from_state_dict(st)
+        super().load_state_dict(state_dict)
         saved = state_dict.get("classes")
         if saved is not None and self.dataset is not None and list(self.dataset.classes) != saved:
             raise ValueError(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
+from .datamodule_base import SplitDataModule
 from .scaling import SignalScaler
 from .weather import BENCHMARK_OPTIONS, load_weather, weather_splits
 from .windows import SlidingWindowDataset
@@ -17,7 +17,7 @@ from .windows import SlidingWindowDataset
 log = logging.getLogger(__name__)
 
 
-class WeatherDataModule(pl.LightningDataModule):
+class WeatherDataModule(SplitDataModule):
     """Stride-1 ``(x (B, lookback, C), y (B, horizon, C))`` windows of the weather series.
 
     The protocol of the long-horizon benchmark: 70/10/20 split by time
@@ -96,20 +96,3 @@ class WeatherDataModule(pl.LightningDataModule):
             self.setup()
         return DataLoader(self.datasets[name], batch_size=self.batch_size, shuffle=shuffle,
                           num_workers=self.num_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
-
-    def state_dict(self) -> dict:
-        """The fitted scaler, so it is saved in the Lightning checkpoint."""
-        return {"scaler": None if self.scaler is None else self.scaler.state_dict()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        st = state_dict.get("scaler")
-        self.scaler = None if st is None else SignalScaler.from_state_dict(st)
