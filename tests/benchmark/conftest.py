@@ -6,12 +6,8 @@ import logging
 import warnings
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "weather"
-TINY_S4D = {"d_model": 8, "n_layers": 1, "d_state": 8, "hidden_size": 16}
+from bench_helpers import tiny_frame
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -34,27 +30,8 @@ def _quiet():
         yield
 
 
-def tiny_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
-    """Two periodic signals plus noise, hourly, with a text column and a time column."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    return pd.DataFrame({
-        "timestamp": pd.date_range("2021-01-01", periods=n, freq="h"),
-        "load": np.sin(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(n),
-        "temp": np.cos(2 * np.pi * t / 48) + 0.1 * rng.standard_normal(n),
-        "site": ["a"] * n,
-    })
-
-
 @pytest.fixture
 def tiny_csv(tmp_path) -> Path:
     path = tmp_path / "tiny.csv"
     tiny_frame().to_csv(path, index=False)
-    return path
-
-
-def shared_weather(name: str) -> Path:
-    path = SHARED / name
-    if not path.is_file():
-        pytest.skip(f"real weather sample not found at {path} (../shared/data absent)")
     return path

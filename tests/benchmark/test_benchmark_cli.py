@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import TINY_S4D, tiny_frame
+from bench_helpers import TINY_S4D, tiny_frame
 
 from s4d_forecast.benchmark import load_csv, load_dataset
 from s4d_forecast.cli import main

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_S4D, shared_weather, tiny_frame
+from bench_helpers import TINY_S4D, shared_weather, tiny_frame
 
 from s4d_forecast.benchmark import BenchmarkConfig, BenchmarkData, load_dataset, prepare
 from s4d_forecast.benchmark.models import build_model
