@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import shlex
 import sys
-import warnings
 from pathlib import Path
 
 from s4d_forecast.benchmark.names import MODELS
+from s4d_forecast.forecasting.quiet import quiet_libraries
 
 DEFAULT_MODELS = ",".join(MODELS)
 
@@ -153,12 +152,3 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--model-kwargs", json.dumps(args.model_kwargs, separators=(",", ":"))]
     parts += ["--output", str(args.output)]
     return shlex.join(parts)
-
-
-def quiet_libraries() -> None:
-    """Silence Lightning's and darts' per-fit banners (errors still show)."""
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "darts"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="pytorch_lightning")
-    warnings.filterwarnings("ignore", module="lightning")
-    warnings.filterwarnings("ignore", category=UserWarning)

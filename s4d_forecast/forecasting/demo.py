@@ -13,9 +13,9 @@ training part only; metrics are on the original scale (ppm).
 from __future__ import annotations
 
 import argparse
-import logging
-import warnings
 from pathlib import Path
+
+from s4d_forecast.forecasting.quiet import quiet_libraries
 
 HORIZON = 52  # weeks: one year ahead
 BATCH = 64
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     epochs = args.epochs if args.epochs is not None else (1 if args.quick else EPOCHS)
     if epochs < 1:
         raise SystemExit(f"--epochs must be a positive integer, got {epochs}")
-    _quiet_libraries()
+    quiet_libraries()
     import torch
 
     if args.threads < 1:
@@ -79,11 +79,3 @@ def run(args: argparse.Namespace) -> int:
     png = _demo_run.plot(series, results, args.output / "forecast.png")
     print(f"\nwrote {args.output / 'results.md'}, {args.output / 'results.csv'} and {png}")
     return 0
-
-
-def _quiet_libraries() -> None:
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "darts"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="pytorch_lightning")
-    warnings.filterwarnings("ignore", module="lightning")
-    warnings.filterwarnings("ignore", category=UserWarning)
