@@ -11,14 +11,8 @@ from bench_helpers import tiny_frame
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on shared cores: one torch thread avoids stalls waiting for threads."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(autouse=True)
