@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_s4d import ReferenceS4D  # noqa: E402
 
 from s4d_forecast.ssm import S4D  # noqa: E402
+from s4d_forecast.ssm.fftconv import CHUNK_ELEMENTS  # noqa: E402
 
 GPU_SHAPES = [(64, 256, 64, 1000), (32, 128, 256, 4000), (64, 128, 64, 720),
               (8, 256, 64, 16384)]
@@ -48,22 +49,42 @@ def _time(fn, device: str, repeats: int, warmup: int) -> float:
     return statistics.median(times)
 
 
-def _peak_mib(fn, device: str) -> float | None:
-    if device != "cuda":
-        return None
+def _peak_mib(fn, device: str) -> float:
+    """Peak of the tensor memory allocated while ``fn`` runs, above what was live before.
+
+    CUDA: the caching allocator's counters. CPU: the profiler's tensor lifetime timeline
+    (the data behind ``torch.profiler.profile.export_memory_timeline``): every tensor's
+    creation and destruction, summed in order. Both count tensor bytes, not allocator caches.
+    """
     gc.collect()
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    fn()
-    _sync(device)
-    return (torch.cuda.max_memory_allocated() - base) / 2**20
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        _sync(device)
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler._memory_profiler import Action
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True,
+                 with_stack=True) as prof:
+        fn()
+    live = peak = 0
+    for _, action, _, size in prof._memory_profile().timeline:
+        if action == Action.CREATE:
+            live += size
+        elif action == Action.DESTROY:
+            live -= size
+        peak = max(peak, live)
+    return peak / 2**20
 
 
-def measure(shape, device: str, repeats: int, warmup: int) -> dict:
+def measure(shape, device: str, repeats: int, warmup: int,
+            chunk_elements: int | None = None) -> dict:
     B, H, N, L = shape
     torch.manual_seed(0)
-    ours = S4D(H, N, init="lin").to(device)
+    ours = S4D(H, N, init="lin", chunk_elements=chunk_elements).to(device)
     ref = ReferenceS4D(H, N).to(device)
     x = torch.randn(B, L, H, device=device, requires_grad=True)
     x_ref = x.detach().transpose(1, 2).contiguous().requires_grad_(True)
@@ -82,24 +103,30 @@ def measure(shape, device: str, repeats: int, warmup: int) -> dict:
 
     row = {"shape": shape}
     for name, model, inp in (("ours", ours, x), ("ref", ref, x_ref)):
-        row[f"{name}_fwd"] = _time(fwd(model, inp), device, repeats, warmup)
-        row[f"{name}_fb"] = _time(fwd_bwd(model, inp), device, repeats, warmup)
+        fwd_bwd(model, inp)()  # warm-up outside the memory measurement
         row[f"{name}_mem"] = _peak_mib(fwd_bwd(model, inp), device)
-    # the kernel alone, as a check of where the time goes
-    row["ours_kernel"] = _time(lambda: ours.kernel.kernel(L).sum().backward(), device,
-                               repeats, warmup)
-    row["ref_kernel"] = _time(lambda: ref.kernel(L).sum().backward(), device, repeats, warmup)
+        if repeats:
+            row[f"{name}_fwd"] = _time(fwd(model, inp), device, repeats, warmup)
+            row[f"{name}_fb"] = _time(fwd_bwd(model, inp), device, repeats, warmup)
+    if repeats:  # the kernel alone, as a check of where the time goes
+        row["ours_kernel"] = _time(lambda: ours.kernel.kernel(L).sum().backward(), device,
+                                   repeats, warmup)
+        row["ref_kernel"] = _time(lambda: ref.kernel(L).sum().backward(), device, repeats,
+                                  warmup)
     return row
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed runs per measurement; 0 measures peak memory only")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--shapes", default=None,
                    help="semicolon-separated B,H,N,L tuples (default: the issue's shapes)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--chunk-elements", type=int, default=None,
+                   help="S4D(chunk_elements=...) for our layer (default: the device default)")
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is available")
@@ -107,24 +134,31 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     shapes = ([tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";")]
               if args.shapes else (GPU_SHAPES if args.device == "cuda" else CPU_SHAPES))
-    repeats = args.repeats or (50 if args.device == "cuda" else 7)
+    repeats = args.repeats if args.repeats is not None else (50 if args.device == "cuda"
+                                                             else 7)
     dev = (torch.cuda.get_device_name() if args.device == "cuda"
            else f"CPU, {torch.get_num_threads()} threads")
-    print(f"device: {dev}; torch {torch.__version__}; float32; median of {repeats} runs "
-          f"after {args.warmup} warm-up\n")
-    print("| (B,H,N,L) | ref fwd ms | ours fwd ms | fwd ratio | ref fwd+bwd ms | "
-          "ours fwd+bwd ms | fwd+bwd ratio | ref kernel ms | ours kernel ms | "
-          "ref peak MiB | ours peak MiB | mem ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    chunk = args.chunk_elements or CHUNK_ELEMENTS.get(args.device)
+    print(f"device: {dev}; torch {torch.__version__}; float32; chunk_elements={chunk}; "
+          "peak memory of one "
+          "forward+backward" + (f"; times: median of {repeats} runs after {args.warmup} "
+                                "warm-up" if repeats else "") + "\n")
+    head = ["(B,H,N,L)", "ref peak MiB", "ours peak MiB", "mem ratio"]
+    if repeats:
+        head += ["ref fwd ms", "ours fwd ms", "fwd ratio", "ref fwd+bwd ms", "ours fwd+bwd ms",
+                 "fwd+bwd ratio", "ref kernel ms", "ours kernel ms"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
     for shape in shapes:
-        r = measure(shape, args.device, repeats, args.warmup)
-        mem = ("n/a", "n/a", "n/a") if r["ours_mem"] is None else (
-            f"{r['ref_mem']:.0f}", f"{r['ours_mem']:.0f}", f"{r['ours_mem'] / r['ref_mem']:.2f}")
-        print(f"| {','.join(map(str, shape))} | {r['ref_fwd'] * 1e3:.2f} | "
-              f"{r['ours_fwd'] * 1e3:.2f} | {r['ours_fwd'] / r['ref_fwd']:.2f} | "
-              f"{r['ref_fb'] * 1e3:.2f} | {r['ours_fb'] * 1e3:.2f} | "
-              f"{r['ours_fb'] / r['ref_fb']:.2f} | {r['ref_kernel'] * 1e3:.2f} | "
-              f"{r['ours_kernel'] * 1e3:.2f} | {mem[0]} | {mem[1]} | {mem[2]} |", flush=True)
+        r = measure(shape, args.device, repeats, args.warmup, args.chunk_elements)
+        cells = [",".join(map(str, shape)), f"{r['ref_mem']:.4g}", f"{r['ours_mem']:.4g}",
+                 f"{r['ours_mem'] / r['ref_mem']:.2f}"]
+        if repeats:
+            cells += [f"{r['ref_fwd'] * 1e3:.2f}", f"{r['ours_fwd'] * 1e3:.2f}",
+                      f"{r['ours_fwd'] / r['ref_fwd']:.2f}", f"{r['ref_fb'] * 1e3:.2f}",
+                      f"{r['ours_fb'] * 1e3:.2f}", f"{r['ours_fb'] / r['ref_fb']:.2f}",
+                      f"{r['ref_kernel'] * 1e3:.2f}", f"{r['ours_kernel'] * 1e3:.2f}"]
+        print("| " + " | ".join(cells) + " |", flush=True)
     return 0
 
 

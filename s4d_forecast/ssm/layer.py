@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from s4d_forecast.ssm.fftconv import chunked_recompute, fft_conv
 from s4d_forecast.ssm.kernel import S4DKernel, power_blocks, vandermonde_real
 
 
@@ -43,12 +44,17 @@ class TiedDropout(nn.Module):
             raise ValueError(f"dropout={p!r} must be in [0, 1)")
         self.p = p
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def mask(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The scaled keep-mask ``(B, 1, ..., H)`` for ``x``, or None when inactive."""
         if not self.training or self.p == 0.0:
-            return x
+            return None
         shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
-        mask = torch.rand(shape, device=x.device) >= self.p
-        return x * mask.to(x.dtype) / (1 - self.p)
+        keep = torch.rand(shape, device=x.device) >= self.p
+        return keep.to(x.dtype) / (1 - self.p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = self.mask(x)
+        return x if mask is None else x * mask
 
 
 def _check_input(x: torch.Tensor, H: int, name: str = "x", dims: int = 3) -> None:
@@ -77,6 +83,12 @@ class S4D(nn.Module):
         so :meth:`step` and states are unavailable.
     dropout : float
         Dropout after the activation, its mask tied over time.
+    chunk_elements : int, optional
+        Training memory: the convolution and the output mixing run over the batch in chunks
+        of at most this many activation elements, and the mixing is recomputed chunk by chunk
+        in the backward pass, so the peak holds a few activations instead of a dozen.
+        Default: per device, :data:`s4d_forecast.ssm.fftconv.CHUNK_ELEMENTS`. Results do
+        not depend on it.
     **kernel_kwargs
         Passed to :class:`S4DKernel` (``dt_min``, ``dt_max``, ``lr``, ``l_max``, DFouT options).
 
@@ -90,8 +102,15 @@ class S4D(nn.Module):
     """
 
     def __init__(self, d_model: int, d_state: int = 64, init: str = "legs", disc: str = "zoh",
-                 bidirectional: bool = False, dropout: float = 0.0, **kernel_kwargs):
+                 bidirectional: bool = False, dropout: float = 0.0,
+                 chunk_elements: int | None = None, **kernel_kwargs):
         super().__init__()
+        if chunk_elements is not None and (not isinstance(chunk_elements, int)
+                                           or isinstance(chunk_elements, bool)
+                                           or chunk_elements <= 0):
+            raise ValueError(f"chunk_elements={chunk_elements!r} must be a positive integer "
+                             "or None (the device default)")
+        self.chunk_elements = chunk_elements
         self.H, self.N, self.bidirectional = d_model, d_state, bidirectional
         self.kernel = S4DKernel(d_model * (2 if bidirectional else 1), d_state, init=init,
                                 disc=disc, **kernel_kwargs)
@@ -100,8 +119,11 @@ class S4D(nn.Module):
         self.dropout = TiedDropout(dropout)
         self.output_linear = nn.Linear(d_model, 2 * d_model)
 
-    def _mix(self, y: torch.Tensor) -> torch.Tensor:
-        return F.glu(self.output_linear(self.dropout(self.activation(y))), dim=-1)
+    def _mix(self, y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.activation(y)
+        if mask is not None:
+            z = z * mask
+        return F.glu(self.output_linear(z), dim=-1)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None,
                 return_state: bool = False):
@@ -129,32 +151,35 @@ class S4D(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_dA, CdB = self.kernel.discretize(None if stateful else L)
             K = vandermonde_real(CdB, log_dA, L, self.kernel.compute_dtype)
-            u = x.transpose(1, 2).to(K.dtype)  # (B, H, L)
-            y = self._convolve(u, K)
+            y = self._convolve(x, K)  # (B, L, H)
             if state is not None:
                 if state.shape != (B, H, self.N // 2):
                     raise ValueError(f"state has shape {tuple(state.shape)}; expected "
                                      f"{(B, H, self.N // 2)} (see default_state)")
                 # contribution of the initial state: 2·Re Σ_n C·dB·dA^{k+1}·s_n
-                y = y + vandermonde_real(CdB * torch.exp(log_dA) * state, log_dA, L, K.dtype)
-            new_state = self._final_state(u, log_dA, state) if return_state else None
-        # one contiguous copy back to (B, L, H): GELU and its backward on a strided view are
-        # ~10x slower on CPU
-        y = self._mix(y.transpose(1, 2).to(x.dtype).contiguous())
+                y = y + vandermonde_real(CdB * torch.exp(log_dA) * state, log_dA, L,
+                                         K.dtype).transpose(1, 2)
+            new_state = (self._final_state(x.transpose(1, 2).to(K.dtype), log_dA, state)
+                         if return_state else None)
+        y = y.to(x.dtype)
+        # GELU → dropout → Linear → GLU, recomputed chunk-wise in the backward pass: it
+        # would otherwise keep 4 activations' worth (GELU output, the 2H-wide Linear output)
+        mask = self.dropout.mask(y)
+        y = chunked_recompute(lambda y_c, rows: self._mix(y_c, None if mask is None
+                                                           else mask[rows]),
+                              y, list(self.output_linear.parameters()), self.chunk_elements)
         return (y, new_state) if return_state else y
 
-    def _convolve(self, u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-        """``K * u + D·u`` via FFT; ``u`` is ``(B, H, L)``, ``K`` is ``(H or 2H, L)``."""
-        H, L = self.H, u.shape[-1]
+    def _convolve(self, x: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+        """``K * u + D·u`` via FFT; ``x`` is ``(B, L, H)``, ``K`` is ``(H or 2H, L)``."""
+        H, L = self.H, x.shape[1]
         n = fft_len(2 * L)
         D = self.D.to(K.dtype).unsqueeze(-1)
         k = torch.cat([K[:H, :1] + D, K[:H, 1:]], dim=-1)  # fold D into the kernel's tap 0
         if self.bidirectional:
             # the backward kernel sits at the end of the circular buffer: taps -1, -2, ...
             k = F.pad(k, (0, n - L)) + F.pad(K[H:].flip(-1), (n - L, 0))
-        k_f = torch.fft.rfft(k, n=n)
-        u_f = torch.fft.rfft(u, n=n)
-        return torch.fft.irfft(u_f * k_f, n=n)[..., :L]
+        return fft_conv(x, k, n, self.chunk_elements)
 
     def _final_state(self, u: torch.Tensor, log_dA: torch.Tensor,
                      state: torch.Tensor | None) -> torch.Tensor:
@@ -194,4 +219,5 @@ class S4D(nn.Module):
             u = x_t.to(dA.real.dtype)
             state = dA * state + u.unsqueeze(-1)
             y = 2 * (CdB * state).real.sum(-1) + self.D.to(u.dtype) * u
-        return self._mix(y.to(x_t.dtype)), state
+        y = y.to(x_t.dtype)
+        return self._mix(y, self.dropout.mask(y)), state

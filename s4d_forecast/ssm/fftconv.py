@@ -1,0 +1,149 @@
+"""Memory-lean FFT convolution and chunked recomputation for the S4D layer.
+
+Plain autograd through ``irfft(rfft(u)·rfft(k))`` keeps the input's spectrum (``B·H·(n/2+1)``
+complex values, about twice the activation) for the backward pass and allocates full-size
+padded, product and inverse buffers at once. :func:`fft_conv` is a custom autograd function
+that processes the batch in chunks, writes the result straight into the ``(B, L, H)`` layout,
+saves only its input and the kernel's spectrum, and recomputes the input's spectrum chunk by
+chunk in the backward pass. Its gradients are the exact adjoints: a circular convolution's
+adjoint is the circular correlation, ``irfft(G·conj(K))`` for the input and
+``Σ_b irfft(G·conj(U))`` for the kernel.
+
+:func:`chunked_recompute` applies a batch-wise function chunk by chunk and keeps only its
+input for the backward pass, re-running each chunk under autograd when its gradient is needed
+(the activation-checkpointing trade: one extra forward of the function for a smaller peak).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# Default chunk size in activation elements, per device type. The temporaries of one chunk
+# (about a dozen activations' worth) set the peak memory, the number of chunks the count of
+# kernel launches. CPU: 2^18 measured fastest and leanest (benchmarks/RESULTS.md). CUDA: larger
+# chunks, because every chunk costs ~40 eager launches; not yet measured on a GPU.
+CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 22}
+_OTHER_DEVICES = 1 << 22
+
+
+def batch_chunk(shape: torch.Size | tuple[int, ...], device: torch.device,
+                chunk_elements: int | None = None) -> int:
+    """Batch rows per chunk: as many as fit in ``chunk_elements`` (at least one)."""
+    budget = chunk_elements or CHUNK_ELEMENTS.get(device.type, _OTHER_DEVICES)
+    return max(1, budget // max(math.prod(shape[1:]), 1))
+
+
+class _FFTConv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k, n, chunk_elements):
+        B, L, H = x.shape
+        k_f = torch.fft.rfft(k, n=n)  # (H, n/2 + 1)
+        y = torch.empty(B, L, H, dtype=k.dtype, device=x.device)
+        step = ctx.step = batch_chunk(x.shape, x.device, chunk_elements)
+        for b0 in range(0, B, step):
+            u_f = torch.fft.rfft(x[b0:b0 + step].transpose(1, 2).to(k.dtype), n=n)
+            y[b0:b0 + step] = torch.fft.irfft(u_f * k_f, n=n)[..., :L].transpose(1, 2)
+        ctx.save_for_backward(x, k_f)
+        ctx.n, ctx.k_len = n, k.shape[-1]
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, k_f = ctx.saved_tensors
+        n, (B, L, _) = ctx.n, x.shape
+        want_x, want_k = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        grad_x = torch.empty_like(x) if want_x else None
+        acc_f = torch.zeros_like(k_f) if want_k else None
+        step = ctx.step
+        for b0 in range(0, B, step):
+            sl = slice(b0, b0 + step)
+            g_f = torch.fft.rfft(grad_y[sl].transpose(1, 2).to(k_f.real.dtype), n=n)
+            if want_x:
+                gx = torch.fft.irfft(g_f * k_f.conj(), n=n)[..., :L]
+                grad_x[sl] = gx.transpose(1, 2)
+            if want_k:
+                u_f = torch.fft.rfft(x[sl].transpose(1, 2).to(k_f.real.dtype), n=n)
+                acc_f += (g_f * u_f.conj()).sum(0)
+        grad_k = torch.fft.irfft(acc_f, n=n)[..., :ctx.k_len] if want_k else None
+        return grad_x, grad_k, None, None
+
+
+def fft_conv(x: torch.Tensor, k: torch.Tensor, n: int,
+             chunk_elements: int | None = None) -> torch.Tensor:
+    """Per-channel circular convolution of zero-padded ``x`` with ``k``, first ``L`` outputs.
+
+    Parameters
+    ----------
+    x : ``(B, L, H)``
+        Input, any floating dtype (converted to ``k``'s dtype chunk by chunk).
+    k : ``(H, L_k)``, real
+        Kernel taps, ``L_k ≤ n``; taps at ``n - j`` act as anti-causal lag ``j``.
+    n : int
+        FFT length; ``n ≥ L + L_k - 1`` makes the convolution linear (non-circular).
+
+    Returns
+    -------
+    ``(B, L, H)`` in ``k``'s dtype: ``y[b, l, h] = Σ_j k[h, j] · x[b, (l - j) mod n, h]``.
+    """
+    return _FFTConv.apply(x, k, n, chunk_elements)
+
+
+class _ChunkedRecompute(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, fn, chunk_elements, x, *params):
+        device = x.device.type
+        ctx.fn, ctx.device, ctx.params = fn, device, params
+        ctx.autocast = (torch.is_autocast_enabled(device), torch.get_autocast_dtype(device))
+        ctx.save_for_backward(x)
+        step = ctx.step = batch_chunk(x.shape, x.device, chunk_elements)
+        out = None
+        for b0 in range(0, x.shape[0], step):
+            part = fn(x[b0:b0 + step], slice(b0, b0 + step))
+            if out is None:
+                out = part.new_empty((x.shape[0],) + part.shape[1:])
+            out[b0:b0 + step] = part
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,), params = ctx.saved_tensors, ctx.params
+        want = [p.requires_grad for p in params]
+        grad_x = torch.empty_like(x) if ctx.needs_input_grad[2] else None
+        grads = [torch.zeros_like(p) if w else None for p, w in zip(params, want)]
+        enabled, dtype = ctx.autocast
+        step = ctx.step
+        for b0 in range(0, x.shape[0], step):
+            sl = slice(b0, b0 + step)
+            x_c = x[sl].detach().requires_grad_(grad_x is not None)
+            inputs = ([x_c] if grad_x is not None else []) + [
+                p for p, w in zip(params, want) if w]
+            with torch.enable_grad(), torch.autocast(ctx.device, dtype=dtype, enabled=enabled):
+                out = ctx.fn(x_c, sl)
+            got = list(torch.autograd.grad(out, inputs, grad_out[sl]))
+            if grad_x is not None:
+                grad_x[sl] = got.pop(0)
+            for i, w in enumerate(want):
+                if w:
+                    grads[i] += got.pop(0)
+        return (None, None, grad_x, *grads)
+
+
+def chunked_recompute(fn, x: torch.Tensor, params,
+                      chunk_elements: int | None = None) -> torch.Tensor:
+    """``fn(x)`` batch chunk by batch chunk, recomputed chunk-wise in the backward pass.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(x[rows], rows)`` maps a batch slice (and the ``slice`` it came from) to an output
+        whose first dimension is that slice's; it must act on each batch row independently
+        and be deterministic (draw random masks outside and index them with ``rows``).
+    x : tensor ``(B, ...)``
+    params : sequence of tensors
+        Every tensor ``fn`` uses that needs a gradient (its module's parameters).
+    chunk_elements : int, optional
+        As for :func:`fft_conv`.
+    """
+    return _ChunkedRecompute.apply(fn, chunk_elements, x, *params)
