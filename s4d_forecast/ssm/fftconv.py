@@ -20,10 +20,12 @@ import math
 
 import torch
 
-# Default chunk size in activation elements, per device type. The temporaries of one chunk
-# (about a dozen activations' worth) set the peak memory, the number of chunks the count of
-# kernel launches. CPU: 2^18 measured fastest and leanest (benchmarks/RESULTS.md). CUDA: larger
-# chunks, because every chunk costs ~40 eager launches; not yet measured on a GPU.
+# Default chunk size in activation elements, per device type. A chunk's temporaries (about
+# ten activations' worth of the chunk) set the training peak; the number of chunks sets the
+# number of eager launches (~40 per chunk, forward and backward). CPU: 2^18 was the fastest
+# and leanest of 2^16..2^20 (benchmarks/RESULTS.md). CUDA: 2^22 keeps launches few (4 chunks
+# at B·L·H = 2^24); 2^20 reaches a lower peak (≤ 0.3 of the reference at the benchmark shapes,
+# counted in tensor bytes) at 4x the launches. Neither is timed on a GPU yet.
 CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 22}
 _OTHER_DEVICES = 1 << 22
 
@@ -44,7 +46,7 @@ class _FFTConv(torch.autograd.Function):
         step = ctx.step = batch_chunk(x.shape, x.device, chunk_elements)
         for b0 in range(0, B, step):
             u_f = torch.fft.rfft(x[b0:b0 + step].transpose(1, 2).to(k.dtype), n=n)
-            y[b0:b0 + step] = torch.fft.irfft(u_f * k_f, n=n)[..., :L].transpose(1, 2)
+            y[b0:b0 + step] = torch.fft.irfft(u_f.mul_(k_f), n=n)[..., :L].transpose(1, 2)
         ctx.save_for_backward(x, k_f)
         ctx.n, ctx.k_len = n, k.shape[-1]
         return y
@@ -60,12 +62,13 @@ class _FFTConv(torch.autograd.Function):
         for b0 in range(0, B, step):
             sl = slice(b0, b0 + step)
             g_f = torch.fft.rfft(grad_y[sl].transpose(1, 2).to(k_f.real.dtype), n=n)
-            if want_x:
-                gx = torch.fft.irfft(g_f * k_f.conj(), n=n)[..., :L]
-                grad_x[sl] = gx.transpose(1, 2)
             if want_k:
                 u_f = torch.fft.rfft(x[sl].transpose(1, 2).to(k_f.real.dtype), n=n)
-                acc_f += (g_f * u_f.conj()).sum(0)
+                acc_f += u_f.conj_physical_().mul_(g_f).sum(0)
+                del u_f
+            if want_x:
+                gx = torch.fft.irfft(g_f.mul_(k_f.conj()), n=n)[..., :L]
+                grad_x[sl] = gx.transpose(1, 2)
         grad_k = torch.fft.irfft(acc_f, n=n)[..., :ctx.k_len] if want_k else None
         return grad_x, grad_k, None, None
 
