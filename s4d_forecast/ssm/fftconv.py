@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.autograd.function import once_differentiable
 
 # Default chunk size in activation elements, per device type. A chunk's temporaries (about
 # ten activations' worth of the chunk) set the training peak; the number of chunks sets the
@@ -52,6 +53,7 @@ class _FFTConv(torch.autograd.Function):
         return y
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_y):
         x, k_f = ctx.saved_tensors
         n, (B, L, _) = ctx.n, x.shape
@@ -110,6 +112,7 @@ class _ChunkedRecompute(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_out):
         (x,), params = ctx.saved_tensors, ctx.params
         want = [p.requires_grad for p in params]

@@ -128,3 +128,17 @@ def test_layer_outputs_and_gradients_do_not_depend_on_the_chunking(bidirectional
 def test_layer_rejects_a_bad_chunk_size(bad):
     with pytest.raises(ValueError, match=f"chunk_elements={bad!r}"):
         S4D(4, 8, chunk_elements=bad)
+
+
+def test_double_backward_is_refused_not_silently_wrong():
+    layer = S4D(4, 8)
+    x = torch.randn(2, 16, 4, requires_grad=True)
+    # the chunk-wise recomputation's gradients are not themselves differentiable: asking for
+    # a second derivative raises instead of returning a wrong (zero) one
+    (g,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        g.sum().backward()
+    weight = torch.ones(2, 16, 4, requires_grad=True)  # a differentiable incoming gradient
+    (g,) = torch.autograd.grad(layer(x), x, weight, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        g.sum().backward()
