@@ -81,8 +81,16 @@ def _grad_run(fn, params):
     return run
 
 
-def _row(name, base_t, t, err):
-    return f"| {name} | {t * 1e3:.2f} | {t / base_t:.2f} | {err:.1e} |"
+def _compare(options: dict, params, exact, device, repeats, warmup) -> list[str]:
+    """Time each option's forward+backward (the first is the baseline) and its error."""
+    lines, base = [], None
+    for name, fn in options.items():
+        t = _time(_grad_run(fn, params), device, repeats, warmup)
+        with torch.no_grad():
+            err = ((fn().to(exact.dtype) - exact).abs().max() / exact.abs().max()).item()
+        base = base or t
+        lines.append(f"| {name} | {t * 1e3:.2f} | {t / base:.2f} | {err:.1e} |")
+    return lines
 
 
 def kernel_section(layer, L, device, repeats, warmup, use_compile=True):
@@ -109,14 +117,7 @@ def kernel_section(layer, L, device, repeats, warmup, use_compile=True):
     with torch.no_grad():
         log_dA, CdB = kern.discretize(L)
         exact = reference_kernel(log_dA, CdB, L)  # float64 formula
-    lines, base = [], None
-    for name, fn in options.items():
-        t = _time(_grad_run(fn, params), device, repeats, warmup)
-        with torch.no_grad():
-            err = ((fn().to(exact.dtype) - exact).abs().max() / exact.abs().max()).item()
-        base = base or t
-        lines.append(_row(name, base, t, err))
-    return lines
+    return _compare(options, params, exact, device, repeats, warmup)
 
 
 def spectrum_section(layer, L, device, repeats, warmup):
@@ -132,15 +133,9 @@ def spectrum_section(layer, L, device, repeats, warmup):
 
     with torch.no_grad():
         exact = torch.fft.rfft(reference_kernel(*kern.discretize(L), L), n=n)
-    lines, base = [], None
-    for name, fn in (("package: rfft of K", via_fft),
-                     ("Cauchy-like sum from the poles (no kernel FFT)", via_poles)):
-        t = _time(_grad_run(fn, params), device, repeats, warmup)
-        with torch.no_grad():
-            err = ((fn().to(exact.dtype) - exact).abs().max() / exact.abs().max()).item()
-        base = base or t
-        lines.append(_row(name, base, t, err))
-    return lines
+    options = {"package: rfft of K": via_fft,
+               "Cauchy-like sum from the poles (no kernel FFT)": via_poles}
+    return _compare(options, params, exact, device, repeats, warmup)
 
 
 def fft_size_section(B, H, L, device, repeats, warmup):
@@ -149,14 +144,8 @@ def fft_size_section(B, H, L, device, repeats, warmup):
     sizes = {"package: 2·3·5-smooth ≥ 2L": fft_len(2 * L),
              "power of two ≥ 2L": 1 << (2 * L - 1).bit_length(), "exactly 2L": 2 * L}
     exact = fft_conv(x.double(), k.double(), 2 * L).detach()
-    lines, base = [], None
-    for name, n in sizes.items():
-        t = _time(_grad_run(lambda n=n: fft_conv(x, k, n), [x, k]), device, repeats, warmup)
-        with torch.no_grad():
-            err = ((fft_conv(x, k, n).double() - exact).abs().max() / exact.abs().max()).item()
-        base = base or t
-        lines.append(_row(f"{name} (n = {n})", base, t, err))
-    return lines
+    options = {f"{name} (n = {n})": (lambda n=n: fft_conv(x, k, n)) for name, n in sizes.items()}
+    return _compare(options, [x, k], exact, device, repeats, warmup)
 
 
 def compile_section(layer, B, L, device, repeats, warmup):
@@ -168,15 +157,9 @@ def compile_section(layer, B, L, device, repeats, warmup):
     compile_s = time.perf_counter() - t0
     with torch.no_grad():
         exact = layer(x)
-    lines, base = [], None
-    for name, fn in (("package: eager", lambda: layer(x)),
-                     (f"torch.compile(layer) (compile {compile_s:.1f} s)", lambda: compiled(x))):
-        t = _time(_grad_run(fn, params), device, repeats, warmup)
-        with torch.no_grad():
-            err = ((fn() - exact).abs().max() / exact.abs().max()).item()
-        base = base or t
-        lines.append(_row(name, base, t, err))
-    return lines
+    options = {"package: eager": lambda: layer(x),
+               f"torch.compile(layer) (compile {compile_s:.1f} s)": lambda: compiled(x)}
+    return _compare(options, params, exact, device, repeats, warmup)
 
 
 def main(argv=None) -> int:
