@@ -81,6 +81,14 @@ def _grad_run(fn, params):
     return run
 
 
+def _compiled(fn, call, params, **compile_kwargs):
+    """``torch.compile(fn)`` and the seconds of its first forward+backward (the compiling)."""
+    compiled = torch.compile(fn, **compile_kwargs)
+    t0 = time.perf_counter()
+    _grad_run(lambda: call(compiled), params)()
+    return compiled, time.perf_counter() - t0
+
+
 def _compare(options: dict, params, exact, device, repeats, warmup) -> list[str]:
     """Time each option's forward+backward (the first is the baseline) and its error."""
     lines, base = [], None
@@ -108,10 +116,8 @@ def kernel_section(layer, L, device, repeats, warmup, use_compile=True):
         "real arithmetic over (H, N/2, L)": lambda: real_kernel(*discrete32(), L),
     }
     if use_compile:
-        compiled = torch.compile(reference_kernel, dynamic=False)
-        t0 = time.perf_counter()
-        _grad_run(lambda: compiled(*discrete32(), L), params)()
-        compile_s = time.perf_counter() - t0
+        compiled, compile_s = _compiled(reference_kernel, lambda f: f(*discrete32(), L),
+                                        params, dynamic=False)
         options[f"reference under torch.compile (compile {compile_s:.1f} s)"] = (
             lambda: compiled(*discrete32(), L))
     with torch.no_grad():
@@ -151,10 +157,7 @@ def fft_size_section(B, H, L, device, repeats, warmup):
 def compile_section(layer, B, L, device, repeats, warmup):
     x = torch.randn(B, L, layer.H, device=device, requires_grad=True)
     params = list(layer.parameters()) + [x]
-    compiled = torch.compile(layer)
-    t0 = time.perf_counter()
-    _grad_run(lambda: compiled(x), params)()
-    compile_s = time.perf_counter() - t0
+    compiled, compile_s = _compiled(layer, lambda f: f(x), params)
     with torch.no_grad():
         exact = layer(x)
     options = {"package: eager": lambda: layer(x),

@@ -139,10 +139,9 @@ def main(argv=None) -> int:
     dev = (torch.cuda.get_device_name() if args.device == "cuda"
            else f"CPU, {torch.get_num_threads()} threads")
     chunk = args.chunk_elements or CHUNK_ELEMENTS.get(args.device)
+    times = f"; times: median of {repeats} runs after {args.warmup} warm-up" if repeats else ""
     print(f"device: {dev}; torch {torch.__version__}; float32; chunk_elements={chunk}; "
-          "peak memory of one "
-          "forward+backward" + (f"; times: median of {repeats} runs after {args.warmup} "
-                                "warm-up" if repeats else "") + "\n")
+          f"peak memory of one forward+backward{times}\n")
     head = ["(B,H,N,L)", "ref peak MiB", "ours peak MiB", "mem ratio"]
     if repeats:
         head += ["ref fwd ms", "ours fwd ms", "fwd ratio", "ref fwd+bwd ms", "ours fwd+bwd ms",

@@ -27,15 +27,20 @@ from torch.autograd.function import once_differentiable
 # and leanest of 2^16..2^20 (benchmarks/RESULTS.md). CUDA: 2^22 keeps launches few (4 chunks
 # at B·L·H = 2^24); 2^20 reaches a lower peak (≤ 0.3 of the reference at the benchmark shapes,
 # counted in tensor bytes) at 4x the launches. Neither is timed on a GPU yet.
+# Other accelerators get the CUDA value.
 CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 22}
-_OTHER_DEVICES = 1 << 22
 
 
 def batch_chunk(shape: torch.Size | tuple[int, ...], device: torch.device,
                 chunk_elements: int | None = None) -> int:
     """Batch rows per chunk: as many as fit in ``chunk_elements`` (at least one)."""
-    budget = chunk_elements or CHUNK_ELEMENTS.get(device.type, _OTHER_DEVICES)
+    budget = chunk_elements or CHUNK_ELEMENTS.get(device.type, CHUNK_ELEMENTS["cuda"])
     return max(1, budget // max(math.prod(shape[1:]), 1))
+
+
+def _spectrum(x: torch.Tensor, dtype: torch.dtype, n: int) -> torch.Tensor:
+    """``rfft`` over time of a ``(b, L, H)`` slice, as ``(b, H, n/2 + 1)`` in ``dtype``."""
+    return torch.fft.rfft(x.transpose(1, 2).to(dtype), n=n)
 
 
 class _FFTConv(torch.autograd.Function):
@@ -46,7 +51,7 @@ class _FFTConv(torch.autograd.Function):
         y = torch.empty(B, L, H, dtype=k.dtype, device=x.device)
         step = ctx.step = batch_chunk(x.shape, x.device, chunk_elements)
         for b0 in range(0, B, step):
-            u_f = torch.fft.rfft(x[b0:b0 + step].transpose(1, 2).to(k.dtype), n=n)
+            u_f = _spectrum(x[b0:b0 + step], k.dtype, n)
             y[b0:b0 + step] = torch.fft.irfft(u_f.mul_(k_f), n=n)[..., :L].transpose(1, 2)
         ctx.save_for_backward(x, k_f)
         ctx.n, ctx.k_len = n, k.shape[-1]
@@ -63,9 +68,9 @@ class _FFTConv(torch.autograd.Function):
         step = ctx.step
         for b0 in range(0, B, step):
             sl = slice(b0, b0 + step)
-            g_f = torch.fft.rfft(grad_y[sl].transpose(1, 2).to(k_f.real.dtype), n=n)
+            g_f = _spectrum(grad_y[sl], k_f.real.dtype, n)
             if want_k:
-                u_f = torch.fft.rfft(x[sl].transpose(1, 2).to(k_f.real.dtype), n=n)
+                u_f = _spectrum(x[sl], k_f.real.dtype, n)
                 acc_f += u_f.conj_physical_().mul_(g_f).sum(0)
                 del u_f
             if want_x:
@@ -99,7 +104,7 @@ class _ChunkedRecompute(torch.autograd.Function):
     @staticmethod
     def forward(ctx, fn, chunk_elements, x, *params):
         device = x.device.type
-        ctx.fn, ctx.device, ctx.params = fn, device, params
+        ctx.fn, ctx.params = fn, params
         ctx.autocast = (torch.is_autocast_enabled(device), torch.get_autocast_dtype(device))
         ctx.save_for_backward(x)
         step = ctx.step = batch_chunk(x.shape, x.device, chunk_elements)
@@ -115,7 +120,7 @@ class _ChunkedRecompute(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out):
         (x,), params = ctx.saved_tensors, ctx.params
-        want = [p.requires_grad for p in params]
+        want = ctx.needs_input_grad[3:]
         grad_x = torch.empty_like(x) if ctx.needs_input_grad[2] else None
         grads = [torch.zeros_like(p) if w else None for p, w in zip(params, want)]
         enabled, dtype = ctx.autocast
@@ -125,7 +130,8 @@ class _ChunkedRecompute(torch.autograd.Function):
             x_c = x[sl].detach().requires_grad_(grad_x is not None)
             inputs = ([x_c] if grad_x is not None else []) + [
                 p for p, w in zip(params, want) if w]
-            with torch.enable_grad(), torch.autocast(ctx.device, dtype=dtype, enabled=enabled):
+            with torch.enable_grad(), torch.autocast(x.device.type, dtype=dtype,
+                                                     enabled=enabled):
                 out = ctx.fn(x_c, sl)
             got = list(torch.autograd.grad(out, inputs, grad_out[sl]))
             if grad_x is not None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from pathlib import Path
 
 import pytest
 from bench_helpers import tiny_frame
+
+# the scripts in benchmarks/ (layer_speed, kernel_options, reference_s4d) import by name
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import kernel_options as ko
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import kernel_options as ko  # noqa: E402
-
-from s4d_forecast.ssm import S4D  # noqa: E402
-from s4d_forecast.ssm.layer import fft_len  # noqa: E402
+from s4d_forecast.ssm import S4D
+from s4d_forecast.ssm.layer import fft_len
 
 
 def test_alternative_kernels_and_spectrum_agree_in_float64():

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import layer_speed
 import torch
+from reference_s4d import ReferenceS4D
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import layer_speed  # noqa: E402
-from reference_s4d import ReferenceS4D  # noqa: E402
-
-from s4d_forecast.ssm import S4D  # noqa: E402
+from s4d_forecast.ssm import S4D
 
 
 def _rows(text: str) -> list[list[str]]:
