@@ -19,7 +19,7 @@ _COMMAND_MODULES = [
     "s4d_forecast.data.cli",
     "s4d_forecast.tasks.cli",
     "s4d_forecast.forecasting.demo",
-    "s4d_forecast.benchmark.cli",
+    "s4d_forecast.comparison.cli",
 ]
 
 

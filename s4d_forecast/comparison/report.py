@@ -1,4 +1,4 @@
-"""Tables and plots of a :class:`~s4d_forecast.benchmark.runner.BenchmarkResult`."""
+"""Tables and plots of a :class:`~s4d_forecast.comparison.runner.BenchmarkResult`."""
 
 from __future__ import annotations
 

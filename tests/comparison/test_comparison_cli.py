@@ -7,10 +7,10 @@ import re
 
 import pandas as pd
 import pytest
-from bench_helpers import TINY_S4D, tiny_frame
+from comparison_helpers import TINY_S4D, tiny_frame
 
-from s4d_forecast.benchmark import load_csv, load_dataset
 from s4d_forecast.cli import main
+from s4d_forecast.comparison import load_csv, load_dataset
 
 BASE = ["benchmark", "--horizons", "6", "--lookback", "16", "--epochs", "1"]
 
@@ -87,7 +87,7 @@ def test_csv_time_column_checks(tmp_path):
     frame.to_csv(path, index=False)
     data = load_csv(path)  # found by name; NaN only matters once selected
     assert data.frame.index.name == "timestamp"
-    from s4d_forecast.benchmark.datasets import check_targets
+    from s4d_forecast.comparison.datasets import check_targets
 
     data.frame = data.frame[["load"]]
     with pytest.raises(ValueError, match="'load' .* has 1 missing value"):

@@ -13,7 +13,7 @@ import copy
 
 import pytorch_lightning as pl
 
-from s4d_forecast.benchmark.names import MODELS
+from s4d_forecast.comparison.names import MODELS
 
 
 class BestWeights(pl.Callback):

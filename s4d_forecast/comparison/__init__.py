@@ -6,7 +6,7 @@ standardised scale over every stride-1 test window, scored through darts'
 ``historical_forecasts(retrain=False)``), with one training budget for every model: the same
 lookback, epochs, early stopping on the validation split, batch size, learning rate and seed.
 
->>> from s4d_forecast.benchmark import BenchmarkConfig, load_dataset, run_benchmark
+>>> from s4d_forecast.comparison import BenchmarkConfig, load_dataset, run_benchmark
 >>> data = load_dataset("weather", data_path="weather.csv", target_cols=["OT"])
 >>> result = run_benchmark(data, BenchmarkConfig(horizons=[96], models=["s4d", "dlinear"]))
 >>> result.table  # model, horizon, mse, mae, fit_s, predict_s, params, ...
@@ -27,8 +27,8 @@ __all__ = sorted(_LAZY)
 
 def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(importlib.import_module(f"s4d_forecast.benchmark.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 's4d_forecast.benchmark' has no attribute {name!r}")
+        return getattr(importlib.import_module(f"s4d_forecast.comparison.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 's4d_forecast.comparison' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from s4d_forecast.benchmark.datasets import BenchmarkData, check_targets
-from s4d_forecast.benchmark.models import build_model, count_parameters, skip_reason
-from s4d_forecast.benchmark.names import LABELS, check_models
-from s4d_forecast.benchmark.protocol import Prepared, Scorer, naive_windows, prepare
+from s4d_forecast.comparison.datasets import BenchmarkData, check_targets
+from s4d_forecast.comparison.models import build_model, count_parameters, skip_reason
+from s4d_forecast.comparison.names import LABELS, check_models
+from s4d_forecast.comparison.protocol import Prepared, Scorer, naive_windows, prepare
 
 COLUMNS = ["model", "horizon", "mse", "mae", "fit_s", "predict_s", "params", "epochs_run",
            "best_epoch", "train_windows", "test_windows"]
@@ -27,7 +27,7 @@ class BenchmarkConfig:
     horizons : list of int
         Forecast lengths; one model is trained per horizon.
     models : list of str
-        From :data:`~s4d_forecast.benchmark.models.MODELS`.
+        From :data:`~s4d_forecast.comparison.models.MODELS`.
     lookback : int
         Input length of every model (and rows the val/test splits start early).
     epochs : int
@@ -126,7 +126,7 @@ class BenchmarkResult:
 
 
 def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print) -> BenchmarkResult:
-    """Train and score every model at every horizon; see :mod:`s4d_forecast.benchmark`."""
+    """Train and score every model at every horizon; see :mod:`s4d_forecast.comparison`."""
     config.validate()
     frame = check_targets(data)
     prep = prepare(frame, config.lookback, list(config.horizons))

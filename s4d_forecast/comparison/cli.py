@@ -20,7 +20,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from s4d_forecast.benchmark.names import MODELS
+from s4d_forecast.comparison.names import MODELS
 from s4d_forecast.forecasting.quiet import quiet_libraries
 
 DEFAULT_MODELS = ",".join(MODELS)
@@ -90,9 +90,9 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table and write the files. Returns the exit code."""
-    from s4d_forecast.benchmark.datasets import load_dataset
-    from s4d_forecast.benchmark.report import markdown_table, write_report
-    from s4d_forecast.benchmark.runner import BenchmarkConfig, run_benchmark
+    from s4d_forecast.comparison.datasets import load_dataset
+    from s4d_forecast.comparison.report import markdown_table, write_report
+    from s4d_forecast.comparison.runner import BenchmarkConfig, run_benchmark
 
     config = BenchmarkConfig(
         horizons=args.horizons, models=args.models, lookback=args.lookback,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from bench_helpers import TINY_S4D, shared_weather, tiny_frame
+from comparison_helpers import TINY_S4D, shared_weather, tiny_frame
 
-from s4d_forecast.benchmark import BenchmarkConfig, BenchmarkData, load_dataset, prepare
-from s4d_forecast.benchmark.models import build_model
-from s4d_forecast.benchmark.protocol import Scorer, naive_windows, truth_windows
-from s4d_forecast.benchmark.runner import forecast_windows, run_benchmark
+from s4d_forecast.comparison import BenchmarkConfig, BenchmarkData, load_dataset, prepare
+from s4d_forecast.comparison.models import build_model
+from s4d_forecast.comparison.protocol import Scorer, naive_windows, truth_windows
+from s4d_forecast.comparison.runner import forecast_windows, run_benchmark
 
 
 def _frame(n: int, cols: int = 2) -> pd.DataFrame:
