@@ -1,4 +1,4 @@
-"""Plain helpers for the comparison (s4d-forecast benchmark) tests (imported by name; fixtures stay in conftest.py)."""
+"""Plain helpers for the comparison tests (imported by name; fixtures live in conftest.py)."""
 
 from __future__ import annotations
 
