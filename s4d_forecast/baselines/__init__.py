@@ -1,0 +1,1 @@
+"""Non-neural reference estimators scored on the same windows as the models."""
