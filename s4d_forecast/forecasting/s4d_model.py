@@ -7,6 +7,7 @@ from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorc
 from darts.utils.data.torch_datasets.utils import TorchTrainingSample
 from darts.utils.serialization import add_safe_globals
 
+from s4d_forecast.forecasting import model_files
 from s4d_forecast.forecasting.s4d_module import _S4DModule
 from s4d_forecast.ssm import DISCS, INITS
 
@@ -198,6 +199,46 @@ class S4DModel(MixedCovariatesTorchModel):
             ssm_lr=self.ssm_lr,
             ssm_kwargs=self.ssm_kwargs,
             **self.pl_module_params,
+        )
+
+    def save(self, path: str | None = None, clean: bool = False) -> None:
+        """Save the model as ``path`` and its weights as ``path + ".ckpt"``.
+
+        Both files are written atomically (temporary file, fsync, rename) and carry a shared
+        pairing id, so :meth:`load` refuses a ``.pt`` and ``.ckpt`` from different saves. A
+        loaded model saved again keeps its weights. See
+        :mod:`s4d_forecast.forecasting.model_files`.
+
+        Parameters
+        ----------
+        path
+            File to write; default ``"S4DModel_{YYYY-mm-dd_HH_MM_SS}.pt"``.
+        clean
+            Drop the training series and trainer settings (as in darts).
+        """
+        model_files.save_model(self, path, clean=clean)
+
+    @staticmethod
+    def load(path: str, pl_trainer_kwargs: dict | None = None, trusted: bool = False,
+             **kwargs) -> S4DModel:
+        """Load a model written by :meth:`save`, checking both files before unpickling.
+
+        Parameters
+        ----------
+        path
+            The model file; its weights are read from ``path + ".ckpt"``.
+        pl_trainer_kwargs, trusted, **kwargs
+            As in darts' ``TorchForecastingModel.load`` (restricted unpickling by default).
+
+        Raises
+        ------
+        s4d_forecast.forecasting.model_files.ModelFileError
+            A file is truncated or corrupt (damaged), is not a torch archive (refused as unsafe
+            / not a model file), or the ``.pt`` and ``.ckpt`` come from different saves.
+        """
+        return model_files.load_model(
+            MixedCovariatesTorchModel.load, path, pl_trainer_kwargs=pl_trainer_kwargs,
+            trusted=trusted, **kwargs,
         )
 
     @property
