@@ -6,8 +6,12 @@ what is accepted. Nothing here fills, drops, sorts or resamples data: the user d
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
+
+from s4d_forecast import _checks as c
 
 _SHOW = 5  # how many offending positions to list in a message
 
@@ -27,9 +31,213 @@ def _fmt(labels) -> str:
 
 
 def check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return int(value)
+    return c.check_int(name, value, min=1)
+
+
+# ------------------------------------------------------------------ model arguments
+# One entry per argument of S4DModel (and of darts' TorchForecastingModel it forwards to):
+# names that the constructor does not have are simply never looked up, so the model's
+# signature can change without this table breaking.
+def _pos_int(name, value):
+    return c.check_int(name, value, min=1)
+
+
+def _optional_pos_float(name, value):
+    return c.check_float(name, value, 0, lo_open=True, none_ok=True)
+
+
+def _bool(name, value):
+    return c.check_bool(name, value)
+
+
+def _optional_dict(name, value):
+    return c.check_mapping(name, value)
+
+
+def _optional_str(name, value):
+    if value is not None and not isinstance(value, (str, bytes)) and not hasattr(
+        value, "__fspath__"
+    ):
+        raise c.ArgumentTypeError(f"`{name}` must be a string or None, got {value!r}.")
+
+
+def _d_state(name, value):
+    return c.check_int(name, value, min=2, even=True)
+
+
+def _init(name, value):
+    from s4d_forecast.ssm import INITS
+
+    return c.check_choice(name, value, INITS)
+
+
+def _disc(name, value):
+    from s4d_forecast.ssm import DISCS
+
+    return c.check_choice(name, value, DISCS)
+
+
+MODEL_ARG_SPEC = {
+    "input_chunk_length": _pos_int,
+    "output_chunk_length": _pos_int,
+    "output_chunk_shift": lambda n, v: c.check_int(n, v, min=0),
+    "d_model": _pos_int,
+    "n_layers": _pos_int,
+    "d_state": _d_state,
+    "init": _init,
+    "disc": _disc,
+    "bidirectional": _bool,
+    "dropout": lambda n, v: c.check_float(n, v, 0.0, 1.0, hi_open=True),
+    "temporal_width": _pos_int,
+    "hidden_size": _pos_int,
+    "decoder_output_dim": _pos_int,
+    "temporal_decoder_hidden": _pos_int,
+    "ssm_lr": _optional_pos_float,
+    "ssm_kwargs": _optional_dict,
+    "use_static_covariates": _bool,
+    "channel_independent": _bool,
+    "zero_init_branch": _bool,
+    # darts' TorchForecastingModel / PLForecastingModule
+    "batch_size": _pos_int,
+    "n_epochs": _pos_int,
+    "nr_epochs_val_period": _pos_int,
+    "random_state": lambda n, v: c.check_int(n, v, min=0, none_ok=True),
+    "optimizer_kwargs": _optional_dict,
+    "lr_scheduler_kwargs": _optional_dict,
+    "pl_trainer_kwargs": _optional_dict,
+    "model_name": _optional_str,
+    "work_dir": _optional_str,
+    "log_tensorboard": _bool,
+    "force_reset": _bool,
+    "save_checkpoints": _bool,
+    "show_warnings": _bool,
+    "use_reversible_instance_norm": _bool,
+}
+
+# what an S4DModel is told through optimizer_kwargs, whatever the optimiser
+_OPTIMIZER_VALUES = {
+    "lr": lambda n, v: c.check_float(n, v, 0, lo_open=True),
+    "weight_decay": lambda n, v: c.check_float(n, v, 0),
+}
+
+
+def _signature_names(*functions) -> set:
+    names = set()
+    for function in functions:
+        for param in inspect.signature(function).parameters.values():
+            if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL) and (
+                param.name != "self"
+            ):
+                names.add(param.name)
+    return names
+
+
+def accepted_ssm_kwargs(model_args) -> set:
+    """Keys ``ssm_kwargs`` may hold: the keyword names of the S4D encoder, layer and kernel
+    (read from their signatures), less what the model sets itself."""
+    from s4d_forecast.ssm import S4D, S4DEncoder, S4DKernel
+
+    names = _signature_names(S4DEncoder.__init__, S4D.__init__, S4DKernel.__init__)
+    return names - _model_names(model_args) - {"d_input"}
+
+
+def _model_names(model_args) -> set:
+    from s4d_forecast.forecasting.s4d_model import S4DModel
+
+    return _signature_names(S4DModel.__init__) | set(model_args)
+
+
+def accepted_model_kwargs() -> set:
+    """Keyword names S4DModel accepts (its own and darts'), less the two S4DForecaster sets."""
+    from darts.models.forecasting.pl_forecasting_module import PLForecastingModule
+    from darts.models.forecasting.torch_forecasting_model import TorchForecastingModel
+
+    from s4d_forecast.forecasting.s4d_model import S4DModel
+
+    names = _signature_names(S4DModel.__init__, TorchForecastingModel.__init__,
+                             PLForecastingModule.__init__)
+    return names - {"input_chunk_length", "output_chunk_length", "train_sample_shape"}
+
+
+def validate_model_args(args: dict) -> None:
+    """Check the arguments of :class:`~s4d_forecast.S4DModel` at construction.
+
+    Parameters
+    ----------
+    args
+        ``locals()`` at the top of ``S4DModel.__init__`` (``self`` and ``kwargs`` are
+        unpacked), or the keyword arguments an S4DForecaster forwards. Names without an
+        entry in :data:`MODEL_ARG_SPEC` are left to darts.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, the value and what is accepted (wrong types raise
+        :class:`s4d_forecast._checks.ArgumentTypeError`, also a ``TypeError``).
+    """
+    kwargs = args.get("kwargs") or {}
+    args = {k: val for k, val in args.items() if k not in ("self", "__class__", "kwargs")}
+    args.update(kwargs)
+    for name, check in MODEL_ARG_SPEC.items():
+        if name in args:
+            check(name, args[name])
+    for name, check in _OPTIMIZER_VALUES.items():
+        options = args.get("optimizer_kwargs") or {}
+        if name in options:
+            check(f"optimizer_kwargs[{name!r}]", options[name])
+    _check_class_kwargs(args, "optimizer_cls", "optimizer_kwargs", "torch.optim.Adam")
+    _check_class_kwargs(args, "lr_scheduler_cls", "lr_scheduler_kwargs", None)
+    init, disc = args.get("init", "legs"), args.get("disc", "zoh")
+    if init == "dfout" and disc != "zoh":
+        raise ValueError(
+            f"`disc` must be 'zoh' with init='dfout' (DFouT places the discrete poles on the "
+            f"DFT grid directly; only the exact zoh discretisation keeps them there), "
+            f"got {disc!r}."
+        )
+    if args.get("ssm_kwargs"):
+        _check_ssm_kwargs(args)
+
+
+def _check_class_kwargs(args: dict, cls_name: str, kwargs_name: str, default) -> None:
+    """Keys of optimizer_kwargs / lr_scheduler_kwargs against the class's own signature."""
+    options = args.get(kwargs_name)
+    if not options:
+        return
+    cls = args.get(cls_name)
+    if cls is None and default == "torch.optim.Adam":
+        import torch
+
+        cls = torch.optim.Adam
+    if cls is None or not callable(cls):
+        return
+    try:
+        accepted = _signature_names(cls.__init__) - {"params", "optimizer"}
+    except (TypeError, ValueError):
+        return
+    c.check_keys(kwargs_name, options, accepted)
+
+
+def _check_ssm_kwargs(args: dict) -> None:
+    import torch
+
+    from s4d_forecast.ssm import S4DEncoder
+
+    ssm_kwargs = args["ssm_kwargs"]
+    clash = sorted(set(ssm_kwargs) & _model_names(args))
+    if clash:
+        raise ValueError(
+            f"`ssm_kwargs` must not hold {clash[0]!r}: it is an argument of the model itself; "
+            f"pass {clash[0]}=... directly. Got ssm_kwargs={ssm_kwargs!r}."
+        )
+    c.check_keys("ssm_kwargs", ssm_kwargs, accepted_ssm_kwargs(args))
+    trial = {k: args[k] for k in ("d_state", "init", "disc") if k in args}
+    try:  # a one-channel encoder checks the values; the caller's random stream is untouched
+        with torch.random.fork_rng(devices=[]):
+            S4DEncoder(d_input=1, d_model=1, n_layers=1, **trial, **ssm_kwargs)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"`ssm_kwargs` must hold values the S4D kernel accepts, got {ssm_kwargs!r}: {err}"
+        ) from err
 
 
 def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:

@@ -14,6 +14,7 @@ from darts import TimeSeries
 from darts.dataprocessing.transformers import Scaler
 from sklearn.preprocessing import StandardScaler
 
+from s4d_forecast import _checks as c
 from s4d_forecast.forecasting import _validation as v
 from s4d_forecast.forecasting import model_files
 from s4d_forecast.forecasting.model_files import ModelFileError
@@ -88,9 +89,9 @@ class S4DForecaster:
                     f"`{reserved}` is set by S4DForecaster (from `lookback`/`horizon`); "
                     f"got {reserved}={model_kwargs[reserved]!r}. Use lookback=/horizon= instead."
                 )
-        if not isinstance(verbose, bool):
-            raise TypeError(f"`verbose` must be True or False, got {verbose!r}.")
-        self.verbose = verbose
+        self.verbose = c.check_bool("verbose", verbose)
+        c.check_keys("model_kwargs", model_kwargs, v.accepted_model_kwargs())
+        v.validate_model_args(model_kwargs)
         self.model_kwargs = model_kwargs
         self.model_: S4DModel | None = None
 

@@ -7,7 +7,7 @@ from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorc
 from darts.utils.data.torch_datasets.utils import TorchTrainingSample
 from darts.utils.serialization import add_safe_globals
 
-from s4d_forecast.forecasting import model_files
+from s4d_forecast.forecasting import _validation, model_files
 from s4d_forecast.forecasting.s4d_module import _S4DModule
 from s4d_forecast.ssm import DISCS, INITS
 
@@ -129,6 +129,7 @@ class S4DModel(MixedCovariatesTorchModel):
         >>> model.fit(series[:-12])
         >>> forecast = model.predict(12)
         """
+        _validation.validate_model_args(locals())
         for name, value in (
             ("d_model", d_model), ("n_layers", n_layers), ("d_state", d_state),
             ("temporal_width", temporal_width), ("hidden_size", hidden_size),

@@ -1,0 +1,169 @@
+"""Argument checks shared by every layer of the package (pure Python: no third-party imports).
+
+Every check raises with one message style, naming the argument, what is accepted and the
+value given::
+
+    `n_epochs` must be an integer >= 1, got 0.
+
+A value of the wrong type raises :class:`ArgumentTypeError`, which is both a ``TypeError``
+and a ``ValueError`` (so ``except ValueError`` catches every bad argument); a value of the
+right type outside the accepted range or set raises ``ValueError``. Each check returns the
+value (converted to a plain ``int``/``float`` where relevant) so it can be used inline.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type (also a ``ValueError``, like every bad argument)."""
+
+
+def _fail(name: str, accepted: str, value, error: type[Exception] = ValueError):
+    raise error(f"`{name}` must be {accepted}, got {value!r}.")
+
+
+def check_bool(name: str, value) -> bool:
+    """``value`` must be ``True`` or ``False`` (not 0/1, not a string)."""
+    if not isinstance(value, bool):
+        _fail(name, "True or False", value, ArgumentTypeError)
+    return value
+
+
+def check_int(name: str, value, min: int | None = None, max: int | None = None, *,
+              none_ok: bool = False, even: bool = False) -> int | None:
+    """``value`` must be an integer (not a bool, float or string) in ``[min, max]``.
+
+    Parameters
+    ----------
+    name
+        The argument's name, as the user wrote it.
+    value
+        What the user gave.
+    min, max
+        Inclusive bounds (``None``: unbounded).
+    none_ok
+        Accept ``None`` (returned as is).
+    even
+        Require an even integer.
+    """
+    if value is None and none_ok:
+        return None
+    parts = ["an even integer" if even else "an integer"]
+    if min is not None and max is not None:
+        parts.append(f"in [{min}, {max}]")
+    elif min is not None:
+        parts.append(f">= {min}")
+    elif max is not None:
+        parts.append(f"<= {max}")
+    accepted = " ".join(parts) + (" or None" if none_ok else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        _fail(name, accepted, value, ArgumentTypeError)
+    if (min is not None and value < min) or (max is not None and value > max) or (
+        even and value % 2
+    ):
+        _fail(name, accepted, value)
+    return int(value)
+
+
+def check_float(name: str, value, lo: float | None = None, hi: float | None = None, *,
+                lo_open: bool = False, hi_open: bool = False,
+                none_ok: bool = False) -> float | None:
+    """``value`` must be a finite real number (int or float, not a bool or string) in the
+    interval from ``lo`` to ``hi`` (closed ends unless ``lo_open``/``hi_open``)."""
+    if value is None and none_ok:
+        return None
+    if lo is not None and hi is not None:
+        interval = f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    elif lo is not None:
+        interval = f"{'>' if lo_open else '>='} {lo}"
+    elif hi is not None:
+        interval = f"{'<' if hi_open else '<='} {hi}"
+    else:
+        interval = "finite"
+    accepted = f"a number {interval}" + (" or None" if none_ok else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        _fail(name, accepted, value, ArgumentTypeError)
+    value = float(value)
+    if not math.isfinite(value):
+        _fail(name, accepted, value)
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        _fail(name, accepted, value)
+    if hi is not None and (value > hi or (hi_open and value == hi)):
+        _fail(name, accepted, value)
+    return value
+
+
+def check_choice(name: str, value, accepted: Iterable, *, none_ok: bool = False):
+    """``value`` must be one of ``accepted`` (compared with ``==``)."""
+    accepted = tuple(accepted)
+    if value is None and none_ok:
+        return None
+    if value not in accepted:
+        listed = ", ".join(repr(a) for a in accepted) + (" or None" if none_ok else "")
+        close = _close_match(value, accepted)
+        _fail(name, f"one of {listed}{close}", value)
+    return value
+
+
+def check_mapping(name: str, value, *, none_ok: bool = True) -> dict:
+    """``value`` must be a dict (or ``None``, returned as ``{}``)."""
+    if value is None and none_ok:
+        return {}
+    if not isinstance(value, Mapping):
+        _fail(name, "a dict" + (" or None" if none_ok else ""), value, ArgumentTypeError)
+    return dict(value)
+
+
+def check_keys(name: str, mapping, accepted: Iterable[str], *, none_ok: bool = True) -> dict:
+    """``mapping`` must be a dict whose keys are all in ``accepted``."""
+    mapping = check_mapping(name, mapping, none_ok=none_ok)
+    accepted = tuple(accepted)
+    for key in mapping:
+        if key not in accepted:
+            close = _close_match(key, accepted)
+            raise ValueError(
+                f"`{name}` has the unknown key {key!r}{close}; accepted keys: "
+                f"{', '.join(repr(a) for a in sorted(accepted))}."
+            )
+    return mapping
+
+
+def check_output_path(path, overwrite: bool, *, name: str = "--output") -> Path:
+    """Refuse to write results to an existing file or a non-empty folder unless ``overwrite``.
+
+    Run this before any work is done, so a mistaken path costs nothing.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` names an existing file or a folder that is not empty, and not ``overwrite``.
+    """
+    path = Path(os.fspath(path))
+    if overwrite or not path.exists():
+        return path
+    if path.is_dir():
+        if not any(path.iterdir()):
+            return path
+        raise FileExistsError(
+            f"`{name}` {str(path)!r} is a folder that is not empty; earlier results would be "
+            "overwritten. Pass --overwrite to replace them, or choose another path."
+        )
+    raise FileExistsError(
+        f"`{name}` {str(path)!r} already exists. Pass --overwrite to replace it, or choose "
+        "another path."
+    )
+
+
+def _close_match(value, accepted: tuple) -> str:
+    if not isinstance(value, str):
+        return ""
+    words = [a for a in accepted if isinstance(a, str)]
+    close = difflib.get_close_matches(value, words, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
