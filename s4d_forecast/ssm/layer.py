@@ -67,6 +67,27 @@ def _check_input(x: torch.Tensor, H: int, name: str = "x", dims: int = 3) -> Non
         raise TypeError(f"{name} has dtype {x.dtype}; expected a floating-point tensor")
 
 
+def _check_dtype_and_values(x: torch.Tensor, dtype: torch.dtype, check_finite: bool) -> None:
+    """Input dtype must match the layer's (outside autocast); optionally no NaN/inf."""
+    if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+        convert = {torch.float32: "x.float()", torch.float64: "x.double()",
+                   torch.float16: "x.half()", torch.bfloat16: "x.bfloat16()"}
+        layer = {torch.float32: "layer.float()", torch.float64: "layer.double()",
+                 torch.float16: "layer.half()", torch.bfloat16: "layer.bfloat16()"}
+        raise TypeError(
+            f"x has dtype {x.dtype} but this S4D layer's weights are {dtype}: convert the input "
+            f"with {convert.get(dtype, f'x.to({dtype})')} or the layer with "
+            f"{layer.get(x.dtype, f'layer.to({x.dtype})')} (or run under torch.autocast)")
+    if check_finite:
+        bad = ~torch.isfinite(x)
+        if bad.any():
+            b, t, h = (int(i) for i in bad.nonzero()[0])
+            raise ValueError(
+                f"x has {int(bad.sum())} NaN/inf values, the first at batch {b}, step {t}, "
+                f"channel {h} (value {x[b, t, h].item()}); the FFT convolution would make every "
+                "output of that sequence NaN. Fill or mask them before the layer.")
+
+
 class S4D(nn.Module):
     """Diagonal state space layer, batch-first.
 
@@ -89,8 +110,17 @@ class S4D(nn.Module):
         in the backward pass, so the peak holds a few activations instead of a dozen.
         Default: per device, :data:`s4d_forecast.ssm.fftconv.CHUNK_ELEMENTS`. Results do
         not depend on it.
+    check_finite : bool
+        Check every input for NaN/inf and raise a ``ValueError`` naming the first bad
+        position. Off by default (it costs a pass over the input). Without it a single NaN or
+        inf in a sequence makes *every* output of that sequence NaN, including the steps
+        before it: the FFT convolution mixes all time steps, and the output mixing then
+        spreads it over all channels. The darts and pandas front doors always check.
     **kernel_kwargs
         Passed to :class:`S4DKernel` (``dt_min``, ``dt_max``, ``lr``, ``l_max``, DFouT options).
+
+    The input must have the layer's dtype (float32 unless the layer was converted, e.g. with
+    ``layer.double()``); under ``torch.autocast`` lower precisions are accepted.
 
     Examples
     --------
@@ -103,8 +133,12 @@ class S4D(nn.Module):
 
     def __init__(self, d_model: int, d_state: int = 64, init: str = "legs", disc: str = "zoh",
                  bidirectional: bool = False, dropout: float = 0.0,
-                 chunk_elements: int | None = None, **kernel_kwargs):
+                 chunk_elements: int | None = None, check_finite: bool = False,
+                 **kernel_kwargs):
         super().__init__()
+        if not isinstance(check_finite, bool):
+            raise TypeError(f"check_finite={check_finite!r} must be True or False")
+        self.check_finite = check_finite
         if chunk_elements is not None and (not isinstance(chunk_elements, int)
                                            or isinstance(chunk_elements, bool)
                                            or chunk_elements <= 0):
@@ -142,6 +176,7 @@ class S4D(nn.Module):
         y : ``(B, L, H)``, or ``(y, state)`` if ``return_state``.
         """
         _check_input(x, self.H)
+        _check_dtype_and_values(x, self.D.dtype, self.check_finite)
         if self.bidirectional and (state is not None or return_state):
             raise ValueError("state/return_state need a causal layer; this S4D layer was built "
                              "with bidirectional=True")
