@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint clean
+.PHONY: install test demo lint clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,17 +15,24 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check s4d_forecast tests benchmarks
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/s4d-forecast demo $(DEMO_ARGS)
+
+# The API reference site (Sphinx) into docs/_build/html, offline; warnings are errors.
+# Stale autosummary stubs (renamed modules) are removed first.
+docs: $(STAMP)
+	rm -rf docs/_autosummary docs/_generated
+	$(BIN)/python -m sphinx -b html -E -W --keep-going -q docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check s4d_forecast tests benchmarks

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from data_sources import shared_path
 from sklearn.metrics import mean_absolute_error, mean_squared_error, roc_auc_score
 
 from s4d_forecast.metrics import (
@@ -19,14 +18,10 @@ from s4d_forecast.metrics import (
     rmse,
 )
 
-BENCH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptbxl" / "benchmark"
-
 
 def _bench(split: str) -> tuple[np.ndarray, np.ndarray]:
-    y = BENCH / f"y_{split}.npy"
-    p = BENCH / f"xresnet1d101_y_{split}_pred.npy"
-    if not (y.exists() and p.exists()):
-        pytest.skip(f"benchmark arrays not found under {BENCH} (../shared/data is absent)")
+    y = shared_path("ptbxl", "benchmark", f"y_{split}.npy")
+    p = shared_path("ptbxl", "benchmark", f"xresnet1d101_y_{split}_pred.npy")
     return np.load(y), np.load(p)
 
 
@@ -51,7 +46,8 @@ def test_macro_auc_golden(split, expected):
 
 def test_macro_auc_ci_golden_close_to_published():
     y, p = _bench("test")
-    published = pd.read_csv(BENCH / "xresnet1d101_te_results.csv", index_col=0)["macro_auc"]
+    results = shared_path("ptbxl", "benchmark", "xresnet1d101_te_results.csv")
+    published = pd.read_csv(results, index_col=0)["macro_auc"]
     point, low, high = macro_auc_ci(y, p, n_bootstrap=1000, seed=0)
     assert point == pytest.approx(published["point"], abs=1e-9)
     # The benchmark drew 100 resamples with an unseeded RNG; ours are 1000 seeded ones.

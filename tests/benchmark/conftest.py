@@ -5,12 +5,5 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 # the scripts in benchmarks/ (layer_speed, kernel_options, reference_s4d) import by name
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(one_torch_thread):
-    """Every test here runs on one torch thread (tests/conftest.py)."""

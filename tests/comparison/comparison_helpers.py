@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "weather"
 TINY_S4D = {"d_model": 8, "n_layers": 1, "d_state": 8, "hidden_size": 16}
 
 
@@ -22,10 +18,3 @@ def tiny_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
         "temp": np.cos(2 * np.pi * t / 48) + 0.1 * rng.standard_normal(n),
         "site": ["a"] * n,
     })
-
-
-def shared_weather(name: str) -> Path:
-    path = SHARED / name
-    if not path.is_file():
-        pytest.skip(f"real weather sample not found at {path} (../shared/data absent)")
-    return path

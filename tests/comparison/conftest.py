@@ -10,11 +10,6 @@ import pytest
 from comparison_helpers import tiny_frame
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(one_torch_thread):
-    """Every test here runs on one torch thread (tests/conftest.py)."""
-
-
 @pytest.fixture(autouse=True)
 def _quiet():
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from comparison_helpers import TINY_S4D, shared_weather, tiny_frame
+from comparison_helpers import TINY_S4D, tiny_frame
 
 from s4d_forecast.comparison import BenchmarkConfig, BenchmarkData, load_dataset, prepare
 from s4d_forecast.comparison.models import build_model
@@ -97,16 +97,16 @@ def test_run_scores_the_expected_number_of_windows():
     assert np.isfinite(result.table[["mse", "mae"]].to_numpy()).all()
 
 
-def test_real_weather_year_splits_as_published():
-    data = load_dataset("weather", data_path=shared_weather("weather_2020_Tlog_OT.csv"))
+def test_real_weather_year_splits_as_published(shared_data):
+    data = load_dataset("weather", data_path=shared_data("weather", "weather_2020_Tlog_OT.csv"))
     assert list(data.frame.columns) == ["Tlog (degC)", "OT"]
     prep = prepare(data.frame, lookback=96, horizons=[96])
     assert (prep.bounds[0][1], prep.n_val, prep.n_test) == (36_887, 5_270, 10_539)
     assert any("sentinel" in n for n in data.notes)  # -9999 in OT, kept as published
 
 
-def test_real_weather_head_has_21_repaired_columns():
-    data = load_dataset("weather", data_path=shared_weather("weather_2020_head.csv"),
+def test_real_weather_head_has_21_repaired_columns(shared_data):
+    data = load_dataset("weather", data_path=shared_data("weather", "weather_2020_head.csv"),
                         target_cols=["T (degC)", "OT"])
     assert data.frame.shape == (2999, 2)
     assert any("renamed" in n for n in data.notes)

@@ -10,11 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-REAL_BIDMC_ZIP = SHARED / "bidmc" / "bidmc_csv.zip"
-REAL_WEATHER_HEAD = SHARED / "weather" / "weather_2020_head.csv"
-REAL_WEATHER_YEAR = SHARED / "weather" / "weather_2020_Tlog_OT.csv"
-
 FS = 125
 # channel orders seen in the real release, by record
 ORDERS = {

@@ -16,7 +16,6 @@ from sklearn.model_selection import train_test_split
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data_fakes import (  # noqa: E402
     FS,
-    REAL_BIDMC_ZIP,
     fake_numerics,
     fake_signals,
     write_bidmc_wfdb,
@@ -43,10 +42,8 @@ def fake_zip(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def real_records():
-    if not REAL_BIDMC_ZIP.is_file():
-        pytest.skip(f"real BIDMC release not found at {REAL_BIDMC_ZIP} (../shared/data absent)")
-    return read_bidmc_records(REAL_BIDMC_ZIP)
+def real_records(shared_data):
+    return read_bidmc_records(shared_data("bidmc", "bidmc_csv.zip"))
 
 
 # -- the real release -------------------------------------------------------------------
@@ -302,10 +299,9 @@ def test_numerics_time_must_be_sorted(fake_zip, tmp_path):
     assert FS == 125
 
 
-def test_real_zip_matches_the_card_checksums():
-    if not REAL_BIDMC_ZIP.is_file():
-        pytest.skip(f"real BIDMC release not found at {REAL_BIDMC_ZIP} (../shared/data absent)")
+def test_real_zip_matches_the_card_checksums(shared_data):
     from s4d_forecast.data.download import verify_sha256sums
 
     sums = Path(__file__).resolve().parents[2] / "datasets" / "bidmc_csv.SHA256SUMS"
-    assert verify_sha256sums(REAL_BIDMC_ZIP, sums) == {"checked": 212, "missing": 0}
+    real = shared_data("bidmc", "bidmc_csv.zip")
+    assert verify_sha256sums(real, sums) == {"checked": 212, "missing": 0}

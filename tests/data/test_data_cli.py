@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_fakes import REAL_WEATHER_HEAD, write_bidmc_zip, write_weather_csv  # noqa: E402
+from data_fakes import write_bidmc_zip, write_weather_csv  # noqa: E402
 
 import s4d_forecast.data  # noqa: E402
 from s4d_forecast.data import cli as data_cli  # noqa: E402
@@ -255,9 +255,12 @@ def test_cli_info_weather(tmp_path, capsys):
     assert "101 rows x 11 variables" in out
     assert "train  70" in out and "1 duplicated time stamp(s)" in out and "-9999" in out
     assert "test   20    2020-01-01 13:30:00  2020-01-01 16:40:00" in out
-    if REAL_WEATHER_HEAD.is_file():
-        assert _run("data", "info", "weather", "--root", str(REAL_WEATHER_HEAD)) == 0
-        assert "2999 rows x 21 variables" in capsys.readouterr().out
+
+
+def test_cli_info_real_weather(shared_data, capsys):
+    head = shared_data("weather", "weather_2020_head.csv")
+    assert _run("data", "info", "weather", "--root", str(head)) == 0
+    assert "2999 rows x 21 variables" in capsys.readouterr().out
 
 
 def test_cli_info_ptbxl_calls_loader_lazily(tmp_path, capsys, monkeypatch):

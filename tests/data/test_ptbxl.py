@@ -11,21 +11,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from data_sources import shared_path
 from ptbxl_fixtures import TASK_CLASSES, make_ptbxl_tree, synthetic_signal, write_wfdb
 
 import s4d_forecast.data.ptbxl as ptbxl_mod
 from s4d_forecast.data.ptbxl import PTBXL_TASKS, PTBXLDataset, load_ptbxl, ptbxl_splits
 from s4d_forecast.data.ptbxl_labels import read_scp_statements, task_classes
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ptbxl"
 TASKS = list(PTBXL_TASKS)
 
 
 def _shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real PTB-XL sample {path} not found (../shared/data is absent)")
-    return path
+    return shared_path("ptbxl", *parts)
 
 
 def _names(ds: PTBXLDataset, row: int) -> list[str]:
@@ -70,19 +67,19 @@ def test_real_record_00001_lr(task, tmp_path):
 
     db = _shared("ptbxl_database_subset.csv")
     _shared("records100", "00000", "00001_lr.dat")
-    ds = load_ptbxl(SHARED, 100, task, cache_dir=tmp_path, database=db, ecg_ids=[1])
+    ds = load_ptbxl(_shared(), 100, task, cache_dir=tmp_path, database=db, ecg_ids=[1])
     assert ds.signals.shape == (1, 1000, 12) and ds.signals.dtype == np.float32
     assert ds.labels.shape == (1, PTBXL_TASKS[task])
     assert _names(ds, 0) == REAL_RECORD1[task]  # likelihood-0.0 codes count
     assert ds.folds.tolist() == [3] and ds.ecg_ids.tolist() == [1]
-    ref = wfdb.rdsamp(str(SHARED / "records100" / "00000" / "00001_lr"))[0]
+    ref = wfdb.rdsamp(str(_shared("records100", "00000", "00001_lr.hea").with_suffix("")))[0]
     np.testing.assert_allclose(ds.signals[0], ref, rtol=0, atol=1e-6)
 
 
 def test_real_subset_database_without_all_records_names_the_missing_file(tmp_path):
     db = _shared("ptbxl_database_subset.csv")
     with pytest.raises(FileNotFoundError, match=r"06000_lr.*s4d-forecast data download ptbxl"):
-        load_ptbxl(SHARED, 100, cache_dir=tmp_path, database=db)
+        load_ptbxl(_shared(), 100, cache_dir=tmp_path, database=db)
 
 
 @pytest.mark.parametrize("task", ["all", "superdiagnostic", "form"])
@@ -100,7 +97,7 @@ def test_real_cinc2021_records(task, tmp_path):
     rows = pd.read_csv(db).set_index("ecg_id")
     expected_ids = [e for e in range(6000, 6010)]
     if task == "form":  # records without a form statement are dropped
-        stmts = read_scp_statements(SHARED / "scp_statements.csv")
+        stmts = read_scp_statements(_shared("scp_statements.csv"))
         form = set(stmts.index[stmts["form"] == 1.0])
         codes = {e: set(ast.literal_eval(rows.loc[e, "scp_codes"])) for e in expected_ids}
         expected_ids = [e for e in expected_ids if form & codes[e]]

@@ -14,8 +14,6 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data_fakes import (  # noqa: E402
-    REAL_WEATHER_HEAD,
-    REAL_WEATHER_YEAR,
     WEATHER_CANONICAL,
     weather_values,
     write_weather_csv,
@@ -31,15 +29,9 @@ from s4d_forecast.data.weather import (  # noqa: E402
 from s4d_forecast.data.weather_headers import canonical_column, repair_headers  # noqa: E402
 
 
-def _real(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"real weather sample not found at {path} (../shared/data absent)")
-    return path
-
-
 # -- real files ---------------------------------------------------------------------------
-def test_real_head_headers_repaired():
-    df, rep = load_weather(_real(REAL_WEATHER_HEAD), return_report=True)
+def test_real_head_headers_repaired(shared_data):
+    df, rep = load_weather(shared_data("weather", "weather_2020_head.csv"), return_report=True)
     assert df.shape == (2999, 21) and df.index.name == "date"
     assert df.index[0] == pd.Timestamp("2020-01-01 00:10:00")
     assert rep.renamed == {
@@ -52,8 +44,8 @@ def test_real_head_headers_repaired():
     assert df["p (mbar)"].iloc[0] == pytest.approx(1008.89)
 
 
-def test_real_year_defects_reported_and_splits():
-    path = _real(REAL_WEATHER_YEAR)
+def test_real_year_defects_reported_and_splits(shared_data):
+    path = shared_data("weather", "weather_2020_Tlog_OT.csv")
     with pytest.raises(ValueError) as err:
         load_weather(path)
     msg = str(err.value)

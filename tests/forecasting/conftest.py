@@ -11,11 +11,6 @@ import pytest
 from forecasting_helpers import load_air_passengers_frame
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread(one_torch_thread):
-    """Every test here runs on one torch thread (tests/conftest.py)."""
-
-
 @pytest.fixture(autouse=True)
 def _quiet():
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)

@@ -190,14 +190,19 @@ def test_bad_encoder_arguments():
 
 @pytest.mark.parametrize("pool, shape", [(None, (2, 30, 8)), ("mean", (2, 8)), ("last", (2, 8))])
 def test_pooling(pool, shape):
-    enc = S4DEncoder(3, 8, n_layers=1, d_state=8, pool=pool).eval()
+    torch.manual_seed(10)
+    enc = S4DEncoder(3, 8, n_layers=2, d_state=8, pool=pool).eval()
+    seq = S4DEncoder(3, 8, n_layers=2, d_state=8, pool=None).eval()
+    seq.load_state_dict(enc.state_dict())  # the same weights, unpooled
     x = torch.randn(2, 30, 3)
-    y = enc(x)
+    y, h = enc(x), seq(x)
     assert y.shape == shape
-    if pool == "last":
-        torch.testing.assert_close(y, S4DEncoder.forward(enc, x)[...])
-        enc.pool = None
-        torch.testing.assert_close(y, enc(x)[:, -1])
+    expected = {None: h, "mean": h.mean(dim=1), "last": h[:, -1]}[pool]
+    torch.testing.assert_close(y, expected)
+    # "last" is what streaming step by step ends with; "mean" weighs every step alike
+    streamed, _ = _stream(seq, x)
+    assert _rel(streamed[:, -1], h[:, -1]) <= 1e-4
+    assert not torch.allclose(h[:, 0], h[:, -1])  # a pooling that picked any step would fail
 
 
 def test_step_cache_follows_parameter_updates():
