@@ -296,10 +296,26 @@ def infer_freq(name: str, index: pd.Index):
         raise ValueError(
             f"`{name}` has an irregular time index: no frequency could be inferred from "
             f"{len(index)} timestamps (gaps between consecutive timestamps: {shown}). "
-            f"Put it on a regular grid first, e.g. `{name}.asfreq('D')` and then fill "
-            f"the new gaps (`.interpolate(method='time')`), or pass a RangeIndex."
+            f"Put it on a regular grid first, e.g. `{name}.asfreq({_own_freq(index)!r})` and "
+            f"then fill the new gaps (`.interpolate(method='time')`), or pass a RangeIndex."
         )
     return pd.tseries.frequencies.to_offset(freq)
+
+
+def _own_freq(index: pd.DatetimeIndex) -> str:
+    """The frequency most runs of three consecutive timestamps follow (e.g. 'W-SUN' for
+    weekly data with missing weeks), else the most common gap; for the hint above."""
+    votes: dict[str, int] = {}
+    step = max(1, (len(index) - 2) // 200)  # look at no more than ~200 runs
+    for start in range(0, len(index) - 2, step):
+        freq = pd.infer_freq(index[start : start + 3])
+        if freq is not None:
+            freq = getattr(freq, "freqstr", freq)
+            votes[freq] = votes.get(freq, 0) + 1
+    if votes:
+        return max(votes, key=votes.get)
+    gap = pd.Series(index[1:] - index[:-1]).mode()[0]
+    return pd.tseries.frequencies.to_offset(gap).freqstr
 
 
 def _check_numeric(name: str, frame: pd.DataFrame) -> None:
@@ -365,3 +381,61 @@ def check_columns(name: str, frame: pd.DataFrame, expected: list) -> None:
             f"`{name}` must have the columns `X` had in fit(), {list(expected)}, "
             f"got {list(frame.columns)}."
         )
+
+
+# --------------------------------------------------------- darts series given to S4DModel
+_SERIES_ARGS = ("series", "past_covariates", "future_covariates", "val_series",
+                "val_past_covariates", "val_future_covariates")
+
+
+def check_finite_series(name: str, series) -> None:
+    """Refuse NaN/inf in a darts ``TimeSeries`` (or a list of them), naming the series, the
+    first bad time stamps and the components, with how to fill them."""
+    if series is None:
+        return
+    if isinstance(series, (list, tuple)):
+        for i, one in enumerate(series):
+            check_finite_series(f"{name}[{i}]", one)
+        return
+    if not hasattr(series, "all_values"):
+        return  # not a TimeSeries: darts reports the type
+    values = series.all_values(copy=False)
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad_steps = ~finite.all(axis=(1, 2))
+    components = [str(col) for col, ok in zip(series.components, finite.all(axis=(0, 2)))
+                  if not ok]
+    n_inf = int(np.isinf(values).sum())
+    kind = "NaN" if n_inf == 0 else f"NaN or infinite ({n_inf} infinite)"
+    raise ValueError(
+        f"`{name}` has {int(bad_steps.sum())} time steps with {kind} values (components "
+        f"{components}), first at {_fmt(series.time_index[bad_steps])}. S4DModel would train "
+        f"on NaN losses and forecast NaN, so it refuses them: fill them first, e.g. "
+        f"`MissingValuesFiller().transform({name})` (darts.dataprocessing.transformers; "
+        f"interpolates NaN, replace inf with NaN first), or slice the span off with "
+        f"`{name}.drop_before(...)` / `.drop_after(...)`."
+    )
+
+
+class FiniteSeriesMixin:
+    """For a darts model: refuse non-finite values in every series given to ``fit`` and
+    ``predict`` (target, covariates and validation series) before any work is done."""
+
+    def fit(self, *args, **kwargs):
+        _check_series_args(super().fit, args, kwargs)
+        return super().fit(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        _check_series_args(super().predict, args, kwargs)
+        return super().predict(*args, **kwargs)
+
+
+def _check_series_args(method, args, kwargs) -> None:
+    try:
+        bound = inspect.signature(method).bind(*args, **kwargs)
+    except TypeError:
+        return  # darts reports the bad call itself
+    for name in _SERIES_ARGS:
+        if name in bound.arguments:
+            check_finite_series(name, bound.arguments[name])

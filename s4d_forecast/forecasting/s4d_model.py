@@ -17,7 +17,7 @@ def _check_positive_int(name: str, value) -> None:
         raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
 
 
-class S4DModel(MixedCovariatesTorchModel):
+class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
     def __init__(
         self,
         input_chunk_length: int,
