@@ -38,6 +38,10 @@ _HOWTO = (
 SIGNAL_CHANNELS = ("PLETH", "II")
 NUMERIC_COLUMNS = ("HR", "PULSE", "RESP", "SpO2")
 
+# The release: every record is 8 minutes, Signals at 125 Hz with t = 0 .. 480 s (60,001 rows),
+# Numerics at 1 Hz (481 rows). A record's two files must cover the same span.
+RELEASE_SECONDS = 480
+
 _CSV_RE = re.compile(r"(?:^|/)bidmc_(\d{2})_(Signals|Numerics)\.csv$")
 _WFDB_RE = re.compile(r"(?:^|/)bidmc(\d{2})(n?)\.hea$")
 
@@ -142,6 +146,31 @@ def parse_numerics_csv(data: bytes, where: str) -> pd.DataFrame:
     return out
 
 
+def check_record_length(n_signal_rows: int, numerics: pd.DataFrame, fs: float,
+                        sig_where: str, num_where: str) -> None:
+    """A record's Signals and Numerics must cover the same span (in the release: 480 s,
+    60,001 rows at 125 Hz and 481 rows at 1 Hz); a file cut short (partial download) does
+    not, and is refused by name."""
+    span = float(numerics.index[-1] - numerics.index[0]) if len(numerics) else 0.0
+    expected = int(round(span * fs)) + 1
+    if n_signal_rows == expected:
+        return
+    release = (f"the release has {RELEASE_SECONDS * int(fs) + 1:,} Signals rows "
+               f"({RELEASE_SECONDS // 60} min at {fs:g} Hz, t = 0 included) and "
+               f"{RELEASE_SECONDS + 1} Numerics rows per record")
+    if n_signal_rows < expected:
+        raise ValueError(
+            f"{sig_where}: {n_signal_rows:,} rows ({(n_signal_rows - 1) / fs:.4g} s), but "
+            f"{num_where} covers {span:g} s, which needs {expected:,} rows at {fs:g} Hz: the "
+            f"Signals file was cut short (partial download?); {release}. {_HOWTO}"
+        )
+    raise ValueError(
+        f"{num_where}: {len(numerics)} rows ({span:g} s), but {sig_where} holds "
+        f"{n_signal_rows:,} rows ({(n_signal_rows - 1) / fs:.4g} s at {fs:g} Hz): the Numerics "
+        f"file was cut short (partial download?); {release}. {_HOWTO}"
+    )
+
+
 def _csv_members(names: Iterable[str]) -> dict[int, dict[str, str]]:
     found: dict[int, dict[str, str]] = {}
     for name in names:
@@ -199,6 +228,8 @@ def _read_wfdb(base: Path, rid: int, parts, fs, channels, where) -> BIDMCRecord:
         np.asarray(num.p_signal[:, ncols], dtype=float), columns=list(NUMERIC_COLUMNS)
     )
     numerics.index = pd.Index(np.arange(len(numerics)) / float(num.fs), name="time_s")
+    check_record_length(len(sig), numerics, fs, f"{where}/{sig_path.name}",
+                        f"{where}/{num_path.name}")
     return BIDMCRecord(rid, sig, tuple(channels), float(fs), numerics, str(sig_path))
 
 
@@ -283,7 +314,9 @@ def _read_csv_records(path, ids, found, fs, channels) -> list[BIDMCRecord]:
                     raise ValueError(f"{where}: unreadable ({exc}); {_HOWTO}") from exc
             sig_where = f"{path}:{parts['Signals']}"
             sig = parse_signals_csv(payload["Signals"], fs, channels, sig_where)
-            num = parse_numerics_csv(payload["Numerics"], f"{path}:{parts['Numerics']}")
+            num_where = f"{path}:{parts['Numerics']}"
+            num = parse_numerics_csv(payload["Numerics"], num_where)
+            check_record_length(len(sig), num, fs, sig_where, num_where)
             out.append(BIDMCRecord(rid, sig, channels, fs, num, sig_where))
     finally:
         if zf:
