@@ -1,11 +1,12 @@
 """The long-horizon protocol: 70/10/20 split by time, train-only scaling, stride-1 scoring.
 
-Rows are split as in the long-horizon benchmark (:func:`~s4d_forecast.data.weather.
-weather_split_bounds`): ``n_train = int(0.7 n)``, ``n_test = int(0.2 n)``, validation the rest;
-validation and test start ``lookback`` rows early so their first window's input reaches
-into the previous split. A per-column standard scaler is fitted on the training rows only,
-and MSE/MAE are computed on that standardised scale over every test window (stride 1):
-``n_test - horizon + 1`` windows, each scored on all ``horizon`` steps and all targets.
+Rows are split as in the long-horizon benchmark
+(:func:`~s4d_forecast.data.weather.weather_split_bounds`): ``n_train = int(0.7 n)``,
+``n_test = int(0.2 n)``, validation the rest; validation and test start ``lookback`` rows
+early so their first window's input reaches into the previous split. A per-column standard
+scaler is fitted on the training rows only, and MSE/MAE are computed on that standardised
+scale over every test window (stride 1): ``n_test - horizon + 1`` windows, each scored on
+all ``horizon`` steps and all targets.
 """
 
 from __future__ import annotations

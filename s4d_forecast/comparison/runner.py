@@ -204,7 +204,7 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
 
 def forecast_windows(model, prep: Prepared, horizon: int, w0: int, w1: int,
                      batch_size: int = 512) -> np.ndarray:
-    """Forecasts ``(w1 - w0, horizon, C)`` of test windows ``w0 .. w1 - 1``.
+    """Forecasts ``(w1 - w0, horizon, C)`` of test windows ``w0`` to ``w1 - 1``.
 
     One ``historical_forecasts(retrain=False)`` call on darts' optimised path, stride 1,
     ``last_points_only=False``, ``overlap_end=False``; the series passed holds exactly the

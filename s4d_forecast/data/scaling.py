@@ -9,8 +9,9 @@ the channel axis (``(L, C)`` series, ``(n, L, C)`` windows, or a DataFrame). Two
 
 It is fitted in chunks (``partial_fit``), so the 17k-record PTB-XL training set is never
 copied to float64 whole. The fitted state is a few arrays: :meth:`SignalScaler.save` writes
-them to ``.npz`` (no pickle), and :meth:`state_dict`/:meth:`from_state_dict` let a Lightning
-``DataModule`` store them in its checkpoint.
+them to ``.npz`` (no pickle), and :meth:`SignalScaler.state_dict` /
+:meth:`SignalScaler.from_state_dict` let a Lightning ``DataModule`` store them in its
+checkpoint.
 """
 
 from __future__ import annotations

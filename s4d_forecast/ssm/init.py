@@ -80,7 +80,8 @@ def init_A_B(init: str, N: int) -> tuple[np.ndarray, np.ndarray]:
         - ``"real"``: ``A = -(n+1)``, ``B = 1`` (no imaginary part).
         - ``"dss"``: the DSS initialisation, ``Λ`` from the skew part of the LegS normal
           matrix (``Re = -1/2``), ``B = 1`` (DSS folds the input matrix into ``W = C``).
-        ``"dfout"`` is parameterised in the discrete domain: see :func:`dfout_poles`.
+
+        ``"dfout"`` is parameterised in the discrete domain: see :func:`dfout_frequencies`.
     N : int
         State size counting conjugate pairs (even); ``N/2`` modes are returned.
     """

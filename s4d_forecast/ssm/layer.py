@@ -119,6 +119,8 @@ class S4D(nn.Module):
     **kernel_kwargs
         Passed to :class:`S4DKernel` (``dt_min``, ``dt_max``, ``lr``, ``l_max``, DFouT options).
 
+    Notes
+    -----
     The input must have the layer's dtype (float32 unless the layer was converted, e.g. with
     ``layer.double()``); under ``torch.autocast`` lower precisions are accepted.
 
