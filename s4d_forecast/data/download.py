@@ -1,8 +1,11 @@
 """Resumable HTTPS downloads with checksums, and PhysioNet ``SHA256SUMS.txt`` verification.
 
 :func:`download_file` writes to ``<dest>.part`` and renames it to ``dest`` only once the
-whole file is there and its checksum (when given) matches, so a file under its final name
-is always complete. An interrupted download resumes from the ``.part`` file with an HTTP
+whole file is there and verified: its size (when announced or known), its checksum (when
+given) and, for a zip, the archive's integrity (every member's CRC, ``zipfile.testzip``), so a
+file under its final name is always complete. An existing ``dest`` that fails the same checks
+(e.g. a truncated zip left by an older version) is downloaded again, never accepted.
+An interrupted download resumes from the ``.part`` file with an HTTP
 ``Range`` request (a server that ignores ``Range`` makes it start over, which is logged).
 """
 
@@ -55,6 +58,7 @@ def download_file(
     progress: bool = True,
     timeout: float = 60.0,
     overwrite: bool = False,
+    size: int | None = None,
 ) -> Path:
     """Download ``url`` to ``dest``, resuming a previous partial download.
 
@@ -72,7 +76,10 @@ def download_file(
         Socket timeout in seconds.
     overwrite : bool
         Download again even if ``dest`` exists (otherwise an existing ``dest`` is checked
-        against the digest, if given, and kept).
+        against the digest, if given, or else its size and zip integrity, and kept only if
+        it passes).
+    size : int, optional
+        Expected size in bytes, when known in advance (the ``Content-Length`` is checked too).
 
     Returns
     -------
@@ -94,12 +101,20 @@ def download_file(
     dest.parent.mkdir(parents=True, exist_ok=True)
     algo, expected = ("sha256", sha256) if sha256 else ("md5", md5) if md5 else (None, None)
     if dest.exists() and not overwrite:
-        if algo is None or file_digest(dest, algo) == expected.lower():
+        if algo is not None:
+            if file_digest(dest, algo) == expected.lower():
+                log.info("%s already present; not downloading again", dest)
+                return dest
+            raise ChecksumError(
+                f"{dest} exists but its {algo} is not {expected}; delete it or pass "
+                "overwrite=True"
+            )
+        problem = _integrity_problem(dest, size)
+        if problem is None:
             log.info("%s already present; not downloading again", dest)
             return dest
-        raise ChecksumError(
-            f"{dest} exists but its {algo} is not {expected}; delete it or pass overwrite=True"
-        )
+        log.warning("%s is present but %s; downloading it again", dest, problem)
+        dest.unlink()
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"User-Agent": "s4d-forecast"})
@@ -110,7 +125,7 @@ def download_file(
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             log.info("%s: server says the partial file is already complete", dest.name)
-            return _finish(part, dest, algo, expected, url)
+            return _finish(part, dest, algo, expected, url, size, resumable=False)
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise DownloadError(f"{url}: {exc}; check the connection and run again "
@@ -137,10 +152,40 @@ def download_file(
                                     "again to resume") from exc
     if total is not None and got < total:
         raise DownloadError(f"{url}: received {got} of {total} bytes; run again to resume")
-    return _finish(part, dest, algo, expected, url)
+    return _finish(part, dest, algo, expected, url, size, resumable=True)
 
 
-def _finish(part: Path, dest: Path, algo, expected, url) -> Path:
+def _integrity_problem(path: Path, size: int | None) -> str | None:
+    """Why ``path`` is not a complete file (``None`` if it looks complete): a size other
+    than the expected one, or a zip whose directory or member CRCs do not check out."""
+    actual = path.stat().st_size
+    if size is not None and actual != size:
+        return f"it holds {actual} bytes instead of {size}"
+    with open(path, "rb") as fh:
+        is_zip = fh.read(4) == b"PK\x03\x04"
+    if is_zip or path.name.endswith(".zip"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                bad = zf.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            return f"it is not a complete zip archive ({exc}; truncated download?)"
+        if bad is not None:
+            return f"its zip member {bad!r} fails the CRC check (corrupt download)"
+    return None
+
+
+def _finish(part: Path, dest: Path, algo, expected, url, size=None, resumable=True) -> Path:
+    with open(part, "rb+") as fh:
+        os.fsync(fh.fileno())
+    problem = _integrity_problem(part, size)
+    if problem is not None:
+        if resumable and size is not None and part.stat().st_size < size:
+            raise DownloadError(f"{url}: the download {problem}; run again to resume")
+        part.unlink()
+        raise DownloadError(
+            f"{url}: the downloaded file {problem}; it was deleted and nothing was saved as "
+            f"{dest}; run again to download afresh"
+        )
     if algo is not None:
         digest = file_digest(part, algo)
         if digest != expected.lower():
