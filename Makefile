@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint clean docs
+.PHONY: install test demo lint clean docs notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ docs: $(STAMP)
 	rm -rf docs/_autosummary docs/_generated
 	$(BIN)/python -m sphinx -b html -E -W --keep-going -q docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
+
+# Execute notebooks/*.ipynb in place at full settings, one at a time, and store the hash of
+# their code cells (tests/test_notebooks.py checks it); NOTEBOOKS="02_s4d_kernels" picks some.
+# 03-05 read ../shared/data. Timings: notebooks/README.md.
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/execute.py $(NOTEBOOKS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check s4d_forecast tests benchmarks
