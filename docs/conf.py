@@ -201,6 +201,18 @@ def _class_doc_from_own_init(app, what, name, obj, options, lines):
         lines[:] = prepare_docstring(init.__doc__)
 
 
+def _package_exports(app, what, name, obj, options, lines):
+    """A package page ends with the names it exports (``__all__``), each linked to the page
+    of the module that defines it."""
+    if what != "module" or not hasattr(obj, "__path__"):
+        return
+    exported = [n for n in getattr(obj, "__all__", []) if not n.startswith("__")]
+    if exported:
+        lines += ["", ".. rubric:: Exported names", "",
+                  f"``from {name} import ...``: " + ", ".join(f":obj:`~{name}.{n}`"
+                                                             for n in exported), ""]
+
+
 def _architecture_toctree() -> None:
     """docs/architecture.md is written separately: list it in the contents once it exists."""
     out = DOCS / "_generated" / "design_toctree.md"
@@ -220,3 +232,4 @@ def setup(app):
     app.connect("missing-reference", _resolve_reexports)
     # before napoleon (priority 500), so the numpydoc sections are converted
     app.connect("autodoc-process-docstring", _class_doc_from_own_init, priority=400)
+    app.connect("autodoc-process-docstring", _package_exports)
