@@ -135,29 +135,30 @@ def check_keys(name: str, mapping, accepted: Iterable[str], *, none_ok: bool = T
     return mapping
 
 
-def check_output_path(path, overwrite: bool, *, name: str = "--output") -> Path:
-    """Refuse to write results to an existing file or a non-empty folder unless ``overwrite``.
+def check_output_folder(path, overwrite: bool, *, name: str = "--output") -> Path:
+    """Check a results folder before any work is done, so a mistaken path costs nothing.
 
-    Run this before any work is done, so a mistaken path costs nothing.
+    A folder that does not exist yet, or is empty, is fine; a non-empty folder only with
+    ``overwrite`` (its files are then replaced); an existing file never (results are a folder).
 
     Raises
     ------
     FileExistsError
-        ``path`` names an existing file or a folder that is not empty, and not ``overwrite``.
+        ``path`` is an existing file, or a non-empty folder and not ``overwrite``.
     """
     path = Path(os.fspath(path))
-    if overwrite or not path.exists():
+    if not path.exists():
         return path
-    if path.is_dir():
-        if not any(path.iterdir()):
-            return path
+    if not path.is_dir():
         raise FileExistsError(
-            f"`{name}` {str(path)!r} is a folder that is not empty; earlier results would be "
-            "overwritten. Pass --overwrite to replace them, or choose another path."
+            f"`{name}` {str(path)!r} is an existing file, but the results go in a folder; "
+            "choose another path (or move the file away)."
         )
+    if overwrite or not any(path.iterdir()):
+        return path
     raise FileExistsError(
-        f"`{name}` {str(path)!r} already exists. Pass --overwrite to replace it, or choose "
-        "another path."
+        f"`{name}` {str(path)!r} is a folder that is not empty: earlier results would be "
+        "overwritten. Pass --overwrite to replace them, or choose another path."
     )
 
 

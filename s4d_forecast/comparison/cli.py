@@ -20,6 +20,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from s4d_forecast._checks import check_output_folder
 from s4d_forecast.comparison.names import MODELS
 from s4d_forecast.forecasting.quiet import quiet_libraries
 
@@ -65,7 +66,10 @@ def register(subparsers) -> None:
                    help="comma-separated forecast lengths (default: 96,192,336,720)")
     p.add_argument("--models", type=_names, default=list(MODELS),
                    help=f"comma-separated, from {DEFAULT_MODELS} (default: all)")
-    p.add_argument("--output", type=Path, required=True, help="folder for tables and plots")
+    p.add_argument("--output", type=Path, required=True,
+                   help="folder for tables and plots; must be new or empty unless --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results in an existing --output folder")
     p.add_argument("--lookback", type=int, default=96, help="input length (default: 96)")
     p.add_argument("--epochs", type=int, default=10, help="maximum epochs (default: 10)")
     p.add_argument("--patience", type=int, default=3,
@@ -90,6 +94,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table and write the files. Returns the exit code."""
+    check_output_folder(args.output, args.overwrite)  # before any training
     from s4d_forecast.comparison.datasets import load_dataset
     from s4d_forecast.comparison.report import markdown_table, write_report
     from s4d_forecast.comparison.runner import BenchmarkConfig, run_benchmark

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from s4d_forecast._checks import check_output_folder
 from s4d_forecast.forecasting.quiet import quiet_libraries
 
 HORIZON = 52  # weeks: one year ahead
@@ -33,9 +34,12 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--output", type=Path, default=Path("outputs/demo"),
+    parser.add_argument("--output", type=Path, default=None,
                         help="directory for results.md, results.csv and forecast.png "
-                        "(default: outputs/demo)")
+                        "(default: outputs/demo, refreshed on every run); a named folder "
+                        "must be new or empty unless --overwrite is given")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results in an existing --output folder")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                         help="train on the CPU (default) or the first CUDA GPU")
     parser.add_argument("--epochs", type=int, default=None,
@@ -52,6 +56,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison; print the table and write the files. Returns the exit code."""
+    args.output = (Path("outputs/demo") if args.output is None
+                   else check_output_folder(args.output, args.overwrite))  # before training
     epochs = args.epochs if args.epochs is not None else (1 if args.quick else EPOCHS)
     if epochs < 1:
         raise SystemExit(f"--epochs must be a positive integer, got {epochs}")

@@ -15,10 +15,26 @@ Symbols follow the papers and are used throughout the package:
 Sequences are batch-first, ``(B, L, H)``.
 """
 
-from s4d_forecast.ssm.backbone import S4DEncoder
-from s4d_forecast.ssm.init import INITS
-from s4d_forecast.ssm.kernel import DISCS, S4DKernel
-from s4d_forecast.ssm.layer import S4D
-from s4d_forecast.ssm.optim import ssm_param_groups
+import importlib
+
+_LAZY = {
+    "S4DEncoder": "s4d_forecast.ssm.backbone",
+    "INITS": "s4d_forecast.ssm.init",
+    "DISCS": "s4d_forecast.ssm.kernel",
+    "S4DKernel": "s4d_forecast.ssm.kernel",
+    "S4D": "s4d_forecast.ssm.layer",
+    "ssm_param_groups": "s4d_forecast.ssm.optim",
+}
 
 __all__ = ["S4D", "S4DKernel", "S4DEncoder", "ssm_param_groups", "INITS", "DISCS"]
+
+
+def __getattr__(name: str):
+    # imported on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

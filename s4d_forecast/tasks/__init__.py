@@ -8,9 +8,25 @@
   on the shipped configs in ``s4d_forecast/configs/``.
 """
 
-from s4d_forecast.tasks.base import EncoderTask
-from s4d_forecast.tasks.classification import ECGClassificationTask
-from s4d_forecast.tasks.data import BIDMCData
-from s4d_forecast.tasks.regression import VitalSignRegressionTask
+import importlib
+
+_LAZY = {
+    "EncoderTask": ("s4d_forecast.tasks.base", "EncoderTask"),
+    "ECGClassificationTask": ("s4d_forecast.tasks.classification", "ECGClassificationTask"),
+    "BIDMCData": ("s4d_forecast.tasks.data", "BIDMCData"),
+    "VitalSignRegressionTask": ("s4d_forecast.tasks.regression", "VitalSignRegressionTask"),
+}
 
 __all__ = ["EncoderTask", "ECGClassificationTask", "VitalSignRegressionTask", "BIDMCData"]
+
+
+def __getattr__(name: str):
+    # imported on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

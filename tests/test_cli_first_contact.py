@@ -1,0 +1,86 @@
+"""The command line on first contact: fast help, one-line errors (--debug for the
+traceback), and --output checked before any training."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from s4d_forecast import cli
+from s4d_forecast.cli import main
+
+HEAVY = ("torch", "darts", "pytorch_lightning", "lightning", "lightning_fabric", "sklearn")
+CONFIGS = Path(cli.__file__).resolve().parent / "configs"
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = ("import sys; from s4d_forecast.cli import build_parser; build_parser(); "
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+    start = time.perf_counter()
+    help_run = subprocess.run([sys.executable, "-m", "s4d_forecast.cli", "--help"],
+                              capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    assert help_run.returncode == 0 and "COMMAND" in help_run.stdout
+    assert elapsed < 2.0, f"s4d-forecast --help took {elapsed:.1f} s"
+
+
+def test_every_registered_module_still_registers():
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert {"stream", "data", "fit", "test", "demo", "benchmark"} <= set(commands)
+
+
+def test_data_info_on_a_missing_root_is_one_line(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    assert main(["data", "info", "bidmc", "--root", str(missing)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert err.startswith("s4d-forecast data: error:") and "nowhere" in err
+    assert "--debug" in err
+    with pytest.raises(Exception, match="nowhere"):  # --debug: the exception itself
+        main(["data", "info", "bidmc", "--root", str(missing), "--debug"])
+
+
+def test_task_test_on_an_empty_data_root_is_one_line(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    config = CONFIGS / "bidmc" / "rr.yaml"
+    code = main(["test", "--config", str(config), "--data.root", str(tmp_path / "empty"),
+                 "--trainer.default_root_dir", str(tmp_path / "run")])
+    assert code in (1, 2)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error:" in err[0] and "empty" in err[0], err
+
+
+def _never(*args, **kwargs):
+    raise ValueError("training started")  # a user-type error: main prints it in one line
+
+
+@pytest.mark.parametrize("command", ["demo", "benchmark"])
+def test_output_is_checked_before_training(command, tmp_path, capsys, monkeypatch):
+    from s4d_forecast.comparison import runner
+    from s4d_forecast.forecasting import _demo_run
+
+    monkeypatch.setattr(_demo_run, "load_co2", _never)
+    monkeypatch.setattr(runner, "run_benchmark", _never)
+    extra = [] if command == "demo" else ["--dataset", "co2", "--models", "naive"]
+    a_file = tmp_path / "results.csv"
+    a_file.write_text("earlier results")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "results.md").write_text("earlier results")
+    for output, message in ((a_file, "is an existing file"), (full, "not empty")):
+        assert main([command, *extra, "--output", str(output)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and str(output) in err and "Traceback" not in err
+    assert a_file.read_text() == "earlier results"
+    assert (full / "results.md").read_text() == "earlier results"
+    # with --overwrite the run goes ahead (and reaches training, stubbed here)
+    assert main([command, *extra, "--output", str(full), "--overwrite"]) in (1, 2)
+    assert "training started" in capsys.readouterr().err
