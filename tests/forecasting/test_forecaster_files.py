@@ -117,3 +117,25 @@ def test_pickled_forecaster_is_not_the_way_but_save_is(fitted_with_X, tmp_path):
         forecaster.save(tmp_path / "file")
     with pytest.raises(RuntimeError, match="not fitted"):
         make().save(tmp_path / "unfitted")
+
+
+def test_save_killed_before_the_manifest_is_refused_not_mixed(fitted_with_X, tmp_path,
+                                                             monkeypatch):
+    from s4d_forecast.forecasting import model_files
+
+    forecaster, X = fitted_with_X
+    forecaster.save(tmp_path / "f")
+    real = model_files.write_bytes_atomic
+
+    def killed_at_the_manifest(path, data):
+        if str(path).endswith("forecaster.json"):
+            raise KeyboardInterrupt("killed during save")
+        return real(path, data)
+
+    monkeypatch.setattr(model_files, "write_bytes_atomic", killed_at_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        forecaster.save(tmp_path / "f")
+    monkeypatch.undo()
+    assert not [p for p in os.listdir(tmp_path / "f") if p.endswith(".tmp")]
+    with pytest.raises(ModelFileError, match="does not belong"):
+        S4DForecaster.load(tmp_path / "f")
