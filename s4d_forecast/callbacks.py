@@ -2,16 +2,18 @@
 
 - :class:`NonFiniteLossGuard` stops training at the first NaN/inf loss with a message that
   says where it happened, before any checkpoint of the broken weights can be written.
-- :class:`EpochSeed` re-seeds every RNG at the start of each epoch from ``(seed, epoch)``, so
-  a run resumed from an epoch-end checkpoint draws the same shuffles, crops and dropout masks
-  as an uninterrupted run.
+- :class:`RandomStateCheckpoint` keeps the random states in every checkpoint, so a run
+  resumed from an epoch-end checkpoint draws the same shuffles, crops and dropout masks as an
+  uninterrupted run.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -71,45 +73,31 @@ class NonFiniteLossGuard(pl.Callback):
         raise NonFiniteLossError(msg)
 
 
-class EpochSeed(pl.Callback):
-    """Seed python, numpy and torch RNGs with ``seed + epoch`` before every epoch's first draw.
+class RandomStateCheckpoint(pl.Callback):
+    """Save the python, numpy and torch random states in every checkpoint; restore them on
+    resume, so a run resumed from an epoch-end checkpoint draws the same shuffles, crops and
+    dropout masks as the uninterrupted run and ends with the same weights (on CPU; on GPU up
+    to the non-determinism of its kernels).
 
-    With this callback the random state of an epoch (shuffle order, crops, dropout masks)
-    depends only on the seed and the epoch number — not on how the run got there — so a run
-    resumed from an epoch-end checkpoint after an interruption reproduces the uninterrupted
-    run exactly (on CPU; on GPU up to the non-determinism of its kernels).
-
-    Lightning creates an epoch's data iterator (drawing the shuffle) *before*
-    ``on_train_epoch_start`` on the first epoch of a run — fresh or resumed — and *after* it on
-    later epochs; and it restores the epoch counter only after ``on_fit_start``. So the seed is
-    set at ``on_train_epoch_end`` (for the next epoch) and at ``on_fit_start`` (for the epoch the
-    run starts at, which this callback keeps in its own checkpointed state).
+    Stored as tensors and plain numbers, so ``torch.load(weights_only=True)`` reads them. Not
+    restored under DDP, where the ranks hold different states and Lightning reseeds each.
+    ``s4d-forecast fit`` adds it to every trainer.
     """
 
-    def __init__(self, seed: int = 0):
-        super().__init__()
-        self.seed = int(seed)
-        self._next_epoch = 0
-        self._resume_epoch: int | None = None
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        name, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
+        checkpoint["rng_states"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                      float(gauss)),
+            "python": random.getstate(),
+        }
 
-    def _seed(self, epoch: int) -> None:
-        pl.seed_everything(self.seed + epoch, workers=True, verbose=False)
-
-    def on_fit_start(self, trainer, pl_module) -> None:
-        epoch = self._resume_epoch if self._resume_epoch is not None else trainer.current_epoch
-        self._resume_epoch = None
-        self._seed(epoch)
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._next_epoch = trainer.current_epoch  # a mid-epoch checkpoint restarts this epoch
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        # runs before ModelCheckpoint's hook (Lightning orders checkpoint callbacks last)
-        self._next_epoch = trainer.current_epoch + 1
-        self._seed(self._next_epoch)
-
-    def state_dict(self) -> dict:
-        return {"seed": self.seed, "next_epoch": self._next_epoch}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self._resume_epoch = int(state_dict["next_epoch"])
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        st = checkpoint.get("rng_states")
+        if st is None or trainer.world_size > 1:
+            return
+        torch.set_rng_state(st["torch"])
+        name, keys, pos, has_gauss, gauss = st["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
+        random.setstate(st["python"])

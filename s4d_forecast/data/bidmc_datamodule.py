@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from .bidmc import BIDMCDataset, bidmc_splits, load_bidmc
+from .bidmc import SCHEMES, BIDMCDataset, bidmc_splits, canonical_target, load_bidmc
 from .datamodule_base import SplitDataModule
-from .scaling import SignalScaler
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +19,13 @@ log = logging.getLogger(__name__)
 class BIDMCDataModule(SplitDataModule):
     """Batches of ``x (B, 4000, 2)`` float32 and ``y (B,)`` float32 for one BIDMC target.
 
+    The CLI's ``data.class_path: s4d_forecast.tasks.BIDMCData`` names this class too.
+
     Parameters
     ----------
-    path : str or Path, optional
-        The PhysioNet release (folder or zip) or a folder of ``.ts`` files; see
-        :func:`~s4d_forecast.data.bidmc.load_bidmc`.
+    root : str or path, optional
+        The PhysioNet release (folder or zip) or a folder of the TSER ``.ts`` files; see
+        :func:`~s4d_forecast.data.bidmc.load_bidmc`. Not needed when ``dataset`` is given.
     target : {"RR", "HR", "SpO2"}
     scheme : {"reshuffled", "patient", "archive"}
         Split convention (:func:`~s4d_forecast.data.bidmc.bidmc_split_indices`); report it
@@ -32,32 +34,39 @@ class BIDMCDataModule(SplitDataModule):
     normalize : {"none", "per_channel", "global"}
         Standardise the inputs with a scaler fitted on the training windows (S4 uses none).
     stride_s : float
-        Window step for the raw release (ignored for ``.ts``).
+        Window step (s) for the raw release (ignored for ``.ts``).
     nan_policy : {"drop", "nanmean"}
     seed : int
         Random state of the ``"patient"``/``"archive"`` splits.
+    predict_split : {"train", "val", "test"}
+        Split served by ``predict_dataloader``.
+    shuffle_train : bool
+        Shuffle the training windows each epoch (off only for exact DDP-vs-one-process
+        comparisons).
     dataset : BIDMCDataset, optional
-        Already loaded windows (``path`` is then not read).
+        Already loaded windows (``root`` is then not read).
     """
 
-    def __init__(self, path: str | Path | None = None, target: str = "RR",
+    def __init__(self, root: str | os.PathLike | None = None, target: str = "RR",
                  scheme: str = "reshuffled", batch_size: int = 32, num_workers: int = 0,
                  normalize: str = "none", stride_s: float = 3.0, nan_policy: str = "drop",
-                 seed: int = 0, dataset: BIDMCDataset | None = None):
-        super().__init__()
-        if path is None and dataset is None:
-            raise ValueError("pass path= (the BIDMC release or .ts folder) or dataset=")
-        if normalize not in ("none", "per_channel", "global"):
-            raise ValueError(
-                f"normalize={normalize!r} is not accepted; use 'none', 'per_channel' or 'global'"
-            )
-        self.path, self.target, self.scheme = path, target, scheme
+                 seed: int = 0, predict_split: str = "test", shuffle_train: bool = True,
+                 dataset: BIDMCDataset | None = None):
+        super().__init__(normalize, predict_split)
+        if root is None and dataset is None:
+            raise ValueError("data.root is required: the BIDMC release (folder or zip) or a "
+                             "folder of BIDMC32*.ts files (or pass dataset=)")
+        if dataset is None and not Path(root).exists():
+            raise ValueError(f"data.root={str(root)!r} does not exist; pass the BIDMC release "
+                             "(folder or bidmc_csv.zip) or a folder of BIDMC32*.ts files")
+        canonical_target(target)
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme={scheme!r} is not accepted; use one of {SCHEMES}")
+        self.root, self.target, self.scheme = root, target, scheme
         self.batch_size, self.num_workers = batch_size, num_workers
-        self.normalize, self.stride_s, self.nan_policy, self.seed = (
-            normalize, stride_s, nan_policy, seed
-        )
+        self.stride_s, self.nan_policy, self.seed = stride_s, nan_policy, seed
+        self.shuffle_train = shuffle_train
         self.dataset = dataset
-        self.scaler: SignalScaler | None = None
         self.splits = None
         self._tensors: dict[str, TensorDataset] = {}
 
@@ -65,11 +74,10 @@ class BIDMCDataModule(SplitDataModule):
         if self._tensors:
             return
         if self.dataset is None:
-            self.dataset = load_bidmc(self.path, self.target, stride_s=self.stride_s,
+            self.dataset = load_bidmc(self.root, self.target, stride_s=self.stride_s,
                                       nan_policy=self.nan_policy)
         self.splits = bidmc_splits(self.dataset, self.scheme, seed=self.seed)
-        if self.normalize != "none" and self.scaler is None:
-            self.scaler = SignalScaler(self.normalize).fit(self.splits.train.windows)
+        self._fit_scaler(self.splits.train.windows)
         for name, part in self.splits._asdict().items():
             x = part.windows
             if self.scaler is not None:
@@ -84,3 +92,12 @@ class BIDMCDataModule(SplitDataModule):
             self.setup()
         return DataLoader(self._tensors[name], batch_size=self.batch_size, shuffle=shuffle,
                           num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.shuffle_train)
+
+    def train_targets(self) -> np.ndarray:
+        """Targets of the training split (for the task's target standardisation)."""
+        if not self._tensors:
+            self.setup("fit")
+        return self.splits.train.targets

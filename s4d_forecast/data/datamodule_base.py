@@ -1,4 +1,5 @@
-"""What the dataset DataModules share: split loaders and a checkpointed, train-only scaler."""
+"""What the dataset DataModules share: one vocabulary (``root``, ``normalize``,
+``predict_split``), split loaders and a checkpointed, train-only scaler."""
 
 from __future__ import annotations
 
@@ -7,15 +8,42 @@ from torch.utils.data import DataLoader
 
 from .scaling import SignalScaler
 
+SPLITS = ("train", "val", "test")
+NORMALIZE = ("none", "per_channel", "global")
+
 
 class SplitDataModule(pl.LightningDataModule):
     """A DataModule whose subclasses build ``_loader(split, shuffle)``.
 
-    Gives the train (shuffled), val and test loaders, and saves the fitted ``self.scaler``
-    (a :class:`SignalScaler` or ``None``) in Lightning checkpoints.
+    Gives the train (shuffled), val, test and predict loaders, fits ``self.scaler`` (a
+    :class:`SignalScaler`, or ``None`` with ``normalize="none"``) on the training data only
+    (:meth:`_fit_scaler`) and saves it in Lightning checkpoints.
+
+    Parameters
+    ----------
+    normalize : {"none", "per_channel", "global"}
+        Standardise the inputs with one mean/std per channel, one for all values, or not.
+    predict_split : {"train", "val", "test"}
+        Split served by ``predict_dataloader``.
     """
 
     scaler: SignalScaler | None = None
+
+    def __init__(self, normalize: str, predict_split: str = "test"):
+        super().__init__()
+        if normalize not in NORMALIZE:
+            raise ValueError(f"normalize={normalize!r} is not accepted; use one of {NORMALIZE}")
+        if predict_split not in SPLITS:
+            raise ValueError(f"predict_split={predict_split!r} is not accepted; use one of "
+                             f"{SPLITS}")
+        self.normalize, self.predict_split = normalize, predict_split
+        self.scaler = None
+
+    def _fit_scaler(self, train) -> None:
+        """Fit the scaler on the training data ``train`` unless ``normalize="none"`` or a
+        scaler was restored from a checkpoint."""
+        if self.normalize != "none" and self.scaler is None:
+            self.scaler = SignalScaler(self.normalize).fit(train)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -28,6 +56,9 @@ class SplitDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.predict_split, False)
 
     def state_dict(self) -> dict:
         """The fitted scaler (if any), so it is saved in the Lightning checkpoint."""

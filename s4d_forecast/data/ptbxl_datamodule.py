@@ -17,17 +17,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from s4d_forecast.data.datamodule_base import SplitDataModule
+from s4d_forecast.data.datamodule_base import SPLITS, SplitDataModule
 from s4d_forecast.data.ptbxl import PTBXLDataset, load_ptbxl, ptbxl_splits
 from s4d_forecast.data.ptbxl_labels import check_task, read_scp_statements, task_classes
-from s4d_forecast.data.scaling import SignalScaler
 from s4d_forecast.data.windows import RandomCropDataset, SlidingWindowDataset, aggregate_windows
 
 __all__ = ["PTBXLDataModule"]
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
 
 
 class _WithRecordIndex(Dataset):
@@ -70,8 +67,9 @@ class PTBXLDataModule(SplitDataModule):
         Step between evaluation windows; default half a window (the benchmark's).
     aggregate_fn : {"max", "mean"}
         Reduction of window scores per record (the benchmark uses max).
-    normalize : bool, default True
-        Standardise with one scaler fitted on the flattened training signals.
+    normalize : {"global", "per_channel", "none"}
+        Standardise with one scaler fitted on the flattened training signals (``"global"``,
+        the benchmark's), one per lead, or not at all.
     cache, cache_dir, database, statements, layout, ecg_ids, class_source, n_jobs
         Passed to :func:`~s4d_forecast.data.ptbxl.load_ptbxl`.
     train_folds, val_folds, test_folds : sequence of int
@@ -92,7 +90,7 @@ class PTBXLDataModule(SplitDataModule):
         crop_s: float = 2.5,
         eval_stride_s: float | None = None,
         aggregate_fn: str = "max",
-        normalize: bool = True,
+        normalize: str = "global",
         cache: bool = True,
         cache_dir: str | os.PathLike | None = None,
         database: str | os.PathLike | None = None,
@@ -107,7 +105,7 @@ class PTBXLDataModule(SplitDataModule):
         predict_split: str = "test",
         dataset: PTBXLDataset | None = None,
     ):
-        super().__init__()
+        super().__init__(normalize, predict_split)
         if root is None and dataset is None:
             raise ValueError("pass root= (the PTB-XL folder) or dataset= (a PTBXLDataset)")
         if dataset is not None and not isinstance(dataset, PTBXLDataset):
@@ -115,8 +113,6 @@ class PTBXLDataModule(SplitDataModule):
         check_task(task)
         if aggregate_fn not in ("max", "mean"):
             raise ValueError(f"aggregate_fn must be 'max' or 'mean', got {aggregate_fn!r}")
-        if predict_split not in SPLITS:
-            raise ValueError(f"predict_split must be one of {SPLITS}, got {predict_split!r}")
         for name, value in (("crop_s", crop_s), ("eval_stride_s", eval_stride_s)):
             if value is not None and (isinstance(value, bool) or not value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
@@ -128,15 +124,12 @@ class PTBXLDataModule(SplitDataModule):
         self.task = dataset.task if dataset is not None else task
         self.batch_size, self.num_workers = batch_size, num_workers
         self.crop_s, self.eval_stride_s, self.aggregate_fn = crop_s, eval_stride_s, aggregate_fn
-        self.normalize = normalize
         self.load_kwargs = dict(
             cache=cache, cache_dir=cache_dir, database=database, statements=statements,
             layout=layout, ecg_ids=ecg_ids, class_source=class_source, n_jobs=n_jobs,
         )  # fmt: skip
         self.folds = dict(train_folds=train_folds, val_folds=val_folds, test_folds=test_folds)
-        self.predict_split = predict_split
         self.dataset = dataset
-        self.scaler: SignalScaler | None = None
         self.splits: dict[str, PTBXLDataset] = {}
         self._windows: dict[str, SlidingWindowDataset | RandomCropDataset] = {}
 
@@ -184,8 +177,7 @@ class PTBXLDataModule(SplitDataModule):
                 f"the training folds {list(self.folds['train_folds'])} hold no record of this "
                 "load; check ecg_ids/train_folds"
             )
-        if self.normalize and self.scaler is None:
-            self.scaler = SignalScaler("global").fit(train.signals)
+        self._fit_scaler(train.signals)
         for name, part in zip(SPLITS, (train, val, test)):
             self.splits[name] = part
             if len(part) == 0:
@@ -229,9 +221,6 @@ class PTBXLDataModule(SplitDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.predict_split, False)
 
     # ------------------------------------------------------------------ evaluation
     def aggregate(self, split: str, scores, records) -> np.ndarray:

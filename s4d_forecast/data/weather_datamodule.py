@@ -10,7 +10,6 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from .datamodule_base import SplitDataModule
-from .scaling import SignalScaler
 from .weather import BENCHMARK_OPTIONS, load_weather, weather_splits
 from .windows import SlidingWindowDataset
 
@@ -28,46 +27,44 @@ class WeatherDataModule(SplitDataModule):
 
     Parameters
     ----------
-    path : str or Path, optional
+    root : str or Path, optional
         ``weather.csv`` (either layout).
     lookback, horizon : int
         Input and forecast lengths (horizons 96/192/336/720 in the benchmark).
     batch_size, num_workers : int
-    scaler : {"per_channel", "global", "none"}
+    normalize : {"per_channel", "global", "none"}
+        Standardisation fitted on the training rows (the benchmark's: per channel).
     columns : list of str, optional
         Variables to keep (default all, in file order).
     load_options : dict, optional
         Keyword arguments of :func:`~s4d_forecast.data.weather.load_weather`; default
         :data:`~s4d_forecast.data.weather.BENCHMARK_OPTIONS` (the file as the benchmark
         used it: duplicate row and ``-9999`` kept; both are logged).
+    predict_split : {"train", "val", "test"}
+        Split served by ``predict_dataloader``.
     df : pd.DataFrame, optional
-        An already loaded frame (``path`` is then not read).
+        An already loaded frame (``root`` is then not read).
     """
 
-    def __init__(self, path: str | Path | None = None, lookback: int = 96, horizon: int = 96,
-                 batch_size: int = 32, num_workers: int = 0, scaler: str = "per_channel",
+    def __init__(self, root: str | Path | None = None, lookback: int = 96, horizon: int = 96,
+                 batch_size: int = 32, num_workers: int = 0, normalize: str = "per_channel",
                  columns: list[str] | None = None, load_options: dict | None = None,
-                 df: pd.DataFrame | None = None):
-        super().__init__()
-        if path is None and df is None:
-            raise ValueError("pass path= (weather.csv) or df=")
-        if scaler not in ("per_channel", "global", "none"):
-            raise ValueError(
-                f"scaler={scaler!r} is not accepted; use 'per_channel', 'global' or 'none'"
-            )
-        self.path, self.lookback, self.horizon = path, lookback, horizon
+                 predict_split: str = "test", df: pd.DataFrame | None = None):
+        super().__init__(normalize, predict_split)
+        if root is None and df is None:
+            raise ValueError("pass root= (weather.csv) or df=")
+        self.root, self.lookback, self.horizon = root, lookback, horizon
         self.batch_size, self.num_workers = batch_size, num_workers
-        self.scaler_mode, self.columns = scaler, columns
+        self.columns = columns
         self.load_options = dict(BENCHMARK_OPTIONS if load_options is None else load_options)
         self.df = df
-        self.scaler: SignalScaler | None = None
         self.datasets: dict[str, SlidingWindowDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         if self.df is None:
-            self.df = load_weather(self.path, **self.load_options)
+            self.df = load_weather(self.root, **self.load_options)
         df = self.df
         if self.columns is not None:
             absent = [c for c in self.columns if c not in df.columns]
@@ -75,8 +72,7 @@ class WeatherDataModule(SplitDataModule):
                 raise ValueError(f"columns {absent} not in the data; present: {list(df.columns)}")
             df = df[list(self.columns)]
         parts = weather_splits(df, lookback=self.lookback)
-        if self.scaler_mode != "none" and self.scaler is None:
-            self.scaler = SignalScaler(self.scaler_mode).fit(parts.train.to_numpy())
+        self._fit_scaler(parts.train.to_numpy())
         for name, part in parts._asdict().items():
             arr = part.to_numpy(dtype=np.float32)
             if self.scaler is not None:

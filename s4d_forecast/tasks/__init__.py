@@ -3,7 +3,8 @@
 - :class:`ECGClassificationTask`: multi-label ECG classification (BCE with logits, macro
   AUC over records after max-over-windows aggregation).
 - :class:`VitalSignRegressionTask`: vital-sign regression (MSE loss, RMSE).
-- :class:`BIDMCData`: the BIDMC DataModule with ``root`` and a predict loader, for the CLI.
+- ``BIDMCData``: :class:`~s4d_forecast.data.BIDMCDataModule` under the name the shipped BIDMC
+  configs use (``data.class_path: s4d_forecast.tasks.BIDMCData``).
 - ``s4d-forecast fit|validate|test|predict`` (:mod:`s4d_forecast.tasks.cli`): LightningCLI
   on the shipped configs in ``s4d_forecast/configs/``.
 """
@@ -11,9 +12,9 @@
 import importlib
 
 _LAZY = {
+    "BIDMCData": ("s4d_forecast.data.bidmc_datamodule", "BIDMCDataModule"),
     "EncoderTask": ("s4d_forecast.tasks.base", "EncoderTask"),
     "ECGClassificationTask": ("s4d_forecast.tasks.classification", "ECGClassificationTask"),
-    "BIDMCData": ("s4d_forecast.tasks.data", "BIDMCData"),
     "VitalSignRegressionTask": ("s4d_forecast.tasks.regression", "VitalSignRegressionTask"),
 }
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
-import random
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 from torch import nn
@@ -18,17 +19,22 @@ from s4d_forecast.tasks.schedules import build_scheduler, check_schedule
 
 log = logging.getLogger(__name__)
 
+# the encoder's own POOLS less None: a task needs one vector per window for its head
 POOLS = ("mean", "last")
-
-allow_numpy_arrays()
 
 
 class EncoderTask(pl.LightningModule):
     """``S4DEncoder`` with pooling and a linear head, trained with AdamW on SSM param groups.
 
-    Subclasses define the loss, the metrics and what the head predicts, and call
+    Subclasses define the loss (``_loss``), the metrics (``_evaluate``) and the predictions
+    file (``_frame``); they pass their encoder and optimiser options on by keyword
+    (``super().__init__(d_output=..., **EncoderTask.options(locals()))``) and call
     ``self.save_hyperparameters()`` after ``super().__init__`` (the optimiser reads
     ``lr``, ``weight_decay``, ``ssm_lr`` and the schedule options from ``hparams``).
+
+    Validation and test steps keep ``_loss``'s outputs per stage; at the epoch end they are
+    concatenated over batches and DDP ranks (``_collect``), scored (``_evaluate``) and, for
+    test and predict, written by rank zero to ``test_predictions.csv`` / ``predictions.csv``.
 
     Parameters
     ----------
@@ -60,7 +66,7 @@ class EncoderTask(pl.LightningModule):
         ``default_root_dir``.
     """
 
-    def __init__(self, d_input: int, d_output: int | None, d_model: int = 128,
+    def __init__(self, *, d_input: int, d_output: int | None, d_model: int = 128,
                  n_layers: int = 4, d_state: int = 64, init: str = "legs", disc: str = "zoh",
                  bidirectional: bool = False, prenorm: bool = True, dropout: float = 0.0,
                  pool: str = "mean", dt_min: float = 0.001, dt_max: float = 0.1,
@@ -90,6 +96,22 @@ class EncoderTask(pl.LightningModule):
         self.head: nn.Module | None = None
         if d_output is not None:
             self._build_head(d_output)
+        self._outputs: dict[str, list[tuple[torch.Tensor, ...]]] = {}
+
+    @classmethod
+    def options(cls, values: dict) -> dict:
+        """The entries of ``values`` (a subclass's ``locals()``) that :class:`EncoderTask`
+        takes, to pass on by keyword: the subclasses keep flat, documented signatures (the
+        configs' ``model.init_args``) without restating the base's argument order."""
+        names = inspect.signature(EncoderTask.__init__).parameters
+        return {k: values[k] for k in names if k not in ("self", "d_output") and k in values}
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, *args, **kwargs):
+        """Lightning's loader, after allowing the numeric numpy arrays that the DataModules'
+        scalers leave in the checkpoint (:mod:`s4d_forecast.tasks.checkpoints`)."""
+        allow_numpy_arrays()
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     # ------------------------------------------------------------------ model
     def _build_head(self, d_output: int) -> None:
@@ -114,30 +136,68 @@ class EncoderTask(pl.LightningModule):
                                 gamma=hp.gamma, min_lr_ratio=hp.min_lr_ratio)
         return {"optimizer": opt, "lr_scheduler": sched}
 
-    # ------------------------------------------------------------------ exact resume
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Keep the random states, so a resumed run draws the same shuffles and crops.
+    # ------------------------------------------------------------------ what subclasses define
+    def _loss(self, batch) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """``(loss, outputs kept for the epoch end)`` of one batch."""
+        raise NotImplementedError
 
-        Stored as tensors and plain numbers, so ``torch.load(weights_only=True)`` reads them.
-        """
-        name, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
-        checkpoint["rng_states"] = {
-            "torch": torch.get_rng_state(),
-            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
-                      float(gauss)),
-            "python": random.getstate(),
-        }
+    def _evaluate(self, stage: str) -> tuple[np.ndarray, ...] | None:
+        """Log the metrics of ``stage`` from ``_collect(stage)``; return what ``_frame``
+        writes (``None`` when nothing was collected)."""
+        raise NotImplementedError
 
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        st = checkpoint.get("rng_states")
-        if st is None or self.trainer is None or self.trainer.world_size > 1:
-            return  # DDP ranks hold different states; Lightning reseeds them per rank
-        torch.set_rng_state(st["torch"])
-        name, keys, pos, has_gauss, gauss = st["numpy"]
-        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
-        random.setstate(st["python"])
+    def _predicted(self) -> tuple[np.ndarray, ...] | None:
+        """What ``_frame`` writes after ``predict``; by default the collected outputs."""
+        return self._collect("predict")
 
-    # ------------------------------------------------------------------ helpers
+    def _frame(self, *arrays: np.ndarray) -> pd.DataFrame:
+        """The predictions file's rows."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ steps
+    def training_step(self, batch, batch_idx):
+        loss, _ = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        return loss
+
+    def _eval_step(self, stage: str, batch) -> None:
+        loss, outputs = self._loss(batch)
+        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True)
+        self._keep(stage, *outputs)
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step("val", batch)
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step("test", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._evaluate("val")
+
+    def on_test_epoch_end(self) -> None:
+        got = self._evaluate("test")
+        if got is not None and self.trainer.is_global_zero:
+            self._write("test_predictions.csv", self._frame(*got))
+
+    def on_predict_epoch_end(self) -> None:
+        got = self._predicted()
+        if got is not None and self.trainer.is_global_zero:
+            self._write("predictions.csv", self._frame(*got))
+
+    # ------------------------------------------------------------------ outputs
+    def _keep(self, stage: str, *tensors: torch.Tensor) -> None:
+        """Keep one batch's outputs of ``stage`` until its epoch end."""
+        self._outputs.setdefault(stage, []).append(tuple(t.detach() for t in tensors))
+
+    def _collect(self, stage: str) -> tuple[np.ndarray, ...] | None:
+        """The kept outputs of ``stage``, concatenated over batches and DDP ranks, as numpy
+        (floating tensors as float32); ``None`` when the stage kept nothing."""
+        outs = self._outputs.pop(stage, [])
+        if not outs:
+            return None
+        parts = (self._gather(torch.cat(column)) for column in zip(*outs))
+        return tuple((t.float() if t.is_floating_point() else t).cpu().numpy() for t in parts)
+
     def _gather(self, t: torch.Tensor) -> torch.Tensor:
         """Concatenate ``t`` over DDP ranks (a no-op in one process)."""
         if self.trainer is None or self.trainer.world_size == 1:
@@ -145,8 +205,10 @@ class EncoderTask(pl.LightningModule):
         g = self.all_gather(t)
         return g.reshape(-1, *t.shape[1:])
 
-    def _predictions_path(self, name: str) -> Path:
+    def _write(self, name: str, frame: pd.DataFrame) -> None:
+        """Write ``frame`` to ``predictions_dir`` (default the trainer's root) / ``name``."""
         root = self.hparams.predictions_dir or self.trainer.default_root_dir
         path = Path(root) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        frame.to_csv(path, index=False)
+        log.info("wrote %d rows to %s", len(frame), path)

@@ -61,12 +61,8 @@ class ECGClassificationTask(EncoderTask):
                  scheduler: str = "cosine", warmup_steps: int = 0,
                  milestones: Sequence[int] = (), gamma: float = 0.5,
                  min_lr_ratio: float = 0.0, predictions_dir: str | None = None):
-        super().__init__(d_input, n_classes, d_model, n_layers, d_state, init, disc,
-                         bidirectional, prenorm, dropout, pool, dt_min, dt_max, lr,
-                         weight_decay, ssm_lr, scheduler, warmup_steps, milestones, gamma,
-                         min_lr_ratio, predictions_dir)
+        super().__init__(d_output=n_classes, **EncoderTask.options(locals()))
         self.save_hyperparameters()
-        self._outputs: dict[str, list] = {}
 
     def setup(self, stage: str) -> None:
         if self.head is None:
@@ -78,47 +74,26 @@ class ECGClassificationTask(EncoderTask):
             self.hparams.n_classes = int(dm.n_classes)
 
     # ------------------------------------------------------------------ steps
-    def training_step(self, batch, batch_idx):
-        x, y, _ = batch
-        loss = F.binary_cross_entropy_with_logits(self(x), y.float())
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
-        return loss
-
-    def _eval_step(self, stage: str, batch) -> None:
+    def _loss(self, batch):
         x, y, rec = batch
         logits = self(x)
         loss = F.binary_cross_entropy_with_logits(logits, y.float())
-        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True)
-        self._outputs.setdefault(stage, []).append((torch.sigmoid(logits).detach(), rec))
-
-    def validation_step(self, batch, batch_idx):
-        self._eval_step("val", batch)
-
-    def test_step(self, batch, batch_idx):
-        self._eval_step("test", batch)
+        return loss, (torch.sigmoid(logits), rec)
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         x, _, rec = batch
         probs = torch.sigmoid(self(x))
-        self._outputs.setdefault("predict", []).append((probs.detach(), rec))
+        self._keep("predict", probs, rec)
         return probs
 
     # ------------------------------------------------------------------ epoch ends
-    def _records_scores(self, stage: str) -> tuple[np.ndarray, np.ndarray] | None:
-        outs = self._outputs.pop(stage, [])
-        if not outs:
-            return None
-        scores = self._gather(torch.cat([o[0] for o in outs]))
-        recs = self._gather(torch.cat([o[1] for o in outs]))
-        return scores.float().cpu().numpy(), recs.cpu().numpy()
-
-    def _evaluate(self, stage: str, split: str) -> tuple[np.ndarray, np.ndarray] | None:
-        got = self._records_scores(stage)
+    def _evaluate(self, stage: str) -> tuple[np.ndarray, np.ndarray] | None:
+        got = self._collect(stage)
         if got is None or self.trainer.sanity_checking:
             return None  # the sanity check sees a few windows, not every record
         dm = self.trainer.datamodule
-        agg = dm.aggregate(split, *got)
-        labels = dm.labels(split)
+        agg = dm.aggregate(stage, *got)
+        labels = dm.labels(stage)
         auc, n_ok = _auc_on_defined_classes(labels, agg)
         if n_ok < labels.shape[1]:
             log.warning("%s macro AUC over %d of %d classes (the others have no positive or no "
@@ -127,36 +102,23 @@ class ECGClassificationTask(EncoderTask):
         self.log(f"{stage}/auc_classes", float(n_ok), rank_zero_only=True)
         return agg, labels
 
-    def on_validation_epoch_end(self) -> None:
-        self._evaluate("val", "val")
-
-    def on_test_epoch_end(self) -> None:
-        got = self._evaluate("test", "test")
-        if got is not None and self.trainer.is_global_zero:
-            self._write("test_predictions.csv", *got)
-
-    def on_predict_epoch_end(self) -> None:
-        got = self._records_scores("predict")
+    def _predicted(self) -> tuple[np.ndarray, np.ndarray] | None:
+        got = self._collect("predict")
         if got is None:
-            return
+            return None
         dm = self.trainer.datamodule
         split = getattr(dm, "predict_split", "test")
-        agg = dm.aggregate(split, *got)
-        if self.trainer.is_global_zero:
-            self._write("predictions.csv", agg, dm.labels(split))
+        return dm.aggregate(split, *got), dm.labels(split)
 
-    def _write(self, name: str, scores: np.ndarray, labels: np.ndarray) -> None:
+    def _frame(self, scores: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
         classes = list(getattr(self.trainer.datamodule, "classes", range(scores.shape[1])))
         df = pd.DataFrame(scores, columns=[f"score_{c}" for c in classes])
         df.insert(0, "record", np.arange(len(df)))
         ids = self._ecg_ids(len(df))
         if ids is not None:
             df.insert(1, "ecg_id", ids)
-        df = pd.concat([df, pd.DataFrame(labels.astype(np.int8),
-                                         columns=[f"label_{c}" for c in classes])], axis=1)
-        path = self._predictions_path(name)
-        df.to_csv(path, index=False)
-        log.info("wrote %d records' scores to %s", len(df), path)
+        return pd.concat([df, pd.DataFrame(labels.astype(np.int8),
+                                           columns=[f"label_{c}" for c in classes])], axis=1)
 
     def _ecg_ids(self, n: int):
         dm = self.trainer.datamodule

@@ -13,11 +13,11 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
+from s4d_forecast.callbacks import NonFiniteLossGuard, RandomStateCheckpoint
 from s4d_forecast.tasks.base import EncoderTask
+from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
 
 log = logging.getLogger(__name__)
-
-SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 
 class ConfigError(ValueError):
@@ -35,6 +35,12 @@ class TaskCLI(LightningCLI):
     from ``checkpoints/last.ckpt`` when it exists and no ``--ckpt_path`` is given;
     ``--ckpt_path last`` does the same explicitly) and ``--test_after_fit`` (``fit`` then
     tests the best checkpoint, writing ``test_predictions.csv``).
+
+    Every trainer also gets :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` (stop at the
+    first NaN/inf loss, before a checkpoint of the broken weights) and
+    :class:`~s4d_forecast.callbacks.RandomStateCheckpoint` (the random states travel in the
+    checkpoints, so a fit resumed from ``last.ckpt`` ends with the uninterrupted run's
+    weights).
     """
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -54,6 +60,7 @@ class TaskCLI(LightningCLI):
         return self.config[self.subcommand] if self.subcommand else self.config
 
     def before_instantiate_classes(self) -> None:
+        allow_numpy_arrays()  # the checkpoints this CLI loads hold the DataModules' scalers
         cfg = self._cfg()
         if cfg.checkpoint.dirpath is None:
             root = cfg.trainer.default_root_dir or os.getcwd()
@@ -69,7 +76,9 @@ class TaskCLI(LightningCLI):
             super().instantiate_classes()
         except (ValueError, TypeError, FileNotFoundError) as err:
             raise ConfigError(f"invalid configuration: {_clean(str(err))}") from err
-        self.trainer.callbacks.append(last_checkpoint(self._cfg().checkpoint.dirpath))
+        cfg = self._cfg()
+        self.trainer.callbacks += [NonFiniteLossGuard(), RandomStateCheckpoint()]
+        self.trainer.callbacks.append(last_checkpoint(cfg.checkpoint.dirpath))
         root = getattr(self.datamodule, "root", None)
         if root is not None and not Path(root).exists():
             raise ConfigError(f"invalid configuration: data.root={str(root)!r} does not exist")

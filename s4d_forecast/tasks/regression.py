@@ -49,14 +49,10 @@ class VitalSignRegressionTask(EncoderTask):
                  milestones: Sequence[int] = (100, 200, 300, 400, 500), gamma: float = 0.5,
                  min_lr_ratio: float = 0.0, predictions_dir: str | None = None,
                  standardize_target: bool = True):
-        super().__init__(d_input, 1, d_model, n_layers, d_state, init, disc, bidirectional,
-                         prenorm, dropout, pool, dt_min, dt_max, lr, weight_decay, ssm_lr,
-                         scheduler, warmup_steps, milestones, gamma, min_lr_ratio,
-                         predictions_dir)
+        super().__init__(d_output=1, **EncoderTask.options(locals()))
         self.save_hyperparameters()
         self.register_buffer("target_mean", torch.zeros(()))
         self.register_buffer("target_std", torch.ones(()))
-        self._outputs: dict[str, list] = {}
 
     # ------------------------------------------------------------------ target scale
     def setup(self, stage: str) -> None:
@@ -80,41 +76,16 @@ class VitalSignRegressionTask(EncoderTask):
         x, y = batch[0], batch[1].float()
         z = self._standard(x)
         loss = F.mse_loss(z, (y - self.target_mean) / self.target_std)
-        return loss, z * self.target_std + self.target_mean, y
-
-    # ------------------------------------------------------------------ steps
-    def training_step(self, batch, batch_idx):
-        loss, _, _ = self._loss(batch)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
-        return loss
-
-    def _eval_step(self, stage: str, batch) -> None:
-        loss, pred, y = self._loss(batch)
-        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True)
-        self._outputs.setdefault(stage, []).append((pred.detach(), y))
-
-    def validation_step(self, batch, batch_idx):
-        self._eval_step("val", batch)
-
-    def test_step(self, batch, batch_idx):
-        self._eval_step("test", batch)
+        return loss, (z * self.target_std + self.target_mean, y)
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         pred = self(batch[0])
         y = batch[1].float() if len(batch) > 1 else torch.full_like(pred, float("nan"))
-        self._outputs.setdefault("predict", []).append((pred.detach(), y))
+        self._keep("predict", pred, y)
         return pred
 
     # ------------------------------------------------------------------ epoch ends
-    def _collect(self, stage: str):
-        outs = self._outputs.pop(stage, [])
-        if not outs:
-            return None
-        pred = self._gather(torch.cat([o[0] for o in outs])).float().cpu().numpy()
-        y = self._gather(torch.cat([o[1] for o in outs])).float().cpu().numpy()
-        return pred, y
-
-    def _evaluate(self, stage: str):
+    def _evaluate(self, stage: str) -> tuple[np.ndarray, np.ndarray] | None:
         got = self._collect(stage)
         if got is None:
             return None
@@ -124,24 +95,8 @@ class VitalSignRegressionTask(EncoderTask):
         self.log(f"{stage}/rmse_std", err / float(self.target_std), rank_zero_only=True)
         return pred, y
 
-    def on_validation_epoch_end(self) -> None:
-        self._evaluate("val")
-
-    def on_test_epoch_end(self) -> None:
-        got = self._evaluate("test")
-        if got is not None and self.trainer.is_global_zero:
-            self._write("test_predictions.csv", *got)
-
-    def on_predict_epoch_end(self) -> None:
-        got = self._collect("predict")
-        if got is not None and self.trainer.is_global_zero:
-            self._write("predictions.csv", *got)
-
-    def _write(self, name: str, pred: np.ndarray, y: np.ndarray) -> None:
-        df = pd.DataFrame({"window": np.arange(len(pred)), "target": y, "prediction": pred})
-        path = self._predictions_path(name)
-        df.to_csv(path, index=False)
-        log.info("wrote %d predictions to %s", len(df), path)
+    def _frame(self, pred: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"window": np.arange(len(pred)), "target": y, "prediction": pred})
 
 
 def _train_targets(dm) -> np.ndarray:

@@ -81,7 +81,7 @@ def test_classes_known_before_setup_and_state_roundtrip(tree, tmp_path, dm):
 def test_from_dataset_500hz_and_no_normalize(tmp_path):
     tree = make_ptbxl_tree(tmp_path / "t", n_records=10, sampling_rates=(500,), seconds=4.0)
     ds = load_ptbxl(tree.root, 500, "superdiagnostic", cache_dir=tmp_path, n_jobs=1)
-    dm = PTBXLDataModule(dataset=ds, normalize=False, batch_size=4, eval_stride_s=0.5)
+    dm = PTBXLDataModule(dataset=ds, normalize="none", batch_size=4, eval_stride_s=0.5)
     dm.setup()
     assert dm.window == 1250 and dm.eval_stride == 250 and dm.scaler is None
     assert len(dm.windows("test")) == len(ptbxl_splits(ds)[2]) * 4  # (2000 - 1250) / 250 + 1

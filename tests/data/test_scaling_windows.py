@@ -210,7 +210,7 @@ def test_weather_datamodule_protocol(tmp_path):
     np.testing.assert_array_equal(dm2.scaler.mean_, dm.scaler.mean_)
     with pytest.raises(ValueError, match=r"columns \['nope'\] not in the data"):
         WeatherDataModule(df=df, columns=["nope"]).setup()
-    with pytest.raises(ValueError, match=r"pass path= \(weather.csv\) or df="):
+    with pytest.raises(ValueError, match=r"pass root= \(weather.csv\) or df="):
         WeatherDataModule()
 
 

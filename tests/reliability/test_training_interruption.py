@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from s4d_forecast.callbacks import EpochSeed, NonFiniteLossError, NonFiniteLossGuard
+from s4d_forecast.callbacks import NonFiniteLossError, NonFiniteLossGuard, RandomStateCheckpoint
 from s4d_forecast.ssm import S4DEncoder, ssm_param_groups
 
 
@@ -43,7 +43,7 @@ def _trainer(tmp_path, max_epochs, extra=()):
                                         every_n_epochs=1)
     return pl.Trainer(max_epochs=max_epochs, accelerator="cpu", logger=False,
                       enable_progress_bar=False, enable_model_summary=False,
-                      callbacks=[ckpt, EpochSeed(seed=7), NonFiniteLossGuard(), *extra],
+                      callbacks=[ckpt, RandomStateCheckpoint(), NonFiniteLossGuard(), *extra],
                       default_root_dir=tmp_path)
 
 
