@@ -211,9 +211,14 @@ def _check_class_kwargs(args: dict, cls_name: str, kwargs_name: str, default) ->
     if cls is None or not callable(cls):
         return
     try:
-        accepted = _signature_names(cls.__init__) - {"params", "optimizer"}
+        params = inspect.signature(cls.__init__).parameters.values()
     except (TypeError, ValueError):
         return
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return  # the class takes any keyword: nothing to compare against
+    accepted = _signature_names(cls.__init__) - {"params", "optimizer"}
+    if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
+        accepted |= {"interval", "frequency", "monitor", "strict", "name"}
     c.check_keys(kwargs_name, options, accepted)
 
 

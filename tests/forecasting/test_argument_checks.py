@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from forecasting_helpers import trainer_kwargs
 
 from s4d_forecast import S4DForecaster, S4DModel, _checks
@@ -35,6 +36,9 @@ BAD = [
     ({"optimizer_kwargs": {"lr": "1e-3"}}, "`optimizer_kwargs['lr']` must be a number > 0"),
     ({"optimizer_kwargs": {"lrr": 1e-3}}, "`optimizer_kwargs` has the unknown key 'lrr' "
                                           "(did you mean 'lr'?)"),
+    ({"lr_scheduler_cls": torch.optim.lr_scheduler.StepLR,
+      "lr_scheduler_kwargs": {"step_sise": 3}},
+     "`lr_scheduler_kwargs` has the unknown key 'step_sise' (did you mean 'step_size'?)"),
     ({"random_state": -1}, "`random_state` must be an integer >= 0 or None, got -1."),
     ({"pl_trainer_kwargs": "cpu"}, "`pl_trainer_kwargs` must be a dict or None, got 'cpu'."),
 ]
@@ -72,7 +76,8 @@ def test_wrong_types_are_type_errors_too():
 def test_good_arguments_still_build():
     S4DModel(input_chunk_length=8, output_chunk_length=4, n_epochs=np.int64(2),
              ssm_kwargs={"dt_min": 1e-3, "dt_max": 1e-1}, optimizer_kwargs={"lr": 1e-3},
-             init="dfout", disc="zoh")
+             init="dfout", disc="zoh", lr_scheduler_cls=torch.optim.lr_scheduler.StepLR,
+             lr_scheduler_kwargs={"step_size": 3, "interval": "step"})
 
 
 def test_ssm_kwargs_keys_come_from_the_kernel_signature():
