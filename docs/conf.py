@@ -228,7 +228,39 @@ def _architecture_toctree() -> None:
 _architecture_toctree()
 
 
+# Repository markdown files outside docs/ that a page includes: a link to one of them (from
+# docs/*.md, written for reading on the repository) goes to the page that shows it.
+_INCLUDED_ELSEWHERE = {
+    "README": "index",
+    "CHANGELOG": "changelog",
+    "benchmarks/RESULTS": "benchmarks",
+}
+
+
+def _included_markdown_transform():
+    from sphinx import addnodes
+    from sphinx.transforms.post_transforms import SphinxPostTransform
+
+    class IncludedMarkdownLinks(SphinxPostTransform):
+        default_priority = 8  # before MyST's own link resolver (9)
+
+        def run(self, **kwargs):
+            for node in self.document.findall(addnodes.pending_xref):
+                if node.get("reftype") != "myst" or node.get("refdomain") != "doc":
+                    continue
+                target = Path(node["reftarget"])
+                try:
+                    rel = target.relative_to(ROOT).as_posix()
+                except ValueError:
+                    continue
+                if rel in _INCLUDED_ELSEWHERE:
+                    node["reftarget"] = _INCLUDED_ELSEWHERE[rel]
+
+    return IncludedMarkdownLinks
+
+
 def setup(app):
+    app.add_post_transform(_included_markdown_transform())
     app.connect("missing-reference", _resolve_reexports)
     # before napoleon (priority 500), so the numpydoc sections are converted
     app.connect("autodoc-process-docstring", _class_doc_from_own_init, priority=400)
