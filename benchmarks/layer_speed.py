@@ -84,7 +84,7 @@ def measure(shape, device: str, repeats: int, warmup: int,
             chunk_elements: int | None = None) -> dict:
     B, H, N, L = shape
     torch.manual_seed(0)
-    ours = S4D(H, N, init="lin", chunk_elements=chunk_elements).to(device)
+    ours = S4D(H, N, init="lin", chunk_elements=chunk_elements, recompute=True).to(device)
     ref = ReferenceS4D(H, N).to(device)
     x = torch.randn(B, L, H, device=device, requires_grad=True)
     x_ref = x.detach().transpose(1, 2).contiguous().requires_grad_(True)

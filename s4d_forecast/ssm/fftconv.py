@@ -30,6 +30,12 @@ from torch.autograd.function import once_differentiable
 # Other accelerators get the CUDA value.
 CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 22}
 
+# Whether S4D recomputes its output mixing in the backward pass, per device type (other
+# accelerators get the CUDA value). CPU: no — at (B, L, H) = (256, 96, 64) recomputing made
+# one layer's forward + backward take 47 instead of 39 ms of CPU time, and CPU memory rarely
+# bounds the batch. CUDA: yes, for the training peak of the layer-speed table.
+RECOMPUTE = {"cpu": False, "cuda": True}
+
 
 def batch_chunk(shape: torch.Size | tuple[int, ...], device: torch.device,
                 chunk_elements: int | None = None) -> int:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s4d_forecast.ssm.fftconv import chunked_recompute, fft_conv
+from s4d_forecast.ssm.fftconv import RECOMPUTE, batch_chunk, chunked_recompute, fft_conv
 from s4d_forecast.ssm.kernel import S4DKernel, power_blocks, vandermonde_real
 
 
@@ -110,6 +110,12 @@ class S4D(nn.Module):
         in the backward pass, so the peak holds a few activations instead of a dozen.
         Default: per device, :data:`s4d_forecast.ssm.fftconv.CHUNK_ELEMENTS`. Results do
         not depend on it.
+    recompute : bool, optional
+        Recompute the output mixing (GELU → dropout → Linear → GLU) chunk by chunk in the
+        backward pass instead of keeping its intermediates (three activations' worth).
+        Default: per device, :data:`s4d_forecast.ssm.fftconv.RECOMPUTE` — on CUDA, where
+        memory bounds the batch; not on CPU, where it costs about a sixth of a layer's
+        training step (benchmarks/RESULTS.md). Results do not depend on it.
     check_finite : bool
         Check every input for NaN/inf and raise a ``ValueError`` naming the first bad
         position. Off by default (it costs a pass over the input). Without it a single NaN or
@@ -136,8 +142,12 @@ class S4D(nn.Module):
     def __init__(self, d_model: int, d_state: int = 64, init: str = "legs", disc: str = "zoh",
                  bidirectional: bool = False, dropout: float = 0.0,
                  chunk_elements: int | None = None, check_finite: bool = False,
-                 **kernel_kwargs):
+                 recompute: bool | None = None, **kernel_kwargs):
         super().__init__()
+        if recompute is not None and not isinstance(recompute, bool):
+            raise ValueError(f"recompute={recompute!r} must be True, False or None (the "
+                             "device default)")
+        self.recompute = recompute
         if not isinstance(check_finite, bool):
             raise TypeError(f"check_finite={check_finite!r} must be True or False")
         self.check_finite = check_finite
@@ -199,12 +209,20 @@ class S4D(nn.Module):
             new_state = (self._final_state(x.transpose(1, 2).to(K.dtype), log_dA, state)
                          if return_state else None)
         y = y.to(x.dtype)
-        # GELU → dropout → Linear → GLU, recomputed chunk-wise in the backward pass: it
-        # would otherwise keep 4 activations' worth (GELU output, the 2H-wide Linear output)
+        # GELU → dropout → Linear → GLU, recomputed chunk-wise in the backward pass when
+        # asked (it would otherwise keep 3 activations' worth: the GELU output and the
+        # 2H-wide Linear output); within a single chunk there is nothing to gain.
         mask = self.dropout.mask(y)
-        y = chunked_recompute(lambda y_c, rows: self._mix(y_c, None if mask is None
-                                                           else mask[rows]),
-                              y, list(self.output_linear.parameters()), self.chunk_elements)
+        recompute = (RECOMPUTE.get(y.device.type, True) if self.recompute is None
+                     else self.recompute)
+        if (not recompute or not torch.is_grad_enabled()
+                or batch_chunk(y.shape, y.device, self.chunk_elements) >= B):
+            y = self._mix(y, mask)
+        else:
+            y = chunked_recompute(lambda y_c, rows: self._mix(y_c, None if mask is None
+                                                               else mask[rows]),
+                                  y, list(self.output_linear.parameters()),
+                                  self.chunk_elements)
         return (y, new_state) if return_state else y
 
     def _convolve(self, x: torch.Tensor, K: torch.Tensor) -> torch.Tensor:

@@ -108,12 +108,14 @@ def test_chunked_recompute_replays_autocast():
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_layer_outputs_and_gradients_do_not_depend_on_the_chunking(bidirectional):
+    """Chunk size and recomputing the mixing (or keeping its intermediates) change nothing."""
     x = torch.randn(6, 40, 8, dtype=torch.float64)
     results = []
-    for chunk in (None, 40 * 8, 2 * 40 * 8 + 1):
+    for chunk, recompute in ((None, None), (40 * 8, True), (2 * 40 * 8 + 1, True),
+                             (40 * 8, False)):
         torch.manual_seed(3)
         layer = S4D(8, 16, bidirectional=bidirectional, dropout=0.2,
-                    chunk_elements=chunk).double().train()
+                    chunk_elements=chunk, recompute=recompute).double().train()
         torch.manual_seed(4)  # the same dropout masks
         xi = x.clone().requires_grad_(True)
         y = layer(xi)
@@ -130,13 +132,21 @@ def test_layer_rejects_a_bad_chunk_size(bad):
         S4D(4, 8, chunk_elements=bad)
 
 
-def test_double_backward_is_refused_not_silently_wrong():
-    layer = S4D(4, 8)
+@pytest.mark.parametrize("bad", [0, 1, "yes"])
+def test_layer_rejects_a_bad_recompute_flag(bad):
+    with pytest.raises(ValueError, match=f"recompute={bad!r}"):
+        S4D(4, 8, recompute=bad)
+
+
+@pytest.mark.parametrize("recompute", [True, False])
+def test_double_backward_is_refused_not_silently_wrong(recompute):
+    layer = S4D(4, 8, recompute=recompute, chunk_elements=16 * 4)
     x = torch.randn(2, 16, 4, requires_grad=True)
-    # the chunk-wise recomputation's gradients are not themselves differentiable: asking for
-    # a second derivative raises instead of returning a wrong (zero) one
+    # the FFT convolution's and the chunk-wise recomputation's gradients are not themselves
+    # differentiable: asking for a second derivative raises instead of returning a wrong
+    # (zero) one
     (g,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
-    with pytest.raises(RuntimeError, match="does not require grad"):
+    with pytest.raises(RuntimeError, match="does not require grad|once_differentiable"):
         g.sum().backward()
     weight = torch.ones(2, 16, 4, requires_grad=True)  # a differentiable incoming gradient
     (g,) = torch.autograd.grad(layer(x), x, weight, create_graph=True)
