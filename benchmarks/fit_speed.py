@@ -1,0 +1,176 @@
+"""Training speed of S4D against an earlier commit and against darts' TiDE, in one run.
+
+Two measurements, each as a ratio of numbers taken in the same run (one torch thread,
+interleaved rounds so a busy machine slows both sides alike):
+
+1. ``step``: one S4DEncoder forward + backward + AdamW step at ``(B, L, H) = (256, 96, 64)``,
+   2 layers, ``N = 64`` — the package in this tree against the package at ``--baseline-ref``
+   (checked out into a temporary git worktree and imported from there in a subprocess).
+2. ``fit``: ``S4DModel`` with its defaults against ``TiDEModel`` with its defaults on the
+   weekly CO2 series that statsmodels ships (standardised, lookback 104, horizon 26, batch 32,
+   ``--epochs`` epochs, no early stopping, so both run the same number of steps), for both
+   trees.
+
+Usage::
+
+    python benchmarks/fit_speed.py [--baseline-ref a0f63f4] [--rounds 5] [--epochs 3]
+
+Prints a markdown table; nothing is written unless ``--output FILE`` is given (refused if the
+file exists, unless ``--overwrite``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _step_ms(repeats: int) -> float:
+    import torch
+
+    from s4d_forecast.ssm import S4DEncoder
+
+    torch.manual_seed(0)
+    enc = S4DEncoder(d_input=1, d_model=64, n_layers=2, d_state=64, dropout=0.1)
+    opt = torch.optim.AdamW(enc.parameters(), 1e-3)
+    x = torch.randn(256, 96, 1)
+
+    def step():
+        opt.zero_grad()
+        enc(x).pow(2).mean().backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def _fit_s(model: str, epochs: int) -> float:
+    import numpy as np
+    from darts import TimeSeries
+    from statsmodels.datasets import co2
+
+    from s4d_forecast.forecasting.quiet import quiet_libraries
+
+    quiet_libraries()
+    frame = co2.load_pandas().data.interpolate(method="time")
+    values = frame["co2"].to_numpy()
+    values = ((values - values.mean()) / values.std()).astype(np.float32)
+    series = TimeSeries.from_values(values)
+    common = {
+        "input_chunk_length": 104, "output_chunk_length": 26, "n_epochs": epochs,
+        "batch_size": 32, "random_state": 0,
+        "pl_trainer_kwargs": {"enable_progress_bar": False, "logger": False,
+                              "enable_model_summary": False, "enable_checkpointing": False},
+    }
+    if model == "s4d":
+        from s4d_forecast import S4DModel as cls
+    else:
+        from darts.models import TiDEModel as cls
+    m = cls(**common)
+    start = time.perf_counter()
+    m.fit(series, verbose=False)
+    return time.perf_counter() - start
+
+
+def worker(what: str, epochs: int, repeats: int) -> None:
+    """Run one measurement in this process and print it as JSON (used by the subprocesses)."""
+    import torch
+
+    torch.set_num_threads(1)
+    if what == "step":
+        print(json.dumps({"value": _step_ms(repeats)}))
+    else:
+        print(json.dumps({"value": _fit_s(what, epochs)}))
+
+
+def _run(tree: Path, what: str, epochs: int, repeats: int) -> float:
+    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fit_speed.py"), "--worker", what,
+         "--epochs", str(epochs), "--repeats", str(repeats)],
+        env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"worker {what} in {tree} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])["value"]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--baseline-ref", default="a0f63f4",
+                   help="git commit/ref to compare against (default: a0f63f4, before the "
+                   "forecasting redesign)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default: 5)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs per fit (default: 3)")
+    p.add_argument("--repeats", type=int, default=15,
+                   help="timed encoder steps per round (default: 15)")
+    p.add_argument("--output", type=Path, default=None, help="also write the table here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    for name in ("rounds", "epochs", "repeats"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name}={getattr(args, name)} must be a positive integer")
+    if args.worker:
+        worker(args.worker, args.epochs, args.repeats)
+        return 0
+    if args.output is not None and args.output.exists() and not args.overwrite:
+        p.error(f"--output {args.output} exists; pass --overwrite to replace it")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base),
+                        args.baseline_ref], check=True, capture_output=True)
+        try:
+            results = {k: [] for k in ("step_base", "step_new", "fit_s4d_base",
+                                       "fit_tide_base", "fit_s4d_new", "fit_tide_new")}
+            for r in range(args.rounds):
+                for key, tree, what in (("step_base", base, "step"), ("step_new", ROOT, "step"),
+                                        ("fit_s4d_base", base, "s4d"),
+                                        ("fit_tide_base", base, "tide"),
+                                        ("fit_s4d_new", ROOT, "s4d"),
+                                        ("fit_tide_new", ROOT, "tide")):
+                    results[key].append(_run(tree, what, args.epochs, args.repeats))
+                print(f"round {r + 1}/{args.rounds}: " + ", ".join(
+                    f"{k} {v[-1]:.3g}" for k, v in results.items()), file=sys.stderr)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(base)], check=False, capture_output=True)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    lines = [
+        f"one torch thread; medians of {args.rounds} interleaved rounds; baseline "
+        f"{args.baseline_ref}",
+        "",
+        "| measurement | baseline | this tree | ratio (this / baseline) |",
+        "|---|---:|---:|---:|",
+        f"| encoder step (256, 96, 64), 2 layers, N=64, ms | {med['step_base']:.1f} | "
+        f"{med['step_new']:.1f} | {med['step_new'] / med['step_base']:.2f} |",
+        f"| S4DModel default fit, CO2, {args.epochs} epochs, s | {med['fit_s4d_base']:.2f} | "
+        f"{med['fit_s4d_new']:.2f} | {med['fit_s4d_new'] / med['fit_s4d_base']:.2f} |",
+        f"| S4DModel fit / TiDEModel fit (same tree, same run) | "
+        f"{med['fit_s4d_base'] / med['fit_tide_base']:.2f} | "
+        f"{med['fit_s4d_new'] / med['fit_tide_new']:.2f} | |",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.output is not None:
+        args.output.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
