@@ -1,7 +1,8 @@
 """Training speed of S4D against an earlier commit and against darts' TiDE, in one run.
 
 Two measurements, each as a ratio of numbers taken in the same run (one torch thread,
-interleaved rounds so a busy machine slows both sides alike):
+interleaved rounds; times are the process's CPU time, which a busy shared machine inflates
+far less than wall-clock time):
 
 1. ``step``: one S4DEncoder forward + backward + AdamW step at ``(B, L, H) = (256, 96, 64)``,
    2 layers, ``N = 64`` — the package in this tree against the package at ``--baseline-ref``
@@ -53,9 +54,9 @@ def _step_ms(repeats: int) -> float:
         step()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return statistics.median(times) * 1e3
 
 
@@ -82,9 +83,9 @@ def _fit_s(model: str, epochs: int) -> float:
     else:
         from darts.models import TiDEModel as cls
     m = cls(**common)
-    start = time.perf_counter()
+    start = time.process_time()
     m.fit(series, verbose=False)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def worker(what: str, epochs: int, repeats: int) -> None:
