@@ -8,13 +8,46 @@ from darts.utils.data.torch_datasets.utils import TorchTrainingSample
 from darts.utils.serialization import add_safe_globals
 
 from s4d_forecast.forecasting import _validation, model_files
-from s4d_forecast.forecasting.s4d_module import _S4DModule
+from s4d_forecast.forecasting.s4d_module import HEADS, NORMALIZATIONS, _S4DModule
 from s4d_forecast.ssm import DISCS, INITS
+
+#: What ``normalization="auto"`` means when the likelihood allows normalising (see
+#: :func:`_normalizable`); chosen on the dev suite (benchmarks/RESULTS.md).
+AUTO_NORMALIZATION = "last"
 
 
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+
+
+def _normalizable(likelihood) -> bool:
+    """Whether forecasts of this likelihood can be shifted and scaled back to the target's
+    scale: point forecasts and quantiles can, a distribution's parameters in general cannot
+    (a scale or rate parameter does not move with the series' level)."""
+    if likelihood is None:
+        return True
+    from darts.utils.likelihood_models import QuantileRegression
+
+    return isinstance(likelihood, QuantileRegression)
+
+
+def _check_architecture(normalization, head, channel_independent, zero_init_branch,
+                        likelihood) -> None:
+    if normalization not in ("auto", *NORMALIZATIONS):
+        raise ValueError(f"`normalization` must be one of {('auto', *NORMALIZATIONS)}, "
+                         f"got {normalization!r}.")
+    if head not in HEADS:
+        raise ValueError(f"`head` must be one of {HEADS}, got {head!r}.")
+    for name, value in (("channel_independent", channel_independent),
+                        ("zero_init_branch", zero_init_branch)):
+        if not isinstance(value, bool):
+            raise TypeError(f"`{name}` must be True or False, got {value!r}.")
+    if normalization not in ("auto", None) and not _normalizable(likelihood):
+        raise ValueError(
+            f"`normalization={normalization!r}` cannot be undone on the parameters of "
+            f"{type(likelihood).__name__} (only point forecasts and QuantileRegression are "
+            "shifted and scaled back); use normalization='auto' or None with this likelihood.")
 
 
 class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
@@ -34,6 +67,10 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         hidden_size: int = 128,
         decoder_output_dim: int = 16,
         temporal_decoder_hidden: int = 32,
+        normalization: str | None = "auto",
+        channel_independent: bool = True,
+        head: str = "mlp",
+        zero_init_branch: bool = True,
         ssm_lr: float | None = None,
         ssm_kwargs: dict | None = None,
         use_static_covariates: bool = True,
@@ -144,6 +181,8 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         if ssm_lr is not None and not ssm_lr > 0:
             raise ValueError(f"`ssm_lr` must be a positive float or None, got {ssm_lr!r}.")
+        _check_architecture(normalization, head, channel_independent, zero_init_branch,
+                            kwargs.get("likelihood"))
 
         super().__init__(**self._extract_torch_model_params(**self.model_params))
         self.pl_module_params = self._extract_pl_module_params(**self.model_params)
@@ -159,6 +198,10 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         self.hidden_size = hidden_size
         self.decoder_output_dim = decoder_output_dim
         self.temporal_decoder_hidden = temporal_decoder_hidden
+        self.normalization = normalization
+        self.channel_independent = channel_independent
+        self.head = head
+        self.zero_init_branch = zero_init_branch
         self.ssm_lr = ssm_lr
         self.ssm_kwargs = dict(ssm_kwargs or {})
         self._considers_static_covariates = use_static_covariates
@@ -197,6 +240,10 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             hidden_size=self.hidden_size,
             decoder_output_dim=self.decoder_output_dim,
             temporal_decoder_hidden=self.temporal_decoder_hidden,
+            normalization=self._resolved_normalization(),
+            channel_independent=self.channel_independent,
+            head=self.head,
+            zero_init_branch=self.zero_init_branch,
             ssm_lr=self.ssm_lr,
             ssm_kwargs=self.ssm_kwargs,
             **self.pl_module_params,
@@ -241,6 +288,12 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             MixedCovariatesTorchModel.load, path, pl_trainer_kwargs=pl_trainer_kwargs,
             trusted=trusted, **kwargs,
         )
+
+    def _resolved_normalization(self) -> str | None:
+        """``normalization`` with ``"auto"`` resolved against the likelihood."""
+        if self.normalization != "auto":
+            return self.normalization
+        return AUTO_NORMALIZATION if _normalizable(self.likelihood) else None
 
     @property
     def supports_static_covariates(self) -> bool:

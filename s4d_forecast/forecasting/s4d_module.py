@@ -1,19 +1,24 @@
 """The Lightning module behind :class:`~s4d_forecast.forecasting.S4DModel`.
 
-Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``):
+Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` targets):
 
-1. past target, past covariates and the historic part of the future covariates are
-   concatenated along channels, ``(B, L, n_in)``;
-2. :class:`~s4d_forecast.ssm.S4DEncoder` lifts them to ``d_model`` channels and runs the
-   residual S4D stack, ``(B, L, d_model)``;
-3. each step's encoding is projected to ``temporal_width`` features and the ``L`` steps are
-   flattened (TiDE flattens the raw lookback; we flatten its S4D encoding), then the static
-   covariates are appended;
-4. a dense decoder (two residual MLP blocks) maps that vector to one ``decoder_output_dim``
-   vector per horizon step, ``(B, O, decoder_output_dim * nr_params)``;
-5. a temporal decoder, shared across steps, combines each step's vector with that step's
-   future covariates and emits ``n_targets * nr_params`` values;
-6. a linear skip from the lookback to the horizon (per target, as in TiDE) is added.
+1. **Normalise** each window's target (``normalization``): subtract its last value
+   (``"last"``, as NLinear) or its mean and divide by its standard deviation (``"rin"``,
+   reversible instance normalisation); the forecast is mapped back at the end.
+2. **Channels**: with ``channel_independent=True`` every target component becomes its own
+   sequence (``B·C`` sequences of one target each, sharing all weights, as PatchTST), with
+   the covariates appended to each; otherwise the ``C`` targets and the covariates form one
+   ``(B, L, n_in)`` sequence.
+3. **Linear path**: a linear map from the ``L`` normalised lookback values of a target to
+   its ``O`` forecast values (NLinear's model).
+4. **S4D branch**: :class:`~s4d_forecast.ssm.S4DEncoder` over the normalised inputs,
+   ``(B, L, d_model)``; each step is projected to ``temporal_width`` features, the ``L``
+   steps are flattened with the static covariates and mapped to one vector per horizon step
+   (``head="mlp"``: two residual MLP blocks, then a temporal decoder shared across steps
+   that also reads that step's future covariates, as TiDE; ``head="linear"``: one linear
+   map). Its last layer starts at zero (``zero_init_branch``), so training starts from the
+   linear path and the S4D branch learns what the linear model misses.
+5. The two paths are added and de-normalised.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from darts.utils.torch import MonteCarloDropout
 from torch import nn
 
 from s4d_forecast.ssm import S4DEncoder, ssm_param_groups
+
+NORMALIZATIONS = (None, "last", "rin")
+HEADS = ("mlp", "linear")
 
 
 class _MLPBlock(nn.Module):
@@ -46,16 +54,22 @@ class _MLPBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.dense(x) + self.skip(x))
 
+    def zero_output(self) -> None:
+        """Make the block output exactly zero at initialisation (both output layers)."""
+        for layer in (self.dense[2], self.skip):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
 
 class _S4DModule(PLForecastingModule):
-    """S4D encoder + TiDE-style dense/temporal decoder (see the module docstring).
+    """Normalised linear path + S4D branch (see the module docstring).
 
     Parameters
     ----------
     input_dim
         Channels entering the encoder: targets + past covariates + future covariates.
     output_dim
-        Number of target components.
+        Number of target components ``C``.
     future_cov_dim
         Number of future covariate components (0 if none).
     static_cov_dim
@@ -67,11 +81,19 @@ class _S4DModule(PLForecastingModule):
     temporal_width
         Features kept per lookback step before flattening.
     hidden_size
-        Width of the dense decoder.
+        Width of the dense decoder (``head="mlp"``).
     decoder_output_dim
-        Per-step vector size produced by the dense decoder.
+        Per-step vector size produced by the dense decoder (``head="mlp"``).
     temporal_decoder_hidden
-        Width of the temporal decoder.
+        Width of the temporal decoder (``head="mlp"``).
+    normalization
+        ``None``, ``"last"`` or ``"rin"``: per-window normalisation of the target.
+    channel_independent
+        One shared model applied to each target component separately.
+    head
+        ``"mlp"`` or ``"linear"``: how the S4D encoding becomes the forecast.
+    zero_init_branch
+        Start the S4D branch's output at exactly zero.
     ssm_lr
         Learning rate for the SSM parameters (A, B, dt); ``None`` uses ``min(lr, 1e-3)``.
     ssm_kwargs
@@ -98,6 +120,10 @@ class _S4DModule(PLForecastingModule):
         hidden_size: int,
         decoder_output_dim: int,
         temporal_decoder_hidden: int,
+        normalization: str | None = None,
+        channel_independent: bool = False,
+        head: str = "mlp",
+        zero_init_branch: bool = False,
         ssm_lr: float | None = None,
         ssm_kwargs: dict | None = None,
         **kwargs,
@@ -108,11 +134,17 @@ class _S4DModule(PLForecastingModule):
         self.static_cov_dim = static_cov_dim
         self.nr_params = nr_params
         self.decoder_output_dim = decoder_output_dim
+        self.normalization = normalization
+        self.channel_independent = channel_independent
+        self.head = head
         self.ssm_lr = ssm_lr
-        out_len = self.output_chunk_length
+        L, O = self.input_chunk_length, self.output_chunk_length
+        # per sequence: targets it carries and static features it sees
+        self.seq_targets = 1 if channel_independent else output_dim
+        seq_input = input_dim - output_dim + self.seq_targets
 
         self.encoder = S4DEncoder(
-            d_input=input_dim,
+            d_input=seq_input,
             d_model=d_model,
             n_layers=n_layers,
             d_state=d_state,
@@ -123,43 +155,85 @@ class _S4DModule(PLForecastingModule):
             **(ssm_kwargs or {}),
         )
         self.step_projection = nn.Linear(d_model, temporal_width)
-        flat_dim = self.input_chunk_length * temporal_width + static_cov_dim
-        self.dense_decoder = nn.Sequential(
-            _MLPBlock(flat_dim, hidden_size, hidden_size, dropout),
-            _MLPBlock(
-                hidden_size, out_len * decoder_output_dim * nr_params, hidden_size, dropout
-            ),
-        )
-        self.temporal_decoder = _MLPBlock(
-            decoder_output_dim * nr_params + future_cov_dim,
-            output_dim * nr_params,
-            temporal_decoder_hidden,
-            dropout,
-        )
-        self.lookback_skip = nn.Linear(self.input_chunk_length, out_len * nr_params)
+        flat_dim = L * temporal_width + static_cov_dim
+        out_per_step = self.seq_targets * nr_params
+        if head == "mlp":
+            self.dense_decoder = nn.Sequential(
+                _MLPBlock(flat_dim, hidden_size, hidden_size, dropout),
+                _MLPBlock(hidden_size, O * decoder_output_dim, hidden_size, dropout),
+            )
+            self.temporal_decoder = _MLPBlock(
+                decoder_output_dim + future_cov_dim, out_per_step, temporal_decoder_hidden,
+                dropout,
+            )
+            if zero_init_branch:
+                self.temporal_decoder.zero_output()
+        else:
+            self.dense_decoder = nn.Sequential(nn.Dropout(dropout),
+                                               nn.Linear(flat_dim, O * out_per_step))
+            self.temporal_decoder = None
+            if zero_init_branch:
+                nn.init.zeros_(self.dense_decoder[1].weight)
+                nn.init.zeros_(self.dense_decoder[1].bias)
+        # the linear path maps lookback steps to horizon steps, per target component
+        self.lookback_skip = nn.Linear(L, O * nr_params)
+
+    # -- normalisation ---------------------------------------------------------------------
+    def _normalize(self, target: torch.Tensor):
+        """``(normalised target, shift, scale)``; shift/scale are ``(B, 1, C)``."""
+        if self.normalization == "last":
+            shift = target[:, -1:, :].detach()
+            return target - shift, shift, None
+        if self.normalization == "rin":
+            shift = target.mean(dim=1, keepdim=True).detach()
+            scale = (target.var(dim=1, keepdim=True, unbiased=False) + 1e-5).sqrt().detach()
+            return (target - shift) / scale, shift, scale
+        return target, None, None
 
     @io_processor
     def forward(self, x_in: PLModuleInput) -> PLModuleOutput:
-        past_target = x_in.past_target
-        batch = past_target.shape[0]
-        out_len = self.output_chunk_length
+        target, shift, scale = self._normalize(x_in.past_target)
+        B, L, C = target.shape
+        O, P = self.output_chunk_length, self.nr_params
+        others = [t for t in (x_in.past_covariates, x_in.historic_future_covariates)
+                  if t is not None]
+        static = (x_in.static_covariates.flatten(start_dim=1) if self.static_cov_dim
+                  else None)
+        future = x_in.future_covariates if self.future_cov_dim else None
 
-        encoded = self.encoder(x_in.concatenate_past_features())
+        if self.channel_independent:
+            # (B, L, C) -> (B·C, L, 1); covariates repeated for every component
+            seq_target = target.permute(0, 2, 1).reshape(B * C, L, 1)
+            others = [t.repeat_interleave(C, dim=0) for t in others]
+            static = None if static is None else static.repeat_interleave(C, dim=0)
+            future = None if future is None else future.repeat_interleave(C, dim=0)
+        else:
+            seq_target = target
+        n_seq = seq_target.shape[0]
+
+        encoded = self.encoder(torch.cat([seq_target, *others], dim=2))
         encoded = self.step_projection(encoded).flatten(start_dim=1)
-        if self.static_cov_dim:
-            encoded = torch.cat([encoded, x_in.static_covariates.flatten(start_dim=1)], dim=1)
-        decoded = self.dense_decoder(encoded).view(batch, out_len, -1)
+        if static is not None:
+            encoded = torch.cat([encoded, static], dim=1)
+        if self.head == "mlp":
+            decoded = self.dense_decoder(encoded).view(n_seq, O, -1)
+            if future is not None:
+                decoded = torch.cat([decoded, future], dim=2)
+            branch = self.temporal_decoder(decoded)  # (n_seq, O, seq_targets·P)
+        else:
+            branch = self.dense_decoder(encoded).view(n_seq, O, -1)
+        branch = branch.view(n_seq, O, self.seq_targets, P)
+        if self.channel_independent:
+            branch = branch.view(B, C, O, P).transpose(1, 2)  # (B, O, C, P)
 
-        if self.future_cov_dim:
-            decoded = torch.cat([decoded, x_in.future_covariates], dim=2)
-        y = self.temporal_decoder(decoded)
-
-        # the skip maps lookback steps to horizon steps, per target component
-        skip = self.lookback_skip(past_target.transpose(1, 2)).transpose(1, 2)
-        y = y + skip.reshape_as(y)
-        return PLModuleOutput(
-            prediction=y.view(batch, out_len, self.output_dim, self.nr_params)
-        )
+        linear = self.lookback_skip(target.transpose(1, 2))  # (B, C, O·P)
+        linear = linear.view(B, C, O, P).transpose(1, 2)
+        y = linear + branch
+        if scale is not None:
+            y = y * scale.unsqueeze(-1)
+        if shift is not None:
+            y = y + shift.unsqueeze(-1)
+        return PLModuleOutput(prediction=y)
 
     def configure_optimizers(self):
         """Build the optimiser from :func:`~s4d_forecast.ssm.ssm_param_groups`.
