@@ -32,10 +32,10 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
-    "myst_parser",
+    "myst_nb",  # MyST markdown pages, and the notebooks with their stored outputs
 ]
 
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
 exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store", "_templates"]
 templates_path = ["_templates"]
@@ -68,7 +68,11 @@ napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 napoleon_use_ivar = True
 
-# --- MyST -------------------------------------------------------------------------------
+# --- MyST and the notebooks ------------------------------------------------------------
+# The notebooks are shown as committed, with the outputs of `make notebooks`; the docs build
+# never executes them. They are copied from notebooks/ into docs/notebooks/ (git-ignored).
+nb_execution_mode = "off"
+nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
@@ -211,6 +215,18 @@ def _package_exports(app, what, name, obj, options, lines):
         lines += ["", ".. rubric:: Exported names", "",
                   f"``from {name} import ...``: " + ", ".join(f":obj:`~{name}.{n}`"
                                                              for n in exported), ""]
+
+
+def _copy_notebooks() -> None:
+    """Copy notebooks/*.ipynb (and their README) into docs/notebooks/ for the Notebooks page."""
+    out = DOCS / "notebooks"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        shutil.copyfile(nb, out / nb.name)
+
+
+_copy_notebooks()
 
 
 def _architecture_toctree() -> None:
