@@ -1,7 +1,7 @@
 """The long-horizon protocol: 70/10/20 split by time, train-only scaling, stride-1 scoring.
 
 Rows are split as in the long-horizon benchmark
-(:func:`~s4d_forecast.data.weather.weather_split_bounds`): ``n_train = int(0.7 n)``,
+(:func:`~s4d_forecast.data.weather.long_horizon_split_bounds`): ``n_train = int(0.7 n)``,
 ``n_test = int(0.2 n)``, validation the rest; validation and test start ``lookback`` rows
 early so their first window's input reaches into the previous split. A per-column standard
 scaler is fitted on the training rows only, and MSE/MAE are computed on that standardised
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from s4d_forecast.data.scaling import SignalScaler
-from s4d_forecast.data.weather import weather_split_bounds
+from s4d_forecast.data.weather import long_horizon_split_bounds
 
 
 @dataclass
@@ -90,7 +90,7 @@ def prepare(frame: pd.DataFrame, lookback: int, horizons: list[int]) -> Prepared
         If a split is too short for the lookback or a horizon.
     """
     n = len(frame)
-    bounds = weather_split_bounds(n, lookback)
+    bounds = long_horizon_split_bounds(n, lookback)
     prep = Prepared(np.empty(0), bounds, SignalScaler("per_channel"), lookback,
                     [str(c) for c in frame.columns], frame.index)
     n_train = bounds[0][1]
@@ -130,7 +130,12 @@ def naive_windows(prep: Prepared, horizon: int, start: int = 0, stop: int | None
 
 
 class Scorer:
-    """Accumulates squared and absolute errors of forecast windows against the truth."""
+    """Accumulates squared and absolute errors of forecast windows against the truth.
+
+    Besides the totals by lead time it keeps each window's error (summed over steps and
+    targets), so a model scored on every window can also be reported on a subset of them
+    (:meth:`subset_totals`), e.g. the windows the statistical baselines were scored on.
+    """
 
     def __init__(self, prep: Prepared, horizon: int):
         self.truth = truth_windows(prep, horizon)
@@ -138,16 +143,34 @@ class Scorer:
         self.sq_step = np.zeros(horizon)
         self.abs_step = np.zeros(horizon)
         self.count = 0
+        self.sq_window = np.full(len(self.truth), np.nan)
+        self.abs_window = np.full(len(self.truth), np.nan)
+        self.scored = np.zeros(len(self.truth), dtype=bool)
 
     def add(self, first: int, forecasts: np.ndarray) -> None:
         """Score windows ``first .. first + len(forecasts) - 1`` (``(w, horizon, C)``)."""
-        truth = self.truth[first: first + len(forecasts)]
+        self.add_at(np.arange(first, first + len(forecasts)), forecasts)
+
+    def add_at(self, windows, forecasts: np.ndarray) -> None:
+        """Score the windows with indices ``windows`` (``forecasts``: ``(len(windows),
+        horizon, C)``)."""
+        windows = np.asarray(windows, dtype=np.int64)
+        if len(windows) and (windows.min() < 0 or windows.max() >= len(self.truth)):
+            raise ValueError(f"windows {windows.min()}..{windows.max()} outside the "
+                             f"{len(self.truth)} test windows")
+        truth = self.truth[windows]
         if truth.shape != forecasts.shape:
             raise ValueError(f"forecasts have shape {forecasts.shape}; expected "
-                             f"{truth.shape} for windows starting at {first}")
+                             f"{truth.shape} for windows starting at "
+                             f"{windows[0] if len(windows) else '-'}")
+        if self.scored[windows].any() or len(np.unique(windows)) != len(windows):
+            raise ValueError("a window was scored twice")
         err = forecasts.astype(np.float64) - truth
         self.sq_step += (err**2).sum(axis=(0, 2))
         self.abs_step += np.abs(err).sum(axis=(0, 2))
+        self.sq_window[windows] = (err**2).sum(axis=(1, 2))
+        self.abs_window[windows] = np.abs(err).sum(axis=(1, 2))
+        self.scored[windows] = True
         self.count += len(forecasts)
 
     def per_step(self) -> tuple[np.ndarray, np.ndarray]:
@@ -159,3 +182,19 @@ class Scorer:
         """Overall MSE and MAE (every window, step and target weighs the same)."""
         mse, mae = self.per_step()
         return float(mse.mean()), float(mae.mean())
+
+    def subset_totals(self, windows) -> tuple[float, float]:
+        """MSE and MAE over the windows with indices ``windows`` only.
+
+        Raises
+        ------
+        ValueError
+            If one of them was not scored.
+        """
+        windows = np.asarray(windows, dtype=np.int64)
+        missing = int((~self.scored[windows]).sum())
+        if missing:
+            raise ValueError(f"{missing} of the requested windows were not scored")
+        sq, ab = self.sq_window[windows], self.abs_window[windows]
+        denom = len(windows) * self.horizon * self.truth.shape[2]
+        return float(sq.sum() / denom), float(ab.sum() / denom)

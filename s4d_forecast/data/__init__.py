@@ -39,7 +39,7 @@ _LAZY = {
     "WeatherSplits": "s4d_forecast.data.weather",
     "load_weather": "s4d_forecast.data.weather",
     "weather_splits": "s4d_forecast.data.weather",
-    "weather_split_bounds": "s4d_forecast.data.weather",
+    "long_horizon_split_bounds": "s4d_forecast.data.weather",
     "weather_timeseries": "s4d_forecast.data.weather",
     "WeatherDataModule": "s4d_forecast.data.weather_datamodule",
     # scaling and windowing

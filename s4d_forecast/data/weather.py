@@ -27,7 +27,6 @@ from .weather_headers import repair_headers
 
 log = logging.getLogger(__name__)
 
-SOURCE_URL = "https://raw.githubusercontent.com/unit8co/darts/master/datasets/weather.csv"
 _HOWTO = (
     "get weather.csv from the long-horizon benchmark (Autoformer/Informer 'all_six_datasets') "
     "or run `s4d-forecast data download weather --root DIR`"
@@ -290,7 +289,7 @@ class WeatherSplits(NamedTuple):
     test: pd.DataFrame
 
 
-def weather_split_bounds(n: int, lookback: int = 0, train: float = 0.7, test: float = 0.2):
+def long_horizon_split_bounds(n: int, lookback: int = 0, train: float = 0.7, test: float = 0.2):
     """Row ranges ``[(start, stop)] * 3`` of the long-horizon benchmark's 70/10/20 split.
 
     ``n_train = int(n * train)``, ``n_test = int(n * test)``, validation the rest (the
@@ -326,7 +325,7 @@ def weather_splits(df: pd.DataFrame, lookback: int = 0, train: float = 0.7,
     train, test : float
         Fractions (validation gets the remainder).
     """
-    bounds = weather_split_bounds(len(df), lookback, train, test)
+    bounds = long_horizon_split_bounds(len(df), lookback, train, test)
     parts = [df.iloc[a:b] for a, b in bounds]
     log.info("weather split (lookback %d): %s rows", lookback, [len(p) for p in parts])
     return WeatherSplits(*parts)

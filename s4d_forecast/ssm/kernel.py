@@ -121,7 +121,11 @@ class S4DKernel(nn.Module):
     dt_min, dt_max : float
         ``dt`` is drawn log-uniformly in ``[dt_min, dt_max]`` per channel (not for DFouT).
     lr : float or None
-        If ``0.0`` the SSM parameters (``A``, ``B``, ``dt``) are frozen buffers.
+        Learning rate of this kernel's SSM parameters (``A``, ``B``, ``dt``), kept as
+        ``self.lr`` and read by :func:`~s4d_forecast.ssm.optim.ssm_param_groups` (the
+        reference S4 tags the parameters with an ``_optim`` hint; an attribute of the module
+        also survives ``copy.deepcopy``). ``None``: the optimiser's ``ssm_lr``; ``0.0``: frozen
+        (stored as buffers); a positive value: their own group at that rate.
     l_max : int or None
         Fixed normalisation length for ``disc="dss"``.
     dfout_damping : tuple of float
@@ -160,7 +164,11 @@ class S4DKernel(nn.Module):
                 raise ValueError(f"dfout_damping={dfout_damping!r}: need 0 < min <= max")
         if l_max is not None and (not isinstance(l_max, int) or l_max <= 0):
             raise ValueError(f"l_max={l_max!r} must be a positive integer or None")
-        self.H, self.N = d_model, d_state
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
+                               or not lr >= 0):
+            raise ValueError(f"lr={lr!r} must be None (the optimiser's ssm_lr), 0.0 (frozen) "
+                             "or a positive learning rate")
+        self.H, self.N, self.lr = d_model, d_state, lr
         self.init, self.disc, self.l_max = init, disc, l_max
         H, N2 = d_model, d_state // 2
 

@@ -21,30 +21,38 @@ def ssm_param_groups(module: nn.Module, lr: float, weight_decay: float = 0.0,
     lr, weight_decay : float
         For every parameter that is not an SSM parameter.
     ssm_lr : float, optional
-        Learning rate of ``A``, ``B``, ``dt`` (default: ``lr``); their weight decay is 0.
+        Learning rate of ``A``, ``B``, ``dt`` (default: ``lr``); their weight decay is 0. A
+        kernel built with its own ``S4DKernel(lr=...)`` keeps that rate instead.
 
     Returns
     -------
     list of dict
         ``[{"params": [...], "lr": lr, "weight_decay": weight_decay, "name": "default"},
-        {"params": [...], "lr": ssm_lr, "weight_decay": 0.0, "name": "ssm"}]``; empty groups
-        are left out. Each trainable parameter appears in exactly one group.
+        {"params": [...], "lr": ssm_lr, "weight_decay": 0.0, "name": "ssm"}]``, plus one
+        ``"ssm_lr=<rate>"`` group per other rate that kernels asked for; empty groups are left
+        out. Each trainable parameter appears in exactly one group.
     """
     for name, value in (("lr", lr), ("ssm_lr", ssm_lr)):
         if value is not None and not value > 0:
             raise ValueError(f"{name}={value!r} must be a positive number")
     if weight_decay < 0:
         raise ValueError(f"weight_decay={weight_decay!r} must be >= 0")
-    ssm_ids = {id(p) for m in module.modules() if isinstance(m, S4DKernel)
-               for p in m.ssm_parameters()}
-    ssm, rest = [], []
+    default_ssm_lr = lr if ssm_lr is None else ssm_lr
+    rate_of = {id(p): default_ssm_lr if getattr(m, "lr", None) is None else m.lr
+               for m in module.modules() if isinstance(m, S4DKernel) for p in m.ssm_parameters()}
+    ssm: dict[float, list] = {}
+    rest = []
     for p in module.parameters():
-        if p.requires_grad:
-            (ssm if id(p) in ssm_ids else rest).append(p)
+        if not p.requires_grad:
+            continue
+        if id(p) in rate_of:
+            ssm.setdefault(rate_of[id(p)], []).append(p)
+        else:
+            rest.append(p)
     groups = []
     if rest:
         groups.append({"params": rest, "lr": lr, "weight_decay": weight_decay, "name": "default"})
-    if ssm:
-        groups.append({"params": ssm, "lr": lr if ssm_lr is None else ssm_lr,
-                       "weight_decay": 0.0, "name": "ssm"})
+    for rate, params in ssm.items():
+        name = "ssm" if rate == default_ssm_lr else f"ssm_lr={rate:g}"
+        groups.append({"params": params, "lr": rate, "weight_decay": 0.0, "name": name})
     return groups

@@ -14,13 +14,14 @@ import torch
 from torch import nn
 
 from s4d_forecast.ssm import INITS, S4DEncoder, ssm_param_groups
+from s4d_forecast.ssm.backbone import POOLS as ENCODER_POOLS
 from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
 from s4d_forecast.tasks.schedules import build_scheduler, check_schedule
 
 log = logging.getLogger(__name__)
 
-# the encoder's own POOLS less None: a task needs one vector per window for its head
-POOLS = ("mean", "last")
+# the encoder's poolings less None: a task's head needs one vector per window
+POOLS = tuple(p for p in ENCODER_POOLS if p is not None)
 
 
 class EncoderTask(pl.LightningModule):

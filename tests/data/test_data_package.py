@@ -1,4 +1,5 @@
-"""The data package: lazy public names, and no import of model code (DESIGN §2)."""
+"""The data package: lazy public names, and no import of model code (the layer rule of
+docs/architecture.md: data sits below every model package)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from data_fakes import (  # noqa: E402
 from s4d_forecast.data.weather import (  # noqa: E402
     BENCHMARK_OPTIONS,
     load_weather,
-    weather_split_bounds,
+    long_horizon_split_bounds,
     weather_splits,
     weather_timeseries,
 )
@@ -178,7 +178,7 @@ def test_bad_files_and_options(tmp_path):
 # -- splits -------------------------------------------------------------------------------
 @given(st.integers(20, 200_000), st.integers(0, 10))
 def test_split_bounds_properties(n, lookback):
-    (a0, a1), (b0, b1), (c0, c1) = weather_split_bounds(n, lookback)
+    (a0, a1), (b0, b1), (c0, c1) = long_horizon_split_bounds(n, lookback)
     assert a0 == 0 and a1 == int(n * 0.7) and c1 == n and n - c0 - lookback == int(n * 0.2)
     assert b0 == a1 - lookback and b1 == c0 + lookback
     assert (a1 - a0) + (b1 - b0 - lookback) + (c1 - c0 - lookback) == n
@@ -186,10 +186,10 @@ def test_split_bounds_properties(n, lookback):
 
 def test_split_bad_arguments():
     with pytest.raises(ValueError, match=r"lookback=-1 must be a non-negative integer"):
-        weather_split_bounds(100, -1)
+        long_horizon_split_bounds(100, -1)
     with pytest.raises(ValueError, match=r"lookback=80 exceeds the 70 training rows"):
-        weather_split_bounds(100, 80)
+        long_horizon_split_bounds(100, 80)
     with pytest.raises(ValueError, match=r"must be fractions summing below 1"):
-        weather_split_bounds(100, 0, train=0.9, test=0.2)
+        long_horizon_split_bounds(100, 0, train=0.9, test=0.2)
     with pytest.raises(ValueError, match=r"index='rows' is not accepted"):
         weather_timeseries(pd.DataFrame({"a": [1.0]}), index="rows")

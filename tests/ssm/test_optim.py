@@ -37,3 +37,28 @@ def test_frozen_parameters_are_left_out():
 def test_bad_learning_rates(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ssm_param_groups(S4DEncoder(2, 4, n_layers=1, d_state=4), **kwargs)
+
+
+def test_a_kernel_lr_is_honoured_and_survives_a_copy():
+    import copy
+
+    enc = S4DEncoder(3, 8, n_layers=2, d_state=8, lr=5e-4)
+    enc.blocks[1].layer.kernel.lr = 2e-4  # one layer asks for its own rate
+    enc = copy.deepcopy(enc)
+    groups = {g["name"]: g for g in ssm_param_groups(enc, lr=1e-2, ssm_lr=1e-3)}
+    assert set(groups) == {"default", "ssm_lr=0.0005", "ssm_lr=0.0002"}
+    assert groups["ssm_lr=0.0005"]["lr"] == 5e-4 and groups["ssm_lr=0.0002"]["lr"] == 2e-4
+    assert all(g["weight_decay"] == 0.0 for n, g in groups.items() if n != "default")
+    first = {id(p) for p in enc.blocks[0].layer.kernel.ssm_parameters()}
+    assert first == {id(p) for p in groups["ssm_lr=0.0005"]["params"]}
+    # a kernel whose rate equals ssm_lr shares the "ssm" group
+    same = ssm_param_groups(S4DEncoder(3, 8, n_layers=1, d_state=8, lr=1e-3), 1e-2, ssm_lr=1e-3)
+    assert [g["name"] for g in same] == ["default", "ssm"]
+
+
+@pytest.mark.parametrize("lr", [-1e-3, "0.1", True])
+def test_bad_kernel_lr_is_named(lr):
+    from s4d_forecast.ssm import S4DKernel
+
+    with pytest.raises(ValueError, match=r"lr=.* must be None \(the optimiser's ssm_lr\)"):
+        S4DKernel(2, 4, lr=lr)
