@@ -21,6 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--scheme", default="reshuffled", choices=["reshuffled", "patient"],
                    help="split scheme (default: reshuffled)")
     p.add_argument("--output", required=True, help="directory the results are written to")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random state of the patient split (the training default, 0)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output directory's results")
     p.set_defaults(func=_run)
@@ -30,4 +32,4 @@ def _run(args: argparse.Namespace) -> int:
     from s4d_forecast.baselines.bidmc import main
 
     return main(root=args.root, scheme=args.scheme, output=args.output,
-                overwrite=args.overwrite)
+                overwrite=args.overwrite, seed=args.seed)
