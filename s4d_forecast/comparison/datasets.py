@@ -21,12 +21,17 @@ _TIME_NAMES = ("date", "date time", "datetime", "time", "timestamp", "ds")
 
 @dataclass
 class BenchmarkData:
-    """A benchmark dataset: ``frame`` (time-ordered float targets) and how it was read."""
+    """A benchmark dataset: ``frame`` (time-ordered float targets) and how it was read.
+
+    ``units`` maps a column to its unit where the name does not say it (plots label the
+    value axis with it), e.g. ``{"co2": "ppm"}``.
+    """
 
     name: str
     frame: pd.DataFrame
     source: str
     notes: list[str] = field(default_factory=list)
+    units: dict = field(default_factory=dict)
 
 
 def weather_candidates() -> list[Path]:
@@ -120,7 +125,7 @@ def _load_co2() -> BenchmarkData:
         notes.append(f"{missing} missing weeks filled by linear interpolation in time "
                      "(pandas interpolate(method='time')) before the split")
     frame.index.name = "date"
-    return BenchmarkData("co2", frame, "statsmodels.datasets.co2", notes)
+    return BenchmarkData("co2", frame, "statsmodels.datasets.co2", notes, {"co2": "ppm"})
 
 
 def load_csv(path: str | Path, time_col: str | None = None) -> BenchmarkData:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-MODELS = ("s4d", "tide", "tsmixer", "nhits", "dlinear", "nlinear", "tcn", "naive")
+import re
+
+MODELS = ("s4d", "tide", "tsmixer", "nhits", "dlinear", "nlinear", "tcn", "naive",
+          "ets", "theta", "arima")
 LABELS = {"s4d": "S4D", "tide": "TiDE", "tsmixer": "TSMixer", "nhits": "NHiTS",
-          "dlinear": "DLinear", "nlinear": "NLinear", "tcn": "TCN", "naive": "Naive"}
+          "dlinear": "DLinear", "nlinear": "NLinear", "tcn": "TCN", "naive": "Naive",
+          "ets": "ETS", "theta": "Theta", "arima": "ARIMA"}
+STATISTICAL = ("ets", "theta", "arima")
+# darts' neural or linear models S4D is judged against (issue 14's "best other" model)
+RIVALS = ("DLinear", "NLinear", "TiDE", "NHiTS", "TSMixer")
+_VARIANT_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,40}$")
 
 
 def check_models(names: list[str]) -> list[str]:
@@ -17,3 +25,23 @@ def check_models(names: list[str]) -> list[str]:
     if len(set(out)) != len(out):
         raise ValueError(f"--models={','.join(names)!r} names a model twice")
     return out
+
+
+def variant_label(name: str) -> str:
+    """Row label of S4D variant ``name``: ``"S4D[name]"``."""
+    return f"S4D[{name}]"
+
+
+def check_variants(variants: dict) -> dict:
+    """Validate ``--s4d-variants``: names (letters, digits, ``_.+-``) to keyword dicts."""
+    if not isinstance(variants, dict):
+        raise ValueError(f"--s4d-variants={variants!r} must be a JSON object of objects, e.g. "
+                         '\'{"base": {}, "rin": {"use_reversible_instance_norm": true}}\'')
+    for key, value in variants.items():
+        if not isinstance(key, str) or not _VARIANT_NAME.match(key):
+            raise ValueError(f"--s4d-variants: name {key!r} is not accepted; use 1-40 letters, "
+                             "digits or _.+-")
+        if not isinstance(value, dict):
+            raise ValueError(f"--s4d-variants: {key!r} maps to {value!r}; expected an object "
+                             "of S4DModel keyword arguments")
+    return variants

@@ -11,11 +11,19 @@ import pandas as pd
 
 from s4d_forecast.comparison.datasets import BenchmarkData, check_targets
 from s4d_forecast.comparison.models import build_model, count_parameters, skip_reason
-from s4d_forecast.comparison.names import LABELS, check_models
+from s4d_forecast.comparison.names import (
+    LABELS,
+    STATISTICAL,
+    check_models,
+    check_variants,
+    variant_label,
+)
 from s4d_forecast.comparison.protocol import Prepared, Scorer, naive_windows, prepare
+from s4d_forecast.comparison.stats import stat_subset
 
 COLUMNS = ["model", "horizon", "mse", "mae", "fit_s", "predict_s", "params", "epochs_run",
-           "best_epoch", "train_windows", "test_windows"]
+           "best_epoch", "train_windows", "test_windows", "mse_common", "mae_common",
+           "common_windows", "detail"]
 
 
 @dataclass
@@ -46,6 +54,21 @@ class BenchmarkConfig:
         Reversible instance normalisation for every neural model.
     model_kwargs : dict
         Per-model extra arguments, e.g. ``{"s4d": {"d_model": 32}}``.
+    s4d_variants : dict
+        ``{name: kwargs}``: train one S4D model per entry instead of one ``s4d`` row, each
+        a row labelled ``S4D[name]`` with ``model_kwargs["s4d"]`` updated by ``kwargs``
+        (e.g. ``{"base": {}, "rin": {"use_reversible_instance_norm": True}}``).
+    season : int, optional
+        Season length of the data (e.g. 12 for monthly); the statistical models use it when
+        it is at most 24 and two seasons fit in the lookback
+        (:func:`~s4d_forecast.comparison.stats.usable_season`).
+    stat_windows : int
+        When a statistical model is among ``models``, they are scored on at most this many
+        evenly strided test windows, and every model is also reported on exactly those
+        (``mse_common``); otherwise ``mse_common`` covers every window.
+    stat_fit_rows : int, optional
+        Fit the statistical models on the last this-many training rows (parameter search
+        cost grows with the length); ``None``: the whole training split.
     chunk_windows : int
         Test windows forecast per ``historical_forecasts`` call (bounds memory).
     predict_batch_size : int
@@ -68,6 +91,22 @@ class BenchmarkConfig:
     chunk_windows: int = 2048
     predict_batch_size: int = 512
     progress: bool = False
+    s4d_variants: dict = field(default_factory=dict)
+    season: int | None = None
+    stat_windows: int = 300
+    stat_fit_rows: int | None = 5000
+
+    def entries(self) -> list[tuple[str, str, dict | None]]:
+        """``(name, row label, extra kwargs)`` of every model row, in order."""
+        out = []
+        for name in self.models:
+            extra = self.model_kwargs.get(name)
+            if name == "s4d" and self.s4d_variants:
+                out += [("s4d", variant_label(v), {**(extra or {}), **kwargs})
+                        for v, kwargs in self.s4d_variants.items()]
+            else:
+                out.append((name, LABELS[name], extra))
+        return out
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad setting."""
@@ -81,8 +120,14 @@ class BenchmarkConfig:
             _positive("horizons", h)
         if len(set(self.horizons)) != len(self.horizons):
             raise ValueError(f"--horizons={self.horizons} repeats a horizon")
-        if self.max_train_windows is not None:
-            _positive("max_train_windows", self.max_train_windows)
+        for name in ("max_train_windows", "stat_fit_rows", "season"):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
+        _positive("stat_windows", self.stat_windows)
+        check_variants(self.s4d_variants)
+        if self.s4d_variants and "s4d" not in self.models:
+            raise ValueError(f"--s4d-variants given but 's4d' is not among --models "
+                             f"{','.join(self.models)}; add s4d")
         if self.device not in ("cpu", "gpu"):
             raise ValueError(f"--device={self.device!r} is not accepted; use 'cpu' or 'gpu'")
         if not self.lr > 0:
@@ -113,6 +158,8 @@ class BenchmarkResult:
     example_window : dict
         ``horizon -> index of the test window shown in the overlay plots``.
     skipped : list of str
+    common_windows : dict
+        ``horizon -> indices of the test windows every model was scored on``.
     """
 
     data: BenchmarkData
@@ -123,10 +170,20 @@ class BenchmarkResult:
     examples: dict
     example_window: dict
     skipped: list
+    common_windows: dict = field(default_factory=dict)
 
 
-def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print) -> BenchmarkResult:
-    """Train and score every model at every horizon; see :mod:`s4d_forecast.comparison`."""
+def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
+                  stat_cache: dict | None = None) -> BenchmarkResult:
+    """Train and score every model at every horizon; see :mod:`s4d_forecast.comparison`.
+
+    Parameters
+    ----------
+    stat_cache : dict, optional
+        Fitted statistical models are stored here and reused by later calls on the same data
+        (their fit does not depend on the horizon or lookback), e.g. across the cases of a
+        suite.
+    """
     config.validate()
     frame = check_targets(data)
     prep = prepare(frame, config.lookback, list(config.horizons))
@@ -137,33 +194,100 @@ def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print) -> Be
     log(f"split 70/10/20: train rows {a}..{b - 1} ({b - a}), val {c}..{d - 1}, "
         f"test {e}..{f - 1} (val/test include {config.lookback} lookback rows); scaler "
         f"fitted on the {b - a} training rows")
-    rows, per_step, examples, skipped, example_window = [], {}, {}, [], {}
+    rows, per_step, examples, skipped, example_window, common = [], {}, {}, [], {}, {}
+    has_stats = any(name in STATISTICAL for name in config.models)
+    stat_cache = {} if stat_cache is None else stat_cache
     for horizon in config.horizons:
-        example_window[horizon] = prep.n_windows(horizon) // 2
-        for name in config.models:
+        n_windows = prep.n_windows(horizon)
+        common[horizon] = (stat_subset(n_windows, config.stat_windows) if has_stats
+                           else np.arange(n_windows))
+        # the middle common window, so every model (statistical ones too) has its forecast
+        example_window[horizon] = int(common[horizon][len(common[horizon]) // 2])
+        if has_stats and len(common[horizon]) < n_windows:
+            log(f"h={horizon}: statistical models scored on {len(common[horizon])} of "
+                f"{n_windows} test windows (evenly strided); every model is also reported on "
+                "those (mse_common)")
+        for name, label, extra in config.entries():
             reason = skip_reason(name, config.lookback, horizon)
             if reason:
-                skipped.append(f"{LABELS[name]} at horizon {horizon}: {reason}")
-                log(f"skip {LABELS[name]} h={horizon}: {reason}")
+                skipped.append(f"{label} at horizon {horizon}: {reason}")
+                log(f"skip {label} h={horizon}: {reason}")
                 continue
-            row, scorer, example = _run_one(name, horizon, prep, config, example_window[horizon])
+            if name in STATISTICAL:
+                row, scorer, example = _run_stat(name, horizon, prep, config,
+                                                 common[horizon], example_window[horizon],
+                                                 stat_cache, _data_key(data, prep))
+            else:
+                row, scorer, example = _run_one(name, horizon, prep, config,
+                                                example_window[horizon], label, extra)
+            row["mse_common"], row["mae_common"] = scorer.subset_totals(common[horizon])
+            row["common_windows"] = len(common[horizon])
             rows.append(row)
-            per_step[(LABELS[name], horizon)] = scorer.per_step()
-            examples[(LABELS[name], horizon)] = example
+            per_step[(label, horizon)] = scorer.per_step()
+            examples[(label, horizon)] = example
             log(f"{row['model']:>8} h={horizon}: MSE {row['mse']:.4f} MAE {row['mae']:.4f} "
                 f"fit {row['fit_s']:.1f}s predict {row['predict_s']:.1f}s "
-                f"({row['test_windows']} windows, {row['params']:,} params)")
+                f"({row['test_windows']} windows, {row['params']:,} params)"
+                + (f" {row['detail']}" if row.get("detail") else ""))
     table = pd.DataFrame(rows, columns=COLUMNS)
     return BenchmarkResult(data, config, prep, table, per_step, examples, example_window,
-                           skipped)
+                           skipped, common)
 
 
-def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, example: int):
+def _data_key(data: BenchmarkData, prep: Prepared) -> tuple:
+    return (data.name, data.source, tuple(prep.columns), len(prep.scaled), prep.bounds[0][1])
+
+
+def _run_stat(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig,
+              windows: np.ndarray, example: int, cache: dict, data_key: tuple):
+    """Fit ``name`` once per target column on the training rows (or reuse the fit from
+    ``cache``), then forecast each test window in ``windows`` from its lookback rows."""
+    from s4d_forecast.comparison.stats import fit_stat, forecast_stat, usable_season
+
+    season = usable_season(config.season, config.lookback)
+    n_train = prep.bounds[0][1]
+    fit_start = max(0, n_train - config.stat_fit_rows) if config.stat_fit_rows else 0
+    fitted = []
+    for c in range(len(prep.columns)):
+        key = (*data_key, name, c, season, fit_start)
+        if key not in cache:
+            cache[key] = fit_stat(name, prep.scaled[fit_start:n_train, c], season)
+        fitted.append(cache[key])
+    failures_before = sum(len(f.failures) for f in fitted)
+    scorer = Scorer(prep, horizon)
+    lookback = prep.lookback
+    start = time.perf_counter()
+    forecasts = np.empty((len(windows), horizon, len(prep.columns)))
+    for i, w in enumerate(windows):
+        first = prep.test_start + int(w)
+        for c, fit in enumerate(fitted):
+            forecasts[i, :, c] = forecast_stat(fit, prep.scaled[first - lookback:first, c],
+                                               horizon)
+    scorer.add_at(windows, forecasts)
+    failed = sum(len(f.failures) for f in fitted) - failures_before
+    descriptions = pd.Series([f.description for f in fitted]).value_counts()
+    detail = "; ".join(d if n == 1 else f"{d} (x{n})" for d, n in descriptions.items())
+    detail += ("; fitted on each window's lookback rows" if name == "theta"
+               else f"; fitted on train rows {fit_start}..{n_train - 1}")
+    if failed:
+        detail += f"; {failed} column-window(s) failed and got the persistence forecast"
+    row = {"model": LABELS[name], "horizon": horizon, "params": 0, "epochs_run": 0,
+           "best_epoch": -1, "train_windows": 0, "test_windows": len(windows),
+           "fit_s": float(sum(f.fit_s for f in fitted)),
+           "predict_s": time.perf_counter() - start, "detail": detail}
+    row["mse"], row["mae"] = scorer.totals()
+    position = np.searchsorted(windows, example)
+    return row, scorer, forecasts[position]
+
+
+def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, example: int,
+             label: str | None = None, extra: dict | None = None):
     scorer = Scorer(prep, horizon)
     n_windows = prep.n_windows(horizon)
     n_train_windows = prep.bounds[0][1] - config.lookback - horizon + 1
-    row = {"model": LABELS[name], "horizon": horizon, "params": 0, "epochs_run": 0,
-           "best_epoch": -1, "train_windows": 0, "test_windows": n_windows, "fit_s": 0.0}
+    row = {"model": label or LABELS[name], "horizon": horizon, "params": 0, "epochs_run": 0,
+           "best_epoch": -1, "train_windows": 0, "test_windows": n_windows, "fit_s": 0.0,
+           "detail": ""}
     if name == "naive":
         start = time.perf_counter()
         forecasts = naive_windows(prep, horizon)
@@ -179,7 +303,7 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
         name, lookback=config.lookback, horizon=horizon, epochs=config.epochs,
         batch_size=config.batch_size, lr=config.lr, seed=config.seed, device=config.device,
         patience=config.patience, rin=config.rin, progress=config.progress,
-        extra=config.model_kwargs.get(name),
+        extra=extra if label is not None else config.model_kwargs.get(name),
     )
     start = time.perf_counter()
     model.fit(prep.series(0), val_series=prep.series(1), stride=stride, verbose=False)
@@ -198,6 +322,8 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
             kept = forecasts[example - w0]
     row["predict_s"] = time.perf_counter() - start
     row["params"] = count_parameters(model)
+    if label is not None and label != LABELS[name]:
+        row["detail"] = str(extra or {})
     row["mse"], row["mae"] = scorer.totals()
     return row, scorer, kept
 

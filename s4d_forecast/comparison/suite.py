@@ -1,0 +1,216 @@
+"""The dev suite of ``s4d-forecast benchmark --suite dev``: real series, one protocol.
+
+Each :class:`Case` is a dataset, a horizon, a lookback and (optionally) a season length; the
+cases are run one after another under the same budget (see
+:func:`~s4d_forecast.comparison.suite_run.run_suite`). The data files are read from a data
+root: ``--data-root``, else ``$S4D_DATA_ROOT``, else ``../shared/data`` relative to the
+working directory (the layout of the shared real-data samples: ``weather/`` and ``series/``).
+CO2 ships with statsmodels and needs no file.
+
+Lookbacks are chosen from what the data is, before any run (never from test scores):
+
+- weather (10-minute): 96 rows (16 h), the long-horizon benchmark's setting.
+- CO2 (weekly): 104 weeks, two full annual cycles, so each input shows the seasonal shape
+  twice and the trend between them (the former demo's setting).
+- AirPassengers (monthly, 144 months): 24 months, two seasons; 36 would leave 53 training
+  windows at h=12 instead of 65.
+- sunspots (monthly): 132 months, one mean solar cycle (~11 years); the cycle's length
+  varies (9-14 years), so it is not used as a fixed season.
+- daily minimum temperatures: 365 days, one full annual cycle in every input.
+- heart rate (0.5 s steps, 1,800 rows = 15 min): 120 rows (60 s) in, 20 rows (10 s) out.
+  Heart rate moves over seconds (breathing, effort), so 10 s ahead is a horizon where the
+  level can change and the shape of the last minute may tell how; 5 s (10 steps) is the
+  nearer alternative, where persistence is harder to beat by construction. Chosen before
+  any run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from s4d_forecast.comparison.datasets import BenchmarkData, _load_co2
+
+DATA_ROOT_ENV = "S4D_DATA_ROOT"
+DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One forecasting problem of a suite.
+
+    Attributes
+    ----------
+    name : str
+        Unique name, used by ``--cases``.
+    dataset : str
+        Key of :data:`LOADERS`.
+    horizon : int
+        Forecast length (steps).
+    lookback : int
+        Input length of every model.
+    season : int, optional
+        Season length in steps (statistical models use it when <= 24).
+    note : str
+        Why this horizon / lookback / season.
+    """
+
+    name: str
+    dataset: str
+    horizon: int
+    lookback: int
+    season: int | None = None
+    note: str = ""
+
+
+def data_root(explicit: str | Path | None = None) -> Path:
+    """``explicit``, else ``$S4D_DATA_ROOT``, else ``../shared/data`` (from the CWD)."""
+    if explicit is not None:
+        return Path(explicit)
+    env = os.environ.get(DATA_ROOT_ENV)
+    return Path(env) if env else DEFAULT_DATA_ROOT
+
+
+def _need(root: Path, relative: str, dataset: str) -> Path:
+    path = root / relative
+    if not path.is_file():
+        raise ValueError(
+            f"dataset {dataset!r} needs {path} ({relative} under the data root {root}), "
+            f"which does not exist; pass --data-root DIR or set ${DATA_ROOT_ENV} to the folder "
+            "holding weather/ and series/, or leave the case out with --cases")
+    return path
+
+
+def _weather(relative: str, name: str, targets: list[str] | None):
+    def load(root: Path) -> BenchmarkData:
+        from s4d_forecast.comparison.datasets import load_dataset
+
+        data = load_dataset("weather", _need(root, relative, name), target_cols=targets)
+        data.name = name
+        return data
+
+    return load
+
+
+def _monthly(relative: str, name: str, unit: str):
+    def load(root: Path) -> BenchmarkData:
+        path = _need(root, relative, name)
+        raw = pd.read_csv(path)
+        index = pd.DatetimeIndex(pd.to_datetime(raw["Month"], format="%Y-%m"), name="month")
+        frame = raw.drop(columns="Month").astype(np.float64)
+        frame.index = index
+        column = frame.columns[0]
+        return BenchmarkData(name, frame, str(path), [f"{len(frame)} months "
+                             f"{index[0]:%Y-%m} .. {index[-1]:%Y-%m}"], {column: unit})
+
+    return load
+
+
+def _temperatures(root: Path) -> BenchmarkData:
+    """Daily minimum temperatures, Melbourne 1981-1990: the file has no rows for two days
+    (1984-12-31, 1988-12-31); they are inserted and filled by time interpolation."""
+    path = _need(root, "series/temps.csv", "temps")
+    raw = pd.read_csv(path)
+    index = pd.DatetimeIndex(pd.to_datetime(raw["Date"], format="%m/%d/%Y"), name="date")
+    frame = raw.drop(columns="Date").astype(np.float64)
+    frame.index = index
+    full = pd.date_range(index[0], index[-1], freq="D", name="date")
+    missing = full.difference(index)
+    notes = [f"{len(frame)} daily rows {index[0]:%Y-%m-%d} .. {index[-1]:%Y-%m-%d}"]
+    if len(missing) or frame.isna().any().any():
+        n_nan = int(frame.isna().sum().sum())
+        frame = frame.reindex(full).interpolate(method="time")
+        notes.append(
+            f"{len(missing)} missing day(s) ({', '.join(f'{d:%Y-%m-%d}' for d in missing)}: "
+            f"no row in the file) and {n_nan} NaN value(s) filled by linear interpolation in "
+            "time (pandas interpolate(method='time')) before the split")
+    return BenchmarkData("temps", frame, str(path), notes,
+                         {frame.columns[0]: "degC"})
+
+
+def _heart_rate(root: Path) -> BenchmarkData:
+    path = _need(root, "series/heart_rate.csv", "heart_rate")
+    frame = pd.read_csv(path).astype(np.float64)
+    frame.index = pd.Index(np.arange(len(frame)) * 0.5, name="time (s)")
+    return BenchmarkData("heart_rate", frame, str(path),
+                         [f"{len(frame)} samples at 0.5 s ({len(frame) / 120:.0f} min); the "
+                          "file has no time column, so time is counted from 0 s"],
+                         {frame.columns[0]: "bpm"})
+
+
+def _co2(root: Path) -> BenchmarkData:
+    return _load_co2()
+
+
+LOADERS: dict[str, Callable[[Path], BenchmarkData]] = {
+    "weather_tlog": _weather("weather/weather_2020_Tlog_OT.csv", "weather_tlog",
+                             ["Tlog (degC)"]),
+    "weather_head": _weather("weather/weather_2020_head.csv", "weather_head", None),
+    "co2": _co2,
+    "airpassengers": _monthly("series/AirPassengers.csv", "airpassengers",
+                              "thousands of passengers"),
+    "sunspots": _monthly("series/monthly-sunspots.csv", "sunspots",
+                         "monthly mean sunspot number"),
+    "temps": _temperatures,
+    "heart_rate": _heart_rate,
+}
+
+_WEATHER = ("10-minute weather, lookback 96 (16 h) as in the long-horizon benchmark; the daily "
+            "season (144 steps) is too long for the statistical models' seasonal terms")
+DEV_SUITE: list[Case] = [
+    Case("weather_tlog_96", "weather_tlog", 96, 96, 144, "Tlog only, full year; " + _WEATHER),
+    Case("weather_tlog_192", "weather_tlog", 192, 96, 144, "Tlog only, full year; " + _WEATHER),
+    Case("weather_head_48", "weather_head", 48, 96, 144, "all 21 variables, first 2,999 rows; "
+         + _WEATHER),
+    Case("weather_head_96", "weather_head", 96, 96, 144, "all 21 variables, first 2,999 rows; "
+         + _WEATHER),
+    Case("co2_26", "co2", 26, 104, 52, "weekly; half a year ahead from two years (two full "
+         "annual cycles); season 52 > 24, so the statistical models are non-seasonal"),
+    Case("co2_52", "co2", 52, 104, 52, "weekly; a year ahead from two years; season 52 > 24, "
+         "so the statistical models are non-seasonal"),
+    Case("airpassengers", "airpassengers", 12, 24, 12, "monthly; a year ahead from two years "
+         "(36 would leave 53 training windows instead of 65); seasonal statistical models "
+         "(period 12)"),
+    Case("sunspots", "sunspots", 12, 132, None, "monthly; a year ahead from one mean solar "
+         "cycle (132 months); the cycle varies in length, so no fixed season"),
+    Case("temps", "temps", 14, 365, 365, "daily; two weeks ahead from a year; season 365 > 24, "
+         "so the statistical models are non-seasonal; 2 missing days filled"),
+    Case("heart_rate", "heart_rate", 20, 120, None, "0.5 s steps; 10 s ahead from 60 s: "
+         "heart rate moves over seconds, so the level can change within the horizon while "
+         "the last minute still informs it (5 s would favour persistence by construction)"),
+]
+SUITES = {"dev": DEV_SUITE}
+
+
+def select_cases(suite: str, names: list[str] | None = None) -> list[Case]:
+    """The cases of ``suite``, filtered to ``names`` (in the suite's order) when given.
+
+    Raises
+    ------
+    ValueError
+        Unknown suite or case name.
+    """
+    if suite not in SUITES:
+        raise ValueError(f"--suite={suite!r} is not accepted; use one of {sorted(SUITES)}")
+    cases = SUITES[suite]
+    if not names:
+        return list(cases)
+    known = [c.name for c in cases]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"--cases: {unknown} not in suite {suite!r}; accepted: "
+                         f"{','.join(known)}")
+    return [c for c in cases if c.name in names]
+
+
+def load_case_data(case: Case, root: str | Path | None = None) -> BenchmarkData:
+    """Read ``case``'s dataset from the data root (see :func:`data_root`)."""
+    if case.dataset not in LOADERS:
+        raise ValueError(f"case {case.name!r}: dataset {case.dataset!r} is not accepted; use "
+                         f"one of {sorted(LOADERS)}")
+    return LOADERS[case.dataset](data_root(root))

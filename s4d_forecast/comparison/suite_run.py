@@ -1,0 +1,68 @@
+"""Run a suite of cases under one budget and summarise them (``benchmark --suite``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from s4d_forecast.comparison.runner import BenchmarkConfig, run_benchmark
+from s4d_forecast.comparison.suite import Case, load_case_data
+from s4d_forecast.comparison.summary import summarise
+
+
+@dataclass
+class SuiteResult:
+    """Every case's :class:`BenchmarkResult`, all rows in one table, and the summary.
+
+    Attributes
+    ----------
+    table : pd.DataFrame
+        The per-case tables stacked, with a leading ``case`` column.
+    summary : pd.DataFrame
+        :func:`~s4d_forecast.comparison.summary.summarise` of ``table``.
+    """
+
+    cases: list
+    results: dict
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    config: BenchmarkConfig
+
+
+def run_suite(cases: list[Case], config: BenchmarkConfig, root: str | Path | None = None,
+              log=print) -> SuiteResult:
+    """Run every case with ``config``'s budget (its horizon, lookback and season replaced
+    by the case's).
+
+    Every dataset is read before any training, so a missing file stops the run at once.
+
+    Raises
+    ------
+    ValueError
+        A missing data file (naming it), or a bad setting.
+    """
+    if not cases:
+        raise ValueError("no cases to run")
+    data = {}
+    for case in cases:
+        if case.dataset not in data:
+            data[case.dataset] = load_case_data(case, root)
+    config.validate()
+    results, tables, stat_cache = {}, [], {}
+    for i, case in enumerate(cases, 1):
+        log(f"\n=== case {i}/{len(cases)}: {case.name} (h={case.horizon}, lookback "
+            f"{case.lookback}, season {case.season or '-'}) ===")
+        case_config = dataclasses.replace(config, horizons=[case.horizon],
+                                          lookback=case.lookback, season=case.season)
+        case_data = dataclasses.replace(data[case.dataset],
+                                        notes=[*data[case.dataset].notes, case.note])
+        result = run_benchmark(case_data, case_config, log=log, stat_cache=stat_cache)
+        results[case.name] = result
+        tables.append(result.table.assign(case=case.name))
+    table = pd.concat(tables, ignore_index=True)
+    table = table[["case", *[c for c in table.columns if c != "case"]]]
+    return SuiteResult(list(cases), results, table, summarise(table), config)
+
