@@ -25,7 +25,7 @@ _COMMAND_MODULES = [
     "s4d_forecast.ssm.cli",
     "s4d_forecast.data.cli",
     "s4d_forecast.tasks.cli",
-    "s4d_forecast.forecasting.demo",
+    "s4d_forecast.comparison.demo",
     "s4d_forecast.comparison.cli",
     "s4d_forecast.baselines.cli",
 ]

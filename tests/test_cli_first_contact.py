@@ -65,10 +65,8 @@ def _never(*args, **kwargs):
 @pytest.mark.parametrize("command", ["demo", "benchmark"])
 def test_output_is_checked_before_training(command, tmp_path, capsys, monkeypatch):
     from s4d_forecast.comparison import runner
-    from s4d_forecast.forecasting import _demo_run
 
-    monkeypatch.setattr(_demo_run, "load_co2", _never)
-    monkeypatch.setattr(runner, "run_benchmark", _never)
+    monkeypatch.setattr(runner, "run_benchmark", _never)  # demo is a preset of benchmark
     extra = [] if command == "demo" else ["--dataset", "co2", "--models", "naive"]
     a_file = tmp_path / "results.csv"
     a_file.write_text("earlier results")

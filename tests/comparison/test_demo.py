@@ -1,32 +1,54 @@
-"""`s4d-forecast demo --quick`: the whole comparison end to end, small."""
+"""`s4d-forecast demo`: a preset of `benchmark` (same loader, runner and report)."""
 
 from __future__ import annotations
+
+import argparse
 
 import pandas as pd
 import pytest
 
 from s4d_forecast.cli import main
+from s4d_forecast.comparison import demo
 
-MODELS = {"S4DModel", "NaiveSeasonal", "DLinear", "NLinear", "TiDE", "NHiTS", "TCN"}
+
+def _demo_args(**kw) -> argparse.Namespace:
+    base = {"output": None, "overwrite": False, "device": "cpu", "epochs": None,
+            "quick": False, "seed": 42, "threads": 1}
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_demo_is_the_co2_case_of_the_benchmark(tmp_path):
+    from s4d_forecast.comparison.cli import command_line
+
+    bench = demo.benchmark_args(_demo_args())
+    assert (bench.dataset, bench.horizons, bench.lookback) == ("co2", [26], 104)
+    assert bench.epochs == demo.EPOCHS and "s4d" in bench.models and "arima" in bench.models
+    assert bench.output == demo.DEFAULT_OUTPUT and bench.overwrite  # default folder refreshed
+    quick = demo.benchmark_args(_demo_args(quick=True, epochs=2, output=tmp_path / "o"))
+    assert (quick.epochs, quick.max_train_windows) == (2, 256)
+    assert not quick.overwrite  # a named folder is checked
+    line = command_line(quick)
+    assert line.startswith("s4d-forecast benchmark --dataset co2 --season 52 --horizons 26 "
+                           "--lookback 104")
+    assert "--epochs 2" in line and "--max-train-windows 256" in line
 
 
 @pytest.mark.slow
-def test_demo_quick_writes_table_and_plot(tmp_path, capsys):
-    assert main(["demo", "--quick", "--output", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "filled them by linear interpolation in time" in out
-    assert "| model | MAE (ppm) | RMSE (ppm) | MAPE (%) | fit (s) | parameters |" in out
-    table = pd.read_csv(tmp_path / "results.csv")
-    assert set(table["model"]) == MODELS
-    assert table[["MAE_ppm", "RMSE_ppm", "MAPE_pct"]].notna().all().all()
-    assert (table["RMSE_ppm"] >= table["MAE_ppm"]).all()
-    s4d = table.set_index("model").loc["S4DModel"]
-    assert s4d["parameters"] > 0 and s4d["fit_seconds"] > 0
-    png = tmp_path / "forecast.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "S4DModel" in (tmp_path / "results.md").read_text()
+def test_demo_quick_writes_table_and_plots(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "demo = s4d-forecast benchmark --dataset co2" in printed
+    assert "filled by linear interpolation in time" in printed
+    table = pd.read_csv(out / "results.csv")
+    assert set(table["model"]) == {"S4D", "DLinear", "NLinear", "Naive", "Theta"}
+    assert table[["mse", "mae", "mse_common"]].notna().all().all()
+    assert table.set_index("model").loc["S4D", "params"] > 0
+    assert (out / "forecast_h26.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Command: `s4d-forecast benchmark --dataset co2" in (out / "results.md").read_text()
 
 
-def test_demo_rejects_bad_epochs(capsys):
-    with pytest.raises(SystemExit, match="--epochs must be a positive integer, got 0"):
-        main(["demo", "--epochs", "0"])
+def test_demo_rejects_bad_epochs(tmp_path, capsys):
+    assert main(["demo", "--epochs", "0", "--output", str(tmp_path / "o")]) == 2
+    assert "--epochs=0 must be a positive integer" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
