@@ -95,8 +95,8 @@ suppress_warnings = [
 # free-text parts of numpydoc type specs ("optional", "array-like", '{"raise", "drop"}',
 # "default 1000") are not checked, and neither are private names (not in the API).
 nitpicky = True
-_EXTERNAL = ("torch", "nn", "numpy", "np", "pandas", "pd", "darts", "pytorch_lightning", "lightning",
-             "sklearn", "scipy", "wfdb", "matplotlib", "os", "pathlib", "typing",
+_EXTERNAL = ("torch", "nn", "numpy", "np", "pandas", "pd", "darts", "pytorch_lightning",
+             "lightning", "sklearn", "scipy", "wfdb", "matplotlib", "os", "pathlib", "typing",
              "collections", "argparse", "jsonargparse", "logging", "io", "datetime",
              "contextlib", "types", "enum", "statsmodels", "tqdm", "zipfile", "tempfile")
 nitpick_ignore_regex = [
