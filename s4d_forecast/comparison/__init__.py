@@ -10,6 +10,13 @@ lookback, epochs, early stopping on the validation split, batch size, learning r
 >>> data = load_dataset("weather", data_path="weather.csv", target_cols=["OT"])
 >>> result = run_benchmark(data, BenchmarkConfig(horizons=[96], models=["s4d", "dlinear"]))
 >>> result.table  # model, horizon, mse, mae, fit_s, predict_s, params, ...
+
+The dev suite (``s4d-forecast benchmark --suite dev``) runs the same protocol over real series
+and summarises each model across them:
+
+>>> from s4d_forecast.comparison import DEV_SUITE, run_suite
+>>> suite = run_suite(DEV_SUITE[:2], BenchmarkConfig(horizons=[1], models=["s4d", "nlinear"]))
+>>> suite.summary  # model, cases, gmean_ratio, firsts, within_2pct, ..., gmean_vs_rivals
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ _LAZY = {
     "load_dataset": "datasets", "MODELS": "names", "Prepared": "protocol",
     "prepare": "protocol", "markdown_table": "report", "write_report": "report",
     "BenchmarkConfig": "runner", "BenchmarkResult": "runner", "run_benchmark": "runner",
+    "Case": "suite", "DEV_SUITE": "suite", "load_case_data": "suite",
+    "run_suite": "suite_run", "SuiteResult": "suite_run", "summarise": "summary",
+    "write_suite_report": "report",
 }
 __all__ = sorted(_LAZY)
 
