@@ -53,7 +53,7 @@ def usable_season(season: int | None, lookback: int) -> int | None:
 
 
 def stat_subset(n_windows: int, limit: int) -> np.ndarray:
-    """At most ``limit`` test-window indices, evenly strided over ``0 .. n_windows - 1``
+    """At most ``limit`` test-window indices, evenly strided over ``0`` to ``n_windows - 1``
     (first and last included); every window when ``n_windows <= limit``."""
     if limit < 1:
         raise ValueError(f"--stat-windows={limit!r} must be a positive integer")
