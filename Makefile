@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint clean docs notebooks
+.PHONY: install test demo lint clean wheels docs notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ notebooks: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check s4d_forecast tests benchmarks
+
+# wheels for benchmarks/gpu_check.sh on a machine without network: this project's
+# dependencies except torch, downloaded into the git-ignored .wheels/ (same Python version
+# and platform as the GPU machine)
+wheels: $(BIN)/python
+	bash benchmarks/gpu_check.sh --fill-wheels --python $(BIN)/python
 
 clean:
 	rm -rf $(VENV) build *.egg-info
