@@ -97,8 +97,8 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
           ``head="mlp"``: a dense decoder (two residual MLP blocks of width ``hidden_size``)
           maps them to one ``decoder_output_dim`` vector per forecast step, and a temporal
           decoder shared across steps combines each with that step's future covariates (as
-          TiDE [1]_); ``head="linear"``: one linear map to the forecast (future covariates
-          then enter only through their historic part). With ``zero_init_branch=True`` the
+          TiDE [1]_); ``head="linear"``: one linear map from the flattened encoding and the
+          horizon's future covariates to the forecast. With ``zero_init_branch=True`` the
           branch's output layer starts at zero, so training starts from the linear model.
 
         The optimiser puts the SSM parameters (A, B, dt) in their own group with ``ssm_lr``

@@ -16,7 +16,7 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
    steps are flattened with the static covariates and mapped to one vector per horizon step
    (``head="mlp"``: two residual MLP blocks, then a temporal decoder shared across steps
    that also reads that step's future covariates, as TiDE; ``head="linear"``: one linear
-   map). Its last layer starts at zero (``zero_init_branch``), so training starts from the
+   map from the encoding and the horizon's future covariates). Its last layer starts at zero (``zero_init_branch``), so training starts from the
    linear path and the S4D branch learns what the linear model misses.
 5. The two paths are added and de-normalised.
 """
@@ -168,9 +168,10 @@ class _S4DModule(PLForecastingModule):
             )
             if zero_init_branch:
                 self.temporal_decoder.zero_output()
-        else:
-            self.dense_decoder = nn.Sequential(nn.Dropout(dropout),
-                                               nn.Linear(flat_dim, O * out_per_step))
+        else:  # the horizon's future covariates are flattened in beside the encoding
+            self.dense_decoder = nn.Sequential(
+                nn.Dropout(dropout),
+                nn.Linear(flat_dim + O * future_cov_dim, O * out_per_step))
             self.temporal_decoder = None
             if zero_init_branch:
                 nn.init.zeros_(self.dense_decoder[1].weight)
@@ -221,6 +222,8 @@ class _S4DModule(PLForecastingModule):
                 decoded = torch.cat([decoded, future], dim=2)
             branch = self.temporal_decoder(decoded)  # (n_seq, O, seq_targets·P)
         else:
+            if future is not None:
+                encoded = torch.cat([encoded, future.flatten(start_dim=1)], dim=1)
             branch = self.dense_decoder(encoded).view(n_seq, O, -1)
         branch = branch.view(n_seq, O, self.seq_targets, P)
         if self.channel_independent:
