@@ -16,8 +16,9 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
    steps are flattened with the static covariates and mapped to one vector per horizon step
    (``head="mlp"``: two residual MLP blocks, then a temporal decoder shared across steps
    that also reads that step's future covariates, as TiDE; ``head="linear"``: one linear
-   map from the encoding and the horizon's future covariates). Its last layer starts at zero (``zero_init_branch``), so training starts from the
-   linear path and the S4D branch learns what the linear model misses.
+   map from the encoding and the horizon's future covariates). With ``zero_init_branch``
+   its last layer starts at zero, so training starts from the linear path and the S4D
+   branch learns what the linear model misses.
 5. The two paths are added and de-normalised.
 """
 
