@@ -170,8 +170,9 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         **kwargs
             Arguments of darts' ``TorchForecastingModel`` and its Lightning module:
             ``loss_fn``, ``likelihood``, ``torch_metrics``,
-            ``optimizer_cls``, ``optimizer_kwargs`` (``lr``, ``weight_decay`` for the non-SSM
-            group), ``lr_scheduler_cls``, ``lr_scheduler_kwargs``,
+            ``optimizer_cls``, ``optimizer_kwargs`` (``lr``; ``weight_decay`` applies to the
+            S4D branch's non-SSM weights only: the linear path and A, B, dt get none),
+            ``lr_scheduler_cls``, ``lr_scheduler_kwargs``,
             ``use_reversible_instance_norm``, ``batch_size``, ``n_epochs``, ``model_name``,
             ``work_dir``, ``log_tensorboard``, ``nr_epochs_val_period``, ``force_reset``,
             ``save_checkpoints``, ``add_encoders``, ``random_state``, ``pl_trainer_kwargs``

@@ -112,6 +112,11 @@ def test_ssm_parameter_groups_and_scheduler(air):
     assert groups["default"]["lr"] == 3e-3 and groups["default"]["weight_decay"] == 0.05
     assert groups["ssm"]["lr"] == 5e-4 and groups["ssm"]["weight_decay"] == 0.0
     assert groups["ssm"]["betas"] == (0.8, 0.9)
+    # the linear path (NLinear's model) is trained without weight decay
+    linear_ids = {id(p) for p in model.model.lookback_skip.parameters()}
+    assert {id(p) for p in groups["linear_path"]["params"]} == linear_ids
+    assert groups["linear_path"]["weight_decay"] == 0.0 and groups["linear_path"]["lr"] == 3e-3
+    assert not linear_ids & {id(p) for p in groups["default"]["params"]}
     ssm_ids = {id(p) for m in model.model.modules() if isinstance(m, S4DKernel)
                for p in m.ssm_parameters()}
     assert {id(p) for p in groups["ssm"]["params"]} == ssm_ids
