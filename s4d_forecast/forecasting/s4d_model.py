@@ -98,7 +98,9 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
           maps them to one ``decoder_output_dim`` vector per forecast step, and a temporal
           decoder shared across steps combines each with that step's future covariates (as
           TiDE [1]_); ``head="linear"``: one linear map from the flattened encoding and the
-          horizon's future covariates to the forecast. With ``zero_init_branch=True`` the
+          horizon's future covariates to the forecast; ``head="last"``: the MLP decoders
+          fed with the last step's encoding only (the S4D readout after the whole lookback)
+          instead of every step's. With ``zero_init_branch=True`` the
           branch's output layer starts at zero, so training starts from the linear model.
 
         The optimiser puts the SSM parameters (A, B, dt) in their own group with ``ssm_lr``
@@ -158,7 +160,9 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         channel_independent
             Forecast each target component separately with one shared network.
         head
-            ``"mlp"`` (TiDE-style dense and temporal decoders) or ``"linear"``.
+            ``"mlp"`` (TiDE-style dense and temporal decoders over every step's
+            encoding), ``"last"`` (the same decoders over the last step's encoding) or
+            ``"linear"``.
         zero_init_branch
             Start the S4D branch's output at zero (training starts from the linear path).
         ssm_lr

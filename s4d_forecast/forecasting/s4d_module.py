@@ -16,7 +16,9 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
    steps are flattened with the static covariates and mapped to one vector per horizon step
    (``head="mlp"``: two residual MLP blocks, then a temporal decoder shared across steps
    that also reads that step's future covariates, as TiDE; ``head="linear"``: one linear
-   map from the encoding and the horizon's future covariates). With ``zero_init_branch``
+   map from the encoding and the horizon's future covariates; ``head="last"``: as
+   ``"mlp"`` but from the final step's encoding only, the S4D readout after the whole
+   lookback, instead of every step's). With ``zero_init_branch``
    its last layer starts at zero, so training starts from the linear path and the S4D
    branch learns what the linear model misses.
 5. The two paths are added and de-normalised.
@@ -35,7 +37,7 @@ from torch import nn
 from s4d_forecast.ssm import S4DEncoder, ssm_param_groups
 
 NORMALIZATIONS = (None, "last", "rin")
-HEADS = ("mlp", "linear")
+HEADS = ("mlp", "linear", "last")
 
 
 class _MLPBlock(nn.Module):
@@ -92,7 +94,7 @@ class _S4DModule(PLForecastingModule):
     channel_independent
         One shared model applied to each target component separately.
     head
-        ``"mlp"`` or ``"linear"``: how the S4D encoding becomes the forecast.
+        ``"mlp"``, ``"linear"`` or ``"last"``: how the S4D encoding becomes the forecast.
     zero_init_branch
         Start the S4D branch's output at exactly zero.
     ssm_lr
@@ -155,10 +157,12 @@ class _S4DModule(PLForecastingModule):
             dropout=dropout,
             **(ssm_kwargs or {}),
         )
-        self.step_projection = nn.Linear(d_model, temporal_width)
-        flat_dim = L * temporal_width + static_cov_dim
+        # "last" reads only the final step's encoding (the S4D state's readout after the
+        # whole lookback); the others flatten every step's projected encoding
+        self.step_projection = None if head == "last" else nn.Linear(d_model, temporal_width)
+        flat_dim = (d_model if head == "last" else L * temporal_width) + static_cov_dim
         out_per_step = self.seq_targets * nr_params
-        if head == "mlp":
+        if head in ("mlp", "last"):
             self.dense_decoder = nn.Sequential(
                 _MLPBlock(flat_dim, hidden_size, hidden_size, dropout),
                 _MLPBlock(hidden_size, O * decoder_output_dim, hidden_size, dropout),
@@ -214,10 +218,13 @@ class _S4DModule(PLForecastingModule):
         n_seq = seq_target.shape[0]
 
         encoded = self.encoder(torch.cat([seq_target, *others], dim=2))
-        encoded = self.step_projection(encoded).flatten(start_dim=1)
+        if self.step_projection is None:
+            encoded = encoded[:, -1]
+        else:
+            encoded = self.step_projection(encoded).flatten(start_dim=1)
         if static is not None:
             encoded = torch.cat([encoded, static], dim=1)
-        if self.head == "mlp":
+        if self.head in ("mlp", "last"):
             decoded = self.dense_decoder(encoded).view(n_seq, O, -1)
             if future is not None:
                 decoded = torch.cat([decoded, future], dim=2)

@@ -98,7 +98,7 @@ def _batch(x: torch.Tensor) -> PLModuleInput:
                          future_covariates=None, static_covariates=None)
 
 
-@pytest.mark.parametrize("head", ["mlp", "linear"])
+@pytest.mark.parametrize("head", ["mlp", "linear", "last"])
 def test_zero_initialised_branch_starts_as_the_linear_path(head):
     torch.manual_seed(0)
     x = torch.randn(4, IN, 1)
@@ -110,8 +110,8 @@ def test_zero_initialised_branch_starts_as_the_linear_path(head):
         assert torch.allclose(out, linear, atol=1e-6) is same
 
 
-@pytest.mark.parametrize("head", ["mlp", "linear"])
-def test_both_heads_read_future_covariates(head):
+@pytest.mark.parametrize("head", ["mlp", "linear", "last"])
+def test_every_head_reads_future_covariates(head):
     series = _series(n=120)
     rng = np.random.default_rng(1)
     future = TimeSeries.from_values(rng.standard_normal((120 + OUT, 1)).astype(np.float32))
