@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-import importlib
+from s4d_forecast._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -18,11 +18,5 @@ _LAZY = {
 __all__ = ["S4DForecaster", "S4DModel", "__version__"]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 's4d_forecast' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+# resolved on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -21,7 +21,7 @@ and summarises each model across them:
 
 from __future__ import annotations
 
-import importlib
+from s4d_forecast._lazy import lazy_exports
 
 _LAZY = {
     "DATASETS": "datasets", "BenchmarkData": "datasets", "load_csv": "datasets",
@@ -35,11 +35,5 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"s4d_forecast.comparison.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 's4d_forecast.comparison' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f"s4d_forecast.comparison.{module}" for name, module in _LAZY.items()})

@@ -3,7 +3,7 @@
 This subpackage imports darts; :mod:`s4d_forecast.ssm` never imports it.
 """
 
-import importlib
+from s4d_forecast._lazy import lazy_exports
 
 _LAZY = {
     "S4DForecaster": "s4d_forecast.forecasting.pandas_api",
@@ -13,12 +13,5 @@ _LAZY = {
 __all__ = ["S4DForecaster", "S4DModel"]
 
 
-def __getattr__(name: str):
-    # imported on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+# resolved on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -15,7 +15,7 @@ Symbols follow the papers and are used throughout the package:
 Sequences are batch-first, ``(B, L, H)``.
 """
 
-import importlib
+from s4d_forecast._lazy import lazy_exports
 
 _LAZY = {
     "S4DEncoder": "s4d_forecast.ssm.backbone",
@@ -29,12 +29,5 @@ _LAZY = {
 __all__ = ["S4D", "S4DKernel", "S4DEncoder", "ssm_param_groups", "INITS", "DISCS"]
 
 
-def __getattr__(name: str):
-    # imported on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+# resolved on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -9,7 +9,7 @@
   on the shipped configs in ``s4d_forecast/configs/``.
 """
 
-import importlib
+from s4d_forecast._lazy import lazy_exports
 
 _LAZY = {
     "BIDMCData": ("s4d_forecast.data.bidmc_datamodule", "BIDMCDataModule"),
@@ -21,13 +21,5 @@ _LAZY = {
 __all__ = ["EncoderTask", "ECGClassificationTask", "VitalSignRegressionTask", "BIDMCData"]
 
 
-def __getattr__(name: str):
-    # imported on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
-    if name in _LAZY:
-        module, attribute = _LAZY[name]
-        return getattr(importlib.import_module(module), attribute)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+# resolved on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
