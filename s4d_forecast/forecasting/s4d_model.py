@@ -175,7 +175,9 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             Arguments of darts' ``TorchForecastingModel`` and its Lightning module:
             ``loss_fn``, ``likelihood``, ``torch_metrics``,
             ``optimizer_cls``, ``optimizer_kwargs`` (``lr``; ``weight_decay`` applies to the
-            S4D branch's non-SSM weights only: the linear path and A, B, dt get none),
+            S4D branch's non-SSM weights only, default 0.01 (``BRANCH_WEIGHT_DECAY`` in
+            :mod:`s4d_forecast.forecasting.s4d_module`): the linear path and A, B, dt get
+            none),
             ``lr_scheduler_cls``, ``lr_scheduler_kwargs``,
             ``use_reversible_instance_norm``, ``batch_size``, ``n_epochs``, ``model_name``,
             ``work_dir``, ``log_tensorboard``, ``nr_epochs_val_period``, ``force_reset``,

@@ -127,6 +127,17 @@ def test_ssm_parameter_groups_and_scheduler(air):
     assert config.interval == "step"
 
 
+def test_branch_weight_decay_default(air):
+    from s4d_forecast.forecasting.s4d_module import BRANCH_WEIGHT_DECAY
+
+    model = make_model(n_epochs=1)
+    model.fit(air["train"])
+    groups = {g["name"]: g for g in model.model.trainer.optimizers[0].param_groups}
+    assert groups["default"]["weight_decay"] == BRANCH_WEIGHT_DECAY > 0
+    assert groups["linear_path"]["weight_decay"] == 0.0
+    assert groups["ssm"]["weight_decay"] == 0.0
+
+
 def test_default_ssm_lr_is_capped(air):
     model = make_model(n_epochs=1, optimizer_kwargs={"lr": 1e-2})
     model.fit(air["train"])
