@@ -71,6 +71,29 @@ def _init(name, value):
     return c.check_choice(name, value, INITS)
 
 
+def _normalization(name, value):
+    from s4d_forecast.forecasting.s4d_module import NORMALIZATIONS
+
+    return c.check_choice(name, value, ("auto", *NORMALIZATIONS))
+
+
+def _head(name, value):
+    from s4d_forecast.forecasting.s4d_module import HEADS
+
+    return c.check_choice(name, value, HEADS)
+
+
+def normalizable(likelihood) -> bool:
+    """Whether forecasts of this likelihood can be shifted and scaled back to the target's
+    scale: point forecasts and quantiles can, a distribution's parameters in general cannot
+    (a scale or rate parameter does not move with the series' level)."""
+    if likelihood is None:
+        return True
+    from darts.utils.likelihood_models import QuantileRegression
+
+    return isinstance(likelihood, QuantileRegression)
+
+
 def _disc(name, value):
     from s4d_forecast.ssm import DISCS
 
@@ -95,6 +118,8 @@ MODEL_ARG_SPEC = {
     "ssm_lr": _optional_pos_float,
     "ssm_kwargs": _optional_dict,
     "use_static_covariates": _bool,
+    "normalization": _normalization,
+    "head": _head,
     "channel_independent": _bool,
     "zero_init_branch": _bool,
     # darts' TorchForecastingModel / PLForecastingModule
@@ -194,6 +219,12 @@ def validate_model_args(args: dict) -> None:
             f"DFT grid directly; only the exact zoh discretisation keeps them there), "
             f"got {disc!r}."
         )
+    normalization, likelihood = args.get("normalization"), args.get("likelihood")
+    if normalization not in ("auto", None) and not normalizable(likelihood):
+        raise ValueError(
+            f"`normalization={normalization!r}` cannot be undone on the parameters of "
+            f"{type(likelihood).__name__} (only point forecasts and QuantileRegression are "
+            "shifted and scaled back); use normalization='auto' or None with this likelihood.")
     if args.get("ssm_kwargs"):
         _check_ssm_kwargs(args)
 

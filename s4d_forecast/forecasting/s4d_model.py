@@ -8,46 +8,12 @@ from darts.utils.data.torch_datasets.utils import TorchTrainingSample
 from darts.utils.serialization import add_safe_globals
 
 from s4d_forecast.forecasting import _validation, model_files
-from s4d_forecast.forecasting.s4d_module import HEADS, NORMALIZATIONS, _S4DModule
-from s4d_forecast.ssm import DISCS, INITS
+from s4d_forecast.forecasting.s4d_module import _S4DModule
 
 #: What ``normalization="auto"`` means when the likelihood allows normalising (see
-#: :func:`_normalizable`); chosen on the dev suite (benchmarks/RESULTS.md).
+#: :func:`~s4d_forecast.forecasting._validation.normalizable`); chosen on the dev suite
+#: (benchmarks/RESULTS.md).
 AUTO_NORMALIZATION = "last"
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-
-
-def _normalizable(likelihood) -> bool:
-    """Whether forecasts of this likelihood can be shifted and scaled back to the target's
-    scale: point forecasts and quantiles can, a distribution's parameters in general cannot
-    (a scale or rate parameter does not move with the series' level)."""
-    if likelihood is None:
-        return True
-    from darts.utils.likelihood_models import QuantileRegression
-
-    return isinstance(likelihood, QuantileRegression)
-
-
-def _check_architecture(normalization, head, channel_independent, zero_init_branch,
-                        likelihood) -> None:
-    if normalization not in ("auto", *NORMALIZATIONS):
-        raise ValueError(f"`normalization` must be one of {('auto', *NORMALIZATIONS)}, "
-                         f"got {normalization!r}.")
-    if head not in HEADS:
-        raise ValueError(f"`head` must be one of {HEADS}, got {head!r}.")
-    for name, value in (("channel_independent", channel_independent),
-                        ("zero_init_branch", zero_init_branch)):
-        if not isinstance(value, bool):
-            raise TypeError(f"`{name}` must be True or False, got {value!r}.")
-    if normalization not in ("auto", None) and not _normalizable(likelihood):
-        raise ValueError(
-            f"`normalization={normalization!r}` cannot be undone on the parameters of "
-            f"{type(likelihood).__name__} (only point forecasts and QuantileRegression are "
-            "shifted and scaled back); use normalization='auto' or None with this likelihood.")
 
 
 class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
@@ -205,22 +171,6 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         >>> forecast = model.predict(12)
         """
         _validation.validate_model_args(locals())
-        for name, value in (
-            ("d_model", d_model), ("n_layers", n_layers), ("d_state", d_state),
-            ("temporal_width", temporal_width), ("hidden_size", hidden_size),
-            ("decoder_output_dim", decoder_output_dim),
-            ("temporal_decoder_hidden", temporal_decoder_hidden),
-        ):
-            _check_positive_int(name, value)
-        for name, value, accepted in (("init", init, INITS), ("disc", disc, DISCS)):
-            if value not in accepted:
-                raise ValueError(f"`{name}` must be one of {accepted}, got {value!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-        if ssm_lr is not None and not ssm_lr > 0:
-            raise ValueError(f"`ssm_lr` must be a positive float or None, got {ssm_lr!r}.")
-        _check_architecture(normalization, head, channel_independent, zero_init_branch,
-                            kwargs.get("likelihood"))
 
         super().__init__(**self._extract_torch_model_params(**self.model_params))
         self.pl_module_params = self._extract_pl_module_params(**self.model_params)
@@ -331,7 +281,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         """``normalization`` with ``"auto"`` resolved against the likelihood."""
         if self.normalization != "auto":
             return self.normalization
-        return AUTO_NORMALIZATION if _normalizable(self.likelihood) else None
+        return AUTO_NORMALIZATION if _validation.normalizable(self.likelihood) else None
 
     @property
     def supports_static_covariates(self) -> bool:
