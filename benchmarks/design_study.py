@@ -18,9 +18,10 @@ Usage::
 
 A row is a JSON object of S4DModel keyword arguments, or ``{"_model": NAME}`` for one of the
 benchmark's other models. Data: the real series under ``--data-root`` (default
-``../shared/data``): AirPassengers, monthly sunspots, heart rate, daily minimum temperatures
-(two missing days filled by time interpolation), the 21-variable weather excerpt, and the
-weekly CO2 series that statsmodels ships (59 missing weeks interpolated in time).
+``../shared/data``), read by the dev suite's loaders (:data:`s4d_forecast.comparison.suite.
+LOADERS`): AirPassengers, monthly sunspots, heart rate, daily minimum temperatures (two
+missing days filled by time interpolation), the 21-variable weather excerpt, and the weekly
+CO2 series that statsmodels ships (59 missing weeks interpolated in time).
 """
 
 from __future__ import annotations
@@ -32,52 +33,24 @@ import math
 import sys
 from pathlib import Path
 
-# name: (loader key, horizon, lookback)
+# name: (dataset of s4d_forecast.comparison.suite.LOADERS, horizon, lookback)
 CASES = {
-    "air": ("air", 12, 36),
+    "air": ("airpassengers", 12, 36),
     "sunspots": ("sunspots", 12, 120),
-    "heart": ("heart", 20, 96),
+    "heart": ("heart_rate", 20, 96),
     "temps": ("temps", 14, 112),
     "co2": ("co2", 26, 104),
-    "whead48": ("whead", 48, 96),
+    "whead48": ("weather_head", 48, 96),
 }
 BASELINES = ("NLinear", "DLinear", "TiDE")
-
-
-def _frame(key: str, root: Path):
-    import pandas as pd
-
-    from s4d_forecast.comparison.datasets import load_dataset
-
-    def csv(name, time_col, value_col, fmt=None):
-        raw = pd.read_csv(root / "series" / name)
-        frame = raw[[value_col]].astype(float)
-        frame.index = (pd.RangeIndex(len(raw)) if time_col is None
-                       else pd.to_datetime(raw[time_col], format=fmt))
-        return frame
-
-    if key == "air":
-        return csv("AirPassengers.csv", "Month", "#Passengers")
-    if key == "sunspots":
-        return csv("monthly-sunspots.csv", "Month", "Sunspots")
-    if key == "heart":
-        return csv("heart_rate.csv", None, "Heart rate")
-    if key == "temps":
-        frame = csv("temps.csv", "Date", "Daily minimum temperatures", "%m/%d/%Y")
-        return frame.asfreq("D").interpolate(method="time")
-    if key == "co2":
-        return load_dataset("co2").frame
-    if key == "whead":
-        return load_dataset("weather", root / "weather" / "weather_2020_head.csv").frame
-    raise ValueError(f"unknown case loader {key!r}")
 
 
 def run(cases: list[str], rows: dict, results: Path, root: Path) -> None:
     import numpy as np
     import torch
 
-    from s4d_forecast.comparison.datasets import BenchmarkData
     from s4d_forecast.comparison.runner import BenchmarkConfig, run_benchmark
+    from s4d_forecast.comparison.suite import LOADERS
     from s4d_forecast.forecasting.quiet import quiet_libraries
 
     torch.set_num_threads(1)
@@ -88,7 +61,7 @@ def run(cases: list[str], rows: dict, results: Path, root: Path) -> None:
     with results.open("a") as out:
         for case in cases:
             key, horizon, lookback = CASES[case]
-            data = BenchmarkData(case, _frame(key, root), case)
+            data = LOADERS[key](root)
             for label, spec in rows.items():
                 spec = dict(spec)
                 model = spec.pop("_model", "s4d")

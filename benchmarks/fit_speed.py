@@ -63,13 +63,12 @@ def _step_ms(repeats: int) -> float:
 def _fit_s(model: str, epochs: int) -> float:
     import numpy as np
     from darts import TimeSeries
-    from statsmodels.datasets import co2
 
+    from s4d_forecast.comparison.datasets import load_dataset
     from s4d_forecast.forecasting.quiet import quiet_libraries
 
     quiet_libraries()
-    frame = co2.load_pandas().data.interpolate(method="time")
-    values = frame["co2"].to_numpy()
+    values = load_dataset("co2").frame["co2"].to_numpy()
     values = ((values - values.mean()) / values.std()).astype(np.float32)
     series = TimeSeries.from_values(values)
     common = {
