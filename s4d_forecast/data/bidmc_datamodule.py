@@ -11,7 +11,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from .bidmc import SCHEMES, BIDMCDataset, bidmc_splits, canonical_target, load_bidmc
-from .datamodule_base import SplitDataModule
+from .datamodule_base import WINDOW_NORMALIZE, SplitDataModule
+from .scaling import standardize_windows
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,10 @@ class BIDMCDataModule(SplitDataModule):
         Split convention (:func:`~s4d_forecast.data.bidmc.bidmc_split_indices`); report it
         with any number.
     batch_size, num_workers : int
-    normalize : {"none", "per_channel", "global"}
-        Standardise the inputs with a scaler fitted on the training windows (S4 uses none).
+    normalize : {"none", "per_channel", "global", "per_window"}
+        Standardise the inputs with a scaler fitted on the training windows, or each
+        window and channel by its own mean/std (``"per_window"``, nothing fitted: removes
+        per-patient signal gain and offset), or not (S4 uses none).
     stride_s : float
         Window step (s) for the raw release (ignored for ``.ts``).
     nan_policy : {"drop", "nanmean"}
@@ -52,7 +55,7 @@ class BIDMCDataModule(SplitDataModule):
                  normalize: str = "none", stride_s: float = 3.0, nan_policy: str = "drop",
                  seed: int = 0, predict_split: str = "test", shuffle_train: bool = True,
                  dataset: BIDMCDataset | None = None):
-        super().__init__(normalize, predict_split)
+        super().__init__(normalize, predict_split, accepted=WINDOW_NORMALIZE)
         if root is None and dataset is None:
             raise ValueError("data.root is required: the BIDMC release (folder or zip) or a "
                              "folder of BIDMC32*.ts files (or pass dataset=)")
@@ -82,6 +85,8 @@ class BIDMCDataModule(SplitDataModule):
             x = part.windows
             if self.scaler is not None:
                 x = self.scaler.transform(x).astype(np.float32)
+            elif self.normalize == "per_window":
+                x = standardize_windows(x)
             self._tensors[name] = TensorDataset(torch.from_numpy(np.ascontiguousarray(x)),
                                                 torch.from_numpy(part.targets))
         log.info("BIDMCDataModule %s/%s: %s", self.target, self.scheme,

@@ -10,6 +10,9 @@ from .scaling import SignalScaler
 
 SPLITS = ("train", "val", "test")
 NORMALIZE = ("none", "per_channel", "global")
+#: Modes of datasets made of independent fixed-length windows (BIDMC): each window and
+#: channel standardised by its own mean and standard deviation, nothing fitted.
+WINDOW_NORMALIZE = NORMALIZE + ("per_window",)
 
 
 class SplitDataModule(pl.LightningDataModule):
@@ -25,14 +28,18 @@ class SplitDataModule(pl.LightningDataModule):
         Standardise the inputs with one mean/std per channel, one for all values, or not.
     predict_split : {"train", "val", "test"}
         Split served by ``predict_dataloader``.
+    accepted : tuple of str
+        The ``normalize`` values this subclass supports (``WINDOW_NORMALIZE`` for window
+        datasets, which add ``"per_window"``).
     """
 
     scaler: SignalScaler | None = None
 
-    def __init__(self, normalize: str, predict_split: str = "test"):
+    def __init__(self, normalize: str, predict_split: str = "test",
+                 accepted: tuple[str, ...] = NORMALIZE):
         super().__init__()
-        if normalize not in NORMALIZE:
-            raise ValueError(f"normalize={normalize!r} is not accepted; use one of {NORMALIZE}")
+        if normalize not in accepted:
+            raise ValueError(f"normalize={normalize!r} is not accepted; use one of {accepted}")
         if predict_split not in SPLITS:
             raise ValueError(f"predict_split={predict_split!r} is not accepted; use one of "
                              f"{SPLITS}")
@@ -42,7 +49,7 @@ class SplitDataModule(pl.LightningDataModule):
     def _fit_scaler(self, train) -> None:
         """Fit the scaler on the training data ``train`` unless ``normalize="none"`` or a
         scaler was restored from a checkpoint."""
-        if self.normalize != "none" and self.scaler is None:
+        if self.normalize in ("per_channel", "global") and self.scaler is None:
             self.scaler = SignalScaler(self.normalize).fit(train)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:  # pragma: no cover - abstract

@@ -7,6 +7,9 @@ the channel axis (``(L, C)`` series, ``(n, L, C)`` windows, or a DataFrame). Two
 - ``"global"``: one mean and standard deviation over every value (PTB-XL's protocol: one
   ``StandardScaler`` fitted on the flattened training signals).
 
+:func:`standardize_windows` is the stateless alternative for datasets of independent windows:
+each window's channels are standardised by their own statistics.
+
 It is fitted in chunks (``partial_fit``), so the 17k-record PTB-XL training set is never
 copied to float64 whole. The fitted state is a few arrays: :meth:`SignalScaler.save` writes
 them to ``.npz`` (no pickle), and :meth:`SignalScaler.state_dict` /
@@ -212,3 +215,37 @@ class SignalScaler:
     def __repr__(self) -> str:
         fitted = "unfitted" if self.mean_ is None else f"{len(self.mean_)} channel(s)"
         return f"SignalScaler(mode={self.mode!r}, {fitted})"
+
+
+def standardize_windows(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Standardise each window and channel of ``x (n, L, C)`` by its own mean and std.
+
+    Nothing is fitted, so a test window is treated exactly as a training window. This
+    removes the per-recording offset and gain (electrode contact, PPG amplitude) that
+    otherwise differ between patients, and keeps the waveform's shape and timing.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        ``(n, L, C)`` windows, finite.
+    eps : float
+        Floor on the standard deviation: a flat channel (a lead off) becomes zeros rather
+        than NaN.
+
+    Returns
+    -------
+    np.ndarray
+        float32, same shape.
+    """
+    arr = np.asarray(x)
+    if arr.ndim != 3:
+        raise ValueError(f"x must be (n, L, C) windows, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"x must be numeric, got dtype {arr.dtype}")
+    out = np.empty(arr.shape, dtype=np.float32)
+    for i in range(0, len(arr), 1024):  # chunks: float64 statistics without a full copy
+        part = arr[i : i + 1024].astype(np.float64)
+        mean = part.mean(axis=1, keepdims=True)
+        std = part.std(axis=1, keepdims=True)
+        out[i : i + 1024] = (part - mean) / np.maximum(std, eps)
+    return out

@@ -231,3 +231,34 @@ def test_bidmc_datamodule(tmp_path):
     assert dm2.scaler.mode == "per_channel"
     with pytest.raises(ValueError, match=r"normalize='minmax' is not accepted"):
         BIDMCDataModule(dataset=ds, normalize="minmax")
+
+
+def test_bidmc_per_window_standardisation(tmp_path):
+    ds = load_bidmc(write_bidmc_zip(tmp_path / "b.zip", seconds=40), "HR")
+    dm = BIDMCDataModule(dataset=ds, batch_size=64, normalize="per_window")
+    dm.setup()
+    assert dm.scaler is None and dm.state_dict() == {"scaler": None}
+    for split, loader in (("train", dm.train_dataloader), ("test", dm.test_dataloader)):
+        x = loader().dataset.tensors[0].numpy()
+        raw = getattr(dm.splits, split).windows
+        np.testing.assert_allclose(x.mean(axis=1), 0, atol=1e-4)
+        np.testing.assert_allclose(x.std(axis=1), 1, atol=1e-3)
+        # the same affine map as a per-window z-score: the shape of the waveform is kept
+        want = (raw - raw.mean(axis=1, keepdims=True)) / raw.std(axis=1, keepdims=True)
+        np.testing.assert_allclose(x, want, atol=1e-4)
+    with pytest.raises(ValueError, match=r"normalize='per_window' is not accepted; use one of "
+                                         r"\('none', 'per_channel', 'global'\)"):
+        WeatherDataModule(root=tmp_path, normalize="per_window")
+
+
+def test_standardize_windows_flat_channel_and_bad_shape():
+    from s4d_forecast.data.scaling import standardize_windows
+
+    x = np.zeros((3, 50, 2))
+    x[:, :, 1] = np.sin(np.arange(50))[None] * 5 + 7
+    out = standardize_windows(x)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    np.testing.assert_array_equal(out[:, :, 0], 0)  # a flat lead becomes zeros, not NaN
+    np.testing.assert_allclose(out[:, :, 1].std(axis=1), 1, atol=1e-5)
+    with pytest.raises(ValueError, match=r"x must be \(n, L, C\) windows, got shape \(50, 2\)"):
+        standardize_windows(x[0])
