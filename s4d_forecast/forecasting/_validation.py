@@ -122,6 +122,7 @@ MODEL_ARG_SPEC = {
     "head": _head,
     "channel_independent": _bool,
     "zero_init_branch": _bool,
+    "residual_branch": _bool,
     # darts' TorchForecastingModel / PLForecastingModule
     "batch_size": _pos_int,
     "n_epochs": _pos_int,

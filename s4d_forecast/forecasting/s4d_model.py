@@ -37,6 +37,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         channel_independent: bool = False,
         head: str = "mlp",
         zero_init_branch: bool = False,
+        residual_branch: bool = False,
         ssm_lr: float | None = None,
         ssm_kwargs: dict | None = None,
         use_static_covariates: bool = True,
@@ -66,8 +67,17 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
           TiDE [1]_); ``head="linear"``: one linear map from the flattened encoding and the
           horizon's future covariates to the forecast; ``head="last"``: the MLP decoders
           fed with the last step's encoding only (the S4D readout after the whole lookback)
-          instead of every step's. With ``zero_init_branch=True`` the
+          instead of every step's; ``head="masked"`` (S4's own way to forecast): the encoder
+          runs over lookback + horizon, the horizon's target steps set to zero and marked by
+          an indicator channel, each horizon step carrying its own future covariates (and
+          every step the static covariates); each horizon step's causal encoding is decoded
+          by a small MLP shared across steps. With ``zero_init_branch=True`` the
           branch's output layer starts at zero, so training starts from the linear model.
+          With ``residual_branch=True`` the linear path is trained on its own loss (it is
+          NLinear) and the branch on what the linear path misses; the branch's weight in the
+          forecast, between 0 and 1, is then chosen after every validation epoch to minimise
+          the validation MSE (needs ``val_series``, an MSE loss and no likelihood; otherwise
+          the weight stays 1).
 
         The optimiser puts the SSM parameters (A, B, dt) in their own group with ``ssm_lr``
         and no weight decay, as in the S4D recipe [2]_. The defaults were chosen on a dev
@@ -127,10 +137,14 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             Forecast each target component separately with one shared network.
         head
             ``"mlp"`` (TiDE-style dense and temporal decoders over every step's
-            encoding), ``"last"`` (the same decoders over the last step's encoding) or
-            ``"linear"``.
+            encoding), ``"last"`` (the same decoders over the last step's encoding),
+            ``"linear"`` or ``"masked"`` (the encoder runs over lookback + horizon).
         zero_init_branch
             Start the S4D branch's output at zero (training starts from the linear path).
+        residual_branch
+            Train the linear path alone and the branch on its residual, and weight the
+            branch by a factor in [0, 1] chosen on the validation windows (stored in the
+            model as ``model.model.branch_scale``).
         ssm_lr
             Learning rate of the SSM parameters (A, B, dt). Default: ``min(lr, 1e-3)``.
         ssm_kwargs
@@ -190,6 +204,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         self.channel_independent = channel_independent
         self.head = head
         self.zero_init_branch = zero_init_branch
+        self.residual_branch = residual_branch
         self.ssm_lr = ssm_lr
         self.ssm_kwargs = dict(ssm_kwargs or {})
         self._considers_static_covariates = use_static_covariates
@@ -232,6 +247,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             channel_independent=self.channel_independent,
             head=self.head,
             zero_init_branch=self.zero_init_branch,
+            residual_branch=self.residual_branch,
             ssm_lr=self.ssm_lr,
             ssm_kwargs=self.ssm_kwargs,
             **self.pl_module_params,

@@ -18,10 +18,15 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
    that also reads that step's future covariates, as TiDE; ``head="linear"``: one linear
    map from the encoding and the horizon's future covariates; ``head="last"``: as
    ``"mlp"`` but from the final step's encoding only, the S4D readout after the whole
-   lookback, instead of every step's). With ``zero_init_branch``
+   lookback, instead of every step's; ``head="masked"``: the encoder runs over lookback +
+   horizon with the horizon's targets zeroed and flagged, and each horizon step's encoding
+   is decoded, as in S4's forecasting). With ``zero_init_branch``
    its last layer starts at zero, so training starts from the linear path and the S4D
    branch learns what the linear model misses.
-5. The two paths are added and de-normalised.
+5. The two paths are added and de-normalised. With ``residual_branch`` the linear path
+   trains on its own loss and the branch on the linear path's residual; the branch's
+   weight (``branch_scale``) is the validation-MSE-optimal factor in [0, 1], computed in
+   closed form from sums gathered over each validation epoch.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import inspect
 
 import torch
 from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
-from darts.utils.data.torch_datasets.utils import PLModuleInput, PLModuleOutput
+from darts.utils.data.torch_datasets.utils import ModuleStage, PLModuleInput, PLModuleOutput
 from darts.utils.torch import MonteCarloDropout
 from torch import nn
 
@@ -42,7 +47,7 @@ NORMALIZATIONS = (None, "last", "rin")
 #: of 10 first or within 2% of the best of DLinear/NLinear/TiDE/NHiTS/TSMixer, mostly by
 #: curbing the branch's overfitting on short noisy series.
 BRANCH_WEIGHT_DECAY = 0.01
-HEADS = ("mlp", "linear", "last")
+HEADS = ("mlp", "linear", "last", "masked")
 
 
 class _MLPBlock(nn.Module):
@@ -99,9 +104,13 @@ class _S4DModule(PLForecastingModule):
     channel_independent
         One shared model applied to each target component separately.
     head
-        ``"mlp"``, ``"linear"`` or ``"last"``: how the S4D encoding becomes the forecast.
+        ``"mlp"``, ``"linear"``, ``"last"`` or ``"masked"``: how the S4D encoding becomes
+        the forecast.
     zero_init_branch
         Start the S4D branch's output at exactly zero.
+    residual_branch
+        Train the linear path on its own loss, the branch on its residual, and choose the
+        branch's weight on the validation windows.
     ssm_lr
         Learning rate for the SSM parameters (A, B, dt); ``None`` uses ``min(lr, 1e-3)``.
     ssm_kwargs
@@ -132,11 +141,18 @@ class _S4DModule(PLForecastingModule):
         channel_independent: bool = False,
         head: str = "mlp",
         zero_init_branch: bool = False,
+        residual_branch: bool = False,
         ssm_lr: float | None = None,
         ssm_kwargs: dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.residual_branch = residual_branch
+        # weight of the S4D branch in the forecast; chosen on the validation windows when
+        # residual_branch (see on_validation_epoch_end), else fixed at 1
+        self.register_buffer("branch_scale", torch.ones(()))
+        self._parts = None
+        self._val_sums = None
         self.output_dim = output_dim
         self.future_cov_dim = future_cov_dim
         self.static_cov_dim = static_cov_dim
@@ -151,6 +167,8 @@ class _S4DModule(PLForecastingModule):
         self.seq_targets = 1 if channel_independent else output_dim
         seq_input = input_dim - output_dim + self.seq_targets
 
+        if head == "masked":  # + a channel marking horizon steps, + static covariates
+            seq_input += 1 + static_cov_dim
         self.encoder = S4DEncoder(
             d_input=seq_input,
             d_model=d_model,
@@ -164,10 +182,17 @@ class _S4DModule(PLForecastingModule):
         )
         # "last" reads only the final step's encoding (the S4D state's readout after the
         # whole lookback); the others flatten every step's projected encoding
-        self.step_projection = None if head == "last" else nn.Linear(d_model, temporal_width)
+        self.step_projection = (None if head in ("last", "masked")
+                                else nn.Linear(d_model, temporal_width))
         flat_dim = (d_model if head == "last" else L * temporal_width) + static_cov_dim
         out_per_step = self.seq_targets * nr_params
-        if head in ("mlp", "last"):
+        if head == "masked":  # the encoder's horizon steps, each mapped to its forecast
+            self.dense_decoder = None
+            self.temporal_decoder = _MLPBlock(d_model, out_per_step, temporal_decoder_hidden,
+                                              dropout)
+            if zero_init_branch:
+                self.temporal_decoder.zero_output()
+        elif head in ("mlp", "last"):
             self.dense_decoder = nn.Sequential(
                 _MLPBlock(flat_dim, hidden_size, hidden_size, dropout),
                 _MLPBlock(hidden_size, O * decoder_output_dim, hidden_size, dropout),
@@ -188,6 +213,11 @@ class _S4DModule(PLForecastingModule):
                 nn.init.zeros_(self.dense_decoder[1].bias)
         # the linear path maps lookback steps to horizon steps, per target component
         self.lookback_skip = nn.Linear(L, O * nr_params)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # model files written before branch_scale existed: the branch had weight 1
+        state_dict.setdefault(prefix + "branch_scale", torch.ones(()))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- normalisation ---------------------------------------------------------------------
     def _normalize(self, target: torch.Tensor):
@@ -221,7 +251,28 @@ class _S4DModule(PLForecastingModule):
         else:
             seq_target = target
         n_seq = seq_target.shape[0]
+        if self.head == "masked":
+            branch = self._masked_branch(seq_target, others, static, future)
+        else:
+            branch = self._flat_branch(seq_target, others, static, future)
+        branch = branch.view(n_seq, O, self.seq_targets, P)
+        if self.channel_independent:
+            branch = branch.view(B, C, O, P).transpose(1, 2)  # (B, O, C, P)
 
+        linear = self.lookback_skip(target.transpose(1, 2))  # (B, C, O·P)
+        linear = linear.view(B, C, O, P).transpose(1, 2)
+        if self.residual_branch:
+            self._parts = (self._denormalize(linear, shift, scale),
+                           self._denormalize(linear + branch, shift, scale))
+            if self.training:  # the branch fits what the (separately trained) linear path misses
+                linear = linear.detach()
+            else:
+                branch = branch * self.branch_scale
+        return PLModuleOutput(prediction=self._denormalize(linear + branch, shift, scale))
+
+    def _flat_branch(self, seq_target, others, static, future):
+        """Heads "mlp", "linear", "last": decode the lookback's encoding."""
+        n_seq, O = seq_target.shape[0], self.output_chunk_length
         encoded = self.encoder(torch.cat([seq_target, *others], dim=2))
         if self.step_projection is None:
             encoded = encoded[:, -1]
@@ -233,23 +284,88 @@ class _S4DModule(PLForecastingModule):
             decoded = self.dense_decoder(encoded).view(n_seq, O, -1)
             if future is not None:
                 decoded = torch.cat([decoded, future], dim=2)
-            branch = self.temporal_decoder(decoded)  # (n_seq, O, seq_targets·P)
-        else:
-            if future is not None:
-                encoded = torch.cat([encoded, future.flatten(start_dim=1)], dim=1)
-            branch = self.dense_decoder(encoded).view(n_seq, O, -1)
-        branch = branch.view(n_seq, O, self.seq_targets, P)
-        if self.channel_independent:
-            branch = branch.view(B, C, O, P).transpose(1, 2)  # (B, O, C, P)
+            return self.temporal_decoder(decoded)  # (n_seq, O, seq_targets·P)
+        if future is not None:
+            encoded = torch.cat([encoded, future.flatten(start_dim=1)], dim=1)
+        return self.dense_decoder(encoded).view(n_seq, O, -1)
 
-        linear = self.lookback_skip(target.transpose(1, 2))  # (B, C, O·P)
-        linear = linear.view(B, C, O, P).transpose(1, 2)
-        y = linear + branch
+    def _masked_branch(self, seq_target, others, static, future):
+        """Head ``"masked"`` (S4's forecasting): the encoder runs over lookback + horizon, the
+        horizon's target steps zeroed and flagged by an indicator channel, the future
+        covariates at their own steps; each horizon step's output is decoded."""
+        n_seq, L, _ = seq_target.shape
+        O = self.output_chunk_length
+        past = torch.cat([seq_target, *others], dim=2)  # (n_seq, L, d)
+        ahead = past.new_zeros(n_seq, O, past.shape[2])
+        if future is not None:  # the historic part of the future covariates is last in past
+            ahead[:, :, past.shape[2] - future.shape[2]:] = future
+        flag = torch.cat([past.new_zeros(n_seq, L, 1), past.new_ones(n_seq, O, 1)], dim=1)
+        parts = [torch.cat([past, ahead], dim=1), flag]
+        if static is not None:
+            parts.append(static.unsqueeze(1).expand(-1, L + O, -1))
+        encoded = self.encoder(torch.cat(parts, dim=2))[:, L:]  # (n_seq, O, d_model)
+        return self.temporal_decoder(encoded)
+
+    @staticmethod
+    def _denormalize(y, shift, scale):
         if scale is not None:
             y = y * scale.unsqueeze(-1)
         if shift is not None:
             y = y + shift.unsqueeze(-1)
-        return PLModuleOutput(prediction=y)
+        return y
+
+    # -- residual training and the validation-chosen branch weight ---------------------------
+    def _part_outputs(self):
+        """(linear path alone, linear + full branch) in the output space of the last forward."""
+        lin, full = self._parts
+        self._parts = None
+        if self.use_reversible_instance_norm:
+            lin, full = self.rin.inverse(lin), self.rin.inverse(full)
+        return lin, full
+
+    def training_step(self, train_batch, batch_idx):
+        if not self.residual_branch:
+            return super().training_step(train_batch, batch_idx)
+        output = self(train_batch.to_module_input(stage=ModuleStage.TRAIN))
+        lin, _ = self._part_outputs()
+        target, weight = train_batch.future_target, train_batch.sample_weight
+        branch_loss = self._compute_loss(output, target, self.train_criterion, weight)
+        linear_loss = self._compute_loss(PLModuleOutput(prediction=lin), target,
+                                         self.train_criterion, weight)
+        loss = branch_loss + linear_loss
+        self.log("train_loss", loss, batch_size=train_batch.past_target.shape[0],
+                 prog_bar=True, sync_dist=True)
+        self._update_metrics(output, target, self.train_metrics)
+        return loss
+
+    def _chooses_scale(self, batch) -> bool:
+        return (self.residual_branch and self.likelihood is None
+                and isinstance(self.val_criterion, nn.MSELoss) and batch.sample_weight is None)
+
+    def validation_step(self, val_batch, batch_idx):
+        if not self._chooses_scale(val_batch):
+            return super().validation_step(val_batch, batch_idx)
+        output = self(val_batch.to_module_input(stage=ModuleStage.VALIDATE))
+        lin, full = self._part_outputs()
+        target = val_batch.future_target
+        r = target - lin.squeeze(-1)  # what the linear path misses
+        b = (full - lin).squeeze(-1)  # the branch at weight 1
+        sums = torch.stack([(r * b).sum(), (b * b).sum(), (r * r).sum(),
+                            torch.tensor(float(r.numel()), device=r.device)]).double()
+        self._val_sums = sums if self._val_sums is None else self._val_sums + sums
+        self._update_metrics(output, target, self.val_metrics)
+
+    def on_validation_epoch_end(self):
+        sums, self._val_sums = self._val_sums, None
+        if sums is not None:
+            rb, bb, rr, n = (float(v) for v in sums)
+            scale = min(max(rb / bb, 0.0), 1.0) if bb > 0 else 0.0
+            if not self.trainer.sanity_checking:
+                self.branch_scale.fill_(scale)
+            # the validation MSE of the forecast at that weight
+            self.log("val_loss", (rr - 2 * scale * rb + scale * scale * bb) / n, prog_bar=True,
+                     sync_dist=True)
+        super().on_validation_epoch_end()
 
     def configure_optimizers(self):
         """Build the optimiser from :func:`~s4d_forecast.ssm.ssm_param_groups`.

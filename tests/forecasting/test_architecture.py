@@ -98,7 +98,7 @@ def _batch(x: torch.Tensor) -> PLModuleInput:
                          future_covariates=None, static_covariates=None)
 
 
-@pytest.mark.parametrize("head", ["mlp", "linear", "last"])
+@pytest.mark.parametrize("head", ["mlp", "linear", "last", "masked"])
 def test_zero_initialised_branch_starts_as_the_linear_path(head):
     torch.manual_seed(0)
     x = torch.randn(4, IN, 1)
@@ -110,7 +110,7 @@ def test_zero_initialised_branch_starts_as_the_linear_path(head):
         assert torch.allclose(out, linear, atol=1e-6) is same
 
 
-@pytest.mark.parametrize("head", ["mlp", "linear", "last"])
+@pytest.mark.parametrize("head", ["mlp", "linear", "last", "masked"])
 def test_every_head_reads_future_covariates(head):
     series = _series(n=120)
     rng = np.random.default_rng(1)
@@ -124,6 +124,42 @@ def test_every_head_reads_future_covariates(head):
     other = model.predict(OUT, series=series, verbose=False,
                           future_covariates=TimeSeries.from_values(changed)).values()
     assert not np.allclose(base, other)
+
+
+def test_masked_head_reads_each_horizon_steps_covariates_causally():
+    """head="masked" runs the causal encoder over lookback + horizon: the forecast for horizon
+    step j reads the future covariates of steps <= j and not those after it."""
+    torch.manual_seed(0)
+    module = _module(head="masked", input_dim=2, future_cov_dim=1)
+    x = torch.randn(3, IN, 1)
+    hist, fut = torch.randn(3, IN, 1), torch.randn(3, OUT, 1)
+
+    def run(future):
+        return module(PLModuleInput(past_target=x, past_covariates=None,
+                                    historic_future_covariates=hist, future_covariates=future,
+                                    static_covariates=None)).prediction[..., 0, 0]
+
+    base = run(fut)
+    changed = fut.clone()
+    changed[:, 3] += 5.0  # horizon step 3 only
+    diff = (run(changed) - base).abs()
+    assert diff[:, :3].max() < 1e-5  # earlier steps unaffected (up to FFT round-off)
+    assert diff[:, 3].min() > 1e-3  # step 3 reads it
+    assert module.encoder.d_input == 3  # target, covariate, horizon flag
+
+
+def test_masked_head_reads_static_covariates():
+    torch.manual_seed(0)
+    module = _module(head="masked", static_cov_dim=2)
+    x = torch.randn(2, IN, 1)
+
+    def run(static):
+        return module(PLModuleInput(past_target=x, past_covariates=None,
+                                    historic_future_covariates=None, future_covariates=None,
+                                    static_covariates=static)).prediction
+
+    static = torch.zeros(2, 1, 2)
+    assert not torch.allclose(run(static), run(static + 1.0))
 
 
 @pytest.mark.parametrize("likelihood, expected", [
@@ -143,3 +179,68 @@ def test_auto_normalisation_follows_the_likelihood(likelihood, expected):
 def test_bad_architecture_arguments_are_refused_at_construction(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         S4DModel(input_chunk_length=IN, output_chunk_length=OUT, **kwargs)
+
+
+def test_residual_branch_weight_is_the_validation_optimum():
+    """With residual_branch the branch's weight is the closed-form minimiser (clipped to
+    [0, 1]) of the validation MSE of linear path + weight x branch, recomputed here from
+    forecasts at weights 0 and 1 on the same validation windows."""
+    series = _series(n=200, seed=3)
+    train, val = series[:150], series[150 - IN:]
+    model = S4DModel(input_chunk_length=IN, output_chunk_length=OUT, n_epochs=2,
+                     residual_branch=True, random_state=0, **TINY, **trainer_kwargs())
+    model.fit(train, val_series=val, verbose=False)
+    chosen = float(model.model.branch_scale)
+    assert 0.0 <= chosen <= 1.0
+
+    def forecasts(weight):
+        model.model.branch_scale.fill_(weight)
+        fc = model.historical_forecasts(val, start=val.time_index[IN], forecast_horizon=OUT,
+                                        stride=1,
+                                        retrain=False, last_points_only=False,
+                                        overlap_end=False, verbose=False)
+        return np.stack([f.values()[:, 0] for f in fc])
+
+    f0, f1 = forecasts(0.0), forecasts(1.0)
+    y = np.stack([val.values()[IN + i: IN + i + OUT, 0] for i in range(len(f0))])
+    r, b = y - f0, f1 - f0
+    assert chosen == pytest.approx(float(np.clip((r * b).sum() / (b * b).sum(), 0, 1)),
+                                   abs=1e-4)
+    # weight 0 is the linear path alone
+    module = model.model.eval()
+    module.branch_scale.fill_(0.0)
+    x = torch.from_numpy(val.values()[None, :IN].astype(np.float32))
+    with torch.no_grad():
+        out = module(_batch(x)).prediction[0, :, 0, 0]
+        last = x[0, -1, 0]
+        linear = module.lookback_skip(x[0, :, 0] - last) + last
+    torch.testing.assert_close(out, linear)
+
+
+def test_residual_branch_weight_survives_save_and_old_files_load(tmp_path):
+    series = _series(n=200, seed=3)
+    model = S4DModel(input_chunk_length=IN, output_chunk_length=OUT, n_epochs=1,
+                     residual_branch=True, random_state=0, **TINY, **trainer_kwargs())
+    model.fit(series[:150], val_series=series[150 - IN:], verbose=False)
+    model.model.branch_scale.fill_(0.25)
+    model.save(str(tmp_path / "m.pt"))
+    loaded = S4DModel.load(str(tmp_path / "m.pt"))
+    assert float(loaded.model.branch_scale) == 0.25
+    np.testing.assert_allclose(_predict(loaded, series), _predict(model, series), atol=1e-6)
+    # a state dict from before branch_scale existed loads with weight 1
+    state = {k: v for k, v in model.model.state_dict().items() if k != "branch_scale"}
+    model.model.load_state_dict(state)
+    assert float(model.model.branch_scale) == 1.0
+
+
+def test_residual_branch_trains_the_linear_path_on_its_own_loss():
+    """In training the forecast's gradient reaches the branch but not the linear path, which
+    learns only from its own loss (it is NLinear); without the option both get it."""
+    torch.manual_seed(0)
+    x = torch.randn(4, IN, 1)
+    for residual, linear_gets_grad in ((True, False), (False, True)):
+        module = _module(residual_branch=residual).train()
+        module(_batch(x)).prediction.pow(2).sum().backward()
+        grad = module.lookback_skip.weight.grad
+        assert (grad is not None and bool(grad.abs().sum() > 0)) is linear_gets_grad
+        assert module.temporal_decoder.dense[2].weight.grad.abs().sum() > 0
