@@ -154,6 +154,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         _set_threads_and_device(args)
+        from s4d_forecast.allocator import tune_cpu_allocator
+
+        tune_cpu_allocator()  # for every model of the run alike
         if args.suite:
             from s4d_forecast.comparison.suite import select_cases
 

@@ -7,6 +7,7 @@ from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorc
 from darts.utils.data.torch_datasets.utils import TorchTrainingSample
 from darts.utils.serialization import add_safe_globals
 
+from s4d_forecast.allocator import tune_cpu_allocator
 from s4d_forecast.forecasting import _validation, model_files
 from s4d_forecast.forecasting.s4d_module import _S4DModule
 
@@ -210,6 +211,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         self._considers_static_covariates = use_static_covariates
 
     def _create_model(self, train_sample: TorchTrainingSample) -> _S4DModule:
+        tune_cpu_allocator()  # training-sized blocks stay in the heap (s4d_forecast.allocator)
         precision = str(self.trainer_params.get("precision", ""))
         if "mixed" in precision and train_sample.past_target.dtype == np.float64:
             raise ValueError(

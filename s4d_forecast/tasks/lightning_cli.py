@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
+from s4d_forecast.allocator import tune_cpu_allocator
 from s4d_forecast.callbacks import NonFiniteLossGuard, RandomStateCheckpoint
 from s4d_forecast.tasks.base import EncoderTask
 from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
@@ -123,6 +124,7 @@ def run_cli(argv: Sequence[str]) -> int:
     # sys.argv is left as is (DDP re-launches it), so LightningCLI would warn that args
     # and sys.argv are both given
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    tune_cpu_allocator()  # training-sized blocks stay in the heap (see s4d_forecast.allocator)
     try:
         TaskCLI(EncoderTask, pl.LightningDataModule, subclass_mode_model=True,
                 subclass_mode_data=True, args=list(argv),
