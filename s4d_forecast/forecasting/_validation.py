@@ -116,6 +116,7 @@ MODEL_ARG_SPEC = {
     "decoder_output_dim": _pos_int,
     "temporal_decoder_hidden": _pos_int,
     "ssm_lr": _optional_pos_float,
+    "linear_lr": _optional_pos_float,
     "ssm_kwargs": _optional_dict,
     "use_static_covariates": _bool,
     "normalization": _normalization,

@@ -40,6 +40,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         zero_init_branch: bool = False,
         residual_branch: bool = False,
         ssm_lr: float | None = None,
+        linear_lr: float | None = None,
         ssm_kwargs: dict | None = None,
         use_static_covariates: bool = True,
         **kwargs,
@@ -148,6 +149,8 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             model as ``model.model.branch_scale``).
         ssm_lr
             Learning rate of the SSM parameters (A, B, dt). Default: ``min(lr, 1e-3)``.
+        linear_lr
+            Learning rate of the linear path. Default: the optimiser's ``lr``.
         ssm_kwargs
             Extra keyword arguments for the S4D kernel (e.g. ``dt_min``, ``dt_max``).
         use_static_covariates
@@ -207,6 +210,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         self.zero_init_branch = zero_init_branch
         self.residual_branch = residual_branch
         self.ssm_lr = ssm_lr
+        self.linear_lr = linear_lr
         self.ssm_kwargs = dict(ssm_kwargs or {})
         self._considers_static_covariates = use_static_covariates
 
@@ -251,6 +255,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             zero_init_branch=self.zero_init_branch,
             residual_branch=self.residual_branch,
             ssm_lr=self.ssm_lr,
+            linear_lr=self.linear_lr,
             ssm_kwargs=self.ssm_kwargs,
             **self.pl_module_params,
         )

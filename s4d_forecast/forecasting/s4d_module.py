@@ -113,6 +113,8 @@ class _S4DModule(PLForecastingModule):
         branch's weight on the validation windows.
     ssm_lr
         Learning rate for the SSM parameters (A, B, dt); ``None`` uses ``min(lr, 1e-3)``.
+    linear_lr
+        Learning rate of the linear path; ``None`` uses ``lr``.
     ssm_kwargs
         Extra keyword arguments for the S4D kernel (forwarded to ``S4DEncoder``).
     **kwargs
@@ -143,6 +145,7 @@ class _S4DModule(PLForecastingModule):
         zero_init_branch: bool = False,
         residual_branch: bool = False,
         ssm_lr: float | None = None,
+        linear_lr: float | None = None,
         ssm_kwargs: dict | None = None,
         **kwargs,
     ):
@@ -162,6 +165,7 @@ class _S4DModule(PLForecastingModule):
         self.channel_independent = channel_independent
         self.head = head
         self.ssm_lr = ssm_lr
+        self.linear_lr = linear_lr
         L, O = self.input_chunk_length, self.output_chunk_length
         # per sequence: targets it carries and static features it sees
         self.seq_targets = 1 if channel_independent else output_dim
@@ -388,7 +392,8 @@ class _S4DModule(PLForecastingModule):
         for group in groups:  # the linear path leaves its group for one without decay
             if group.get("name") == "default":
                 group["params"] = [p for p in group["params"] if id(p) not in linear]
-        groups.append({"params": list(self.lookback_skip.parameters()), "lr": lr,
+        linear_lr = self.linear_lr if self.linear_lr is not None else lr
+        groups.append({"params": list(self.lookback_skip.parameters()), "lr": linear_lr,
                        "weight_decay": 0.0, "name": "linear_path"})
         optimizer = _build(self.optimizer_cls, {"params": groups, "lr": lr, **kws})
 

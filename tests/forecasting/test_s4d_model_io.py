@@ -201,3 +201,13 @@ def test_gpu_bf16(air):
         "enable_progress_bar": False, "logger": False, "enable_checkpointing": False})
     model.fit(air["train"])
     assert np.isfinite(model.predict(12).values()).all()
+
+
+def test_linear_lr_sets_the_linear_paths_rate_only(air):
+    model = make_model(n_epochs=1, optimizer_kwargs={"lr": 1e-3}, linear_lr=7e-3)
+    model.fit(air["train"])
+    groups = {g["name"]: g for g in model.model.trainer.optimizers[0].param_groups}
+    assert groups["linear_path"]["lr"] == 7e-3
+    assert groups["default"]["lr"] == 1e-3 and groups["ssm"]["lr"] == 1e-3
+    with pytest.raises(ValueError, match="linear_lr"):
+        make_model(linear_lr=0.0)
