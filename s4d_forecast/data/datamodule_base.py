@@ -10,8 +10,8 @@ from .scaling import SignalScaler
 
 SPLITS = ("train", "val", "test")
 NORMALIZE = ("none", "per_channel", "global")
-#: Modes of datasets made of independent fixed-length windows (BIDMC): each window and
-#: channel standardised by its own mean and standard deviation, nothing fitted.
+#: The modes of window datasets such as BIDMC, which add ``"per_window"`` (each window and
+#: channel standardised by its own mean and standard deviation, nothing fitted).
 WINDOW_NORMALIZE = NORMALIZE + ("per_window",)
 
 
