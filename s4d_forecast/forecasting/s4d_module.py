@@ -296,18 +296,21 @@ class _S4DModule(PLForecastingModule):
     def _masked_branch(self, seq_target, others, static, future):
         """Head ``"masked"`` (S4's forecasting): the encoder runs over lookback + horizon, the
         horizon's target steps zeroed and flagged by an indicator channel, the future
-        covariates at their own steps; each horizon step's output is decoded."""
+        covariates at their own steps; each horizon step's encoding is decoded. With
+        ``output_chunk_shift`` the ``shift`` steps between lookback and horizon are in the
+        sequence too (zero, flagged, no covariates: darts does not provide them)."""
         n_seq, L, _ = seq_target.shape
-        O = self.output_chunk_length
+        O, shift = self.output_chunk_length, self.output_chunk_shift
         past = torch.cat([seq_target, *others], dim=2)  # (n_seq, L, d)
-        ahead = past.new_zeros(n_seq, O, past.shape[2])
+        ahead = past.new_zeros(n_seq, shift + O, past.shape[2])
         if future is not None:  # the historic part of the future covariates is last in past
-            ahead[:, :, past.shape[2] - future.shape[2]:] = future
-        flag = torch.cat([past.new_zeros(n_seq, L, 1), past.new_ones(n_seq, O, 1)], dim=1)
+            ahead[:, shift:, past.shape[2] - future.shape[2]:] = future
+        flag = torch.cat([past.new_zeros(n_seq, L, 1), past.new_ones(n_seq, shift + O, 1)],
+                         dim=1)
         parts = [torch.cat([past, ahead], dim=1), flag]
         if static is not None:
-            parts.append(static.unsqueeze(1).expand(-1, L + O, -1))
-        encoded = self.encoder(torch.cat(parts, dim=2))[:, L:]  # (n_seq, O, d_model)
+            parts.append(static.unsqueeze(1).expand(-1, L + shift + O, -1))
+        encoded = self.encoder(torch.cat(parts, dim=2))[:, L + shift:]  # (n_seq, O, d_model)
         return self.temporal_decoder(encoded)
 
     @staticmethod

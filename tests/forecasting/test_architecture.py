@@ -244,3 +244,41 @@ def test_residual_branch_trains_the_linear_path_on_its_own_loss():
         grad = module.lookback_skip.weight.grad
         assert (grad is not None and bool(grad.abs().sum() > 0)) is linear_gets_grad
         assert module.temporal_decoder.dense[2].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"likelihood": QuantileRegression([0.1, 0.5, 0.9])},
+    {"channel_independent": True},
+    {"output_chunk_shift": 2},
+    {"residual_branch": True, "likelihood": GaussianLikelihood()},
+])
+def test_masked_head_and_residual_branch_combine_with_the_other_options(kwargs):
+    """Fit and predict with covariates of every kind: shapes and finiteness."""
+    series = _series(n=120, components=2)
+    rng = np.random.default_rng(2)
+    future = TimeSeries.from_values(rng.standard_normal((140, 1)).astype(np.float32))
+    past = TimeSeries.from_values(rng.standard_normal((120, 1)).astype(np.float32))
+    head = "mlp" if kwargs.get("residual_branch") else "masked"
+    model = S4DModel(input_chunk_length=IN, output_chunk_length=OUT, n_epochs=1, head=head,
+                     random_state=0, **TINY, **trainer_kwargs(), **kwargs)
+    model.fit(series, past_covariates=past, future_covariates=future,
+              val_series=series, val_past_covariates=past, val_future_covariates=future,
+              verbose=False)
+    samples = 5 if "likelihood" in kwargs else 1
+    pred = model.predict(OUT, series=series, past_covariates=past, future_covariates=future,
+                         num_samples=samples, verbose=False)
+    assert pred.values().shape == (OUT, 2) and np.isfinite(pred.all_values()).all()
+    if kwargs.get("residual_branch"):  # a likelihood: the branch weight is not chosen
+        assert float(model.model.branch_scale) == 1.0
+
+
+def test_masked_head_keeps_the_shifted_steps_in_the_sequence():
+    """With output_chunk_shift the encoder also runs over the gap between lookback and
+    horizon, so horizon step j sits at position L + shift + j."""
+    torch.manual_seed(0)
+    module = _module(head="masked", output_chunk_shift=2)
+    seen = []
+    module.encoder.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape))
+    out = module(_batch(torch.randn(2, IN, 1))).prediction
+    assert out.shape == (2, OUT, 1, 1)
+    assert seen == [torch.Size([2, IN + 2 + OUT, 2])]  # target + horizon flag
