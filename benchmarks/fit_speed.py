@@ -107,15 +107,19 @@ def worker(what: str, epochs: int, repeats: int) -> None:
         print(json.dumps({"value": _fit_s(what, epochs)}))
 
 
-# glibc's allocator settings of s4d_forecast.allocator, as environment variables, so that an
-# older tree can be measured with them too ("step_tuned")
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+def _malloc_env() -> dict:
+    """This tree's allocator settings as glibc environment variables, so that an older tree
+    can be measured with them too ("step_tuned")."""
+    from s4d_forecast.allocator import MMAP_THRESHOLD_MB, TRIM_THRESHOLD_MB
+
+    return {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD_MB << 20),
+            "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD_MB << 20)}
 
 
 def _run(tree: Path, what: str, epochs: int, repeats: int) -> float:
     env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if what == "step_tuned":
-        env.update(MALLOC_ENV)
+        env.update(_malloc_env())
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "fit_speed.py"), "--worker", what,
          "--epochs", str(epochs), "--repeats", str(repeats)],

@@ -32,10 +32,15 @@ ENV_VAR = "S4D_FORECAST_TUNE_MALLOC"
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
+#: Default thresholds (MiB) of :func:`tune_cpu_allocator`.
+MMAP_THRESHOLD_MB = 32
+TRIM_THRESHOLD_MB = 256
+
 _applied: dict | None = None
 
 
-def tune_cpu_allocator(mmap_threshold_mb: int = 32, trim_threshold_mb: int = 256,
+def tune_cpu_allocator(mmap_threshold_mb: int = MMAP_THRESHOLD_MB,
+                       trim_threshold_mb: int = TRIM_THRESHOLD_MB,
                        force: bool = False) -> dict | None:
     """Make glibc keep training-sized blocks in the heap between steps.
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from .scaling import SignalScaler
+from .scaling import MODES, SignalScaler
 
 SPLITS = ("train", "val", "test")
 NORMALIZE = ("none", "per_channel", "global")
@@ -49,7 +49,7 @@ class SplitDataModule(pl.LightningDataModule):
     def _fit_scaler(self, train) -> None:
         """Fit the scaler on the training data ``train`` unless ``normalize="none"`` or a
         scaler was restored from a checkpoint."""
-        if self.normalize in ("per_channel", "global") and self.scaler is None:
+        if self.normalize in MODES and self.scaler is None:  # the fitted modes
             self.scaler = SignalScaler(self.normalize).fit(train)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:  # pragma: no cover - abstract

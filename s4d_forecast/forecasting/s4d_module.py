@@ -154,6 +154,7 @@ class _S4DModule(PLForecastingModule):
         # weight of the S4D branch in the forecast; chosen on the validation windows when
         # residual_branch (see on_validation_epoch_end), else fixed at 1
         self.register_buffer("branch_scale", torch.ones(()))
+        self._keep_parts = False  # set by _forward_parts: keep the two paths' outputs
         self._parts = None
         self._val_sums = None
         self.output_dim = output_dim
@@ -194,8 +195,6 @@ class _S4DModule(PLForecastingModule):
             self.dense_decoder = None
             self.temporal_decoder = _MLPBlock(d_model, out_per_step, temporal_decoder_hidden,
                                               dropout)
-            if zero_init_branch:
-                self.temporal_decoder.zero_output()
         elif head in ("mlp", "last"):
             self.dense_decoder = nn.Sequential(
                 _MLPBlock(flat_dim, hidden_size, hidden_size, dropout),
@@ -205,14 +204,15 @@ class _S4DModule(PLForecastingModule):
                 decoder_output_dim + future_cov_dim, out_per_step, temporal_decoder_hidden,
                 dropout,
             )
-            if zero_init_branch:
-                self.temporal_decoder.zero_output()
         else:  # the horizon's future covariates are flattened in beside the encoding
             self.dense_decoder = nn.Sequential(
                 nn.Dropout(dropout),
                 nn.Linear(flat_dim + O * future_cov_dim, O * out_per_step))
             self.temporal_decoder = None
-            if zero_init_branch:
+        if zero_init_branch:  # the branch's last layer: the temporal decoder, else the linear
+            if self.temporal_decoder is not None:
+                self.temporal_decoder.zero_output()
+            else:
                 nn.init.zeros_(self.dense_decoder[1].weight)
                 nn.init.zeros_(self.dense_decoder[1].bias)
         # the linear path maps lookback steps to horizon steps, per target component
@@ -266,8 +266,9 @@ class _S4DModule(PLForecastingModule):
         linear = self.lookback_skip(target.transpose(1, 2))  # (B, C, O·P)
         linear = linear.view(B, C, O, P).transpose(1, 2)
         if self.residual_branch:
-            self._parts = (self._denormalize(linear, shift, scale),
-                           self._denormalize(linear + branch, shift, scale))
+            if self._keep_parts:
+                self._parts = (self._denormalize(linear, shift, scale),
+                               self._denormalize(linear + branch, shift, scale))
             if self.training:  # the branch fits what the (separately trained) linear path misses
                 linear = linear.detach()
             else:
@@ -322,19 +323,23 @@ class _S4DModule(PLForecastingModule):
         return y
 
     # -- residual training and the validation-chosen branch weight ---------------------------
-    def _part_outputs(self):
-        """(linear path alone, linear + full branch) in the output space of the last forward."""
-        lin, full = self._parts
-        self._parts = None
+    def _forward_parts(self, batch, stage):
+        """The forecast, the linear path alone and linear + full branch (weight 1), all in
+        the output space (darts' reversible instance norm undone too)."""
+        self._keep_parts = True
+        try:
+            output = self(batch.to_module_input(stage=stage))
+        finally:
+            self._keep_parts = False
+        (lin, full), self._parts = self._parts, None
         if self.use_reversible_instance_norm:
             lin, full = self.rin.inverse(lin), self.rin.inverse(full)
-        return lin, full
+        return output, lin, full
 
     def training_step(self, train_batch, batch_idx):
         if not self.residual_branch:
             return super().training_step(train_batch, batch_idx)
-        output = self(train_batch.to_module_input(stage=ModuleStage.TRAIN))
-        lin, _ = self._part_outputs()
+        output, lin, _ = self._forward_parts(train_batch, ModuleStage.TRAIN)
         target, weight = train_batch.future_target, train_batch.sample_weight
         branch_loss = self._compute_loss(output, target, self.train_criterion, weight)
         linear_loss = self._compute_loss(PLModuleOutput(prediction=lin), target,
@@ -352,8 +357,7 @@ class _S4DModule(PLForecastingModule):
     def validation_step(self, val_batch, batch_idx):
         if not self._chooses_scale(val_batch):
             return super().validation_step(val_batch, batch_idx)
-        output = self(val_batch.to_module_input(stage=ModuleStage.VALIDATE))
-        lin, full = self._part_outputs()
+        output, lin, full = self._forward_parts(val_batch, ModuleStage.VALIDATE)
         target = val_batch.future_target
         r = target - lin.squeeze(-1)  # what the linear path misses
         b = (full - lin).squeeze(-1)  # the branch at weight 1
