@@ -311,6 +311,8 @@ def bidmc_split_indices(
     val_size: float = 0.15,
     test_size: float = 0.15,
     seed: int = 0,
+    n_folds: int | None = None,
+    fold: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Index arrays ``(train, val, test)`` for one of the three BIDMC split conventions.
 
@@ -330,8 +332,15 @@ def bidmc_split_indices(
         Fractions for ``"patient"`` (of records) and ``val_size`` for ``"archive"``.
     seed : int
         Random state for ``"patient"`` and ``"archive"``.
+    n_folds, fold : int, optional
+        Patient-fold cross-validation (``"patient"`` only): the test records are the same as
+        without folds, and the other records are dealt into ``n_folds`` groups of whole
+        records (``GroupKFold``); group ``fold`` (0-based) is the validation split and the
+        rest train. ``val_size`` is then unused. Both or neither must be given.
     """
-    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+    from sklearn.model_selection import GroupKFold, GroupShuffleSplit, train_test_split
+
+    check_folds(n_folds, fold, scheme)
 
     n = len(ds)
     idx = np.arange(n)
@@ -353,6 +362,13 @@ def bidmc_split_indices(
         g = ds.record_ids
         gss = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
         trva, te = next(gss.split(idx, groups=g))
+        if n_folds is not None:
+            n_records = len(np.unique(g[trva]))
+            if n_folds > n_records:
+                raise ValueError(f"n_folds={n_folds} is more than the {n_records} records "
+                                 "outside the test split")
+            tr, va = list(GroupKFold(n_splits=n_folds).split(trva, groups=g[trva]))[fold]
+            return trva[tr], trva[va], te
         gss = GroupShuffleSplit(
             n_splits=1, test_size=val_size / (1 - test_size), random_state=seed + 1
         )
@@ -375,15 +391,37 @@ def bidmc_split_indices(
     raise ValueError(f"scheme={scheme!r} is not accepted; use one of {SCHEMES}")
 
 
+def check_folds(n_folds: int | None, fold: int | None, scheme: str) -> None:
+    """Raise ``ValueError`` unless ``n_folds``/``fold`` name a patient-fold split (or are
+    both ``None``)."""
+    if n_folds is None and fold is None:
+        return
+    if n_folds is None or fold is None:
+        raise ValueError(f"n_folds={n_folds!r} and fold={fold!r}: give both (patient-fold "
+                         "cross-validation) or neither")
+    if scheme != "patient":
+        raise ValueError(f"n_folds/fold need scheme='patient' (whole records per fold), "
+                         f"not scheme={scheme!r}")
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) \
+            or n_folds < 2:
+        raise ValueError(f"n_folds={n_folds!r} must be an integer of at least 2")
+    if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) \
+            or not 0 <= fold < n_folds:
+        raise ValueError(f"fold={fold!r} must be an integer in [0, {n_folds - 1}] "
+                         f"(n_folds={n_folds})")
+
+
 def bidmc_splits(
     ds: BIDMCDataset,
     scheme: str = "reshuffled",
     val_size: float = 0.15,
     test_size: float = 0.15,
     seed: int = 0,
+    n_folds: int | None = None,
+    fold: int | None = None,
 ) -> BIDMCSplits:
     """Split a :class:`BIDMCDataset`; arguments as :func:`bidmc_split_indices`."""
-    tr, va, te = bidmc_split_indices(ds, scheme, val_size, test_size, seed)
+    tr, va, te = bidmc_split_indices(ds, scheme, val_size, test_size, seed, n_folds, fold)
     log.info("BIDMC %s split (%s): %d / %d / %d windows", ds.target, scheme, len(tr), len(va),
              len(te))
     return BIDMCSplits(ds.subset(tr), ds.subset(va), ds.subset(te))

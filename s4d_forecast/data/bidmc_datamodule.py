@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from .bidmc import SCHEMES, BIDMCDataset, bidmc_splits, canonical_target, load_bidmc
+from .bidmc import SCHEMES, BIDMCDataset, bidmc_splits, canonical_target, check_folds, load_bidmc
 from .datamodule_base import WINDOW_NORMALIZE, SplitDataModule
 from .scaling import standardize_windows
 
@@ -41,6 +41,11 @@ class BIDMCDataModule(SplitDataModule):
     nan_policy : {"drop", "nanmean"}
     seed : int
         Random state of the ``"patient"``/``"archive"`` splits.
+    n_folds, fold : int, optional
+        Patient-fold cross-validation (``scheme="patient"``): the same test records, and
+        fold ``fold`` of ``n_folds`` groups of the other records as validation (see
+        :func:`~s4d_forecast.data.bidmc.bidmc_split_indices`; ``s4d-forecast cv`` runs every
+        fold).
     predict_split : {"train", "val", "test"}
         Split served by ``predict_dataloader``.
     shuffle_train : bool
@@ -54,7 +59,8 @@ class BIDMCDataModule(SplitDataModule):
                  scheme: str = "reshuffled", batch_size: int = 32, num_workers: int = 0,
                  normalize: str = "none", stride_s: float = 3.0, nan_policy: str = "drop",
                  seed: int = 0, predict_split: str = "test", shuffle_train: bool = True,
-                 dataset: BIDMCDataset | None = None):
+                 dataset: BIDMCDataset | None = None, n_folds: int | None = None,
+                 fold: int | None = None):
         super().__init__(normalize, predict_split, accepted=WINDOW_NORMALIZE)
         if root is None and dataset is None:
             raise ValueError("data.root is required: the BIDMC release (folder or zip) or a "
@@ -65,7 +71,9 @@ class BIDMCDataModule(SplitDataModule):
         canonical_target(target)
         if scheme not in SCHEMES:
             raise ValueError(f"scheme={scheme!r} is not accepted; use one of {SCHEMES}")
+        check_folds(n_folds, fold, scheme)
         self.root, self.target, self.scheme = root, target, scheme
+        self.n_folds, self.fold = n_folds, fold
         self.batch_size, self.num_workers = batch_size, num_workers
         self.stride_s, self.nan_policy, self.seed = stride_s, nan_policy, seed
         self.shuffle_train = shuffle_train
@@ -79,7 +87,8 @@ class BIDMCDataModule(SplitDataModule):
         if self.dataset is None:
             self.dataset = load_bidmc(self.root, self.target, stride_s=self.stride_s,
                                       nan_policy=self.nan_policy)
-        self.splits = bidmc_splits(self.dataset, self.scheme, seed=self.seed)
+        self.splits = bidmc_splits(self.dataset, self.scheme, seed=self.seed,
+                                   n_folds=self.n_folds, fold=self.fold)
         self._fit_scaler(self.splits.train.windows)
         for name, part in self.splits._asdict().items():
             x = part.windows

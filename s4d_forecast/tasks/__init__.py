@@ -7,6 +7,8 @@
   configs use (``data.class_path: s4d_forecast.tasks.BIDMCData``).
 - ``s4d-forecast fit|validate|test|predict`` (:mod:`s4d_forecast.tasks.cli`): LightningCLI
   on the shipped configs in ``s4d_forecast/configs/``.
+- ``s4d-forecast cv`` (:mod:`s4d_forecast.tasks.cross_validation`): patient-fold
+  cross-validation of a regression config and its fold ensemble.
 """
 
 from s4d_forecast._lazy import lazy_exports

@@ -1,0 +1,265 @@
+"""Patient-fold cross-validation of a regression task, and the fold ensemble it yields.
+
+A patient-held-out split of BIDMC has 8 validation and 8 test patients. Choices made on 8
+patients are noisy: on the RR task the recipe ranked best on the validation patients ranked
+worst on the test patients, and the other way round. Cross-validation over the records
+outside the test split uses every one of them for validation once:
+
+1. the records outside the (fixed) test split are dealt into ``K`` folds of whole records;
+2. for each fold ``k`` the task is trained on the other ``K - 1`` folds, with early stopping
+   and checkpoint choice on fold ``k`` (``s4d-forecast fit ... --data.fold k``), then its
+   best checkpoint predicts fold ``k`` (out-of-fold predictions) and the test split;
+3. the test prediction is the mean of the ``K`` fold models (a fold ensemble), and a
+   shrinkage toward the mean target, ``m + alpha * (p - m)`` with ``alpha`` in ``[0, 1]``, is
+   fitted on the out-of-fold predictions alone (least squares). ``alpha`` near 0 says the
+   models do not transfer to new patients; the test split is never used to choose it.
+
+``s4d-forecast cv`` runs this on any config whose DataModule takes ``n_folds``/``fold``
+(:class:`~s4d_forecast.data.bidmc_datamodule.BIDMCDataModule`) and whose task writes
+``target``/``prediction`` columns (:class:`~s4d_forecast.tasks.regression.VitalSignRegressionTask`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+SUMMARY_JSON = "cv_summary.json"
+SUMMARY_MD = "cv_summary.md"
+_DONE = "fold_args.json"  # written last in a fold folder: the fold finished with these args
+
+
+def shrinkage(target: np.ndarray, prediction: np.ndarray, mean: float) -> float:
+    """Least-squares ``alpha`` in ``[0, 1]`` of ``target ~ mean + alpha (prediction - mean)``.
+
+    Parameters
+    ----------
+    target, prediction : array of shape (n,)
+        Out-of-fold targets and predictions.
+    mean : float
+        The point the predictions shrink toward (the mean target outside the test split).
+
+    Returns
+    -------
+    float
+        0 when the predictions carry no information the mean does not (or are constant), 1
+        when they need no shrinkage.
+    """
+    d = np.asarray(prediction, np.float64) - mean
+    denom = float(d @ d)
+    if denom == 0.0:
+        return 0.0
+    return float(np.clip(d @ (np.asarray(target, np.float64) - mean) / denom, 0.0, 1.0))
+
+
+def _rmse(y: np.ndarray, p: np.ndarray | float) -> float:
+    return float(np.sqrt(np.mean((np.asarray(y, np.float64) - p) ** 2)))
+
+
+def combine_folds(oof: pd.DataFrame, test: Sequence[pd.DataFrame]) -> tuple[dict, pd.DataFrame]:
+    """Score the folds, the fold ensemble and its shrunk version.
+
+    Parameters
+    ----------
+    oof : DataFrame
+        Out-of-fold predictions: columns ``fold``, ``target``, ``prediction`` (every window
+        outside the test split, predicted by the one model that did not train on it).
+    test : sequence of DataFrame
+        Each fold model's test predictions (``target``, ``prediction``), the same windows
+        in the same order.
+
+    Returns
+    -------
+    summary : dict
+        RMSEs (per fold, out-of-fold, test of each fold model, of the ensemble, of the shrunk
+        ensemble, of predicting the mean) and ``alpha``, ``mean``.
+    frame : DataFrame
+        Test windows: ``target``, ``ensemble``, ``shrunk`` and one ``fold_k`` column each.
+    """
+    for name in ("fold", "target", "prediction"):
+        if name not in oof.columns:
+            raise ValueError(f"out-of-fold predictions lack the column {name!r} (have "
+                             f"{list(oof.columns)}); cv needs a regression task")
+    if not test:
+        raise ValueError("no fold's test predictions to combine")
+    y_test = test[0]["target"].to_numpy(np.float64)
+    for k, frame in enumerate(test):
+        if len(frame) != len(y_test) or not np.allclose(frame["target"].to_numpy(), y_test,
+                                                         equal_nan=True):
+            raise ValueError(f"fold {k}'s test windows differ from fold 0's: the folds must "
+                             "share one test split")
+    y_oof = oof["target"].to_numpy(np.float64)
+    p_oof = oof["prediction"].to_numpy(np.float64)
+    mean = float(np.mean(y_oof))
+    alpha = shrinkage(y_oof, p_oof, mean)
+    preds = np.stack([f["prediction"].to_numpy(np.float64) for f in test])
+    ensemble = preds.mean(axis=0)
+    shrunk = mean + alpha * (ensemble - mean)
+    per_fold = [
+        {"fold": int(k), "val_windows": int((oof["fold"] == k).sum()),
+         "val_rmse": _rmse(y_oof[oof["fold"] == k], p_oof[oof["fold"] == k]),
+         "test_rmse": _rmse(y_test, preds[i])}
+        for i, k in enumerate(sorted(oof["fold"].unique()))
+    ]
+    fold_test = np.array([f["test_rmse"] for f in per_fold])
+    summary = {
+        "folds": per_fold,
+        "mean": mean,
+        "alpha": alpha,
+        "oof_rmse": _rmse(y_oof, p_oof),
+        "oof_rmse_shrunk": _rmse(y_oof, mean + alpha * (p_oof - mean)),
+        "oof_rmse_mean": _rmse(y_oof, mean),
+        "test_rmse_fold_mean": float(fold_test.mean()),
+        "test_rmse_fold_std": float(fold_test.std(ddof=1)) if len(fold_test) > 1 else 0.0,
+        "test_rmse_ensemble": _rmse(y_test, ensemble),
+        "test_rmse_shrunk": _rmse(y_test, shrunk),
+        "test_rmse_mean": _rmse(y_test, mean),
+        "n_oof": len(y_oof),
+        "n_test": len(y_test),
+    }
+    frame = pd.DataFrame({"window": np.arange(len(y_test)), "target": y_test,
+                          "ensemble": ensemble, "shrunk": shrunk})
+    for i in range(len(test)):
+        frame[f"fold_{i}"] = preds[i]
+    return summary, frame
+
+
+def summary_markdown(summary: dict) -> str:
+    """The cross-validation summary as a Markdown table (RMSE in the target's units)."""
+    rows = [
+        "| | RMSE |", "|---|---:|",
+        f"| out-of-fold, fold models | {summary['oof_rmse']:.3f} |",
+        f"| out-of-fold, shrunk (alpha fitted here) | {summary['oof_rmse_shrunk']:.3f} |",
+        f"| out-of-fold, predict the mean | {summary['oof_rmse_mean']:.3f} |",
+        f"| test, each fold model (mean ± std) | {summary['test_rmse_fold_mean']:.3f} ± "
+        f"{summary['test_rmse_fold_std']:.3f} |",
+        f"| test, fold ensemble | {summary['test_rmse_ensemble']:.3f} |",
+        f"| test, shrunk fold ensemble (alpha = {summary['alpha']:.3f}) | "
+        f"{summary['test_rmse_shrunk']:.3f} |",
+        f"| test, predict the mean ({summary['mean']:.3f}) | {summary['test_rmse_mean']:.3f} |",
+        "", "| fold | val windows | val RMSE | test RMSE |", "|---:|---:|---:|---:|",
+    ]
+    rows += [f"| {f['fold']} | {f['val_windows']} | {f['val_rmse']:.3f} | "
+             f"{f['test_rmse']:.3f} |" for f in summary["folds"]]
+    return "\n".join(rows) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file renamed over ``path`` (never half-written)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _best_checkpoint(fold_dir: Path) -> Path:
+    found = sorted((fold_dir / "checkpoints").glob("best-*.ckpt"))
+    if len(found) != 1:
+        raise RuntimeError(f"expected one best-*.ckpt in {fold_dir / 'checkpoints'}, found "
+                           f"{[p.name for p in found]}")
+    return found[0]
+
+
+def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.PathLike,
+                   cli_args: Sequence[str] = (), reuse: bool = False,
+                   run: Callable[[list[str]], int] | None = None) -> dict:
+    """Train and evaluate ``n_folds`` fold models of ``config``; write and return the summary.
+
+    Parameters
+    ----------
+    config : path
+        A LightningCLI config (e.g. ``s4d_forecast/configs/bidmc/rr_cpu.yaml``);
+        ``--data.scheme patient`` is added, then ``cli_args``.
+    n_folds : int
+        Folds of the records outside the test split (at least 2).
+    output : path
+        A new (or empty) folder: ``fold_k/`` per fold (checkpoints, ``test_predictions.csv``,
+        ``val/predictions.csv``), ``oof_predictions.csv``, ``test_predictions.csv``,
+        ``cv_summary.json`` and ``cv_summary.md``.
+    cli_args : sequence of str
+        More LightningCLI options for every fold (``--data.root``, ``--trainer.max_steps``).
+    reuse : bool
+        Allow a non-empty ``output``: folds that finished with the same options are kept,
+        an interrupted one resumes from its ``last.ckpt``.
+    run : callable, optional
+        Runs one LightningCLI command (``[subcommand, options...]``) and returns its exit
+        code; default :func:`~s4d_forecast.tasks.lightning_cli.run_cli`.
+
+    Returns
+    -------
+    dict
+        The summary of :func:`combine_folds`, with the fold options.
+    """
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
+        raise ValueError(f"n_folds={n_folds!r} must be an integer of at least 2")
+    config = Path(config)
+    if not config.is_file():
+        raise FileNotFoundError(f"config={str(config)!r} is not a file")
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise FileExistsError(f"output={str(output)!r} exists and is not a folder")
+    if output.is_dir() and any(output.iterdir()) and not reuse:
+        raise FileExistsError(f"output={str(output)!r} is not empty; choose a new folder, or "
+                              "pass --reuse to keep its finished folds and resume the rest")
+    if run is None:
+        from s4d_forecast.tasks.lightning_cli import run_cli as run
+    output.mkdir(parents=True, exist_ok=True)
+
+    oof, test = [], []
+    for k in range(n_folds):
+        fold_dir = output / f"fold_{k}"
+        args = ["--config", str(config), "--data.scheme", "patient", *cli_args,
+                "--data.n_folds", str(n_folds), "--data.fold", str(k),
+                "--trainer.default_root_dir", str(fold_dir)]
+        done = fold_dir / _DONE
+        if not (done.is_file() and json.loads(done.read_text()) == args):
+            log.info("cv: fold %d of %d", k, n_folds)
+            _fit_fold(run, args, fold_dir)
+            _write_text(done, json.dumps(args, indent=1))
+        val = pd.read_csv(fold_dir / "val" / "predictions.csv")
+        val.insert(0, "fold", k)
+        oof.append(val)
+        test.append(pd.read_csv(fold_dir / "test_predictions.csv"))
+    oof_frame = pd.concat(oof, ignore_index=True)
+    summary, frame = combine_folds(oof_frame, test)
+    summary["config"] = str(config)
+    summary["cli_args"] = list(cli_args)
+    _write_text(output / "oof_predictions.csv", oof_frame.to_csv(index=False))
+    _write_text(output / "test_predictions.csv", frame.to_csv(index=False))
+    _write_text(output / SUMMARY_JSON, json.dumps(summary, indent=1))
+    _write_text(output / SUMMARY_MD, summary_markdown(summary))
+    return summary
+
+
+def _fit_fold(run: Callable[[list[str]], int], args: list[str], fold_dir: Path) -> None:
+    """Fit (resuming from ``last.ckpt`` if any), test the best checkpoint, predict the
+    fold's validation records with it."""
+    for stale in ("test_predictions.csv", "val/predictions.csv"):
+        (fold_dir / stale).unlink(missing_ok=True)
+    rc = run(["fit", *args, "--auto_resume", "true", "--test_after_fit", "true"])
+    if rc != 0:
+        raise RuntimeError(f"fit of {fold_dir.name} failed (exit code {rc})")
+    best = _best_checkpoint(fold_dir)
+    # the predict run's root is fold_k/val (LightningCLI takes the model's options, and so
+    # predictions_dir, from the checkpoint)
+    rc = run(["predict", *args, "--data.predict_split", "val", "--ckpt_path", str(best),
+              "--trainer.default_root_dir", str(fold_dir / "val")])
+    if rc != 0:
+        raise RuntimeError(f"predicting {fold_dir.name}'s validation records failed "
+                           f"(exit code {rc})")
+    for name in ("test_predictions.csv", "val/predictions.csv"):
+        if not (fold_dir / name).is_file():
+            raise RuntimeError(f"{fold_dir.name} wrote no {name}")
