@@ -256,7 +256,8 @@ def _fit_fold(run: Callable[[list[str]], int], args: list[str], fold_dir: Path) 
     # the predict run's root is fold_k/val (LightningCLI takes the model's options, and so
     # predictions_dir, from the checkpoint)
     rc = run(["predict", *args, "--data.predict_split", "val", "--ckpt_path", str(best),
-              "--trainer.default_root_dir", str(fold_dir / "val")])
+              "--trainer.default_root_dir", str(fold_dir / "val"),
+              "--checkpoint.dirpath", str(fold_dir / "checkpoints")])
     if rc != 0:
         raise RuntimeError(f"predicting {fold_dir.name}'s validation records failed "
                            f"(exit code {rc})")

@@ -305,3 +305,48 @@ def test_real_zip_matches_the_card_checksums(shared_data):
     sums = Path(__file__).resolve().parents[2] / "datasets" / "bidmc_csv.SHA256SUMS"
     real = shared_data("bidmc", "bidmc_csv.zip")
     assert verify_sha256sums(real, sums) == {"checked": 212, "missing": 0}
+
+
+# -- patient folds ------------------------------------------------------------------------
+def test_patient_folds_partition_the_records_outside_one_test_split(tmp_path):
+    z = write_bidmc_zip(tmp_path / "b.zip", records=range(1, 13), seconds=40)
+    ds = load_bidmc(z, "HR")
+    g = ds.record_ids
+    _, _, te_plain = bidmc_split_indices(ds, "patient", seed=5)
+    vals = []
+    for k in range(3):
+        tr, va, te = bidmc_split_indices(ds, "patient", seed=5, n_folds=3, fold=k)
+        np.testing.assert_array_equal(te, te_plain)  # the test records do not move
+        assert not set(g[tr]) & set(g[va]) and not (set(g[tr]) | set(g[va])) & set(g[te])
+        assert len(tr) + len(va) + len(te) == len(ds)
+        vals.append(va)
+    allval = np.concatenate(vals)  # every window outside test is validated exactly once
+    assert len(allval) == len(set(allval)) == len(ds) - len(te_plain)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"n_folds": 3}, r"n_folds=3 and fold=None: give both"),
+    ({"fold": 0}, r"give both"),
+    ({"n_folds": 1, "fold": 0}, r"n_folds=1 must be an integer of at least 2"),
+    ({"n_folds": 3, "fold": 3}, r"fold=3 must be an integer in \[0, 2\]"),
+    ({"n_folds": 3, "fold": -1}, r"fold=-1"),
+    ({"n_folds": 50, "fold": 0}, r"n_folds=50 is more than the \d+ records"),
+    ({"n_folds": 3, "fold": 0, "scheme": "reshuffled"}, r"need scheme='patient'"),
+])
+def test_bad_folds_are_refused(tmp_path, kw, match):
+    ds = load_bidmc(write_bidmc_zip(tmp_path / "b.zip", records=range(1, 8), seconds=40),
+                    "HR")
+    scheme = kw.pop("scheme", "patient")
+    with pytest.raises(ValueError, match=match):
+        bidmc_split_indices(ds, scheme, **kw)
+
+
+def test_datamodule_refuses_folds_without_patient_scheme(tmp_path):
+    from s4d_forecast.data import BIDMCDataModule
+
+    z = write_bidmc_zip(tmp_path / "b.zip", records=range(1, 8), seconds=40)
+    with pytest.raises(ValueError, match=r"n_folds/fold need scheme='patient'.*'reshuffled'"):
+        BIDMCDataModule(z, "HR", scheme="reshuffled", n_folds=3, fold=0)
+    dm = BIDMCDataModule(z, "HR", scheme="patient", n_folds=3, fold=1)
+    dm.setup()
+    assert set(dm.splits.val.record_ids).isdisjoint(dm.splits.train.record_ids)
