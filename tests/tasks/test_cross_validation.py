@@ -160,3 +160,17 @@ def test_cv_command_refuses_a_non_empty_output(tmp_path, capsys):
     assert rc == 1
     assert "is not empty" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "earlier result"
+
+
+def test_summary_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("seed_everything: 1\n")
+    old = os.umask(0o022)
+    try:
+        run_patient_cv(cfg, 2, tmp_path / "cv", run=FakeCLI())
+    finally:
+        os.umask(old)
+    assert (tmp_path / "cv" / "cv_summary.json").stat().st_mode & 0o777 == 0o644
+    assert not list((tmp_path / "cv").glob(".*.tmp"))
