@@ -38,6 +38,10 @@ SUMMARY_MD = "cv_summary.md"
 _DONE = "fold_args.json"  # written last in a fold folder: the fold finished with these args
 
 
+class FoldFailed(RuntimeError):
+    """A fold's ``fit`` or ``predict`` returned a non-zero exit code (its error is above)."""
+
+
 def shrinkage(target: np.ndarray, prediction: np.ndarray, mean: float) -> float:
     """Least-squares ``alpha`` in ``[0, 1]`` of ``target ~ mean + alpha (prediction - mean)``.
 
@@ -171,8 +175,8 @@ def _write_text(path: Path, text: str) -> None:
 def _best_checkpoint(fold_dir: Path) -> Path:
     found = sorted((fold_dir / "checkpoints").glob("best-*.ckpt"))
     if len(found) != 1:
-        raise RuntimeError(f"expected one best-*.ckpt in {fold_dir / 'checkpoints'}, found "
-                           f"{[p.name for p in found]}")
+        raise FoldFailed(f"expected one best-*.ckpt in {fold_dir / 'checkpoints'}, found "
+                         f"{[p.name for p in found]}")
     return found[0]
 
 
@@ -247,23 +251,33 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
     return summary
 
 
+def _exit_code(run: Callable[[list[str]], int], argv: list[str]) -> int:
+    """``run(argv)``'s exit code, also when it exits (jsonargparse's parse errors do)."""
+    try:
+        return int(run(argv) or 0)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 1
+
+
 def _fit_fold(run: Callable[[list[str]], int], args: list[str], fold_dir: Path) -> None:
     """Fit (resuming from ``last.ckpt`` if any), test the best checkpoint, predict the
     fold's validation records with it."""
     for stale in ("test_predictions.csv", "val/predictions.csv"):
         (fold_dir / stale).unlink(missing_ok=True)
-    rc = run(["fit", *args, "--auto_resume", "true", "--test_after_fit", "true"])
+    rc = _exit_code(run, ["fit", *args, "--auto_resume", "true", "--test_after_fit", "true"])
     if rc != 0:
-        raise RuntimeError(f"fit of {fold_dir.name} failed (exit code {rc})")
+        raise FoldFailed(f"fit of {fold_dir.name} failed (exit code {rc}; its error is above)")
     best = _best_checkpoint(fold_dir)
     # the predict run's root is fold_k/val (LightningCLI takes the model's options, and so
     # predictions_dir, from the checkpoint)
-    rc = run(["predict", *args, "--data.predict_split", "val", "--ckpt_path", str(best),
-              "--trainer.default_root_dir", str(fold_dir / "val"),
-              "--checkpoint.dirpath", str(fold_dir / "checkpoints")])
+    rc = _exit_code(run, ["predict", *args, "--data.predict_split", "val",
+                          "--ckpt_path", str(best),
+                          "--trainer.default_root_dir", str(fold_dir / "val"),
+                          "--checkpoint.dirpath", str(fold_dir / "checkpoints")])
     if rc != 0:
-        raise RuntimeError(f"predicting {fold_dir.name}'s validation records failed "
-                           f"(exit code {rc})")
+        raise FoldFailed(f"predicting {fold_dir.name}'s validation records failed "
+                         f"(exit code {rc}; its error is above)")
     for name in ("test_predictions.csv", "val/predictions.csv"):
         if not (fold_dir / name).is_file():
-            raise RuntimeError(f"{fold_dir.name} wrote no {name}")
+            raise FoldFailed(f"{fold_dir.name} wrote no {name}; cv needs a task that writes "
+                             "test_predictions.csv and predictions.csv (a regression task)")

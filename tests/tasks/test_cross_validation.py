@@ -11,7 +11,7 @@ import pytest
 from helpers import TINY
 
 from s4d_forecast.cli import main
-from s4d_forecast.tasks.cross_validation import combine_folds, run_patient_cv, shrinkage
+from s4d_forecast.tasks.cross_validation import FoldFailed, combine_folds, run_patient_cv, shrinkage
 
 
 # -- the combination ----------------------------------------------------------------------
@@ -124,7 +124,7 @@ def test_run_patient_cv_runs_every_fold_and_writes_the_summary(tmp_path):
 def test_run_patient_cv_names_the_failing_fold_and_bad_arguments(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("seed_everything: 1\n")
-    with pytest.raises(RuntimeError, match=r"fit of fold_1 failed \(exit code 1\)"):
+    with pytest.raises(FoldFailed, match=r"fit of fold_1 failed \(exit code 1"):
         run_patient_cv(cfg, 2, tmp_path / "cv", run=FakeCLI(fail_fold=1))
     with pytest.raises(ValueError, match="n_folds=1 must be an integer of at least 2"):
         run_patient_cv(cfg, 1, tmp_path / "cv2", run=FakeCLI())
@@ -174,3 +174,14 @@ def test_summary_files_get_the_usual_permissions(tmp_path):
         os.umask(old)
     assert (tmp_path / "cv" / "cv_summary.json").stat().st_mode & 0o777 == 0o644
     assert not list((tmp_path / "cv").glob(".*.tmp"))
+
+
+def test_cv_command_names_a_datamodule_without_folds_in_one_line(tmp_path, capsys):
+    # PTB-XL's DataModule has its own folds and no n_folds/fold: the fold's fit refuses the
+    # option, and cv says which fold failed without a traceback
+    rc = main(["cv", "--config", "s4d_forecast/configs/ptbxl/all.yaml", "--folds", "2",
+               "--output", str(tmp_path / "cv"), "--", "--data.root", str(tmp_path)])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "s4d-forecast cv: error: fit of fold_0 failed" in err
+    assert "Traceback" not in err
