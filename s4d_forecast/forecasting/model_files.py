@@ -21,9 +21,13 @@ import contextlib
 import os
 import pickle
 import secrets
-import tempfile
 import zipfile
 from pathlib import Path
+
+# the atomic writes (temporary file, fsync, rename), shared with the other layers;
+# write_bytes_atomic is re-exported for the forecaster's files (pandas_api)
+from s4d_forecast.atomic_files import fsync_dir, fsync_file, temp_path
+from s4d_forecast.atomic_files import write_bytes_atomic as write_bytes_atomic
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTO = b"\x80"
@@ -33,46 +37,6 @@ _NO_WEIGHTS = "noweights-"  # pairing id of a model saved without a .ckpt
 
 class ModelFileError(ValueError):
     """A model file is damaged, unsafe, or does not belong with its partner file."""
-
-
-# ------------------------------------------------------------------------- atomic writes
-def fsync_dir(folder: str | os.PathLike) -> None:
-    """fsync a folder so a rename inside it survives a crash (no-op where unsupported)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def temp_path(final: str | os.PathLike) -> str:
-    """A fresh temporary file name in the folder of ``final`` (so ``os.replace`` is atomic)."""
-    final = Path(final)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    return name
-
-
-def fsync_file(path: str | os.PathLike) -> None:
-    with open(path, "rb+") as f:
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync, then ``os.replace``."""
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fsync_dir(Path(path).parent)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
 
 
 def _stamp(path: str, pair_id: str) -> None:

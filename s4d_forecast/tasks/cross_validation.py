@@ -24,12 +24,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from s4d_forecast.atomic_files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -158,18 +159,8 @@ def summary_markdown(summary: dict) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file renamed over ``path`` (never half-written)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would differ from every other output
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` atomically (never half-written; see :mod:`s4d_forecast.atomic_files`)."""
+    write_bytes_atomic(path, text.encode())
 
 
 def _best_checkpoint(fold_dir: Path) -> Path:
