@@ -109,12 +109,13 @@ def combine_folds(oof: pd.DataFrame, test: Sequence[pd.DataFrame]) -> tuple[dict
     preds = np.stack([f["prediction"].to_numpy(np.float64) for f in test])
     ensemble = preds.mean(axis=0)
     shrunk = mean + alpha * (ensemble - mean)
-    per_fold = [
-        {"fold": int(k), "val_windows": int((oof["fold"] == k).sum()),
-         "val_rmse": _rmse(y_oof[oof["fold"] == k], p_oof[oof["fold"] == k]),
-         "test_rmse": _rmse(y_test, preds[i])}
-        for i, k in enumerate(sorted(oof["fold"].unique()))
-    ]
+    fold_of = oof["fold"].to_numpy()
+    per_fold = []
+    for i, k in enumerate(np.unique(fold_of)):  # sorted, as the test frames are
+        mine = fold_of == k
+        per_fold.append({"fold": int(k), "val_windows": int(mine.sum()),
+                         "val_rmse": _rmse(y_oof[mine], p_oof[mine]),
+                         "test_rmse": _rmse(y_test, preds[i])})
     fold_test = np.array([f["test_rmse"] for f in per_fold])
     summary = {
         "folds": per_fold,
