@@ -77,6 +77,12 @@ def _normalization(name, value):
     return c.check_choice(name, value, ("auto", *NORMALIZATIONS))
 
 
+def _linear_init(name, value):
+    from s4d_forecast.forecasting.s4d_module import LINEAR_INITS
+
+    return c.check_choice(name, value, ("auto", *LINEAR_INITS))
+
+
 def _head(name, value):
     from s4d_forecast.forecasting.s4d_module import HEADS
 
@@ -116,7 +122,8 @@ MODEL_ARG_SPEC = {
     "decoder_output_dim": _pos_int,
     "temporal_decoder_hidden": _pos_int,
     "ssm_lr": _optional_pos_float,
-    "linear_lr": _optional_pos_float,
+    "linear_lr": lambda n, v: c.check_float(n, v, 0, none_ok=True),
+    "linear_init": _linear_init,
     "ssm_kwargs": _optional_dict,
     "use_static_covariates": _bool,
     "normalization": _normalization,
@@ -227,6 +234,11 @@ def validate_model_args(args: dict) -> None:
             f"`normalization={normalization!r}` cannot be undone on the parameters of "
             f"{type(likelihood).__name__} (only point forecasts and QuantileRegression are "
             "shifted and scaled back); use normalization='auto' or None with this likelihood.")
+    if args.get("linear_init") == "ols" and not normalizable(likelihood):
+        raise ValueError(
+            f"`linear_init='ols'` fits the linear path to the series' values, which are not "
+            f"the parameters of {type(likelihood).__name__} (only point forecasts and "
+            "QuantileRegression); use linear_init='auto' or 'random' with this likelihood.")
     if args.get("ssm_kwargs"):
         _check_ssm_kwargs(args)
 

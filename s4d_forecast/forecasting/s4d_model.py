@@ -15,6 +15,8 @@ from s4d_forecast.forecasting.s4d_module import _S4DModule
 #: :func:`~s4d_forecast.forecasting._validation.normalizable`); chosen on the dev suite
 #: (benchmarks/RESULTS.md).
 AUTO_NORMALIZATION = "last"
+#: What ``linear_init="auto"`` means for point forecasts and ``QuantileRegression``.
+AUTO_LINEAR_INIT = "random"
 
 
 class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
@@ -41,6 +43,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         residual_branch: bool = False,
         ssm_lr: float | None = None,
         linear_lr: float | None = None,
+        linear_init: str = "auto",
         ssm_kwargs: dict | None = None,
         use_static_covariates: bool = True,
         **kwargs,
@@ -150,7 +153,18 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         ssm_lr
             Learning rate of the SSM parameters (A, B, dt). Default: ``min(lr, 1e-3)``.
         linear_lr
-            Learning rate of the linear path. Default: the optimiser's ``lr``.
+            Learning rate of the linear path. Default: the optimiser's ``lr``; ``0`` keeps
+            the linear path where it starts (with ``linear_init="ols"``: the least-squares fit).
+        linear_init
+            ``"auto"`` (default), ``"ols"`` or ``"random"``: where the linear path starts.
+            ``"ols"``: at the ridge least-squares fit of the training windows (in the
+            normalised space it works in; every likelihood parameter alike), computed in one
+            pass over the training and validation windows when training starts; the ridge
+            strength is chosen on the validation windows when ``val_series`` is given.
+            ``"random"``: PyTorch's default initialisation. ``"auto"`` is
+            ``AUTO_LINEAR_INIT`` without a likelihood or with ``QuantileRegression``, and
+            ``"random"`` with a parametric likelihood (its scale parameters are not values of
+            the series); ``"ols"`` with one is an error.
         ssm_kwargs
             Extra keyword arguments for the S4D kernel (e.g. ``dt_min``, ``dt_max``).
         use_static_covariates
@@ -211,6 +225,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         self.residual_branch = residual_branch
         self.ssm_lr = ssm_lr
         self.linear_lr = linear_lr
+        self.linear_init = linear_init
         self.ssm_kwargs = dict(ssm_kwargs or {})
         self._considers_static_covariates = use_static_covariates
 
@@ -256,6 +271,7 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             residual_branch=self.residual_branch,
             ssm_lr=self.ssm_lr,
             linear_lr=self.linear_lr,
+            linear_init=self._resolved_linear_init(),
             ssm_kwargs=self.ssm_kwargs,
             **self.pl_module_params,
         )
@@ -305,6 +321,12 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         if self.normalization != "auto":
             return self.normalization
         return AUTO_NORMALIZATION if _validation.normalizable(self.likelihood) else None
+
+    def _resolved_linear_init(self) -> str:
+        """``linear_init`` with ``"auto"`` resolved against the likelihood."""
+        if self.linear_init != "auto":
+            return self.linear_init
+        return AUTO_LINEAR_INIT if _validation.normalizable(self.likelihood) else "random"
 
     @property
     def supports_static_covariates(self) -> bool:

@@ -10,7 +10,9 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
    the covariates appended to each; otherwise the ``C`` targets and the covariates form one
    ``(B, L, n_in)`` sequence.
 3. **Linear path**: a linear map from the ``L`` normalised lookback values of a target to
-   its ``O`` forecast values (NLinear's model).
+   its ``O`` forecast values (NLinear's model). With ``linear_init="ols"`` it starts at the
+   ridge least-squares solution on the training windows (:mod:`.linear_fit`), computed
+   when training starts, before the first optimiser step.
 4. **S4D branch**: :class:`~s4d_forecast.ssm.S4DEncoder` over the normalised inputs,
    ``(B, L, d_model)``; each step is projected to ``temporal_width`` features, the ``L``
    steps are flattened with the static covariates and mapped to one vector per horizon step
@@ -39,6 +41,7 @@ from darts.utils.data.torch_datasets.utils import ModuleStage, PLModuleInput, PL
 from darts.utils.torch import MonteCarloDropout
 from torch import nn
 
+from s4d_forecast.forecasting import linear_fit
 from s4d_forecast.ssm import S4DEncoder, ssm_param_groups
 
 NORMALIZATIONS = (None, "last", "rin")
@@ -48,6 +51,9 @@ NORMALIZATIONS = (None, "last", "rin")
 #: curbing the branch's overfitting on short noisy series.
 BRANCH_WEIGHT_DECAY = 0.01
 HEADS = ("mlp", "linear", "last", "masked")
+LINEAR_INITS = ("ols", "random")
+#: Windows per batch when the training and validation windows are read for ``"ols"``.
+_MOMENT_BATCH = 1024
 
 
 class _MLPBlock(nn.Module):
@@ -115,6 +121,9 @@ class _S4DModule(PLForecastingModule):
         Learning rate for the SSM parameters (A, B, dt); ``None`` uses ``min(lr, 1e-3)``.
     linear_lr
         Learning rate of the linear path; ``None`` uses ``lr``.
+    linear_init
+        ``"ols"``: start the linear path at the ridge least-squares fit of the training
+        windows (see :meth:`on_train_start`); ``"random"``: PyTorch's default init.
     ssm_kwargs
         Extra keyword arguments for the S4D kernel (forwarded to ``S4DEncoder``).
     **kwargs
@@ -146,10 +155,16 @@ class _S4DModule(PLForecastingModule):
         residual_branch: bool = False,
         ssm_lr: float | None = None,
         linear_lr: float | None = None,
+        linear_init: str = "random",
         ssm_kwargs: dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.linear_init = linear_init
+        # 1 once the linear path holds its closed-form start (saved with the weights, so a
+        # resumed or continued fit does not overwrite trained weights)
+        self.register_buffer("linear_fitted", torch.zeros(()))
+        self.linear_fit_info: dict = {}
         self.residual_branch = residual_branch
         # weight of the S4D branch in the forecast; chosen on the validation windows when
         # residual_branch (see on_validation_epoch_end), else fixed at 1
@@ -221,6 +236,8 @@ class _S4DModule(PLForecastingModule):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # model files written before branch_scale existed: the branch had weight 1
         state_dict.setdefault(prefix + "branch_scale", torch.ones(()))
+        # files written before linear_fitted existed hold trained weights
+        state_dict.setdefault(prefix + "linear_fitted", torch.ones(()))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- normalisation ---------------------------------------------------------------------
@@ -321,6 +338,72 @@ class _S4DModule(PLForecastingModule):
         if shift is not None:
             y = y + shift.unsqueeze(-1)
         return y
+
+    # -- closed-form start of the linear path ----------------------------------------------
+    def on_train_start(self) -> None:
+        """With ``linear_init="ols"``, set the linear path to the ridge least-squares fit of
+        the training windows (ridge strength chosen on the validation windows), once per
+        model: ``linear_fitted`` marks it done, so continued or resumed fits keep their
+        trained weights."""
+        super().on_train_start()
+        if self.linear_init != "ols" or bool(self.linear_fitted):
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None:
+            raise RuntimeError(
+                "linear_init='ols' needs the training windows, which S4DModel reads from "
+                "darts' TorchDataModule; this trainer was given none. Use "
+                "S4DModel.fit/fit_from_dataset, or linear_init='random'.")
+        with torch.no_grad():
+            train = self._moments(datamodule.train_dataset, datamodule)
+            val = (self._moments(datamodule.val_dataset, datamodule)
+                   if datamodule.val_dataset is not None and len(datamodule.val_dataset)
+                   else None)
+            w, alpha, scores = linear_fit.fit_linear(train, val)
+            L, P = self.input_chunk_length, self.nr_params
+            weight = w[:L].T.repeat_interleave(P, dim=0)  # (O·P, L): every parameter alike
+            bias = w[L].repeat_interleave(P, dim=0)
+            self.lookback_skip.weight.copy_(weight.to(self.lookback_skip.weight))
+            self.lookback_skip.bias.copy_(bias.to(self.lookback_skip.bias))
+            self.linear_fitted.fill_(1.0)
+        self.linear_fit_info = {"alpha": alpha, "val_mse": scores,
+                                "train_mse": train.mse(w)}
+
+    def _moments(self, dataset, datamodule) -> linear_fit.Moments:
+        """Second moments of the linear path's (input, target) rows over ``dataset``, in the
+        space the linear path works in (after darts' RIN and ``normalization``), each row
+        weighted so that its squared error counts as it does in the loss."""
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=_MOMENT_BATCH, shuffle=False,
+            collate_fn=datamodule.dataloader_kwargs.get("collate_fn"))
+        total = None
+        for batch in loader:
+            x, y = batch.past_target.to(self.device), batch.future_target.to(self.device)
+            weight = torch.ones(x.shape[0], 1, x.shape[2], dtype=torch.float64,
+                                device=self.device)
+            if self.use_reversible_instance_norm:
+                x = self.rin(x)
+                y = self.rin.transform(y)
+                spread = self.rin.stdev.double()
+                if self.rin.affine:
+                    spread = spread / self.rin.affine_weight.double()
+                weight = weight * spread ** 2
+            x, shift, scale = self._normalize(x)
+            if shift is not None:
+                y = y - shift
+            if scale is not None:
+                y = y / scale
+                weight = weight * scale.double() ** 2
+            if batch.sample_weight is not None:  # (B, O, C): each window by its mean weight
+                weight = weight * batch.sample_weight.to(self.device).double().mean(
+                    dim=1, keepdim=True)
+            C = x.shape[2]
+            rows = linear_fit.Moments.of(
+                x.transpose(1, 2).reshape(-1, x.shape[1]),
+                y.transpose(1, 2).reshape(-1, y.shape[1]),
+                weight.expand(-1, 1, C).reshape(-1))
+            total = rows if total is None else total + rows
+        return total
 
     # -- residual training and the validation-chosen branch weight ---------------------------
     def _forward_parts(self, batch, stage):
