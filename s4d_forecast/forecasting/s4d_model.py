@@ -16,7 +16,7 @@ from s4d_forecast.forecasting.s4d_module import _S4DModule
 #: (benchmarks/RESULTS.md).
 AUTO_NORMALIZATION = "last"
 #: What ``linear_init="auto"`` means for point forecasts and ``QuantileRegression``.
-AUTO_LINEAR_INIT = "random"
+AUTO_LINEAR_INIT = "ols"
 
 
 class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
@@ -153,8 +153,10 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         ssm_lr
             Learning rate of the SSM parameters (A, B, dt). Default: ``min(lr, 1e-3)``.
         linear_lr
-            Learning rate of the linear path. Default: the optimiser's ``lr``; ``0`` keeps
-            the linear path where it starts (with ``linear_init="ols"``: the least-squares fit).
+            Learning rate of the linear path; ``0`` keeps it where it starts. Default
+            (``None``): ``0`` when it starts at the least-squares fit (``linear_init`` resolves
+            to ``"ols"``) and the model forecasts values (no likelihood), so the S4D branch
+            learns what the best linear model misses; otherwise the optimiser's ``lr``.
         linear_init
             ``"auto"`` (default), ``"ols"`` or ``"random"``: where the linear path starts.
             ``"ols"``: at the ridge least-squares fit of the training windows (in the

@@ -120,7 +120,7 @@ class _S4DModule(PLForecastingModule):
     ssm_lr
         Learning rate for the SSM parameters (A, B, dt); ``None`` uses ``min(lr, 1e-3)``.
     linear_lr
-        Learning rate of the linear path; ``None`` uses ``lr``.
+        Learning rate of the linear path; ``None``: see :meth:`resolved_linear_lr`.
     linear_init
         ``"ols"``: start the linear path at the ridge least-squares fit of the training
         windows (see :meth:`on_train_start`); ``"random"``: PyTorch's default init.
@@ -461,12 +461,22 @@ class _S4DModule(PLForecastingModule):
                      sync_dist=True)
         super().on_validation_epoch_end()
 
+    def resolved_linear_lr(self, lr: float) -> float:
+        """The linear path's learning rate: ``linear_lr``, or when that is ``None``, ``0``
+        (kept at its start) for point forecasts started at the least-squares fit, else
+        ``lr``. On the dev suite the frozen least-squares path beat the same start trained
+        on with the branch (benchmarks/RESULTS.md)."""
+        if self.linear_lr is not None:
+            return self.linear_lr
+        return 0.0 if self.linear_init == "ols" and self.nr_params == 1 else lr
+
     def configure_optimizers(self):
         """Build the optimiser from :func:`~s4d_forecast.ssm.ssm_param_groups`.
 
         ``optimizer_kwargs["lr"]`` sets the learning rate (default: the optimiser class's)
         and ``["weight_decay"]`` the weight decay of the S4D branch's non-SSM weights
-        (default :data:`BRANCH_WEIGHT_DECAY`). The linear path gets that learning rate and no
+        (default :data:`BRANCH_WEIGHT_DECAY`). The linear path gets the learning rate of
+        :meth:`resolved_linear_lr` (with ``0`` it is left out of the optimiser) and no
         weight decay: on the dev suite, weight decay 0.01 on every weight doubled CO₂'s error
         (0.0030 → 0.0061; benchmarks/RESULTS.md). The SSM parameters (A, B, dt) get
         ``ssm_lr`` and no weight decay. Every other optimiser / scheduler argument is passed
@@ -482,9 +492,12 @@ class _S4DModule(PLForecastingModule):
         for group in groups:  # the linear path leaves its group for one without decay
             if group.get("name") == "default":
                 group["params"] = [p for p in group["params"] if id(p) not in linear]
-        linear_lr = self.linear_lr if self.linear_lr is not None else lr
-        groups.append({"params": list(self.lookback_skip.parameters()), "lr": linear_lr,
-                       "weight_decay": 0.0, "name": "linear_path"})
+        linear_lr = self.resolved_linear_lr(lr)
+        for p in self.lookback_skip.parameters():  # lr 0: frozen, no gradient computed
+            p.requires_grad_(linear_lr > 0)
+        if linear_lr > 0:
+            groups.append({"params": list(self.lookback_skip.parameters()), "lr": linear_lr,
+                           "weight_decay": 0.0, "name": "linear_path"})
         optimizer = _build(self.optimizer_cls, {"params": groups, "lr": lr, **kws})
 
         if self.lr_scheduler_cls is None:

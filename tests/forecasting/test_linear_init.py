@@ -1,0 +1,182 @@
+"""``linear_init="ols"``: the linear path starts at the ridge least-squares fit.
+
+The reference solutions are computed here with numpy from windows cut by hand, so the tests
+fail if the module reads other windows, normalises them differently from ``forward`` or
+solves another problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from darts import TimeSeries
+from darts.utils.likelihood_models import GaussianLikelihood, QuantileRegression
+from forecasting_helpers import TINY, trainer_kwargs
+
+from s4d_forecast import S4DModel
+from s4d_forecast.forecasting import linear_fit
+
+IN, OUT = 24, 6
+
+
+def _values(n: int = 220, components: int = 1, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    trend = 0.01 * t * (1 + np.arange(components))
+    noise = 0.1 * rng.standard_normal((n, components))
+    return (np.sin(t / 7 + np.arange(components)) + trend + noise).astype(np.float32)
+
+
+def _rows(values: np.ndarray, normalization: str | None = "last"):
+    """Every stride-1 window, one row per window and component: (X with a ones column, Y)."""
+    xs, ys = [], []
+    for i in range(len(values) - IN - OUT + 1):
+        for c in range(values.shape[1]):
+            x, y = values[i:i + IN, c].astype(float), values[i + IN:i + IN + OUT, c].astype(float)
+            if normalization == "last":
+                x, y = x - x[-1], y - x[-1]
+            xs.append(np.r_[x, 1.0])
+            ys.append(y)
+    return np.array(xs), np.array(ys)
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    gram = x.T @ x
+    scale = np.diag(gram)[:-1].mean()
+    penalty = np.full(len(gram), alpha * scale + 1e-12 * scale)
+    penalty[-1] = 1e-12 * scale
+    return np.linalg.solve(gram + np.diag(penalty), x.T @ y)
+
+
+def _model(**kwargs) -> S4DModel:
+    kwargs = {"n_epochs": 1, "linear_init": "ols", "linear_lr": 0.0, "random_state": 0,
+              **TINY, **trainer_kwargs(), **kwargs}
+    return S4DModel(input_chunk_length=IN, output_chunk_length=OUT, **kwargs)
+
+
+def _linear_path(model: S4DModel) -> tuple[np.ndarray, np.ndarray]:
+    layer = model.model.lookback_skip
+    return layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy()
+
+
+@pytest.mark.parametrize("components", [1, 3])
+def test_linear_path_starts_at_the_validation_chosen_ridge_fit(components):
+    values = _values(components=components)
+    train, val = values[:160], values[160 - IN:]
+    model = _model()
+    model.fit(TimeSeries.from_values(train), val_series=TimeSeries.from_values(val),
+              verbose=False)
+    x, y = _rows(train)
+    xv, yv = _rows(val)
+    scores = {a: np.mean((yv - xv @ _ridge(x, y, a)) ** 2) for a in linear_fit.RIDGE_GRID}
+    info = model.model.linear_fit_info
+    assert info["alpha"] == min(scores, key=lambda a: (scores[a], -a))
+    for alpha, score in scores.items():
+        assert info["val_mse"][alpha] == pytest.approx(score, rel=1e-6)
+    w = _ridge(x, y, info["alpha"])
+    weight, bias = _linear_path(model)  # linear_lr=0: still the start after training
+    np.testing.assert_allclose(weight, w[:IN].T, atol=1e-5)
+    np.testing.assert_allclose(bias, w[IN], atol=1e-5)
+    assert float(model.model.linear_fitted) == 1.0
+
+
+def test_without_validation_windows_the_default_ridge_is_used():
+    values = _values()
+    model = _model()
+    model.fit(TimeSeries.from_values(values), verbose=False)
+    x, y = _rows(values)
+    assert model.model.linear_fit_info == {
+        "alpha": linear_fit.DEFAULT_RIDGE, "val_mse": {},
+        "train_mse": pytest.approx(np.mean((y - x @ _ridge(x, y, linear_fit.DEFAULT_RIDGE)) ** 2),
+                                   rel=1e-6)}
+    weight, _ = _linear_path(model)
+    np.testing.assert_allclose(weight, _ridge(x, y, linear_fit.DEFAULT_RIDGE)[:IN].T, atol=1e-5)
+
+
+def test_ols_start_is_the_linear_models_optimum_unlike_random():
+    """The start is the least-squares optimum: no random start does as well on the
+    training windows (the comparison that makes the option worth having)."""
+    values = _values()
+    series = TimeSeries.from_values(values)
+    x, y = _rows(values)
+
+    def train_mse(model):
+        weight, bias = _linear_path(model)
+        return np.mean((y - x[:, :IN] @ weight.T - bias) ** 2)
+
+    ols = _model()
+    ols.fit(series, verbose=False)
+    random = _model(linear_init="random")
+    random.fit(series, verbose=False)
+    assert train_mse(ols) == pytest.approx(ols.model.linear_fit_info["train_mse"], rel=1e-5)
+    assert train_mse(ols) < 0.5 * train_mse(random)
+
+
+def test_a_continued_fit_keeps_the_trained_linear_path(tmp_path):
+    """The start is computed once per model: fitting again, or after save/load, trains on
+    from the current weights instead of resetting them."""
+    series = TimeSeries.from_values(_values())
+    model = _model()
+    model.fit(series, verbose=False)
+    model.model.lookback_skip.weight.data.fill_(0.5)
+    model.fit(series, verbose=False, epochs=1)
+    assert (_linear_path(model)[0] == 0.5).all()
+    model.save(str(tmp_path / "m.pt"))
+    loaded = S4DModel.load(str(tmp_path / "m.pt"))
+    assert float(loaded.model.linear_fitted) == 1.0
+    # files from before linear_fitted existed hold trained weights: marked fitted
+    state = {k: v for k, v in model.model.state_dict().items() if k != "linear_fitted"}
+    fresh = _model()
+    fresh.fit(series, verbose=False)
+    fresh.model.linear_fitted.fill_(0.0)
+    fresh.model.load_state_dict(state)
+    assert float(fresh.model.linear_fitted) == 1.0
+
+
+def test_reversible_instance_norm_and_quantiles_are_fitted_in_their_own_space():
+    """With darts' RIN the rows are RIN-normalised and weighted by the window's variance
+    (the loss is in the series' units); every quantile's map starts at the same fit."""
+    values = _values()
+    model = _model(use_reversible_instance_norm=True, normalization=None,
+                   likelihood=QuantileRegression([0.1, 0.5, 0.9]))
+    model.fit(TimeSeries.from_values(values), verbose=False)
+    xs, ys, ws = [], [], []
+    for i in range(len(values) - IN - OUT + 1):
+        x, y = values[i:i + IN, 0].astype(float), values[i + IN:i + IN + OUT, 0].astype(float)
+        mean, std = x.mean(), np.sqrt(x.var() + 1e-5)
+        xs.append(np.r_[(x - mean) / std, 1.0])
+        ys.append((y - mean) / std)
+        ws.append(std ** 2)
+    x, y, w = np.array(xs), np.array(ys), np.array(ws)[:, None]
+    gram, cross = x.T @ (w * x), x.T @ (w * y)
+    scale = np.diag(gram)[:-1].mean()
+    penalty = np.full(len(gram), linear_fit.DEFAULT_RIDGE * scale + 1e-12 * scale)
+    penalty[-1] = 1e-12 * scale
+    expected = np.linalg.solve(gram + np.diag(penalty), cross)
+    weight, bias = _linear_path(model)
+    np.testing.assert_allclose(weight, np.repeat(expected[:IN].T, 3, axis=0), atol=1e-4)
+    np.testing.assert_allclose(bias, np.repeat(expected[IN], 3), atol=1e-4)
+
+
+def test_parametric_likelihoods_refuse_ols_and_auto_falls_back_to_random():
+    with pytest.raises(ValueError, match="linear_init='ols'.*GaussianLikelihood"):
+        S4DModel(IN, OUT, linear_init="ols", likelihood=GaussianLikelihood())
+    with pytest.raises(ValueError, match="linear_init"):
+        S4DModel(IN, OUT, linear_init="least-squares")
+    model = S4DModel(IN, OUT, likelihood=GaussianLikelihood())
+    assert model._resolved_linear_init() == "random"
+
+
+def test_ridge_solution_and_choice():
+    rng = np.random.default_rng(1)
+    x = np.c_[rng.standard_normal((50, 4)), np.ones(50)]
+    y = x[:, :4] @ rng.standard_normal((4, 2)) + 0.1 * rng.standard_normal((50, 2))
+    import torch
+    train = linear_fit.Moments.of(torch.from_numpy(x[:40, :4]), torch.from_numpy(y[:40]))
+    val = linear_fit.Moments.of(torch.from_numpy(x[40:, :4]), torch.from_numpy(y[40:]))
+    for alpha in (1e-6, 1.0):
+        np.testing.assert_allclose(linear_fit.ridge_solution(train, alpha).numpy(),
+                                   _ridge(x[:40], y[:40], alpha), rtol=1e-8)
+    w, alpha, scores = linear_fit.fit_linear(train, val)
+    assert alpha == min(scores, key=lambda a: (scores[a], -a))
+    assert val.mse(w) == pytest.approx(np.mean((y[40:] - x[40:] @ w.numpy()) ** 2))
