@@ -5,9 +5,11 @@ forecast values, one map shared by every target component. Trained by gradient d
 a random start it needs many steps to settle: on a short series (AirPassengers: 65 training
 windows, 3 optimiser steps an epoch) it never gets there, and the forecast then depends on
 the random start more than on the data. Its least-squares solution is available in closed
-form from second moments of the training windows (as Toner & Darlow, "An Analysis of Linear
-Time Series Forecasting Models", ICML 2024, point out for NLinear/DLinear-type models), so
-:class:`~s4d_forecast.forecasting.s4d_module._S4DModule` starts the path there.
+form from second moments of the training windows, so S4DModel
+(:mod:`s4d_forecast.forecasting.s4d_module`) starts the path there. Toner & Darlow ("An
+Analysis of Linear Time Series Forecasting Models", ICML 2024, arXiv:2403.14587) show that
+NLinear/DLinear-type models are linear regressions with closed-form solutions, and that those
+beat the gradient-trained models in 72% of their dataset-horizon settings.
 
 The ridge penalty ``alpha * mean(diag(X'X)) * I`` (the bias unpenalised) is chosen from
 :data:`RIDGE_GRID` on the validation windows when there are any (their second moments give

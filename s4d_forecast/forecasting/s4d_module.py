@@ -11,7 +11,8 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
    ``(B, L, n_in)`` sequence.
 3. **Linear path**: a linear map from the ``L`` normalised lookback values of a target to
    its ``O`` forecast values (NLinear's model). With ``linear_init="ols"`` it starts at the
-   ridge least-squares solution on the training windows (:mod:`.linear_fit`), computed
+   ridge least-squares solution on the training windows
+   (:mod:`s4d_forecast.forecasting.linear_fit`), computed
    when training starts, before the first optimiser step.
 4. **S4D branch**: :class:`~s4d_forecast.ssm.S4DEncoder` over the normalised inputs,
    ``(B, L, d_model)``; each step is projected to ``temporal_width`` features, the ``L``

@@ -180,3 +180,56 @@ def test_ridge_solution_and_choice():
     w, alpha, scores = linear_fit.fit_linear(train, val)
     assert alpha == min(scores, key=lambda a: (scores[a], -a))
     assert val.mse(w) == pytest.approx(np.mean((y[40:] - x[40:] @ w.numpy()) ** 2))
+
+
+@pytest.mark.parametrize(("likelihood", "frozen"), [(None, True),
+                                                    (QuantileRegression([0.1, 0.5, 0.9]), False)])
+def test_default_starts_at_least_squares_and_freezes_point_forecasts_only(likelihood, frozen):
+    """By default the path starts at the fit; point forecasts keep it there, quantile
+    forecasts train it on (their quantiles cannot all stay at the mean fit)."""
+    values = _values()
+    model = S4DModel(input_chunk_length=IN, output_chunk_length=OUT, n_epochs=1,
+                     random_state=0, likelihood=likelihood, **TINY, **trainer_kwargs())
+    model.fit(TimeSeries.from_values(values), verbose=False)
+    assert model.model.linear_init == "ols" and float(model.model.linear_fitted) == 1.0
+    x, y = _rows(values)
+    start = np.repeat(_ridge(x, y, linear_fit.DEFAULT_RIDGE)[:IN].T, len(likelihood.quantiles)
+                      if likelihood else 1, axis=0)
+    weight, _ = _linear_path(model)
+    assert np.allclose(weight, start, atol=1e-5) == frozen
+
+
+def test_auto_start_falls_back_to_random_beyond_the_lookback_limit():
+    from s4d_forecast.forecasting.s4d_model import AUTO_LINEAR_INIT_MAX_LOOKBACK as limit
+
+    assert S4DModel(limit, OUT)._resolved_linear_init() == "ols"
+    assert S4DModel(limit + 1, OUT)._resolved_linear_init() == "random"
+    assert S4DModel(limit + 1, OUT, linear_init="ols")._resolved_linear_init() == "ols"
+
+
+def test_sample_weights_weight_the_rows():
+    """Windows whose targets carry weight 0 do not enter the fit: with the first half of
+    the series weighted 0 the start is the fit of the windows ending in the second half."""
+    values = _values(n=240)
+    series = TimeSeries.from_values(values)
+    weights = np.ones_like(values)
+    weights[:140] = 0.0
+    model = _model()
+    model.fit(series, sample_weight=TimeSeries.from_values(weights), verbose=False)
+    # darts weights each target step; a window counts with its horizon's mean weight
+    rows_x, rows_y, rows_w = [], [], []
+    for i in range(len(values) - IN - OUT + 1):
+        x, y = values[i:i + IN, 0].astype(float), values[i + IN:i + IN + OUT, 0].astype(float)
+        rows_x.append(np.r_[x - x[-1], 1.0])
+        rows_y.append(y - x[-1])
+        rows_w.append(weights[i + IN:i + IN + OUT, 0].mean())
+    x, y, w = np.array(rows_x), np.array(rows_y), np.array(rows_w)[:, None]
+    gram = x.T @ (w * x)
+    scale = np.diag(gram)[:-1].mean()
+    penalty = np.full(len(gram), linear_fit.DEFAULT_RIDGE * scale + 1e-12 * scale)
+    penalty[-1] = 1e-12 * scale
+    expected = np.linalg.solve(gram + np.diag(penalty), x.T @ (w * y))
+    weight, bias = _linear_path(model)
+    np.testing.assert_allclose(weight, expected[:IN].T, atol=1e-5)
+    unweighted = _ridge(*_rows(values), linear_fit.DEFAULT_RIDGE)
+    assert np.abs(weight - unweighted[:IN].T).max() > 1e-3  # the weights changed the fit

@@ -104,6 +104,7 @@ def test_ssm_parameter_groups_and_scheduler(air):
         ssm_lr=5e-4,
         lr_scheduler_cls=torch.optim.lr_scheduler.StepLR,
         lr_scheduler_kwargs={"step_size": 10, "gamma": 0.5, "interval": "step"},
+        linear_init="random",  # a trained linear path (the default start keeps it frozen)
     )
     model.fit(air["train"])
     optimizer = model.model.trainer.optimizers[0]
@@ -134,8 +135,13 @@ def test_branch_weight_decay_default(air):
     model.fit(air["train"])
     groups = {g["name"]: g for g in model.model.trainer.optimizers[0].param_groups}
     assert groups["default"]["weight_decay"] == BRANCH_WEIGHT_DECAY > 0
-    assert groups["linear_path"]["weight_decay"] == 0.0
     assert groups["ssm"]["weight_decay"] == 0.0
+    # by default the linear path stays at its least-squares start: in no group, no gradient
+    linear = list(model.model.lookback_skip.parameters())
+    grouped = {id(p) for g in groups.values() for p in g["params"]}
+    assert not grouped & {id(p) for p in linear}
+    assert not any(p.requires_grad for p in linear)
+    assert float(model.model.linear_fitted) == 1.0
 
 
 def test_default_ssm_lr_is_capped(air):
@@ -209,5 +215,11 @@ def test_linear_lr_sets_the_linear_paths_rate_only(air):
     groups = {g["name"]: g for g in model.model.trainer.optimizers[0].param_groups}
     assert groups["linear_path"]["lr"] == 7e-3
     assert groups["default"]["lr"] == 1e-3 and groups["ssm"]["lr"] == 1e-3
+    assert all(p.requires_grad for p in model.model.lookback_skip.parameters())
     with pytest.raises(ValueError, match="linear_lr"):
-        make_model(linear_lr=0.0)
+        make_model(linear_lr=-1e-3)
+    # without a least-squares start the default linear_lr is the shared lr
+    model = make_model(n_epochs=1, optimizer_kwargs={"lr": 2e-3}, linear_init="random")
+    model.fit(air["train"])
+    groups = {g["name"]: g for g in model.model.trainer.optimizers[0].param_groups}
+    assert groups["linear_path"]["lr"] == 2e-3
