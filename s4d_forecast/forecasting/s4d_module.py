@@ -480,8 +480,10 @@ class _S4DModule(PLForecastingModule):
         :meth:`resolved_linear_lr` (with ``0`` it is left out of the optimiser) and no
         weight decay: on the dev suite, weight decay 0.01 on every weight doubled CO₂'s error
         (0.0030 → 0.0061; benchmarks/RESULTS.md). The SSM parameters (A, B, dt) get
-        ``ssm_lr`` and no weight decay. Every other optimiser / scheduler argument is passed
-        through as darts does.
+        ``ssm_lr`` and no weight decay. Adam and AdamW run fused unless
+        ``optimizer_kwargs`` picks an implementation (``fused``/``foreach``; see
+        :func:`_fusable`). Every other optimiser / scheduler argument is passed through as
+        darts does.
         """
         kws = dict(self.optimizer_kwargs)
         defaults = _signature_defaults(self.optimizer_cls)
@@ -499,6 +501,8 @@ class _S4DModule(PLForecastingModule):
         if linear_lr > 0:
             groups.append({"params": list(self.lookback_skip.parameters()), "lr": linear_lr,
                            "weight_decay": 0.0, "name": "linear_path"})
+        if _fusable(self.optimizer_cls, kws, groups):
+            kws["fused"] = True
         optimizer = _build(self.optimizer_cls, {"params": groups, "lr": lr, **kws})
 
         if self.lr_scheduler_cls is None:
@@ -514,6 +518,20 @@ class _S4DModule(PLForecastingModule):
         lr_config = {k: sched_kws.pop(k, v) for k, v in lr_config.items()}
         scheduler = _build(self.lr_scheduler_cls, {"optimizer": optimizer, **sched_kws})
         return [optimizer], {"scheduler": scheduler, **lr_config}
+
+
+def _fusable(optimizer_cls, kws: dict, groups: list) -> bool:
+    """Whether to ask Adam/AdamW for its fused implementation: the same update as the
+    default for-loop one, in one kernel for all parameters instead of about ten small ops per
+    parameter tensor (at the default size on one CPU thread, 0.4 against 2.2 ms per training
+    step; ``benchmarks/RESULTS.md``). Only when the user chose no implementation and every
+    parameter is a floating-point CPU or CUDA tensor."""
+    if optimizer_cls not in (torch.optim.Adam, torch.optim.AdamW):
+        return False
+    if {"fused", "foreach", "capturable", "differentiable"} & kws.keys():
+        return False
+    return all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
+               for group in groups for p in group["params"])
 
 
 def _signature_defaults(cls) -> dict:

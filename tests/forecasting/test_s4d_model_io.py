@@ -223,3 +223,19 @@ def test_linear_lr_sets_the_linear_paths_rate_only(air):
     model.fit(air["train"])
     groups = {g["name"]: g for g in model.model.trainer.optimizers[0].param_groups}
     assert groups["linear_path"]["lr"] == 2e-3
+
+
+def test_adam_runs_fused_unless_an_implementation_is_chosen(air):
+    model = make_model(n_epochs=1)
+    model.fit(air["train"])
+    (optimizer,) = model.model.trainer.optimizers
+    assert all(g["fused"] for g in optimizer.param_groups)
+    model = make_model(n_epochs=1, optimizer_kwargs={"foreach": False})
+    model.fit(air["train"])
+    (optimizer,) = model.model.trainer.optimizers
+    assert not any(g["fused"] for g in optimizer.param_groups)
+    assert not any(g["foreach"] for g in optimizer.param_groups)
+    model = make_model(n_epochs=1, optimizer_cls=torch.optim.SGD, optimizer_kwargs={"lr": 0.01})
+    model.fit(air["train"])
+    assert "fused" not in {k for g in model.model.trainer.optimizers[0].param_groups
+                           for k, v in g.items() if v}
