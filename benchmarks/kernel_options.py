@@ -147,7 +147,7 @@ def spectrum_section(layer, L, device, repeats, warmup):
 def fft_size_section(B, H, L, device, repeats, warmup):
     x = torch.randn(B, L, H, device=device, requires_grad=True)
     k = torch.randn(H, L, device=device, requires_grad=True)
-    sizes = {"package: 2·3·5-smooth ≥ 2L": fft_len(2 * L),
+    sizes = {"package: m·2^k ≥ 2L, m in (1, 3, 5, 9)": fft_len(2 * L),
              "power of two ≥ 2L": 1 << (2 * L - 1).bit_length(), "exactly 2L": 2 * L}
     exact = fft_conv(x.double(), k.double(), 2 * L).detach()
     options = {f"{name} (n = {n})": (lambda n=n: fft_conv(x, k, n)) for name, n in sizes.items()}

@@ -18,20 +18,26 @@ from torch import nn
 from s4d_forecast.ssm.fftconv import RECOMPUTE, batch_chunk, chunked_recompute, fft_conv
 from s4d_forecast.ssm.kernel import S4DKernel, power_blocks, vandermonde_real
 
+#: Odd parts allowed in FFT lengths ``m·2^k`` (see :func:`fft_len`).
+FFT_ODD_PARTS = (1, 3, 5, 9)
+
 
 def fft_len(n: int) -> int:
-    """Smallest ``2^a·3^b·5^c ≥ n``: a size every FFT library transforms quickly."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
+    """Smallest ``m·2^k ≥ n`` with ``m`` in :data:`FFT_ODD_PARTS` and ``k ≥ 1`` (for
+    ``n > 1``): an even length that the real FFT transforms quickly.
+
+    Measured with ``python benchmarks/fft_sizes.py``: lengths with a large odd part (e.g.
+    ``375 = 3·5³`` for ``L = 187``, or ``750 = 2·3·5³`` for ``L = 365``) cost up to 3× a
+    nearby ``m·2^k``, so the smallest 2·3·5-smooth length is not the fastest.
+    """
+    if n <= 1:
+        return 1
+    best = None
+    for m in FFT_ODD_PARTS:
+        size = 2 * m
+        while size < n:
+            size *= 2
+        best = size if best is None else min(best, size)
     return best
 
 
