@@ -62,7 +62,7 @@ def _optional_str(name, value):
 
 
 def _d_state(name, value):
-    return c.check_int(name, value, min=2, even=True)
+    return c.check_int(name, value, min=2, even=True, none_ok=True)
 
 
 def _init(name, value):
@@ -110,7 +110,7 @@ MODEL_ARG_SPEC = {
     "input_chunk_length": _pos_int,
     "output_chunk_length": _pos_int,
     "output_chunk_shift": lambda n, v: c.check_int(n, v, min=0),
-    "d_model": _pos_int,
+    "d_model": lambda n, v: c.check_int(n, v, min=1, none_ok=True),
     "n_layers": _pos_int,
     "d_state": _d_state,
     "init": _init,
@@ -280,7 +280,7 @@ def _check_ssm_kwargs(args: dict) -> None:
             f"pass {clash[0]}=... directly. Got ssm_kwargs={ssm_kwargs!r}."
         )
     c.check_keys("ssm_kwargs", ssm_kwargs, accepted_ssm_kwargs(args))
-    trial = {k: args[k] for k in ("d_state", "init", "disc") if k in args}
+    trial = {k: args[k] for k in ("d_state", "init", "disc") if args.get(k) is not None}
     try:  # a one-channel encoder checks the values; the caller's random stream is untouched
         with torch.random.fork_rng(devices=[]):
             S4DEncoder(d_input=1, d_model=1, n_layers=1, **trial, **ssm_kwargs)
