@@ -282,3 +282,24 @@ def test_masked_head_keeps_the_shifted_steps_in_the_sequence():
     out = module(_batch(torch.randn(2, IN, 1))).prediction
     assert out.shape == (2, OUT, 1, 1)
     assert seen == [torch.Size([2, IN + 2 + OUT, 2])]  # target + horizon flag
+
+
+@pytest.mark.parametrize(("components", "kwargs", "covariates", "width", "state"), [
+    (1, {}, False, 16, 16),
+    (3, {}, False, 32, 32),
+    (3, {"channel_independent": True}, False, 16, 16),
+    (1, {}, True, 32, 32),
+    (1, {"d_model": 7}, False, 7, 8),
+    (3, {"d_model": 8, "d_state": 4}, False, 8, 4),
+])
+def test_default_width_follows_the_encoder_input_channels(components, kwargs, covariates,
+                                                           width, state):
+    """d_model=None: 16 channels (N = 16) when each encoder sequence has one channel, 32
+    when it has several; explicit values win, and N follows d_model rounded up to even."""
+    series = _series(n=80, components=components)
+    past = _series(n=80, seed=1) if covariates else None
+    model = S4DModel(input_chunk_length=IN, output_chunk_length=OUT, n_epochs=1,
+                     random_state=0, **trainer_kwargs(), **kwargs)
+    model.fit(series, past_covariates=past, verbose=False)
+    layer = model.model.encoder.blocks[0].layer
+    assert (layer.H, layer.kernel.N) == (width, state)

@@ -20,8 +20,8 @@ BAD = [
     ({"batch_size": 0}, "`batch_size` must be an integer >= 1, got 0."),
     ({"dropout": "0.1"}, "`dropout` must be a number in [0.0, 1.0), got '0.1'."),
     ({"dropout": 1.0}, "`dropout` must be a number in [0.0, 1.0), got 1.0."),
-    ({"d_state": 7}, "`d_state` must be an even integer >= 2, got 7."),
-    ({"d_model": True}, "`d_model` must be an integer >= 1, got True."),
+    ({"d_state": 7}, "`d_state` must be an even integer >= 2 or None, got 7."),
+    ({"d_model": True}, "`d_model` must be an integer >= 1 or None, got True."),
     ({"init": "legt"}, "`init` must be one of 'legs', "),
     ({"init": "dfout", "disc": "bilinear"}, "`disc` must be 'zoh' with init='dfout'"),
     ({"ssm_kwargs": {"dt_mn": 0.01}}, "`ssm_kwargs` has the unknown key 'dt_mn' "
