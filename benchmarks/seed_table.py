@@ -11,7 +11,8 @@ Usage::
     python benchmarks/seed_table.py --rivals 42=RUN42/results.csv 43=... \\
         --s4d 42=VARIANTS42/results.csv 43=... [--s4d 42=OTHER42/results.csv ...]
 
-``--s4d`` may repeat a seed (several runs of S4D rows); ``--rivals`` may also hold S4D rows.
+``--s4d`` may repeat a seed (several runs of S4D rows); ``--rivals`` may also hold S4D rows,
+used where ``--s4d`` gives none of the same name, seed and case.
 Prints a markdown table per case and a summary per row: the geometric mean over the cases
 and per seed, the number of cases first or within 2% of the best rival at each seed, and the
 largest over the smallest MSE over the seeds (geometric mean over the cases; 1 for a row that
@@ -53,16 +54,17 @@ def main(argv=None) -> int:
 
     rivals = _pairs(args.rivals, "--rivals")
     seeds = sorted({seed for seed, _ in rivals})
-    best, s4d = {}, []
+    best, in_rivals, s4d = {}, [], []
     for seed, path in rivals:
         table = pd.read_csv(path)
         best[seed] = table[table.model.isin(RIVALS)].groupby("case").mse.min()
-        s4d.append(table[table.model.str.startswith("S4D")].assign(seed=seed))
+        in_rivals.append(table[table.model.str.startswith("S4D")].assign(seed=seed))
     for seed, path in _pairs(args.s4d, "--s4d"):
         if seed not in best:
             raise SystemExit(f"error: --s4d {seed}={path}: no --rivals run for seed {seed}")
         s4d.append(pd.read_csv(path).assign(seed=seed))
-    rows = pd.concat(s4d).drop_duplicates(["seed", "model", "case"])
+    # a row given with --s4d wins over the same row found in a rivals run
+    rows = pd.concat(s4d + in_rivals).drop_duplicates(["seed", "model", "case"])
     rows = rows[rows.model.str.startswith("S4D")]
     rows["ratio"] = [row.mse / best[row.seed][row.case] for row in rows.itertuples()]
     cases = list(dict.fromkeys(rows.case))
