@@ -23,9 +23,11 @@ Prints markdown tables; writes nothing.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from layer_speed import _time as _median_s  # noqa: E402
 
 SCAN_LOOKBACKS = (24, 34, 42, 60, 73, 88, 106, 127, 154, 187, 227, 275, 333, 365, 404, 490,
                   594, 720, 873, 1058, 1283, 1555, 2000, 2500, 3000)
@@ -51,14 +53,8 @@ def _candidates(L: int) -> list[int]:
 
 
 def _time(fn, repeats: int) -> float:
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    """Median wall-clock ms of ``repeats`` calls after 2 warm-up calls."""
+    return _median_s(fn, "cpu", repeats, warmup=2) * 1e3
 
 
 def main(argv=None) -> int:

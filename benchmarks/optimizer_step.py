@@ -20,19 +20,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_speed import cpu_ms  # noqa: E402
 
 IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},
                    "fused (S4DModel's default)": {}}
-
-
-def _timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return statistics.median(times) * 1e3
 
 
 def main(argv=None) -> int:
@@ -87,8 +81,8 @@ def main(argv=None) -> int:
     alone = {label: [] for label in steps}
     for _ in range(args.rounds):
         for label, (step, optimizer) in steps.items():
-            whole[label].append(_timed(step, args.repeats))
-            alone[label].append(_timed(optimizer.step, args.repeats))
+            whole[label].append(cpu_ms(step, args.repeats))
+            alone[label].append(cpu_ms(optimizer.step, args.repeats))
     med = {k: statistics.median(v) for k, v in whole.items()}
     opt = {k: statistics.median(v) for k, v in alone.items()}
     ref = "for-loop"

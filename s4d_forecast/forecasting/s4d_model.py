@@ -9,7 +9,7 @@ from darts.utils.serialization import add_safe_globals
 
 from s4d_forecast.allocator import tune_cpu_allocator
 from s4d_forecast.forecasting import _validation, model_files
-from s4d_forecast.forecasting.s4d_module import _S4DModule
+from s4d_forecast.forecasting.s4d_module import _S4DModule, sequence_channels
 
 #: What ``normalization="auto"`` means when the likelihood allows normalising (see
 #: :func:`~s4d_forecast.forecasting._validation.normalizable`); chosen on the dev suite
@@ -281,9 +281,8 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             + (dims["historic_future_covariates"] or 0)
         )
         nr_params = 1 if self.likelihood is None else self.likelihood.num_parameters
-        targets = dims["past_target"]
-        seq_channels = input_dim - targets + (1 if self.channel_independent else targets)
-        d_model, d_state = self._resolved_width(seq_channels)
+        d_model, d_state = self._resolved_width(
+            sequence_channels(input_dim, dims["future_target"], self.channel_independent))
         return _S4DModule(
             input_dim=input_dim,
             output_dim=dims["future_target"],

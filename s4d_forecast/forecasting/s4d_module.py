@@ -57,6 +57,12 @@ LINEAR_INITS = ("ols", "random")
 _MOMENT_BATCH = 1024
 
 
+def sequence_channels(input_dim: int, output_dim: int, channel_independent: bool) -> int:
+    """Data channels of each sequence the encoder reads: the covariates plus one target
+    (``channel_independent``) or all ``output_dim`` targets."""
+    return input_dim - output_dim + (1 if channel_independent else output_dim)
+
+
 class _MLPBlock(nn.Module):
     """``Linear -> GELU -> Linear -> dropout`` plus a linear skip, optionally LayerNorm-ed."""
 
@@ -186,7 +192,7 @@ class _S4DModule(PLForecastingModule):
         L, O = self.input_chunk_length, self.output_chunk_length
         # per sequence: targets it carries and static features it sees
         self.seq_targets = 1 if channel_independent else output_dim
-        seq_input = input_dim - output_dim + self.seq_targets
+        seq_input = sequence_channels(input_dim, output_dim, channel_independent)
 
         if head == "masked":  # + a channel marking horizon steps, + static covariates
             seq_input += 1 + static_cov_dim
