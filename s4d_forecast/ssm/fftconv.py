@@ -5,7 +5,9 @@ complex values, about twice the activation) for the backward pass and allocates 
 padded, product and inverse buffers at once. :func:`fft_conv` is a custom autograd function
 that processes the batch in chunks, writes the result straight into the ``(B, L, H)`` layout,
 saves only its input and the kernel's spectrum, and recomputes the input's spectrum chunk by
-chunk in the backward pass. Its gradients are the exact adjoints: a circular convolution's
+chunk in the backward pass; with ``keep_spectrum=True`` (the S4D layer's choice where it does
+not recompute, i.e. on CPU) it keeps the spectrum instead and saves one real FFT per
+step. Its gradients are the exact adjoints: a circular convolution's
 adjoint is the circular correlation, ``irfft(G·conj(K))`` for the input and
 ``Σ_b irfft(G·conj(U))`` for the kernel.
 
@@ -51,43 +53,52 @@ def _spectrum(x: torch.Tensor, dtype: torch.dtype, n: int) -> torch.Tensor:
 
 class _FFTConv(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, k, n, chunk_elements):
+    def forward(ctx, x, k, n, chunk_elements, keep_spectrum):
         B, L, H = x.shape
         k_f = torch.fft.rfft(k, n=n)  # (H, n/2 + 1)
         y = torch.empty(B, L, H, dtype=k.dtype, device=x.device)
         step = ctx.step = batch_chunk(x.shape, x.device, chunk_elements)
+        keep = keep_spectrum and ctx.needs_input_grad[1]
+        x_f = (torch.empty(B, H, n // 2 + 1, dtype=k_f.dtype, device=x.device) if keep
+               else None)
         for b0 in range(0, B, step):
             u_f = _spectrum(x[b0:b0 + step], k.dtype, n)
+            if keep:  # conjugated once here, as the kernel's gradient uses it
+                torch.conj_physical(u_f, out=x_f[b0:b0 + step])
             y[b0:b0 + step] = torch.fft.irfft(u_f.mul_(k_f), n=n)[..., :L].transpose(1, 2)
-        ctx.save_for_backward(x, k_f)
-        ctx.n, ctx.k_len = n, k.shape[-1]
+        ctx.save_for_backward(x if x_f is None else None, x_f, k_f)
+        ctx.n, ctx.k_len, ctx.x_shape, ctx.x_dtype = n, k.shape[-1], x.shape, x.dtype
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y):
-        x, k_f = ctx.saved_tensors
-        n, (B, L, _) = ctx.n, x.shape
+        x, x_f, k_f = ctx.saved_tensors
+        n, (B, L, H) = ctx.n, ctx.x_shape
         want_x, want_k = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        grad_x = torch.empty_like(x) if want_x else None
+        grad_x = (torch.empty(B, L, H, dtype=ctx.x_dtype, device=grad_y.device)
+                  if want_x else None)
         acc_f = torch.zeros_like(k_f) if want_k else None
         step = ctx.step
         for b0 in range(0, B, step):
             sl = slice(b0, b0 + step)
             g_f = _spectrum(grad_y[sl], k_f.real.dtype, n)
             if want_k:
-                u_f = _spectrum(x[sl], k_f.real.dtype, n)
-                acc_f += u_f.conj_physical_().mul_(g_f).sum(0)
-                del u_f
+                if x_f is not None:
+                    acc_f += (x_f[sl] * g_f).sum(0)
+                else:
+                    u_f = _spectrum(x[sl], k_f.real.dtype, n)
+                    acc_f += u_f.conj_physical_().mul_(g_f).sum(0)
+                    del u_f
             if want_x:
                 gx = torch.fft.irfft(g_f.mul_(k_f.conj()), n=n)[..., :L]
                 grad_x[sl] = gx.transpose(1, 2)
         grad_k = torch.fft.irfft(acc_f, n=n)[..., :ctx.k_len] if want_k else None
-        return grad_x, grad_k, None, None
+        return grad_x, grad_k, None, None, None
 
 
 def fft_conv(x: torch.Tensor, k: torch.Tensor, n: int,
-             chunk_elements: int | None = None) -> torch.Tensor:
+             chunk_elements: int | None = None, keep_spectrum: bool = False) -> torch.Tensor:
     """Per-channel circular convolution of zero-padded ``x`` with ``k``, first ``L`` outputs.
 
     Parameters
@@ -98,12 +109,17 @@ def fft_conv(x: torch.Tensor, k: torch.Tensor, n: int,
         Kernel taps, ``L_k ≤ n``; taps at ``n - j`` act as anti-causal lag ``j``.
     n : int
         FFT length; ``n ≥ L + L_k - 1`` makes the convolution linear (non-circular).
+    chunk_elements : int, optional
+        Batch rows per chunk, counted in activation elements (see :func:`batch_chunk`).
+    keep_spectrum : bool
+        Keep the input's spectrum for the backward pass (about twice the input's memory)
+        instead of recomputing it there: one real FFT fewer per training step.
 
     Returns
     -------
     ``(B, L, H)`` in ``k``'s dtype: ``y[b, l, h] = Σ_j k[h, j] · x[b, (l - j) mod n, h]``.
     """
-    return _FFTConv.apply(x, k, n, chunk_elements)
+    return _FFTConv.apply(x, k, n, chunk_elements, keep_spectrum)
 
 
 class _ChunkedRecompute(torch.autograd.Function):

@@ -17,6 +17,7 @@ from torch import nn
 
 from s4d_forecast.ssm.fftconv import RECOMPUTE, batch_chunk, chunked_recompute, fft_conv
 from s4d_forecast.ssm.kernel import S4DKernel, power_blocks, vandermonde_real
+from s4d_forecast.ssm.mixing import glu_mix
 
 #: Odd parts allowed in FFT lengths ``m·2^k`` (see :func:`fft_len`).
 FFT_ODD_PARTS = (1, 3, 5, 9)
@@ -117,11 +118,15 @@ class S4D(nn.Module):
         Default: per device, :data:`s4d_forecast.ssm.fftconv.CHUNK_ELEMENTS`. Results do
         not depend on it.
     recompute : bool, optional
-        Recompute the output mixing (GELU → dropout → Linear → GLU) chunk by chunk in the
-        backward pass instead of keeping its intermediates (three activations' worth).
-        Default: per device, :data:`s4d_forecast.ssm.fftconv.RECOMPUTE` — on CUDA, where
-        memory bounds the batch; not on CPU, where it costs about a sixth of a layer's
-        training step (benchmarks/RESULTS.md). Results do not depend on it.
+        Trade compute for memory in the backward pass: recompute the output mixing
+        (GELU → dropout → Linear → GLU) chunk by chunk instead of keeping its intermediates
+        (three activations' worth), and the input's spectrum instead of keeping it (two
+        activations' worth). Default: per device,
+        :data:`s4d_forecast.ssm.fftconv.RECOMPUTE` — on CUDA, where memory bounds the batch;
+        not on CPU, where recomputing costs about a sixth of a layer's training step
+        (benchmarks/RESULTS.md). Results do not depend on it. Without recomputation, a
+        training step runs the mixing as one autograd function
+        (:func:`~s4d_forecast.ssm.mixing.glu_mix`).
     check_finite : bool
         Check every input for NaN/inf and raise a ``ValueError`` naming the first bad
         position. Off by default (it costs a pass over the input). Without it a single NaN or
@@ -177,6 +182,14 @@ class S4D(nn.Module):
             z = z * mask
         return F.glu(self.output_linear(z), dim=-1)
 
+    def _fused_mix(self, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`_mix` as one autograd function (:func:`~s4d_forecast.ssm.mixing.glu_mix`)
+        when training outside autocast; the plain operators otherwise."""
+        if (torch.is_grad_enabled() and not torch.is_autocast_enabled(y.device.type)
+                and y.dtype == self.output_linear.weight.dtype):
+            return glu_mix(y, self.output_linear.weight, self.output_linear.bias, mask)
+        return self._mix(y, mask)
+
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None,
                 return_state: bool = False):
         """Apply the layer to ``x`` of shape ``(B, L, H)``.
@@ -204,7 +217,7 @@ class S4D(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_dA, CdB = self.kernel.discretize(None if stateful else L)
             K = vandermonde_real(CdB, log_dA, L, self.kernel.compute_dtype)
-            y = self._convolve(x, K)  # (B, L, H)
+            y = self._convolve(x, K, keep_spectrum=not self._recompute(x))  # (B, L, H)
             if state is not None:
                 if state.shape != (B, H, self.N // 2):
                     raise ValueError(f"state has shape {tuple(state.shape)}; expected "
@@ -219,11 +232,9 @@ class S4D(nn.Module):
         # asked (it would otherwise keep 3 activations' worth: the GELU output and the
         # 2H-wide Linear output); within a single chunk there is nothing to gain.
         mask = self.dropout.mask(y)
-        recompute = (RECOMPUTE.get(y.device.type, True) if self.recompute is None
-                     else self.recompute)
-        if (not recompute or not torch.is_grad_enabled()
+        if (not self._recompute(y) or not torch.is_grad_enabled()
                 or batch_chunk(y.shape, y.device, self.chunk_elements) >= B):
-            y = self._mix(y, mask)
+            y = self._fused_mix(y, mask)
         else:
             y = chunked_recompute(lambda y_c, rows: self._mix(y_c, None if mask is None
                                                                else mask[rows]),
@@ -231,7 +242,15 @@ class S4D(nn.Module):
                                   self.chunk_elements)
         return (y, new_state) if return_state else y
 
-    def _convolve(self, x: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    def _recompute(self, x: torch.Tensor) -> bool:
+        """Whether this call trades compute for memory (``recompute``, else the device's
+        default)."""
+        if self.recompute is not None:
+            return self.recompute
+        return RECOMPUTE.get(x.device.type, True)
+
+    def _convolve(self, x: torch.Tensor, K: torch.Tensor,
+                  keep_spectrum: bool = False) -> torch.Tensor:
         """``K * u + D·u`` via FFT; ``x`` is ``(B, L, H)``, ``K`` is ``(H or 2H, L)``."""
         H, L = self.H, x.shape[1]
         n = fft_len(2 * L)
@@ -240,7 +259,7 @@ class S4D(nn.Module):
         if self.bidirectional:
             # the backward kernel sits at the end of the circular buffer: taps -1, -2, ...
             k = F.pad(k, (0, n - L)) + F.pad(K[H:].flip(-1), (n - L, 0))
-        return fft_conv(x, k, n, self.chunk_elements)
+        return fft_conv(x, k, n, self.chunk_elements, keep_spectrum)
 
     def _final_state(self, u: torch.Tensor, log_dA: torch.Tensor,
                      state: torch.Tensor | None) -> torch.Tensor:

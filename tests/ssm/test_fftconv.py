@@ -31,13 +31,28 @@ def test_values_match_the_direct_sum(k_len, chunk):
     np.testing.assert_allclose(got, _direct(x.numpy(), k.numpy(), n), atol=1e-12)
 
 
+@pytest.mark.parametrize("keep_spectrum", [False, True])
 @pytest.mark.parametrize("k_len", [7, 24])
 @pytest.mark.parametrize("chunk", [None, 24])
-def test_gradients_pass_gradcheck(k_len, chunk):
+def test_gradients_pass_gradcheck(k_len, chunk, keep_spectrum):
     torch.manual_seed(1)
     x = torch.randn(3, 8, 2, dtype=torch.float64, requires_grad=True)
     k = torch.randn(2, k_len, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: fft_conv(a, b, 24, chunk), (x, k))
+    assert torch.autograd.gradcheck(
+        lambda a, b: fft_conv(a, b, 24, chunk, keep_spectrum), (x, k))
+
+
+@pytest.mark.parametrize("wants", [(True, False), (False, True)])
+def test_keeping_the_spectrum_changes_no_gradient(wants):
+    torch.manual_seed(5)
+    x0, k0 = torch.randn(4, 10, 3), torch.randn(3, 10)
+    g = torch.randn(4, 10, 3)
+    grads = []
+    for keep in (False, True):
+        x, k = x0.clone().requires_grad_(wants[0]), k0.clone().requires_grad_(wants[1])
+        fft_conv(x, k, 20, 2 * 10 * 3, keep).backward(g)
+        grads.append(x.grad if wants[0] else k.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-6, atol=1e-6)
 
 
 def test_only_requested_gradients_are_computed():
