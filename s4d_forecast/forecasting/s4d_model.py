@@ -75,7 +75,11 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
           default it is not trained by gradient descent: when training starts it is set to
           the ridge least-squares fit of the training windows, with the ridge chosen on the
           validation windows (``linear_init``, ``linear_lr``), and the branch below learns
-          what that best linear model misses;
+          what that best linear model misses. The same pass sets the branch's unit per
+          target component (``model.model.branch_unit``: the RMS of the normalised lookback
+          values; 0 for a component constant over every lookback, which then gets no
+          branch): the branch reads the target and writes its correction in that unit, so
+          forecasts do not depend on the series' units;
         * an **S4D branch**: the normalised target with the past covariates and the historic
           part of the future covariates, ``(B, input_chunk_length, n_in)``, is projected to
           ``d_model`` channels and run through ``n_layers`` residual S4D blocks

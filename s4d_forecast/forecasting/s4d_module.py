@@ -14,9 +14,11 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
    ridge least-squares solution on the training windows
    (:mod:`s4d_forecast.forecasting.linear_fit`), computed
    when training starts, before the first optimiser step.
-4. **S4D branch**: :class:`~s4d_forecast.ssm.S4DEncoder` over the normalised inputs,
-   ``(B, L, d_model)``; each step is projected to ``temporal_width`` features, the ``L``
-   steps are flattened with the static covariates and mapped to one vector per horizon step
+4. **S4D branch**: :class:`~s4d_forecast.ssm.S4DEncoder` over the normalised inputs (the
+   target divided by ``branch_unit``, set with the least-squares start: per component, the
+   RMS of the normalised training lookbacks), ``(B, L, d_model)``; each step is projected
+   to ``temporal_width`` features, the ``L`` steps are flattened with the static
+   covariates and mapped to one vector per horizon step
    (``head="mlp"``: two residual MLP blocks, then a temporal decoder shared across steps
    that also reads that step's future covariates, as TiDE; ``head="linear"``: one linear
    map from the encoding and the horizon's future covariates; ``head="last"``: as
@@ -25,7 +27,8 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
    horizon with the horizon's targets zeroed and flagged, and each horizon step's encoding
    is decoded, as in S4's forecasting). With ``zero_init_branch``
    its last layer starts at zero, so training starts from the linear path and the S4D
-   branch learns what the linear model misses.
+   branch learns what the linear model misses. The branch's output is multiplied by
+   ``branch_unit`` again.
 5. The two paths are added and de-normalised. With ``residual_branch`` the linear path
    trains on its own loss and the branch on the linear path's residual; the branch's
    weight (``branch_scale``) is the validation-MSE-optimal factor in [0, 1], computed in
@@ -176,6 +179,9 @@ class _S4DModule(PLForecastingModule):
         # weight of the S4D branch in the forecast; chosen on the validation windows when
         # residual_branch (see on_validation_epoch_end), else fixed at 1
         self.register_buffer("branch_scale", torch.ones(()))
+        # per target component, the unit the S4D branch reads and writes in (see
+        # on_train_start); 1 until the least-squares pass sets it
+        self.register_buffer("branch_unit", torch.ones(output_dim))
         self._keep_parts = False  # set by _forward_parts: keep the two paths' outputs
         self._parts = None
         self._val_sums = None
@@ -245,6 +251,8 @@ class _S4DModule(PLForecastingModule):
         state_dict.setdefault(prefix + "branch_scale", torch.ones(()))
         # files written before linear_fitted existed hold trained weights
         state_dict.setdefault(prefix + "linear_fitted", torch.ones(()))
+        # files written before branch_unit existed: the branch worked in the data's units
+        state_dict.setdefault(prefix + "branch_unit", torch.ones_like(self.branch_unit))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- normalisation ---------------------------------------------------------------------
@@ -270,14 +278,14 @@ class _S4DModule(PLForecastingModule):
                   else None)
         future = x_in.future_covariates if self.future_cov_dim else None
 
+        unit = self.branch_unit.to(target.dtype)  # (C,); 0: no branch for that component
+        seq_target = target / torch.where(unit > 0, unit, torch.ones_like(unit))
         if self.channel_independent:
             # (B, L, C) -> (B·C, L, 1); covariates repeated for every component
-            seq_target = target.permute(0, 2, 1).reshape(B * C, L, 1)
+            seq_target = seq_target.permute(0, 2, 1).reshape(B * C, L, 1)
             others = [t.repeat_interleave(C, dim=0) for t in others]
             static = None if static is None else static.repeat_interleave(C, dim=0)
             future = None if future is None else future.repeat_interleave(C, dim=0)
-        else:
-            seq_target = target
         n_seq = seq_target.shape[0]
         if self.head == "masked":
             branch = self._masked_branch(seq_target, others, static, future)
@@ -286,6 +294,7 @@ class _S4DModule(PLForecastingModule):
         branch = branch.view(n_seq, O, self.seq_targets, P)
         if self.channel_independent:
             branch = branch.view(B, C, O, P).transpose(1, 2)  # (B, O, C, P)
+        branch = branch * unit.view(C, 1)
 
         linear = self.lookback_skip(target.transpose(1, 2))  # (B, C, O·P)
         linear = linear.view(B, C, O, P).transpose(1, 2)
@@ -362,10 +371,19 @@ class _S4DModule(PLForecastingModule):
                 "darts' TorchDataModule; this trainer was given none. Use "
                 "S4DModel.fit/fit_from_dataset, or linear_init='random'.")
         with torch.no_grad():
-            train = self._moments(datamodule.train_dataset, datamodule)
-            val = (self._moments(datamodule.val_dataset, datamodule)
+            train, square_sum, count = self._moments(datamodule.train_dataset, datamodule)
+            val = (self._moments(datamodule.val_dataset, datamodule)[0]
                    if datamodule.val_dataset is not None and len(datamodule.val_dataset)
                    else None)
+            # the S4D branch reads the normalised lookback in units of its RMS over the
+            # training windows and writes its correction in the same units, so that the
+            # model forecasts c·y as c times y (the linear fit already does): a series in
+            # nanometres or in billions trains like a standardised one. A component that is
+            # constant over every lookback gets unit 0: the branch adds nothing to it.
+            rms = (square_sum / max(count, 1)).sqrt()
+            ok = torch.isfinite(rms) & (rms > 0)
+            self.branch_unit.copy_(torch.where(ok, rms, torch.zeros_like(rms)).to(
+                self.branch_unit))
             w, alpha, scores = linear_fit.fit_linear(train, val)
             L, P = self.input_chunk_length, self.nr_params
             weight = w[:L].T.repeat_interleave(P, dim=0)  # (O·P, L): every parameter alike
@@ -374,16 +392,19 @@ class _S4DModule(PLForecastingModule):
             self.lookback_skip.bias.copy_(bias.to(self.lookback_skip.bias))
             self.linear_fitted.fill_(1.0)
         self.linear_fit_info = {"alpha": alpha, "val_mse": scores,
-                                "train_mse": train.mse(w)}
+                                "train_mse": train.mse(w),
+                                "branch_unit": self.branch_unit.tolist()}
 
-    def _moments(self, dataset, datamodule) -> linear_fit.Moments:
+    def _moments(self, dataset, datamodule) -> tuple[linear_fit.Moments, torch.Tensor, int]:
         """Second moments of the linear path's (input, target) rows over ``dataset``, in the
         space the linear path works in (after darts' RIN and ``normalization``), each row
-        weighted so that its squared error counts as it does in the loss."""
+        weighted so that its squared error counts as it does in the loss; with them the
+        per-component sum of squares of those inputs ``(C,)`` and the number of values
+        behind each of those sums."""
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=_MOMENT_BATCH, shuffle=False,
             collate_fn=datamodule.dataloader_kwargs.get("collate_fn"))
-        total = None
+        total, square_sum, count = None, 0.0, 0
         for batch in loader:
             x, y = batch.past_target.to(self.device), batch.future_target.to(self.device)
             weight = torch.ones(x.shape[0], 1, x.shape[2], dtype=torch.float64,
@@ -396,6 +417,8 @@ class _S4DModule(PLForecastingModule):
                     spread = spread / self.rin.affine_weight.double()
                 weight = weight * spread ** 2
             x, shift, scale = self._normalize(x)
+            square_sum = square_sum + x.double().pow(2).sum(dim=(0, 1))
+            count += x.shape[0] * x.shape[1]
             if shift is not None:
                 y = y - shift
             if scale is not None:
@@ -410,7 +433,7 @@ class _S4DModule(PLForecastingModule):
                 y.transpose(1, 2).reshape(-1, y.shape[1]),
                 weight.expand(-1, 1, C).reshape(-1))
             total = rows if total is None else total + rows
-        return total
+        return total, square_sum, count
 
     # -- residual training and the validation-chosen branch weight ---------------------------
     def _forward_parts(self, batch, stage):

@@ -44,7 +44,7 @@ def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     gram = x.T @ x
     scale = np.diag(gram)[:-1].mean()
     penalty = np.full(len(gram), alpha * scale + 1e-12 * scale)
-    penalty[-1] = 1e-12 * scale
+    penalty[-1] = 1e-12 * gram[-1, -1]
     return np.linalg.solve(gram + np.diag(penalty), x.T @ y)
 
 
@@ -88,9 +88,51 @@ def test_without_validation_windows_the_default_ridge_is_used():
     assert model.model.linear_fit_info == {
         "alpha": linear_fit.DEFAULT_RIDGE, "val_mse": {},
         "train_mse": pytest.approx(np.mean((y - x @ _ridge(x, y, linear_fit.DEFAULT_RIDGE)) ** 2),
-                                   rel=1e-6)}
+                                   rel=1e-6),
+        "branch_unit": [pytest.approx(np.sqrt(np.mean(x[:, :IN] ** 2)), rel=1e-5)]}
     weight, _ = _linear_path(model)
     np.testing.assert_allclose(weight, _ridge(x, y, linear_fit.DEFAULT_RIDGE)[:IN].T, atol=1e-5)
+
+
+def test_the_branch_works_in_units_of_each_components_lookback_rms():
+    values = _values(components=3)
+    values[:, 1] *= 1e4  # components in very different units
+    model = _model()
+    model.fit(TimeSeries.from_values(values), verbose=False)
+    for c in range(3):
+        x, _ = _rows(values[:, c:c + 1])
+        assert model.model.branch_unit[c].item() == pytest.approx(
+            np.sqrt(np.mean(x[:, :IN] ** 2)), rel=1e-5)
+
+
+@pytest.mark.parametrize("factor", [1e-9, 1e6])
+def test_a_series_in_tiny_or_huge_units_is_forecast_in_its_own_units(factor):
+    """The linear fit and the branch's unit follow the data: a series in nanometres or in
+    billions gets the same linear path and branch unit as the same series in units of order
+    one, and a forecast of comparable quality (before the branch had a unit, its O(0.01)
+    output alone was 10^7 times the nanometre series). Training is not exactly scale-free
+    (Adam's eps, the branch's weight decay), hence the loose bound."""
+    values = _values(components=2)
+    scores, units, paths = [], [], []
+    for c in (1.0, factor):
+        model = _model(n_epochs=2, linear_lr=None)
+        series = TimeSeries.from_values(values * np.float32(c))
+        model.fit(series[:160], val_series=series[160 - IN:190], verbose=False)
+        pred = model.predict(OUT, series=series[:190]).values()
+        scores.append(np.mean((pred - values[190:190 + OUT] * c) ** 2) / c ** 2)
+        units.append(model.model.branch_unit.numpy() / c)
+        paths.append(np.r_[_linear_path(model)[0].ravel(), _linear_path(model)[1] / c])
+    np.testing.assert_allclose(units[1], units[0], rtol=1e-4)
+    np.testing.assert_allclose(paths[1], paths[0], rtol=1e-3, atol=1e-4)
+    assert scores[1] < 10 * scores[0]
+
+
+def test_a_constant_series_is_forecast_constant():
+    series = TimeSeries.from_values(np.full((120, 1), 7.25, dtype=np.float32))
+    model = _model(n_epochs=2)
+    model.fit(series, verbose=False)
+    assert model.model.branch_unit.tolist() == [0.0]  # nothing for the branch to learn
+    np.testing.assert_array_equal(model.predict(OUT).values(), 7.25)
 
 
 def test_ols_start_is_the_linear_models_optimum_unlike_random():
@@ -125,12 +167,15 @@ def test_a_continued_fit_keeps_the_trained_linear_path(tmp_path):
     loaded = S4DModel.load(str(tmp_path / "m.pt"))
     assert float(loaded.model.linear_fitted) == 1.0
     # files from before linear_fitted existed hold trained weights: marked fitted
-    state = {k: v for k, v in model.model.state_dict().items() if k != "linear_fitted"}
+    state = {k: v for k, v in model.model.state_dict().items()
+             if k not in ("linear_fitted", "branch_unit")}
     fresh = _model()
     fresh.fit(series, verbose=False)
     fresh.model.linear_fitted.fill_(0.0)
     fresh.model.load_state_dict(state)
     assert float(fresh.model.linear_fitted) == 1.0
+    # ... and a branch that worked in the data's units
+    assert fresh.model.branch_unit.tolist() == [1.0]
 
 
 def test_reversible_instance_norm_and_quantiles_are_fitted_in_their_own_space():
@@ -151,7 +196,7 @@ def test_reversible_instance_norm_and_quantiles_are_fitted_in_their_own_space():
     gram, cross = x.T @ (w * x), x.T @ (w * y)
     scale = np.diag(gram)[:-1].mean()
     penalty = np.full(len(gram), linear_fit.DEFAULT_RIDGE * scale + 1e-12 * scale)
-    penalty[-1] = 1e-12 * scale
+    penalty[-1] = 1e-12 * gram[-1, -1]
     expected = np.linalg.solve(gram + np.diag(penalty), cross)
     weight, bias = _linear_path(model)
     np.testing.assert_allclose(weight, np.repeat(expected[:IN].T, 3, axis=0), atol=1e-4)
@@ -227,7 +272,7 @@ def test_sample_weights_weight_the_rows():
     gram = x.T @ (w * x)
     scale = np.diag(gram)[:-1].mean()
     penalty = np.full(len(gram), linear_fit.DEFAULT_RIDGE * scale + 1e-12 * scale)
-    penalty[-1] = 1e-12 * scale
+    penalty[-1] = 1e-12 * gram[-1, -1]
     expected = np.linalg.solve(gram + np.diag(penalty), x.T @ (w * y))
     weight, bias = _linear_path(model)
     np.testing.assert_allclose(weight, expected[:IN].T, atol=1e-5)
