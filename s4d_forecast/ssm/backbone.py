@@ -24,7 +24,8 @@ class S4DBlock(nn.Module):
         z = self.norm(x) if self.prenorm else x
         out = self.layer(z, state=state, return_state=return_state)
         z, new_state = out if return_state else (out, None)
-        x = x + self.dropout(z)
+        mask = self.dropout.mask(z)
+        x = x + z if mask is None else torch.addcmul(x, z, mask)  # one pass for both
         if not self.prenorm:
             x = self.norm(x)
         return (x, new_state) if return_state else x
