@@ -7,6 +7,7 @@ what is accepted. Nothing here fills, drops, sorts or resamples data: the user d
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -468,12 +469,66 @@ def check_finite_series(name: str, series) -> None:
     )
 
 
+#: Ratio of step sizes between training series above which ``fit`` warns.
+SCALE_RATIO_WARNING = 100.0
+
+
+def warn_if_scales_differ(name: str, series) -> None:
+    """Warn when a list of training series differs in scale by over ``SCALE_RATIO_WARNING``.
+
+    The scale of a series' component is the RMS of its step-to-step changes (its level does
+    not count). S4DModel's branch works in one unit per component, taken over all training
+    windows, so a series far smaller than the others gets corrections sized for them.
+    """
+    if not isinstance(series, (list, tuple)) or len(series) < 2:
+        return
+    if not all(hasattr(one, "all_values") for one in series):
+        return
+    steps = []
+    for one in series:
+        values = one.all_values(copy=False)
+        diffs = np.diff(values, axis=0)
+        steps.append(np.sqrt(np.mean(diffs ** 2, axis=(0, 2))) if len(diffs) else None)
+    width = {len(s) for s in steps if s is not None}
+    if len(width) != 1:
+        return  # different components: darts reports it
+    table = np.array([s for s in steps if s is not None])
+    index = [i for i, s in enumerate(steps) if s is not None]
+    for k in range(table.shape[1]):
+        col = table[:, k]
+        positive = col > 0
+        if positive.sum() < 2:
+            continue
+        hi, lo = int(np.argmax(np.where(positive, col, -np.inf))), int(
+            np.argmin(np.where(positive, col, np.inf)))
+        ratio = col[hi] / col[lo]
+        if ratio > SCALE_RATIO_WARNING:
+            component = series[index[hi]].components[k]
+            warnings.warn(
+                f"`{name}` holds series whose scales differ by a factor of {ratio:.3g} "
+                f"(component {str(component)!r}: the RMS step is {col[hi]:.3g} in "
+                f"{name}[{index[hi]}] and {col[lo]:.3g} in {name}[{index[lo]}]). S4DModel's "
+                f"S4D branch works in one unit per component for all training series, so "
+                f"the smaller ones get corrections sized for the larger. Scale each series "
+                f"first, e.g. `Scaler().fit_transform({name})` (darts.dataprocessing."
+                f"transformers; a list is scaled series by series), and invert the forecasts.",
+                UserWarning, stacklevel=3)
+            return
+
+
 class FiniteSeriesMixin:
     """For a darts model: refuse non-finite values in every series given to ``fit`` and
-    ``predict`` (target, covariates and validation series) before any work is done."""
+    ``predict`` (target, covariates and validation series) before any work is done, and
+    warn when the training series differ greatly in scale."""
 
     def fit(self, *args, **kwargs):
         _check_series_args(super().fit, args, kwargs)
+        try:
+            bound = inspect.signature(super().fit).bind(*args, **kwargs)
+        except TypeError:
+            pass  # darts reports the bad call itself
+        else:
+            warn_if_scales_differ("series", bound.arguments.get("series"))
         return super().fit(*args, **kwargs)
 
     def predict(self, *args, **kwargs):

@@ -96,3 +96,30 @@ def test_missing_periods_hint_suggests_the_series_own_frequency(freq):
     y = pd.Series(np.arange(57.0), index=index)
     with pytest.raises(ValueError, match=re.escape(f"y.asfreq('{freq}')")):
         S4DForecaster(horizon=4, **SMALL).fit(y)
+
+
+def _scaled(factor, seed):
+    from darts import TimeSeries
+
+    rng = np.random.default_rng(seed)
+    values = np.cumsum(rng.standard_normal(80)).astype(np.float32) * np.float32(factor)
+    return TimeSeries.from_values(values)
+
+
+def test_fit_warns_when_training_series_differ_greatly_in_scale():
+    series = [_scaled(1.0, 0), _scaled(1.0, 1), _scaled(1e4, 2)]
+    with pytest.warns(UserWarning, match=r"`series` holds series whose scales differ by a "
+                      r"factor of .* in series\[2\] and .* in series\[[01]\].*Scaler"):
+        model().fit(series, verbose=False)
+
+
+@pytest.mark.parametrize("series", [
+    [_scaled(1.0, 0), _scaled(30.0, 1)],  # within a factor of 100: quiet
+    [_scaled(1.0, 0)],
+    [_scaled(1.0, 0), _scaled(0.0, 1)],  # a constant series has no scale to compare
+])
+def test_fit_is_quiet_about_comparable_scales(series, recwarn):
+    from s4d_forecast.forecasting._validation import warn_if_scales_differ
+
+    warn_if_scales_differ("series", series)
+    assert not [w for w in recwarn if "scales differ" in str(w.message)]
