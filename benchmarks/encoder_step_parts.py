@@ -24,19 +24,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_speed import cpu_ms, emit  # noqa: E402
+
 B, L, H, N = 256, 96, 64, 64
-
-
-def _min_cpu_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return min(times) * 1e3
 
 
 def measure(rounds: int, repeats: int = 3) -> dict[str, float]:
@@ -101,7 +94,7 @@ def measure(rounds: int, repeats: int = 3) -> dict[str, float]:
     results = {name: [] for name in cases}
     for _ in range(rounds):
         for name, fn in cases.items():
-            results[name].append(_min_cpu_ms(fn, repeats))
+            results[name].append(cpu_ms(fn, repeats, stat=min))
     return {name: statistics.median(v) for name, v in results.items()}
 
 
@@ -126,10 +119,7 @@ def main(argv=None) -> int:
         other = pairs.get(name)
         ratio = f"{value / ms[other]:.2f}" if other else ""
         lines.append(f"| {name} | {value:.1f} | {ratio} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text + "\n")
+    emit("\n".join(lines), args.output)
     return 0
 
 

@@ -26,6 +26,7 @@ file exists, unless ``--overwrite``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -58,14 +59,15 @@ def _step_ms(repeats: int) -> float:
     return cpu_ms(step, repeats)
 
 
-def cpu_ms(fn, repeats: int) -> float:
-    """Median process CPU time of ``repeats`` calls of ``fn``, in ms (no warm-up)."""
+def cpu_ms(fn, repeats: int, stat=statistics.median) -> float:
+    """``stat`` (default: the median) of the process CPU times of ``repeats`` calls of
+    ``fn``, in ms (no warm-up)."""
     times = []
     for _ in range(repeats):
         start = time.process_time()
         fn()
         times.append(time.process_time() - start)
-    return statistics.median(times) * 1e3
+    return stat(times) * 1e3
 
 
 def _fit_s(model: str, epochs: int) -> float:
@@ -93,6 +95,27 @@ def _fit_s(model: str, epochs: int) -> float:
     start = time.process_time()
     m.fit(series, verbose=False)
     return time.process_time() - start
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Print a result table and, when ``output`` is given, write it there too."""
+    print(text)
+    if output is not None:
+        output.write_text(text + "\n")
+
+
+@contextlib.contextmanager
+def baseline_worktree(ref: str):
+    """A temporary git worktree of this repository at ``ref``, removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],
+                       check=True, capture_output=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(tree)], check=False, capture_output=True)
 
 
 def worker(what: str, epochs: int, repeats: int) -> None:
@@ -156,28 +179,21 @@ def main(argv=None) -> int:
     if args.output is not None and args.output.exists() and not args.overwrite:
         p.error(f"--output {args.output} exists; pass --overwrite to replace it")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base),
-                        args.baseline_ref], check=True, capture_output=True)
-        try:
-            results = {k: [] for k in ("step_base", "step_base_tuned", "step_new",
-                                       "fit_s4d_base", "fit_tide_base", "fit_s4d_new",
-                                       "fit_tide_new")}
-            for r in range(args.rounds):
-                for key, tree, what in (("step_base", base, "step"),
-                                        ("step_base_tuned", base, "step_tuned"),
-                                        ("step_new", ROOT, "step"),
-                                        ("fit_s4d_base", base, "s4d"),
-                                        ("fit_tide_base", base, "tide"),
-                                        ("fit_s4d_new", ROOT, "s4d"),
-                                        ("fit_tide_new", ROOT, "tide")):
-                    results[key].append(_run(tree, what, args.epochs, args.repeats))
-                print(f"round {r + 1}/{args.rounds}: " + ", ".join(
-                    f"{k} {v[-1]:.3g}" for k, v in results.items()), file=sys.stderr)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                            str(base)], check=False, capture_output=True)
+    with baseline_worktree(args.baseline_ref) as base:
+        results = {k: [] for k in ("step_base", "step_base_tuned", "step_new",
+                                   "fit_s4d_base", "fit_tide_base", "fit_s4d_new",
+                                   "fit_tide_new")}
+        for r in range(args.rounds):
+            for key, tree, what in (("step_base", base, "step"),
+                                    ("step_base_tuned", base, "step_tuned"),
+                                    ("step_new", ROOT, "step"),
+                                    ("fit_s4d_base", base, "s4d"),
+                                    ("fit_tide_base", base, "tide"),
+                                    ("fit_s4d_new", ROOT, "s4d"),
+                                    ("fit_tide_new", ROOT, "tide")):
+                results[key].append(_run(tree, what, args.epochs, args.repeats))
+            print(f"round {r + 1}/{args.rounds}: " + ", ".join(
+                f"{k} {v[-1]:.3g}" for k, v in results.items()), file=sys.stderr)
     med = {k: statistics.median(v) for k, v in results.items()}
     lines = [
         f"one torch thread; medians of {args.rounds} interleaved rounds; baseline "
@@ -196,10 +212,7 @@ def main(argv=None) -> int:
         f"{med['fit_s4d_base'] / med['fit_tide_base']:.2f} | "
         f"{med['fit_s4d_new'] / med['fit_tide_new']:.2f} | |",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text + "\n")
+    emit("\n".join(lines), args.output)
     return 0
 
 

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_speed import baseline_worktree, emit  # noqa: E402
+
 LOOKBACK, HORIZON = 104, 26
 
 
@@ -79,19 +81,12 @@ def score(factor: float, seed: int = 0) -> tuple[float, float]:
 
 def _baseline(ref: str, factors: list[float]) -> dict[float, tuple[float, float]]:
     """``score`` for each factor with the package at ``ref``, in a subprocess."""
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],
-                       check=True, capture_output=True)
-        try:
-            env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
-            out = subprocess.run(
-                [sys.executable, str(Path(__file__).resolve()), "--worker", "--factors",
-                 *map(str, factors)], env=env, cwd=tempfile.gettempdir(),
-                capture_output=True, text=True, check=False)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                           check=False, capture_output=True)
+    with baseline_worktree(ref) as tree:
+        env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", "--factors",
+             *map(str, factors)], env=env, cwd=tempfile.gettempdir(),
+            capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"baseline {ref} failed:\n{out.stderr[-3000:]}")
     return {float(k): tuple(v) for k, v in json.loads(out.stdout.splitlines()[-1]).items()}
@@ -127,10 +122,7 @@ def main(argv=None) -> int:
         ref = rows[1.0][0]
         lines += [f"| {name} | {f:g} | {s:.4g} | {s / ref:.4g} | {n:.4g} |"
                   for f, (s, n) in rows.items()]
-    text = "\n".join(lines)
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text + "\n")
+    emit("\n".join(lines), args.output)
     return 0
 
 
