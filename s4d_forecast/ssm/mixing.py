@@ -49,10 +49,12 @@ def onednn_linear_available() -> bool:
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``x @ weight.T + bias`` for 2-D ``x``: oneDNN for float32 CPU tensors when available,
-    ``F.linear`` otherwise. No autograd (callers write their own backward)."""
+    """``x @ weight.T + bias`` for 2-D ``x``: oneDNN for float32 CPU tensors when available
+    and not switched off (``torch.backends.mkldnn.enabled = False`` or
+    ``torch.backends.mkldnn.flags(enabled=False)``), ``F.linear`` otherwise. No autograd
+    (callers write their own backward)."""
     if (x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and onednn_linear_available()):
+            and torch._C._get_mkldnn_enabled() and onednn_linear_available()):
         return torch.ops.mkldnn._linear_pointwise(
             x.contiguous(), weight.contiguous(), None if bias is None else bias.contiguous(),
             "none", [], "")

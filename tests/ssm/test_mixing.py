@@ -57,6 +57,28 @@ def test_linear_without_onednn_falls_back_to_f_linear(monkeypatch):
                                rtol=1e-6, atol=1e-6)
 
 
+def test_switching_onednn_off_is_respected(monkeypatch):
+    available = mixing.onednn_linear_available()  # checked (and cached) before patching
+    calls = []
+    real = torch.ops.mkldnn._linear_pointwise
+
+    class Ops:
+        @staticmethod
+        def _linear_pointwise(*args):
+            calls.append(1)
+            return real(*args)
+
+    monkeypatch.setattr(torch.ops, "mkldnn", Ops)
+    x, w = torch.randn(6, 4), torch.randn(3, 4)
+    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
+    linear(x, w, None)
+    assert calls == []
+    monkeypatch.setattr(torch.backends.mkldnn, "enabled", True)
+    if available:
+        linear(x, w, None)
+        assert calls == [1]
+
+
 def test_a_training_layer_uses_it_and_evaluation_does_not(monkeypatch):
     calls = []
     real = mixing.glu_mix
