@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_speed import cpu_ms, emit  # noqa: E402
+from fit_speed import cpu_ms, emit, encoder_step  # noqa: E402
 
 B, L, H, N = 256, 96, 64, 64
 
@@ -37,7 +37,6 @@ def measure(rounds: int, repeats: int = 3) -> dict[str, float]:
     import torch.nn.functional as F
 
     from s4d_forecast.allocator import tune_cpu_allocator
-    from s4d_forecast.ssm import S4DEncoder
     from s4d_forecast.ssm.fftconv import fft_conv
     from s4d_forecast.ssm.kernel import vandermonde_real
     from s4d_forecast.ssm.layer import fft_len
@@ -53,20 +52,8 @@ def measure(rounds: int, repeats: int = 3) -> dict[str, float]:
     lin = torch.nn.Linear(H, 2 * H)
     norm = torch.nn.LayerNorm(H)
     n = fft_len(2 * L)
-    encoders = {}
-    for recompute in (False, True):
-        torch.manual_seed(0)
-        enc = S4DEncoder(d_input=1, d_model=H, n_layers=2, d_state=N, dropout=0.1,
-                         recompute=recompute)
-        encoders[recompute] = (enc, torch.optim.AdamW(enc.parameters(), 1e-3))
-    layer = encoders[False][0].blocks[0].layer
-    x_in = torch.randn(B, L, 1)
-
-    def step(recompute):
-        enc, opt = encoders[recompute]
-        opt.zero_grad()
-        enc(x_in).pow(2).mean().backward()
-        opt.step()
+    steps = {recompute: encoder_step(recompute=recompute) for recompute in (False, True)}
+    layer = steps[False][1].blocks[0].layer
 
     def kernel():
         log_dA, CdB = layer.kernel.discretize(L)
@@ -86,8 +73,8 @@ def measure(rounds: int, repeats: int = 3) -> dict[str, float]:
         "LayerNorm": lambda: torch.autograd.grad(norm(x), [x, *norm.parameters()], g),
         "residual dropout + sum": lambda: torch.autograd.grad(
             torch.addcmul(x, x, mask), [x], g),
-        "encoder step, CPU path (recompute=False)": lambda: step(False),
-        "encoder step, recompute=True": lambda: step(True),
+        "encoder step, CPU path (recompute=False)": steps[False][0],
+        "encoder step, recompute=True": steps[True][0],
     }
     for fn in cases.values():
         fn()

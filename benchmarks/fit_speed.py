@@ -39,13 +39,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _step_ms(repeats: int) -> float:
+def encoder_step(**layer_kwargs):
+    """The issue's training step: one S4DEncoder forward + backward + AdamW step at
+    ``(B, L, H) = (256, 96, 64)``, 2 layers, ``N = 64``, dropout 0.1 (``layer_kwargs`` go to
+    every S4D layer). Returns ``(step, encoder)``; seeded, so every call builds the same."""
     import torch
 
     from s4d_forecast.ssm import S4DEncoder
 
     torch.manual_seed(0)
-    enc = S4DEncoder(d_input=1, d_model=64, n_layers=2, d_state=64, dropout=0.1)
+    enc = S4DEncoder(d_input=1, d_model=64, n_layers=2, d_state=64, dropout=0.1,
+                     **layer_kwargs)
     opt = torch.optim.AdamW(enc.parameters(), 1e-3)
     x = torch.randn(256, 96, 1)
 
@@ -54,6 +58,11 @@ def _step_ms(repeats: int) -> float:
         enc(x).pow(2).mean().backward()
         opt.step()
 
+    return step, enc
+
+
+def _step_ms(repeats: int) -> float:
+    step, _ = encoder_step()
     for _ in range(3):
         step()
     return cpu_ms(step, repeats)

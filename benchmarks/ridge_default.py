@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     from s4d_forecast.comparison.datasets import check_targets
     from s4d_forecast.comparison.protocol import prepare
     from s4d_forecast.comparison.suite import load_case_data, select_cases
+    from s4d_forecast.comparison.summary import geometric_mean
     from s4d_forecast.forecasting import linear_fit
     from s4d_forecast.forecasting.quiet import quiet_libraries
 
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
             ratios[alpha].append(score / best)
         print(f"| {case.name} | " + " | ".join(f"{scores[a] / best:.3f}"
                                                for a in linear_fit.RIDGE_GRID) + " |")
-    geo = {a: math.exp(sum(map(math.log, r)) / len(r)) for a, r in ratios.items()}
+    geo = {a: geometric_mean(r) for a, r in ratios.items()}
     print("| **geometric mean** | " + " | ".join(f"**{geo[a]:.4f}**"
                                                 for a in linear_fit.RIDGE_GRID) + " |")
     best = min(geo.values())

@@ -22,7 +22,6 @@ does not depend on the seed). Writes nothing.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 RIVALS = ("DLinear", "NLinear", "TiDE", "NHiTS", "TSMixer")
@@ -39,11 +38,6 @@ def _pairs(values: list[str], option: str) -> list[tuple[int, str]]:
     return out
 
 
-def _geo(values) -> float:
-    values = list(values)
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rivals", nargs="+", required=True, metavar="SEED=CSV")
@@ -51,6 +45,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import pandas as pd
+
+    from s4d_forecast.comparison.summary import geometric_mean
 
     rivals = _pairs(args.rivals, "--rivals")
     seeds = sorted({seed for seed, _ in rivals})
@@ -69,13 +65,13 @@ def main(argv=None) -> int:
     rows["ratio"] = [row.mse / best[row.seed][row.case] for row in rows.itertuples()]
     cases = list(dict.fromkeys(rows.case))
 
-    per_case = rows.groupby(["model", "case"]).ratio.apply(_geo).unstack()[cases]
+    per_case = rows.groupby(["model", "case"]).ratio.apply(geometric_mean).unstack()[cases]
     print("S4D MSE / best rival of the same seed, geometric mean over the seeds:\n")
     print("| row | " + " | ".join(cases) + " | geo-mean |")
     print("|---|" + "---:|" * (len(cases) + 1))
     for model, row in per_case.iterrows():
         cells = ["–" if pd.isna(v) else f"{v:.3f}" for v in row]
-        geo = f"{_geo(row):.3f}" if row.notna().all() else "–"
+        geo = f"{geometric_mean(row):.3f}" if row.notna().all() else "–"
         print(f"| {model} | " + " | ".join(cells) + f" | {geo} |")
 
     print("\nPer seed (" + "/".join(map(str, seeds)) + "):\n")
@@ -86,10 +82,11 @@ def main(argv=None) -> int:
         for seed in seeds:
             mine = group[group.seed == seed]
             complete = len(mine) == len(cases)
-            geo.append(f"{_geo(mine.ratio):.3f}" if complete else "–")
+            geo.append(f"{geometric_mean(mine.ratio):.3f}" if complete else "–")
             near.append(str(int((mine.ratio <= 1.02).sum())) if complete else "–")
         spread = group.groupby("case").mse.agg(lambda v: v.max() / v.min())
-        print(f"| {model} | {' / '.join(geo)} | {' / '.join(near)} | {_geo(spread):.3f} |")
+        print(f"| {model} | {' / '.join(geo)} | {' / '.join(near)} | "
+              f"{geometric_mean(spread):.3f} |")
     return 0
 
 

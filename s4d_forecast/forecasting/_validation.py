@@ -522,13 +522,8 @@ class FiniteSeriesMixin:
     warn when the training series differ greatly in scale."""
 
     def fit(self, *args, **kwargs):
-        _check_series_args(super().fit, args, kwargs)
-        try:
-            bound = inspect.signature(super().fit).bind(*args, **kwargs)
-        except TypeError:
-            pass  # darts reports the bad call itself
-        else:
-            warn_if_scales_differ("series", bound.arguments.get("series"))
+        arguments = _check_series_args(super().fit, args, kwargs)
+        warn_if_scales_differ("series", arguments.get("series"))
         return super().fit(*args, **kwargs)
 
     def predict(self, *args, **kwargs):
@@ -536,11 +531,14 @@ class FiniteSeriesMixin:
         return super().predict(*args, **kwargs)
 
 
-def _check_series_args(method, args, kwargs) -> None:
+def _check_series_args(method, args, kwargs) -> dict:
+    """Check the series arguments of a call of ``method``; returns the call's arguments by
+    name (empty when they do not bind: darts reports the bad call itself)."""
     try:
-        bound = inspect.signature(method).bind(*args, **kwargs)
+        arguments = inspect.signature(method).bind(*args, **kwargs).arguments
     except TypeError:
-        return  # darts reports the bad call itself
+        return {}
     for name in _SERIES_ARGS:
-        if name in bound.arguments:
-            check_finite_series(name, bound.arguments[name])
+        if name in arguments:
+            check_finite_series(name, arguments[name])
+    return arguments

@@ -77,25 +77,22 @@ class Moments:
 def ridge_solution(train: Moments, alpha: float) -> torch.Tensor:
     """``(L + 1, O)`` minimiser of ``|Y - Xw|^2 + alpha * mean(diag(X'X)) * |w[:L]|^2``."""
     xx = train.xx
-    size = xx.shape[0]
     # the ridge is relative to the data's own scale, so that the fit of c·y is c times the
     # fit of y whatever c is; lookbacks that are all zero (a constant series minus its last
     # value) have nothing to scale by
     scale = torch.diagonal(xx)[:-1].mean()
     if not scale > 0:
         scale = torch.ones_like(scale)
-    penalty = torch.full((size,), alpha, dtype=torch.float64, device=xx.device) * scale
-    penalty[-1] = 0.0  # the bias is not shrunk
-    # a relative jitter on every diagonal entry (the bias's in its own units, a count)
-    # keeps constant columns from making the system singular
-    penalty = penalty + 1e-12 * torch.where(torch.arange(size, device=xx.device) < size - 1,
-                                            scale, xx[-1, -1].clamp_min(1.0))
+    # the weights get the ridge; every entry, the (unshrunk) bias included in its own units
+    # (a count), a relative jitter that keeps constant columns from making it singular
+    penalty = torch.full((xx.shape[0],), alpha + 1e-12, dtype=torch.float64,
+                         device=xx.device) * scale
+    penalty[-1] = 1e-12 * xx[-1, -1].clamp_min(1.0)
     system = xx + torch.diag(penalty)
-    # solved with its rows and columns scaled to unit diagonal: the weights' entries are in
-    # units of y²·..., the bias's are counts, and a series in millions would otherwise put
-    # twelve orders of magnitude between them
+    # solved with its rows and columns scaled to unit diagonal (positive: the penalty is):
+    # the weights' entries are in units of y², the bias's are counts, and a series in
+    # millions would otherwise put twelve orders of magnitude between them
     d = torch.diagonal(system).sqrt()
-    d = torch.where(d > 0, d, torch.ones_like(d))
     return torch.linalg.solve(system / d[:, None] / d[None, :], train.xy / d[:, None]) / d[:, None]
 
 

@@ -54,7 +54,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
     ``torch.backends.mkldnn.flags(enabled=False)``), ``F.linear`` otherwise. No autograd
     (callers write their own backward)."""
     if (x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and torch._C._get_mkldnn_enabled() and onednn_linear_available()):
+            and torch.backends.mkldnn.enabled and onednn_linear_available()):
         return torch.ops.mkldnn._linear_pointwise(
             x.contiguous(), weight.contiguous(), None if bias is None else bias.contiguous(),
             "none", [], "")
