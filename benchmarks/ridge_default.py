@@ -1,7 +1,8 @@
-"""Choose ``linear_fit.DEFAULT_RIDGE``, the ridge used when a fit has no validation windows.
+"""Choose ``linear_fit.DEFAULT_RIDGE``, the ridge used when a fit has nothing held out.
 
-With ``val_series`` S4DModel picks the ridge of its least-squares linear path on the
-validation windows. Without (``S4DForecaster``, or ``fit(series)`` alone) it uses one fixed
+S4DModel picks the ridge of its least-squares linear path by its MSE on held-out windows
+(cross-validation over the training windows, pooled with the validation windows when there
+are any). Only a fit with a single training window and no validation windows uses one fixed
 strength. This script finds the strength that does best over the dev suite's cases **on their
 validation windows** (never the test windows): for each case it reads every candidate's
 validation MSE (``model.model.linear_fit_info``, gathered when training starts), divides by

@@ -325,7 +325,7 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
     if label is not None and label != LABELS[name]:
         row["detail"] = str(extra or {})
     fit_info = getattr(getattr(model, "model", None), "linear_fit_info", None)
-    if fit_info:  # S4DModel's least-squares start: which ridge the validation windows chose
+    if fit_info:  # S4DModel's least-squares start: which ridge the held-out windows chose
         note = f"linear path started at least squares, ridge {fit_info['alpha']:g}"
         row["detail"] = f"{row['detail']}; {note}" if row["detail"] else note
     row["mse"], row["mae"] = scorer.totals()

@@ -12,8 +12,20 @@ NLinear/DLinear-type models are linear regressions with closed-form solutions, a
 beat the gradient-trained models in 72% of their dataset-horizon settings.
 
 The ridge penalty ``alpha * mean(diag(X'X)) * I`` (the bias unpenalised) is chosen from
-:data:`RIDGE_GRID` on the validation windows when there are any (their second moments give
-every candidate's validation MSE without another pass), else :data:`DEFAULT_RIDGE`.
+:data:`RIDGE_GRID` by the MSE on held-out windows, pooled over two sources:
+
+- **cross-validation on the training windows**: they are cut into :data:`CV_FOLDS` contiguous
+  blocks; each block is forecast by the fit of the others (second moments add and subtract,
+  so every fold's fit costs one solve and no pass over the data). For a model that regresses
+  a series on its own lags this K-fold estimate is valid despite the time order (Bergmeir,
+  Hyndman & Koo, "A note on the validity of cross-validation for evaluating autoregressive
+  time series prediction", CSDA 2018), and it uses every training window instead of the few
+  that a validation split holds;
+- **the validation windows**, when there are any, forecast by the fit of all training
+  windows.
+
+Each held-out window counts once. With fewer than two training windows and no validation
+windows the ridge is :data:`DEFAULT_RIDGE`.
 
 Symbols: ``X`` are rows ``[x_1 .. x_L, 1]`` (a normalised lookback of one target component
 and a constant), ``Y`` the matching normalised ``O`` future values; one row per window and
@@ -22,14 +34,17 @@ component.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 #: Candidate ridge strengths, relative to the mean diagonal of ``X'X``.
 RIDGE_GRID = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
-#: Ridge strength used when there are no validation windows to choose one.
+#: Ridge strength used when there are no held-out windows to choose one.
 DEFAULT_RIDGE = 1e-3
+#: Contiguous blocks of the training windows for the cross-validated choice of the ridge.
+CV_FOLDS = 5
 
 
 @dataclass
@@ -68,10 +83,24 @@ class Moments:
         return Moments(self.xx + other.xx, self.xy + other.xy, self.yy + other.yy,
                        self.n + other.n)
 
+    def __sub__(self, other: Moments) -> Moments:
+        return Moments(self.xx - other.xx, self.xy - other.xy, self.yy - other.yy,
+                       self.n - other.n)
+
+    def sse(self, w: torch.Tensor) -> float:
+        """Sum of squared errors of the forecasts ``X @ w`` over these rows (not below 0:
+        float rounding of a near-perfect fit)."""
+        return max(float(self.yy - 2 * (w * self.xy).sum() + (w * (self.xx @ w)).sum()), 0.0)
+
     def mse(self, w: torch.Tensor) -> float:
         """Mean squared error of the forecasts ``X @ w`` over these rows."""
-        sse = self.yy - 2 * (w * self.xy).sum() + (w * (self.xx @ w)).sum()
-        return float(sse / self.n)
+        return self.sse(w) / float(self.n)
+
+
+def fold_of(index: torch.Tensor, count: int, folds: int = CV_FOLDS) -> torch.Tensor:
+    """Fold (``0 .. folds - 1``) of each window ``index`` out of ``count``: contiguous blocks
+    of (nearly) equal size, in the order of the dataset (time order within a series)."""
+    return torch.div(index * min(folds, max(count, 1)), max(count, 1), rounding_mode="floor")
 
 
 def ridge_solution(train: Moments, alpha: float) -> torch.Tensor:
@@ -96,28 +125,44 @@ def ridge_solution(train: Moments, alpha: float) -> torch.Tensor:
     return torch.linalg.solve(system / d[:, None] / d[None, :], train.xy / d[:, None]) / d[:, None]
 
 
-def fit_linear(train: Moments, val: Moments | None) -> tuple[torch.Tensor, float, dict]:
-    """Ridge solution for the linear path.
+def fit_linear(folds: Sequence[Moments], val: Moments | None
+               ) -> tuple[torch.Tensor, float, dict, dict]:
+    """Ridge solution for the linear path, its strength chosen on held-out windows.
 
     Parameters
     ----------
-    train
-        Moments of the training rows.
+    folds
+        Moments of the training rows, one per contiguous block (:func:`fold_of`); their sum
+        is the training set. Empty blocks (``n == 0``) are skipped.
     val
         Moments of the validation rows, or ``None``.
 
     Returns
     -------
-    w, alpha, scores
-        The ``(L + 1, O)`` solution (last row: the bias), the ridge strength used, and the
-        validation MSE of every candidate (empty without validation rows).
+    w, alpha, scores, val_scores
+        The ``(L + 1, O)`` solution of all training rows (last row: the bias), the ridge
+        strength used, every candidate's held-out MSE (cross-validation and validation rows
+        pooled; empty when nothing was held out) and its MSE on the validation rows alone
+        (empty without them).
     """
-    if val is None or float(val.n) == 0:
-        return ridge_solution(train, DEFAULT_RIDGE), DEFAULT_RIDGE, {}
-    scores, best = {}, None
+    train = folds[0]
+    for fold in folds[1:]:
+        train = train + fold
+    folds = [f for f in folds if float(f.n) > 0]
+    if len(folds) < 2:
+        folds = []
+    has_val = val is not None and float(val.n) > 0
+    if not folds and not has_val:
+        return ridge_solution(train, DEFAULT_RIDGE), DEFAULT_RIDGE, {}, {}
+    scores, val_scores, best = {}, {}, None
     for alpha in RIDGE_GRID:
         w = ridge_solution(train, alpha)
-        scores[alpha] = val.mse(w)
+        sse = sum(f.sse(ridge_solution(train - f, alpha)) for f in folds)
+        n = sum(float(f.n) for f in folds)
+        if has_val:
+            val_scores[alpha] = val.mse(w)
+            sse, n = sse + val.sse(w), n + float(val.n)
+        scores[alpha] = sse / n
         if best is None or scores[alpha] <= scores[best[1]]:  # ties: the stronger ridge
             best = (w, alpha)
-    return best[0], best[1], scores
+    return best[0], best[1], scores, val_scores

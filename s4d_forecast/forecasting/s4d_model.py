@@ -73,8 +73,10 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         * a **linear path**: one linear map from the ``input_chunk_length`` normalised values
           of a target to its ``output_chunk_length`` forecast values (NLinear's model). By
           default it is not trained by gradient descent: when training starts it is set to
-          the ridge least-squares fit of the training windows, with the ridge chosen on the
-          validation windows (``linear_init``, ``linear_lr``), and the branch below learns
+          the ridge least-squares fit of the training windows, with the ridge chosen by its
+          MSE on held-out windows (five-fold cross-validation over the training windows,
+          pooled with the validation windows when ``val_series`` is given; ``linear_init``,
+          ``linear_lr``), and the branch below learns
           what that best linear model misses. The same pass sets the branch's unit per
           target component (``model.model.branch_unit``: the RMS of the normalised lookback
           values; 0 for a component constant over every lookback, which then gets no
@@ -113,8 +115,9 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         and costs a little on series of a few hundred windows. With the path fitted, a
         16-channel branch does as well as a 32-channel one on single series (0.99x) at
         0.70-0.87x the time per step, so the default width follows the input (``d_model``);
-        with it the suite's score is 0.795 and S4D's fit 2.15x TiDE's
-        (benchmarks/RESULTS.md).
+        with it the suite's score is 0.795 and S4D's fit 2.15x TiDE's. The branch's unit per
+        component and the ridge chosen by cross-validation over the training windows
+        followed (0.789, then 0.788; fit 2.23x TiDE's; benchmarks/RESULTS.md).
 
         The optimiser puts the SSM parameters (A, B, dt) in their own group with ``ssm_lr``
         and no weight decay, as in the S4D recipe [2]_. The defaults were chosen on a dev
@@ -197,7 +200,9 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             ``"ols"``: at the ridge least-squares fit of the training windows (in the
             normalised space it works in; every likelihood parameter alike), computed in one
             pass over the training and validation windows when training starts; the ridge
-            strength is chosen on the validation windows when ``val_series`` is given.
+            strength is chosen by cross-validation over the training windows, pooled with
+            the validation windows when ``val_series`` is given
+            (:mod:`s4d_forecast.forecasting.linear_fit`).
             ``"random"``: PyTorch's default initialisation. ``"auto"`` is
             ``AUTO_LINEAR_INIT`` without a likelihood or with ``QuantileRegression``, and
             ``"random"`` with a parametric likelihood (its scale parameters are not values of

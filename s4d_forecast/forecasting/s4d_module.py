@@ -37,7 +37,9 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
 
 from __future__ import annotations
 
+import functools
 import inspect
+import operator
 
 import torch
 from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
@@ -358,7 +360,9 @@ class _S4DModule(PLForecastingModule):
     # -- closed-form start of the linear path ----------------------------------------------
     def on_train_start(self) -> None:
         """With ``linear_init="ols"``, set the linear path to the ridge least-squares fit of
-        the training windows (ridge strength chosen on the validation windows), once per
+        the training windows (ridge strength chosen on held-out windows: cross-validation
+        over the training windows and the validation windows, see
+        :mod:`~s4d_forecast.forecasting.linear_fit`), once per
         model: ``linear_fitted`` marks it done, so continued or resumed fits keep their
         trained weights."""
         super().on_train_start()
@@ -371,10 +375,11 @@ class _S4DModule(PLForecastingModule):
                 "darts' TorchDataModule; this trainer was given none. Use "
                 "S4DModel.fit/fit_from_dataset, or linear_init='random'.")
         with torch.no_grad():
-            train, square_sum, count = self._moments(datamodule.train_dataset, datamodule)
-            val = (self._moments(datamodule.val_dataset, datamodule)[0]
-                   if datamodule.val_dataset is not None and len(datamodule.val_dataset)
-                   else None)
+            folds, square_sum, count = self._moments(datamodule.train_dataset, datamodule)
+            val = None
+            if datamodule.val_dataset is not None and len(datamodule.val_dataset):
+                val = functools.reduce(operator.add,
+                                       self._moments(datamodule.val_dataset, datamodule)[0])
             # the S4D branch reads the normalised lookback in units of its RMS over the
             # training windows and writes its correction in the same units, so that the
             # model forecasts c·y as c times y (the linear fit already does): a series in
@@ -384,27 +389,34 @@ class _S4DModule(PLForecastingModule):
             ok = torch.isfinite(rms) & (rms > 0)
             self.branch_unit.copy_(torch.where(ok, rms, torch.zeros_like(rms)).to(
                 self.branch_unit))
-            w, alpha, scores = linear_fit.fit_linear(train, val)
+            w, alpha, scores, val_scores = linear_fit.fit_linear(folds, val)
+            train = functools.reduce(operator.add, folds)
             L, P = self.input_chunk_length, self.nr_params
             weight = w[:L].T.repeat_interleave(P, dim=0)  # (O·P, L): every parameter alike
             bias = w[L].repeat_interleave(P, dim=0)
             self.lookback_skip.weight.copy_(weight.to(self.lookback_skip.weight))
             self.lookback_skip.bias.copy_(bias.to(self.lookback_skip.bias))
             self.linear_fitted.fill_(1.0)
-        self.linear_fit_info = {"alpha": alpha, "val_mse": scores,
+        self.linear_fit_info = {"alpha": alpha, "heldout_mse": scores, "val_mse": val_scores,
+                                "cv_folds": len(folds) if len(folds) > 1 else 0,
                                 "train_mse": train.mse(w),
                                 "branch_unit": self.branch_unit.tolist()}
 
-    def _moments(self, dataset, datamodule) -> tuple[linear_fit.Moments, torch.Tensor, int]:
+    def _moments(self, dataset, datamodule
+                 ) -> tuple[list[linear_fit.Moments], torch.Tensor, int]:
         """Second moments of the linear path's (input, target) rows over ``dataset``, in the
         space the linear path works in (after darts' RIN and ``normalization``), each row
-        weighted so that its squared error counts as it does in the loss; with them the
-        per-component sum of squares of those inputs ``(C,)`` and the number of values
-        behind each of those sums."""
+        weighted so that its squared error counts as it does in the loss, one
+        :class:`~s4d_forecast.forecasting.linear_fit.Moments` per contiguous block of the
+        dataset's windows (:func:`~s4d_forecast.forecasting.linear_fit.fold_of`; their sum
+        is the whole); with them the per-component sum of squares of those inputs ``(C,)``
+        and the number of values behind each of those sums."""
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=_MOMENT_BATCH, shuffle=False,
             collate_fn=datamodule.dataloader_kwargs.get("collate_fn"))
-        total, square_sum, count = None, 0.0, 0
+        folds = min(linear_fit.CV_FOLDS, max(len(dataset), 1))
+        total = [None] * folds
+        square_sum, count, start = 0.0, 0, 0
         for batch in loader:
             x, y = batch.past_target.to(self.device), batch.future_target.to(self.device)
             weight = torch.ones(x.shape[0], 1, x.shape[2], dtype=torch.float64,
@@ -427,13 +439,18 @@ class _S4DModule(PLForecastingModule):
             if batch.sample_weight is not None:  # (B, O, C): each window by its mean weight
                 weight = weight * batch.sample_weight.to(self.device).double().mean(
                     dim=1, keepdim=True)
-            C = x.shape[2]
-            rows = linear_fit.Moments.of(
-                x.transpose(1, 2).reshape(-1, x.shape[1]),
-                y.transpose(1, 2).reshape(-1, y.shape[1]),
-                weight.expand(-1, 1, C).reshape(-1))
-            total = rows if total is None else total + rows
-        return total, square_sum, count
+            B, C = x.shape[0], x.shape[2]
+            fold = linear_fit.fold_of(torch.arange(start, start + B), len(dataset), folds)
+            start += B
+            x_rows = x.transpose(1, 2).reshape(-1, x.shape[1])
+            y_rows = y.transpose(1, 2).reshape(-1, y.shape[1])
+            w_rows = weight.expand(-1, 1, C).reshape(-1)
+            fold = fold.repeat_interleave(C).to(x_rows.device)  # rows are (window, component)
+            for k in fold.unique().tolist():
+                pick = fold == k
+                rows = linear_fit.Moments.of(x_rows[pick], y_rows[pick], w_rows[pick])
+                total[k] = rows if total[k] is None else total[k] + rows
+        return [m for m in total if m is not None], square_sum, count
 
     # -- residual training and the validation-chosen branch weight ---------------------------
     def _forward_parts(self, batch, stage):

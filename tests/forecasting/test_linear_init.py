@@ -48,6 +48,31 @@ def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     return np.linalg.solve(gram + np.diag(penalty), x.T @ y)
 
 
+def _heldout_scores(x, y, components: int, xv=None, yv=None) -> dict:
+    """Every candidate ridge's held-out MSE: the training rows (window by window, each with
+    ``components`` rows) in ``linear_fit.CV_FOLDS`` contiguous blocks, counted as darts
+    orders its windows (the last window first), each forecast by the fit of the others,
+    pooled with the validation rows forecast by the fit of all training rows."""
+    windows = len(x) // components
+    order = windows - 1 - np.repeat(np.arange(windows), components)  # darts' window index
+    fold = order * linear_fit.CV_FOLDS // windows
+    scores = {}
+    for alpha in linear_fit.RIDGE_GRID:
+        sse = sum(np.sum((y[fold == k] - x[fold == k] @ _ridge(x[fold != k], y[fold != k],
+                                                                 alpha)) ** 2)
+                  for k in range(linear_fit.CV_FOLDS))
+        count = y.size
+        if xv is not None:
+            sse += np.sum((yv - xv @ _ridge(x, y, alpha)) ** 2)
+            count += yv.size
+        scores[alpha] = sse / count
+    return scores
+
+
+def _choice(scores: dict) -> float:
+    return min(scores, key=lambda a: (scores[a], -a))  # ties: the stronger ridge
+
+
 def _model(**kwargs) -> S4DModel:
     kwargs = {"n_epochs": 1, "linear_init": "ols", "linear_lr": 0.0, "random_state": 0,
               **TINY, **trainer_kwargs(), **kwargs}
@@ -60,7 +85,7 @@ def _linear_path(model: S4DModel) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("components", [1, 3])
-def test_linear_path_starts_at_the_validation_chosen_ridge_fit(components):
+def test_linear_path_starts_at_the_heldout_chosen_ridge_fit(components):
     values = _values(components=components)
     train, val = values[:160], values[160 - IN:]
     model = _model()
@@ -68,11 +93,14 @@ def test_linear_path_starts_at_the_validation_chosen_ridge_fit(components):
               verbose=False)
     x, y = _rows(train)
     xv, yv = _rows(val)
-    scores = {a: np.mean((yv - xv @ _ridge(x, y, a)) ** 2) for a in linear_fit.RIDGE_GRID}
+    val_scores = {a: np.mean((yv - xv @ _ridge(x, y, a)) ** 2) for a in linear_fit.RIDGE_GRID}
+    scores = _heldout_scores(x, y, components, xv, yv)
     info = model.model.linear_fit_info
-    assert info["alpha"] == min(scores, key=lambda a: (scores[a], -a))
-    for alpha, score in scores.items():
-        assert info["val_mse"][alpha] == pytest.approx(score, rel=1e-6)
+    assert info["alpha"] == _choice(scores)
+    assert info["cv_folds"] == linear_fit.CV_FOLDS
+    for alpha in linear_fit.RIDGE_GRID:
+        assert info["val_mse"][alpha] == pytest.approx(val_scores[alpha], rel=1e-6)
+        assert info["heldout_mse"][alpha] == pytest.approx(scores[alpha], rel=1e-6)
     w = _ridge(x, y, info["alpha"])
     weight, bias = _linear_path(model)  # linear_lr=0: still the start after training
     np.testing.assert_allclose(weight, w[:IN].T, atol=1e-5)
@@ -80,18 +108,29 @@ def test_linear_path_starts_at_the_validation_chosen_ridge_fit(components):
     assert float(model.model.linear_fitted) == 1.0
 
 
-def test_without_validation_windows_the_default_ridge_is_used():
+def test_without_validation_windows_the_ridge_is_chosen_by_cross_validation():
     values = _values()
     model = _model()
     model.fit(TimeSeries.from_values(values), verbose=False)
     x, y = _rows(values)
+    scores = _heldout_scores(x, y, 1)
+    alpha = _choice(scores)
     assert model.model.linear_fit_info == {
-        "alpha": linear_fit.DEFAULT_RIDGE, "val_mse": {},
-        "train_mse": pytest.approx(np.mean((y - x @ _ridge(x, y, linear_fit.DEFAULT_RIDGE)) ** 2),
-                                   rel=1e-6),
+        "alpha": alpha, "val_mse": {}, "cv_folds": linear_fit.CV_FOLDS,
+        "heldout_mse": {a: pytest.approx(v, rel=1e-6) for a, v in scores.items()},
+        "train_mse": pytest.approx(np.mean((y - x @ _ridge(x, y, alpha)) ** 2), rel=1e-6),
         "branch_unit": [pytest.approx(np.sqrt(np.mean(x[:, :IN] ** 2)), rel=1e-5)]}
     weight, _ = _linear_path(model)
-    np.testing.assert_allclose(weight, _ridge(x, y, linear_fit.DEFAULT_RIDGE)[:IN].T, atol=1e-5)
+    np.testing.assert_allclose(weight, _ridge(x, y, alpha)[:IN].T, atol=1e-5)
+
+
+def test_a_single_training_window_and_no_validation_fall_back_to_the_default_ridge():
+    values = _values(n=IN + OUT)
+    model = _model()
+    model.fit(TimeSeries.from_values(values), verbose=False)
+    info = model.model.linear_fit_info
+    assert (info["alpha"], info["heldout_mse"], info["cv_folds"]) == (
+        linear_fit.DEFAULT_RIDGE, {}, 0)
 
 
 def test_the_branch_works_in_units_of_each_components_lookback_rms():
@@ -195,7 +234,8 @@ def test_reversible_instance_norm_and_quantiles_are_fitted_in_their_own_space():
     x, y, w = np.array(xs), np.array(ys), np.array(ws)[:, None]
     gram, cross = x.T @ (w * x), x.T @ (w * y)
     scale = np.diag(gram)[:-1].mean()
-    penalty = np.full(len(gram), linear_fit.DEFAULT_RIDGE * scale + 1e-12 * scale)
+    alpha = model.model.linear_fit_info["alpha"]  # chosen by cross-validation
+    penalty = np.full(len(gram), alpha * scale + 1e-12 * scale)
     penalty[-1] = 1e-12 * gram[-1, -1]
     expected = np.linalg.solve(gram + np.diag(penalty), cross)
     weight, bias = _linear_path(model)
@@ -222,9 +262,21 @@ def test_ridge_solution_and_choice():
     for alpha in (1e-6, 1.0):
         np.testing.assert_allclose(linear_fit.ridge_solution(train, alpha).numpy(),
                                    _ridge(x[:40], y[:40], alpha), rtol=1e-8)
-    w, alpha, scores = linear_fit.fit_linear(train, val)
-    assert alpha == min(scores, key=lambda a: (scores[a], -a))
+    w, alpha, scores, val_scores = linear_fit.fit_linear([train], val)  # one block: no CV
+    assert scores == val_scores and alpha == _choice(scores)
     assert val.mse(w) == pytest.approx(np.mean((y[40:] - x[40:] @ w.numpy()) ** 2))
+    # four blocks of ten rows: each forecast by the fit of the other three
+    blocks = [linear_fit.Moments.of(torch.from_numpy(x[i:i + 10, :4]),
+                                    torch.from_numpy(y[i:i + 10])) for i in range(0, 40, 10)]
+    w, alpha, scores, val_scores = linear_fit.fit_linear(blocks, None)
+    fold = np.arange(40) // 10
+    for a in linear_fit.RIDGE_GRID:
+        sse = sum(np.sum((y[:40][fold == k] - x[:40][fold == k]
+                          @ _ridge(x[:40][fold != k], y[:40][fold != k], a)) ** 2)
+                  for k in range(4))
+        assert scores[a] == pytest.approx(sse / y[:40].size, rel=1e-8)
+    assert val_scores == {} and alpha == _choice(scores)
+    np.testing.assert_allclose(w.numpy(), _ridge(x[:40], y[:40], alpha), rtol=1e-8)
 
 
 @pytest.mark.parametrize(("likelihood", "frozen"), [(None, True),
@@ -238,7 +290,8 @@ def test_default_starts_at_least_squares_and_freezes_point_forecasts_only(likeli
     model.fit(TimeSeries.from_values(values), verbose=False)
     assert model.model.linear_init == "ols" and float(model.model.linear_fitted) == 1.0
     x, y = _rows(values)
-    start = np.repeat(_ridge(x, y, linear_fit.DEFAULT_RIDGE)[:IN].T, len(likelihood.quantiles)
+    start = np.repeat(_ridge(x, y, model.model.linear_fit_info["alpha"])[:IN].T,
+                      len(likelihood.quantiles)
                       if likelihood else 1, axis=0)
     weight, _ = _linear_path(model)
     assert np.allclose(weight, start, atol=1e-5) == frozen
@@ -271,10 +324,11 @@ def test_sample_weights_weight_the_rows():
     x, y, w = np.array(rows_x), np.array(rows_y), np.array(rows_w)[:, None]
     gram = x.T @ (w * x)
     scale = np.diag(gram)[:-1].mean()
-    penalty = np.full(len(gram), linear_fit.DEFAULT_RIDGE * scale + 1e-12 * scale)
+    alpha = model.model.linear_fit_info["alpha"]
+    penalty = np.full(len(gram), alpha * scale + 1e-12 * scale)
     penalty[-1] = 1e-12 * gram[-1, -1]
     expected = np.linalg.solve(gram + np.diag(penalty), x.T @ (w * y))
     weight, bias = _linear_path(model)
     np.testing.assert_allclose(weight, expected[:IN].T, atol=1e-5)
-    unweighted = _ridge(*_rows(values), linear_fit.DEFAULT_RIDGE)
+    unweighted = _ridge(*_rows(values), alpha)
     assert np.abs(weight - unweighted[:IN].T).max() > 1e-3  # the weights changed the fit
