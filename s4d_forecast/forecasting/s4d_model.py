@@ -325,16 +325,25 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         """Save the model as ``path`` and its weights as ``path + ".ckpt"``.
 
         Both files are written atomically (temporary file, fsync, rename) and carry a shared
-        pairing id, so :meth:`load` refuses a ``.pt`` and ``.ckpt`` from different saves. A
-        loaded model saved again keeps its weights. See
-        :mod:`s4d_forecast.forecasting.model_files`.
+        pairing id, so :meth:`load` refuses a ``.pt`` and ``.ckpt`` from different saves; a
+        save that fails leaves the earlier pair as it was. A loaded model saved again keeps
+        its weights. See :mod:`s4d_forecast.forecasting.model_files`.
 
         Parameters
         ----------
         path
-            File to write; default ``"S4DModel_{YYYY-mm-dd_HH_MM_SS}.pt"``.
+            File to write; default ``"S4DModel_{YYYY-mm-dd_HH_MM_SS}.pt"``. Its folder must
+            exist (it is not created, as in darts).
         clean
             Drop the training series and trainer settings (as in darts).
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``path`` is not a str / os.PathLike, or is empty.
+        IsADirectoryError, FileNotFoundError, NotADirectoryError, PermissionError
+            ``path`` or ``path + ".ckpt"`` is a folder, or the folder of ``path`` does not
+            exist, is a file or is not writable; checked before anything is written.
         """
         model_files.save_model(self, path, clean=clean)
 
@@ -354,7 +363,9 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         ------
         s4d_forecast.forecasting.model_files.ModelFileError
             A file is truncated or corrupt (damaged), is not a torch archive (refused as unsafe
-            / not a model file), or the ``.pt`` and ``.ckpt`` come from different saves.
+            / not a model file), is a folder, a zip that torch did not write (a ``.npz``), a
+            torch file holding no model (a saved state dict) or another darts model's file, or
+            the ``.pt`` and ``.ckpt`` come from different saves.
         """
         return model_files.load_model(
             MixedCovariatesTorchModel.load, path, pl_trainer_kwargs=pl_trainer_kwargs,
