@@ -2,7 +2,9 @@
 
 Every loader returns a :class:`BenchmarkData`: a time-ordered ``DataFrame`` of float
 targets (index = the time stamps as read; rows are used as they are, as the long-horizon
-benchmark does) and a list of notes saying what was done to the data.
+benchmark does: irregular steps are noted, never filled or resampled) and a list of notes
+saying what was done to the data. Messages count "data rows" from 1 = the first row after
+the header.
 """
 
 from __future__ import annotations
@@ -150,21 +152,81 @@ def load_csv(path: str | Path, time_col: str | None = None) -> BenchmarkData:
     elif time_col not in raw.columns:
         raise ValueError(f"--time-col={time_col!r} is not a column of {path}; columns: "
                          f"{list(raw.columns)}")
-    times = pd.to_datetime(raw[time_col], errors="coerce", format="mixed")
-    if times.isna().any():
-        bad = raw.loc[times.isna(), time_col].head(3).tolist()
-        raise ValueError(f"--time-col={time_col!r}: {int(times.isna().sum())} value(s) are not "
-                         f"dates/times, e.g. {bad}")
-    if (np.diff(times.to_numpy().astype("int64")) < 0).any():
-        raise ValueError(f"--time-col={time_col!r}: time stamps are not sorted; sort {path} "
-                         "by time first (the benchmark splits rows by time)")
+    times, notes = _parse_times(raw[time_col], time_col, path)
+    notes.insert(0, f"read {len(raw)} rows")
     frame = raw.drop(columns=[time_col])
     frame.index = pd.DatetimeIndex(times, name=time_col)
-    return BenchmarkData(f"csv:{path.name}", frame, str(path), [f"read {len(frame)} rows"])
+    return BenchmarkData(f"csv:{path.name}", frame, str(path), notes)
+
+
+def _parse_times(column: pd.Series, time_col: str, path: Path) -> tuple[pd.Series, list[str]]:
+    """Parse, then check the time stamps of a CSV: strictly increasing; notes on what was done.
+
+    Time stamps with one UTC offset keep it; different offsets (daylight saving time) are
+    converted to UTC, with a note; offsets on some rows only are refused. Irregular spacing
+    is accepted (rows are used as they are) with a note giving the count and the first one.
+    """
+    notes = []
+    try:
+        times = pd.to_datetime(column, errors="coerce", format="mixed")
+    except ValueError:  # pandas refuses different UTC offsets in one column
+        times = pd.to_datetime(column, errors="coerce", format="mixed", utc=True)
+        parsed = [None if pd.isna(t) else pd.Timestamp(v)
+                  for v, t in zip(column, times, strict=True)]
+        naive = [i for i, t in enumerate(parsed) if t is not None and t.tzinfo is None]
+        aware = [i for i, t in enumerate(parsed) if t is not None and t.tzinfo is not None]
+        if naive and aware:
+            raise ValueError(
+                f"--time-col={time_col!r} of {path}: data row {aware[0] + 1} "
+                f"({column.iloc[aware[0]]!r}) has a UTC offset but data row {naive[0] + 1} "
+                f"({column.iloc[naive[0]]!r}) has none; give every time stamp an offset or none"
+            ) from None
+        offsets = [parsed[i].utcoffset() for i in aware]
+        change = next((k for k in range(1, len(offsets)) if offsets[k] != offsets[k - 1]), None)
+        if change is not None:  # else one offset spelt two ways ("Z", "+00:00"): same instants
+            notes.append(
+                f"{time_col!r} has different UTC offsets (e.g. daylight saving time; first "
+                f"change at data row {aware[change] + 1}, {column.iloc[aware[change]]!r}): "
+                "time stamps converted to UTC"
+            )
+    if times.isna().any():
+        bad = column[times.isna()].head(3).tolist()
+        raise ValueError(f"--time-col={time_col!r} of {path}: {int(times.isna().sum())} value(s) "
+                         f"are not dates/times, e.g. {bad}")
+    index = pd.DatetimeIndex(times)
+    steps = np.diff(index.asi8)  # instants (UTC for time stamps with an offset)
+    where = f"--time-col={time_col!r} of {path}"
+    if (steps < 0).any():
+        i = int(np.flatnonzero(steps < 0)[0])
+        raise ValueError(
+            f"{where}: time stamps are not sorted: data row {i + 2} ({column.iloc[i + 1]!r}) "
+            f"is earlier than data row {i + 1} ({column.iloc[i]!r}); sort the file by time first "
+            "(the benchmark splits rows by time)"
+        )
+    if (steps == 0).any():
+        i = int(np.flatnonzero(steps == 0)[0])
+        raise ValueError(
+            f"{where}: duplicate time stamp {column.iloc[i + 1]!r} at data row {i + 2} (same "
+            f"instant as data row {i + 1}, {column.iloc[i]!r}); keep one row per time stamp "
+            "(rows are not dropped or averaged silently)"
+        )
+    if len(index) > 2 and pd.infer_freq(index) is None:
+        usual = np.median(steps)
+        irregular = np.flatnonzero(np.abs(steps - usual) > usual / 2)
+        if len(irregular):
+            i = int(irregular[0])
+            step = pd.Timedelta(int(usual), unit=index.unit)
+            notes.append(
+                f"{len(irregular)} irregular step(s) in {time_col!r} (usual step {step}; first "
+                f"from data row {i + 1} {column.iloc[i]!r} to {column.iloc[i + 1]!r}): rows are "
+                "used in order as they are, nothing filled or resampled"
+            )
+    return times, notes
 
 
 def check_targets(data: BenchmarkData) -> pd.DataFrame:
-    """The targets as float64, or a ``ValueError`` naming the bad column and values."""
+    """The targets as float64, or a ``ValueError`` naming the file, the bad column, the count
+    and the first bad row (non-numeric, missing or infinite values)."""
     frame = data.frame
     if frame.shape[1] == 0:
         raise ValueError(f"{data.source}: no target columns")
@@ -178,10 +240,20 @@ def check_targets(data: BenchmarkData) -> pd.DataFrame:
                 f"{int(bad.sum())} value(s) like {frame[col][bad].head(3).tolist()}; choose "
                 "numeric columns with --target-cols A,B"
             )
-        if values.isna().any():
-            raise ValueError(
-                f"target column {col!r} of {data.source} has {int(values.isna().sum())} "
-                "missing value(s); fill them before benchmarking (nothing is dropped silently)"
-            )
-        out[col] = values.astype(np.float64)
+        values = values.astype(np.float64)
+        for bad, what in ((values.isna(), "missing value(s)"),
+                          (np.isinf(values), "infinite value(s) (inf or -inf)")):
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise ValueError(
+                    f"target column {col!r} of {data.source} has {int(bad.sum())} {what}, the "
+                    f"first at data row {i + 1} ({_label(frame.index[i])}); fix them before "
+                    "benchmarking (nothing is dropped or filled silently)"
+                )
+        out[col] = values
     return pd.DataFrame(out, index=frame.index)
+
+
+def _label(value) -> str:
+    """A row's index value for messages: a time stamp as written, else ``index=value``."""
+    return str(value) if isinstance(value, pd.Timestamp) else f"index {value!r}"
