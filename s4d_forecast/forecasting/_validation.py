@@ -303,20 +303,16 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
     if len(frame) == 0 or frame.shape[1] == 0:
         raise ValueError(f"`{name}` is empty (shape {frame.shape}); pass at least one value.")
     _check_index(name, frame.index)
-    _check_numeric(name, frame)
+    _check_numeric(name, frame, is_series)
     _check_missing(name, frame)
     return frame, is_series
 
 
 def _check_index(name: str, index: pd.Index) -> None:
     if not isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)):
-        hint = (
-            f" Convert with `{name}.index = pd.to_datetime({name}.index)` if it holds dates, "
-            f"or `{name}.reset_index(drop=True)` for positions."
-        )
         raise TypeError(
             f"`{name}` must be indexed by a pandas DatetimeIndex or RangeIndex, "
-            f"got {type(index).__name__} (dtype {index.dtype}).{hint}"
+            f"got {type(index).__name__} (dtype {index.dtype}).{_index_hint(name, index)}"
         )
     duplicated = index[index.duplicated()]
     if len(duplicated):
@@ -332,6 +328,32 @@ def _check_index(name: str, index: pd.Index) -> None:
             f"{_label(index[first + 1])}. "
             f"Sort it with `{name}.sort_index()`."
         )
+
+
+def _index_hint(name: str, index: pd.Index) -> str:
+    """How to turn ``index`` into an accepted one; only conversions that are right for it."""
+    positions = f"`{name}.reset_index(drop=True)` for positions"
+    if isinstance(index, pd.PeriodIndex):
+        return (f" Convert the periods to timestamps (the start of each period) with "
+                f"`{name} = {name}.to_timestamp()`, or use {positions}.")
+    if pd.api.types.is_integer_dtype(index.dtype) and not pd.api.types.is_bool_dtype(
+        index.dtype
+    ):
+        # pd.to_datetime reads integers as nanoseconds since 1970: never suggested here
+        labels = np.asarray(index, dtype=np.int64)
+        steps = np.unique(np.diff(labels)) if len(labels) > 1 else np.array([])
+        hint = " Integer labels are not dates (`pd.to_datetime` would read them as nanoseconds)."
+        if len(steps) == 1 and steps[0] > 0:
+            step = int(steps[0])
+            hint += (f" They are evenly spaced, so keep them as a RangeIndex: `{name}.index = "
+                     f"pd.RangeIndex({int(labels[0])}, {int(labels[-1]) + step}, {step})`")
+            if step == 1 and 1000 <= labels[0] and labels[-1] <= 9999:
+                hint += (f"; or, if they are years, as dates: `{name}.index = pd.to_datetime("
+                         f"{name}.index.astype(str), format='%Y')`")
+            return hint + "."
+        return hint + f" Build a DatetimeIndex of the real dates, or use {positions}."
+    return (f" Convert with `{name}.index = pd.to_datetime({name}.index)` if it holds dates, "
+            f"or {positions}.")
 
 
 def infer_freq(name: str, index: pd.Index):
@@ -369,19 +391,37 @@ def _own_freq(index: pd.DatetimeIndex) -> str:
     return pd.tseries.frequencies.to_offset(gap).freqstr
 
 
-def _check_numeric(name: str, frame: pd.DataFrame) -> None:
+def _check_numeric(name: str, frame: pd.DataFrame, is_series: bool = False) -> None:
+    bools = {
+        col: str(dtype) for col, dtype in frame.dtypes.items()
+        if pd.api.types.is_bool_dtype(dtype)
+    }
     bad = {
         str(col): str(dtype)
         for col, dtype in frame.dtypes.items()
-        if not pd.api.types.is_numeric_dtype(dtype)
-        or pd.api.types.is_bool_dtype(dtype)
-        or pd.api.types.is_complex_dtype(dtype)
+        if col not in bools and (
+            not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_complex_dtype(dtype)
+        )
     }
     if bad:
+        also = f" (and bool columns {_str_keys(bools)}, see below)" if bools else ""
         raise TypeError(
             f"`{name}` must hold real numbers (int or float columns); non-numeric "
-            f"columns: {bad}. Convert with `pd.to_numeric(...)` or drop those columns."
+            f"columns: {bad}{also}. Convert with `pd.to_numeric(...)` or drop those columns."
         )
+    if bools:
+        # pd.to_numeric keeps bool: the conversion to numbers is astype
+        fix = (f"`{name} = {name}.astype(float)`" if is_series else
+               f"`{name} = {name}.astype({{{', '.join(f'{col!r}: float' for col in bools)}}})`")
+        raise TypeError(
+            f"`{name}` must hold real numbers (int or float columns); bool columns: "
+            f"{_str_keys(bools)}. Convert them to 0.0/1.0 with {fix} (or `.astype(int)`), or "
+            f"drop them."
+        )
+
+
+def _str_keys(mapping: dict) -> dict:
+    return {str(key): value for key, value in mapping.items()}
 
 
 def _check_missing(name: str, frame: pd.DataFrame) -> None:
@@ -407,6 +447,8 @@ def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> No
             f"`{name}` is indexed by {type(index).__name__} but `y` by {type(ref).__name__}; "
             f"both must use the same kind of index."
         )
+    if isinstance(index, pd.DatetimeIndex):
+        check_same_zone(name, index, ref)
     if isinstance(index, pd.DatetimeIndex) and len(index) >= 3:
         own = infer_freq(name, index)
         if own != freq:
@@ -414,6 +456,37 @@ def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> No
                 f"`{name}` has frequency {own.freqstr} but `y` has {freq.freqstr}; "
                 f"they must match."
             )
+
+
+def _same_wall_clock(index: pd.DatetimeIndex, tz) -> bool:
+    return bool((index.tz_convert(tz).tz_localize(None) == index.tz_localize(None)).all())
+
+
+def check_same_zone(name: str, index: pd.DatetimeIndex, ref: pd.DatetimeIndex) -> None:
+    """Refuse an index in another time zone than ``y``'s (one naive and one aware, or two
+    zones that give other wall-clock times), naming both zones, before any timestamps are
+    compared (they would all look missing)."""
+    tz, ref_tz = index.tz, ref.tz
+    if tz is None and ref_tz is None:
+        return
+    if tz is not None and ref_tz is not None and _same_wall_clock(ref, tz) and (
+        _same_wall_clock(index, ref_tz)
+    ):
+        return  # the same zone, maybe another object for it (ZoneInfo / dateutil / name)
+    if tz is None:
+        fix = (f"if its times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
+               f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC')"
+               f".tz_convert(y.index.tz)`")
+        what = f"`{name}` has a time-zone-naive index but `y` is in time zone {ref_tz}"
+    elif ref_tz is None:
+        fix = (f"`{name} = {name}.tz_localize(None)` keeps its wall-clock times in {tz}; to "
+               f"use other wall-clock times convert first, e.g. `{name} = {name}.tz_convert("
+               f"'UTC').tz_localize(None)` (or localize `y` instead)")
+        what = f"`{name}` is in time zone {tz} but `y` has a time-zone-naive index"
+    else:
+        fix = f"`{name} = {name}.tz_convert(y.index.tz)`"
+        what = f"`{name}` is in time zone {tz} but `y` in {ref_tz}"
+    raise ValueError(f"{what}; both must be in the same time zone. Convert it: {fix}.")
 
 
 def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str) -> None:

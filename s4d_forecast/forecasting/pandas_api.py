@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import io
 import json
 import os
+import re
 import secrets
+import shutil
+import tempfile
+import zoneinfo
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +21,7 @@ from darts.dataprocessing.transformers import Scaler
 from sklearn.preprocessing import StandardScaler
 
 from s4d_forecast import _checks as c
+from s4d_forecast.atomic_files import fsync_dir
 from s4d_forecast.forecasting import _validation as v
 from s4d_forecast.forecasting import model_files
 from s4d_forecast.forecasting.model_files import ModelFileError
@@ -24,6 +31,9 @@ from s4d_forecast.forecasting.s4d_model import S4DModel
 _FORMAT = "s4d_forecast.S4DForecaster"
 _FORMAT_VERSION = 1
 _MANIFEST, _DATA, _MODEL = "forecaster.json", "data.npz", "model.pt"
+#: What one fit sets on the forecaster (beside ``model_``); all or nothing, see ``_install``.
+_STATE = ("_y_is_series", "_freq", "_y_name", "_y_columns", "_y_index", "_y", "_y_shift",
+          "_y_scaler", "_target_scaled", "_X", "_X_shift", "_X_scaler")
 
 
 class S4DForecaster:
@@ -121,21 +131,39 @@ class S4DForecaster:
         -------
         S4DForecaster
             ``self``, fitted.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``y`` or ``X`` is not accepted (the message names the argument and the value).
+            A refused or failed fit (also an exception during training, e.g. ``MemoryError``)
+            leaves the forecaster exactly as it was: a fitted one keeps its model and data.
         """
-        target_scaled, covariates = self._prepare(y, X)
-        self.model_ = S4DModel(
+        state, covariates = self._prepare(y, X)
+        model = S4DModel(
             input_chunk_length=self.lookback,
             output_chunk_length=self.horizon,
             **self._model_kwargs_with_defaults(),
         )
         with quieted(not self.verbose):
-            self.model_.fit(target_scaled, future_covariates=covariates)
+            model.fit(state["_target_scaled"], future_covariates=covariates)
+        self._install(state, model)
         return self
 
-    def _prepare(self, y, X):
-        """Check ``y``/``X``, keep them and fit the scalers; the scaled darts series."""
-        frame, self._y_is_series = v.as_frame("y", y)
-        self._freq = v.infer_freq("y", frame.index)
+    def _install(self, state: dict, model: S4DModel) -> None:
+        """Make ``state`` (from :meth:`_prepare`) and ``model`` the forecaster's, all at once:
+        only after every check and the training succeeded, so a refused fit changes nothing."""
+        for name in _STATE:
+            setattr(self, name, state[name])
+        self.model_ = model
+
+    def _prepare(self, y, X) -> tuple[dict, TimeSeries | None]:
+        """Check ``y``/``X`` and fit the scalers, without touching ``self``.
+
+        Returns the new state (the attributes in ``_STATE``) and the scaled covariates.
+        """
+        frame, y_is_series = v.as_frame("y", y)
+        freq = v.infer_freq("y", frame.index)
         needed = self.lookback + self.horizon
         if len(frame) < needed:
             hint = "" if self._lookback_given else " (lookback defaults to max(2*horizon, 16))"
@@ -144,26 +172,30 @@ class S4DForecaster:
                 f"= {self.lookback} + {self.horizon} = {needed}{hint}. Pass a longer series "
                 f"or a smaller lookback=/horizon=."
             )
-        self._y_name = y.name if self._y_is_series else None
-        self._y_columns = list(frame.columns)
-        self._y_index = frame.index
-        self._y = frame
-        target = self._to_series(frame)
-        self._y_scaler = Scaler(StandardScaler())
-        target_scaled = self._y_scaler.fit_transform(target)
-
-        self._X = None
+        y_shift, y_scaler, target_scaled = _standardise("y", frame, freq)
+        state = {
+            "_y_is_series": y_is_series,
+            "_freq": freq,
+            "_y_name": y.name if y_is_series else None,
+            "_y_columns": list(frame.columns),
+            "_y_index": frame.index,
+            "_y": frame,
+            "_y_shift": y_shift,
+            "_y_scaler": y_scaler,
+            "_target_scaled": target_scaled,
+            "_X": None,
+            "_X_shift": None,
+            "_X_scaler": None,
+        }
         covariates = None
         if X is not None:
             xframe, _ = v.as_frame("X", X)
-            v.check_same_index_kind("X", xframe.index, frame.index, self._freq)
+            v.check_same_index_kind("X", xframe.index, frame.index, freq)
             v.check_covers("X", xframe, frame.index, "every timestamp of `y`")
-            self._X = xframe
-            self._X_scaler = Scaler(StandardScaler())
-            history = self._to_series(xframe.loc[frame.index])
-            covariates = self._X_scaler.fit_transform(history)
-        self._target_scaled = target_scaled
-        return target_scaled, covariates
+            state["_X_shift"], state["_X_scaler"], covariates = _standardise(
+                "X", xframe.loc[frame.index], freq)
+            state["_X"] = xframe
+        return state, covariates
 
     # ------------------------------------------------------------------------- predict
     def predict(self, horizon: int | None = None, X_future=None) -> pd.Series | pd.DataFrame:
@@ -184,8 +216,8 @@ class S4DForecaster:
             Same type, name/columns as ``y``, indexed by the forecast timestamps. For a
             probabilistic model (``likelihood=...``) this is the median of 200 samples.
         """
-        pred, index = self._predict(horizon, X_future, num_samples=self._num_samples())
-        values = np.median(pred.all_values(copy=False), axis=2)
+        samples, index = self._predict(horizon, X_future, num_samples=self._num_samples())
+        values = np.median(samples, axis=2)
         return self._wrap(values, index)
 
     def predict_interval(
@@ -221,8 +253,7 @@ class S4DForecaster:
                 "likelihood=GaussianLikelihood() (from darts.utils.likelihood_models)."
             )
         num_samples = v.check_positive_int("num_samples", num_samples)
-        pred, index = self._predict(horizon, X_future, num_samples=num_samples)
-        samples = pred.all_values(copy=False)
+        samples, index = self._predict(horizon, X_future, num_samples=num_samples)
         lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
         lower = self._wrap(np.quantile(samples, lo, axis=2), index)
         upper = self._wrap(np.quantile(samples, hi, axis=2), index)
@@ -238,32 +269,47 @@ class S4DForecaster:
 
         The folder holds ``forecaster.json`` (settings, frequency, time zone, column names),
         ``data.npz`` (the training data the scalers are refit on, no pickled objects) and the
-        model files ``model.pt`` / ``model.pt.ckpt``. Every file is written atomically
-        (temporary file, fsync, rename), ``forecaster.json`` last, and it records the pairing
-        ids of the others, so :meth:`load` refuses files from different saves.
+        model files ``model.pt`` / ``model.pt.ckpt``. Everything is checked and serialised
+        first (names, time zone, the model files in a temporary folder inside ``path``), so a
+        save that is refused or fails leaves an earlier save in ``path`` as it was. Then every
+        file is replaced atomically (temporary file, fsync, rename), ``forecaster.json`` last,
+        and it records the pairing ids of the others, so :meth:`load` refuses files from
+        different saves (a save killed half-way).
 
         Parameters
         ----------
         path
-            Folder to write; existing forecaster files in it are replaced.
+            Folder to write (``str`` or ``os.PathLike``, not empty); existing forecaster files
+            in it are replaced.
+
+        Raises
+        ------
+        TypeError
+            ``path`` is not a str / path, or a name (``y``'s name or column, ``X``'s column,
+            an index name) is not a str, int or float (numpy scalars are stored as Python
+            scalars).
+        ValueError
+            ``path`` is empty, or the index's time zone cannot be stored so that it reloads
+            with the same wall-clock labels (e.g. ``dateutil.tz.tzlocal()``).
+        RuntimeError
+            The forecaster is not fitted.
+        FileExistsError
+            ``path`` is a file.
         """
+        folder = _check_folder_path(path, "save")
         self._check_fitted()
-        folder = Path(path)
         if folder.exists() and not folder.is_dir():
             raise FileExistsError(
                 f"`path` must be a folder for S4DForecaster.save(), but {str(folder)!r} is a file."
             )
-        for label, names in (("`y` column", self._y_columns), ("`y` name", [self._y_name]),
-                             ("`X` column", [] if self._X is None else list(self._X.columns))):
-            for name in names:
-                if name is not None and type(name) not in (str, int, float):
-                    raise TypeError(
-                        f"{label} {name!r} cannot be saved: S4DForecaster.save() keeps names "
-                        f"that are str, int or float; rename it first."
-                    )
-        folder.mkdir(parents=True, exist_ok=True)
-        model_path = folder / _MODEL
-        self.model_.save(str(model_path))
+        # everything that can be refused is checked and serialised before any file is touched
+        y_columns = [_plain_name("`y` column", name) for name in self._y_columns]
+        y_name = _plain_name("`y` name", self._y_name)
+        X_columns = (None if self._X is None
+                     else [_plain_name("`X` column", name) for name in self._X.columns])
+        y_meta = _index_meta("y", self._y_index, self._freq, self.horizon)
+        X_meta = (None if self._X is None
+                  else _index_meta("X", self._X.index, self._freq, self.horizon))
         pair_id = secrets.token_hex(16)
         arrays = {"pair_id": np.array(pair_id), "y": self._y.to_numpy(dtype=float)}
         arrays.update(_index_arrays("y", self._y_index))
@@ -272,26 +318,56 @@ class S4DForecaster:
             arrays.update(_index_arrays("X", self._X.index))
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        model_files.write_bytes_atomic(folder / _DATA, buffer.getvalue())
+        data_bytes = buffer.getvalue()
         manifest = {
             "format": _FORMAT,
             "version": _FORMAT_VERSION,
             "pair_id": pair_id,
-            "model_pair_id": model_files.read_pair_id(model_path),
+            "model_pair_id": None,  # set once the model files are written (a str)
             "horizon": self.horizon,
             "lookback": self.lookback,
             "lookback_given": self._lookback_given,
             "verbose": self.verbose,
             "y_is_series": self._y_is_series,
-            "y_name": self._y_name,
-            "y_columns": self._y_columns,
-            "X_columns": None if self._X is None else list(self._X.columns),
-            "y_index": _index_meta(self._y_index),
-            "X_index": None if self._X is None else _index_meta(self._X.index),
+            "y_name": y_name,
+            "y_columns": y_columns,
+            "X_columns": X_columns,
+            "y_index": y_meta,
+            "X_index": X_meta,
         }
-        model_files.write_bytes_atomic(
-            folder / _MANIFEST, json.dumps(manifest, indent=1).encode("utf-8")
-        )
+        try:
+            json.dumps(manifest)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"the forecaster's settings cannot be written as JSON ({err}); nothing was "
+                f"saved to {str(folder)!r}."
+            ) from err
+
+        created = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".s4d-save-", suffix=".tmp", dir=folder))
+        done = False
+        try:
+            # the model is written beside the old save, under a temporary folder
+            self.model_.save(str(staging / _MODEL))
+            manifest["model_pair_id"] = model_files.read_pair_id(staging / _MODEL)
+            manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
+            # replace: data, model (checkpoint first), and the manifest that pairs them last
+            model_files.write_bytes_atomic(folder / _DATA, data_bytes)
+            ckpt = _MODEL + ".ckpt"
+            if (staging / ckpt).exists():
+                os.replace(staging / ckpt, folder / ckpt)
+            else:  # an earlier save's weights must not be paired with this model
+                (folder / ckpt).unlink(missing_ok=True)
+            os.replace(staging / _MODEL, folder / _MODEL)
+            fsync_dir(folder)
+            model_files.write_bytes_atomic(folder / _MANIFEST, manifest_bytes)
+            done = True
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            if created and not done:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if still empty: a folder this save created
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> S4DForecaster:
@@ -303,17 +379,19 @@ class S4DForecaster:
         Parameters
         ----------
         path
-            The folder given to :meth:`save`.
+            The folder given to :meth:`save` (``str`` or ``os.PathLike``, not empty).
 
         Raises
         ------
+        TypeError, ValueError
+            ``path`` is not a str / path, or is empty.
         FileNotFoundError
             ``path`` holds no ``forecaster.json``.
         s4d_forecast.forecasting.model_files.ModelFileError
             A file is damaged, not a forecaster / model file, or the files come from
             different saves.
         """
-        folder = Path(path)
+        folder = _check_folder_path(path, "load")
         manifest_path = folder / _MANIFEST
         if not manifest_path.is_file():
             raise FileNotFoundError(
@@ -372,8 +450,8 @@ class S4DForecaster:
                 arrays["X"], index=_rebuild_index("X", manifest["X_index"], arrays),
                 columns=manifest["X_columns"],
             )
-        forecaster._prepare(y, X)
-        forecaster.model_ = model
+        state, _ = forecaster._prepare(y, X)
+        forecaster._install(state, model)
         return forecaster
 
     # ------------------------------------------------------------------------- helpers
@@ -401,7 +479,11 @@ class S4DForecaster:
                 n, series=self._target_scaled, future_covariates=covariates,
                 num_samples=num_samples, verbose=False,
             )
-        return self._y_scaler.inverse_transform(pred), _future_index(self._y_index, self._freq, n)
+        # back to the original scale in float64 (a float32 result would round away the
+        # signal of a series with a large offset, e.g. 3*sin(t) + 1e8)
+        unscaled = self._y_scaler.inverse_transform(pred.astype(np.float64))
+        values = unscaled.all_values(copy=False) + self._y_shift[None, :, None]
+        return values, _future_index(self._y_index, self._freq, n)
 
     def _future_covariates(self, n: int, X_future):
         if self._X is None:
@@ -411,35 +493,208 @@ class S4DForecaster:
                     "covariates, or call predict() without X_future."
                 )
             return None
+        # the model forecasts `horizon` steps at a time and reads the covariates of all of
+        # them (they can shape every step of the chunk), also when fewer steps are asked for
+        steps = max(n, self.horizon)
+        if steps > n:
+            purpose = (
+                f"the {steps} steps after `y` (predict(horizon={n}) forecasts fewer steps, but "
+                f"the model forecasts horizon={self.horizon} steps at a time and reads the "
+                f"covariates of all {self.horizon}; they can change the first {n} too)"
+            )
+        else:
+            purpose = f"the {n} forecast steps after `y`"
         if X_future is None:
             raise ValueError(
                 f"the model was fit with covariates `X`, so predict() needs `X_future` with "
-                f"the covariates of the {n} forecast steps after {v._label(self._y_index[-1])}."
+                f"the covariates of the {steps} steps after {v._label(self._y_index[-1])}"
+                + (f" (the model reads a whole chunk of horizon={self.horizon} steps, also "
+                   f"for predict(horizon={n}))." if steps > n else ".")
             )
         xframe, _ = v.as_frame("X_future", X_future)
         v.check_same_index_kind("X_future", xframe.index, self._y_index, self._freq)
         v.check_columns("X_future", xframe, list(self._X.columns))
-        needed = _future_index(self._y_index, self._freq, n)
-        v.check_covers("X_future", xframe, needed, f"the {n} forecast steps after `y`")
+        needed = _future_index(self._y_index, self._freq, steps)
+        v.check_covers("X_future", xframe, needed, purpose)
         history = self._X.loc[self._y_index]
         combined = pd.concat([history, xframe.loc[needed]])
-        return self._X_scaler.transform(self._to_series(combined))
-
-    def _to_series(self, frame: pd.DataFrame) -> TimeSeries:
-        """DataFrame -> float32 TimeSeries with string component names (darts requires them);
-        a time-zone-aware index goes in as naive UTC / wall-clock time (see _internal_index)."""
-        data = frame.astype(np.float32)
-        data.columns = [f"c{i}_{col}" for i, col in enumerate(frame.columns)]
-        if isinstance(frame.index, pd.RangeIndex):
-            return TimeSeries.from_dataframe(data)
-        data.index = _internal_index(frame.index, self._freq)
-        return TimeSeries.from_dataframe(data, freq=self._freq)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            scaled = self._X_scaler.transform(
+                _to_series(combined - self._X_shift, self._freq)).astype(np.float32)
+        too_far = ~np.isfinite(scaled.values(copy=False)).all(axis=0)
+        if too_far.any():
+            columns = [col for col, bad in zip(self._X.columns, too_far) if bad]
+            raise ValueError(
+                f"`X_future` column(s) {columns} hold values too far from the range `X` had "
+                f"in fit(): standardised with the mean and standard deviation of `X` they "
+                f"exceed the float32 range the model computes in (largest |value| "
+                f"{np.abs(xframe[columns].to_numpy(dtype=float)).max():.3g}). Check their "
+                f"units, or refit with an `X` whose range covers them."
+            )
+        return scaled
 
     def _wrap(self, values: np.ndarray, index: pd.Index):
         values = values.astype(float)
         if self._y_is_series:
             return pd.Series(values[:, 0], index=index, name=self._y_name)
         return pd.DataFrame(values, index=index, columns=self._y_columns)
+
+
+def _to_series(frame: pd.DataFrame, freq) -> TimeSeries:
+    """DataFrame -> float64 TimeSeries with string component names (darts requires them);
+    a time-zone-aware index goes in as naive UTC / wall-clock time (see _internal_index)."""
+    data = frame.astype(np.float64)
+    data.columns = [f"c{i}_{col}" for i, col in enumerate(frame.columns)]
+    if isinstance(frame.index, pd.RangeIndex):
+        return TimeSeries.from_dataframe(data)
+    data.index = _internal_index(frame.index, freq)
+    return TimeSeries.from_dataframe(data, freq=freq)
+
+
+def _standardise(name: str, frame: pd.DataFrame, freq) -> tuple[np.ndarray, Scaler, TimeSeries]:
+    """Standardise ``frame`` in float64: the shift (each column's first value, subtracted
+    first), the ``Scaler(StandardScaler())`` fitted on the shifted data, and the scaled series
+    as float32 (what the model computes in).
+
+    Casting to float32 before standardising would round away the signal of a column with a
+    large offset (3*sin(t) + 1e8 is flat in float32); subtracting the first value first keeps
+    the mean and variance exact to float64 precision even for offsets near 2**52 (the
+    difference of two floats within a factor 2 of each other is exact)."""
+    shift = frame.iloc[0].to_numpy(dtype=np.float64)
+    scaler, scaled = Scaler(StandardScaler()), None
+    with np.errstate(over="ignore", invalid="ignore"):
+        centred = frame.astype(np.float64) - shift
+        values = centred.to_numpy()
+        bad = ~(np.isfinite(values).all(axis=0) & np.isfinite(values.std(axis=0)))
+        if not bad.any():
+            scaled = scaler.fit_transform(_to_series(centred, freq)).astype(np.float32)
+            bad = ~np.isfinite(scaled.values(copy=False)).all(axis=0)
+    if bad.any():
+        columns = [col for col, wrong in zip(frame.columns, bad) if wrong]
+        largest = np.abs(frame[columns].to_numpy(dtype=np.float64)).max()
+        raise ValueError(
+            f"`{name}` column(s) {columns} cannot be standardised: their mean or standard "
+            f"deviation overflows float64 (largest |value| {largest:.3g}). S4DForecaster "
+            f"standardises every column before training; rescale them first, e.g. "
+            f"`{name} / 1e300`, and scale the forecasts back."
+        )
+    return shift, scaler, scaled
+
+
+def _check_folder_path(path, method: str) -> Path:
+    """``path`` of save()/load(): a non-empty str or os.PathLike naming a folder."""
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"`path` must be a folder path (str or os.PathLike) for S4DForecaster.{method}(), "
+            f"got {type(path).__name__} {path!r}."
+        )
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise TypeError(
+            f"`path` must be a str folder path for S4DForecaster.{method}(), got "
+            f"{type(text).__name__} {text!r}."
+        )
+    if not text.strip():
+        raise ValueError(
+            f"`path` must name a folder for S4DForecaster.{method}(), got {text!r} (empty). "
+            "Pass e.g. 'my_forecaster'."
+        )
+    return Path(text)
+
+
+def _plain_name(label: str, name):
+    """A name as stored in ``forecaster.json``: numpy scalars become Python scalars
+    (``np.int64(10)`` -> ``10``); anything but str/int/float/None is refused."""
+    if isinstance(name, np.generic):
+        name = name.item()
+    if name is not None and type(name) not in (str, int, float):
+        raise TypeError(
+            f"{label} {name!r} cannot be saved: S4DForecaster.save() keeps names that are "
+            f"str, int or float (or None); rename it first. Nothing was saved."
+        )
+    return name
+
+
+_OFFSET = re.compile(r"^([+-])(\d\d):(\d\d)(?::(\d\d))?$")
+
+
+def _zone_key(tz) -> str | None:
+    """Text that rebuilds the time zone ``tz`` on any machine (see ``_zone_from_key``), or
+    None when there is none: an IANA key (zoneinfo, pytz, dateutil as ``dateutil/<key>``),
+    ``"UTC"``, or a fixed UTC offset as ``"+01:00"``."""
+    key = getattr(tz, "key", None) if isinstance(tz, zoneinfo.ZoneInfo) else None
+    if key is not None:
+        return key
+    zone = getattr(tz, "zone", None)  # pytz
+    if isinstance(zone, str):
+        return zone
+    module, kind = type(tz).__module__, type(tz).__name__
+    fixed = isinstance(tz, datetime.timezone) or (
+        module.startswith("dateutil") and kind in ("tzutc", "tzoffset")
+    ) or (module.startswith("pytz") and kind in ("UTC", "_FixedOffset"))
+    if fixed:
+        offset = tz.utcoffset(None)
+        if offset is None:
+            return None
+        seconds = int(offset.total_seconds())
+        if seconds == 0:
+            return "UTC"
+        sign, seconds = ("+" if seconds > 0 else "-"), abs(seconds)
+        text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+        return text + (f":{seconds % 60:02d}" if seconds % 60 else "")
+    if module.startswith("dateutil") and kind == "tzfile":
+        filename = getattr(tz, "_filename", None)
+        if not isinstance(filename, str):
+            return None
+        if not os.path.isabs(filename):
+            return f"dateutil/{filename}"
+        for base in zoneinfo.TZPATH:
+            relative = os.path.relpath(filename, base)
+            if not relative.startswith(".."):
+                return f"dateutil/{relative}"
+    return None
+
+
+def _zone_from_key(key: str):
+    """The time zone stored by ``_zone_key`` (old files: ``str(tz)``, read by pandas)."""
+    match = _OFFSET.match(key)
+    if match is None:
+        return key
+    sign, hours, minutes, seconds = match.groups()
+    offset = datetime.timedelta(hours=int(hours), minutes=int(minutes),
+                                seconds=int(seconds or 0))
+    return datetime.timezone(-offset if sign == "-" else offset)
+
+
+def _storable_zone(prefix: str, index: pd.DatetimeIndex, freq, horizon: int) -> str:
+    """The key of the zone of ``index``, checked to give the same wall-clock labels for the
+    index and the steps after it; a ValueError naming the zone when it cannot be stored."""
+    tz = index.tz
+    key = _zone_key(tz)
+    problem = "it has no IANA name or fixed UTC offset that reloads it on another machine"
+    if key is not None:
+        probe = index
+        try:
+            probe = index.append(_future_index(index, freq, max(horizon, 24)))
+        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            pass  # no future steps representable: check the index itself
+        try:
+            again = probe.tz_convert("UTC").tz_convert(_zone_from_key(key))
+            same = bool((again.tz_localize(None) == probe.tz_localize(None)).all())
+        except Exception as err:  # noqa: BLE001 - any failure means it cannot be reloaded
+            same, problem = False, f"it would be stored as {key!r}, which does not load ({err})"
+        else:
+            problem = (f"stored as {key!r} it would reload with other wall-clock times "
+                       "(e.g. a fixed offset read back as a zone with summer time)")
+        if same:
+            return key
+    raise ValueError(
+        f"the index of `{prefix}` has time zone {tz!r}, which S4DForecaster.save() cannot "
+        f"store faithfully: {problem}. Nothing was saved. Refit with the index in UTC "
+        f"(`{prefix} = {prefix}.tz_convert('UTC')`) or in a named zoneinfo zone "
+        f"(`{prefix} = {prefix}.tz_convert(zoneinfo.ZoneInfo('Europe/Paris'))`, or the zone's "
+        f"IANA name as a string), then save."
+    )
 
 
 def _internal_index(index: pd.DatetimeIndex, freq) -> pd.DatetimeIndex:
@@ -454,19 +709,22 @@ def _internal_index(index: pd.DatetimeIndex, freq) -> pd.DatetimeIndex:
 
 
 def _future_index(index: pd.Index, freq, n: int) -> pd.Index:
+    """The ``n`` steps after ``index``, with its name."""
     if isinstance(index, pd.RangeIndex):
         start = index[-1] + freq
-        return pd.RangeIndex(start, start + n * freq, freq)
-    return pd.date_range(index[-1] + freq, periods=n, freq=freq)
+        return pd.RangeIndex(start, start + n * freq, freq, name=index.name)
+    return pd.date_range(index[-1] + freq, periods=n, freq=freq, name=index.name)
 
 
-def _index_meta(index: pd.Index) -> dict:
+def _index_meta(prefix: str, index: pd.Index, freq, horizon: int) -> dict:
+    """What ``forecaster.json`` keeps of an index (refused when it cannot be kept)."""
+    name = _plain_name(f"the index name of `{prefix}`", index.name)
     if isinstance(index, pd.RangeIndex):
         return {"kind": "range", "start": int(index.start), "stop": int(index.stop),
-                "step": int(index.step), "name": index.name}
-    return {"kind": "datetime", "tz": None if index.tz is None else str(index.tz),
-            "unit": index.unit, "freq": None if index.freq is None else index.freq.freqstr,
-            "name": index.name}
+                "step": int(index.step), "name": name}
+    tz = None if index.tz is None else _storable_zone(prefix, index, freq, horizon)
+    return {"kind": "datetime", "tz": tz, "unit": index.unit,
+            "freq": None if index.freq is None else index.freq.freqstr, "name": name}
 
 
 def _index_arrays(prefix: str, index: pd.Index) -> dict:
@@ -481,6 +739,6 @@ def _rebuild_index(prefix: str, meta: dict, arrays: dict) -> pd.Index:
         return pd.RangeIndex(meta["start"], meta["stop"], meta["step"], name=meta["name"])
     index = pd.DatetimeIndex(arrays[f"{prefix}_index_ns"].astype("datetime64[ns]"))
     if meta["tz"] is not None:
-        index = index.tz_localize("UTC").tz_convert(meta["tz"])
+        index = index.tz_localize("UTC").tz_convert(_zone_from_key(meta["tz"]))
     index = index.as_unit(meta["unit"])
     return pd.DatetimeIndex(index, freq=meta["freq"], name=meta["name"])

@@ -139,3 +139,158 @@ def test_save_killed_before_the_manifest_is_refused_not_mixed(fitted_with_X, tmp
     assert not [p for p in os.listdir(tmp_path / "f") if p.endswith(".tmp")]
     with pytest.raises(ModelFileError, match="does not belong"):
         S4DForecaster.load(tmp_path / "f")
+
+
+# --------------------------------------------------------------------------- time zones
+def _zones():
+    import datetime
+    import zoneinfo
+
+    from dateutil import tz as dtz
+
+    return {
+        "dateutil gettz": dtz.gettz("America/New_York"),
+        "dateutil path name": "dateutil/Europe/Paris",
+        "dateutil tzutc": dtz.tzutc(),
+        "dateutil tzoffset": dtz.tzoffset(None, 3600),
+        "named fixed offset": datetime.timezone(datetime.timedelta(hours=1), "CET"),
+        "negative fixed offset": datetime.timezone(-datetime.timedelta(hours=5, minutes=30)),
+        "zoneinfo": zoneinfo.ZoneInfo("Europe/Berlin"),
+        "UTC string": "UTC",
+    }
+
+
+@pytest.mark.parametrize("zone", list(_zones()))
+def test_time_zones_reload_with_the_same_wall_clock_labels(zone, tmp_path):
+    # 2021-03-10 + 40 days crosses the spring DST change in New York, Paris and Berlin
+    y = series(40, tz=_zones()[zone])
+    forecaster = make().fit(y)
+    expected = forecaster.predict(horizon=30)
+    forecaster.save(tmp_path / "f")
+    got = S4DForecaster.load(tmp_path / "f").predict(horizon=30)
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+    pd.testing.assert_index_equal(got.index.tz_localize(None), expected.index.tz_localize(None))
+    pd.testing.assert_index_equal(got.index.tz_convert("UTC"), expected.index.tz_convert("UTC"))
+    if zone == "named fixed offset":  # not the DST-observing zone "CET"
+        stored = json.loads((tmp_path / "f" / "forecaster.json").read_text())["y_index"]["tz"]
+        assert stored == "+01:00"
+
+
+def test_a_zone_that_cannot_be_stored_is_refused_before_writing(tmp_path):
+    import zoneinfo
+
+    from dateutil import tz as dtz
+
+    with open(os.path.join(zoneinfo.TZPATH[0], "Europe/Paris"), "rb") as f:
+        unnamed = zoneinfo.ZoneInfo.from_file(f)  # no key: nothing to write down
+    for zone in (dtz.tzlocal(), unnamed):
+        forecaster = make().fit(series(40, tz=zone))
+        with pytest.raises(ValueError, match=r"the index of `y` has time zone .* cannot store "
+                           r"faithfully.*Nothing was saved.*y.tz_convert\('UTC'\).*zoneinfo"):
+            forecaster.save(tmp_path / "f")
+        assert not (tmp_path / "f").exists()
+
+
+# ------------------------------------------------------ a failed save keeps the previous one
+def _files(folder) -> dict:
+    return {name: (folder / name).read_bytes() for name in sorted(os.listdir(folder))}
+
+
+def test_a_failed_save_leaves_the_previous_save_unchanged(fitted_with_X, tmp_path,
+                                                           monkeypatch):
+    from s4d_forecast import S4DModel
+
+    forecaster, X = fitted_with_X
+    forecaster.save(tmp_path / "f")
+    previous = _files(tmp_path / "f")
+    expected = S4DForecaster.load(tmp_path / "f").predict(X_future=X)
+
+    # a name json cannot hold: refused before any file is replaced
+    y = series()
+    y.index.name = pd.Timestamp("2021-03-10")
+    unsavable = make().fit(y)
+    with pytest.raises(TypeError, match=r"the index name of `y` Timestamp.*cannot be saved"):
+        unsavable.save(tmp_path / "f")
+    assert _files(tmp_path / "f") == previous
+
+    # a failure after the model was written (disk full...): the old files are still in place
+    real_save = S4DModel.save
+
+    def save_then_fail(self, path=None, clean=False):
+        real_save(self, path, clean)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(S4DModel, "save", save_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        forecaster.save(tmp_path / "f")
+    monkeypatch.undo()
+    assert _files(tmp_path / "f") == previous  # no temporary folder or file left either
+    pd.testing.assert_series_equal(S4DForecaster.load(tmp_path / "f").predict(X_future=X),
+                                   expected)
+
+
+@pytest.mark.parametrize("path, error, match", [
+    ("", ValueError, r"`path` must name a folder for S4DForecaster.save\(\), got '' \(empty\)"),
+    ("  ", ValueError, r"`path` must name a folder for S4DForecaster.save\(\)"),
+    (None, TypeError, r"`path` must be a folder path \(str or os.PathLike\) for "
+                      r"S4DForecaster.save\(\), got NoneType None"),
+    (3, TypeError, r"`path` must be a folder path .* got int 3"),
+    (b"f", TypeError, r"`path` must be a folder path .* got bytes"),
+])
+def test_bad_save_paths_are_refused(fitted_with_X, tmp_path, monkeypatch, path, error, match):
+    monkeypatch.chdir(tmp_path)  # "" would be the current folder
+    forecaster, _ = fitted_with_X
+    with pytest.raises(error, match=match):
+        forecaster.save(path)
+    with pytest.raises(error, match=match.replace("save", "load")):
+        S4DForecaster.load(path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_refused_save_into_a_new_folder_creates_nothing(tmp_path, monkeypatch):
+    from s4d_forecast import S4DModel
+
+    forecaster = make().fit(series(40))
+
+    def disk_full(self, path=None, clean=False):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(S4DModel, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        forecaster.save(tmp_path / "new" / "f")
+    assert os.listdir(tmp_path / "new") == []  # the parent stays; the save's own folder not
+
+
+# --------------------------------------------------------------------------------- names
+def test_numpy_scalar_names_save_and_load(tmp_path):
+    frame = pd.DataFrame(np.sin(np.arange(120.0) / 3).reshape(40, 3),
+                         index=pd.date_range("2021-03-10", periods=40, freq="D"),
+                         columns=pd.Index([10, 11, 12], dtype="int64"))
+    y = frame[10].rename_axis(np.str_("day"))
+    assert type(y.name) is np.int64
+    X = pd.DataFrame({np.float64(1.5): np.cos(np.arange(50.0)), np.str_("b"): np.arange(50.0)},
+                     index=pd.date_range("2021-03-10", periods=50, freq="D"))
+    forecaster = make().fit(y, X=X)
+    expected = forecaster.predict(X_future=X)
+    forecaster.save(tmp_path / "f")
+    loaded = S4DForecaster.load(tmp_path / "f")
+    got = loaded.predict(X_future=X)
+    pd.testing.assert_series_equal(got, expected)
+    assert got.name == 10 and got.index.name == "day"
+    assert list(loaded._X.columns) == [1.5, "b"]
+
+    wide = make().fit(frame.set_axis([np.str_("a"), np.int64(3), np.float64(2.5)], axis=1))
+    wide.save(tmp_path / "w")
+    assert list(S4DForecaster.load(tmp_path / "w").predict().columns) == ["a", 3, 2.5]
+
+
+@pytest.mark.parametrize("range_index", [False, True])
+def test_predict_keeps_the_index_name_also_after_load(range_index, tmp_path):
+    y = series(40).rename_axis("day")
+    if range_index:
+        y.index = pd.RangeIndex(0, 40, name="step")
+    forecaster = make().fit(y)
+    pred = forecaster.predict()
+    assert pred.index.name == y.index.name
+    forecaster.save(tmp_path / "f")
+    assert S4DForecaster.load(tmp_path / "f").predict().index.name == y.index.name

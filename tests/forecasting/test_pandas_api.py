@@ -192,3 +192,148 @@ def test_X_future_without_X():
     f = forecaster().fit(weekly(60)["a"])
     with pytest.raises(ValueError, match=r"`X_future` was given but fit\(\) got no `X`"):
         f.predict(X_future=weekly(10))
+
+
+# ----------------------------------------------------- refused or failed refits change nothing
+def daily(n: int = 40, columns=("a", "b")) -> pd.DataFrame:
+    index = pd.date_range("2021-01-01", periods=n, freq="D")
+    t = np.arange(n)[:, None] + 3 * np.arange(len(columns))[None, :]
+    return pd.DataFrame(5 + np.sin(2 * np.pi * t / 7), index=index, columns=list(columns))
+
+
+def daily_X(n: int = 60) -> pd.DataFrame:
+    return pd.DataFrame({"x": np.cos(np.arange(n) / 2.0)},
+                        index=pd.date_range("2021-01-01", periods=n, freq="D"))
+
+
+def _saved(f, folder) -> tuple[dict, dict]:
+    """What save() writes, less the random pairing ids: the manifest and the data arrays."""
+    import json
+
+    f.save(folder)
+    manifest = json.loads((folder / "forecaster.json").read_text())
+    for key in ("pair_id", "model_pair_id"):
+        manifest.pop(key)
+    with np.load(folder / "data.npz") as data:
+        arrays = {key: data[key] for key in data.files if key != "pair_id"}
+    return manifest, arrays
+
+
+REFUSED_REFITS = {
+    "too short": (lambda y, X: (y["a"].iloc[:5], None), ValueError, "rows but one training"),
+    "X not covering": (lambda y, X: (y * 100 + 1000, X.iloc[:37]), ValueError,
+                       "`X` must cover every timestamp"),
+    "X in another zone": (lambda y, X: (y["a"] * 2, X.tz_localize("UTC")), ValueError,
+                          "time zone"),
+    "bool target": (lambda y, X: (y["a"] > 5, None), TypeError, "real numbers"),
+    "period index": (lambda y, X: (y.to_period(), None), TypeError, "to_timestamp"),
+    "overflowing spread": (
+        lambda y, X: (pd.Series(np.tile([1e308, -1e308], 20), index=y.index), None),
+        ValueError, "cannot be standardised"),
+}
+
+
+@pytest.mark.parametrize("kind", list(REFUSED_REFITS))
+def test_refused_refit_leaves_the_forecaster_as_it_was(kind, tmp_path):
+    y, X = daily(), daily_X()
+    f = forecaster(lookback=8).fit(y, X=X.iloc[:40])
+    before, predicted = dict(vars(f)), f.predict(X_future=X)
+    saved = _saved(f, tmp_path / "before")
+    make_args, error, match = REFUSED_REFITS[kind]
+    with pytest.raises(error, match=match):
+        f.fit(*make_args(y, X))
+    assert vars(f).keys() == before.keys()
+    changed = [name for name, value in vars(f).items() if value is not before[name]]
+    assert not changed, changed
+    pd.testing.assert_frame_equal(f.predict(X_future=X), predicted)
+    again = _saved(f, tmp_path / "after")
+    assert again[0] == saved[0]
+    assert again[1].keys() == saved[1].keys()
+    for key, value in saved[1].items():
+        np.testing.assert_array_equal(again[1][key], value)
+
+
+def test_failed_training_keeps_the_fitted_model(monkeypatch, tmp_path):
+    from s4d_forecast import S4DModel
+
+    y = daily()
+    f = forecaster(lookback=8).fit(y)
+    before, predicted = dict(vars(f)), f.predict()
+
+    def out_of_memory(self, *args, **kwargs):
+        raise MemoryError("no memory left for training")
+
+    monkeypatch.setattr(S4DModel, "fit", out_of_memory)
+    with pytest.raises(MemoryError):
+        f.fit(y["a"] * 3)
+    assert all(value is before[name] for name, value in vars(f).items())
+    pd.testing.assert_frame_equal(f.predict(), predicted)  # still the old model and data
+    f.save(tmp_path / "kept")
+
+    fresh = forecaster(lookback=8)
+    with pytest.raises(MemoryError):
+        fresh.fit(y)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        fresh.save(tmp_path / "never")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        fresh.predict()
+    assert not (tmp_path / "never").exists()
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(S4DForecaster.load(tmp_path / "kept").predict(), predicted)
+
+
+# ------------------------------------------------------- predict(horizon < fitted horizon)
+def test_shorter_horizon_asks_for_the_covariates_of_the_whole_chunk():
+    y, X = daily()["a"], daily_X()
+    f = forecaster(lookback=8).fit(y, X=X.iloc[:40])
+    with pytest.raises(ValueError, match=r"`X_future` must cover the 4 steps after `y` "
+                       r"\(predict\(horizon=2\) forecasts fewer steps, but the model forecasts "
+                       r"horizon=4 steps at a time.*from 2021-02-10 to 2021-02-13 \(4 steps\), "
+                       r"but 2 of those timestamps are missing: 2021-02-12, 2021-02-13\."):
+        f.predict(horizon=2, X_future=X.iloc[40:42])
+    with pytest.raises(ValueError, match=r"needs `X_future` with the covariates of the 4 steps"):
+        f.predict(horizon=2)
+    short = f.predict(horizon=2, X_future=X.iloc[40:44])
+    assert short.index.equals(X.index[40:42])
+    pd.testing.assert_series_equal(short, f.predict(X_future=X.iloc[40:44]).iloc[:2])
+    assert len(f.predict(horizon=6, X_future=X.iloc[40:46])) == 6  # longer: its own steps
+
+
+# ----------------------------------------------------------------- hints that work as given
+def _period_y():
+    return daily()["a"].to_period("D")
+
+
+def _year_y():
+    return pd.Series(np.sin(np.arange(40) / 3.0), index=np.arange(1980, 2020), name="v")
+
+
+def _bool_frame():
+    y = daily()
+    y["flag"] = y["a"] > 5
+    return y
+
+
+HINTS = [
+    (_period_y, "y = y.to_timestamp()"),
+    (_year_y, "y.index = pd.RangeIndex(1980, 2020, 1)"),
+    (_year_y, "y.index = pd.to_datetime(y.index.astype(str), format='%Y')"),
+    (lambda: daily()["a"] > 5, "y = y.astype(float)"),
+    (_bool_frame, "y = y.astype({'flag': float})"),
+]
+
+
+@pytest.mark.parametrize("make_y, suggestion", HINTS)
+def test_hints_work_when_followed(make_y, suggestion):
+    y = make_y()
+    with pytest.raises(TypeError) as err:
+        forecaster(lookback=8).fit(y)
+    message = str(err.value)
+    assert f"`{suggestion}`" in message
+    assert "pd.to_datetime(y.index)" not in message  # reads integers as nanoseconds
+    if "astype(float)" in suggestion or "astype({" in suggestion:
+        assert "to_numeric" not in message  # it keeps bool
+    namespace = {"y": y, "pd": pd}
+    exec(suggestion, namespace)
+    pred = forecaster(lookback=8).fit(namespace["y"]).predict()
+    assert len(pred) == 4

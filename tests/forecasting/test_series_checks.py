@@ -123,3 +123,111 @@ def test_fit_is_quiet_about_comparable_scales(series, recwarn):
 
     warn_if_scales_differ("series", series)
     assert not [w for w in recwarn if "scales differ" in str(w.message)]
+
+
+# ---------------------------------------------- standardised in float64, float32 only after
+def _seen_by_the_model(monkeypatch):
+    """Record the target series S4DModel.fit is given (then train as usual)."""
+    seen = []
+    real_fit = S4DModel.fit
+
+    def recording_fit(self, series, *args, **kwargs):
+        seen.append(series)
+        return real_fit(self, series, *args, **kwargs)
+
+    monkeypatch.setattr(S4DModel, "fit", recording_fit)
+    return seen
+
+
+@pytest.mark.parametrize("offset, signal", [
+    # 1e8 + an amplitude-3 weekly cycle: float32 steps are 8 apart there, the cycle vanishes
+    (1e8, lambda t: 3 * np.sin(2 * np.pi * t / 7)),
+    # integers just below 2**53 (exact in float64, 2**29 apart in float32)
+    (2**52, lambda t: (t % 7).astype(np.int64)),
+])
+def test_a_large_offset_keeps_its_signal(offset, signal, monkeypatch):
+    t = np.arange(40)
+    base = signal(t)
+    values = (np.int64(offset) + base) if base.dtype == np.int64 else offset + base
+    y = pd.Series(values, index=pd.date_range("2021-01-01", periods=40, freq="D"), name="v")
+    seen = _seen_by_the_model(monkeypatch)
+    f = S4DForecaster(horizon=4, lookback=8, **SMALL, **trainer_kwargs()).fit(y)
+    trained_on = seen[0].values()[:, 0]
+    assert trained_on.dtype == np.float32  # the model computes in float32...
+    standardised = (base - base.mean()) / base.std()
+    np.testing.assert_allclose(trained_on, standardised, atol=1e-6)  # ...of the real signal
+    pred = f.predict()
+    assert pred.dtype == np.float64 and np.isfinite(pred).all()
+    # mapped back in float64: not rounded to the float32 grid around the offset
+    step32 = float(np.spacing(np.float32(offset)))
+    assert ((pred.to_numpy() - offset) % step32 != 0).any()
+    assert (abs(pred - offset) < 100).all()
+
+
+def test_values_beyond_float32_are_standardised_not_refused():
+    t = np.arange(40)
+    y = pd.Series(np.sin(t / 3) * 1e39, index=pd.date_range("2021-01-01", periods=40))
+    pred = S4DForecaster(horizon=4, lookback=8, **SMALL, **trainer_kwargs()).fit(y).predict()
+    assert np.isfinite(pred).all() and (abs(pred) < 1e40).all() and (abs(pred) > 0).any()
+
+
+def test_a_spread_that_overflows_float64_or_float32_is_a_clear_error():
+    index = pd.date_range("2021-01-01", periods=40, freq="D")
+    y = pd.DataFrame({"ok": np.sin(np.arange(40.0)), "huge": np.tile([1.5e308, -1.5e308], 20)},
+                     index=index)
+    with pytest.raises(ValueError, match=re.escape("`y` column(s) ['huge'] cannot be "
+                                                   "standardised: their mean or standard "
+                                                   "deviation overflows float64")):
+        S4DForecaster(horizon=4, lookback=8, **SMALL).fit(y)
+    X = pd.DataFrame({"x": np.cos(np.arange(50.0))},
+                     index=pd.date_range("2021-01-01", periods=50, freq="D"))
+    f = S4DForecaster(horizon=4, lookback=8, **SMALL, **trainer_kwargs()).fit(y["ok"], X=X)
+    far = X.copy()
+    far.iloc[42, 0] = 1e300  # finite in float64, beyond float32 once standardised
+    with pytest.raises(ValueError, match=re.escape("`X_future` column(s) ['x'] hold values too "
+                                                   "far from the range `X` had in fit()")):
+        f.predict(X_future=far)
+
+
+# ------------------------------------------------------------------- time-zone mismatches
+@pytest.mark.parametrize("y_tz, X_tz, match", [
+    ("Europe/Berlin", None, r"`X` has a time-zone-naive index but `y` is in time zone "
+                            r"Europe/Berlin.*X.tz_localize\(y.index.tz\)"),
+    (None, "UTC", r"`X` is in time zone UTC but `y` has a time-zone-naive index.*"
+                  r"tz_localize\(None\)"),
+    ("Europe/Berlin", "UTC", r"`X` is in time zone UTC but `y` in Europe/Berlin.*"
+                             r"X.tz_convert\(y.index.tz\)"),
+])
+def test_time_zone_mismatch_is_named_not_reported_as_missing_steps(y_tz, X_tz, match):
+    y = pd.Series(np.sin(np.arange(40) / 3),
+                  index=pd.date_range("2021-03-10", periods=40, freq="D", tz=y_tz))
+    X = pd.DataFrame({"x": np.cos(np.arange(50.0))},
+                     index=pd.date_range("2021-03-10", periods=50, freq="D"))
+    if y_tz is not None and X_tz is not None:  # the same instants, written in another zone
+        X = X.tz_localize(y_tz).tz_convert(X_tz)
+    elif X_tz is not None:  # the same dates, only X with a zone
+        X = X.tz_localize(X_tz)
+    with pytest.raises(ValueError, match=match):
+        S4DForecaster(horizon=4, lookback=8, **SMALL).fit(y, X=X)
+    if y_tz is not None:  # the suggested fix works
+        X = X.tz_localize(y.index.tz) if X_tz is None else X.tz_convert(y.index.tz)
+    else:
+        X = X.tz_localize(None)
+    f = S4DForecaster(horizon=4, lookback=8, **SMALL, **trainer_kwargs()).fit(y, X=X)
+    other = X.tz_convert("Asia/Tokyo") if y_tz is not None else X.tz_localize("UTC")
+    with pytest.raises(ValueError, match=r"`X_future` .*time zone"):
+        f.predict(X_future=other)
+    assert len(f.predict(X_future=X)) == 4
+
+
+def test_the_same_zone_as_another_object_is_accepted():
+    import zoneinfo
+
+    from dateutil import tz as dtz
+
+    y = pd.Series(np.sin(np.arange(40) / 3), index=pd.date_range(
+        "2021-03-10", periods=40, freq="D", tz=zoneinfo.ZoneInfo("America/New_York")))
+    X = pd.DataFrame({"x": np.cos(np.arange(50.0))}, index=pd.date_range(
+        "2021-03-10", periods=50, freq="D", tz=dtz.gettz("America/New_York")))
+    f = S4DForecaster(horizon=4, lookback=8, **SMALL, **trainer_kwargs()).fit(y, X=X)
+    assert len(f.predict(X_future=X)) == 4
