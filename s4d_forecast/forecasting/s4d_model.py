@@ -80,8 +80,10 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
           what that best linear model misses. The same pass sets the branch's unit per
           target component (``model.model.branch_unit``: the RMS of the normalised lookback
           values; 0 for a component constant over every lookback, which then gets no
-          branch): the branch reads the target and writes its correction in that unit, so
-          forecasts do not depend on the series' units;
+          branch): the branch reads the target and writes its correction in that unit; and
+          the loss's unit (``model.model.loss_unit``: the spread of the training targets),
+          the loss being computed on the forecast and target divided by it. So a series
+          multiplied by c trains exactly as the original and is forecast c times as large;
         * an **S4D branch**: the normalised target with the past covariates and the historic
           part of the future covariates, ``(B, input_chunk_length, n_in)``, is projected to
           ``d_model`` channels and run through ``n_layers`` residual S4D blocks

@@ -37,6 +37,7 @@ Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` tar
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import operator
@@ -44,6 +45,7 @@ import operator
 import torch
 from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
 from darts.utils.data.torch_datasets.utils import ModuleStage, PLModuleInput, PLModuleOutput
+from darts.utils.likelihood_models import QuantileRegression
 from darts.utils.torch import MonteCarloDropout
 from torch import nn
 
@@ -184,6 +186,11 @@ class _S4DModule(PLForecastingModule):
         # per target component, the unit the S4D branch reads and writes in (see
         # on_train_start); 1 until the least-squares pass sets it
         self.register_buffer("branch_unit", torch.ones(output_dim))
+        # the spread of the training targets (RMS over components of their standard
+        # deviations, see on_train_start): the training and validation losses are computed on
+        # the series divided by it, so that gradients, and with them Adam's weight decay and
+        # eps, do not depend on the series' units; 1 until the least-squares pass sets it
+        self.register_buffer("loss_unit", torch.ones(()))
         self._keep_parts = False  # set by _forward_parts: keep the two paths' outputs
         self._parts = None
         self._val_sums = None
@@ -255,6 +262,8 @@ class _S4DModule(PLForecastingModule):
         state_dict.setdefault(prefix + "linear_fitted", torch.ones(()))
         # files written before branch_unit existed: the branch worked in the data's units
         state_dict.setdefault(prefix + "branch_unit", torch.ones_like(self.branch_unit))
+        # files written before loss_unit existed: the loss was in the data's units
+        state_dict.setdefault(prefix + "loss_unit", torch.ones(()))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- normalisation ---------------------------------------------------------------------
@@ -375,7 +384,8 @@ class _S4DModule(PLForecastingModule):
                 "darts' TorchDataModule; this trainer was given none. Use "
                 "S4DModel.fit/fit_from_dataset, or linear_init='random'.")
         with torch.no_grad():
-            folds, square_sum, count = self._moments(datamodule.train_dataset, datamodule)
+            folds, square_sum, count, targets = self._moments(datamodule.train_dataset,
+                                                              datamodule)
             val = None
             if datamodule.val_dataset is not None and len(datamodule.val_dataset):
                 val = functools.reduce(operator.add,
@@ -389,6 +399,12 @@ class _S4DModule(PLForecastingModule):
             ok = torch.isfinite(rms) & (rms > 0)
             self.branch_unit.copy_(torch.where(ok, rms, torch.zeros_like(rms)).to(
                 self.branch_unit))
+            # the loss unit: sqrt(mean over components of the targets' variance) over the
+            # training windows; a series constant over them keeps 1
+            total, total_sq, n = targets
+            variance = (total_sq / max(n, 1) - (total / max(n, 1)) ** 2).clamp_min(0.0)
+            unit = variance.mean().sqrt()
+            self.loss_unit.fill_(float(unit) if torch.isfinite(unit) and unit > 0 else 1.0)
             w, alpha, scores, val_scores = linear_fit.fit_linear(folds, val)
             train = functools.reduce(operator.add, folds)
             L, P = self.input_chunk_length, self.nr_params
@@ -400,25 +416,32 @@ class _S4DModule(PLForecastingModule):
         self.linear_fit_info = {"alpha": alpha, "heldout_mse": scores, "val_mse": val_scores,
                                 "cv_folds": len(folds) if len(folds) > 1 else 0,
                                 "train_mse": train.mse(w),
-                                "branch_unit": self.branch_unit.tolist()}
+                                "branch_unit": self.branch_unit.tolist(),
+                                "loss_unit": float(self.loss_unit)}
 
     def _moments(self, dataset, datamodule
-                 ) -> tuple[list[linear_fit.Moments], torch.Tensor, int]:
+                 ) -> tuple[list[linear_fit.Moments], torch.Tensor, int, tuple]:
         """Second moments of the linear path's (input, target) rows over ``dataset``, in the
         space the linear path works in (after darts' RIN and ``normalization``), each row
         weighted so that its squared error counts as it does in the loss, one
         :class:`~s4d_forecast.forecasting.linear_fit.Moments` per contiguous block of the
         dataset's windows (:func:`~s4d_forecast.forecasting.linear_fit.fold_of`; their sum
         is the whole); with them the per-component sum of squares of those inputs ``(C,)``
-        and the number of values behind each of those sums."""
+        and the number of values behind each of those sums, and the per-component sum and
+        sum of squares of the raw future targets with their count per component."""
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=_MOMENT_BATCH, shuffle=False,
             collate_fn=datamodule.dataloader_kwargs.get("collate_fn"))
         folds = min(linear_fit.CV_FOLDS, max(len(dataset), 1))
         total = [None] * folds
         square_sum, count, start = 0.0, 0, 0
+        target_sum, target_sq, target_n = 0.0, 0.0, 0
         for batch in loader:
             x, y = batch.past_target.to(self.device), batch.future_target.to(self.device)
+            raw = y.double()
+            target_sum = target_sum + raw.sum(dim=(0, 1))
+            target_sq = target_sq + raw.pow(2).sum(dim=(0, 1))
+            target_n += raw.shape[0] * raw.shape[1]
             weight = torch.ones(x.shape[0], 1, x.shape[2], dtype=torch.float64,
                                 device=self.device)
             if self.use_reversible_instance_norm:
@@ -450,7 +473,20 @@ class _S4DModule(PLForecastingModule):
                 pick = fold == k
                 rows = linear_fit.Moments.of(x_rows[pick], y_rows[pick], w_rows[pick])
                 total[k] = rows if total[k] is None else total[k] + rows
-        return [m for m in total if m is not None], square_sum, count
+        return ([m for m in total if m is not None], square_sum, count,
+                (target_sum, target_sq, target_n))
+
+    def _compute_loss(self, output: PLModuleOutput, target, criterion, sample_weight):
+        """darts' loss, on the forecast and target divided by ``loss_unit`` when they are in
+        the series' units (point forecasts and quantile regression): MSE in units of the
+        training targets' variance. A series c·y then trains exactly as y does (the
+        gradients, which Adam's L2 weight decay and eps are added to, no longer scale with
+        c²), and a series in units of 10^20 does not overflow the float32 loss."""
+        if self.likelihood is None or isinstance(self.likelihood, QuantileRegression):
+            unit = self.loss_unit.to(target.dtype)
+            output = dataclasses.replace(output, prediction=output.prediction / unit)
+            target = target / unit
+        return super()._compute_loss(output, target, criterion, sample_weight)
 
     # -- residual training and the validation-chosen branch weight ---------------------------
     def _forward_parts(self, batch, stage):

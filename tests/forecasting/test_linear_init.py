@@ -119,7 +119,10 @@ def test_without_validation_windows_the_ridge_is_chosen_by_cross_validation():
         "alpha": alpha, "val_mse": {}, "cv_folds": linear_fit.CV_FOLDS,
         "heldout_mse": {a: pytest.approx(v, rel=1e-6) for a, v in scores.items()},
         "train_mse": pytest.approx(np.mean((y - x @ _ridge(x, y, alpha)) ** 2), rel=1e-6),
-        "branch_unit": [pytest.approx(np.sqrt(np.mean(x[:, :IN] ** 2)), rel=1e-5)]}
+        "branch_unit": [pytest.approx(np.sqrt(np.mean(x[:, :IN] ** 2)), rel=1e-5)],
+        "loss_unit": pytest.approx(np.std(np.stack([values[i + IN:i + IN + OUT, 0] for i in
+                                                    range(len(values) - IN - OUT + 1)])),
+                                   rel=1e-5)}
     weight, _ = _linear_path(model)
     np.testing.assert_allclose(weight, _ridge(x, y, alpha)[:IN].T, atol=1e-5)
 
@@ -144,26 +147,47 @@ def test_the_branch_works_in_units_of_each_components_lookback_rms():
             np.sqrt(np.mean(x[:, :IN] ** 2)), rel=1e-5)
 
 
-@pytest.mark.parametrize("factor", [1e-9, 1e6])
+@pytest.mark.parametrize("factor", [1e-9, 1e6, 1e20])
 def test_a_series_in_tiny_or_huge_units_is_forecast_in_its_own_units(factor):
-    """The linear fit and the branch's unit follow the data: a series in nanometres or in
-    billions gets the same linear path and branch unit as the same series in units of order
-    one, and a forecast of comparable quality (before the branch had a unit, its O(0.01)
-    output alone was 10^7 times the nanometre series). Training is not exactly scale-free
-    (Adam's eps, the branch's weight decay), hence the loose bound."""
+    """A series in nanometres, billions or 10^20 trains exactly as the same series in units of
+    order one: the linear fit, the branch's unit and the loss's unit follow the data, so the
+    forecast of c·y is c times the forecast of y (before the loss had a unit, Adam's weight
+    decay and eps made the trained branch depend on c, and 10^20 overflowed the loss)."""
     values = _values(components=2)
-    scores, units, paths = [], [], []
+    preds, units, loss_units, paths = [], [], [], []
     for c in (1.0, factor):
         model = _model(n_epochs=2, linear_lr=None)
         series = TimeSeries.from_values(values * np.float32(c))
         model.fit(series[:160], val_series=series[160 - IN:190], verbose=False)
-        pred = model.predict(OUT, series=series[:190]).values()
-        scores.append(np.mean((pred - values[190:190 + OUT] * c) ** 2) / c ** 2)
+        preds.append(model.predict(OUT, series=series[:190]).values() / c)
         units.append(model.model.branch_unit.numpy() / c)
+        loss_units.append(float(model.model.loss_unit) / c)
         paths.append(np.r_[_linear_path(model)[0].ravel(), _linear_path(model)[1] / c])
     np.testing.assert_allclose(units[1], units[0], rtol=1e-4)
+    assert loss_units[1] == pytest.approx(loss_units[0], rel=1e-4)
     np.testing.assert_allclose(paths[1], paths[0], rtol=1e-3, atol=1e-4)
-    assert scores[1] < 10 * scores[0]
+    np.testing.assert_allclose(preds[1], preds[0], rtol=1e-3, atol=1e-4)
+
+
+def test_the_loss_is_in_units_of_the_training_targets_spread():
+    """The training loss is darts' MSE divided by loss_unit², the RMS over components of the
+    training targets' standard deviations."""
+    values = _values(components=2)
+    values[:, 1] *= 3.0
+    model = _model()
+    model.fit(TimeSeries.from_values(values), verbose=False)
+    targets = np.stack([values[i + IN:i + IN + OUT] for i in range(len(values) - IN - OUT + 1)])
+    expected = np.sqrt(np.mean(targets.reshape(-1, 2).var(axis=0)))
+    assert float(model.model.loss_unit) == pytest.approx(expected, rel=1e-5)
+    assert model.model.linear_fit_info["loss_unit"] == pytest.approx(expected, rel=1e-5)
+    import torch
+    from darts.utils.data.torch_datasets.utils import PLModuleOutput
+
+    pred, target = torch.randn(4, OUT, 2, 1), torch.randn(4, OUT, 2)
+    loss = model.model._compute_loss(PLModuleOutput(prediction=pred), target,
+                                     torch.nn.MSELoss(), None)
+    raw = torch.nn.functional.mse_loss(pred.squeeze(-1), target)
+    assert float(loss) == pytest.approx(float(raw) / expected ** 2, rel=1e-5)
 
 
 def test_a_constant_series_is_forecast_constant():
