@@ -15,6 +15,9 @@ Window construction from the raw release (what :func:`load_bidmc` does)
   ``NaN``, or fewer rows than ``window_s`` times the Numerics' rate) is dropped;
   ``"nanmean"``: the mean of the values present, dropped only if none is. Dropped windows
   are counted per record, logged, and kept in :attr:`BIDMCDataset.report`.
+- A window whose signals hold a non-finite sample (``NaN`` from an empty cell or a WFDB
+  invalid sample, or ``±inf``) is dropped whatever ``nan_policy`` says, and counted as
+  ``dropped_nan_signal`` (per record: ``dropped_signal``).
 - Default stride 3 s: 150 windows per 8-min record, 7,950 over the 53 records before
   dropping, which matches the archive's 7,949 windows (5,550 train + 2,399 test).
 """
@@ -22,6 +25,7 @@ Window construction from the raw release (what :func:`load_bidmc` does)
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -68,7 +72,8 @@ class BIDMCDataset:
     archive_split : np.ndarray or None
         ``"train"``/``"test"`` per window when read from the archive, else ``None``.
     report : dict
-        Counts: windows built, dropped for a missing target or a NaN signal, per record.
+        Counts: windows built, dropped for a missing target or a non-finite (NaN/inf)
+        signal sample, per record.
     """
 
     windows: np.ndarray
@@ -163,7 +168,8 @@ def make_bidmc_windows(
         full = n_all >= int(round(window_s / dt))
         ok = (n_ok > 0) if nan_policy == "nanmean" else (full & (n_nan == 0))
         view = np.lib.stride_tricks.sliding_window_view(rec.signals, win, axis=0)[s0]
-        sig_ok = ~np.isnan(view).any(axis=(1, 2))
+        # NaN and +-inf alike: either would turn a normalised window into NaN
+        sig_ok = np.isfinite(view).all(axis=(1, 2))
         keep = ok & sig_ok
         per_record[rec.record_id] = {
             "windows": int(keep.sum()),
@@ -184,7 +190,7 @@ def make_bidmc_windows(
     }
     log.info(
         "BIDMC %s: %d windows from %d records; dropped %d with a missing target (%s), "
-        "%d with NaN in the signals; %d trailing samples start no window",
+        "%d with NaN/inf in the signals; %d trailing samples start no window",
         target, kept, len(records), dropped_t, nan_policy, dropped_s, tail,
     )
     if kept == 0:
@@ -337,6 +343,13 @@ def bidmc_split_indices(
         without folds, and the other records are dealt into ``n_folds`` groups of whole
         records (``GroupKFold``); group ``fold`` (0-based) is the validation split and the
         rest train. ``val_size`` is then unused. Both or neither must be given.
+
+    Raises
+    ------
+    ValueError
+        Naming the scheme and the count when a part would be empty: ``"reshuffled"`` needs
+        at least 4 windows, ``"patient"`` at least 3 records (2 with folds), and fractions
+        that leave a part without a record (or window) are refused.
     """
     from sklearn.model_selection import GroupKFold, GroupShuffleSplit, train_test_split
 
@@ -345,8 +358,14 @@ def bidmc_split_indices(
     n = len(ds)
     idx = np.arange(n)
     if scheme == "reshuffled":
-        tr, rest = train_test_split(idx, test_size=0.3, random_state=0)
-        va, te = train_test_split(rest, test_size=0.5, random_state=1)
+        if n < 4:
+            raise ValueError(
+                f"scheme='reshuffled' splits the windows 70/15/15 and needs at least 4 windows "
+                f"(one in each part), but the dataset has {n}; load more records"
+            )
+        with _too_few(scheme, f"{n} windows"):
+            tr, rest = train_test_split(idx, test_size=0.3, random_state=0)
+            va, te = train_test_split(rest, test_size=0.5, random_state=1)
         return tr, va, te
     if scheme == "patient":
         if (ds.record_ids < 0).any():
@@ -360,8 +379,19 @@ def bidmc_split_indices(
         if val_size + test_size >= 1:
             raise ValueError(f"val_size + test_size = {val_size + test_size} must be below 1")
         g = ds.record_ids
+        ids = np.unique(g)
+        need = 2 if n_folds is not None else 3
+        if len(ids) < need:
+            parts = "test and the folds" if n_folds is not None else "train, validation and test"
+            raise ValueError(
+                f"scheme='patient' holds out whole records and needs at least {need} records "
+                f"(one for each of {parts}), but the dataset has {len(ids)}: "
+                f"{ids.tolist()}; load more records or use scheme='reshuffled'"
+            )
+        what = f"{len(ids)} records with test_size={test_size}, val_size={val_size}"
         gss = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-        trva, te = next(gss.split(idx, groups=g))
+        with _too_few(scheme, what):
+            trva, te = next(gss.split(idx, groups=g))
         if n_folds is not None:
             n_records = len(np.unique(g[trva]))
             if n_folds > n_records:
@@ -372,7 +402,8 @@ def bidmc_split_indices(
         gss = GroupShuffleSplit(
             n_splits=1, test_size=val_size / (1 - test_size), random_state=seed + 1
         )
-        tr, va = next(gss.split(trva, groups=g[trva]))
+        with _too_few(scheme, what):
+            tr, va = next(gss.split(trva, groups=g[trva]))
         return trva[tr], trva[va], te
     if scheme == "archive":
         if ds.archive_split is None:
@@ -386,9 +417,22 @@ def bidmc_split_indices(
             raise ValueError(f"val_size={val_size!r} must be a fraction in [0, 1)")
         if val_size == 0:
             return tr_all, idx[:0], te
-        tr, va = train_test_split(tr_all, test_size=val_size, random_state=seed)
+        with _too_few(scheme, f"{len(tr_all)} archive train windows, val_size={val_size}"):
+            tr, va = train_test_split(tr_all, test_size=val_size, random_state=seed)
         return tr, va, te
     raise ValueError(f"scheme={scheme!r} is not accepted; use one of {SCHEMES}")
+
+
+@contextmanager
+def _too_few(scheme: str, what: str):
+    """Turn scikit-learn's split-size errors into one that names the scheme and the counts."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(
+            f"scheme={scheme!r} cannot split {what}: a part would be empty ({exc}); load more "
+            "records or change the fractions"
+        ) from exc
 
 
 def check_folds(n_folds: int | None, fold: int | None, scheme: str) -> None:

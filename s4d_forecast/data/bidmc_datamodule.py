@@ -53,6 +53,10 @@ class BIDMCDataModule(SplitDataModule):
         comparisons).
     dataset : BIDMCDataset, optional
         Already loaded windows (``root`` is then not read).
+    layout : {"auto", "csv", "wfdb"}
+        Which raw files to read (see
+        :func:`~s4d_forecast.data.bidmc_records.read_bidmc_records`): ``"auto"`` refuses a
+        root whose records are split between the two layouts; name one to read only it.
     """
 
     def __init__(self, root: str | os.PathLike | None = None, target: str = "RR",
@@ -60,7 +64,7 @@ class BIDMCDataModule(SplitDataModule):
                  normalize: str = "none", stride_s: float = 3.0, nan_policy: str = "drop",
                  seed: int = 0, predict_split: str = "test", shuffle_train: bool = True,
                  dataset: BIDMCDataset | None = None, n_folds: int | None = None,
-                 fold: int | None = None):
+                 fold: int | None = None, layout: str = "auto"):
         super().__init__(normalize, predict_split, accepted=WINDOW_NORMALIZE)
         if root is None and dataset is None:
             raise ValueError("data.root is required: the BIDMC release (folder or zip) or a "
@@ -72,6 +76,9 @@ class BIDMCDataModule(SplitDataModule):
         if scheme not in SCHEMES:
             raise ValueError(f"scheme={scheme!r} is not accepted; use one of {SCHEMES}")
         check_folds(n_folds, fold, scheme)
+        if layout not in ("auto", "csv", "wfdb"):
+            raise ValueError(f"layout={layout!r} is not accepted; use 'auto', 'csv' or 'wfdb'")
+        self.layout = layout
         self.root, self.target, self.scheme = root, target, scheme
         self.n_folds, self.fold = n_folds, fold
         self.batch_size, self.num_workers = batch_size, num_workers
@@ -86,7 +93,7 @@ class BIDMCDataModule(SplitDataModule):
             return
         if self.dataset is None:
             self.dataset = load_bidmc(self.root, self.target, stride_s=self.stride_s,
-                                      nan_policy=self.nan_policy)
+                                      nan_policy=self.nan_policy, layout=self.layout)
         self.splits = bidmc_splits(self.dataset, self.scheme, seed=self.seed,
                                    n_folds=self.n_folds, fold=self.fold)
         self._fit_scaler(self.splits.train.windows)
