@@ -148,7 +148,8 @@ def macro_auc_ci(
         ``(1 + level)/2`` quantiles of the resampled AUCs (0.90 gives the benchmark's 5%/95%).
     max_tries_factor : int, default 1000
         Give up (``ValueError``) after ``max_tries_factor * n_bootstrap`` draws, which only
-        happens when some class is so rare that almost no resample contains it.
+        happens when some class is so rare that almost no resample contains it; a number
+        >= 1.
 
     Returns
     -------
@@ -159,8 +160,14 @@ def macro_auc_ci(
         raise TypeError(f"n_bootstrap must be an int, got {type(n_bootstrap).__name__}")
     if n_bootstrap < 1:
         raise ValueError(f"n_bootstrap must be >= 1, got {n_bootstrap}")
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    if _not_real(level) or not 0.0 < float(level) < 1.0:
+        raise ValueError(f"level must be a number in (0, 1), e.g. 0.90, got {level!r}")
+    if _not_real(max_tries_factor) or not (np.isfinite(max_tries_factor)
+                                           and max_tries_factor >= 1):
+        raise ValueError(
+            f"max_tries_factor must be a number >= 1 (the draws allowed per kept resample; "
+            f"below 1 the budget cannot even cover n_bootstrap), got {max_tries_factor!r}"
+        )
     point = macro_auc(y_true, y_score)
     yt, ys = _check_multilabel(y_true, y_score)
     n = yt.shape[0]
@@ -187,9 +194,31 @@ def macro_auc_ci(
     return AUCInterval(point, float(low), float(high))
 
 
+def _not_real(value) -> bool:
+    """True unless ``value`` is a real number (bool and strings are not)."""
+    return isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating))
+
+
+def _as_float(name: str, value) -> np.ndarray:
+    if value is None:
+        raise TypeError(f"{name} is None; pass an array of numbers")
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise TypeError(f"{name} must be a rectangular numeric array ({exc})") from exc
+    if arr.ndim == 0:
+        raise ValueError(f"{name} is a scalar ({value!r}); pass an array of values")
+    if arr.dtype == object or np.iscomplexobj(arr) or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
 def _check_regression(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    yt = np.asarray(y_true, dtype=np.float64)
-    yp = np.asarray(y_pred, dtype=np.float64)
+    yt = _as_float("y_true", y_true)
+    yp = _as_float("y_pred", y_pred)
     if yt.shape != yp.shape:
         raise ValueError(
             f"y_true and y_pred must have the same shape, got {yt.shape} and {yp.shape}"
@@ -218,13 +247,45 @@ def mse(y_true, y_pred) -> float:
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        Also when the mean squared error itself exceeds the float64 range (errors beyond
+        about 1e154); :func:`rmse` and :func:`mae` still give a finite value then.
     """
     yt, yp = _check_regression(y_true, y_pred)
-    return float(_skm.mean_squared_error(yt, yp))
+    with np.errstate(over="ignore"):
+        value = float(_skm.mean_squared_error(yt, yp))
+    if not np.isfinite(value):
+        _finite("mean squared error", value, _scaled_errors(yt, yp)[0])
+    return value
+
+
+def _finite(what: str, value, half_peak: float) -> float:
+    """``value`` as a float, or a ``ValueError`` when finite inputs overflowed float64."""
+    if not np.isfinite(value):
+        raise ValueError(
+            f"the {what} exceeds the float64 range (largest |y_true - y_pred| is "
+            f"2 x {half_peak:.3g}); rescale the data (rmse and mae stay finite as long as "
+            "the result itself is below ~1.8e308)"
+        )
+    return float(value)
+
+
+def _scaled_errors(yt: np.ndarray, yp: np.ndarray) -> tuple[float, np.ndarray]:
+    """``(m, r)`` with ``y_true - y_pred == 2 * m * r`` and ``max |r| == 1``, without
+    overflow for finite inputs (for errors too large to square, or even to subtract)."""
+    half = yt / 2 - yp / 2
+    m = float(np.max(np.abs(half)))
+    return m, (half / m if m > 0 else half)
 
 
 def rmse(y_true, y_pred) -> float:
     """Root of :func:`mse` (the square root of the mean over all elements).
+
+    Computed on rescaled errors when their squares would overflow float64, so finite
+    inputs give the finite RMSE whenever it is representable.
 
     Parameters
     ----------
@@ -234,7 +295,14 @@ def rmse(y_true, y_pred) -> float:
     -------
     float
     """
-    return float(np.sqrt(mse(y_true, y_pred)))
+    yt, yp = _check_regression(y_true, y_pred)
+    with np.errstate(over="ignore"):
+        value = float(_skm.mean_squared_error(yt, yp))
+    if np.isfinite(value):
+        return float(np.sqrt(value))
+    m, r = _scaled_errors(yt, yp)
+    with np.errstate(over="ignore"):
+        return _finite("root mean squared error", m * (2 * np.sqrt(np.mean(r * r))), m)
 
 
 def mae(y_true, y_pred) -> float:
@@ -249,4 +317,10 @@ def mae(y_true, y_pred) -> float:
     float
     """
     yt, yp = _check_regression(y_true, y_pred)
-    return float(_skm.mean_absolute_error(yt, yp))
+    with np.errstate(over="ignore"):
+        value = float(_skm.mean_absolute_error(yt, yp))
+    if np.isfinite(value):
+        return value
+    m, r = _scaled_errors(yt, yp)  # |y_true - y_pred| beyond float64 for finite inputs
+    with np.errstate(over="ignore"):
+        return _finite("mean absolute error", m * (2 * np.mean(np.abs(r))), m)

@@ -126,7 +126,7 @@ def test_macro_auc_ci_rejects_resamples_missing_a_class():
     point, low, high = macro_auc_ci(y, s, n_bootstrap=50, seed=0)
     assert low <= high
     with pytest.raises(ValueError, match="too rare"):
-        macro_auc_ci(y, s, n_bootstrap=50, seed=0, max_tries_factor=1e-9)
+        macro_auc_ci(y, s, n_bootstrap=50, seed=0, max_tries_factor=1)
 
 
 @pytest.mark.parametrize(
@@ -135,6 +135,12 @@ def test_macro_auc_ci_rejects_resamples_missing_a_class():
         ({"n_bootstrap": 0}, ValueError),
         ({"n_bootstrap": 2.5}, TypeError),
         ({"level": 1.0}, ValueError),
+        ({"level": "x"}, ValueError),
+        ({"level": True}, ValueError),
+        ({"max_tries_factor": 0}, ValueError),
+        ({"max_tries_factor": -1}, ValueError),
+        ({"max_tries_factor": 0.5}, ValueError),
+        ({"max_tries_factor": "many"}, ValueError),
     ],
 )
 def test_macro_auc_ci_bad_args(kwargs, exc):
@@ -167,3 +173,27 @@ def test_regression_metrics_bad_input(fn):
         fn(np.zeros(3), np.array([0.0, np.nan, 1.0]))
     with pytest.raises(ValueError, match="empty"):
         fn(np.zeros(0), np.zeros(0))
+
+
+@pytest.mark.parametrize("fn", [mse, mae, rmse])
+def test_regression_metrics_refuse_none_strings_and_scalars(fn):
+    with pytest.raises(TypeError, match="y_true is None; pass an array of numbers"):
+        fn(None, None)
+    with pytest.raises(TypeError, match="y_pred is None"):
+        fn([1.0], None)
+    with pytest.raises(TypeError, match="y_true must be a real numeric array, got dtype <U1"):
+        fn(["1", "2"], [1.0, 2.0])  # never parsed from text silently
+    with pytest.raises(ValueError, match="y_true is a scalar"):
+        fn(1.0, 2.0)
+
+
+def test_regression_metrics_do_not_overflow_needlessly():
+    # the squared error 4e400 is beyond float64, but the RMSE and MAE (2e200) are not
+    assert rmse([1e200], [-1e200]) == pytest.approx(2e200)
+    assert mae([1e200, 0.0], [-1e200, 0.0]) == pytest.approx(1e200)
+    assert mae([1e308, 0.0], [-1e308, 0.0]) == pytest.approx(1e308)  # difference overflows
+    with pytest.raises(ValueError, match=r"mean squared error exceeds the float64 range "
+                                         r"\(largest \|y_true - y_pred\| is 2 x 1e\+200\)"):
+        mse([1e200], [-1e200])
+    with pytest.raises(ValueError, match="mean absolute error exceeds the float64 range"):
+        mae([1e308], [-1e308])

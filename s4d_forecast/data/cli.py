@@ -139,6 +139,12 @@ def _info_weather(args: argparse.Namespace) -> int:
         path = path / "weather.csv"
     df, report = load_weather(path, return_report=True, **BENCHMARK_OPTIONS)
     parts = weather_splits(df)
+    empty = [name for name, part in parts._asdict().items() if len(part) == 0]
+    if empty:
+        raise ValueError(
+            f"{path}: its {len(df)} row(s) leave the {'/'.join(empty)} split(s) empty under "
+            "the benchmark's 70/10/20 split; the file is far too short (truncated download?)"
+        )
     print(f"weather at {path} ({report.layout} layout): {len(df)} rows x {df.shape[1]} "
           f"variables, {df.index[0]} .. {df.index[-1]}")
     print(_table([(n, len(p), p.index[0], p.index[-1]) for n, p in parts._asdict().items()],

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
@@ -15,12 +16,34 @@ NORMALIZE = ("none", "per_channel", "global")
 WINDOW_NORMALIZE = NORMALIZE + ("per_window",)
 
 
+def _loader_option(name: str, low: int) -> property:
+    """An int attribute checked when it is set, so that every subclass's ``__init__``
+    (``self.batch_size = batch_size``) refuses a bad value before any data is read."""
+    attr = f"_{name}"
+
+    def get(self) -> int:
+        try:
+            return getattr(self, attr)
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} has no {name} set") from None
+
+    def set(self, value) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"data.{name}={value!r} is not accepted: {name} must be an "
+                             f"integer >= {low}")
+        setattr(self, attr, int(value))
+
+    return property(get, set, doc=f"DataLoader {name} (an integer >= {low}, checked when set).")
+
+
 class SplitDataModule(pl.LightningDataModule):
     """A DataModule whose subclasses build ``_loader(split, shuffle)``.
 
     Gives the train (shuffled), val, test and predict loaders, fits ``self.scaler`` (a
     :class:`SignalScaler`, or ``None`` with ``normalize="none"``) on the training data only
-    (:meth:`_fit_scaler`) and saves it in Lightning checkpoints.
+    (:meth:`_fit_scaler`) and saves it in Lightning checkpoints. ``batch_size`` (>= 1) and
+    ``num_workers`` (>= 0) are checked when a subclass sets them, so a bad value is a
+    ``ValueError`` naming ``data.batch_size``/``data.num_workers`` at construction.
 
     Parameters
     ----------
@@ -34,6 +57,8 @@ class SplitDataModule(pl.LightningDataModule):
     """
 
     scaler: SignalScaler | None = None
+    batch_size = _loader_option("batch_size", 1)
+    num_workers = _loader_option("num_workers", 0)
 
     def __init__(self, normalize: str, predict_split: str = "test",
                  accepted: tuple[str, ...] = NORMALIZE):

@@ -37,7 +37,8 @@ from s4d_forecast.data.ptbxl_records import (
     read_ecg_record,
 )
 
-__all__ = ["PTBXL_TASKS", "PTBXLDataset", "load_ptbxl", "ptbxl_splits"]
+__all__ = ["PTBXL_TASKS", "PTBXLDataset", "check_ecg_ids", "check_n_jobs", "load_ptbxl",
+           "ptbxl_splits"]
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,52 @@ def _check_choice(name: str, value, accepted: Sequence) -> None:
         raise ValueError(f"{name} must be one of {list(accepted)}, got {value!r}")
 
 
+def check_ecg_ids(ecg_ids) -> list[int] | None:
+    """``ecg_ids`` as a list of distinct ints (``None`` stays ``None``).
+
+    Raises ``TypeError`` for a string or a non-sequence, ``ValueError`` naming the
+    offending values for non-integers (``1.9`` is never truncated to 1), values below 1,
+    repeats (a record would be loaded twice) and an empty selection.
+    """
+    if ecg_ids is None:
+        return None
+    if isinstance(ecg_ids, (str, bytes)) or not hasattr(ecg_ids, "__iter__"):
+        raise TypeError(
+            f"ecg_ids must be a list of integer ecg_id values, got {type(ecg_ids).__name__} "
+            f"{ecg_ids!r}"
+        )
+    if isinstance(ecg_ids, np.ndarray) and ecg_ids.ndim != 1:
+        raise ValueError(f"ecg_ids must be one list of ids, got an array of shape {ecg_ids.shape}")
+    values = list(ecg_ids)
+    if not values:
+        raise ValueError("ecg_ids is empty; pass None to load every record")
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, np.integer))
+           and not (isinstance(v, (float, np.floating)) and float(v).is_integer())]
+    if bad:
+        raise ValueError(f"ecg_ids must be integers, got {bad[:10]}")
+    ids = [int(v) for v in values]
+    low = [v for v in ids if v < 1]
+    if low:
+        raise ValueError(f"ecg_ids must be >= 1 (PTB-XL numbers records from 1), got {low[:10]}")
+    seen: set[int] = set()
+    dup = sorted({v for v in ids if v in seen or seen.add(v)})
+    if dup:
+        raise ValueError(f"ecg_ids lists {dup[:10]} more than once; each record is loaded once")
+    return ids
+
+
+def check_n_jobs(n_jobs) -> int | None:
+    """``n_jobs``: ``None`` (default) or a positive int (worker processes; 1 reads in this
+    process). There is no ``-1`` "all cores" convention here: pass the number."""
+    if n_jobs is not None and (isinstance(n_jobs, bool)
+                               or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
+        raise ValueError(
+            f"n_jobs={n_jobs!r} is not accepted: use a positive integer (worker processes for "
+            "the first read; 1 reads in this process) or None for min(8, CPU count)"
+        )
+    return None if n_jobs is None else int(n_jobs)
+
+
 def load_ptbxl(
     root: str | os.PathLike,
     sampling_rate: int = 100,
@@ -224,7 +271,8 @@ def load_ptbxl(
         ``"cinc2021"`` reads the Challenge copy (500 Hz only); records are the ``HRxxxxx``
         files found (``HR06000`` is ``ecg_id`` 6000), labelled from ``database``.
     ecg_ids : sequence of int, optional
-        Load only these records (all must exist in the database and on disk).
+        Load only these records, in this order (all must exist in the database and on disk;
+        integers, each once: repeats, fractions and a string are refused).
     class_source : {"statements", "data"}
         ``"statements"``: the task's classes as listed in ``scp_statements.csv`` (fixed,
         what the full release gives); ``"data"``: only classes present among the loaded
@@ -236,7 +284,8 @@ def load_ptbxl(
         Records whose signals contain NaN (WFDB invalid samples): error, or dropped with a
         warning naming them.
     n_jobs : int, optional
-        Worker processes for the first (uncached) read; default ``min(8, cpu_count)``.
+        Worker processes for the first (uncached) read, a positive integer (1: in this
+        process); default ``min(8, cpu_count)``.
 
     Returns
     -------
@@ -264,6 +313,8 @@ def load_ptbxl(
     _check_choice("unknown_codes", unknown_codes, ("raise", "ignore"))
     if not isinstance(cache, bool):
         raise TypeError(f"cache must be True or False, got {cache!r}")
+    ecg_ids = check_ecg_ids(ecg_ids)
+    n_jobs = check_n_jobs(n_jobs)
     if layout == "cinc2021" and sampling_rate != 500:
         raise ValueError(
             f"layout='cinc2021' holds 500 Hz records only, got sampling_rate={sampling_rate}"

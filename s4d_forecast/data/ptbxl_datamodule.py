@@ -18,7 +18,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from s4d_forecast.data.datamodule_base import SPLITS, SplitDataModule
-from s4d_forecast.data.ptbxl import PTBXLDataset, load_ptbxl, ptbxl_splits
+from s4d_forecast.data.ptbxl import (
+    PTBXLDataset,
+    check_ecg_ids,
+    check_n_jobs,
+    load_ptbxl,
+    ptbxl_splits,
+)
 from s4d_forecast.data.ptbxl_labels import check_task, read_scp_statements, task_classes
 from s4d_forecast.data.windows import RandomCropDataset, SlidingWindowDataset, aggregate_windows
 
@@ -116,9 +122,8 @@ class PTBXLDataModule(SplitDataModule):
         for name, value in (("crop_s", crop_s), ("eval_stride_s", eval_stride_s)):
             if value is not None and (isinstance(value, bool) or not value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-        for name, value, low in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        ecg_ids = check_ecg_ids(ecg_ids)
+        check_n_jobs(n_jobs)
         self.root = None if root is None else Path(root)
         self.sampling_rate = int(dataset.sampling_rate if dataset is not None else sampling_rate)
         self.task = dataset.task if dataset is not None else task

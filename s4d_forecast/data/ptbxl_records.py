@@ -5,7 +5,8 @@ and ``records500/00000/00001_hr``, format-16 ``.dat``) and the PhysioNet/CinC Ch
 copy (``HR00001.hea`` + a MATLAB v4 ``.mat`` that the header describes as format 16 with a
 24-byte offset). Checked for every record: the files exist, the data file has exactly the
 size the header implies (shorter: truncated; longer: header/data mismatch), the checksums in
-the header match the samples, the sampling rate, 12 standard leads, and millivolt units.
+the header match the samples, the sampling rate, a non-zero gain per lead, 12 standard leads,
+and millivolt units.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _BYTES_PER_SAMPLE = {
 }  # fmt: skip
 
 _CINC_NAME = re.compile(r"^HR(\d{5})$")
+# The leading number of a header's gain field, e.g. "1000.0" of "1000.0(0)/mV".
+_GAIN = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:[(/]|$)")
 
 
 def cinc_ecg_id(record_name: str) -> int:
@@ -91,6 +94,30 @@ def _check_sizes(rec, record: Path) -> None:
             )
 
 
+def _check_gains(record: Path, n_sig: int) -> None:
+    """Refuse a lead whose header gain is 0 or absent: wfdb then silently assumes 200 adu per
+    physical unit (WFDB's "uncalibrated" default), which would rescale a PTB-XL lead (1000
+    adu/mV) five-fold. wfdb hides the substitution, so the header text is read here."""
+    hea = record.parent / (record.name + ".hea")
+    lines = [ln.strip() for ln in hea.read_text(errors="replace").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    bad = []
+    for line in lines[1 : 1 + n_sig]:
+        fields = line.split()
+        name = " ".join(fields[8:]) if len(fields) > 8 else "?"
+        m = _GAIN.match(fields[2]) if len(fields) > 2 else None
+        if m is None:
+            bad.append(f"{name} (no gain field)")
+        elif float(m.group(1)) == 0:
+            bad.append(f"{name} (gain {fields[2]})")
+    if bad:
+        raise ValueError(
+            f"ECG record {str(record)!r}: header {str(hea)!r} gives no calibration for leads "
+            f"{bad}: a gain of 0 or none means 'uncalibrated', and wfdb would silently assume "
+            "200 adu/mV (PTB-XL records use 1000.0/mV); the header is damaged, re-download it"
+        )
+
+
 def read_ecg_record(record: str | Path, sampling_rate: int) -> tuple[np.ndarray, bool]:
     """Read a 12-lead ECG as float32 millivolts in standard lead order.
 
@@ -114,7 +141,8 @@ def read_ecg_record(record: str | Path, sampling_rate: int) -> tuple[np.ndarray,
         A header or signal file is missing.
     ValueError
         Unreadable, truncated or oversized file, checksum mismatch, wrong sampling rate,
-        leads other than the standard 12, or units other than mV.
+        a lead with gain 0 or no gain (uncalibrated), leads other than the standard 12, or
+        units other than mV.
     """
     import wfdb  # imported here so that importing the package stays light
 
@@ -138,6 +166,7 @@ def read_ecg_record(record: str | Path, sampling_rate: int) -> tuple[np.ndarray,
             f"({type(err).__name__}: {err}); the header or signal file is corrupt"
         ) from err
     _check_sizes(rec, record)
+    _check_gains(record, rec.n_sig)
     if int(round(rec.fs)) != sampling_rate or rec.fs != int(round(rec.fs)):
         raise ValueError(
             f"ECG record {str(record)!r} is sampled at {rec.fs} Hz but sampling_rate="

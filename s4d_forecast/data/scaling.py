@@ -19,11 +19,14 @@ checkpoint.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
+
+log = logging.getLogger(__name__)
 
 MODES = ("per_channel", "global")
 _CHUNK = 1 << 22  # values per partial_fit call
@@ -58,15 +61,35 @@ class SignalScaler:
     def fit(self, x) -> SignalScaler:
         """Fit on training data ``x`` of shape ``(..., C)`` (array, tensor or DataFrame).
 
+        A channel that is constant in ``x`` (zero variance; scikit-learn also treats a
+        spread below float64 resolution as zero) keeps ``scale_ = 1``, as scikit-learn's
+        ``StandardScaler`` does: it is only centred, so it becomes 0 on the training data and
+        ``x - mean`` elsewhere, never NaN/inf. This is logged as a warning naming the
+        channel(s) (column names for a DataFrame), since such a channel carries no
+        information in training.
+
         Raises
         ------
         ValueError
-            If ``x`` is empty or holds NaN/inf (scikit-learn would ignore NaN silently).
+            If ``x`` is 1-D (no channel axis: reshape one series to ``(L, 1)``), empty, has
+            fewer than 2 samples per statistic (no spread to measure), or holds NaN/inf
+            (scikit-learn would ignore NaN silently).
         """
         arr = self._as_array(x, fitting=True)
         if arr.ndim == 0 or arr.size == 0:
             raise ValueError(f"x must be a non-empty array (..., C), got shape {arr.shape}")
+        if arr.ndim == 1:
+            raise ValueError(
+                f"x has shape {arr.shape}: 1-D input has no channel axis (it would be read as "
+                f"{arr.shape[0]} channels of 1 sample); reshape one series to (L, 1) with "
+                "x.reshape(-1, 1), or one sample of C channels to (1, C)"
+            )
         flat = arr.reshape(-1, arr.shape[-1]) if self.mode == "per_channel" else arr.reshape(-1, 1)
+        if len(flat) < 2:
+            raise ValueError(
+                f"x of shape {arr.shape} has {len(flat)} sample per channel; a standard "
+                "deviation needs at least 2 (fit on the training data, not one row)"
+            )
         sk = StandardScaler()
         rows = max(1, _CHUNK // flat.shape[1])
         for i in range(0, len(flat), rows):
@@ -78,6 +101,22 @@ class SignalScaler:
                 )
             sk.partial_fit(chunk)
         c = arr.shape[-1]
+        if not np.isfinite(sk.var_).all():
+            raise ValueError(
+                "the variance of x overflows float64 (values near 1e154 or beyond); rescale "
+                "x before fitting the scaler"
+            )
+        constant = np.flatnonzero(sk.scale_ != np.sqrt(sk.var_))  # sklearn set these to 1
+        if constant.size:
+            if self.mode == "global":
+                what = "all values of x are equal"
+            else:
+                names = [self.columns_[i] if self.columns_ else int(i) for i in constant[:10]]
+                what = (f"channel(s) {names}{' ...' if constant.size > 10 else ''} "
+                        f"{'(columns)' if self.columns_ else '(indices on the last axis)'} "
+                        "are constant in x")
+            log.warning("SignalScaler: %s (zero variance); their scale is set to 1, so they "
+                        "are only centred", what)
         self.mean_ = np.broadcast_to(sk.mean_, (c,)).astype(np.float64).copy()
         self.scale_ = np.broadcast_to(sk.scale_, (c,)).astype(np.float64).copy()
         self.n_samples_seen_ = int(np.max(sk.n_samples_seen_))
@@ -158,7 +197,10 @@ class SignalScaler:
 
     @classmethod
     def from_state_dict(cls, state: dict) -> SignalScaler:
-        """Rebuild a scaler saved by :meth:`state_dict`."""
+        """Rebuild a scaler saved by :meth:`state_dict`.
+
+        Raises ``ValueError`` for missing keys, mismatched shapes, a non-finite mean or a
+        scale that is not finite and positive (it would give inf/NaN outputs)."""
         missing = {"mode", "mean", "scale"} - set(state)
         if missing:
             raise ValueError(f"state is missing keys {sorted(missing)}; not a scaler state")
@@ -167,6 +209,16 @@ class SignalScaler:
         obj.scale_ = np.asarray(state["scale"], dtype=np.float64)
         if obj.mean_.shape != obj.scale_.shape or obj.mean_.ndim != 1:
             raise ValueError(f"mean {obj.mean_.shape} and scale {obj.scale_.shape} must be (C,)")
+        bad_mean = np.flatnonzero(~np.isfinite(obj.mean_))
+        bad_scale = np.flatnonzero(~(np.isfinite(obj.scale_) & (obj.scale_ > 0)))
+        if bad_mean.size or bad_scale.size:
+            found = [f"{what} {arr[bad][:5].tolist()} at channel(s) {bad[:5].tolist()}"
+                     for what, arr, bad in (("mean", obj.mean_, bad_mean),
+                                            ("scale", obj.scale_, bad_scale)) if bad.size]
+            raise ValueError(
+                "not a valid scaler state: means must be finite and scales finite and > 0, "
+                f"got {'; '.join(found)}; the saved state is damaged"
+            )
         obj.n_samples_seen_ = int(state.get("n_samples_seen", 0))
         cols = state.get("columns")
         obj.columns_ = None if cols is None else [str(c) for c in cols]
@@ -229,19 +281,39 @@ def standardize_windows(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     x : np.ndarray
         ``(n, L, C)`` windows, finite.
     eps : float
-        Floor on the standard deviation: a flat channel (a lead off) becomes zeros rather
-        than NaN.
+        Floor on the standard deviation, finite and > 0: a flat channel (a lead off)
+        becomes zeros rather than NaN.
 
     Returns
     -------
     np.ndarray
         float32, same shape.
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, ``eps`` not a finite positive number, or NaN/inf in ``x`` (the
+        window would come out all NaN), naming the first such window and channel.
     """
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps={eps!r} is not accepted: use a finite number > 0 (the floor on "
+                         "the standard deviation)")
     arr = np.asarray(x)
     if arr.ndim != 3:
         raise ValueError(f"x must be (n, L, C) windows, got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"x must be numeric, got dtype {arr.dtype}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"x has windows of 0 time steps (shape {arr.shape})")
+    if np.issubdtype(arr.dtype, np.inexact):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            w, _, c = (int(v[0]) for v in np.nonzero(bad))
+            raise ValueError(
+                f"x contains {int(bad.sum())} NaN/inf value(s) (first in window {w}, channel "
+                f"{c}); that window would come out all NaN: drop or fill them first"
+            )
     out = np.empty(arr.shape, dtype=np.float32)
     for i in range(0, len(arr), 1024):  # chunks: float64 statistics without a full copy
         part = arr[i : i + 1024].astype(np.float64)

@@ -15,6 +15,8 @@ as it is (its 70/10/20 split counts rows); :data:`BENCHMARK_OPTIONS` reproduces 
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -104,12 +106,42 @@ def _read_text(path: Path, report: WeatherReport) -> pd.DataFrame:
         except UnicodeDecodeError:
             continue
     report.encoding = enc
-    import io
-
+    _check_header(next((row for row in csv.reader(io.StringIO(text), skipinitialspace=True)
+                        if row), []), path)
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
+        raw = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
     except pd.errors.ParserError as exc:
         raise ValueError(f"{path}: not a readable CSV ({exc}); corrupt or truncated?") from exc
+    if raw.empty:
+        raise ValueError(f"{path}: file has no data rows, only the header (truncated "
+                         f"download?); {_HOWTO}")
+    return raw
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    """Refuse unnamed and repeated column names, which pandas would silently rename
+    (``Unnamed: 0``, ``OT.1``) and load as extra variables."""
+    names = [c.strip().strip('"').strip() for c in header]
+    unnamed = [i + 1 for i, c in enumerate(names) if not c]
+    if unnamed:
+        hint = (" (a row counter written by DataFrame.to_csv(index=True)? write the file "
+                "with index=False or delete that column)" if unnamed == [1] else "")
+        raise ValueError(
+            f"{path}: header column(s) {unnamed[:10]} (1-based) have no name{hint}; every "
+            "column must be 'date'/'Date Time' or a variable name"
+        )
+    seen: dict[str, int] = {}
+    repeated = []
+    for i, c in enumerate(names):
+        if c in seen:
+            repeated.append(f"{c!r} (columns {seen[c]} and {i + 1})")
+        else:
+            seen[c] = i + 1
+    if repeated:
+        raise ValueError(
+            f"{path}: the header names {', '.join(repeated[:5])} more than once; each "
+            "variable must appear once (which copy is right cannot be told)"
+        )
 
 
 def _parse_dates(raw: pd.Series, layout: str, path: Path) -> pd.DatetimeIndex:
@@ -178,8 +210,11 @@ def load_weather(
     Raises
     ------
     ValueError
-        A missing or unreadable file, an unknown layout, unparsable dates or values, or any
-        defect whose option is ``"raise"`` (all such defects are listed in one message).
+        A missing or unreadable file, a file without data rows, a header with an unnamed or
+        repeated column (``to_csv(index=True)``'s row counter, ``OT,OT``), an unknown layout,
+        unparsable dates or values, infinite values (``inf``, ``1e400``: always refused,
+        naming column, row and time stamp), or any defect whose option is ``"raise"`` (all
+        such defects are listed in one message).
     """
     for name, value in (("duplicates", duplicates), ("gaps", gaps), ("sentinels", sentinels),
                         ("unsorted", unsorted), ("nans", nans)):
@@ -200,7 +235,10 @@ def load_weather(
     report.layout = _DATE_COLUMNS[date_col.strip().lower()]
     index = _parse_dates(raw[date_col], report.layout, path)
     body = raw.drop(columns=[date_col])
-    report.renamed = repair_headers(body.columns)
+    try:
+        report.renamed = repair_headers(body.columns)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
     body = body.rename(columns=report.renamed)
     if report.renamed:
         log.info("weather headers repaired: %s", report.renamed)
@@ -209,11 +247,31 @@ def load_weather(
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: non-numeric value in the data ({exc}); corrupt file?") from exc
     df.index = index
+    _refuse_infinite(df, body, path)
     report.rows_read = len(df)
     df = _fix_defects(df, report, sentinel_value, path)
     report.rows = len(df)
     df.attrs["load_report"] = report.to_dict()
     return (df, report) if return_report else df
+
+
+def _refuse_infinite(df: pd.DataFrame, text: pd.DataFrame, path: Path) -> None:
+    """Refuse ``inf`` cells (written ``inf`` or a number beyond float64 such as ``1e400``):
+    no option makes them usable, and they would turn windows and the scaler non-finite."""
+    inf = np.isinf(df.to_numpy())
+    if not inf.any():
+        return
+    counts = {c: int(n) for c, n in zip(df.columns, inf.sum(axis=0)) if n}
+    rows, cols = np.nonzero(inf)
+    first = [
+        f"column {df.columns[c]!r} data row {r + 1} ({df.index[r]}) = {text.iat[r, c]!r}"
+        for r, c in zip(rows[:3], cols[:3])
+    ]
+    raise ValueError(
+        f"{path}: {int(inf.sum())} infinite cell(s) ('inf' or a number beyond the float64 "
+        f"range), per column {counts}; first: {'; '.join(first)}. Only finite numbers are "
+        "accepted: fix those cells (or leave them empty and pass nans='keep')"
+    )
 
 
 def _fix_defects(df, report: WeatherReport, sentinel_value, path) -> pd.DataFrame:

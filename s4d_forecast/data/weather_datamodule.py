@@ -30,8 +30,9 @@ class WeatherDataModule(SplitDataModule):
     root : str or Path, optional
         ``weather.csv`` (either layout).
     lookback, horizon : int
-        Input and forecast lengths (horizons 96/192/336/720 in the benchmark).
+        Input and forecast lengths, >= 1 (horizons 96/192/336/720 in the benchmark).
     batch_size, num_workers : int
+        >= 1 and >= 0 (checked here, before any data is read).
     normalize : {"per_channel", "global", "none"}
         Standardisation fitted on the training rows (the benchmark's: per channel).
     columns : list of str, optional
@@ -44,6 +45,10 @@ class WeatherDataModule(SplitDataModule):
         Split served by ``predict_dataloader``.
     df : pd.DataFrame, optional
         An already loaded frame (``root`` is then not read).
+
+    ``setup`` refuses NaN/inf cells (left by ``load_options`` such as ``nans="keep"``,
+    ``sentinels="nan"`` or ``gaps="reindex"``, or in ``df``), naming the columns and the first
+    time stamp: they would make windows, the scaler and the loss non-finite.
     """
 
     def __init__(self, root: str | Path | None = None, lookback: int = 96, horizon: int = 96,
@@ -53,6 +58,10 @@ class WeatherDataModule(SplitDataModule):
         super().__init__(normalize, predict_split)
         if root is None and df is None:
             raise ValueError("pass root= (weather.csv) or df=")
+        for name, value in (("lookback", lookback), ("horizon", horizon)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"data.{name}={value!r} is not accepted: {name} must be an "
+                                 "integer >= 1")
         self.root, self.lookback, self.horizon = root, lookback, horizon
         self.batch_size, self.num_workers = batch_size, num_workers
         self.columns = columns
@@ -71,6 +80,7 @@ class WeatherDataModule(SplitDataModule):
             if absent:
                 raise ValueError(f"columns {absent} not in the data; present: {list(df.columns)}")
             df = df[list(self.columns)]
+        _refuse_non_finite(df, self.root)
         parts = weather_splits(df, lookback=self.lookback)
         self._fit_scaler(parts.train.to_numpy())
         for name, part in parts._asdict().items():
@@ -92,3 +102,22 @@ class WeatherDataModule(SplitDataModule):
             self.setup()
         return DataLoader(self.datasets[name], batch_size=self.batch_size, shuffle=shuffle,
                           num_workers=self.num_workers)
+
+
+def _refuse_non_finite(df: pd.DataFrame, root) -> None:
+    """NaN/inf cells (kept by ``load_options`` such as ``nans="keep"``, ``sentinels="nan"``,
+    ``gaps="reindex"``, or in a ``df=`` frame) would give NaN windows and losses: refuse them,
+    naming the columns and the first time stamp."""
+    arr = df.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return
+    counts = {str(c): int(n) for c, n in zip(df.columns, bad.sum(axis=0)) if n}
+    row, col = (int(v[0]) for v in np.nonzero(bad))
+    where = "the frame passed as df=" if root is None else str(root)
+    raise ValueError(
+        f"{where}: {int(bad.sum())} NaN/inf cell(s) in the weather data, per column {counts}; "
+        f"first: column {str(df.columns[col])!r} at {df.index[row]} = {arr[row, col]}. Windows "
+        "must be finite: load without nans='keep'/sentinels='nan'/gaps='reindex', or fill "
+        "those cells first"
+    )

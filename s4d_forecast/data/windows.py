@@ -201,14 +201,45 @@ def aggregate_windows(values, segment_ids, n_segments: int | None = None, reduce
     -------
     np.ndarray
         ``(n_segments, ...)``.
+
+    Raises
+    ------
+    ValueError
+        No windows, ids that are negative, fractional (never truncated) or not below
+        ``n_segments``, a segment without a window, or mismatched lengths.
     """
     if reduce not in ("max", "mean"):
         raise ValueError(f"reduce={reduce!r} is not accepted; use 'max' or 'mean'")
     v = values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)
-    ids = np.asarray(segment_ids, dtype=np.int64)
-    if len(ids) != len(v):
-        raise ValueError(f"values has {len(v)} rows but segment_ids has {len(ids)}")
-    n = int(ids.max()) + 1 if n_segments is None else int(n_segments)
+    raw = segment_ids.detach().cpu().numpy() if hasattr(segment_ids, "detach") \
+        else np.asarray(segment_ids)
+    if raw.ndim != 1:
+        raise ValueError(f"segment_ids must be 1-D (n_windows,), got shape {raw.shape}")
+    if v.ndim == 0:
+        raise ValueError("values must be (n_windows, ...) per-window scores, got a scalar")
+    if len(raw) != len(v):
+        raise ValueError(f"values has {len(v)} rows but segment_ids has {len(raw)}")
+    if len(raw) == 0:
+        raise ValueError("values and segment_ids are empty: there are no windows to aggregate")
+    if raw.dtype == bool or not np.issubdtype(raw.dtype, np.number):
+        raise TypeError(f"segment_ids must be integers, got dtype {raw.dtype}")
+    if not np.issubdtype(raw.dtype, np.integer):
+        frac = raw[~(np.isfinite(raw) & (raw == np.round(raw)))]
+        if frac.size:
+            raise ValueError(f"segment_ids must be integers, got {frac[:5].tolist()} "
+                             "(never truncated)")
+    ids = raw.astype(np.int64)
+    if ids.min() < 0:
+        raise ValueError(f"segment_ids must be >= 0, got {sorted(set(ids[ids < 0].tolist()))[:5]}")
+    if n_segments is None:
+        n = int(ids.max()) + 1
+    else:
+        n = _positive("n_segments", n_segments)
+        if ids.max() >= n:
+            raise ValueError(
+                f"segment_ids go up to {int(ids.max())} but n_segments={n} (ids must be "
+                f"0..{n - 1}); pass the number of segments of the dataset the windows come from"
+            )
     counts = np.bincount(ids, minlength=n)
     if (counts == 0).any():
         raise ValueError(f"segments {np.flatnonzero(counts == 0)[:10].tolist()} have no window")

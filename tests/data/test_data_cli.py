@@ -296,3 +296,25 @@ def test_cli_registered_in_main_parser():
         pytest.skip(f"main CLI not importable: {exc}")
     args = parser.parse_args(["data", "info", "weather", "--root", "x"])
     assert args.func is data_cli._info
+
+
+@pytest.mark.parametrize("rows, words", [
+    (0, "file has no data rows"),
+    (1, "leave the train/test split(s) empty"),
+    (None, "1 infinite cell(s)"),
+])
+def test_cli_info_weather_short_or_infinite_file_is_one_error_line(tmp_path, capsys, rows,
+                                                                   words):
+    from s4d_forecast.cli import main
+
+    p = write_weather_csv(tmp_path / "w.csv", n=20)
+    lines = p.read_text().splitlines()
+    if rows is None:
+        lines[5] = lines[5].rsplit(",", 1)[0] + ",inf"
+    else:
+        lines = lines[: 1 + rows]
+    p.write_text("\n".join(lines) + "\n")
+    assert main(["data", "info", "weather", "--root", str(p)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("s4d-forecast data: error:")
+    assert words in err[0] and "w.csv" in err[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 
 import numpy as np
@@ -56,6 +57,15 @@ def _edit_db(tree, fn):
         ({"cache": "yes"}, TypeError, "cache"),
         ({"layout": "cinc2021", "sampling_rate": 100}, ValueError, "500 Hz records only"),
         ({"ecg_ids": [1, 999]}, ValueError, r"ecg_ids not in the database.*999"),
+        ({"ecg_ids": [1, 1, 2]}, ValueError, r"ecg_ids lists \[1\] more than once"),
+        ({"ecg_ids": [1.9, 2.2]}, ValueError, r"ecg_ids must be integers, got \[1\.9, 2\.2\]"),
+        ({"ecg_ids": "12"}, TypeError, r"ecg_ids must be a list of integer ecg_id values, got "
+                                       r"str '12'"),
+        ({"ecg_ids": []}, ValueError, r"ecg_ids is empty"),
+        ({"ecg_ids": [0, 1]}, ValueError, r"ecg_ids must be >= 1.*\[0\]"),
+        ({"n_jobs": 0}, ValueError, r"n_jobs=0 is not accepted: use a positive integer"),
+        ({"n_jobs": -3}, ValueError, r"n_jobs=-3 is not accepted"),
+        ({"n_jobs": "2"}, ValueError, r"n_jobs='2' is not accepted"),
     ],
 )
 def test_bad_arguments(tree, kwargs, exc, match):
@@ -295,3 +305,31 @@ def test_unwritable_cache_dir_falls_back_with_a_warning(tree, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         ds = load_ptbxl(tree.root, cache_dir=blocker / "cache", n_jobs=1)
     assert "loading without a cache" in caplog.text and len(ds) == len(tree.ecg_ids)
+
+
+@pytest.mark.parametrize("gain", ["0(0)/mV", "0/mV", "0.0(0)/mV"])
+def test_zero_gain_refused_naming_record_and_lead(tree, gain):
+    # wfdb reads a gain of 0 as its "uncalibrated" default of 200 adu/mV: lead I would come
+    # out five times too large with no error
+    rec, _, hea = _dat(tree, 3)
+    lines = hea.read_text().splitlines()
+    fields = lines[1].split()
+    assert fields[2].startswith("1000") and fields[-1] == "I"
+    fields[2] = gain
+    lines[1] = " ".join(fields)
+    hea.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=rf"{rec.name}'.*no calibration for leads "
+                                         rf"\['I \(gain {re.escape(gain)}\)'\]"):
+        _load(tree)
+
+
+def test_datamodule_refuses_bad_loader_options_before_loading(tmp_path):
+    from s4d_forecast.data.ptbxl_datamodule import PTBXLDataModule
+
+    missing = tmp_path / "not_read"  # never opened: the checks come first
+    for kwargs, match in (({"batch_size": 0}, r"data\.batch_size=0 is not accepted"),
+                          ({"num_workers": -1}, r"data\.num_workers=-1 is not accepted"),
+                          ({"ecg_ids": [3, 3]}, r"ecg_ids lists \[3\] more than once"),
+                          ({"n_jobs": 0}, r"n_jobs=0 is not accepted")):
+        with pytest.raises(ValueError, match=match):
+            PTBXLDataModule(root=missing, **kwargs)

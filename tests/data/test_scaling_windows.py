@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -262,3 +263,124 @@ def test_standardize_windows_flat_channel_and_bad_shape():
     np.testing.assert_allclose(out[:, :, 1].std(axis=1), 1, atol=1e-5)
     with pytest.raises(ValueError, match=r"x must be \(n, L, C\) windows, got shape \(50, 2\)"):
         standardize_windows(x[0])
+
+
+# -- robustness ----------------------------------------------------------------------------
+def test_scaler_refuses_1d_and_single_sample():
+    with pytest.raises(ValueError, match=r"1-D input has no channel axis .* reshape one series "
+                                         r"to \(L, 1\)"):
+        SignalScaler().fit_transform(np.arange(5.0))
+    with pytest.raises(ValueError, match=r"has 1 sample per channel; a standard deviation needs "
+                                         r"at least 2"):
+        SignalScaler().fit(np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"at least 2"):
+        SignalScaler("global").fit(np.ones((1, 1)))
+    out = SignalScaler().fit_transform(np.arange(5.0).reshape(-1, 1))  # the reshaped series
+    np.testing.assert_allclose(out[:, 0], (np.arange(5.0) - 2) / np.sqrt(2))
+
+
+def test_scaler_constant_channel_keeps_scale_one_with_a_warning(caplog):
+    df = pd.DataFrame({"flat": [3.0] * 5, "ramp": np.arange(5.0)})
+    with caplog.at_level(logging.WARNING):
+        sc = SignalScaler().fit(df)
+    assert "channel(s) ['flat'] (columns) are constant" in caplog.text
+    np.testing.assert_array_equal(sc.scale_[0], 1.0)
+    np.testing.assert_array_equal(sc.transform(df)["flat"], 0.0)  # centred, never NaN
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        SignalScaler().fit(np.c_[np.arange(5.0), np.zeros(5)])
+    assert "channel(s) [1] (indices on the last axis)" in caplog.text
+    with caplog.at_level(logging.WARNING):
+        SignalScaler("global").fit(np.full((4, 2), 7.0))
+    assert "all values of x are equal" in caplog.text
+
+
+@pytest.mark.parametrize("mean, scale, words", [
+    ([0.0], [0.0], r"scale \[0\.0\] at channel\(s\) \[0\]"),
+    ([0.0, 1.0], [1.0, -2.0], r"scale \[-2\.0\] at channel\(s\) \[1\]"),
+    ([0.0], [np.nan], r"scale \[nan\]"),
+    ([np.inf], [1.0], r"mean \[inf\]"),
+])
+def test_scaler_state_with_unusable_statistics_refused(tmp_path, mean, scale, words):
+    state = {"mode": "per_channel", "mean": np.array(mean), "scale": np.array(scale)}
+    with pytest.raises(ValueError, match=r"not a valid scaler state.*" + words):
+        SignalScaler.from_state_dict(state)
+    np.savez(tmp_path / "s.npz", mode=np.array("per_channel"), mean=state["mean"],
+             scale=state["scale"], n_samples_seen=np.array(3), columns=np.array([], dtype=str),
+             has_columns=np.array(False))
+    with pytest.raises(ValueError, match=r"not a valid scaler state"):
+        SignalScaler.load(tmp_path / "s.npz")
+
+
+def test_standardize_windows_refuses_bad_eps_and_non_finite_input():
+    from s4d_forecast.data.scaling import standardize_windows
+
+    x = np.random.default_rng(0).normal(size=(3, 10, 2))
+    for eps in (0, -1.0, np.nan, np.inf, "1e-6"):
+        with pytest.raises(ValueError, match=r"eps=.* is not accepted: use a finite number > 0"):
+            standardize_windows(x, eps=eps)
+    for bad in (np.nan, np.inf):
+        y = x.copy()
+        y[2, 4, 1] = bad
+        with pytest.raises(ValueError, match=r"x contains 1 NaN/inf value\(s\) \(first in "
+                                             r"window 2, channel 1\)"):
+            standardize_windows(y)
+
+
+def test_aggregate_windows_refuses_bad_ids():
+    scores = np.arange(4.0)[:, None]
+    with pytest.raises(ValueError, match=r"segment_ids must be integers, got \[0\.5, 1\.5\]"):
+        aggregate_windows(scores, [0.0, 0.5, 1.0, 1.5])
+    np.testing.assert_array_equal(aggregate_windows(scores, [0.0, 0.0, 1.0, 1.0]), [[1], [3]])
+    with pytest.raises(ValueError, match=r"segment_ids go up to 3 but n_segments=2"):
+        aggregate_windows(scores, [0, 1, 2, 3], n_segments=2)
+    with pytest.raises(ValueError, match=r"no windows to aggregate"):
+        aggregate_windows(np.zeros((0, 2)), np.zeros(0, dtype=int))
+    with pytest.raises(ValueError, match=r"segment_ids must be >= 0, got \[-1\]"):
+        aggregate_windows(scores, [-1, 0, 1, 2])
+    with pytest.raises(TypeError, match=r"segment_ids must be integers, got dtype bool"):
+        aggregate_windows(scores, [True, False, True, False])
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"batch_size": 0}, "data.batch_size=0 is not accepted: batch_size must be an integer >= 1"),
+    ({"batch_size": -4}, "data.batch_size=-4"),
+    ({"batch_size": 2.5}, "data.batch_size=2.5"),
+    ({"num_workers": -1}, "data.num_workers=-1 is not accepted: num_workers must be an "
+                          "integer >= 0"),
+])
+def test_datamodules_refuse_bad_loader_options_at_construction(tmp_path, kwargs, words):
+    df = load_weather(write_weather_csv(tmp_path / "w.csv", n=60))
+    ds = load_bidmc(write_bidmc_zip(tmp_path / "b.zip", seconds=40), "HR")
+    for make in (lambda: WeatherDataModule(df=df, **kwargs),
+                 lambda: BIDMCDataModule(dataset=ds, **kwargs)):
+        with pytest.raises(ValueError, match=re.escape(words)):
+            make()
+    with pytest.raises(ValueError, match=r"data\.lookback=0 is not accepted"):
+        WeatherDataModule(df=df, lookback=0)
+
+
+def test_cli_bad_batch_size_is_one_error_line_before_loading(tmp_path, capsys):
+    from s4d_forecast.cli import main
+
+    config = Path(__file__).resolve().parents[2] / "s4d_forecast/configs/bidmc/hr_cpu.yaml"
+    zip_path = write_bidmc_zip(tmp_path / "b.zip", seconds=40)
+    code = main(["fit", "--config", str(config), "--data.root", str(zip_path),
+                 "--data.batch_size", "0", "--trainer.default_root_dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: invalid configuration: data.batch_size=0 is not accepted" in err
+    assert "Traceback" not in err
+
+
+def test_weather_datamodule_refuses_non_finite_cells(tmp_path):
+    p = write_weather_csv(tmp_path / "w.csv", n=200, sentinel_rows=(190,))
+    df = load_weather(p, sentinels="nan")  # a NaN in the test rows
+    with pytest.raises(ValueError, match=r"w\.csv: 1 NaN/inf cell\(s\) in the weather data, per "
+                                         r"column \{'OT': 1\}; first: column 'OT' at "
+                                         r"2020-01-02 07:50:00"):
+        WeatherDataModule(root=p, load_options={"sentinels": "nan"}, lookback=8,
+                          horizon=4).setup()
+    frame = df.fillna(0.0)
+    frame.iloc[3, 0] = np.inf  # a training row of a frame passed directly
+    with pytest.raises(ValueError, match=r"the frame passed as df=: 1 NaN/inf cell"):
+        WeatherDataModule(df=frame, lookback=8, horizon=4).setup()

@@ -193,3 +193,42 @@ def test_split_bad_arguments():
         long_horizon_split_bounds(100, 0, train=0.9, test=0.2)
     with pytest.raises(ValueError, match=r"index='rows' is not accepted"):
         weather_timeseries(pd.DataFrame({"a": [1.0]}), index="rows")
+
+
+# -- robustness: values and headers pandas would let through --------------------------------
+@pytest.mark.parametrize("cell", ["inf", "-inf", "1e400"])
+def test_infinite_cells_refused_naming_column_and_row(tmp_path, cell):
+    p = write_weather_csv(tmp_path / "w.csv", n=30)
+    lines = p.read_text().splitlines()
+    fields = lines[8].split(",")  # data row 8 (line 1 is the header)
+    fields[-1] = cell
+    lines[8] = ",".join(fields)
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=rf"w\.csv: 1 infinite cell\(s\).*\{{'OT': 1\}}; first: "
+                                         rf"column 'OT' data row 8 \(2020-01-01 01:20:00\) = "
+                                         rf"'{cell}'"):
+        load_weather(p, **BENCHMARK_OPTIONS)
+
+
+def test_header_only_file_refused(tmp_path):
+    p = write_weather_csv(tmp_path / "w.csv", n=5)
+    p.write_text(p.read_text().splitlines()[0] + "\n")
+    with pytest.raises(ValueError, match=r"w\.csv: file has no data rows, only the header"):
+        load_weather(p)
+
+
+def test_repeated_and_unnamed_columns_refused(tmp_path):
+    p = write_weather_csv(tmp_path / "w.csv", n=5)
+    lines = p.read_text().splitlines()
+    dup = tmp_path / "dup.csv"
+    dup.write_text("\n".join([lines[0] + ",OT"] + [ln + ",1.0" for ln in lines[1:]]) + "\n")
+    with pytest.raises(ValueError, match=r"dup\.csv: the header names 'OT' \(columns 12 and 13\) "
+                                         r"more than once"):
+        load_weather(dup)
+    indexed = tmp_path / "indexed.csv"
+    load_weather(p).to_csv(indexed.with_suffix(".tmp"))  # date is the index: fine
+    pd.read_csv(indexed.with_suffix(".tmp")).to_csv(indexed, index=True)  # adds a row counter
+    with pytest.raises(ValueError, match=r"indexed\.csv: header column\(s\) \[1\] \(1-based\) "
+                                         r"have no name \(a row counter written by "
+                                         r"DataFrame\.to_csv\(index=True\)"):
+        load_weather(indexed)
