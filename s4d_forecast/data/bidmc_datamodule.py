@@ -79,6 +79,15 @@ class BIDMCDataModule(SplitDataModule):
         if layout not in ("auto", "csv", "wfdb"):
             raise ValueError(f"layout={layout!r} is not accepted; use 'auto', 'csv' or 'wfdb'")
         self.layout = layout
+        # checked here, before any data is read (load_bidmc checks them again, with the
+        # sampling rate: stride_s must also be a whole number of samples)
+        if nan_policy not in ("drop", "nanmean"):
+            raise ValueError(f"data.nan_policy={nan_policy!r} is not accepted; use 'drop' or "
+                             "'nanmean'")
+        if (isinstance(stride_s, bool) or not isinstance(stride_s, (int, float, np.number))
+                or not np.isfinite(stride_s) or stride_s <= 0):
+            raise ValueError(f"data.stride_s={stride_s!r} is not accepted: the window stride "
+                             "must be a positive number of seconds")
         self.root, self.target, self.scheme = root, target, scheme
         self.n_folds, self.fold = n_folds, fold
         self.batch_size, self.num_workers = batch_size, num_workers

@@ -4,6 +4,7 @@ mixed layouts, too few records for a split, and messages that name the real caus
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -258,3 +259,17 @@ def test_reshuffled_split_with_too_few_windows(two_records):
         bidmc_split_indices(two_records.subset([0, 1, 2]), "reshuffled")
     tr, va, te = bidmc_split_indices(two_records.subset([0, 1, 2, 3]), "reshuffled")
     assert len(tr) == 2 and len(va) == 1 and len(te) == 1
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"stride_s": 0}, "data.stride_s=0"),
+    ({"stride_s": -3.0}, "data.stride_s=-3.0"),
+    ({"stride_s": "3"}, "data.stride_s='3'"),
+    ({"nan_policy": "zero"}, "data.nan_policy='zero'"),
+])
+def test_datamodule_refuses_bad_stride_and_nan_policy_before_reading(tmp_path, kwargs, match):
+    """Checked when the data module is built: the folder is empty, so reading would fail."""
+    from s4d_forecast.data.bidmc_datamodule import BIDMCDataModule
+
+    with pytest.raises(ValueError, match=re.escape(match)):
+        BIDMCDataModule(root=tmp_path, **kwargs)
