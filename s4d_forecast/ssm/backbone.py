@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s4d_forecast.ssm.layer import S4D, TiedDropout, _check_input
+from s4d_forecast.ssm.kernel import _check_bool, _check_int
+from s4d_forecast.ssm.layer import S4D, TiedDropout, _check_dtype_and_values, _check_input
 
 POOLS = (None, "mean", "last")
 
@@ -74,9 +75,10 @@ class S4DEncoder(nn.Module):
                  prenorm: bool = True, dropout: float = 0.0, pool: str | None = None,
                  **kernel_kwargs):
         super().__init__()
-        for name, value in (("d_input", d_input), ("d_model", d_model), ("n_layers", n_layers)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name}={value!r} must be a positive integer")
+        d_input, d_model, n_layers = (_check_int(name, value) for name, value in (
+            ("d_input", d_input), ("d_model", d_model), ("n_layers", n_layers)))
+        bidirectional = _check_bool("bidirectional", bidirectional)
+        prenorm = _check_bool("prenorm", prenorm)
         if pool not in POOLS:
             raise ValueError(f"pool={pool!r} is not supported; accepted: None, 'mean', 'last'")
         self.d_input, self.d_model, self.pool = d_input, d_model, pool
@@ -91,9 +93,9 @@ class S4DEncoder(nn.Module):
     def forward(self, x: torch.Tensor, state: list | None = None, return_state: bool = False):
         """Encode ``x`` ``(B, L, d_input)``; optionally continue from / return per-layer states."""
         _check_input(x, self.d_input)
-        if state is not None and len(state) != len(self.blocks):
-            raise ValueError(f"state has {len(state)} entries; expected one per layer "
-                             f"({len(self.blocks)})")
+        _check_dtype_and_values(x, self.encoder.weight.dtype, False, module="encoder")
+        if state is not None:
+            self._check_states(state)
         h = self.encoder(x)
         new_states = []
         for i, block in enumerate(self.blocks):
@@ -110,6 +112,15 @@ class S4DEncoder(nn.Module):
             return h[:, -1]
         return h
 
+    def _check_states(self, state) -> None:
+        """One state per layer, as a list or tuple (each layer checks its own)."""
+        n = len(self.blocks)
+        if not isinstance(state, (list, tuple)):
+            raise TypeError(f"state must be a list with one state per layer ({n}), got "
+                            f"{type(state).__name__}; see default_state")
+        if len(state) != n:
+            raise ValueError(f"state has {len(state)} entries; expected one per layer ({n})")
+
     def default_state(self, batch_size: int, device=None) -> list[torch.Tensor]:
         """Zero states, one ``(B, H, N/2)`` complex tensor per layer."""
         return [b.layer.default_state(batch_size, device) for b in self.blocks]
@@ -120,6 +131,8 @@ class S4DEncoder(nn.Module):
         The features are the unpooled output at this step (``pool="last"`` of a full pass).
         """
         _check_input(x_t, self.d_input, "x_t", dims=2)
+        _check_dtype_and_values(x_t, self.encoder.weight.dtype, False, "x_t", "encoder")
+        self._check_states(state)
         h = self.encoder(x_t)
         new_states = []
         for block, s in zip(self.blocks, state):

@@ -19,7 +19,10 @@ kernel 1e-4 away from the float64 formula. Only the matrix product runs in the o
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -32,6 +35,55 @@ def _check_choice(name: str, value, accepted) -> None:
     if value not in accepted:
         raise ValueError(f"{name}={value!r} is not supported; accepted: "
                          f"{', '.join(repr(a) for a in accepted)}")
+
+
+def _check_int(name: str, value, accepted: str = "a positive integer", minimum: int = 1) -> int:
+    """``value`` as a Python ``int`` (numpy and other integer types accepted, bools refused),
+    else a ``ValueError`` naming ``name``, the value and what is ``accepted``."""
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            as_int = operator.index(value)
+        except TypeError:
+            pass
+        else:
+            if as_int >= minimum:
+                return as_int
+    raise ValueError(f"{name}={value!r} must be {accepted}")
+
+
+def _check_real(name: str, value, accepted: str = "a finite number") -> float:
+    """``value`` as a finite Python ``float`` (bools refused), else a ``ValueError``."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value)):
+        raise ValueError(f"{name}={value!r} must be {accepted}")
+    return float(value)
+
+
+def _check_bool(name: str, value) -> bool:
+    """``value`` as a ``bool`` (numpy ``bool_`` accepted); anything else, even a truthy string
+    such as ``"no"``, is a ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}={value!r} must be True or False")
+    return bool(value)
+
+
+def _check_damping(value) -> tuple[float, float]:
+    """DFouT's damping range ``(min, max)``: two finite numbers with ``0 < min <= max``."""
+    accepted = "a pair (min, max) of finite numbers with 0 < min <= max"
+    try:
+        lo, hi = value
+    except (TypeError, ValueError):
+        raise ValueError(f"dfout_damping={value!r} must be {accepted}") from None
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"dfout_damping={value!r} must be {accepted}")
+    for v in (lo, hi):
+        try:
+            _check_real("dfout_damping", v)
+        except ValueError:
+            raise ValueError(f"dfout_damping={value!r} must be {accepted}") from None
+    if not (0 < lo <= hi):
+        raise ValueError(f"dfout_damping={value!r}: need 0 < min <= max")
+    return float(lo), float(hi)
 
 
 def _block_split(L: int) -> tuple[int, int]:
@@ -146,28 +198,30 @@ class S4DKernel(nn.Module):
         super().__init__()
         _check_choice("init", init, INITS)
         _check_choice("disc", disc, DISCS)
-        if not isinstance(d_model, int) or isinstance(d_model, bool) or d_model <= 0:
-            raise ValueError(f"d_model={d_model!r} must be a positive integer")
-        if (not isinstance(d_state, int) or isinstance(d_state, bool) or d_state <= 0
-                or d_state % 2):
-            raise ValueError(f"d_state={d_state!r} must be a positive even integer (N counts "
-                             "conjugate pairs; N/2 complex modes are stored)")
+        d_model = _check_int("d_model", d_model)
+        even = "a positive even integer (N counts conjugate pairs; N/2 complex modes are stored)"
+        d_state = _check_int("d_state", d_state, even)
+        if d_state % 2:
+            raise ValueError(f"d_state={d_state!r} must be {even}")
+        for name, value in (("dt_min", dt_min), ("dt_max", dt_max)):
+            _check_real(name, value, "a finite positive number")
         if not (0 < dt_min <= dt_max):
             raise ValueError(f"dt_min={dt_min!r}, dt_max={dt_max!r}: need 0 < dt_min <= dt_max")
-        if init == "dfout":
-            if disc != "zoh":
-                raise ValueError(f"disc={disc!r} with init='dfout': DFouT places the discrete "
-                                 "poles on the DFT grid directly; only disc='zoh' (exact, "
-                                 "dA = λ) keeps them there")
-            lo, hi = dfout_damping
-            if not (0 < lo <= hi):
-                raise ValueError(f"dfout_damping={dfout_damping!r}: need 0 < min <= max")
-        if l_max is not None and (not isinstance(l_max, int) or l_max <= 0):
-            raise ValueError(f"l_max={l_max!r} must be a positive integer or None")
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                               or not lr >= 0):
-            raise ValueError(f"lr={lr!r} must be None (the optimiser's ssm_lr), 0.0 (frozen) "
-                             "or a positive learning rate")
+        lo, hi = _check_damping(dfout_damping)
+        dfout_half_plane = _check_bool("dfout_half_plane", dfout_half_plane)
+        dfout_phase_sync = _check_bool("dfout_phase_sync", dfout_phase_sync)
+        if init == "dfout" and disc != "zoh":
+            raise ValueError(f"disc={disc!r} with init='dfout': DFouT places the discrete "
+                             "poles on the DFT grid directly; only disc='zoh' (exact, "
+                             "dA = λ) keeps them there")
+        if l_max is not None:
+            l_max = _check_int("l_max", l_max, "a positive integer or None")
+        if lr is not None:
+            accepted = ("None (the optimiser's ssm_lr), 0.0 (frozen) or a positive finite "
+                        "learning rate")
+            if _check_real("lr", lr, accepted) < 0:
+                raise ValueError(f"lr={lr!r} must be {accepted}")
+            lr = float(lr)
         self.H, self.N, self.lr = d_model, d_state, lr
         self.init, self.disc, self.l_max = init, disc, l_max
         H, N2 = d_model, d_state // 2
@@ -286,8 +340,7 @@ class S4DKernel(nn.Module):
 
     def kernel(self, L: int) -> torch.Tensor:
         """The real convolution kernel ``K`` of shape ``(H, L)`` (float32 or float64)."""
-        if not isinstance(L, int) or L <= 0:
-            raise ValueError(f"L={L!r} must be a positive integer")
+        L = _check_int("L", L)
         log_dA, CdB = self.discretize(L)
         with torch.autocast(device_type=CdB.device.type, enabled=False):
             return vandermonde_real(CdB, log_dA, L, self.compute_dtype)

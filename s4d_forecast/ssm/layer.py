@@ -16,7 +16,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from s4d_forecast.ssm.fftconv import RECOMPUTE, batch_chunk, chunked_recompute, fft_conv
-from s4d_forecast.ssm.kernel import S4DKernel, power_blocks, vandermonde_real
+from s4d_forecast.ssm.kernel import (
+    S4DKernel,
+    _check_bool,
+    _check_int,
+    _check_real,
+    power_blocks,
+    vandermonde_real,
+)
 from s4d_forecast.ssm.mixing import glu_mix
 
 #: Odd parts allowed in FFT lengths ``m·2^k`` (see :func:`fft_len`).
@@ -47,9 +54,9 @@ class TiedDropout(nn.Module):
 
     def __init__(self, p: float = 0.0):
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout={p!r} must be in [0, 1)")
-        self.p = p
+        if not 0.0 <= _check_real("dropout", p, "a number in [0, 1)") < 1.0:
+            raise ValueError(f"dropout={p!r} must be a number in [0, 1)")
+        self.p = float(p)
 
     def mask(self, x: torch.Tensor) -> torch.Tensor | None:
         """The scaled keep-mask ``(B, 1, ..., H)`` for ``x``, or None when inactive."""
@@ -70,29 +77,48 @@ def _check_input(x: torch.Tensor, H: int, name: str = "x", dims: int = 3) -> Non
     if x.dim() != dims or x.shape[-1] != H:
         want = "(B, L, H)" if dims == 3 else "(B, H)"
         raise ValueError(f"{name} has shape {tuple(x.shape)}; expected {want} with H={H}")
+    if dims == 3 and x.shape[1] == 0:
+        raise ValueError(f"{name} has shape {tuple(x.shape)}: an empty sequence; expected "
+                         "(B, L, H) with at least one time step (L >= 1)")
     if not x.is_floating_point():
         raise TypeError(f"{name} has dtype {x.dtype}; expected a floating-point tensor")
 
 
-def _check_dtype_and_values(x: torch.Tensor, dtype: torch.dtype, check_finite: bool) -> None:
-    """Input dtype must match the layer's (outside autocast); optionally no NaN/inf."""
-    if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
-        convert = {torch.float32: "x.float()", torch.float64: "x.double()",
-                   torch.float16: "x.half()", torch.bfloat16: "x.bfloat16()"}
-        layer = {torch.float32: "layer.float()", torch.float64: "layer.double()",
-                 torch.float16: "layer.half()", torch.bfloat16: "layer.bfloat16()"}
-        raise TypeError(
-            f"x has dtype {x.dtype} but this S4D layer's weights are {dtype}: convert the input "
-            f"with {convert.get(dtype, f'x.to({dtype})')} or the layer with "
-            f"{layer.get(x.dtype, f'layer.to({x.dtype})')} (or run under torch.autocast)")
+_METHODS = {torch.float32: "float", torch.float64: "double", torch.float16: "half",
+            torch.bfloat16: "bfloat16"}
+
+
+def _check_dtype_and_values(x: torch.Tensor, dtype: torch.dtype, check_finite: bool,
+                            name: str = "x", module: str = "layer") -> None:
+    """Input dtype must match the module's; optionally no NaN/inf.
+
+    Under ``torch.autocast`` lower precisions are accepted either way, but float64 is not:
+    autocast never casts float64 tensors, so a float64 input to a float32 layer (or a
+    float32/bfloat16 input to a float64 layer) would end in a raw matmul dtype error.
+    """
+    if x.dtype != dtype:
+        autocast = torch.is_autocast_enabled(x.device.type)
+        if not autocast or torch.float64 in (x.dtype, dtype):
+            def how(obj, dt):
+                return f"{obj}.{_METHODS[dt]}()" if dt in _METHODS else f"{obj}.to({dt})"
+            hint = ("torch.autocast does not cast float64 tensors; " if autocast else "")
+            rest = "" if autocast else " (or run under torch.autocast)"
+            raise TypeError(
+                f"{name} has dtype {x.dtype} but this S4D {module}'s weights are {dtype}: "
+                f"{hint}convert the input with {how(name, dtype)} or the {module} with "
+                f"{how(module, x.dtype)}{rest}")
     if check_finite:
         bad = ~torch.isfinite(x)
         if bad.any():
-            b, t, h = (int(i) for i in bad.nonzero()[0])
+            first = tuple(int(i) for i in bad.nonzero()[0])
+            where = ", ".join(f"{k} {i}" for k, i in zip(
+                ("batch", "step", "channel") if x.dim() == 3 else ("batch", "channel"), first))
+            effect = ("the FFT convolution would make every output of that sequence NaN"
+                      if x.dim() == 3 else "the recurrent state of that sequence would stay "
+                      "NaN for every later step")
             raise ValueError(
-                f"x has {int(bad.sum())} NaN/inf values, the first at batch {b}, step {t}, "
-                f"channel {h} (value {x[b, t, h].item()}); the FFT convolution would make every "
-                "output of that sequence NaN. Fill or mask them before the layer.")
+                f"{name} has {int(bad.sum())} NaN/inf values, the first at {where} "
+                f"(value {x[first].item()}); {effect}. Fill or mask them before the layer.")
 
 
 class S4D(nn.Module):
@@ -139,7 +165,8 @@ class S4D(nn.Module):
     Notes
     -----
     The input must have the layer's dtype (float32 unless the layer was converted, e.g. with
-    ``layer.double()``); under ``torch.autocast`` lower precisions are accepted.
+    ``layer.double()``); under ``torch.autocast`` lower precisions are accepted, float64 still
+    is not (autocast never casts float64 tensors): a float64 input needs a float64 layer.
 
     Examples
     --------
@@ -159,18 +186,16 @@ class S4D(nn.Module):
             raise ValueError(f"recompute={recompute!r} must be True, False or None (the "
                              "device default)")
         self.recompute = recompute
-        if not isinstance(check_finite, bool):
-            raise TypeError(f"check_finite={check_finite!r} must be True or False")
-        self.check_finite = check_finite
-        if chunk_elements is not None and (not isinstance(chunk_elements, int)
-                                           or isinstance(chunk_elements, bool)
-                                           or chunk_elements <= 0):
-            raise ValueError(f"chunk_elements={chunk_elements!r} must be a positive integer "
-                             "or None (the device default)")
+        self.check_finite = _check_bool("check_finite", check_finite)
+        if chunk_elements is not None:
+            chunk_elements = _check_int("chunk_elements", chunk_elements,
+                                        "a positive integer or None (the device default)")
         self.chunk_elements = chunk_elements
-        self.H, self.N, self.bidirectional = d_model, d_state, bidirectional
-        self.kernel = S4DKernel(d_model * (2 if bidirectional else 1), d_state, init=init,
+        d_model = _check_int("d_model", d_model)
+        self.bidirectional = _check_bool("bidirectional", bidirectional)
+        self.kernel = S4DKernel(d_model * (2 if self.bidirectional else 1), d_state, init=init,
                                 disc=disc, **kernel_kwargs)
+        self.H, self.N = d_model, self.kernel.N
         self.D = nn.Parameter(torch.randn(d_model))
         self.activation = nn.GELU()
         self.dropout = TiedDropout(dropout)
@@ -212,6 +237,8 @@ class S4D(nn.Module):
             raise ValueError("state/return_state need a causal layer; this S4D layer was built "
                              "with bidirectional=True")
         B, L, H = x.shape
+        if state is not None:
+            self._check_state(state, B)
         stateful = state is not None or return_state
         # Kernel and FFTs in float32 (float64 for a float64 model) even under autocast.
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -219,9 +246,6 @@ class S4D(nn.Module):
             K = vandermonde_real(CdB, log_dA, L, self.kernel.compute_dtype)
             y = self._convolve(x, K, keep_spectrum=not self._recompute(x))  # (B, L, H)
             if state is not None:
-                if state.shape != (B, H, self.N // 2):
-                    raise ValueError(f"state has shape {tuple(state.shape)}; expected "
-                                     f"{(B, H, self.N // 2)} (see default_state)")
                 # contribution of the initial state: 2·Re Σ_n C·dB·dA^{k+1}·s_n
                 y = y + vandermonde_real(CdB * torch.exp(log_dA) * state, log_dA, L,
                                          K.dtype).transpose(1, 2)
@@ -276,24 +300,50 @@ class S4D(nn.Module):
             s = s + torch.exp(log_dA * L).to(cdtype) * state
         return s
 
+    @property
+    def state_dtype(self) -> torch.dtype:
+        """Complex dtype of the state: complex128 for a float64 layer, else complex64."""
+        return (torch.complex128 if self.kernel.compute_dtype == torch.float64
+                else torch.complex64)
+
+    def _check_state(self, state, batch_size: int) -> None:
+        """``state`` must be a complex tensor ``(B, H, N/2)`` of :attr:`state_dtype`; without
+        the check a wrong shape broadcasts silently and a complex128 state drifts into a
+        float32 layer."""
+        want = (batch_size, self.H, self.N // 2)
+        if not isinstance(state, torch.Tensor):
+            raise TypeError(f"state must be a complex tensor of shape {want}, got "
+                            f"{type(state).__name__}; start from "
+                            f"layer.default_state({batch_size}) or a state the layer returned")
+        if state.shape != want:
+            raise ValueError(f"state has shape {tuple(state.shape)}; expected {want}, i.e. "
+                             "(B, H, N/2) with B from the input (see default_state)")
+        if state.dtype != self.state_dtype:
+            raise TypeError(f"state has dtype {state.dtype}; this S4D layer's state is "
+                            f"{self.state_dtype} (see default_state)")
+
     def default_state(self, batch_size: int, device=None) -> torch.Tensor:
         """Zero state ``(batch_size, H, N/2)``, complex, for :meth:`step` or ``forward``."""
         if self.bidirectional:
             raise ValueError("a bidirectional S4D layer has no recurrent state")
+        batch_size = _check_int("batch_size", batch_size, "a non-negative integer", minimum=0)
         ref = self.kernel.log_A_real
-        dtype = torch.complex128 if ref.dtype == torch.float64 else torch.complex64
-        return torch.zeros(batch_size, self.H, self.N // 2, dtype=dtype,
+        return torch.zeros(batch_size, self.H, self.N // 2, dtype=self.state_dtype,
                            device=device if device is not None else ref.device)
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor):
         """One recurrent step: ``x_t`` ``(B, H)`` and state ``(B, H, N/2)`` → ``(y_t, state)``.
 
-        O(N·H) per step, independent of how many steps came before.
+        O(N·H) per step, independent of how many steps came before. ``x_t`` must have the
+        layer's dtype (as in ``forward``) and ``state`` be a complex tensor of
+        :attr:`state_dtype` with the batch size of ``x_t``.
         """
         if self.bidirectional:
             raise ValueError("step() needs a causal layer; this S4D layer was built with "
                              "bidirectional=True")
         _check_input(x_t, self.H, "x_t", dims=2)
+        _check_dtype_and_values(x_t, self.D.dtype, self.check_finite, "x_t")
+        self._check_state(state, x_t.shape[0])
         with torch.autocast(device_type=x_t.device.type, enabled=False):
             dA, CdB = self.kernel.step_params()
             u = x_t.to(dA.real.dtype)
