@@ -101,6 +101,23 @@ def normalizable(likelihood) -> bool:
     return isinstance(likelihood, QuantileRegression)
 
 
+def _likelihood(name, value):
+    """A likelihood with quantiles (darts' ``QuantileRegression``) must not repeat one: two
+    heads would be trained on the same quantile (the order is free; darts sorts them)."""
+    quantiles = getattr(value, "quantiles", None)
+    if quantiles is None:
+        return
+    quantiles = list(quantiles)
+    repeated = sorted({q for q in quantiles if quantiles.count(q) > 1})
+    if repeated:
+        unique = sorted(set(quantiles))
+        raise ValueError(
+            f"`{name}` must hold each quantile once, got {type(value).__name__}({quantiles}) "
+            f"with {', '.join(repr(q) for q in repeated)} repeated; pass "
+            f"{type(value).__name__}({unique})."
+        )
+
+
 def _disc(name, value):
     from s4d_forecast.ssm import DISCS
 
@@ -127,6 +144,7 @@ MODEL_ARG_SPEC = {
     "linear_init": _linear_init,
     "ssm_kwargs": _optional_dict,
     "use_static_covariates": _bool,
+    "likelihood": _likelihood,
     "normalization": _normalization,
     "head": _head,
     "channel_independent": _bool,
@@ -589,19 +607,330 @@ def warn_if_scales_differ(name: str, series) -> None:
             return
 
 
+def _as_list(value) -> list | None:
+    """``value`` as a list of its series (``None`` stays ``None``)."""
+    if value is None or isinstance(value, str):
+        return None
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _names(name: str, value) -> list[str]:
+    """How each element of ``value`` is named in a message: ``name`` or ``name[i]``."""
+    if isinstance(value, (list, tuple)):
+        return [f"{name}[{i}]" for i in range(len(value))]
+    return [name]
+
+
+def _is_series(value) -> bool:
+    return hasattr(value, "all_values") and hasattr(value, "time_index")
+
+
+def _span(index) -> str:
+    """``first … last (n steps)`` of a time index."""
+    if len(index) == 1:
+        return f"{_label(index[0])} (1 step)"
+    return f"{_label(index[0])} … {_label(index[-1])} ({len(index)} steps)"
+
+
+def check_finite_static_covariates(name: str, series) -> None:
+    """Refuse NaN/inf static covariates of a darts ``TimeSeries`` (or a list of them), naming
+    the series, the static column and the value. A numeric static covariate beyond the
+    series' float range (1e39 in a float32 series) is stored by darts as inf: refused too."""
+    if series is None:
+        return
+    if isinstance(series, (list, tuple)):
+        for one_name, one in zip(_names(name, series), series):
+            check_finite_static_covariates(one_name, one)
+        return
+    static = getattr(series, "static_covariates", None)
+    if static is None or static.empty:
+        return
+    numeric = static.select_dtypes(include="number")
+    if numeric.shape[1] == 0:
+        return  # non-numeric static covariates: darts reports them
+    values = numeric.to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    rows, cols = np.nonzero(bad)
+    several_rows = len(numeric) > 1
+    where = [f"{numeric.columns[c]!r}" + (f" (row {numeric.index[r]!r})" if several_rows else "")
+             + f" = {values[r, c]}" for r, c in zip(rows, cols)]
+    overflow = (f" An infinite value may be a number beyond the {series.dtype} range of the "
+                f"series, which darts stores as inf: rescale it." if np.isinf(values).any()
+                else "")
+    raise ValueError(
+        f"`{name}` has non-finite static covariates: {_fmt(where)}. S4DModel feeds static "
+        f"covariates to the network, so it would train on NaN losses and forecast NaN: give "
+        f"them finite values, e.g. `{name}.with_static_covariates({name}.static_covariates"
+        f".fillna(0.0))`, or pass `use_static_covariates=False`.{overflow}"
+    )
+
+
+def check_sample_weight(name: str, weight, series, first_output: list | None = None) -> None:
+    """Refuse sample weights that are NaN, infinite or negative, naming the weight series and
+    the first bad time stamp, and weights that are 0 at every time step training reads.
+
+    Parameters
+    ----------
+    name
+        ``"sample_weight"`` or ``"val_sample_weight"``.
+    weight
+        What the user gave: a ``TimeSeries``, a list of them, ``None`` or a string (darts'
+        ``"linear"``/``"exponential"``, left to darts).
+    series
+        The target series the weights go with (a ``TimeSeries`` or a list).
+    first_output
+        Per target series, the position of the first time step a training window's output
+        chunk reads (``None``: the whole series); the "not all 0" test covers those steps.
+    """
+    weights = _as_list(weight)
+    if weights is None or not all(_is_series(w) for w in weights):
+        return
+    accepted = "weights must be finite and >= 0, not all 0"
+    for one_name, one in zip(_names(name, weight), weights):
+        values = one.all_values(copy=False)
+        bad = ~(np.isfinite(values) & (values >= 0))
+        if bad.any():
+            steps = bad.any(axis=(1, 2))
+            first = int(np.argmax(steps))
+            value = values[first][bad[first]][0]
+            raise ValueError(
+                f"`{one_name}` has {int(steps.sum())} time steps with NaN, infinite or "
+                f"negative weights, first at {_label(one.time_index[first])} "
+                f"(weight {value}): {accepted}."
+            )
+    targets = _as_list(series)
+    if targets is None or len(targets) != len(weights) or not all(_is_series(s) for s in targets):
+        return  # darts reports the mismatch
+    read = []
+    for i, (target, one) in enumerate(zip(targets, weights)):
+        start = first_output[i] if first_output is not None else 0
+        if start is None or start >= len(target):
+            return  # too short: reported by the length check / darts
+        times = target.time_index[start:]
+        index = one.time_index
+        if type(index) is not type(times):
+            return
+        inside = (index >= times[0]) & (index <= times[-1])
+        read.append(times)
+        if one.all_values(copy=False)[inside].any():
+            return
+    spans = "; ".join(f"{n}: {_span(t)}" for n, t in zip(_names("series", series), read))
+    raise ValueError(
+        f"`{name}` is 0 at every time step that training reads ({spans}): {accepted}."
+    )
+
+
+def training_starts(series, input_chunk_length: int, output_chunk_length: int,
+                    output_chunk_shift: int = 0, stride=1, max_samples_per_ts=None) -> list:
+    """Per target series, the position of the first lookback step training reads (the
+    earliest window darts' training dataset draws), or ``None`` when the series is too short
+    for one window."""
+    size = input_chunk_length + output_chunk_shift + output_chunk_length
+    if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
+        stride = 1
+    starts = []
+    for one in _as_list(series) or []:
+        n = len(one)
+        n_windows = -(-(n - size + 1) // stride)
+        if isinstance(max_samples_per_ts, int) and max_samples_per_ts >= 1:
+            n_windows = min(n_windows, max_samples_per_ts)
+        starts.append(None if n_windows < 1 else n - (n_windows - 1) * stride - size)
+    return starts
+
+
+def check_series_length(name: str, series, input_chunk_length: int, output_chunk_length: int,
+                        output_chunk_shift: int = 0) -> None:
+    """Refuse a target series (or an element of a list) too short for one training window."""
+    if series is None:
+        return
+    need = input_chunk_length + output_chunk_shift + output_chunk_length
+    values = series if isinstance(series, (list, tuple)) else [series]
+    for one_name, one in zip(_names(name, series), values):
+        if _is_series(one) and len(one) < need:
+            raise ValueError(
+                f"`{one_name}` has {len(one)} time steps, too few for one "
+                f"{'validation' if name.startswith('val') else 'training'} window: it needs at "
+                f"least input_chunk_length + output_chunk_shift + output_chunk_length = "
+                f"{input_chunk_length} + {output_chunk_shift} + {output_chunk_length} = {need} "
+                f"steps (the lookback comes before the forecast span). Pass a longer series or "
+                f"a model with a shorter input_chunk_length."
+            )
+
+
+def check_covariates_cover(name: str, covariates, target_name: str, series, starts: list,
+                           end_offset: int) -> None:
+    """Refuse covariates that do not cover the time steps training reads from them.
+
+    For target series ``i``, training reads the covariates from position ``starts[i]`` of the
+    series (the first lookback step, :func:`training_starts`) to position
+    ``len(series[i]) - 1 - end_offset`` (``output_chunk_length + output_chunk_shift`` for past
+    covariates, which end with the last lookback; 0 for future covariates, which run to the
+    end of the last output chunk). Covariates of another frequency or index type are left to
+    darts, which reports them.
+    """
+    covs, targets = _as_list(covariates), _as_list(series)
+    if covs is None or targets is None or len(covs) != len(targets):
+        return
+    for one_name, target_label, cov, target, start in zip(
+            _names(name, covariates), _names(target_name, series), covs, targets, starts):
+        if start is None or not (_is_series(cov) and _is_series(target)):
+            continue
+        index = target.time_index[start:len(target) - end_offset]
+        if (len(index) == 0 or type(cov.time_index) is not type(index)
+                or cov.freq != target.freq):
+            continue
+        first, last = cov.start_time(), cov.end_time()
+        if first <= index[0] and last >= index[-1]:
+            continue
+        missing = index[(index < first) | (index > last)]
+        fix = (f" or let `{target_label}` start no earlier than `{one_name}`, e.g. "
+               f"`{target_label}.slice_intersect({one_name})`" if first > index[0] else "")
+        raise ValueError(
+            f"`{one_name}` must cover the time steps training reads from it for "
+            f"`{target_label}`, {_span(index)}, but it spans {_span(cov.time_index)}: "
+            f"{_span(missing)} are not covered. Extend `{one_name}`{fix}."
+        )
+
+
+def check_same_components(name: str, series, ref_name: str | None = None,
+                          ref=None) -> None:
+    """Refuse a list of series whose component counts differ, and (with ``ref``) series
+    whose count differs from ``ref``'s (e.g. ``val_series`` against ``series[0]``)."""
+    values = _as_list(series)
+    if not values or not all(_is_series(v) for v in values):
+        return
+    if ref is None or not _is_series(ref):
+        ref, ref_name = values[0], _names(name, series)[0]
+    for one_name, one in zip(_names(name, series), values):
+        if one.n_components != ref.n_components:
+            raise ValueError(
+                f"`{one_name}` has {one.n_components} components but `{ref_name}` has "
+                f"{ref.n_components}; they must have the same number of components (the "
+                f"model's input and output widths are set by the first training series)."
+            )
+
+
+def check_same_dtype(named_series, ref_name: str, ref_dtype, trained: bool) -> None:
+    """Refuse series whose dtype is not ``ref_dtype`` (the first target's at fit, the
+    training data's once the model is trained): the network computes in one precision."""
+    for name, series in named_series:
+        values = series if isinstance(series, (list, tuple)) else [series]
+        for one_name, one in zip(_names(name, series), values):
+            dtype = one.dtype if _is_series(one) else None
+            if dtype is None or dtype == ref_dtype:
+                continue
+            what = (f"the model was trained on {ref_dtype} series" if trained
+                    else f"`{ref_name}` holds {ref_dtype}")
+            raise TypeError(
+                f"`{one_name}` holds {dtype} values but {what}; S4DModel computes in one "
+                f"precision, so convert it with `{one_name}.astype(np.{ref_dtype})`."
+            )
+
+
+def _uses_static(model) -> bool:
+    """Whether the model reads the static covariates: as trained, or as it will train."""
+    if getattr(model, "model", None) is not None:
+        return bool(model.uses_static_covariates)
+    return bool(getattr(model, "considers_static_covariates", False))
+
+
+def _trained_dtype(model):
+    """The dtype of the series the model was trained on (``None`` before training)."""
+    if getattr(model, "model", None) is None:
+        return None
+    target = getattr(getattr(model, "train_sample", None), "past_target", None)
+    return getattr(target, "dtype", None)
+
+
+def check_fit_inputs(model, arguments: dict) -> None:
+    """The checks of ``S4DModel.fit`` beyond finite values, before darts builds a dataset:
+    finite static covariates, one component count and one dtype per argument, targets long
+    enough for a window, covariates covering the steps training reads, and sample weights
+    that are finite, >= 0 and not all 0. ``arguments``: the call's arguments by name."""
+    series, val_series = arguments.get("series"), arguments.get("val_series")
+    if series is None:
+        return
+    icl, ocl = model.input_chunk_length, model.output_chunk_length
+    ocs = getattr(model, "output_chunk_shift", 0) or 0
+    if _uses_static(model):
+        check_finite_static_covariates("series", series)
+        check_finite_static_covariates("val_series", val_series)
+    trained = _trained_dtype(model)
+    targets = _as_list(series)
+    first_name, first = _names("series", series)[0], targets[0] if targets else None
+    if trained is not None:
+        ref_dtype = trained
+    else:
+        ref_dtype = first.dtype if _is_series(first) else None
+    if ref_dtype is not None:
+        check_same_dtype([(n, arguments[n]) for n in _SERIES_ARGS if arguments.get(n) is not None],
+                         first_name, ref_dtype, trained is not None)
+    for name in ("series", "past_covariates", "future_covariates"):
+        check_same_components(name, arguments.get(name))
+        values = _as_list(arguments.get(name))
+        if values:
+            check_same_components(f"val_{name}", arguments.get(f"val_{name}"),
+                                  _names(name, arguments.get(name))[0], values[0])
+    stride, most = arguments.get("stride", 1), arguments.get("max_samples_per_ts")
+    for prefix, target in (("", series), ("val_", val_series)):
+        if target is None:
+            continue
+        check_series_length(f"{prefix}series", target, icl, ocl, ocs)
+        starts = training_starts(target, icl, ocl, ocs, stride, most)
+        check_covariates_cover(f"{prefix}past_covariates",
+                               arguments.get(f"{prefix}past_covariates"),
+                               f"{prefix}series", target, starts, ocl + ocs)
+        check_covariates_cover(f"{prefix}future_covariates",
+                               arguments.get(f"{prefix}future_covariates"),
+                               f"{prefix}series", target, starts, 0)
+        outputs = [None if s is None else s + icl + ocs for s in starts]
+        weight = arguments.get(f"{prefix}sample_weight")
+        check_sample_weight(f"{prefix}sample_weight", weight, target, outputs)
+        check_covariates_cover(f"{prefix}sample_weight", weight, f"{prefix}series", target,
+                               outputs, 0)
+
+
+def check_predict_inputs(model, arguments: dict, *, against_trained: bool = True) -> None:
+    """The checks of ``S4DModel.predict`` (and ``historical_forecasts``) beyond finite
+    values: finite static covariates when the model reads them, and the dtype the model was
+    trained on (``against_trained``)."""
+    if _uses_static(model):
+        check_finite_static_covariates("series", arguments.get("series"))
+    trained = _trained_dtype(model) if against_trained else None
+    if trained is not None:
+        names = ("series", "past_covariates", "future_covariates")
+        check_same_dtype([(n, arguments[n]) for n in names if arguments.get(n) is not None],
+                         "series", trained, True)
+
+
 class FiniteSeriesMixin:
-    """For a darts model: refuse non-finite values in every series given to ``fit`` and
-    ``predict`` (target, covariates and validation series) before any work is done, and
-    warn when the training series differ greatly in scale."""
+    """For a darts model: refuse non-finite values in every series given to ``fit``,
+    ``predict`` and ``historical_forecasts`` (target, covariates, static covariates and
+    validation series) before any work is done, with the other input checks of
+    :func:`check_fit_inputs` / :func:`check_predict_inputs`, and warn when the training
+    series differ greatly in scale."""
 
     def fit(self, *args, **kwargs):
         arguments = _check_series_args(super().fit, args, kwargs)
+        check_fit_inputs(self, arguments)
         warn_if_scales_differ("series", arguments.get("series"))
         return super().fit(*args, **kwargs)
 
     def predict(self, *args, **kwargs):
-        _check_series_args(super().predict, args, kwargs)
+        arguments = _check_series_args(super().predict, args, kwargs)
+        check_predict_inputs(self, arguments)
         return super().predict(*args, **kwargs)
+
+    def historical_forecasts(self, *args, **kwargs):
+        # darts' optimised path (retrain=False) predicts from a dataset, past predict():
+        # the same checks run here first (backtest and residuals come through here too)
+        arguments = _check_series_args(super().historical_forecasts, args, kwargs)
+        retrain = arguments.get("retrain", True)
+        check_predict_inputs(self, arguments,
+                             against_trained=not callable(retrain) and not retrain)
+        return super().historical_forecasts(*args, **kwargs)
 
 
 def _check_series_args(method, args, kwargs) -> dict:

@@ -105,3 +105,19 @@ def test_predict_horizon_too_large_is_refused_with_the_limit():
                                          r"got 1000000000"):
         f.predict(horizon=10**9)
     assert len(f.predict(horizon=9)) == 9
+
+
+def test_duplicate_quantiles_are_refused_at_construction():
+    from darts.utils.likelihood_models import QuantileRegression
+
+    message = re.escape("`likelihood` must hold each quantile once, got QuantileRegression("
+                        "[0.1, 0.5, 0.5, 0.9]) with 0.5 repeated; pass "
+                        "QuantileRegression([0.1, 0.5, 0.9]).")
+    with pytest.raises(ValueError, match=message):
+        S4DModel(input_chunk_length=8, output_chunk_length=4,
+                 likelihood=QuantileRegression([0.1, 0.5, 0.5, 0.9]))
+    with pytest.raises(ValueError, match=message):
+        S4DForecaster(horizon=4, likelihood=QuantileRegression([0.1, 0.5, 0.5, 0.9]))
+    # unsorted is fine: darts sorts the quantiles
+    S4DModel(input_chunk_length=8, output_chunk_length=4,
+             likelihood=QuantileRegression([0.9, 0.1, 0.5]))

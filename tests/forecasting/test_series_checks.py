@@ -231,3 +231,210 @@ def test_the_same_zone_as_another_object_is_accepted():
         "2021-03-10", periods=50, freq="D", tz=dtz.gettz("America/New_York")))
     f = S4DForecaster(horizon=4, lookback=8, **SMALL, **trainer_kwargs()).fit(y, X=X)
     assert len(f.predict(X_future=X)) == 4
+
+
+# -------------------------------- S4DModel inputs refused before training / darts' inference
+def f32_series(n=60, components=1, freq="h", seed=0, static=None):
+    """A float32 darts series (the dtype S4DModel trains in), optionally with static
+    covariates ``{"x": static}``."""
+    from darts import TimeSeries
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None] + np.arange(components)[None, :]
+    values = (np.sin(t / 3) + 0.1 * rng.standard_normal((n, components))).astype(np.float32)
+    series = TimeSeries.from_times_and_values(
+        pd.date_range("2020-01-01", periods=n, freq=freq), values)
+    if static is not None:
+        series = series.with_static_covariates(pd.DataFrame({"x": [static]}))
+    return series
+
+
+def f32_covariates(n=80, components=2, freq="h", start="2020-01-01"):
+    from darts import TimeSeries
+
+    rng = np.random.default_rng(1)
+    return TimeSeries.from_times_and_values(pd.date_range(start, periods=n, freq=freq),
+                                            rng.random((n, components)).astype(np.float32))
+
+
+def with_value(series, position, value):
+    values = series.all_values().copy()
+    values[position] = value
+    return series.with_values(values)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """One tiny S4DModel trained on a float32 hourly series with past, future and static
+    covariates (the predict / historical_forecasts checks below share it)."""
+    m = model()
+    cov = f32_covariates(n=80)
+    m.fit(f32_series(60, static=1.0), past_covariates=cov, future_covariates=cov)
+    return m, cov
+
+
+@pytest.mark.parametrize("value, shown", [(np.nan, "'x' = nan"), (np.inf, "'x' = inf"),
+                                          (1e39, "'x' = inf")])
+def test_fit_refuses_non_finite_static_covariates_naming_series_and_column(value, shown):
+    if value == 1e39:  # beyond float32: darts stores it as inf in a float32 series
+        with pytest.warns(RuntimeWarning):
+            bad = f32_series(static=value)
+    else:
+        bad = f32_series(static=value)
+    with pytest.raises(ValueError, match=re.escape(f"`series[0]` has non-finite static "
+                                                   f"covariates: {shown}")
+                       + r".*use_static_covariates=False"):
+        model().fit([bad, f32_series(seed=1, static=1.0)])
+    with pytest.raises(ValueError, match=re.escape("`val_series` has non-finite static")):
+        model().fit(f32_series(static=1.0), val_series=bad)
+
+
+def test_non_finite_static_covariates_are_refused_at_predict_and_ignored_when_unused(trained):
+    m, cov = trained
+    with pytest.raises(ValueError, match=re.escape("`series` has non-finite static "
+                                                   "covariates: 'x' = nan")):
+        m.predict(2, series=f32_series(static=np.nan), past_covariates=cov,
+                  future_covariates=cov)
+    from s4d_forecast.forecasting import _validation
+
+    unused = model(use_static_covariates=False)
+    _validation.check_fit_inputs(unused, {"series": f32_series(static=np.nan)})  # accepted
+
+
+@pytest.mark.parametrize("position, value, shown", [
+    (30, np.nan, "first at 2020-01-02 06:00:00 (weight nan)"),
+    (30, np.inf, "first at 2020-01-02 06:00:00 (weight inf)"),
+    (40, -0.5, "first at 2020-01-02 16:00:00 (weight -0.5)"),
+    (slice(None), -1.0, "first at 2020-01-01 (weight -1.0)"),
+])
+def test_fit_refuses_nan_infinite_or_negative_sample_weights(position, value, shown):
+    series = f32_series()
+    weight = with_value(series.with_values(np.ones_like(series.all_values())), position, value)
+    with pytest.raises(ValueError, match=re.escape("`sample_weight` has ") + r"\d+" +
+                       re.escape(f" time steps with NaN, infinite or negative weights, {shown}"
+                                 f": weights must be finite and >= 0, not all 0.")):
+        model().fit(series, sample_weight=weight)
+    with pytest.raises(ValueError, match=re.escape("`sample_weight[1]` has ")):
+        model().fit([series, series], sample_weight=[series.with_values(
+            np.ones_like(series.all_values())), weight])
+
+
+def test_fit_refuses_sample_weights_zero_wherever_training_reads_them():
+    series = f32_series()
+    ones = np.ones_like(series.all_values())
+    message = re.escape("`sample_weight` is 0 at every time step that training reads "
+                        "(series: 2020-01-01 08:00:00 … 2020-01-03 11:00:00 (52 steps)): "
+                        "weights must be finite and >= 0, not all 0.")
+    with pytest.raises(ValueError, match=message):
+        model().fit(series, sample_weight=series.with_values(0 * ones))
+    early = ones.copy()
+    early[8:] = 0  # only the first lookback is weighted: no output step is
+    with pytest.raises(ValueError, match=message):
+        model().fit(series, sample_weight=series.with_values(early))
+    from s4d_forecast.forecasting import _validation
+
+    late = ones.copy()
+    late[:20] = 0  # zeros on part of the span, and darts' strings: accepted
+    for weight in (series.with_values(late), "linear", "exponential"):
+        _validation.check_fit_inputs(model(), {"series": series, "sample_weight": weight})
+
+
+@pytest.mark.parametrize("argument, cov, uncovered", [
+    ("past_covariates", lambda c: c[10:], "2020-01-01 … 2020-01-01 09:00:00 "
+                                          "(10 steps) are not covered"),
+    ("future_covariates", lambda c: c[10:], "2020-01-01 … 2020-01-01 09:00:00 "
+                                            "(10 steps) are not covered"),
+    ("past_covariates", lambda c: c[:50], "2020-01-03 02:00:00 … 2020-01-03 07:00:00 "
+                                          "(6 steps) are not covered"),
+    ("future_covariates", lambda c: c[:59], "2020-01-03 11:00:00 (1 step) are not covered"),
+])
+def test_covariates_not_covering_the_training_windows_are_refused_early(argument, cov,
+                                                                        uncovered):
+    series, covariates = f32_series(60), f32_covariates(80)
+    with pytest.raises(ValueError, match=re.escape(f"`{argument}` must cover the time steps "
+                                                   f"training reads from it for `series`")
+                       + r".*" + re.escape(uncovered)):
+        model().fit(series, **{argument: cov(covariates)})
+    with pytest.raises(ValueError, match=re.escape(f"`val_{argument}` must cover")):
+        model().fit(series, **{argument: covariates}, val_series=series[20:],
+                    **{f"val_{argument}": cov(covariates)[25:]})
+
+
+def test_covariates_exactly_covering_the_read_span_are_accepted():
+    from s4d_forecast.forecasting import _validation
+
+    series, covariates = f32_series(60), f32_covariates(80)
+    # past covariates end with the last lookback (60 - 4 = 56 steps), future ones with the
+    # series; with max_samples_per_ts only the last windows are read
+    for kwargs in ({"past_covariates": covariates[:56]},
+                   {"future_covariates": covariates[:60]},
+                   {"past_covariates": covariates[29:], "max_samples_per_ts": 20}):
+        _validation.check_fit_inputs(model(), {"series": series, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"series": [f32_series(), f32_series(components=2)]},
+     "`series[1]` has 2 components but `series[0]` has 1"),
+    ({"series": [f32_series(), f32_series()],
+      "past_covariates": [f32_covariates(components=2), f32_covariates(components=3)]},
+     "`past_covariates[1]` has 3 components but `past_covariates[0]` has 2"),
+    ({"series": f32_series(), "val_series": f32_series(components=2)},
+     "`val_series` has 2 components but `series` has 1"),
+])
+def test_series_with_different_component_counts_are_refused_early(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model().fit(**kwargs)
+
+
+def test_mixed_float_dtypes_are_refused_naming_the_argument_and_the_fix(trained):
+    series, cov = f32_series(), f32_covariates()
+    with pytest.raises(TypeError, match=re.escape(
+            "`past_covariates` holds float64 values but `series` holds float32; S4DModel "
+            "computes in one precision, so convert it with "
+            "`past_covariates.astype(np.float32)`.")):
+        model().fit(series, past_covariates=cov.astype(np.float64))
+    with pytest.raises(TypeError, match=re.escape(
+            "`series[1]` holds float64 values but `series[0]` holds float32")):
+        model().fit([series, f32_series(seed=1).astype(np.float64)])
+    m, cov = trained
+    with pytest.raises(TypeError, match=re.escape(
+            "`series` holds float64 values but the model was trained on float32 series; "
+            "S4DModel computes in one precision, so convert it with "
+            "`series.astype(np.float32)`.")):
+        m.predict(2, series=f32_series(static=1.0).astype(np.float64), past_covariates=cov,
+                  future_covariates=cov)
+
+
+def test_a_too_short_val_series_is_named():
+    with pytest.raises(ValueError, match=re.escape(
+            "`val_series` has 10 time steps, too few for one validation window: it needs at "
+            "least input_chunk_length + output_chunk_shift + output_chunk_length = "
+            "8 + 0 + 4 = 12 steps")):
+        model().fit(f32_series(), val_series=f32_series(10))
+    with pytest.raises(ValueError, match=r"`val_series` has 13 time steps, too few .*"
+                                         r"= 8 \+ 2 \+ 4 = 14 steps"):
+        model(output_chunk_shift=2).fit(f32_series(), val_series=f32_series(13))
+    with pytest.raises(ValueError, match=re.escape("`series[1]` has 10 time steps")):
+        model().fit([f32_series(), f32_series(10)])
+
+
+@pytest.mark.parametrize("argument", ["series", "past_covariates", "future_covariates",
+                                      "static"])
+@pytest.mark.parametrize("method", ["historical_forecasts", "backtest"])
+def test_historical_forecasts_without_retraining_refuse_non_finite_inputs(trained, argument,
+                                                                          method):
+    m, cov = trained
+    kwargs = {"series": f32_series(static=1.0), "past_covariates": cov,
+              "future_covariates": cov}
+    if argument == "static":
+        kwargs["series"] = f32_series(static=np.nan)
+        match = re.escape("`series` has non-finite static covariates: 'x' = nan")
+    else:
+        kwargs[argument] = with_value(kwargs[argument], 45, np.nan)
+        match = re.escape(f"`{argument}` has 1 time steps with NaN values")
+    with pytest.raises(ValueError, match=match):
+        getattr(m, method)(**kwargs, retrain=False, forecast_horizon=2)
+    result = getattr(m, method)(f32_series(static=1.0), past_covariates=cov,
+                                future_covariates=cov, retrain=False, forecast_horizon=2)
+    values = result.values() if method == "historical_forecasts" else np.asarray(result)
+    assert np.isfinite(values).all()
