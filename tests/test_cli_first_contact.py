@@ -48,14 +48,25 @@ def test_data_info_on_a_missing_root_is_one_line(tmp_path, capsys):
         main(["data", "info", "bidmc", "--root", str(missing), "--debug"])
 
 
-def test_task_test_on_an_empty_data_root_is_one_line(tmp_path, capsys):
-    (tmp_path / "empty").mkdir()
+def test_task_fit_on_an_empty_data_root_is_one_line(tmp_path, capsys):
+    (tmp_path / "nodata").mkdir()
     config = CONFIGS / "bidmc" / "rr.yaml"
-    code = main(["test", "--config", str(config), "--data.root", str(tmp_path / "empty"),
+    code = main(["fit", "--config", str(config), "--data.root", str(tmp_path / "nodata"),
                  "--trainer.default_root_dir", str(tmp_path / "run")])
     assert code in (1, 2)
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "error:" in line]
+    assert len(err) == 1 and "no BIDMC files" in err[0] and "nodata" in err[0], err
+
+
+def test_task_test_without_a_checkpoint_is_one_line(tmp_path, capsys):
+    """test scores a trained model: without --ckpt_path it is refused before any data is
+    read (it used to score random weights and exit 0)."""
+    config = CONFIGS / "bidmc" / "rr.yaml"
+    code = main(["test", "--config", str(config), "--data.root", str(tmp_path),
+                 "--trainer.default_root_dir", str(tmp_path / "run")])
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "error:" in err[0] and "empty" in err[0], err
+    assert len(err) == 1 and "error:" in err[0] and "--ckpt_path" in err[0], err
 
 
 def _never(*args, **kwargs):

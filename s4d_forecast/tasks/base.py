@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from s4d_forecast.atomic_files import write_bytes_atomic
 from s4d_forecast.ssm import INITS, S4DEncoder, ssm_param_groups
 from s4d_forecast.ssm.backbone import POOLS as ENCODER_POOLS
 from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
@@ -207,9 +208,10 @@ class EncoderTask(pl.LightningModule):
         return g.reshape(-1, *t.shape[1:])
 
     def _write(self, name: str, frame: pd.DataFrame) -> None:
-        """Write ``frame`` to ``predictions_dir`` (default the trainer's root) / ``name``."""
+        """Write ``frame`` to ``predictions_dir`` (default the trainer's root) / ``name``,
+        atomically: an earlier file stays whole until the new one is complete."""
         root = self.hparams.predictions_dir or self.trainer.default_root_dir
         path = Path(root) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False)
+        write_bytes_atomic(path, frame.to_csv(index=False).encode())
         log.info("wrote %d rows to %s", len(frame), path)

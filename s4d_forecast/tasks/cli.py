@@ -4,11 +4,16 @@ Each subcommand forwards its arguments to :class:`~s4d_forecast.tasks.lightning_
 (LightningCLI/jsonargparse), e.g.::
 
     s4d-forecast fit --config s4d_forecast/configs/bidmc/rr.yaml --data.root bidmc_csv.zip
-    s4d-forecast test --config run/config.yaml --ckpt_path run/checkpoints/last.ckpt
+    s4d-forecast test --config run/config.yaml --ckpt_path last --overwrite
     s4d-forecast fit --config ... --print_config
 
 and ``s4d-forecast cv`` (:mod:`s4d_forecast.tasks.cross_validation`), which runs ``fit`` and
 ``predict`` once per patient fold.
+
+``fit`` needs a new or empty ``--trainer.default_root_dir`` unless it resumes the run there
+(``--auto_resume true``, ``--ckpt_path last``) or ``--overwrite`` is given; ``validate``,
+``test`` and ``predict`` need ``--ckpt_path FILE|last|best``, and ``test``/``predict`` keep
+an existing ``test_predictions.csv`` / ``predictions.csv`` unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import argparse
 
 _HELP = {
     "fit": "train a task (LightningCLI; --help for its options)",
-    "validate": "evaluate a checkpoint on the validation split",
-    "test": "evaluate a checkpoint on the test split and write test_predictions.csv",
-    "predict": "write predictions.csv for the DataModule's predict split",
+    "validate": "evaluate a checkpoint (--ckpt_path) on the validation split",
+    "test": "evaluate a checkpoint (--ckpt_path) on the test split and write "
+            "test_predictions.csv",
+    "predict": "write a checkpoint's (--ckpt_path) predictions.csv for the DataModule's "
+               "predict split",
 }
 
 

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
+import yaml
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
+from s4d_forecast._checks import check_int, check_output_folder
 from s4d_forecast.allocator import tune_cpu_allocator
 from s4d_forecast.callbacks import NonFiniteLossGuard, RandomStateCheckpoint
 from s4d_forecast.tasks.base import EncoderTask
 from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
 
 log = logging.getLogger(__name__)
+
+# the file each subcommand writes next to its run (EncoderTask._write)
+OUTPUT_CSV = {"test": "test_predictions.csv", "predict": "predictions.csv"}
+# model options that may differ from a checkpoint's: where the predictions go
+_FREE_MODEL_OPTIONS = ("predictions_dir",)
 
 
 class ConfigError(ValueError):
@@ -32,10 +43,24 @@ class TaskCLI(LightningCLI):
     checkpoint by ``checkpoint.monitor``, in ``<trainer.default_root_dir>/checkpoints`` unless
     ``--checkpoint.dirpath``) next to which ``last.ckpt`` is rewritten after every epoch
     (Lightning 2.6's own ``save_last`` only writes it when the best one improves),
-    ``--early_stopping.*`` (an ``EarlyStopping``), and ``--auto_resume`` (``fit`` continues
-    from ``checkpoints/last.ckpt`` when it exists and no ``--ckpt_path`` is given;
-    ``--ckpt_path last`` does the same explicitly) and ``--test_after_fit`` (``fit`` then
-    tests the best checkpoint, writing ``test_predictions.csv``).
+    ``--early_stopping.*`` (a :class:`ResumableEarlyStopping`), and ``--auto_resume``
+    (``fit`` continues from ``checkpoints/last.ckpt`` when it exists and no ``--ckpt_path``
+    is given; ``--ckpt_path last`` does the same explicitly, and is an error when there is no
+    ``last.ckpt``), ``--test_after_fit`` (``fit`` then
+    tests the best checkpoint, writing ``test_predictions.csv``) and ``--overwrite``.
+
+    Earlier results are kept: ``fit`` needs a new or empty ``--trainer.default_root_dir``
+    (and ``--checkpoint.dirpath``) unless it continues the run in it (``--auto_resume true``,
+    or a ``--ckpt_path`` in its checkpoint folder) or ``--overwrite`` is given (the folder's
+    earlier checkpoints are then deleted before training); ``test`` and ``predict`` refuse to
+    replace an existing ``test_predictions.csv`` / ``predictions.csv`` without
+    ``--overwrite``. ``validate``, ``test`` and ``predict`` need ``--ckpt_path`` (a file, or
+    ``last`` / ``best`` for the checkpoints of the run in ``--trainer.default_root_dir``):
+    without one they would score a randomly initialised model. The checkpoint is read before
+    anything else is built: a damaged file, a file that is not a checkpoint, or a
+    ``--model.*`` option given on the command line that differs from the checkpoint's is one
+    ``error:`` line (the model is rebuilt from the checkpoint's hyperparameters, as
+    LightningCLI does; ``--model.predictions_dir`` may differ and is honoured).
 
     Every trainer also gets :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` (stop at the
     first NaN/inf loss, before a checkpoint of the broken weights) and
@@ -49,13 +74,30 @@ class TaskCLI(LightningCLI):
         parser.set_defaults({"checkpoint.save_last": False, "checkpoint.monitor": "val/loss",
                              "checkpoint.mode": "min",
                              "checkpoint.filename": "best-{epoch}-{step}"})
-        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        parser.add_lightning_class_args(ResumableEarlyStopping, "early_stopping")
         parser.set_defaults({"early_stopping.monitor": "val/loss", "early_stopping.mode": "min",
                              "early_stopping.patience": 20})
         parser.add_argument("--auto_resume", type=bool, default=False,
                             help="fit: resume from <checkpoint dir>/last.ckpt if it exists")
         parser.add_argument("--test_after_fit", type=bool, default=False,
                             help="fit: then test the best checkpoint (test_predictions.csv)")
+        parser.add_argument("--overwrite", type=bool, nargs="?", const=True, default=False,
+                            help="fit: start over in a non-empty run folder (its earlier "
+                            "checkpoints are deleted); test/predict: replace an existing "
+                            "test_predictions.csv / predictions.csv")
+
+    def parse_arguments(self, parser, args) -> None:
+        """Check the ``--config`` files (readable text, valid YAML, a mapping) first, so a
+        bad one is named in one line; keep ``args`` to tell the options given on the command
+        line from the config's."""
+        self._argv = [str(a) for a in args] if isinstance(args, (list, tuple)) else []
+        for path in _option_values(self._argv, ("--config", "-c")):
+            _check_config_file(path)
+        super().parse_arguments(parser, args)
+
+    def _parse_ckpt_path(self) -> None:
+        """Done in :meth:`before_instantiate_classes` (after the cheaper checks), which reads
+        the checkpoint once, with clear errors, and refuses options that differ from it."""
 
     def _cfg(self):
         return self.config[self.subcommand] if self.subcommand else self.config
@@ -63,19 +105,139 @@ class TaskCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         allow_numpy_arrays()  # the checkpoints this CLI loads hold the DataModules' scalers
         cfg = self._cfg()
+        root = cfg.trainer.default_root_dir
+        if root is not None:
+            _check_folder_option("--trainer.default_root_dir", root)
         if cfg.checkpoint.dirpath is None:
-            root = cfg.trainer.default_root_dir or os.getcwd()
-            cfg.checkpoint.dirpath = str(Path(root) / "checkpoints")
+            cfg.checkpoint.dirpath = str(Path(root or os.getcwd()) / "checkpoints")
+        else:
+            _check_folder_option("--checkpoint.dirpath", cfg.checkpoint.dirpath)
+        for key in ("max_epochs", "max_steps"):
+            try:
+                check_int(f"--trainer.{key}", cfg.trainer.get(key), min=-1,
+                          none_ok=key == "max_epochs")
+            except ValueError as err:
+                raise ConfigError(f"invalid configuration: {err} (-1: no limit)") from err
         data_args = getattr(cfg.get("data"), "init_args", None)
         if data_args is not None and "root" in data_args and data_args.root is None \
                 and data_args.get("dataset") is None:
             raise ConfigError("invalid configuration: data.root is required; pass "
                               "--data.root DIR (the dataset's folder or archive)")
+        if data_args is not None and isinstance(data_args.get("root"), (str, os.PathLike)) \
+                and not Path(data_args.root).exists():
+            raise ConfigError(f"invalid configuration: data.root={str(data_args.root)!r} "
+                              "does not exist")
+        self._resolve_checkpoint()
+        cfg = self._cfg()  # the checkpoint's hyperparameters may have replaced the namespace
+        _check_folder_option("--model.predictions_dir", _model_option(cfg, "predictions_dir"))
+        self._check_outputs(cfg)
+        cfg["overwrite"] = False  # the saved config.yaml does not carry the permission
+
+    # ------------------------------------------------------------------ checkpoints
+    def _resolve_checkpoint(self) -> None:
+        """Turn ``--ckpt_path`` (or ``--auto_resume``) into a checkpoint file, read it, check
+        it against the ``--model.*`` options given, and take its hyperparameters."""
+        cfg = self._cfg()
+        sub = self.subcommand
+        dirpath = Path(cfg.checkpoint.dirpath)
+        ckpt_path = cfg.get("ckpt_path")
+        if sub == "fit" and ckpt_path is None and cfg.get("auto_resume") \
+                and (dirpath / "last.ckpt").is_file():
+            log.info("auto_resume: continuing from %s", dirpath / "last.ckpt")
+            ckpt_path = str(dirpath / "last.ckpt")
+        if ckpt_path is None:
+            if sub in ("validate", "test", "predict"):
+                raise ConfigError(
+                    f"--ckpt_path is required: `{sub}` evaluates a trained model, and without "
+                    "a checkpoint it would score random weights; pass --ckpt_path FILE.ckpt, "
+                    f"or last / best for the checkpoints in {str(dirpath)!r}")
+            return
+        ckpt_path = _find_checkpoint(str(ckpt_path), dirpath)
+        cfg["ckpt_path"] = ckpt_path
+        ckpt = _load_checkpoint(ckpt_path)
+        hparams = dict(ckpt.get("hyper_parameters") or {})
+        hparams.pop("_instantiator", None)
+        given = self._given_model_options()
+        for name, value in given.items():
+            if name in _FREE_MODEL_OPTIONS or name not in hparams:
+                continue
+            if _plain(value) != _plain(hparams[name]):
+                raise ConfigError(
+                    f"--model.{name}={value!r} differs from the checkpoint's {name}="
+                    f"{hparams[name]!r} ({ckpt_path}); the model is rebuilt from the "
+                    f"checkpoint's settings: drop --model.{name}, or give a checkpoint "
+                    "trained with it")
+        if not hparams:
+            return
+        if "_class_path" in hparams:  # as LightningCLI._parse_ckpt_path
+            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        for name in _FREE_MODEL_OPTIONS:
+            if name in given:
+                hparams.get("dict_kwargs", hparams)[name] = given[name]
+        try:
+            self.config = self.parser.parse_object({sub: {"model": hparams}}, self.config)
+        except SystemExit:
+            sys.stderr.write("Parsing of ckpt_path hyperparameters failed!\n")
+            raise
+
+    def _given_model_options(self) -> dict:
+        """``--model.NAME`` options given on the command line, with their parsed values."""
+        init = getattr(self._cfg().get("model"), "init_args", None) or {}
+        names = set()
+        for arg in getattr(self, "_argv", []):
+            m = re.match(r"--model\.(?:init_args\.)?(\w+)(?:=|$)", arg)
+            if m:
+                names.add(m.group(1))
+        return {n: init[n] for n in names if n in init}
+
+    # ------------------------------------------------------------------ earlier results
+    def _check_outputs(self, cfg) -> None:
+        """Refuse to overwrite an earlier run or earlier predictions without --overwrite."""
+        overwrite = bool(cfg.get("overwrite"))
+        self._start_over = False
+        if not _first_process():
+            return  # a DDP worker re-running the command: the first process has checked
+        if self.subcommand in OUTPUT_CSV:
+            csv = _predictions_folder(cfg) / OUTPUT_CSV[self.subcommand]
+            if csv.exists() and not overwrite:
+                raise ConfigError(
+                    f"{str(csv)!r} exists (an earlier `{self.subcommand}`'s results): pass "
+                    "--overwrite to replace it, or choose another --trainer.default_root_dir "
+                    "(or --model.predictions_dir)")
+            return
+        if self.subcommand != "fit":
+            return
+        dirpath = Path(cfg.checkpoint.dirpath)
+        ckpt = cfg.get("ckpt_path")
+        if cfg.get("auto_resume") or (ckpt is not None and Path(ckpt).resolve().parent
+                                      == dirpath.resolve()):
+            return  # continues the run in this folder
+        root = cfg.trainer.default_root_dir
+        folders = [("--trainer.default_root_dir", Path(root))] if root is not None else []
+        if root is None or not _inside(dirpath, Path(root)):
+            folders.append(("--checkpoint.dirpath", dirpath))
+        for name, folder in folders:
+            try:
+                check_output_folder(folder, overwrite, name=name)
+            except FileExistsError as err:
+                raise ConfigError(
+                    f"{name} {str(folder)!r} holds an earlier run, whose checkpoints and "
+                    "results this fit would overwrite: pass --auto_resume true to continue "
+                    "it, --overwrite to start over in it (its checkpoints are deleted), or "
+                    f"choose another {name}") from err
+        if cfg.get("test_after_fit"):
+            csv = _predictions_folder(cfg) / OUTPUT_CSV["test"]
+            if csv.exists() and not overwrite:
+                raise ConfigError(
+                    f"{str(csv)!r} exists (an earlier test's results), and this fit's "
+                    "--test_after_fit would replace it: pass --overwrite, or choose another "
+                    "--model.predictions_dir")
+        self._start_over = overwrite and dirpath.is_dir()
 
     def instantiate_classes(self) -> None:
         try:
             super().instantiate_classes()
-        except (ValueError, TypeError, FileNotFoundError) as err:
+        except (ValueError, TypeError, FileNotFoundError, MisconfigurationException) as err:
             raise ConfigError(f"invalid configuration: {_clean(str(err))}") from err
         cfg = self._cfg()
         self.trainer.callbacks += [NonFiniteLossGuard(), RandomStateCheckpoint()]
@@ -84,13 +246,25 @@ class TaskCLI(LightningCLI):
         if root is not None and not Path(root).exists():
             raise ConfigError(f"invalid configuration: data.root={str(root)!r} does not exist")
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except RuntimeError as err:
+            if "Error(s) in loading state_dict" not in str(err):
+                raise
+            ckpt = self._cfg().get("ckpt_path")
+            detail = _state_dict_mismatch(str(err))
+            raise ConfigError(
+                f"checkpoint {str(ckpt)!r} does not fit the model these settings build "
+                f"({detail}): the model or data settings differ from the checkpoint's"
+            ) from err
+
     def before_fit(self) -> None:
-        cfg = self.config_init[self.subcommand]
-        if cfg.get("auto_resume") and cfg.get("ckpt_path") is None:
-            last = Path(cfg.checkpoint.dirpath) / "last.ckpt"
-            if last.is_file():
-                log.info("auto_resume: continuing from %s", last)
-                cfg["ckpt_path"] = str(last)
+        if getattr(self, "_start_over", False):
+            dirpath = Path(self._cfg().checkpoint.dirpath)
+            for old in sorted(dirpath.glob("*.ckpt")):
+                log.info("--overwrite: deleting the earlier run's %s", old)
+                old.unlink()
 
     def after_fit(self) -> None:
         cfg = self.config_init[self.subcommand]
@@ -100,10 +274,180 @@ class TaskCLI(LightningCLI):
                               ckpt_path=best or "last")
 
 
+class ResumableEarlyStopping(EarlyStopping):
+    """``EarlyStopping`` that lets a resumed fit replay the checkpoint's epoch end.
+
+    A step-based fit (``max_steps`` with ``max_epochs: -1``) resumed from a ``last.ckpt``
+    written at the end of a training epoch runs that epoch's ``on_train_epoch_end`` hooks
+    again, before any validation of the new process; with ``val_check_interval: 1.0`` early
+    stopping checks there, and the metrics (not kept in checkpoints) are not there yet, so
+    Lightning's strict check stopped the resumed fit with "Early stopping conditioned on
+    metric ... which is not available". That epoch's check already ran before the
+    checkpoint was written (its state travels in the checkpoint), so it is skipped.
+    """
+
+    @property
+    def state_key(self) -> str:  # the same key as EarlyStopping: older checkpoints resume
+        return f"EarlyStopping{ {'monitor': self.monitor, 'mode': self.mode}!r}"
+
+    def _run_early_stopping_check(self, trainer) -> None:
+        if trainer.fit_loop.restarting and self.monitor not in trainer.callback_metrics:
+            log.debug("early stopping: %s not logged yet in the replayed epoch end of a "
+                      "resumed fit; the check ran before the checkpoint", self.monitor)
+            return
+        super()._run_early_stopping_check(trainer)
+
+
 def last_checkpoint(dirpath: str) -> ModelCheckpoint:
     """A ``ModelCheckpoint`` that rewrites ``dirpath/last.ckpt`` after every epoch."""
     return ModelCheckpoint(dirpath=dirpath, filename="last", monitor=None, save_top_k=1,
                            enable_version_counter=False)
+
+
+def _find_checkpoint(ckpt_path: str, dirpath: Path) -> str:
+    """``--ckpt_path``'s file: ``last`` is ``dirpath/last.ckpt``, ``best`` the one other
+    checkpoint in ``dirpath``."""
+    if ckpt_path == "last":
+        last = dirpath / "last.ckpt"
+        if not last.is_file():
+            raise ConfigError(f"--ckpt_path last: there is no {str(last)!r} (no run has "
+                              "saved a checkpoint there); pass --ckpt_path FILE.ckpt, or the "
+                              "run's --trainer.default_root_dir / --checkpoint.dirpath")
+        return str(last)
+    if ckpt_path == "best":
+        found = sorted(p for p in dirpath.glob("*.ckpt") if not p.name.startswith("last"))
+        if len(found) != 1:
+            what = "none" if not found else ", ".join(p.name for p in found)
+            raise ConfigError(f"--ckpt_path best: expected one best checkpoint (besides "
+                              f"last.ckpt) in {str(dirpath)!r}, found {what}; pass "
+                              "--ckpt_path FILE.ckpt")
+        return str(found[0])
+    path = Path(ckpt_path)
+    if not path.exists():
+        raise ConfigError(f"--ckpt_path {ckpt_path!r} does not exist; accepted: a checkpoint "
+                          "file, last or best")
+    if not path.is_file():
+        raise ConfigError(f"--ckpt_path {ckpt_path!r} is a folder, not a checkpoint file")
+    return ckpt_path
+
+
+def _load_checkpoint(path: str) -> dict:
+    """Read a Lightning checkpoint, naming the file and what is wrong with it."""
+    name = f"--ckpt_path {path!r}"
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise ConfigError(f"{name} is empty (0 bytes), not a checkpoint")
+    if head.startswith(b"PK") and not zipfile.is_zipfile(path):
+        raise ConfigError(f"{name} is damaged (a truncated or corrupted checkpoint archive); "
+                          "use another checkpoint of the run")
+    if not head.startswith(b"PK") and not head.startswith(b"\x80"):
+        raise ConfigError(f"{name} is not a checkpoint (not a file written by torch.save)")
+    try:
+        ckpt = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:  # noqa: BLE001 - any reader error: the file is the problem
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise ConfigError(f"{name} could not be read as a checkpoint (damaged, or not "
+                          f"written by this package's tasks): {first}") from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ConfigError(f"{name} is not a Lightning checkpoint (it holds no state_dict)")
+    return ckpt
+
+
+def _state_dict_mismatch(message: str) -> str:
+    """The first size mismatch (or missing/unexpected key) of a ``load_state_dict`` error."""
+    shape = r"torch\.Size\((\[[^]]*\])\)"
+    m = re.search(rf"size mismatch for ([\w.]+): copying a param with shape {shape} from "
+                  rf"checkpoint, the shape in current model is {shape}", message)
+    if m:
+        return f"{m.group(1)} has shape {m.group(2)} in the checkpoint, {m.group(3)} here"
+    lines = [ln.strip() for ln in message.splitlines()[1:] if ln.strip()]
+    return lines[0][:300] if lines else "the weights differ"
+
+
+def _check_folder_option(name: str, value) -> None:
+    """``value`` must be a folder or a path where one can be made (no file in the way)."""
+    if value is None:
+        return
+    path = Path(os.fspath(value))
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{name} {str(path)!r} is a file, but it must be a folder; choose "
+                          "another path (or move the file away)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{name} {str(path)!r} cannot be made: {str(parent)!r} is "
+                                  "a file, not a folder")
+            break
+
+
+def _model_option(cfg, name: str):
+    model = cfg.get("model")
+    for part in ("dict_kwargs", "init_args"):
+        values = getattr(model, part, None) or {}
+        if name in values:
+            return values[name]
+    return None
+
+
+def _predictions_folder(cfg) -> Path:
+    return Path(_model_option(cfg, "predictions_dir") or cfg.trainer.default_root_dir
+                or os.getcwd())
+
+
+def _first_process() -> bool:
+    """Not a DDP worker that Lightning, torchrun or SLURM started with the same command
+    (they run it again, once the first process may already have written into the run)."""
+    return all(os.environ.get(k, "0") == "0" for k in ("LOCAL_RANK", "NODE_RANK", "RANK",
+                                                        "SLURM_PROCID"))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _option_values(argv: Sequence[str], names: Sequence[str]) -> list[str]:
+    """The values given to the options ``names`` in ``argv`` (``--x v`` and ``--x=v``)."""
+    found = []
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                found.append(argv[i + 1])
+            elif arg.startswith(name + "="):
+                found.append(arg[len(name) + 1:])
+    return found
+
+
+def _check_config_file(path: str) -> None:
+    """A ``--config`` file must exist and be UTF-8 text holding a YAML mapping (an inline
+    YAML string, which jsonargparse also takes, is left to it)."""
+    p = Path(path)
+    if not p.exists():
+        if any(c in path for c in "{}:\n"):
+            return
+        raise ConfigError(f"--config {path!r} does not exist; accepted: a YAML file")
+    if not p.is_file():
+        raise ConfigError(f"--config {path!r} is a folder, not a YAML file")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"--config {path!r} is not a text (UTF-8 YAML) file: byte "
+                          f"{err.object[err.start]:#04x} at position {err.start}") from err
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"--config {path!r} is not valid YAML: {problem}{at}") from err
+    if not isinstance(loaded, dict):
+        what = "empty" if loaded is None else f"a {type(loaded).__name__}"
+        raise ConfigError(f"--config {path!r} is {what}; accepted: a YAML mapping of options "
+                          "(trainer:, model:, data:, ...)")
 
 
 def _clean(message: str) -> str:
@@ -126,10 +470,11 @@ def run_cli(argv: Sequence[str]) -> int:
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     tune_cpu_allocator()  # training-sized blocks stay in the heap (see s4d_forecast.allocator)
     try:
+        # prog "s4d-forecast": jsonargparse adds the subcommand ("s4d-forecast fit")
         TaskCLI(EncoderTask, pl.LightningDataModule, subclass_mode_model=True,
                 subclass_mode_data=True, args=list(argv),
                 save_config_kwargs={"overwrite": True},
-                parser_kwargs={"prog": f"s4d-forecast {argv[0] if argv else ''}".strip()})
+                parser_kwargs={"prog": "s4d-forecast"})
     except ConfigError as err:
         print(f"s4d-forecast {argv[0]}: error: {err}", file=sys.stderr)
         return 2
