@@ -930,7 +930,32 @@ class FiniteSeriesMixin:
         retrain = arguments.get("retrain", True)
         check_predict_inputs(self, arguments,
                              against_trained=not callable(retrain) and not retrain)
-        return super().historical_forecasts(*args, **kwargs)
+        try:
+            return super().historical_forecasts(*args, **kwargs)
+        except TypeError as err:
+            if not _is_darts_day_step_error(err):
+                raise
+            raise TypeError(
+                f"darts {_darts_version()} cannot place `start` on a series with daily steps "
+                f"under pandas {pd.__version__}: pandas 3 made 'D' a calendar-day offset, "
+                "which darts.utils.utils.n_steps_between cannot divide a time span by "
+                f"({err}). Either slice the series so that forecasts begin where you want "
+                "them and pass start=None (with retrain=False the first forecast follows the "
+                "first input_chunk_length steps: series[k - input_chunk_length:] starts at "
+                "step k), or install pandas<3."
+            ) from err
+
+
+def _is_darts_day_step_error(err: TypeError) -> bool:
+    """darts 0.48's ``n_steps_between`` failing on pandas 3's calendar-day ``Day`` offset."""
+    text = str(err)
+    return "unsupported operand type(s) for //" in text and "Day" in text
+
+
+def _darts_version() -> str:
+    import darts
+
+    return darts.__version__
 
 
 def _check_series_args(method, args, kwargs) -> dict:

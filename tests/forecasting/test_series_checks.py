@@ -438,3 +438,27 @@ def test_historical_forecasts_without_retraining_refuse_non_finite_inputs(traine
                                 future_covariates=cov, retrain=False, forecast_horizon=2)
     values = result.values() if method == "historical_forecasts" else np.asarray(result)
     assert np.isfinite(values).all()
+
+
+def test_historical_forecasts_with_a_start_on_a_daily_series():
+    """darts 0.48 cannot place ``start`` on a daily series under pandas 3 (its
+    ``n_steps_between`` divides a time span by the calendar-day offset): the error says so
+    and gives the workaround, which is checked to work. Under pandas 2 the call works."""
+    m = model()
+    series = f32_series(60, freq="D")
+    m.fit(series[:40])
+    k = 50
+    workaround = m.historical_forecasts(series[k - 8:], start=None, forecast_horizon=4,
+                                        retrain=False, last_points_only=True)
+    assert workaround.start_time() == series.time_index[k + 3]
+    if int(pd.__version__.split(".")[0]) < 3:
+        direct = m.historical_forecasts(series, start=series.time_index[k],
+                                        forecast_horizon=4, retrain=False,
+                                        last_points_only=True)
+        np.testing.assert_allclose(direct.values(), workaround.values(), rtol=1e-5)
+        return
+    with pytest.raises(TypeError, match=r"daily steps.*series\[k - input_chunk_length:\]"):
+        m.historical_forecasts(series, start=series.time_index[k], forecast_horizon=4,
+                               retrain=False)
+    with pytest.raises(TypeError, match="pandas<3"):
+        m.backtest(series, start=k, forecast_horizon=4, retrain=False)
