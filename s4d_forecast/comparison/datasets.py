@@ -10,6 +10,7 @@ the header.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,8 +169,13 @@ def _parse_times(column: pd.Series, time_col: str, path: Path) -> tuple[pd.Serie
     """
     notes = []
     try:
-        times = pd.to_datetime(column, errors="coerce", format="mixed")
-    except ValueError:  # pandas refuses different UTC offsets in one column
+        with warnings.catch_warnings():  # pandas 2 warns about mixed offsets, see below
+            warnings.simplefilter("ignore", FutureWarning)
+            times = pd.to_datetime(column, errors="coerce", format="mixed")
+        mixed = times.dtype == object  # pandas 2: Timestamps in several offsets
+    except ValueError:  # pandas 3 refuses different UTC offsets in one column
+        mixed = True
+    if mixed:
         times = pd.to_datetime(column, errors="coerce", format="mixed", utc=True)
         parsed = [None if pd.isna(t) else pd.Timestamp(v)
                   for v, t in zip(column, times, strict=True)]
