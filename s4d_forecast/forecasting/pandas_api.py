@@ -545,7 +545,14 @@ def _to_series(frame: pd.DataFrame, freq) -> TimeSeries:
     a time-zone-aware index goes in as naive UTC / wall-clock time (see _internal_index)."""
     data = frame.astype(np.float64)
     data.columns = [f"c{i}_{col}" for i, col in enumerate(frame.columns)]
-    if isinstance(frame.index, pd.RangeIndex):
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        # positions: a RangeIndex, or the integer Index pandas 2 makes of concatenated ones
+        # (they are consecutive steps of `freq` here: y's positions and those after them)
+        start = int(frame.index[0])
+        data.index = pd.RangeIndex(start, start + len(frame) * int(freq), int(freq))
+        if not data.index.equals(pd.Index(frame.index)):
+            raise ValueError(f"internal error: positions {list(frame.index[:5])}... are not "
+                             f"consecutive steps of {freq}")
         return TimeSeries.from_dataframe(data)
     data.index = _internal_index(frame.index, freq)
     return TimeSeries.from_dataframe(data, freq=freq)

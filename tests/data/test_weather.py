@@ -204,9 +204,12 @@ def test_infinite_cells_refused_naming_column_and_row(tmp_path, cell):
     fields[-1] = cell
     lines[8] = ",".join(fields)
     p.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=rf"w\.csv: 1 infinite cell\(s\).*\{{'OT': 1\}}; first: "
-                                         rf"column 'OT' data row 8 \(2020-01-01 01:20:00\) = "
-                                         rf"'{cell}'"):
+    message = (rf"w\.csv: 1 infinite cell\(s\).*\{{'OT': 1\}}; first: column 'OT' data row 8 "
+               rf"\(2020-01-01 01:20:00\) = '{cell}'")
+    if cell == "1e400" and int(pd.__version__.split(".")[0]) < 3:
+        # pandas 2's parser does not read 1e400 as a number: refused as a non-number
+        message = r"w\.csv: non-numeric value in the data \(Unable to parse string \"1e400\""
+    with pytest.raises(ValueError, match=message):
         load_weather(p, **BENCHMARK_OPTIONS)
 
 
