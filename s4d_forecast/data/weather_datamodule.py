@@ -46,6 +46,8 @@ class WeatherDataModule(SplitDataModule):
     df : pd.DataFrame, optional
         An already loaded frame (``root`` is then not read).
 
+    Notes
+    -----
     ``setup`` refuses NaN/inf cells (left by ``load_options`` such as ``nans="keep"``,
     ``sentinels="nan"`` or ``gaps="reindex"``, or in ``df``), naming the columns and the first
     time stamp: they would make windows, the scaler and the loss non-finite.

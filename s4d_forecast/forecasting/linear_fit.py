@@ -98,8 +98,9 @@ class Moments:
 
 
 def fold_of(index: torch.Tensor, count: int, folds: int = CV_FOLDS) -> torch.Tensor:
-    """Fold (``0 .. folds - 1``) of each window ``index`` out of ``count``: contiguous blocks
-    of (nearly) equal size, in the order of the dataset (time order within a series)."""
+    """Fold number, from 0 to ``folds - 1``, of each window ``index`` out of ``count``:
+    contiguous blocks of (nearly) equal size, in the order of the dataset (time order within
+    a series)."""
     return torch.div(index * min(folds, max(count, 1)), max(count, 1), rounding_mode="floor")
 
 
