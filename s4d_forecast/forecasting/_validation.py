@@ -320,10 +320,45 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
     frame = data.to_frame() if is_series else data
     if len(frame) == 0 or frame.shape[1] == 0:
         raise ValueError(f"`{name}` is empty (shape {frame.shape}); pass at least one value.")
+    if not is_series:
+        _check_column_labels(name, frame.columns)
     _check_index(name, frame.index)
     _check_numeric(name, frame, is_series)
     _check_missing(name, frame)
     return frame, is_series
+
+
+def _check_column_labels(name: str, columns: pd.Index) -> None:
+    """One flat, non-null, distinct label per column: the forecasts (and the ``lower``/``upper``
+    columns of ``predict_interval``) are labelled by them, and ``X_future`` is matched by them."""
+    if isinstance(columns, pd.MultiIndex):
+        raise ValueError(
+            f"`{name}` has MultiIndex columns ({columns.nlevels} levels, e.g. {columns[0]!r}); "
+            f"S4DForecaster needs one flat label per column. Flatten them first, e.g. "
+            f"`{name}.columns = ['_'.join(map(str, col)) for col in {name}.columns]`."
+        )
+    tuples = [col for col in columns if not pd.api.types.is_scalar(col)]
+    if tuples:
+        raise ValueError(
+            f"`{name}` has column labels that are not single values: {tuples[:_SHOW]}; "
+            f"S4DForecaster needs one flat label per column (str, int or float). Flatten them "
+            f"first, e.g. `{name}.columns = ['_'.join(map(str, col)) for col in {name}.columns]`."
+        )
+    nulls = [col for col in columns if pd.isna(col)]
+    if nulls:
+        raise ValueError(
+            f"`{name}` has missing column labels {nulls}; every column needs a label (str, "
+            f"int or float, not None/NaN). Rename them first, e.g. "
+            f"`{name}.columns = [f'col{{i}}' for i in range({name}.shape[1])]`."
+        )
+    duplicated = columns.duplicated(keep=False)
+    if duplicated.any():
+        raise ValueError(
+            f"`{name}` has duplicate column labels {list(columns[duplicated])} (pandas treats "
+            f"labels that compare equal, such as 1 and 1.0, as the same); every column needs "
+            f"its own label. Rename them first, e.g. "
+            f"`{name}.columns = [f'{{col}}_{{i}}' for i, col in enumerate({name}.columns)]`."
+        )
 
 
 def _check_index(name: str, index: pd.Index) -> None:
@@ -517,12 +552,24 @@ def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str)
         )
 
 
-def check_columns(name: str, frame: pd.DataFrame, expected: list) -> None:
-    if list(frame.columns) != list(expected):
+def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index) -> pd.DataFrame:
+    """``frame`` with the columns ``expected`` (those of ``X`` in fit), in that order and with
+    those labels: the same columns in another order are matched by name (``frame`` comes from
+    :func:`as_frame`, so its labels are distinct); missing or extra columns are refused."""
+    got = list(frame.columns)
+    same_set = len(got) == len(expected) and all(col in frame.columns for col in expected)
+    if not same_set:
+        missing = [col for col in expected if col not in frame.columns]
+        extra = [col for col in got if col not in expected]
+        detail = "; ".join(part for part in (
+            f"missing {missing}" if missing else "", f"not in `X`: {extra}" if extra else "",
+        ) if part)
         raise ValueError(
-            f"`{name}` must have the columns `X` had in fit(), {list(expected)}, "
-            f"got {list(frame.columns)}."
+            f"`{name}` must have the columns `X` had in fit(), {list(expected)} (in any "
+            f"order), got {got}" + (f" ({detail})." if detail else ".")
         )
+    positions = [frame.columns.get_loc(col) for col in expected]
+    return frame.iloc[:, positions].set_axis(expected, axis=1)
 
 
 # --------------------------------------------------------- darts series given to S4DModel

@@ -77,7 +77,12 @@ class S4DForecaster:
 
     A time-zone-aware index keeps its zone in every output. Inside, hourly (fixed-length)
     steps are handled in UTC, so DST changes neither duplicate nor drop steps; calendar steps
-    (days, weeks, months) follow the local calendar.
+    (days, weeks, months) follow the local calendar. A calendar step that falls on a local time
+    that does not exist (midnight in America/Havana on the day summer time starts) is moved
+    forward to the end of the gap (01:00), one that occurs twice (02:30 in Europe/Paris on the
+    night summer time ends) is its first occurrence: as ``pd.date_range(..., tz=tz,
+    nonexistent="shift_forward", ambiguous=True)`` places them, which is how to build
+    ``X_future`` for such steps.
     """
 
     #: Longest ``predict`` horizon, in steps times target columns times samples: longer
@@ -163,6 +168,8 @@ class S4DForecaster:
         Returns the new state (the attributes in ``_STATE``) and the scaled covariates.
         """
         frame, y_is_series = v.as_frame("y", y)
+        # a snapshot: changing the caller's frame after fit must not change predict or save
+        frame = frame.copy(deep=True)
         freq = v.infer_freq("y", frame.index)
         needed = self.lookback + self.horizon
         if len(frame) < needed:
@@ -190,6 +197,7 @@ class S4DForecaster:
         covariates = None
         if X is not None:
             xframe, _ = v.as_frame("X", X)
+            xframe = xframe.copy(deep=True)  # a snapshot, as for `y`
             v.check_same_index_kind("X", xframe.index, frame.index, freq)
             v.check_covers("X", xframe, frame.index, "every timestamp of `y`")
             state["_X_shift"], state["_X_scaler"], covariates = _standardise(
@@ -241,10 +249,13 @@ class S4DForecaster:
             Columns ``lower`` and ``upper`` for a Series target; ``(column, "lower"|"upper")``
             MultiIndex columns for a DataFrame target.
         """
-        if isinstance(coverage, bool) or not isinstance(coverage, (float, int)) or not (
-            0 < coverage < 1
-        ):
-            raise ValueError(f"`coverage` must be a float in (0, 1), got {coverage!r}.")
+        if isinstance(coverage, (bool, np.bool_)) or not isinstance(
+            coverage, (float, int, np.floating, np.integer)
+        ) or not (0 < coverage < 1):
+            raise ValueError(
+                f"`coverage` must be a float in (0, 1) (Python or numpy float), got "
+                f"{coverage!r}.")
+        coverage = float(coverage)
         self._check_fitted()
         if self.model_.likelihood is None:
             raise ValueError(
@@ -270,11 +281,13 @@ class S4DForecaster:
         The folder holds ``forecaster.json`` (settings, frequency, time zone, column names),
         ``data.npz`` (the training data the scalers are refit on, no pickled objects) and the
         model files ``model.pt`` / ``model.pt.ckpt``. Everything is checked and serialised
-        first (names, time zone, the model files in a temporary folder inside ``path``), so a
-        save that is refused or fails leaves an earlier save in ``path`` as it was. Then every
-        file is replaced atomically (temporary file, fsync, rename), ``forecaster.json`` last,
-        and it records the pairing ids of the others, so :meth:`load` refuses files from
-        different saves (a save killed half-way).
+        first (names, time zone, the model files in a temporary folder inside ``path``). Then
+        the earlier save's files are set aside (hard links, or copies) and every file is
+        replaced atomically (temporary file, fsync, rename), ``forecaster.json`` last; if a
+        replacement fails, the earlier files are put back. So a save that is refused or fails
+        leaves an earlier save in ``path`` as it was, and folders it created are removed.
+        ``forecaster.json`` records the pairing ids of the others, so :meth:`load` refuses
+        files from different saves (a save killed half-way, with no chance to put them back).
 
         Parameters
         ----------
@@ -343,31 +356,25 @@ class S4DForecaster:
                 f"saved to {str(folder)!r}."
             ) from err
 
-        created = not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".s4d-save-", suffix=".tmp", dir=folder))
+        new_folders = _missing_folders(folder)  # removed again if the save fails
         done = False
         try:
-            # the model is written beside the old save, under a temporary folder
-            self.model_.save(str(staging / _MODEL))
-            manifest["model_pair_id"] = model_files.read_pair_id(staging / _MODEL)
-            manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
-            # replace: data, model (checkpoint first), and the manifest that pairs them last
-            model_files.write_bytes_atomic(folder / _DATA, data_bytes)
-            ckpt = _MODEL + ".ckpt"
-            if (staging / ckpt).exists():
-                os.replace(staging / ckpt, folder / ckpt)
-            else:  # an earlier save's weights must not be paired with this model
-                (folder / ckpt).unlink(missing_ok=True)
-            os.replace(staging / _MODEL, folder / _MODEL)
-            fsync_dir(folder)
-            model_files.write_bytes_atomic(folder / _MANIFEST, manifest_bytes)
+            folder.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".s4d-save-", suffix=".tmp", dir=folder))
+            try:
+                # the model is written beside the old save, under a temporary folder
+                self.model_.save(str(staging / _MODEL))
+                manifest["model_pair_id"] = model_files.read_pair_id(staging / _MODEL)
+                manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
+                _replace_files(folder, staging, data_bytes, manifest_bytes)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
             done = True
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-            if created and not done:
-                with contextlib.suppress(OSError):
-                    folder.rmdir()  # only if still empty: a folder this save created
+            if not done:
+                for created in new_folders:  # deepest first; only those still empty
+                    with contextlib.suppress(OSError):
+                        created.rmdir()
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> S4DForecaster:
@@ -473,6 +480,7 @@ class S4DForecaster:
                 f"sample(s)), got {n!r}: longer forecasts do not fit in reasonable memory. "
                 "Forecast in pieces, or refit with a longer horizon= for far-ahead steps."
             )
+        index = _future_index(self._y_index, self._freq, n)  # before the model runs
         covariates = self._future_covariates(n, X_future)
         with quieted(not self.verbose):
             pred = self.model_.predict(
@@ -483,7 +491,7 @@ class S4DForecaster:
         # signal of a series with a large offset, e.g. 3*sin(t) + 1e8)
         unscaled = self._y_scaler.inverse_transform(pred.astype(np.float64))
         values = unscaled.all_values(copy=False) + self._y_shift[None, :, None]
-        return values, _future_index(self._y_index, self._freq, n)
+        return values, index
 
     def _future_covariates(self, n: int, X_future):
         if self._X is None:
@@ -513,11 +521,11 @@ class S4DForecaster:
             )
         xframe, _ = v.as_frame("X_future", X_future)
         v.check_same_index_kind("X_future", xframe.index, self._y_index, self._freq)
-        v.check_columns("X_future", xframe, list(self._X.columns))
+        xframe = v.check_columns("X_future", xframe, self._X.columns)
         needed = _future_index(self._y_index, self._freq, steps)
         v.check_covers("X_future", xframe, needed, purpose)
         history = self._X.loc[self._y_index]
-        combined = pd.concat([history, xframe.loc[needed]])
+        combined = _concat_rows(history, xframe.loc[needed])
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below
             scaled = self._X_scaler.transform(
                 _to_series(combined - self._X_shift, self._freq)).astype(np.float32)
@@ -538,6 +546,16 @@ class S4DForecaster:
         if self._y_is_series:
             return pd.Series(values[:, 0], index=index, name=self._y_name)
         return pd.DataFrame(values, index=index, columns=self._y_columns)
+
+
+def _concat_rows(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """``pd.concat([first, second])``; a time-zone-aware index is joined in UTC (pandas checks
+    whether the joined index is evenly spaced by adding its step in local time, which raises
+    when that lands in a DST gap, e.g. the step after 2024-03-30 in Asia/Beirut)."""
+    tz = getattr(first.index, "tz", None)
+    if tz is None:
+        return pd.concat([first, second])
+    return pd.concat([first.tz_convert("UTC"), second.tz_convert("UTC")]).tz_convert(tz)
 
 
 def _to_series(frame: pd.DataFrame, freq) -> TimeSeries:
@@ -586,6 +604,91 @@ def _standardise(name: str, frame: pd.DataFrame, freq) -> tuple[np.ndarray, Scal
             f"`{name} / 1e300`, and scale the forecasts back."
         )
     return shift, scaler, scaled
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet (deepest first): what
+    ``mkdir(parents=True)`` would create."""
+    missing = []
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+#: The files of a save, in the order they are replaced (the manifest, which pairs them, last).
+_FILES = (_DATA, _MODEL + ".ckpt", _MODEL, _MANIFEST)
+
+
+def _replace_files(folder: Path, staging: Path, data_bytes: bytes,
+                   manifest_bytes: bytes) -> None:
+    """Put the new save in ``folder``: ``data.npz`` (written atomically), the model files
+    written in ``staging`` (checkpoint first) and ``forecaster.json`` last.
+
+    The earlier save's files are set aside first (hard links in ``staging``, copies where
+    links are not possible); if any step fails, they are all put back and the files the earlier
+    save did not have are removed, so the earlier save stays as it was and loadable. Only a
+    crash (no Python left to clean up) can leave a mixed folder, which :meth:`load` refuses by
+    the pairing ids."""
+    backups = _set_aside(folder, staging / "earlier")
+    ckpt = _MODEL + ".ckpt"
+    try:
+        model_files.write_bytes_atomic(folder / _DATA, data_bytes)
+        if (staging / ckpt).exists():
+            os.replace(staging / ckpt, folder / ckpt)
+        else:  # an earlier save's weights must not be paired with this model
+            (folder / ckpt).unlink(missing_ok=True)
+        os.replace(staging / _MODEL, folder / _MODEL)
+        fsync_dir(folder)
+        model_files.write_bytes_atomic(folder / _MANIFEST, manifest_bytes)
+    except BaseException as err:
+        stuck = _put_back(folder, backups)
+        if stuck:  # never delete the only copy of an earlier file: keep it beside the save
+            rescue = folder / f".s4d-earlier-save-{secrets.token_hex(4)}"
+            with contextlib.suppress(OSError):
+                os.replace(staging / "earlier", rescue)
+                if hasattr(err, "add_note"):
+                    err.add_note(f"The earlier save's {stuck} could not be put back in "
+                                 f"{str(folder)!r}; they are kept in {str(rescue)!r}.")
+        raise
+
+
+def _set_aside(folder: Path, aside: Path) -> dict[str, Path | None]:
+    """A copy (hard link where possible) in ``aside`` of each file of the save in ``folder``;
+    ``None`` for those it does not have."""
+    aside.mkdir()
+    backups: dict[str, Path | None] = {}
+    for name in _FILES:
+        target = folder / name
+        if not target.is_file():
+            backups[name] = None
+            continue
+        backups[name] = aside / name
+        try:
+            os.link(target, aside / name)
+        except OSError:
+            shutil.copy2(target, aside / name)
+    return backups
+
+
+def _put_back(folder: Path, backups: dict[str, Path | None]) -> list[str]:
+    """Undo a half-done :func:`_replace_files`: the earlier files back in place, the new ones
+    the earlier save did not have removed. Best effort (the original error is raised): returns
+    the names of the earlier files that could not be put back (their backups stay)."""
+    stuck = []
+    for name in reversed(_FILES):
+        target, backup = folder / name, backups[name]
+        try:
+            if backup is not None:
+                os.replace(backup, target)
+            elif target.is_file() or target.is_symlink():
+                target.unlink()
+        except OSError:
+            if backup is not None:
+                stuck.append(name)
+    with contextlib.suppress(OSError):
+        fsync_dir(folder)
+    return stuck
 
 
 def _check_folder_path(path, method: str) -> Path:
@@ -682,8 +785,10 @@ def _storable_zone(prefix: str, index: pd.DatetimeIndex, freq, horizon: int) -> 
     if key is not None:
         probe = index
         try:
-            probe = index.append(_future_index(index, freq, max(horizon, 24)))
-        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            future = _future_index(index, freq, max(horizon, 24))
+            # joined in UTC: pandas' append adds the step in local time, which raises on a gap
+            probe = index.tz_convert("UTC").append(future.tz_convert("UTC")).tz_convert(tz)
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):
             pass  # no future steps representable: check the index itself
         try:
             again = probe.tz_convert("UTC").tz_convert(_zone_from_key(key))
@@ -707,20 +812,59 @@ def _storable_zone(prefix: str, index: pd.DatetimeIndex, freq, horizon: int) -> 
 def _internal_index(index: pd.DatetimeIndex, freq) -> pd.DatetimeIndex:
     """A time-zone-naive index darts can use: UTC for fixed-length steps (hours, minutes...),
     so a DST change neither repeats nor skips a step; local wall-clock time for calendar steps
-    (days, weeks, months), which are regular there."""
+    (days, weeks, months), which are regular there (see ``_wall_clock``)."""
     if index.tz is None:
         return index
-    if isinstance(freq, pd.tseries.offsets.Tick) and not isinstance(freq, pd.offsets.Day):
+    if _fixed_step(freq):
         return index.tz_convert("UTC").tz_localize(None)
-    return index.tz_localize(None)
+    return _wall_clock(index, freq)
+
+
+def _wall_clock(index: pd.DatetimeIndex, freq) -> pd.DatetimeIndex:
+    """The regular local wall-clock grid of calendar steps that the time-zone-aware ``index``
+    stands for, naive: its labels, except that a step moved forward out of a DST gap (as
+    ``_future_index`` and ``pd.date_range(..., nonexistent="shift_forward")`` place it, e.g.
+    01:00 for midnight on 2024-03-10 in America/Havana) is back at its grid position."""
+    naive = index.tz_localize(None)
+    if len(index) < 2 or naive[0] + freq == naive[1] and (
+        pd.date_range(naive[0], periods=len(index), freq=freq, unit=index.unit).equals(naive)
+    ):
+        return naive
+    for start in (naive[0], naive[1] - freq):  # the first label may be the moved one
+        grid = pd.date_range(start, periods=len(index), freq=freq, unit=index.unit)
+        moved = np.asarray(grid != naive)
+        localized = grid[moved].tz_localize(index.tz, nonexistent="shift_forward",
+                                            ambiguous=np.ones(int(moved.sum()), dtype=bool))
+        if (localized == index[moved]).all():
+            return grid
+    return naive  # not a grid with moved steps: darts reports the irregular index
 
 
 def _future_index(index: pd.Index, freq, n: int) -> pd.Index:
-    """The ``n`` steps after ``index``, with its name."""
+    """The ``n`` steps after ``index``, with its name.
+
+    Calendar steps (days, weeks, months...) of a time-zone-aware index follow the local
+    wall-clock grid; a step that falls on a local time that does not exist (the hour skipped
+    when summer time starts, e.g. midnight in America/Havana on 2024-03-10) moves forward to
+    the end of the gap (01:00 there), and one that occurs twice (the hour repeated when summer
+    time ends) is the first occurrence (summer time): as ``pd.date_range(..., tz=tz,
+    nonexistent="shift_forward", ambiguous=True)`` builds them."""
     if isinstance(index, pd.RangeIndex):
         start = index[-1] + freq
         return pd.RangeIndex(start, start + n * freq, freq, name=index.name)
-    return pd.date_range(index[-1] + freq, periods=n, freq=freq, name=index.name)
+    if index.tz is None or _fixed_step(freq):
+        return pd.date_range(index[-1] + freq, periods=n, freq=freq, name=index.name,
+                             unit=index.unit)
+    # the last step may itself have been moved out of a gap: continue from its grid position
+    last = _wall_clock(index[-2:], freq)[-1]
+    return pd.date_range(last + freq, periods=n, freq=freq, tz=index.tz, name=index.name,
+                         unit=index.unit, nonexistent="shift_forward", ambiguous=True)
+
+
+def _fixed_step(freq) -> bool:
+    """Whether ``freq`` is a fixed duration (hours, minutes...), handled in UTC; not days
+    (pandas 3: calendar days) or calendar offsets, which follow the local wall clock."""
+    return isinstance(freq, pd.tseries.offsets.Tick) and not isinstance(freq, pd.offsets.Day)
 
 
 def _index_meta(prefix: str, index: pd.Index, freq, horizon: int) -> dict:
@@ -735,16 +879,22 @@ def _index_meta(prefix: str, index: pd.Index, freq, horizon: int) -> dict:
 
 
 def _index_arrays(prefix: str, index: pd.Index) -> dict:
+    """The timestamps of ``index`` (UTC when time-zone-aware) as integers in its own unit,
+    ``{prefix}_index_{unit}``: dates outside the nanosecond range (before 1677 or after 2262,
+    which pandas 3 builds in ``us``) are kept exactly."""
     if isinstance(index, pd.RangeIndex):
         return {}
     utc = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
-    return {f"{prefix}_index_ns": utc.as_unit("ns").asi8}
+    return {f"{prefix}_index_{utc.unit}": utc.asi8}
 
 
 def _rebuild_index(prefix: str, meta: dict, arrays: dict) -> pd.Index:
     if meta["kind"] == "range":
         return pd.RangeIndex(meta["start"], meta["stop"], meta["step"], name=meta["name"])
-    index = pd.DatetimeIndex(arrays[f"{prefix}_index_ns"].astype("datetime64[ns]"))
+    unit = meta["unit"]
+    if f"{prefix}_index_{unit}" not in arrays:
+        unit = "ns"  # files written before the index was stored in its own unit
+    index = pd.DatetimeIndex(arrays[f"{prefix}_index_{unit}"].astype(f"datetime64[{unit}]"))
     if meta["tz"] is not None:
         index = index.tz_localize("UTC").tz_convert(_zone_from_key(meta["tz"]))
     index = index.as_unit(meta["unit"])

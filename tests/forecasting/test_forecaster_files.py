@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -121,10 +123,11 @@ def test_pickled_forecaster_is_not_the_way_but_save_is(fitted_with_X, tmp_path):
 
 def test_save_killed_before_the_manifest_is_refused_not_mixed(fitted_with_X, tmp_path,
                                                              monkeypatch):
-    from s4d_forecast.forecasting import model_files
+    from s4d_forecast.forecasting import model_files, pandas_api
 
     forecaster, X = fitted_with_X
     forecaster.save(tmp_path / "f")
+    previous = _files(tmp_path / "f")
     real = model_files.write_bytes_atomic
 
     def killed_at_the_manifest(path, data):
@@ -133,6 +136,11 @@ def test_save_killed_before_the_manifest_is_refused_not_mixed(fitted_with_X, tmp
         return real(path, data)
 
     monkeypatch.setattr(model_files, "write_bytes_atomic", killed_at_the_manifest)
+    with pytest.raises(KeyboardInterrupt):  # Python runs: the earlier files are put back
+        forecaster.save(tmp_path / "f")
+    assert _files(tmp_path / "f") == previous
+    # killed for good (SIGKILL, power cut): nothing puts the earlier files back
+    monkeypatch.setattr(pandas_api, "_put_back", lambda folder, backups: None)
     with pytest.raises(KeyboardInterrupt):
         forecaster.save(tmp_path / "f")
     monkeypatch.undo()
@@ -229,6 +237,76 @@ def test_a_failed_save_leaves_the_previous_save_unchanged(fitted_with_X, tmp_pat
                                    expected)
 
 
+def _fail_when(monkeypatch, module, name, fails, error):
+    """Make ``module.name`` raise ``error`` on the calls ``fails(*args)`` picks."""
+    real = getattr(module, name)
+
+    def failing(*args, **kwargs):
+        if fails(*args):
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, failing)
+
+
+def _renaming_the_new_model(src, dst):
+    """The rename of the new model.pt from the save's temporary folder into the save folder
+    (not its writing inside the temporary folder, nor the put-back of the earlier one)."""
+    src, dst = Path(src), Path(dst)
+    return (dst.name == "model.pt" and src.parent.name.startswith(".s4d-save-")
+            and dst.parent == src.parent.parent)
+
+
+REPLACE_FAILURES = {
+    "renaming model.pt": ("os", "replace", _renaming_the_new_model,
+                          PermissionError(errno.EACCES, "Permission denied")),
+    "writing forecaster.json": ("model_files", "write_bytes_atomic",
+                                lambda path, data: Path(path).name == "forecaster.json",
+                                OSError(errno.ENOSPC, "No space left on device")),
+    "writing data.npz": ("model_files", "write_bytes_atomic",
+                         lambda path, data: Path(path).name == "data.npz",
+                         OSError(errno.ENOSPC, "No space left on device")),
+}
+
+
+@pytest.mark.parametrize("step", list(REPLACE_FAILURES))
+def test_a_save_failing_while_replacing_files_puts_the_earlier_save_back(
+        fitted_with_X, tmp_path, monkeypatch, step):
+    from s4d_forecast.forecasting import model_files
+
+    forecaster, X = fitted_with_X
+    other = make(random_state=1).fit(series() * 10 + 3)  # another model and other data
+    other.save(tmp_path / "f")
+    previous = _files(tmp_path / "f")
+    expected = S4DForecaster.load(tmp_path / "f").predict()
+    module, name, fails, error = REPLACE_FAILURES[step]
+    _fail_when(monkeypatch, {"os": os, "model_files": model_files}[module], name, fails, error)
+    with pytest.raises(OSError, match=error.strerror):
+        forecaster.save(tmp_path / "f")
+    with pytest.raises(OSError, match=error.strerror):
+        forecaster.save(tmp_path / "new" / "f")  # nothing earlier: nothing left
+    monkeypatch.undo()
+    assert _files(tmp_path / "f") == previous  # also no backup or temporary file left
+    pd.testing.assert_series_equal(S4DForecaster.load(tmp_path / "f").predict(), expected)
+    assert not (tmp_path / "new").exists()
+
+
+def test_earlier_files_that_cannot_be_put_back_are_kept_not_deleted(fitted_with_X, tmp_path,
+                                                                   monkeypatch):
+    forecaster, _ = fitted_with_X
+    forecaster.save(tmp_path / "f")
+    earlier = (tmp_path / "f" / "model.pt").read_bytes()
+    _fail_when(monkeypatch, os, "replace", lambda src, dst: Path(dst).name == "model.pt"
+               and Path(dst).parent == tmp_path / "f", PermissionError(errno.EACCES, "denied"))
+    with pytest.raises(PermissionError) as err:
+        forecaster.save(tmp_path / "f")
+    monkeypatch.undo()
+    rescue = [p for p in os.listdir(tmp_path / "f") if p.startswith(".s4d-earlier-save-")]
+    assert len(rescue) == 1
+    assert (tmp_path / "f" / rescue[0] / "model.pt").read_bytes() == earlier
+    assert rescue[0] in "\n".join(getattr(err.value, "__notes__", [rescue[0]]))
+
+
 @pytest.mark.parametrize("path, error, match", [
     ("", ValueError, r"`path` must name a folder for S4DForecaster.save\(\), got '' \(empty\)"),
     ("  ", ValueError, r"`path` must name a folder for S4DForecaster.save\(\)"),
@@ -256,9 +334,13 @@ def test_a_refused_save_into_a_new_folder_creates_nothing(tmp_path, monkeypatch)
         raise OSError("No space left on device")
 
     monkeypatch.setattr(S4DModel, "save", disk_full)
+    (tmp_path / "kept").mkdir()
     with pytest.raises(OSError, match="No space left"):
-        forecaster.save(tmp_path / "new" / "f")
-    assert os.listdir(tmp_path / "new") == []  # the parent stays; the save's own folder not
+        forecaster.save(tmp_path / "kept" / "f")
+    assert os.listdir(tmp_path / "kept") == []  # the parent stays; the save's own folder not
+    with pytest.raises(OSError, match="No space left"):
+        forecaster.save(tmp_path / "newA" / "newB" / "f")
+    assert os.listdir(tmp_path) == ["kept"]  # every folder the failed save made is gone
 
 
 # --------------------------------------------------------------------------------- names
@@ -282,6 +364,34 @@ def test_numpy_scalar_names_save_and_load(tmp_path):
     wide = make().fit(frame.set_axis([np.str_("a"), np.int64(3), np.float64(2.5)], axis=1))
     wide.save(tmp_path / "w")
     assert list(S4DForecaster.load(tmp_path / "w").predict().columns) == ["a", 3, 2.5]
+
+
+def test_dates_outside_the_nanosecond_range_save_and_load(tmp_path):
+    y = pd.Series(np.sin(np.arange(60) / 3), name="v",
+                  index=pd.date_range("1600-01-01", periods=60, freq="YS"))
+    forecaster = make().fit(y)
+    expected = forecaster.predict()
+    assert expected.index[0] == pd.Timestamp("1660-01-01")
+    forecaster.save(tmp_path / "f")
+    loaded = S4DForecaster.load(tmp_path / "f")
+    pd.testing.assert_series_equal(loaded.predict(), expected)
+    pd.testing.assert_index_equal(loaded._y_index, y.index)
+
+
+def test_files_with_the_index_in_nanoseconds_still_load(tmp_path):
+    """Saves written before the index was stored in its own unit hold ``y_index_ns``."""
+    y = series(40, tz="Europe/Berlin")
+    forecaster = make().fit(y)
+    expected = forecaster.predict()
+    forecaster.save(tmp_path / "f")
+    data = tmp_path / "f" / "data.npz"
+    with np.load(data) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    unit = json.loads((tmp_path / "f" / "forecaster.json").read_text())["y_index"]["unit"]
+    stored = arrays.pop(f"y_index_{unit}").astype(f"datetime64[{unit}]")
+    arrays["y_index_ns"] = stored.astype("datetime64[ns]").astype(np.int64)
+    np.savez(data, **arrays)
+    pd.testing.assert_series_equal(S4DForecaster.load(tmp_path / "f").predict(), expected)
 
 
 @pytest.mark.parametrize("range_index", [False, True])

@@ -337,3 +337,72 @@ def test_hints_work_when_followed(make_y, suggestion):
     exec(suggestion, namespace)
     pred = forecaster(lookback=8).fit(namespace["y"]).predict()
     assert len(pred) == 4
+
+
+# ------------------------------------------------ the forecaster keeps its own copy of the data
+def test_changing_y_or_X_after_fit_changes_neither_predict_nor_save(tmp_path):
+    y, X = daily(), daily_X()
+    X_fit = X.iloc[:40].copy()
+    f = forecaster(lookback=8).fit(y, X=X_fit)
+    predicted = f.predict(X_future=X)
+    y.iloc[:, 0] *= 1000.0  # the caller changes its frames in place
+    y.iloc[:, 1] += 1e6
+    X_fit.iloc[:, 0] = X_fit.iloc[:, 0] * -50.0
+    y.columns = ["p", "q"]
+    pd.testing.assert_frame_equal(f.predict(X_future=X), predicted)
+    f.save(tmp_path / "f")
+    pd.testing.assert_frame_equal(S4DForecaster.load(tmp_path / "f").predict(X_future=X),
+                                  predicted)
+
+
+# -------------------------------------------------- column labels the outputs cannot carry
+BAD_LABELS = {
+    "duplicate": (["a", "a"], r"duplicate column labels \['a', 'a'\]"),
+    "equal in pandas": ([1.0, 1], r"duplicate column labels \[1.0, 1.0\].*such as 1 and 1.0"),
+    "None": (["a", None], r"missing column labels \[(None|nan)\]"),
+    "NaN": (["a", np.nan], r"missing column labels \[nan\]"),
+    "MultiIndex": (pd.MultiIndex.from_tuples([("a", 1), ("a", 2)]),
+                   r"MultiIndex columns \(2 levels.*'_'.join\(map\(str, col\)\)"),
+    "tuples": (pd.Index([("a", 1), ("b", 2)], tupleize_cols=False),
+               r"column labels that are not single values"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_LABELS))
+def test_column_labels_the_forecasts_cannot_carry_are_refused_at_fit(kind):
+    columns, match = BAD_LABELS[kind]
+    frame = daily(40, columns=("u", "v")).set_axis(columns, axis=1)
+    with pytest.raises(ValueError, match=r"`y` has " + match):
+        forecaster(lookback=8).fit(frame)
+    with pytest.raises(ValueError, match=r"`X` has " + match):
+        forecaster(lookback=8).fit(daily(40)["a"], X=frame)
+    if kind == "duplicate":  # the suggested renaming works
+        namespace = {"y": frame}
+        exec("y.columns = [f'{col}_{i}' for i, col in enumerate(y.columns)]", namespace)
+        f = forecaster(lookback=8, likelihood=QuantileRegression([0.05, 0.5, 0.95]))
+        interval = f.fit(namespace["y"]).predict_interval(num_samples=20)
+        assert list(interval.columns) == [("a_0", "lower"), ("a_0", "upper"),
+                                          ("a_1", "lower"), ("a_1", "upper")]
+
+
+def test_numpy_float_coverage_is_accepted():
+    f = forecaster(likelihood=QuantileRegression([0.05, 0.5, 0.95])).fit(weekly(60)["a"])
+    for coverage in (np.float32(0.9), np.float16(0.5), np.float64(0.9)):
+        interval = f.predict_interval(coverage=coverage, num_samples=20)
+        assert interval.shape == (4, 2) and (interval["lower"] <= interval["upper"]).all()
+    with pytest.raises(ValueError, match=r"`coverage` must be a float in \(0, 1\)"):
+        f.predict_interval(coverage=np.float32(1.5))
+    with pytest.raises(ValueError, match=r"`coverage` must be a float in \(0, 1\)"):
+        f.predict_interval(coverage=np.bool_(True))
+
+
+def test_X_future_columns_in_another_order_are_matched_by_name():
+    y = daily()["a"]
+    X = daily_X().assign(z=np.arange(60.0) ** 0.5)
+    f = forecaster(lookback=8).fit(y, X=X.iloc[:40])
+    expected = f.predict(X_future=X.iloc[40:])
+    pd.testing.assert_series_equal(f.predict(X_future=X.iloc[40:][["z", "x"]]), expected)
+    with pytest.raises(ValueError, match=r"`X_future` must have the columns `X` had in fit\(\), "
+                       r"\['x', 'z'\] \(in any order\), got \['x', 'w'\] \(missing \['z'\]; "
+                       r"not in `X`: \['w'\]\)"):
+        f.predict(X_future=X.iloc[40:].rename(columns={"z": "w"}))

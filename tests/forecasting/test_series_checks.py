@@ -90,6 +90,51 @@ def test_time_zone_kept_daily_across_spring_dst():
     assert pred.index[0] == index[-1] + pd.Timedelta(days=1)
 
 
+# calendar steps whose next date is a local time that does not exist (summer time starts at
+# midnight in Havana) or exists twice (02:30 on the night summer time ends in Paris)
+DST_STEPS = {
+    "Havana midnight, gap": ("2024-01-29", "D", "America/Havana", 40,
+                             ["2024-03-09 00:00-05:00", "2024-03-10 01:00-04:00",
+                              "2024-03-11 00:00-04:00", "2024-03-12 00:00-04:00"]),
+    "Paris 02:30, overlap": ("2024-09-16 02:30", "D", "Europe/Paris", 40,
+                             ["2024-10-26 02:30+02:00", "2024-10-27 02:30+02:00",
+                              "2024-10-28 02:30+01:00", "2024-10-29 02:30+01:00"]),
+}
+
+
+@pytest.mark.parametrize("case", list(DST_STEPS))
+def test_calendar_steps_into_a_dst_gap_or_overlap_are_placed_as_pandas_does(case, tmp_path):
+    """The forecast steps are the local wall-clock grid, a nonexistent time moved forward out
+    of the gap and a repeated one at its first occurrence: what pd.date_range(...,
+    nonexistent="shift_forward", ambiguous=True) builds, so X_future built that way fits."""
+    start, freq, zone, n, expected = DST_STEPS[case]
+    index = pd.date_range(start, periods=n, freq=freq, tz=zone)
+    y = pd.Series(np.sin(np.arange(n) / 3), index=index, name="load")
+    grid = pd.date_range(start, periods=n + 8, freq=freq, tz=zone,
+                         nonexistent="shift_forward", ambiguous=True)
+    pd.testing.assert_index_equal(grid[:n], index)
+    X = pd.DataFrame({"x": np.cos(np.arange(n + 8.0))}, index=grid)
+    f = S4DForecaster(horizon=4, lookback=8, **SMALL, **trainer_kwargs()).fit(y)
+    want = pd.DatetimeIndex([pd.Timestamp(t).tz_convert(zone) for t in expected])
+    pred = f.predict()
+    pd.testing.assert_index_equal(pred.index, want, check_names=False, exact=False)
+    assert str(pred.index.tz) == zone
+    np.testing.assert_array_equal(f.predict(horizon=2).to_numpy(), pred.to_numpy()[:2])
+    f.save(tmp_path / "f")  # the zone check at save time walks the same steps
+    pd.testing.assert_series_equal(S4DForecaster.load(tmp_path / "f").predict(), pred)
+
+    with_X = S4DForecaster(horizon=4, lookback=8, **SMALL, **trainer_kwargs()).fit(
+        y, X=X.iloc[:n])
+    pd.testing.assert_index_equal(with_X.predict(X_future=X.iloc[n:]).index, pred.index)
+    # a series that already holds the moved / repeated step fits and continues on the grid
+    longer = pd.Series(np.sin(np.arange(n + 8) / 3), index=grid, name="load")
+    after = S4DForecaster(horizon=4, lookback=8, **SMALL, **trainer_kwargs()).fit(
+        longer, X=X).predict(X_future=pd.DataFrame({"x": 0.0}, index=pd.date_range(
+            start, periods=n + 12, freq=freq, tz=zone, nonexistent="shift_forward",
+            ambiguous=True)[n + 8:]))
+    assert (after.index.tz_localize(None).time == index[0].time()).all()
+
+
 @pytest.mark.parametrize("freq", ["W-SUN", "MS", "h"])
 def test_missing_periods_hint_suggests_the_series_own_frequency(freq):
     index = pd.date_range("2020-01-05", periods=60, freq=freq).delete([10, 11, 30])
