@@ -2,7 +2,9 @@
 
 ``download {ptbxl,bidmc,weather} --root DIR`` fetches from the sources in
 :mod:`~s4d_forecast.data.sources` (resumable, progress bar, checksums verified; ``--mirror``
-fetches the same paths from another host). ``info NAME --root DIR`` prints counts per split
+fetches the same paths from another host). A PhysioNet zip is checked against ``SHA256SUMS.txt``
+before it is saved under its final name (and only then extracted); a stalled server is given up
+after ``--timeout`` seconds. ``info NAME --root DIR`` prints counts per split
 and per label/target so a user can compare their copy with the dataset cards.
 """
 
@@ -29,6 +31,13 @@ def register(subparsers) -> None:
                    help="fetch the same paths from this base URL instead of the original host")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.add_argument("--no-verify", action="store_true", help="skip the SHA256SUMS check")
+    d.add_argument("--overwrite", action="store_true",
+                   help="download again even if the file is already there")
+    d.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="give a file up when the server sends under 1 KiB in this many "
+                        "seconds (default: 60)")
+    d.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                   help="most seconds one file may take in all (default: no limit)")
     d.set_defaults(func=_download)
     i = sub.add_parser("info", help="counts per split and per label/target of a local copy")
     i.add_argument("name", choices=NAMES)
@@ -46,17 +55,59 @@ def _url(url: str, mirror: str | None) -> str:
     return mirror.rstrip("/") + urlparse(url).path
 
 
+def _check_download_args(args: argparse.Namespace) -> None:
+    """Refuse bad options before anything is created on disk."""
+    if args.mirror is not None:
+        parsed = urlparse(args.mirror)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"--mirror {args.mirror!r} is not accepted; give an http:// or "
+                             "https:// base URL, e.g. --mirror https://example.org/physionet")
+    for option, value in (("--timeout", args.timeout), ("--deadline", args.deadline)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{option} {value!r} is not accepted; give a number of "
+                             "seconds > 0")
+    root: Path = args.root
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"--root {str(root)!r} is a file, not a folder; give a folder to "
+                         "download into")
+    for parent in root.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--root {str(root)!r} is not accepted: {parent} is a file, "
+                                 "not a folder")
+            break
+
+
 def _download(args: argparse.Namespace) -> int:
-    from .download import download_file, verify_sha256sums
+    from .download import download_file, parse_sha256sums, verify_sha256sums
     from .sources import SOURCES
 
+    _check_download_args(args)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     src = SOURCES[args.name]
     root: Path = args.root
     root.mkdir(parents=True, exist_ok=True)
     dest = root / Path(urlparse(src.url).path).name
-    print(f"{src.name} {src.version}: {src.url}\n  -> {dest}")
-    download_file(_url(src.url, args.mirror), dest, md5=src.md5, progress=not args.no_progress)
+    url = _url(src.url, args.mirror)
+    mirror = f" (mirror of {src.url})" if url != src.url else ""
+    print(f"{src.name} {src.version}: {url}{mirror}\n  -> {dest}")
+    limits = {"timeout": args.timeout, "deadline": args.deadline}
+    verify, sums_url = None, None
+    if src.sha256sums_url and not args.no_verify:
+        # fetched first: the zip is checked against it before it gets its final name
+        sums_url = _url(src.sha256sums_url, args.mirror)
+        sums = root / f"{src.name}_SHA256SUMS.txt"
+        download_file(sums_url, sums, progress=False, overwrite=True, **limits)
+        table = parse_sha256sums(sums.read_text(errors="replace"), sums_url)
+        checked = {}
+
+        def verify(path: Path) -> None:
+            checked.update(verify_sha256sums(path, table))
+
+    download_file(url, dest, md5=src.md5, progress=not args.no_progress,
+                  overwrite=args.overwrite, verify=verify, **limits)
+    if verify is not None:
+        print(f"verified {checked['checked']} file(s) against {sums_url}")
     target = dest
     if src.extract:
         with zipfile.ZipFile(dest) as zf:
@@ -64,12 +115,6 @@ def _download(args: argparse.Namespace) -> int:
             zf.extractall(root)
         target = root / tops.pop() if len(tops) == 1 else root
         print(f"extracted to {target}")
-    if src.sha256sums_url and not args.no_verify:
-        sums = root / f"{src.name}_SHA256SUMS.txt"
-        download_file(_url(src.sha256sums_url, args.mirror), sums, progress=False,
-                      overwrite=True)
-        res = verify_sha256sums(target, sums)
-        print(f"verified {res['checked']} file(s) against {src.sha256sums_url}")
     print(f"done: use --root {target}")
     return 0
 

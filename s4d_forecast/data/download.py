@@ -7,6 +7,8 @@ file under its final name is always complete. An existing ``dest`` that fails th
 (e.g. a truncated zip left by an older version) is downloaded again, never accepted.
 An interrupted download resumes from the ``.part`` file with an HTTP
 ``Range`` request (a server that ignores ``Range`` makes it start over, which is logged).
+A stalled server cannot hang it: under 1 KiB received in ``timeout`` seconds, or a transfer
+past its ``deadline``, is a :class:`DownloadError` (an empty ``.part`` file is removed).
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import hashlib
 import logging
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+_STALL_BYTES = 1024  # fewer bytes than this in ``timeout`` seconds is a stalled transfer
 
 
 class ChecksumError(ValueError):
@@ -59,6 +64,8 @@ def download_file(
     timeout: float = 60.0,
     overwrite: bool = False,
     size: int | None = None,
+    verify: Callable[[Path], object] | None = None,
+    deadline: float | None = None,
 ) -> Path:
     """Download ``url`` to ``dest``, resuming a previous partial download.
 
@@ -73,13 +80,22 @@ def download_file(
     progress : bool
         Show a ``tqdm`` progress bar.
     timeout : float
-        Socket timeout in seconds.
+        Seconds without (at least 1 KiB of) data after which the transfer is given up as
+        stalled; also the socket timeout.
     overwrite : bool
         Download again even if ``dest`` exists (otherwise an existing ``dest`` is checked
         against the digest, if given, or else its size and zip integrity, and kept only if
         it passes).
     size : int, optional
         Expected size in bytes, when known in advance (the ``Content-Length`` is checked too).
+    verify : callable, optional
+        ``verify(path)`` raises :class:`ChecksumError` if the file is not the right one (e.g.
+        :func:`verify_sha256sums` against a zip's members). Run on the ``.part`` file before
+        the rename (on failure it is deleted) and on an existing ``dest`` (on failure that is
+        downloaded again).
+    deadline : float, optional
+        Seconds the whole transfer of this file may take (``None``: no limit beyond the stall
+        check).
 
     Returns
     -------
@@ -92,11 +108,14 @@ def download_file(
         The complete file does not match ``sha256``/``md5`` (the ``.part`` file is deleted,
         so the next call starts afresh).
     DownloadError
-        Network or HTTP failure, or fewer bytes than announced (the ``.part`` file is kept
-        for resuming).
+        Network or HTTP failure, a stalled transfer or one past its ``deadline``, or fewer
+        bytes than announced (a non-empty ``.part`` file is kept for resuming).
     """
     if not re.match(r"^https?://", str(url)):
         raise ValueError(f"url={url!r} must be an http:// or https:// address")
+    for name, value in (("timeout", timeout), ("deadline", deadline)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{name}={value!r} is not accepted; give a number of seconds > 0")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     algo, expected = ("sha256", sha256) if sha256 else ("md5", md5) if md5 else (None, None)
@@ -107,15 +126,32 @@ def download_file(
                 return dest
             raise ChecksumError(
                 f"{dest} exists but its {algo} is not {expected}; delete it or pass "
-                "overwrite=True"
+                "overwrite=True (on the command line: s4d-forecast data download ... "
+                "--overwrite)"
             )
         problem = _integrity_problem(dest, size)
+        if problem is None and verify is not None:
+            try:
+                verify(dest)
+            except ChecksumError as exc:
+                problem = f"does not pass its check ({_reason(exc)})"
         if problem is None:
             log.info("%s already present; not downloading again", dest)
             return dest
         log.warning("%s is present but %s; downloading it again", dest, problem)
         dest.unlink()
     part = dest.with_name(dest.name + ".part")
+    try:
+        return _transfer(url, dest, part, algo, expected, size, verify, progress, timeout,
+                         deadline)
+    except DownloadError:
+        if part.exists() and part.stat().st_size == 0:
+            part.unlink()  # nothing to resume from
+        raise
+
+
+def _transfer(url, dest, part, algo, expected, size, verify, progress, timeout, deadline):
+    start = time.monotonic()
     offset = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"User-Agent": "s4d-forecast"})
     if offset:
@@ -125,7 +161,8 @@ def download_file(
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             log.info("%s: server says the partial file is already complete", dest.name)
-            return _finish(part, dest, algo, expected, url, size, resumable=False)
+            return _finish(part, dest, algo, expected, url, size, resumable=False,
+                           verify=verify)
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise DownloadError(f"{url}: {exc}; check the connection and run again "
@@ -141,18 +178,39 @@ def download_file(
         length = resp.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
         got = offset
+        window_start, window_got = time.monotonic(), got
         with open(part, mode) as fh, _progress(total, offset, dest.name, progress) as bar:
             try:
-                for block in iter(lambda: resp.read(_CHUNK), b""):
+                # read1: returns what one receive brings, so a trickling server cannot keep
+                # a single read blocked past the checks below
+                for block in iter(lambda: resp.read1(_CHUNK), b""):
                     fh.write(block)
                     got += len(block)
                     bar.update(len(block))
+                    now = time.monotonic()
+                    if deadline is not None and now - start > deadline:
+                        raise DownloadError(
+                            f"{url}: not finished within the deadline of {deadline:g} s "
+                            f"({got} bytes received); run again to resume, or allow more time"
+                        )
+                    if now - window_start > timeout:
+                        if got - window_got < _STALL_BYTES:
+                            raise DownloadError(
+                                f"{url}: stalled, {got - window_got} bytes in the last "
+                                f"{now - window_start:.0f} s (timeout {timeout:g} s); run "
+                                "again to resume, or try another --mirror"
+                            )
+                        window_start, window_got = now, got
             except OSError as exc:
                 raise DownloadError(f"{url}: connection lost after {got} bytes ({exc}); run "
                                     "again to resume") from exc
     if total is not None and got < total:
         raise DownloadError(f"{url}: received {got} of {total} bytes; run again to resume")
-    return _finish(part, dest, algo, expected, url, size, resumable=True)
+    return _finish(part, dest, algo, expected, url, size, resumable=True, verify=verify)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).removesuffix("; download the files again")
 
 
 def _integrity_problem(path: Path, size: int | None) -> str | None:
@@ -174,7 +232,8 @@ def _integrity_problem(path: Path, size: int | None) -> str | None:
     return None
 
 
-def _finish(part: Path, dest: Path, algo, expected, url, size=None, resumable=True) -> Path:
+def _finish(part: Path, dest: Path, algo, expected, url, size=None, resumable=True,
+            verify=None) -> Path:
     with open(part, "rb+") as fh:
         os.fsync(fh.fileno())
     problem = _integrity_problem(part, size)
@@ -194,20 +253,32 @@ def _finish(part: Path, dest: Path, algo, expected, url, size=None, resumable=Tr
                 f"{url}: {algo} of the downloaded file is {digest}, expected {expected}; the "
                 "partial file was deleted, run again to download afresh"
             )
+    if verify is not None:
+        try:
+            verify(part)
+        except ChecksumError as exc:
+            part.unlink()
+            raise ChecksumError(
+                f"{url}: the downloaded file fails its check ({_reason(exc)}); it was "
+                f"deleted and nothing was saved as {dest}; run again to download afresh"
+            ) from exc
     os.replace(part, dest)
     log.info("downloaded %s", dest)
     return dest
 
 
-def parse_sha256sums(text: str) -> dict[str, str]:
-    """``{relative path: sha256}`` from ``sha256sum``-style lines (``HASH  path``)."""
+def parse_sha256sums(text: str, source: str | None = None) -> dict[str, str]:
+    """``{relative path: sha256}`` from ``sha256sum``-style lines (``HASH  path``);
+    ``source`` (the file or URL it came from) is named in the error."""
     out = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         m = re.match(r"^([0-9a-fA-F]{64})\s+\*?(.+?)\s*$", line)
         if not m:
-            raise ValueError(f"SHA256SUMS line {lineno} is not 'HASH  path': {line[:80]!r}")
+            where = f" ({source})" if source else ""
+            raise ValueError(f"SHA256SUMS{where} line {lineno} is not 'HASH  path': "
+                             f"{line[:80]!r}")
         out[m.group(2)] = m.group(1).lower()
     return out
 
@@ -242,7 +313,8 @@ def verify_sha256sums(root: str | Path, sums: str | Path | dict, *,
         table = sums
     else:
         is_text = isinstance(sums, str) and re.match(r"^\s*[0-9a-fA-F]{64}\s", sums)
-        table = parse_sha256sums(sums if is_text else Path(sums).read_text())
+        table = (parse_sha256sums(sums) if is_text
+                 else parse_sha256sums(Path(sums).read_text(), str(sums)))
     root = Path(root)
     bad, absent, checked = [], [], 0
     if root.is_file():

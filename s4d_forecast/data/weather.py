@@ -99,6 +99,9 @@ def _read_text(path: Path, report: WeatherReport) -> pd.DataFrame:
     data = path.read_bytes()
     if not data.strip():
         raise ValueError(f"{path}: file is empty (truncated download?); {_HOWTO}")
+    if b"\x00" in data:
+        raise ValueError(f"{path}: not a text CSV file (it holds NUL bytes: binary data or a "
+                         f"corrupt download?); {_HOWTO}")
     for enc in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             text = data.decode(enc)
@@ -106,12 +109,20 @@ def _read_text(path: Path, report: WeatherReport) -> pd.DataFrame:
         except UnicodeDecodeError:
             continue
     report.encoding = enc
-    _check_header(next((row for row in csv.reader(io.StringIO(text), skipinitialspace=True)
-                        if row), []), path)
+    # universal newlines: CRLF (Windows) and CR-only (old Mac) files read like LF ones
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        header = next((row for row in csv.reader(io.StringIO(text), skipinitialspace=True)
+                       if row), [])
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not a readable CSV ({str(exc).strip()}); corrupt or "
+                         "truncated?") from exc
+    _check_header(header, path)
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
     except pd.errors.ParserError as exc:
-        raise ValueError(f"{path}: not a readable CSV ({exc}); corrupt or truncated?") from exc
+        raise ValueError(f"{path}: not a readable CSV ({str(exc).strip()}); corrupt or "
+                         "truncated?") from exc
     if raw.empty:
         raise ValueError(f"{path}: file has no data rows, only the header (truncated "
                          f"download?); {_HOWTO}")

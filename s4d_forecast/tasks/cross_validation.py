@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -165,11 +166,46 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _best_checkpoint(fold_dir: Path) -> Path:
-    found = sorted((fold_dir / "checkpoints").glob("best-*.ckpt"))
+    folder = fold_dir / "checkpoints"
+    found = sorted(folder.glob("best-*.ckpt"))
+    if not found:
+        others = sorted(p.name for p in folder.glob("*.ckpt"))
+        raise FoldFailed(
+            f"fit of {fold_dir.name} ended without a best checkpoint: no best-*.ckpt in "
+            f"{folder} (it holds {others or 'no checkpoint'}), so no validation ran (or "
+            "none gave a finite val/rmse) before training stopped; allow more "
+            "--trainer.max_steps, or validate sooner with a smaller "
+            "--trainer.val_check_interval, and run again with --reuse (or into a new "
+            "--output)"
+        )
     if len(found) != 1:
-        raise FoldFailed(f"expected one best-*.ckpt in {fold_dir / 'checkpoints'}, found "
+        raise FoldFailed(f"expected one best-*.ckpt in {folder}, found "
                          f"{[p.name for p in found]}")
     return found[0]
+
+
+def _portable(args: Sequence[str]) -> list[str]:
+    """``args`` with the fold folder (the ``--trainer.default_root_dir`` value) written as
+    ``<fold_dir>``, so a moved or renamed ``output`` folder still matches its folds."""
+    args = list(args)
+    if "--trainer.default_root_dir" not in args[:-1]:
+        return args
+    root = args[len(args) - 1 - args[::-1].index("--trainer.default_root_dir") + 1]
+    return ["<fold_dir>" + a[len(root):] if a == root or a.startswith(root + os.sep) else a
+            for a in args]
+
+
+def _finished_with(done: Path, args: list[str]) -> bool:
+    """Whether the fold's ``fold_args.json`` says it finished with ``args`` (a damaged file
+    is named in a warning and the fold runs again)."""
+    if not done.is_file():
+        return False
+    try:
+        saved = json.loads(done.read_text())
+    except (ValueError, OSError) as exc:
+        log.warning("cv: %s is damaged (%s); training that fold again", done, exc)
+        return False
+    return isinstance(saved, list) and _portable(saved) == _portable(args)
 
 
 def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.PathLike,
@@ -191,8 +227,11 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
     cli_args : sequence of str
         More LightningCLI options for every fold (``--data.root``, ``--trainer.max_steps``).
     reuse : bool
-        Allow a non-empty ``output``: folds that finished with the same options are kept,
-        an interrupted one resumes from its ``last.ckpt``.
+        Allow a non-empty ``output``: folds that finished with the same options are kept
+        (paths inside ``output`` compared relative to it, so a moved folder still counts),
+        an interrupted one resumes from its ``last.ckpt``. A fold that fails before saving
+        any checkpoint has its folder removed (and ``output`` too, if this call created it
+        and it is left empty), so the corrected command is not refused as "not empty".
     run : callable, optional
         Runs one LightningCLI command (``[subcommand, options...]``) and returns its exit
         code; default :func:`~s4d_forecast.tasks.lightning_cli.run_cli`.
@@ -215,6 +254,7 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
                               "pass --reuse to keep its finished folds and resume the rest")
     if run is None:
         from s4d_forecast.tasks.lightning_cli import run_cli as run
+    created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
 
     oof, test = [], []
@@ -224,9 +264,14 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
                 "--data.n_folds", str(n_folds), "--data.fold", str(k),
                 "--trainer.default_root_dir", str(fold_dir)]
         done = fold_dir / _DONE
-        if not (done.is_file() and json.loads(done.read_text()) == args):
+        if not _finished_with(done, args):
             log.info("cv: fold %d of %d", k, n_folds)
-            _fit_fold(run, args, fold_dir)
+            fold_existed = fold_dir.exists()
+            try:
+                _fit_fold(run, args, fold_dir)
+            except BaseException:
+                _remove_failed_fold(output, fold_dir, fold_existed, created)
+                raise
             _write_text(done, json.dumps(args, indent=1))
         val = pd.read_csv(fold_dir / "val" / "predictions.csv")
         val.insert(0, "fold", k)
@@ -241,6 +286,16 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
     _write_text(output / SUMMARY_JSON, json.dumps(summary, indent=1))
     _write_text(output / SUMMARY_MD, summary_markdown(summary))
     return summary
+
+
+def _remove_failed_fold(output: Path, fold_dir: Path, fold_existed: bool,
+                        created: bool) -> None:
+    """Remove what a failed fold created when it holds nothing to resume from (no
+    checkpoint), and ``output`` if this run created it and it is left empty."""
+    if not fold_existed and fold_dir.is_dir() and next(fold_dir.rglob("*.ckpt"), None) is None:
+        shutil.rmtree(fold_dir, ignore_errors=True)
+    if created and output.is_dir() and not any(output.iterdir()):
+        output.rmdir()
 
 
 def _exit_code(run: Callable[[list[str]], int], argv: list[str]) -> int:

@@ -318,3 +318,174 @@ def test_cli_info_weather_short_or_infinite_file_is_one_error_line(tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("s4d-forecast data: error:")
     assert words in err[0] and "w.csv" in err[0]
+
+
+# -- checked before the final name, stalls, CLI options ------------------------------------------
+def _bidmc_zip_and_members(tmp_path):
+    z = write_bidmc_zip(tmp_path / "src.zip", records=(1,), seconds=40)
+    with zipfile.ZipFile(z) as zf:
+        members = {n.split("/", 1)[1]: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for k, v in members.items():
+            zf.writestr(f"bidmc-ppg-and-respiration-dataset-1.0.0/bidmc_csv/{k}", v)
+    return buf.getvalue(), {f"bidmc_csv/{k}": v for k, v in members.items()}
+
+
+def test_sha256sums_mismatch_keeps_no_zip_and_a_rerun_fixes_it(server, tmp_path, capsys,
+                                                               caplog):
+    payload, members = _bidmc_zip_and_members(tmp_path)
+    wrong = dict(members)
+    first = next(iter(wrong))
+    wrong[first] = b"not this"
+    _serve_physionet(server, "bidmc", payload, wrong)
+    root = tmp_path / "dl"
+    zip_name = Path(SOURCES["bidmc"].url).name
+    with pytest.raises(ChecksumError, match=rf"differ from SHA256SUMS: \['{first}'\].*"
+                                            rf"nothing was saved as .*{zip_name}"):
+        _run("data", "download", "bidmc", "--root", str(root), "--mirror", server.base,
+             "--no-progress")
+    assert not (root / zip_name).exists() and not list(root.glob("*.part"))
+    # a zip left under the final name by an older version is checked, not "already present"
+    (root / zip_name).write_bytes(payload)
+    _serve_physionet(server, "bidmc", payload, members)
+    good = len(server.ranges)
+    assert _run("data", "download", "bidmc", "--root", str(root), "--mirror", server.base,
+                "--no-progress") == 0
+    assert len(server.ranges) == good + 1  # SHA256SUMS only: the zip matches now
+    (root / zip_name).write_bytes(payload)
+    _serve_physionet(server, "bidmc", payload, wrong)
+    with pytest.raises(ChecksumError):
+        _run("data", "download", "bidmc", "--root", str(root), "--mirror", server.base,
+             "--no-progress")
+    assert "does not pass its check" in caplog.text and "downloading it again" in caplog.text
+    assert not (root / zip_name).exists()
+    _serve_physionet(server, "bidmc", payload, members)
+    capsys.readouterr()
+    assert _run("data", "download", "bidmc", "--root", str(root), "--mirror", server.base,
+                "--no-progress") == 0
+    out = capsys.readouterr().out
+    assert f"{server.base}/static/" in out and "(mirror of https://physionet.org" in out
+    assert f"against {server.base}/files/bidmc/1.0.0/SHA256SUMS.txt" in out
+
+
+def test_ptbxl_zip_failing_sha256sums_is_not_extracted(server, tmp_path):
+    top = "ptb-xl-a-large-publicly-available-electrocardiography-dataset-1.0.3"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(f"{top}/ptbxl_database.csv", b"ecg_id\n1\n")
+    _serve_physionet(server, "ptbxl", buf.getvalue(), {"ptbxl_database.csv": b"other"})
+    with pytest.raises(ChecksumError, match=r"differ from SHA256SUMS"):
+        _run("data", "download", "ptbxl", "--root", str(tmp_path), "--mirror", server.base,
+             "--no-progress")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ptbxl_SHA256SUMS.txt"]
+
+
+def test_html_page_as_sha256sums_names_the_url(server, tmp_path):
+    payload, _ = _bidmc_zip_and_members(tmp_path)
+    _serve_physionet(server, "bidmc", payload, {})
+    from urllib.parse import urlparse
+
+    path = urlparse(SOURCES["bidmc"].sha256sums_url).path
+    server.files[path] = b"<!DOCTYPE html>\n<html>not found</html>\n"
+    with pytest.raises(ValueError, match=rf"SHA256SUMS \({server.base}{path}\) line 1 is not "
+                                         r"'HASH  path': '<!DOCTYPE html>'"):
+        _run("data", "download", "bidmc", "--root", str(tmp_path / "dl"), "--mirror",
+             server.base, "--no-progress")
+    assert not (tmp_path / "dl" / Path(SOURCES["bidmc"].url).name).exists()
+
+
+class _Stalling(http.server.BaseHTTPRequestHandler):
+    """Announces 100 kB, then sends ``trickle`` bytes every 0.2 s (or nothing)."""
+
+    trickle = 1
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        import time
+
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        try:
+            for _ in range(200):
+                if self.trickle:
+                    self.wfile.write(b"x" * self.trickle)
+                    self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+
+@pytest.fixture()
+def stalling():
+    handler = type("S", (_Stalling,), {"trickle": 1})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    handler.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_stalled_server_is_given_up_and_empty_part_removed(stalling, tmp_path):
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"stalled, \d+ bytes in the last 1 s "
+                                            r"\(timeout 0.8 s\); run again to resume"):
+        download_file(stalling.base + "/w.csv", tmp_path / "w.csv", progress=False,
+                      timeout=0.8)
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "w.csv").exists()
+    stalling.trickle = 0  # headers, then silence: socket timeout, nothing to resume from
+    with pytest.raises(DownloadError, match=r"after 0 bytes"):
+        download_file(stalling.base + "/w.csv", tmp_path / "v.csv", progress=False,
+                      timeout=0.5)
+    assert list(tmp_path.iterdir()) == [tmp_path / "w.csv.part"]  # 1-byte trickle: resumable
+    stalling.trickle = 4096  # fast enough, but over the whole-file deadline
+    with pytest.raises(DownloadError, match=r"not finished within the deadline of 0.5 s"):
+        download_file(stalling.base + "/w.csv", tmp_path / "u.csv", progress=False,
+                      timeout=5, deadline=0.5)
+
+
+def test_cli_download_timeout_option(stalling, tmp_path):
+
+    with pytest.raises(DownloadError, match=r"stalled.*timeout 0.6 s"):
+        _run("data", "download", "weather", "--root", str(tmp_path), "--mirror", stalling.base,
+             "--no-progress", "--timeout", "0.6")
+    with pytest.raises(ValueError, match=r"--timeout 0.0 is not accepted; give a number of "
+                                         r"seconds > 0"):
+        _run("data", "download", "weather", "--root", str(tmp_path), "--timeout", "0")
+
+
+def test_cli_download_bad_root_and_mirror_create_nothing(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ValueError, match=r"--root '.*afile' is a file, not a folder"):
+        _run("data", "download", "weather", "--root", str(afile))
+    with pytest.raises(ValueError, match=r"afile is a file, not a folder"):
+        _run("data", "download", "weather", "--root", str(afile / "sub"))
+    with pytest.raises(ValueError, match=r"--mirror 'ftp://h/x' is not accepted; give an "
+                                         r"http:// or https:// base URL"):
+        _run("data", "download", "weather", "--root", str(tmp_path / "new"), "--mirror",
+             "ftp://h/x")
+    assert not (tmp_path / "new").exists()
+
+
+def test_cli_corrupt_existing_weather_says_overwrite_and_overwrite_works(server, tmp_path):
+    from urllib.parse import urlparse
+
+    (tmp_path / "weather.csv").write_text("date,OT\n")
+    with pytest.raises(ChecksumError, match=r"exists but its md5 is not .*--overwrite"):
+        _run("data", "download", "weather", "--root", str(tmp_path), "--mirror", server.base,
+             "--no-progress")
+    server.files[urlparse(SOURCES["weather"].url).path] = b"date,OT\n1,2\n"
+    with pytest.raises(ChecksumError, match=r"md5 of the downloaded file"):
+        _run("data", "download", "weather", "--root", str(tmp_path), "--mirror", server.base,
+             "--no-progress", "--overwrite")
+    assert len(server.ranges) == 1  # --overwrite fetched it again

@@ -235,3 +235,21 @@ def test_repeated_and_unnamed_columns_refused(tmp_path):
                                          r"have no name \(a row counter written by "
                                          r"DataFrame\.to_csv\(index=True\)"):
         load_weather(indexed)
+
+
+def test_cr_only_line_endings_read_like_lf(tmp_path):
+    lf = write_weather_csv(tmp_path / "lf.csv", n=30)
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes(lf.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    pd.testing.assert_frame_equal(load_weather(mac), load_weather(lf))
+
+
+@pytest.mark.parametrize("nul", [True, False])
+def test_random_bytes_refused_naming_the_file(tmp_path, nul):
+    rng = np.random.default_rng(0)
+    data = rng.integers(0 if nul else 1, 256, 20000, dtype=np.uint8).tobytes()
+    p = tmp_path / "w.bin.csv"
+    p.write_bytes(b"date,OT\n" + data if not nul else data)
+    with pytest.raises(ValueError, match=r"w\.bin\.csv: not a (text|readable) CSV") as info:
+        load_weather(p)
+    assert "\n" not in str(info.value)

@@ -185,3 +185,75 @@ def test_cv_command_names_a_datamodule_without_folds_in_one_line(tmp_path, capsy
     err = capsys.readouterr().err
     assert "s4d-forecast cv: error: fit of fold_0 failed" in err
     assert "Traceback" not in err
+
+
+# -- failures a retry must be able to fix --------------------------------------------------
+class NoValidationCLI(FakeCLI):
+    """``fit`` stops before the first validation: ``last.ckpt`` only, no ``best-*.ckpt``."""
+
+    def __call__(self, argv):
+        rc = super().__call__(argv)
+        if argv[0] == "fit":
+            ckpts = Path(argv[argv.index("--trainer.default_root_dir") + 1]) / "checkpoints"
+            for best in ckpts.glob("best-*.ckpt"):
+                best.rename(ckpts / "last.ckpt")
+        return rc
+
+
+def test_no_best_checkpoint_says_no_validation_ran(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("seed_everything: 1\n")
+    with pytest.raises(FoldFailed, match=r"fit of fold_0 ended without a best checkpoint: no "
+                                         r"best-\*\.ckpt in .*checkpoints \(it holds "
+                                         r"\['last\.ckpt'\]\), so no validation ran.*"
+                                         r"--trainer\.max_steps.*--trainer\.val_check_interval"):
+        run_patient_cv(cfg, 2, tmp_path / "cv", run=NoValidationCLI())
+
+
+class RefusingCLI(FakeCLI):
+    """``fit`` creates its logs folder, then fails (e.g. more folds than records)."""
+
+    def __call__(self, argv):
+        self.calls.append(argv)
+        root = Path(argv[argv.index("--trainer.default_root_dir") + 1])
+        (root / "lightning_logs" / "version_0").mkdir(parents=True)
+        return 1
+
+
+def test_a_fold_failing_before_any_checkpoint_leaves_nothing_behind(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("seed_everything: 1\n")
+    out = tmp_path / "cv"
+    with pytest.raises(FoldFailed, match=r"fit of fold_0 failed"):
+        run_patient_cv(cfg, 60, out, run=RefusingCLI())
+    assert not out.exists()  # created by the failed run, so removed with it
+    out.mkdir()  # an existing empty folder is kept, empty
+    with pytest.raises(FoldFailed):
+        run_patient_cv(cfg, 60, out, run=RefusingCLI())
+    assert out.is_dir() and list(out.iterdir()) == []
+    run_patient_cv(cfg, 2, out, run=FakeCLI())  # the corrected command is not "not empty"
+    assert (out / "cv_summary.json").is_file()
+
+
+def test_damaged_fold_args_is_named_and_that_fold_runs_again(tmp_path, caplog):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("seed_everything: 1\n")
+    out = tmp_path / "cv"
+    run_patient_cv(cfg, 2, out, run=FakeCLI())
+    (out / "fold_1" / "fold_args.json").write_text('["--config", ')
+    again = FakeCLI()
+    run_patient_cv(cfg, 2, out, reuse=True, run=again)
+    assert [int(c[c.index("--data.fold") + 1]) for c in again.calls] == [1, 1]
+    assert f"{out / 'fold_1' / 'fold_args.json'} is damaged" in caplog.text
+
+
+def test_a_moved_output_folder_keeps_its_finished_folds(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("seed_everything: 1\n")
+    first = run_patient_cv(cfg, 2, tmp_path / "cv", ["--data.root", "z.zip"], run=FakeCLI())
+    (tmp_path / "cv").rename(tmp_path / "moved")
+    again = FakeCLI()
+    summary = run_patient_cv(cfg, 2, tmp_path / "moved", ["--data.root", "z.zip"], reuse=True,
+                             run=again)
+    assert again.calls == []
+    assert summary["test_rmse_ensemble"] == pytest.approx(first["test_rmse_ensemble"])
