@@ -366,9 +366,11 @@ def test_numpy_scalar_names_save_and_load(tmp_path):
     assert list(S4DForecaster.load(tmp_path / "w").predict().columns) == ["a", 3, 2.5]
 
 
+@pytest.mark.skipif(int(pd.__version__.split(".")[0]) < 3,
+                    reason="under pandas 2 darts itself cannot forecast past the ns range")
 def test_dates_outside_the_nanosecond_range_save_and_load(tmp_path):
     y = pd.Series(np.sin(np.arange(60) / 3), name="v",
-                  index=pd.date_range("1600-01-01", periods=60, freq="YS"))
+                  index=pd.date_range("1600-01-01", periods=60, freq="YS", unit="s"))
     forecaster = make().fit(y)
     expected = forecaster.predict()
     assert expected.index[0] == pd.Timestamp("1660-01-01")
