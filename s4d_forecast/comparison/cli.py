@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -50,31 +51,44 @@ def _ints(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of integers, e.g. 96,192") from None
+    if not values:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is empty; give a comma-separated list of integers, e.g. 96,192 (or "
+            "leave the option out for the default)")
     return values
 
 
 def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is empty; give comma-separated names (or leave the option out for "
+            "the default)")
+    return values
+
+
+VARIANTS_EXAMPLE = '\'{"base": {}, "rin": {"use_reversible_instance_norm": true}}\''
+KWARGS_EXAMPLE = '\'{"s4d": {"d_model": 32}}\''
 
 
 def _variants(text: str) -> dict:
     from s4d_forecast.comparison.names import check_variants
 
-    value = _json(text)
+    value = _json(text, VARIANTS_EXAMPLE)
     try:
         return check_variants(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _json(text: str) -> dict:
+def _json(text: str, example: str = KWARGS_EXAMPLE) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not valid JSON ({exc})") from None
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
         raise argparse.ArgumentTypeError(
-            f"{text!r} must be a JSON object of objects, e.g. '{{\"s4d\": {{\"d_model\": 32}}}}'")
+            f"{text!r} must be a JSON object of objects, e.g. {example}")
     return value
 
 
@@ -150,8 +164,10 @@ def run(args: argparse.Namespace) -> int:
     stderr for a bad setting or a missing data file. A non-empty --output without
     --overwrite raises ``FileExistsError`` before anything is loaded or trained.
     """
+    prog = f"s4d-forecast {getattr(args, 'command_name', 'benchmark')}"
     check_output_folder(args.output, args.overwrite)  # before any training
     try:
+        check_output_writable(args.output)
         config = _config(args)
         _set_threads_and_device(args)
         from s4d_forecast.allocator import tune_cpu_allocator
@@ -168,19 +184,86 @@ def run(args: argparse.Namespace) -> int:
 
         data = load_dataset(args.dataset, args.data_path, args.time_col, args.target_cols)
         quiet_libraries()
-        result = run_benchmark(data, config)
+        try:
+            result = run_benchmark(data, config)
+        except Exception as exc:
+            _write_partial(exc, args, prog)
+            raise
     except ValueError as exc:
-        print(f"s4d-forecast benchmark: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     from s4d_forecast.comparison.report import markdown_table, write_report
 
+    if args.overwrite:
+        clear_results(args.output)
     paths = write_report(result, args.output, command_line(args))
     print()
     print(markdown_table(result.table))
     for line in result.skipped:
         print(f"skipped: {line}")
+    for line in result.warnings:
+        print(f"{prog}: warning: {line}", file=sys.stderr)
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0
+
+
+def _write_partial(exc: Exception, args: argparse.Namespace, prog: str) -> None:
+    """A model failed mid-run: write the rows of the models that finished (results.md and
+    results.csv, marked partial) so their training is not lost."""
+    partial = getattr(exc, "partial_result", None)
+    if partial is None or partial.table.empty:
+        return
+    from s4d_forecast.comparison.report import describe, markdown_table
+
+    output = Path(args.output)
+    if args.overwrite:
+        clear_results(output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "results.md").write_text(
+        "**Partial results: the run stopped before every model finished.**\n\n"
+        + describe(partial, command_line(args)) + "\n" + markdown_table(partial.table) + "\n")
+    partial.table.to_csv(output / "results.csv", index=False, float_format="%.6g")
+    print(f"{prog}: partial results of the {len(partial.table)} finished row(s) written to "
+          f"{output / 'results.md'} and {output / 'results.csv'}", file=sys.stderr)
+
+
+RESULT_FILES = ("results.md", "results.csv", "summary.md", "summary.csv",
+                "error_by_horizon.png")
+RESULT_PATTERNS = ("forecast_*.png",)
+
+
+def check_output_writable(output: Path) -> None:
+    """Refuse an --output that cannot be created or written (a path under a file, a folder
+    without write permission) before anything is loaded or trained."""
+    path = Path(output)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ValueError(f"--output={str(output)!r} cannot be created: {str(probe)!r} is a "
+                         "file, not a folder; choose another path")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"--output={str(output)!r} cannot be written: no write permission "
+                         f"on {str(probe)!r}; choose another path")
+
+
+def clear_results(output: Path) -> list[Path]:
+    """With --overwrite: remove the files an earlier benchmark run wrote into ``output``
+    (:data:`RESULT_FILES`, :data:`RESULT_PATTERNS`), so none of them is left next to the new
+    results; any other file is kept. Returns the removed paths."""
+    output = Path(output)
+    if not output.is_dir():
+        return []
+    found = [output / n for n in RESULT_FILES]
+    found += [p for pattern in RESULT_PATTERNS for p in output.glob(pattern)]
+    removed = []
+    for path in found:
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def _config(args: argparse.Namespace):
@@ -190,21 +273,24 @@ def _config(args: argparse.Namespace):
         misplaced = [flag for flag, value in (
             ("--horizons", args.horizons), ("--lookback", args.lookback),
             ("--season", args.season), ("--data-path", args.data_path),
-            ("--time-col", args.time_col), ("--target-cols", args.target_cols)) if value]
+            ("--time-col", args.time_col), ("--target-cols", args.target_cols))
+            if value is not None]
         if misplaced:
             raise ValueError(f"{', '.join(misplaced)} cannot be combined with --suite (each "
                              "case sets its own data, horizon, lookback and season); drop "
                              "them, or run one dataset with --dataset")
     else:
         for flag, value in (("--cases", args.cases), ("--data-root", args.data_root)):
-            if value:
+            if value is not None:
                 raise ValueError(f"{flag} applies to --suite only")
     if args.stat_fit_rows is not None and args.stat_fit_rows < 0:
         raise ValueError(f"--stat-fit-rows={args.stat_fit_rows} must be >= 0 (0: the whole "
                          "training split)")
     config = BenchmarkConfig(
-        horizons=args.horizons or ([1] if args.suite else DEFAULT_HORIZONS),
-        models=args.models, lookback=args.lookback or DEFAULT_LOOKBACK,
+        horizons=(args.horizons if args.horizons is not None
+                  else [1] if args.suite else DEFAULT_HORIZONS),
+        models=args.models,
+        lookback=DEFAULT_LOOKBACK if args.lookback is None else args.lookback,
         epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, device=args.device, max_train_windows=args.max_train_windows,
         rin=args.rin, progress=args.progress, model_kwargs=args.model_kwargs,
@@ -238,6 +324,8 @@ def _run_suite(args: argparse.Namespace, config, cases) -> int:
 
     suite = run_suite(cases, config, args.data_root)
     command = command_line(args)
+    if args.overwrite:
+        clear_results(args.output)
     paths = write_suite_report(suite, args.output, command)
     for case in suite.cases:
         result = suite.results[case.name]
@@ -245,6 +333,8 @@ def _run_suite(args: argparse.Namespace, config, cases) -> int:
         print(markdown_table(result.table))
         for line in result.skipped:
             print(f"skipped: {line}")
+        for line in result.warnings:
+            print(f"s4d-forecast benchmark: warning: {case.name}: {line}", file=sys.stderr)
     print()
     print(suite_summary_text(suite, command))
     s4d = suite.summary[suite.summary["model"].str.startswith("S4D")]

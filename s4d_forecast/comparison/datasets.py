@@ -10,6 +10,7 @@ the header.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,9 +154,23 @@ def load_csv(path: str | Path, time_col: str | None = None) -> BenchmarkData:
     elif time_col not in raw.columns:
         raise ValueError(f"--time-col={time_col!r} is not a column of {path}; columns: "
                          f"{list(raw.columns)}")
+    if pd.api.types.is_numeric_dtype(raw[time_col]):
+        raise ValueError(
+            f"--time-col={time_col!r} of {path} holds numbers ({raw[time_col].dtype}, e.g. "
+            f"{raw[time_col].head(3).tolist()}), not dates/times: they would be read as "
+            "nanoseconds since 1970. Write dates in the file instead (years, e.g.: "
+            "pd.to_datetime(df[col].astype(str), format='%Y'); seconds: "
+            "pd.to_datetime(df[col], unit='s'))"
+        )
     times, notes = _parse_times(raw[time_col], time_col, path)
     notes.insert(0, f"read {len(raw)} rows")
     frame = raw.drop(columns=[time_col])
+    unnamed = [c for c in frame.columns if re.fullmatch(r"Unnamed: \d+(\.\d+)?", c)]
+    if unnamed:
+        frame = frame.drop(columns=unnamed)
+        notes.append(f"column(s) {unnamed} have no name in the header (e.g. an index saved "
+                     "by pandas' to_csv): left out of the targets; give them a name in the "
+                     "header to use them")
     frame.index = pd.DatetimeIndex(times, name=time_col)
     return BenchmarkData(f"csv:{path.name}", frame, str(path), notes)
 
@@ -238,6 +253,11 @@ def check_targets(data: BenchmarkData) -> pd.DataFrame:
         raise ValueError(f"{data.source}: no target columns")
     out = {}
     for col in frame.columns:
+        if pd.api.types.is_bool_dtype(frame[col]):
+            raise ValueError(
+                f"target column {col!r} of {data.source} holds booleans (True/False), not "
+                "numbers; leave it out with --target-cols, or convert it to 0/1 "
+                "(astype(float)) in the file if that is meant")
         values = pd.to_numeric(frame[col], errors="coerce")
         bad = values.isna() & frame[col].notna()
         if bad.any():

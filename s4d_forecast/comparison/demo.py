@@ -73,6 +73,7 @@ def benchmark_args(args: argparse.Namespace) -> argparse.Namespace:
         model_kwargs=dict(quick.get("model_kwargs", {})), s4d_variants={},
         stat_windows=quick.get("stat_windows", 300), stat_fit_rows=5000, progress=False,
         output=output, overwrite=args.overwrite or args.output is None,
+        command_name="demo",
     )
 
 

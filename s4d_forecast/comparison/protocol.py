@@ -89,6 +89,21 @@ def prepare(frame: pd.DataFrame, lookback: int, horizons: list[int]) -> Prepared
     ValueError
         If a split is too short for the lookback or a horizon.
     """
+    _check_length("lookback", lookback)
+    horizons = list(horizons) if isinstance(horizons, (list, tuple, np.ndarray)) else horizons
+    if not isinstance(horizons, list) or not horizons:
+        raise ValueError(f"horizons={horizons!r} must be a non-empty list of positive "
+                         "integers, e.g. [96, 192]")
+    for h in horizons:
+        _check_length("horizons", h)
+    text = [str(c) for c in frame.columns
+            if not (pd.api.types.is_numeric_dtype(frame[c])
+                    and not pd.api.types.is_bool_dtype(frame[c]))]
+    if text:
+        raise ValueError(f"column(s) {text} are not numeric (dtypes "
+                         f"{[str(frame[c].dtype) for c in frame.columns if str(c) in text]}); "
+                         "every column of the frame is a target and must hold numbers "
+                         "(bool: convert with astype(float))")
     n = len(frame)
     bounds = long_horizon_split_bounds(n, lookback)
     prep = Prepared(np.empty(0), bounds, SignalScaler("per_channel"), lookback,
@@ -113,6 +128,11 @@ def prepare(frame: pd.DataFrame, lookback: int, horizons: list[int]) -> Prepared
     prep.scaler.fit(values[:n_train])
     prep.scaled = prep.scaler.transform(values).astype(np.float32)
     return prep
+
+
+def _check_length(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: {value!r} must be a positive integer")
 
 
 def truth_windows(prep: Prepared, horizon: int) -> np.ndarray:

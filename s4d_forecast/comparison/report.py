@@ -94,6 +94,7 @@ def describe(result, command: str | None = None) -> str:
             if r.detail and r.model in ("ETS", "Theta", "ARIMA"):
                 lines.append(f"- {r.model} h={r.horizon}: {r.detail}")
     lines += [f"- skipped: {s}" for s in result.skipped]
+    lines += [f"- **warning**: {w}" for w in getattr(result, "warnings", [])]
     return "\n".join(lines) + "\n"
 
 

@@ -110,12 +110,18 @@ class BenchmarkConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad setting."""
+        if isinstance(self.models, str):  # "naive,nlinear" as on the command line
+            self.models = [m for m in self.models.split(",") if m.strip()]
+        if not isinstance(self.models, (list, tuple)):
+            raise ValueError(f"--models={self.models!r} must be a list of model names or a "
+                             "comma-separated string, e.g. 'naive,nlinear'")
         self.models = check_models(list(self.models))
         for name in ("lookback", "epochs", "patience", "batch_size", "chunk_windows",
                      "predict_batch_size"):
             _positive(name, getattr(self, name))
-        if not self.horizons:
-            raise ValueError("--horizons is empty; give e.g. 96,192")
+        if isinstance(self.horizons, (str, bytes)) or not self.horizons:
+            raise ValueError(f"--horizons={self.horizons!r} must be a non-empty list of "
+                             "positive integers, e.g. [96, 192]")
         for h in self.horizons:
             _positive("horizons", h)
         if len(set(self.horizons)) != len(self.horizons):
@@ -130,12 +136,46 @@ class BenchmarkConfig:
                              f"{','.join(self.models)}; add s4d")
         if self.device not in ("cpu", "gpu"):
             raise ValueError(f"--device={self.device!r} is not accepted; use 'cpu' or 'gpu'")
-        if not self.lr > 0:
-            raise ValueError(f"--lr={self.lr!r} must be positive")
+        if (isinstance(self.lr, bool) or not isinstance(self.lr, (int, float, np.number))
+                or not math.isfinite(self.lr) or not self.lr > 0):
+            raise ValueError(f"--lr={self.lr!r} must be a finite positive number, e.g. 1e-3")
+        if (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
+                or not 0 <= self.seed <= MAX_SEED):
+            raise ValueError(f"--seed={self.seed!r} must be an integer from 0 to {MAX_SEED} "
+                             "(torch and numpy seeds)")
+        if not isinstance(self.model_kwargs, dict):
+            raise ValueError(f"--model-kwargs={self.model_kwargs!r} must be a dict of dicts, "
+                             'e.g. {"s4d": {"d_model": 32}}')
         unknown = set(self.model_kwargs) - set(self.models)
         if unknown:
             raise ValueError(f"model_kwargs has keys {sorted(unknown)} that are not among "
                              f"the models {self.models}")
+        for name, kwargs in self.model_kwargs.items():
+            if not isinstance(kwargs, dict):
+                raise ValueError(f"--model-kwargs: {name!r} maps to {kwargs!r}; expected a "
+                                 'dict of keyword arguments, e.g. {"s4d": {"d_model": 32}}')
+            _no_protocol_keys(f"--model-kwargs {name!r}", kwargs)
+        for name, kwargs in self.s4d_variants.items():
+            _no_protocol_keys(f"--s4d-variants {name!r}", kwargs)
+
+
+MAX_SEED = 2**32 - 1
+# keyword arguments the shared budget sets for every neural model, and the option setting each
+PROTOCOL_KEYS = {
+    "input_chunk_length": "--lookback", "output_chunk_length": "--horizons",
+    "output_chunk_shift": "the protocol (forecasts start right after the input)",
+    "n_epochs": "--epochs", "batch_size": "--batch-size", "random_state": "--seed",
+    "pl_trainer_kwargs": "--device, --patience and --progress",
+}
+
+
+def _no_protocol_keys(where: str, kwargs: dict) -> None:
+    shared = [k for k in kwargs if k in PROTOCOL_KEYS]
+    if shared:
+        raise ValueError(
+            f"{where} sets {shared}, part of the budget shared by every model: "
+            + "; ".join(f"{k} is set by {PROTOCOL_KEYS[k]}" for k in shared)
+            + ". Drop them from the per-model settings")
 
 
 def _positive(name: str, value) -> None:
@@ -171,6 +211,7 @@ class BenchmarkResult:
     example_window: dict
     skipped: list
     common_windows: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
 
 
 def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
@@ -194,7 +235,9 @@ def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
     log(f"split 70/10/20: train rows {a}..{b - 1} ({b - a}), val {c}..{d - 1}, "
         f"test {e}..{f - 1} (val/test include {config.lookback} lookback rows); scaler "
         f"fitted on the {b - a} training rows")
+    check_models_build(config)  # a bad setting stops the run before any model trains
     rows, per_step, examples, skipped, example_window, common = [], {}, {}, [], {}, {}
+    warned = []
     has_stats = any(name in STATISTICAL for name in config.models)
     stat_cache = {} if stat_cache is None else stat_cache
     for horizon in config.horizons:
@@ -213,15 +256,31 @@ def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
                 skipped.append(f"{label} at horizon {horizon}: {reason}")
                 log(f"skip {label} h={horizon}: {reason}")
                 continue
-            if name in STATISTICAL:
-                row, scorer, example = _run_stat(name, horizon, prep, config,
-                                                 common[horizon], example_window[horizon],
-                                                 stat_cache, _data_key(data, prep))
-            else:
-                row, scorer, example = _run_one(name, horizon, prep, config,
-                                                example_window[horizon], label, extra)
+            try:
+                if name in STATISTICAL:
+                    row, scorer, example = _run_stat(name, horizon, prep, config,
+                                                     common[horizon], example_window[horizon],
+                                                     stat_cache, _data_key(data, prep))
+                else:
+                    row, scorer, example = _run_one(name, horizon, prep, config,
+                                                    example_window[horizon], label, extra)
+            except Exception as exc:  # keep what finished: the caller may write it
+                exc.partial_result = BenchmarkResult(
+                    data, config, prep, pd.DataFrame(rows, columns=COLUMNS), per_step,
+                    examples, example_window, skipped, common,
+                    [*warned, f"run stopped: {label} h={horizon} failed ({type(exc).__name__}: "
+                     f"{exc}); only the rows before it are in the table"])
+                raise
             row["mse_common"], row["mae_common"] = scorer.subset_totals(common[horizon])
             row["common_windows"] = len(common[horizon])
+            bad = [k for k in ("mse", "mae", "mse_common", "mae_common")
+                   if not math.isfinite(row[k])]
+            if bad:
+                note = (f"non-finite score(s) {', '.join(bad)}: the forecasts hold NaN or "
+                        "inf (training diverged?); e.g. lower --lr")
+                row["detail"] = f"{row['detail']}; {note}" if row.get("detail") else note
+                warned.append(f"{row['model']} h={horizon}: {note}")
+                log(f"warning: {row['model']} h={horizon}: {note}")
             rows.append(row)
             per_step[(label, horizon)] = scorer.per_step()
             examples[(label, horizon)] = example
@@ -231,7 +290,42 @@ def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
                 + (f" {row['detail']}" if row.get("detail") else ""))
     table = pd.DataFrame(rows, columns=COLUMNS)
     return BenchmarkResult(data, config, prep, table, per_step, examples, example_window,
-                           skipped, common)
+                           skipped, common, warned)
+
+
+def check_models_build(config: BenchmarkConfig) -> None:
+    """Build every configured neural model once at every horizon (no training), so a bad
+    ``--model-kwargs`` / ``--s4d-variants`` setting or seed fails before any model trains;
+    refuse a run where every model would be skipped.
+
+    Raises
+    ------
+    ValueError
+        Naming the model row, the option and the model's own message.
+    """
+    runnable = 0
+    for horizon in config.horizons:
+        for name, label, extra in config.entries():
+            if skip_reason(name, config.lookback, horizon):
+                continue
+            runnable += 1
+            if name == "naive" or name in STATISTICAL:
+                continue
+            option = "--s4d-variants" if label != LABELS[name] else "--model-kwargs"
+            try:
+                build_model(name, lookback=config.lookback, horizon=horizon,
+                            epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                            seed=config.seed, device=config.device, patience=config.patience,
+                            rin=config.rin, progress=config.progress, extra=extra)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{label} (h={horizon}) cannot be built with {option} "
+                                 f"{extra or {}}: {exc}") from exc
+    if not runnable:
+        reasons = "; ".join(sorted({skip_reason(n, config.lookback, h) or ""
+                                    for h in config.horizons for n, _, _ in config.entries()}))
+        raise ValueError(f"every model would be skipped at --horizons "
+                         f"{','.join(map(str, config.horizons))} with --lookback "
+                         f"{config.lookback} ({reasons}); add another model or change them")
 
 
 def _data_key(data: BenchmarkData, prep: Prepared) -> tuple:
@@ -247,11 +341,19 @@ def _run_stat(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig,
     season = usable_season(config.season, config.lookback)
     n_train = prep.bounds[0][1]
     fit_start = max(0, n_train - config.stat_fit_rows) if config.stat_fit_rows else 0
+    from s4d_forecast.comparison.stats import FittedStat
+
     fitted = []
     for c in range(len(prep.columns)):
         key = (*data_key, name, c, season, fit_start)
         if key not in cache:
-            cache[key] = fit_stat(name, prep.scaled[fit_start:n_train, c], season)
+            try:
+                cache[key] = fit_stat(name, prep.scaled[fit_start:n_train, c], season)
+            except (ValueError, np.linalg.LinAlgError) as exc:  # one column, not the run
+                cache[key] = FittedStat(
+                    name, None, season, 0.0,
+                    f"column {prep.columns[c]!r}: not fitted ({exc}); persistence forecast "
+                    "used for it")
         fitted.append(cache[key])
     failures_before = sum(len(f.failures) for f in fitted)
     scorer = Scorer(prep, horizon)
@@ -261,8 +363,10 @@ def _run_stat(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig,
     for i, w in enumerate(windows):
         first = prep.test_start + int(w)
         for c, fit in enumerate(fitted):
-            forecasts[i, :, c] = forecast_stat(fit, prep.scaled[first - lookback:first, c],
-                                               horizon)
+            window = prep.scaled[first - lookback:first, c]
+            forecasts[i, :, c] = (np.repeat(window[-1], horizon)
+                                  if fit.results is None and name != "theta"
+                                  else forecast_stat(fit, window, horizon))
     scorer.add_at(windows, forecasts)
     failed = sum(len(f.failures) for f in fitted) - failures_before
     descriptions = pd.Series([f.description for f in fitted]).value_counts()

@@ -86,6 +86,43 @@ def _need(root: Path, relative: str, dataset: str) -> Path:
     return path
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({exc})") from exc
+
+
+def _column(raw: pd.DataFrame, name: str, path: Path) -> pd.Series:
+    if name not in raw.columns:
+        raise ValueError(f"{path}: no column {name!r} (columns: {list(raw.columns)}); the "
+                         "file is not in the expected layout")
+    return raw[name]
+
+
+def _dates(raw: pd.DataFrame, name: str, fmt: str, path: Path) -> pd.DatetimeIndex:
+    column = _column(raw, name, path)
+    times = pd.to_datetime(column, format=fmt, errors="coerce")
+    if times.isna().any():
+        i = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise ValueError(f"{path}: column {name!r} data row {i + 1} ({column.iloc[i]!r}) is "
+                         f"not a date in the format {fmt!r}")
+    return pd.DatetimeIndex(times)
+
+
+def _floats(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    out = {}
+    for col in frame.columns:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() & frame[col].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{path}: column {col!r} is not numeric: data row {i + 1} holds "
+                             f"{frame[col].iloc[i]!r} ({int(bad.sum())} such value(s))")
+        out[col] = values.astype(np.float64)
+    return pd.DataFrame(out, index=frame.index)
+
+
 def _weather(relative: str, name: str, targets: list[str] | None):
     def load(root: Path) -> BenchmarkData:
         from s4d_forecast.comparison.datasets import load_dataset
@@ -100,9 +137,9 @@ def _weather(relative: str, name: str, targets: list[str] | None):
 def _monthly(relative: str, name: str, unit: str):
     def load(root: Path) -> BenchmarkData:
         path = _need(root, relative, name)
-        raw = pd.read_csv(path)
-        index = pd.DatetimeIndex(pd.to_datetime(raw["Month"], format="%Y-%m"), name="month")
-        frame = raw.drop(columns="Month").astype(np.float64)
+        raw = _read_csv(path)
+        index = _dates(raw, "Month", "%Y-%m", path).rename("month")
+        frame = _floats(raw.drop(columns="Month"), path)
         frame.index = index
         column = frame.columns[0]
         return BenchmarkData(name, frame, str(path), [f"{len(frame)} months "
@@ -115,9 +152,9 @@ def _temperatures(root: Path) -> BenchmarkData:
     """Daily minimum temperatures, Melbourne 1981-1990: the file has no rows for two days
     (1984-12-31, 1988-12-31); they are inserted and filled by time interpolation."""
     path = _need(root, "series/temps.csv", "temps")
-    raw = pd.read_csv(path)
-    index = pd.DatetimeIndex(pd.to_datetime(raw["Date"], format="%m/%d/%Y"), name="date")
-    frame = raw.drop(columns="Date").astype(np.float64)
+    raw = _read_csv(path)
+    index = _dates(raw, "Date", "%m/%d/%Y", path).rename("date")
+    frame = _floats(raw.drop(columns="Date"), path)
     frame.index = index
     full = pd.date_range(index[0], index[-1], freq="D", name="date")
     missing = full.difference(index)
@@ -135,7 +172,7 @@ def _temperatures(root: Path) -> BenchmarkData:
 
 def _heart_rate(root: Path) -> BenchmarkData:
     path = _need(root, "series/heart_rate.csv", "heart_rate")
-    frame = pd.read_csv(path).astype(np.float64)
+    frame = _floats(_read_csv(path), path)
     frame.index = pd.Index(np.arange(len(frame)) * 0.5, name="time (s)")
     return BenchmarkData("heart_rate", frame, str(path),
                          [f"{len(frame)} samples at 0.5 s ({len(frame) / 120:.0f} min); the "

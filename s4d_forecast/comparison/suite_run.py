@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from s4d_forecast.comparison.runner import BenchmarkConfig, run_benchmark
+from s4d_forecast.comparison.runner import (
+    BenchmarkConfig,
+    check_models_build,
+    run_benchmark,
+)
 from s4d_forecast.comparison.suite import Case, load_case_data
 from s4d_forecast.comparison.summary import summarise
 
@@ -51,12 +55,18 @@ def run_suite(cases: list[Case], config: BenchmarkConfig, root: str | Path | Non
         if case.dataset not in data:
             data[case.dataset] = load_case_data(case, root)
     config.validate()
+    case_configs = [dataclasses.replace(config, horizons=[case.horizon],
+                                        lookback=case.lookback, season=case.season)
+                    for case in cases]
+    for case, case_config in zip(cases, case_configs, strict=True):
+        try:  # every case's models are built once before the first one trains
+            check_models_build(case_config)
+        except ValueError as exc:
+            raise ValueError(f"case {case.name!r}: {exc}") from exc
     results, tables, stat_cache = {}, [], {}
-    for i, case in enumerate(cases, 1):
+    for i, (case, case_config) in enumerate(zip(cases, case_configs, strict=True), 1):
         log(f"\n=== case {i}/{len(cases)}: {case.name} (h={case.horizon}, lookback "
             f"{case.lookback}, season {case.season or '-'}) ===")
-        case_config = dataclasses.replace(config, horizons=[case.horizon],
-                                          lookback=case.lookback, season=case.season)
         case_data = dataclasses.replace(data[case.dataset],
                                         notes=[*data[case.dataset].notes, case.note])
         result = run_benchmark(case_data, case_config, log=log, stat_cache=stat_cache)

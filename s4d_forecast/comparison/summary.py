@@ -29,9 +29,12 @@ SUMMARY_COLUMNS = ["model", "cases", "gmean_ratio", "firsts", "within_2pct", "me
 
 
 def geometric_mean(values) -> float:
-    """Geometric mean of the finite positive ``values``; NaN when there are none."""
+    """Geometric mean of the positive ``values`` (NaN and values <= 0 skipped); inf when
+    one of them is inf (a ratio to a perfect score of 0); NaN when there are none."""
     arr = np.asarray(list(values), dtype=np.float64)
-    arr = arr[np.isfinite(arr) & (arr > 0)]
+    arr = arr[~np.isnan(arr) & (arr > 0)]
+    if np.isinf(arr).any():
+        return float("inf")
     return float(np.exp(np.log(arr).mean())) if len(arr) else float("nan")
 
 
@@ -49,10 +52,23 @@ def case_ratios(table: pd.DataFrame, within: float = 0.02, reference: str = "TiD
     missing = {"case", "model", "mse", "fit_s"} - set(table.columns)
     if missing:
         raise ValueError(f"results table lacks column(s) {sorted(missing)}")
-    out = table.copy()
+    for col in ("mse", "mse_common", "fit_s", "test_windows"):
+        if col in table and not (pd.api.types.is_numeric_dtype(table[col])
+                                 and not pd.api.types.is_bool_dtype(table[col])):
+            bad = table[col][pd.to_numeric(table[col], errors="coerce").isna()
+                             & table[col].notna()].head(3).tolist()
+            raise ValueError(f"results table column {col!r} is not numeric "
+                             f"({table[col].dtype}; e.g. {bad}); it must hold numbers")
+    repeated = table.duplicated(["case", "model"], keep=False)
+    if repeated.any():
+        pairs = table.loc[repeated, ["case", "model"]].drop_duplicates().head(3)
+        raise ValueError(f"results table has {int(repeated.sum())} rows repeating a (case, "
+                         f"model) pair, e.g. {list(pairs.itertuples(index=False, name=None))}; "
+                         "one row per model and case")
+    out = table.copy().reset_index(drop=True)
     score = "mse_common" if "mse_common" in out else "mse"
     best = out.groupby("case", sort=False)[score].transform("min")
-    out["ratio"] = out[score] / best
+    out["ratio"] = _ratio(out[score], best)
     out["first"] = out[score] <= best
     out["within"] = out[score] <= best * (1 + within)
     ref = out[out["model"] == reference].set_index("case")["fit_s"]
@@ -72,7 +88,19 @@ def _vs_rivals(table: pd.DataFrame, row, rivals) -> float:
     if "test_windows" in table and "mse_common" in table:
         if (others["test_windows"] != row.test_windows).any():
             column = "mse_common"
-    return float(getattr(row, column) / others[column].min())
+    return float(_ratio(pd.Series([getattr(row, column)]),
+                        pd.Series([others[column].min()])).iloc[0])
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    """``num / den`` where a perfect score counts: ``0 / 0`` is 1 (as good as the best) and
+    ``x / 0`` with ``x > 0`` is inf (infinitely worse; geometric means over it are inf, not
+    silently dropped)."""
+    num, den = num.astype(np.float64), den.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    out = out.where(~((num == 0) & (den == 0)), 1.0)
+    return out.where(~((num > 0) & (den == 0)), np.inf)
 
 
 def summarise(table: pd.DataFrame, within: float = 0.02, reference: str = "TiDE",
@@ -95,6 +123,8 @@ def summarise(table: pd.DataFrame, within: float = 0.02, reference: str = "TiDE"
 
 
 def _fmt(value, spec: str) -> str:
+    if isinstance(value, float) and np.isinf(value):
+        return "inf"
     return "-" if value is None or (isinstance(value, float) and not np.isfinite(value)) \
         else format(value, spec)
 
