@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import math
 import re
 import tempfile
 import zipfile
@@ -39,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .wfdb_sizes import size_mismatches
 
 log = logging.getLogger(__name__)
 
@@ -310,37 +311,18 @@ def _complete(found: dict[int, dict[str, str]], where: str, layout: str) -> list
     return sorted(found)
 
 
-# Bytes per sample of the WFDB storage formats (packed formats are fractional); the same
-# table as ptbxl_records' size check.
-_BYTES_PER_SAMPLE = {
-    "8": 1.0, "80": 1.0, "16": 2.0, "61": 2.0, "160": 2.0, "24": 3.0, "32": 4.0,
-    "212": 1.5, "310": 4 / 3, "311": 4 / 3,
-}  # fmt: skip
-
-
 def _check_wfdb_sizes(hdr, record: Path, rel: str, where: str) -> None:
     """Each data file must hold exactly the bytes its header declares: fewer is a truncated
-    file, more a header/data mismatch (the logic of ``ptbxl_records._check_sizes``)."""
-    groups: dict[str, list[int]] = {}
-    for i, name in enumerate(hdr.file_name):
-        groups.setdefault(name, []).append(i)
-    for name, idx in groups.items():
-        fmt = str(hdr.fmt[idx[0]])
-        if fmt not in _BYTES_PER_SAMPLE:
-            continue  # unusual format: wfdb validates it and the checksums still apply
-        spf = sum(int(hdr.samps_per_frame[i] or 1) for i in idx)
-        offset = int(hdr.byte_offset[idx[0]] or 0)
-        expected = offset + math.ceil(hdr.sig_len * spf * _BYTES_PER_SAMPLE[fmt])
-        actual = (record.parent / name).stat().st_size
-        if actual != expected:
-            what = ("is truncated" if actual < expected else
-                    "is longer than its header says (header/data mismatch)")
-            raise ValueError(
-                f"{where}: could not read WFDB record {record.name}: data file {rel}.dat "
-                f"{what}: {actual:,} bytes, but {record.name}.hea declares {hdr.sig_len:,} "
-                f"samples x {spf} signals in format {fmt} ({expected:,} bytes); corrupt or "
-                f"partial download? {_HOWTO}"
-            )
+    file, more a header/data mismatch."""
+    for m in size_mismatches(hdr, record.parent):
+        what = ("is truncated" if m.truncated else
+                "is longer than its header says (header/data mismatch)")
+        raise ValueError(
+            f"{where}: could not read WFDB record {record.name}: data file {rel}.dat "
+            f"{what}: {m.actual:,} bytes, but {record.name}.hea declares {m.samples:,} "
+            f"samples x {m.signals} signals in format {m.fmt} ({m.expected:,} bytes); corrupt "
+            f"or partial download? {_HOWTO}"
+        )
 
 
 def _read_wfdb_checked(base: Path, rel: str, where: str):

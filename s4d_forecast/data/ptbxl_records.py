@@ -12,11 +12,12 @@ and millivolt units.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from pathlib import Path
 
 import numpy as np
+
+from .wfdb_sizes import size_mismatches
 
 __all__ = ["DOWNLOAD_HINT", "STANDARD_LEADS", "cinc_ecg_id", "read_ecg_record", "record_files"]
 
@@ -26,12 +27,6 @@ log = logging.getLogger(__name__)
 STANDARD_LEADS = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 DOWNLOAD_HINT = "get PTB-XL with `s4d-forecast data download ptbxl --root DIR`"
-
-# Bytes per sample of the WFDB storage formats (packed formats are fractional).
-_BYTES_PER_SAMPLE = {
-    "8": 1.0, "80": 1.0, "16": 2.0, "61": 2.0, "160": 2.0, "24": 3.0, "32": 4.0,
-    "212": 1.5, "310": 4 / 3, "311": 4 / 3,
-}  # fmt: skip
 
 _CINC_NAME = re.compile(r"^HR(\d{5})$")
 # The leading number of a header's gain field, e.g. "1000.0" of "1000.0(0)/mV".
@@ -68,30 +63,18 @@ def record_files(record: Path) -> list[Path]:
 
 
 def _check_sizes(rec, record: Path) -> None:
-    groups: dict[str, list[int]] = {}
-    for i, name in enumerate(rec.file_name):
-        groups.setdefault(name, []).append(i)
-    for name, idx in groups.items():
-        fmt = str(rec.fmt[idx[0]])
-        if fmt not in _BYTES_PER_SAMPLE:
-            continue  # unusual format: wfdb validates it and the checksums still apply
-        spf = sum(int(rec.samps_per_frame[i] or 1) for i in idx)
-        offset = int(rec.byte_offset[idx[0]] or 0)
-        expected = offset + math.ceil(rec.sig_len * spf * _BYTES_PER_SAMPLE[fmt])
-        path = record.parent / name
-        actual = path.stat().st_size
-        if actual < expected:
+    for m in size_mismatches(rec, record.parent):
+        if m.truncated:
             raise ValueError(
-                f"signal file {str(path)!r} is truncated: {actual} bytes, but its header "
-                f"declares {rec.sig_len} samples x {spf} signals in format {fmt} "
-                f"({expected} bytes); re-download the record"
+                f"signal file {str(m.path)!r} is truncated: {m.actual} bytes, but its header "
+                f"declares {m.samples} samples x {m.signals} signals in format {m.fmt} "
+                f"({m.expected} bytes); re-download the record"
             )
-        if actual > expected:
-            raise ValueError(
-                f"header/data mismatch for {str(path)!r}: {actual} bytes, but its header "
-                f"declares {rec.sig_len} samples x {spf} signals in format {fmt} "
-                f"({expected} bytes); the header and the data file do not belong together"
-            )
+        raise ValueError(
+            f"header/data mismatch for {str(m.path)!r}: {m.actual} bytes, but its header "
+            f"declares {m.samples} samples x {m.signals} signals in format {m.fmt} "
+            f"({m.expected} bytes); the header and the data file do not belong together"
+        )
 
 
 def _check_gains(record: Path, n_sig: int) -> None:
