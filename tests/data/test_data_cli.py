@@ -192,16 +192,22 @@ def _serve_physionet(server, name: str, payload: bytes, members: dict[str, bytes
     server.files[urlparse(src.sha256sums_url).path] = sums.encode()
 
 
-def test_cli_download_and_info_bidmc(server, tmp_path, capsys):
-    z = write_bidmc_zip(tmp_path / "src.zip", records=(1, 2, 3), seconds=40)
+def _bidmc_zip_and_members(tmp_path, records=(1,)):
+    """A BIDMC release zip laid out as PhysioNet serves it, and its members by the names
+    SHA256SUMS uses."""
+    z = write_bidmc_zip(tmp_path / "src.zip", records=records, seconds=40)
     with zipfile.ZipFile(z) as zf:
         members = {n.split("/", 1)[1]: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for k, v in members.items():
             zf.writestr(f"bidmc-ppg-and-respiration-dataset-1.0.0/bidmc_csv/{k}", v)
-    full = {f"bidmc_csv/{k}": v for k, v in members.items()}
-    _serve_physionet(server, "bidmc", buf.getvalue(), full)
+    return buf.getvalue(), {f"bidmc_csv/{k}": v for k, v in members.items()}
+
+
+def test_cli_download_and_info_bidmc(server, tmp_path, capsys):
+    payload, full = _bidmc_zip_and_members(tmp_path, records=(1, 2, 3))
+    _serve_physionet(server, "bidmc", payload, full)
     root = tmp_path / "dl"
     assert _run("data", "download", "bidmc", "--root", str(root), "--mirror", server.base,
                 "--no-progress") == 0
@@ -321,17 +327,6 @@ def test_cli_info_weather_short_or_infinite_file_is_one_error_line(tmp_path, cap
 
 
 # -- checked before the final name, stalls, CLI options ------------------------------------------
-def _bidmc_zip_and_members(tmp_path):
-    z = write_bidmc_zip(tmp_path / "src.zip", records=(1,), seconds=40)
-    with zipfile.ZipFile(z) as zf:
-        members = {n.split("/", 1)[1]: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for k, v in members.items():
-            zf.writestr(f"bidmc-ppg-and-respiration-dataset-1.0.0/bidmc_csv/{k}", v)
-    return buf.getvalue(), {f"bidmc_csv/{k}": v for k, v in members.items()}
-
-
 def test_sha256sums_mismatch_keeps_no_zip_and_a_rerun_fixes_it(server, tmp_path, capsys,
                                                                caplog):
     payload, members = _bidmc_zip_and_members(tmp_path)
