@@ -135,6 +135,22 @@ def check_keys(name: str, mapping, accepted: Iterable[str], *, none_ok: bool = T
     return mapping
 
 
+def nearest_existing(path) -> Path:
+    """``path`` itself if it exists, else its closest existing parent folder (or file)."""
+    path = Path(os.fspath(path))
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def file_in_the_way(path) -> Path | None:
+    """The existing file that keeps a folder from being at ``path`` (``path`` itself, or the
+    closest existing parent when that is a file), or ``None`` when one can be there."""
+    found = nearest_existing(path)
+    return found if found.exists() and not found.is_dir() else None
+
+
 def check_output_folder(path, overwrite: bool, *, name: str = "--output") -> Path:
     """Check a results folder before any work is done, so a mistaken path costs nothing.
 

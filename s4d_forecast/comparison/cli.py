@@ -36,7 +36,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from s4d_forecast._checks import check_output_folder
+from s4d_forecast._checks import check_output_folder, nearest_existing
 from s4d_forecast.comparison.names import MODELS, STATISTICAL
 from s4d_forecast.forecasting.quiet import quiet_libraries
 
@@ -235,12 +235,7 @@ RESULT_PATTERNS = ("forecast_*.png",)
 def check_output_writable(output: Path) -> None:
     """Refuse an --output that cannot be created or written (a path under a file, a folder
     without write permission) before anything is loaded or trained."""
-    path = Path(output)
-    probe = path
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
+    probe = nearest_existing(output)
     if probe.exists() and not probe.is_dir():
         raise ValueError(f"--output={str(output)!r} cannot be created: {str(probe)!r} is a "
                          "file, not a folder; choose another path")

@@ -16,6 +16,8 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from s4d_forecast._checks import file_in_the_way
+
 NAMES = ("ptbxl", "bidmc", "weather")
 
 
@@ -67,15 +69,13 @@ def _check_download_args(args: argparse.Namespace) -> None:
             raise ValueError(f"{option} {value!r} is not accepted; give a number of "
                              "seconds > 0")
     root: Path = args.root
-    if root.exists() and not root.is_dir():
+    blocker = file_in_the_way(root)
+    if blocker == root:
         raise ValueError(f"--root {str(root)!r} is a file, not a folder; give a folder to "
                          "download into")
-    for parent in root.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"--root {str(root)!r} is not accepted: {parent} is a file, "
-                                 "not a folder")
-            break
+    if blocker is not None:
+        raise ValueError(f"--root {str(root)!r} is not accepted: {blocker} is a file, "
+                         "not a folder")
 
 
 def _download(args: argparse.Namespace) -> int:

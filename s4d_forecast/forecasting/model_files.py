@@ -30,13 +30,12 @@ import os
 import pickle
 import pickletools
 import secrets
-import shutil
 import zipfile
 from pathlib import Path
 
 # the atomic writes (temporary file, fsync, rename), shared with the other layers;
 # write_bytes_atomic is re-exported for the forecaster's files (pandas_api)
-from s4d_forecast.atomic_files import fsync_dir, fsync_file, temp_path
+from s4d_forecast.atomic_files import fsync_dir, fsync_file, link_or_copy, temp_path
 from s4d_forecast.atomic_files import write_bytes_atomic as write_bytes_atomic
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -223,18 +222,19 @@ def _write_checkpoint(model, tmp: str, clean: bool) -> bool:
     return True
 
 
-def as_path(path, method: str) -> str:
-    """``path`` as a ``str``, or a ``TypeError`` / ``ValueError`` naming ``method``'s argument."""
-    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+def as_path(path, method: str, kind: str = "file") -> str:
+    """``path`` as a ``str``, or a ``TypeError`` / ``ValueError`` naming ``method``'s argument
+    and the ``kind`` of path it wants ("file" or "folder")."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, (bytes, bytearray)):
         raise TypeError(
-            f"`path` must be a file path (str or os.PathLike) for {method}, got "
+            f"`path` must be a {kind} path (str or os.PathLike) for {method}, got "
             f"{type(path).__name__} {path!r}"
         )
     path = os.fspath(path)
     if not isinstance(path, str):
-        raise TypeError(f"`path` must be a str path for {method}, got {path!r}")
+        raise TypeError(f"`path` must be a str {kind} path for {method}, got {path!r}")
     if not path.strip():
-        raise ValueError(f"`path` must name a file for {method}, got {path!r} (empty)")
+        raise ValueError(f"`path` must name a {kind} for {method}, got {path!r} (empty)")
     return path
 
 
@@ -281,10 +281,7 @@ def _set_aside(ckpt_path: str) -> str | None:
         return None
     backup = temp_path(ckpt_path)
     os.remove(backup)
-    try:
-        os.link(ckpt_path, backup)
-    except OSError:
-        shutil.copyfile(ckpt_path, backup)
+    link_or_copy(ckpt_path, backup)
     return backup
 
 

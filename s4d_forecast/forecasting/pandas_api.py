@@ -21,7 +21,7 @@ from darts.dataprocessing.transformers import Scaler
 from sklearn.preprocessing import StandardScaler
 
 from s4d_forecast import _checks as c
-from s4d_forecast.atomic_files import fsync_dir
+from s4d_forecast.atomic_files import fsync_dir, link_or_copy
 from s4d_forecast.forecasting import _validation as v
 from s4d_forecast.forecasting import model_files
 from s4d_forecast.forecasting.model_files import ModelFileError
@@ -664,10 +664,7 @@ def _set_aside(folder: Path, aside: Path) -> dict[str, Path | None]:
             backups[name] = None
             continue
         backups[name] = aside / name
-        try:
-            os.link(target, aside / name)
-        except OSError:
-            shutil.copy2(target, aside / name)
+        link_or_copy(target, aside / name)
     return backups
 
 
@@ -693,23 +690,7 @@ def _put_back(folder: Path, backups: dict[str, Path | None]) -> list[str]:
 
 def _check_folder_path(path, method: str) -> Path:
     """``path`` of save()/load(): a non-empty str or os.PathLike naming a folder."""
-    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(
-            f"`path` must be a folder path (str or os.PathLike) for S4DForecaster.{method}(), "
-            f"got {type(path).__name__} {path!r}."
-        )
-    text = os.fspath(path)
-    if not isinstance(text, str):
-        raise TypeError(
-            f"`path` must be a str folder path for S4DForecaster.{method}(), got "
-            f"{type(text).__name__} {text!r}."
-        )
-    if not text.strip():
-        raise ValueError(
-            f"`path` must name a folder for S4DForecaster.{method}(), got {text!r} (empty). "
-            "Pass e.g. 'my_forecaster'."
-        )
-    return Path(text)
+    return Path(model_files.as_path(path, f"S4DForecaster.{method}()", "folder"))
 
 
 def _plain_name(label: str, name):

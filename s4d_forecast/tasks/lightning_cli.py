@@ -18,7 +18,7 @@ from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
-from s4d_forecast._checks import check_int, check_output_folder
+from s4d_forecast._checks import check_int, check_output_folder, file_in_the_way
 from s4d_forecast.allocator import tune_cpu_allocator
 from s4d_forecast.callbacks import NonFiniteLossGuard, RandomStateCheckpoint
 from s4d_forecast.tasks.base import EncoderTask
@@ -370,15 +370,13 @@ def _check_folder_option(name: str, value) -> None:
     if value is None:
         return
     path = Path(os.fspath(value))
-    if path.exists() and not path.is_dir():
+    blocker = file_in_the_way(path)
+    if blocker == path:
         raise ConfigError(f"{name} {str(path)!r} is a file, but it must be a folder; choose "
                           "another path (or move the file away)")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"{name} {str(path)!r} cannot be made: {str(parent)!r} is "
-                                  "a file, not a folder")
-            break
+    if blocker is not None:
+        raise ConfigError(f"{name} {str(path)!r} cannot be made: {str(blocker)!r} is "
+                          "a file, not a folder")
 
 
 def _model_option(cfg, name: str):

@@ -5,6 +5,9 @@ Import from a test module after putting this folder on ``sys.path``; nothing her
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import threading
 import zipfile
 from pathlib import Path
 
@@ -145,3 +148,19 @@ def write_weather_csv(path: Path, n: int = 50, layout: str = "benchmark", *,
         text = text[: len(text) - 25]
     path.write_bytes(text.encode(encoding, errors="replace"))
     return path
+
+
+@contextlib.contextmanager
+def local_http_server(handler):
+    """Serve ``handler`` (a ``BaseHTTPRequestHandler`` class) on 127.0.0.1 from a background
+    thread; yields the base URL, ``http://127.0.0.1:PORT``."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

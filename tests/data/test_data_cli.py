@@ -7,7 +7,6 @@ import hashlib
 import http.server
 import io
 import sys
-import threading
 import types
 import zipfile
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_fakes import write_bidmc_zip, write_weather_csv  # noqa: E402
+from data_fakes import local_http_server, write_bidmc_zip, write_weather_csv  # noqa: E402
 
 import s4d_forecast.data  # noqa: E402
 from s4d_forecast.data import cli as data_cli  # noqa: E402
@@ -69,13 +68,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def server():
     handler = type("H", (_Handler,), {"files": {}, "ranges": [], "ignore_range": False,
                                       "short_by": 0})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    handler.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield handler
-    httpd.shutdown()
-    httpd.server_close()
+    with local_http_server(handler) as handler.base:
+        yield handler
 
 
 def _sha(b: bytes) -> str:
@@ -417,14 +411,8 @@ class _Stalling(http.server.BaseHTTPRequestHandler):
 @pytest.fixture()
 def stalling():
     handler = type("S", (_Stalling,), {"trickle": 1})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    handler.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield handler
-    httpd.shutdown()
-    httpd.server_close()
+    with local_http_server(handler) as handler.base:
+        yield handler
 
 
 def test_stalled_server_is_given_up_and_empty_part_removed(stalling, tmp_path):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import http.server
 import io
-import threading
 import zipfile
 
 import pytest
+from data_fakes import local_http_server
 
 from s4d_forecast.data.download import DownloadError, download_file
 
@@ -43,14 +43,9 @@ class _NoLength(http.server.BaseHTTPRequestHandler):
 @pytest.fixture()
 def serve():
     handler = type("H", (_NoLength,), {"body": ZIP, "requests": 0})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    handler.url = f"http://127.0.0.1:{httpd.server_address[1]}/data.zip"
-    yield handler
-    httpd.shutdown()
-    httpd.server_close()
+    with local_http_server(handler) as base:
+        handler.url = f"{base}/data.zip"
+        yield handler
 
 
 def test_zip_cut_short_without_content_length_is_not_kept(serve, tmp_path):
