@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint clean wheels docs notebooks
+.PHONY: install test test-slow demo lint clean wheels docs notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The fast suite (a few minutes on one core); the slow end-to-end tests (training runs, DDP,
+# notebooks, fresh interpreters) are marked `slow` and run by `make test-slow`. CI runs both.
 test: $(STAMP)
 	$(BIN)/ruff check s4d_forecast tests benchmarks
-	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -rs -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -rs -m slow $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/s4d-forecast demo $(DEMO_ARGS)

@@ -1,11 +1,10 @@
-"""The command line on first contact: fast help, one-line errors (--debug for the
-traceback), and --output checked before any training."""
+"""The command line on first contact: help without heavy imports, one-line errors (--debug
+for the traceback), and --output checked before any training."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,16 @@ HEAVY = ("torch", "darts", "pytorch_lightning", "lightning", "lightning_fabric",
 CONFIGS = Path(cli.__file__).resolve().parent / "configs"
 
 
-def test_help_is_fast_and_imports_nothing_heavy():
-    code = ("import sys; from s4d_forecast.cli import build_parser; build_parser(); "
+def test_help_imports_nothing_heavy():
+    """``--help`` answers without importing torch, darts or Lightning, which is what keeps
+    it quick."""
+    code = ("import sys; from s4d_forecast.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
-    assert done.stdout.strip() == "[]", done.stdout
-    start = time.perf_counter()
-    help_run = subprocess.run([sys.executable, "-m", "s4d_forecast.cli", "--help"],
-                              capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    assert help_run.returncode == 0 and "COMMAND" in help_run.stdout
-    assert elapsed < 2.0, f"s4d-forecast --help took {elapsed:.1f} s"
+    assert "COMMAND" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
 
 
 def test_every_registered_module_still_registers():
@@ -60,7 +57,7 @@ def test_task_fit_on_an_empty_data_root_is_one_line(tmp_path, capsys):
 
 def test_task_test_without_a_checkpoint_is_one_line(tmp_path, capsys):
     """test scores a trained model: without --ckpt_path it is refused before any data is
-    read (it used to score random weights and exit 0)."""
+    read (it would otherwise score random weights and exit 0)."""
     config = CONFIGS / "bidmc" / "rr.yaml"
     code = main(["test", "--config", str(config), "--data.root", str(tmp_path),
                  "--trainer.default_root_dir", str(tmp_path / "run")])

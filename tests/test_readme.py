@@ -1,4 +1,5 @@
-"""Every ```python block of README.md runs, in order, on a machine without network."""
+"""Every ```python block of README.md runs, in order, in a fresh interpreter without network
+(slow: it trains the README's models)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -35,6 +38,7 @@ def test_readme_has_the_snippets():
     assert not any("AirPassengersDataset" in block for block in blocks)
 
 
+@pytest.mark.slow
 def test_readme_python_blocks_run_offline(tmp_path):
     blocks = python_blocks(README.read_text(encoding="utf-8"))
     script = NO_NETWORK + "\n".join(

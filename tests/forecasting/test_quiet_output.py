@@ -9,6 +9,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test fits in fresh interpreters
+
 SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np, pandas as pd, torch

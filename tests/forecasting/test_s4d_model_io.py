@@ -44,6 +44,7 @@ def test_save_load_gives_identical_predictions(fitted, air, tmp_path):
                                   expected.values())
 
 
+@pytest.mark.slow
 def test_load_in_fresh_process(fitted, tmp_path):
     """A new interpreter that only imports the package can load the file safely."""
     path = str(tmp_path / "s4d.pt")

@@ -133,6 +133,7 @@ def test_run_patient_cv_names_the_failing_fold_and_bad_arguments(tmp_path):
 
 
 # -- end to end on the learnable fake release ----------------------------------------------
+@pytest.mark.slow
 def test_cv_command_end_to_end(bidmc_zip, tmp_path, capsys):
     out = tmp_path / "cv"
     rc = main(["cv", "--config", "s4d_forecast/configs/bidmc/hr_cpu.yaml", "--folds", "2",
