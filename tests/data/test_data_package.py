@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import s4d_forecast.data as data
 
 MINE = [n for n in data.__all__ if not n.lower().startswith("ptbxl")]
@@ -16,6 +18,7 @@ def test_public_names_resolve():
         assert getattr(data, name) is not None, name
 
 
+@pytest.mark.slow
 def test_data_imports_no_model_code():
     code = (
         "import sys, importlib, s4d_forecast.data as d\n"

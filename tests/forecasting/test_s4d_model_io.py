@@ -190,6 +190,7 @@ def test_historical_forecasts_with_retrain(air):
     assert np.isfinite(err)
 
 
+@pytest.mark.slow
 def test_importing_ssm_does_not_import_darts():
     code = (
         "import sys, s4d_forecast.ssm;"
