@@ -1,43 +1,28 @@
 """``s4d-forecast benchmark``: S4DModel against today's forecasters, one protocol.
 
-Splits the series by time (validation and test start ``--lookback`` rows early), fits a
-standard scaler on the training rows only, trains every model with the same lookback, epoch
-budget, early stopping on the validation split and seed, and scores every stride-1 test
-window with ``historical_forecasts(retrain=False)``: MSE and MAE on the standardised scale.
-Prints the table and writes results.md, results.csv, error_by_horizon.png and
-forecast_h<H>.png into --output (dates on the time axis, the series' own units on the value
-axis).
+Splits the series by time (``--protocol default``: 70/10/20; ``ltsf``: every column a target
+and the ETT files' 12/4/4-month split, with the published lookback-96 results alongside),
+fits a standard scaler on the training rows only, trains every model with the same lookback,
+epoch budget, early stopping on the validation split and seed, and scores every stride-1 test
+window (MSE, MAE on the standardised scale). Writes results.md, results.csv,
+error_by_horizon.png and forecast_h<H>.png into --output.
 
-Protocols: ``default`` splits 70/10/20; ``ltsf`` is the long-horizon papers' protocol:
-every column a target, the Informer/Autoformer split of the ETT files (train 12 months,
-validation and test 4 each; 70/10/20 elsewhere), lookback 96 and horizons 96/192/336/720 by
-default, and the published lookback-96 results printed beside the run's.
+Datasets: ``weather`` (weather.csv: --data-path, $S4D_WEATHER_CSV, ./weather.csv,
+./data/weather/weather.csv), ``co2`` (shipped with statsmodels), ``etth1``, ``etth2``,
+``ettm1``, ``ettm2`` (series/ETTh1.csv etc. under --data-root, or --data-path) or
+``csv:PATH``. Models: S4D, darts' models, persistence and ETS/Theta/ARIMA by default;
+PatchTST, iTransformer and TimeMixer by name (``pip install 's4d_forecast[rivals]'``). The
+statistical models are scored on at most --stat-windows evenly strided windows, and every
+model is also reported on those. ``--s4d-variants '{"base": {}, "rin":
+{"use_reversible_instance_norm": true}}'`` trains one row per S4D configuration.
 
-Datasets: ``weather`` (the long-horizon benchmark's weather.csv: --data-path, or
-$S4D_WEATHER_CSV, ./weather.csv, ./data/weather/weather.csv), ``co2`` (weekly Mauna Loa
-CO2, shipped with statsmodels), ``etth1``/``etth2``/``ettm1``/``ettm2`` (series/ETTh1.csv
-etc. under --data-root, or --data-path) or ``csv:PATH`` (any CSV with a time column).
-
-Models: S4D, darts' TiDE, TSMixer, NHiTS, DLinear, NLinear, TCN, persistence and the
-statistical baselines by default; PatchTST, iTransformer and TimeMixer (each paper's own
-setting, through darts' NeuralForecastModel) by name, with
-``pip install 's4d_forecast[rivals]'``.
-
-``--suite dev`` instead runs every case of the dev suite (real series, each with its own
-horizon, lookback, season and protocol; ``--cases`` picks some) under the same budget,
-prints each case's table and a per-model summary (geometric-mean MSE ratio to the best other
-model of each case, the worst case, first places, cases within 2% of first, median fit
-time, fit time relative to TiDE and to PatchTST), and writes results.md, results.csv,
-summary.md, summary.csv, settings.json and forecast_<case>.png. Data files are read from
---data-root (default: $S4D_DATA_ROOT, else ../shared/data). ``--baseline DIR`` adds the rows
-of the models not run now from an earlier suite run in DIR, after checking that it used the
-same cases, data and budget.
-
-Statistical baselines (``ets``, ``theta``, ``arima``) are fitted on the training split (Theta
-on each window's input) and applied to each test window's lookback rows; they are scored on
-at most --stat-windows evenly strided windows, and every model is also reported on those.
-``--s4d-variants '{"base": {}, "rin": {"use_reversible_instance_norm": true}}'`` trains one
-S4D row per named configuration (``S4D[base]``, ``S4D[rin]``).
+``--suite dev`` runs every case of the dev suite (each with its own horizon, lookback, season
+and protocol; ``--cases`` picks some; files under --data-root, default $S4D_DATA_ROOT, else
+../shared/data) and summarises each model against the best other model of each case;
+it also writes summary.md, summary.csv, settings.json and forecast_<case>.png.
+``--baseline DIR`` adds the rows of the models not run now from an earlier suite run in DIR,
+after checking that it used the same cases, data and budget. Details:
+docs/benchmark_protocols.md.
 """
 
 from __future__ import annotations
