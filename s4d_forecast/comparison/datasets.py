@@ -71,6 +71,9 @@ def load_ett(name: str, data_path: str | Path | None = None,
     column a target, with the Informer/Autoformer split's borders: train 12 months of rows,
     validation and test 4 each (ETTh: 8,640 / 11,520 / 14,400 rows; ETTm: 4x)."""
     file, per_hour = ETT[name]
+    if data_path is not None and root is not None:
+        raise ValueError(f"--data-path={str(data_path)!r} and --data-root={str(root)!r} both "
+                         f"name the {name} file; give one")
     path = Path(data_path) if data_path is not None else need_file(
         data_root(root), f"series/{file}", name)
     data = load_csv(path)
@@ -115,6 +118,10 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
         Unknown dataset, missing file, unknown column, non-numeric or missing target values,
         unparsable or unsorted time stamps.
     """
+    if time_col is not None and not dataset.startswith("csv:"):
+        raise ValueError(f"--time-col={time_col!r} applies to --dataset csv:PATH only")
+    if root is not None and dataset not in ETT:
+        raise ValueError(f"--data-root={str(root)!r} applies to --dataset {'|'.join(ETT)} only")
     if dataset == "weather":
         data = _load_weather(data_path)
     elif dataset == "co2":
@@ -128,8 +135,6 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
         data = load_csv(dataset[4:], time_col)
     else:
         raise ValueError(f"--dataset={dataset!r} is not accepted; use one of {DATASETS}")
-    if time_col is not None and not dataset.startswith("csv:"):
-        raise ValueError(f"--time-col={time_col!r} applies to --dataset csv:PATH only")
     if target_cols:
         data.frame = _select(data.frame, target_cols, data.source)
         data.notes.append(f"targets: {', '.join(map(str, target_cols))}")

@@ -60,6 +60,8 @@ def test_bad_input_gets_a_clear_message(tiny_csv, tmp_path, capsys, args, messag
     ("co2", {"data_path": "x.csv"}, "--data-path=.* is not used by --dataset co2"),
     ("csv:missing.csv", {}, "file not found"),
     ("etth1", {"root": "."}, r"dataset 'etth1' needs series/ETTh1\.csv .*--data-root DIR"),
+    ("etth1", {"root": ".", "data_path": "e.csv"}, "both name the etth1 file; give one"),
+    ("co2", {"root": "."}, r"--data-root='\.' applies to --dataset etth1\|etth2"),
 ])
 def test_unknown_dataset_and_misplaced_options(tmp_path, monkeypatch, dataset, kwargs,
                                                message):
