@@ -1,10 +1,11 @@
-"""Side-by-side runs of S4DModel against darts' own models on identical splits.
+"""Side-by-side runs of S4DModel against today's forecasters on identical splits.
 
-The long-horizon protocol (70/10/20 split by time, validation and test starting
-``lookback`` rows early, standard scaler fitted on the training rows only, MSE and MAE on the
-standardised scale over every stride-1 test window, scored through darts'
-``historical_forecasts(retrain=False)``), with one training budget for every model: the same
-lookback, epochs, early stopping on the validation split, batch size, learning rate and seed.
+The long-horizon protocol (70/10/20 split by time, or the ETT files' 12/4/4-month split
+under ``protocol="ltsf"``; validation and test starting ``lookback`` rows early, standard
+scaler fitted on the training rows only, MSE and MAE on the standardised scale over every
+stride-1 test window, scored through darts' ``historical_forecasts(retrain=False)``), with
+one training budget for every model: the same lookback, epochs, early stopping on the
+validation split, batch size, learning rate and seed.
 
 >>> from s4d_forecast.comparison import BenchmarkConfig, load_dataset, run_benchmark
 >>> data = load_dataset("weather", data_path="weather.csv", target_cols=["OT"])
@@ -16,7 +17,7 @@ and summarises each model across them:
 
 >>> from s4d_forecast.comparison import DEV_SUITE, run_suite
 >>> suite = run_suite(DEV_SUITE[:2], BenchmarkConfig(horizons=[1], models=["s4d", "nlinear"]))
->>> suite.summary  # model, cases, gmean_ratio, firsts, within_2pct, ..., gmean_vs_rivals
+>>> suite.summary  # model, cases, gmean_vs_others, worst_vs_others, firsts, ...
 """
 
 from __future__ import annotations

@@ -1,46 +1,44 @@
-"""``s4d-forecast benchmark``: S4DModel against darts' and statistical models, one protocol.
+"""``s4d-forecast benchmark``: S4DModel against today's forecasters, one protocol.
 
-Splits the series 70/10/20 by time (validation and test start ``--lookback`` rows early),
-fits a standard scaler on the training rows only, trains every model with the same
-lookback, epoch budget, early stopping on the validation split and seed, and scores every
-stride-1 test window with ``historical_forecasts(retrain=False)``: MSE and MAE on the
-standardised scale. Prints the table and writes results.md, results.csv,
-error_by_horizon.png and forecast_h<H>.png into --output (dates on the time axis, the
-series' own units on the value axis).
+Splits the series by time (``--protocol default``: 70/10/20; ``ltsf``: every column a target
+and the ETT files' 12/4/4-month split, with the published lookback-96 results alongside),
+fits a standard scaler on the training rows only, trains every model with the same lookback,
+epoch budget, early stopping on the validation split and seed, and scores every stride-1 test
+window (MSE, MAE on the standardised scale). Writes results.md, results.csv,
+error_by_horizon.png and forecast_h<H>.png into --output.
 
-Datasets: ``weather`` (the long-horizon benchmark's weather.csv: --data-path, or
-$S4D_WEATHER_CSV, ./weather.csv, ./data/weather/weather.csv), ``co2`` (weekly Mauna Loa CO2,
-shipped with statsmodels) or ``csv:PATH`` (any CSV with a time column).
+Datasets: ``weather`` (weather.csv: --data-path, $S4D_WEATHER_CSV, ./weather.csv,
+./data/weather/weather.csv), ``co2`` (shipped with statsmodels), ``etth1``, ``etth2``,
+``ettm1``, ``ettm2`` (series/ETTh1.csv etc. under --data-root, or --data-path) or
+``csv:PATH``. Models: S4D, darts' models, persistence and ETS/Theta/ARIMA by default;
+PatchTST, iTransformer and TimeMixer by name (``pip install 's4d_forecast[rivals]'``). The
+statistical models are scored on at most --stat-windows evenly strided windows, and every
+model is also reported on those. ``--s4d-variants '{"base": {}, "rin":
+{"use_reversible_instance_norm": true}}'`` trains one row per S4D configuration.
 
-``--suite dev`` instead runs every case of the dev suite (real series, each with its own
-horizon, lookback and season; ``--cases`` picks some) under the same budget, prints each
-case's table and a per-model summary (geometric-mean MSE ratio to the case's best, first
-places, cases within 2% of first, median fit time, fit time relative to TiDE, and MSE
-relative to the best of DLinear/NLinear/TiDE/NHiTS/TSMixer), and writes results.md,
-results.csv, summary.md, summary.csv and forecast_<case>.png. Data files are read from
---data-root (default: $S4D_DATA_ROOT, else ../shared/data).
-
-Statistical baselines (``ets``, ``theta``, ``arima``) are fitted on the training split (Theta
-on each window's input) and applied to each test window's lookback rows; they are scored on
-at most --stat-windows evenly strided windows, and every model is also reported on those.
-``--s4d-variants '{"base": {}, "rin": {"use_reversible_instance_norm": true}}'`` trains one
-S4D row per named configuration (``S4D[base]``, ``S4D[rin]``).
+``--suite dev`` runs every case of the dev suite (each with its own horizon, lookback, season
+and protocol; ``--cases`` picks some; files under --data-root, default $S4D_DATA_ROOT, else
+../shared/data) and summarises each model against the best other model of each case;
+it also writes summary.md, summary.csv, settings.json and forecast_<case>.png.
+``--baseline DIR`` adds the rows of the models not run now from an earlier suite run in DIR,
+after checking that it used the same cases, data and budget. Details:
+docs/benchmark_protocols.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
-from s4d_forecast._checks import check_output_folder, nearest_existing
-from s4d_forecast.comparison.names import MODELS, STATISTICAL
+from s4d_forecast._checks import check_output_folder, file_in_the_way
+from s4d_forecast.comparison.names import MODELS, NEURALFORECAST, STATISTICAL
 from s4d_forecast.forecasting.quiet import quiet_libraries
 
-DEFAULT_MODELS = ",".join(MODELS)
+DEFAULT_MODELS = [m for m in MODELS if m not in NEURALFORECAST]
 DEFAULT_HORIZONS = [96, 192, 336, 720]
 DEFAULT_LOOKBACK = 96
 
@@ -95,19 +93,25 @@ def _json(text: str, example: str = KWARGS_EXAMPLE) -> dict:
 def register(subparsers) -> None:
     """Add the ``benchmark`` subcommand to the ``s4d-forecast`` parser."""
     p = subparsers.add_parser(
-        "benchmark", help="S4DModel vs darts models under the long-horizon protocol",
+        "benchmark", help="S4DModel vs darts', neuralforecast's and statistical models",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--dataset", help="weather | co2 | csv:PATH")
+    what.add_argument("--dataset", help="weather | co2 | etth1 | etth2 | ettm1 | ettm2 | "
+                      "csv:PATH")
     what.add_argument("--suite", choices=("dev",), help="run every case of a suite of real "
                       "series (dev: weather, CO2, AirPassengers, sunspots, temperatures, "
-                      "heart rate)")
+                      "heart rate, ETTh2)")
+    p.add_argument("--protocol", choices=("default", "ltsf"), default=None,
+                   help="default: 70/10/20 split; ltsf: every column a target, the ETT "
+                   "files' 12/4/4-month split, published results alongside (--suite: each "
+                   "case sets its own)")
     p.add_argument("--cases", type=_names, default=None,
                    help="with --suite: comma-separated case names (default: all)")
     p.add_argument("--data-root", type=Path, default=None,
-                   help="with --suite: folder holding weather/ and series/ (default: "
-                   "$S4D_DATA_ROOT, else ../shared/data)")
-    p.add_argument("--data-path", default=None, help="the weather.csv file (--dataset weather)")
+                   help="with --suite or an ETT dataset: folder holding weather/ and series/ "
+                   "(default: $S4D_DATA_ROOT, else ../shared/data)")
+    p.add_argument("--data-path", default=None,
+                   help="the weather.csv or ETT file (--dataset weather, etth1, ...)")
     p.add_argument("--time-col", default=None, help="time column of a CSV (default: the one "
                    "named date/time/timestamp/ds)")
     p.add_argument("--target-cols", type=_names, default=None,
@@ -115,12 +119,18 @@ def register(subparsers) -> None:
     p.add_argument("--horizons", type=_ints, default=None,
                    help="comma-separated forecast lengths (default: 96,192,336,720; each "
                    "--suite case sets its own)")
-    p.add_argument("--models", type=_names, default=list(MODELS),
-                   help=f"comma-separated, from {DEFAULT_MODELS} (default: all)")
+    p.add_argument("--models", type=_names, default=list(DEFAULT_MODELS),
+                   help=f"comma-separated, from {','.join(MODELS)} (default: all but "
+                   f"{','.join(NEURALFORECAST)}, which need "
+                   "pip install 's4d_forecast[rivals]')")
     p.add_argument("--output", type=Path, required=True,
                    help="folder for tables and plots; must be new or empty unless --overwrite")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the results in an existing --output folder")
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="with --suite: an earlier suite run's --output folder; its rows of "
+                   "the models not run now join this run's tables and summary (same cases, "
+                   "data and budget required)")
     p.add_argument("--lookback", type=int, default=None,
                    help="input length (default: 96; each --suite case sets its own)")
     p.add_argument("--season", type=int, default=None,
@@ -182,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
         from s4d_forecast.comparison.datasets import load_dataset
         from s4d_forecast.comparison.runner import run_benchmark
 
-        data = load_dataset(args.dataset, args.data_path, args.time_col, args.target_cols)
+        data = load_dataset(args.dataset, args.data_path, args.time_col, args.target_cols,
+                            args.data_root)
         quiet_libraries()
         try:
             result = run_benchmark(data, config)
@@ -192,13 +203,16 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
-    from s4d_forecast.comparison.report import markdown_table, write_report
+    from s4d_forecast.comparison.report import markdown_table, published_text, write_report
 
     if args.overwrite:
         clear_results(args.output)
     paths = write_report(result, args.output, command_line(args))
     print()
     print(markdown_table(result.table))
+    published = published_text(config.protocol, data.name, result.table)
+    if published:
+        print(f"\n{published}")
     for line in result.skipped:
         print(f"skipped: {line}")
     for line in result.warnings:
@@ -227,21 +241,35 @@ def _write_partial(exc: Exception, args: argparse.Namespace, prog: str) -> None:
           f"{output / 'results.md'} and {output / 'results.csv'}", file=sys.stderr)
 
 
-RESULT_FILES = ("results.md", "results.csv", "summary.md", "summary.csv",
+RESULT_FILES = ("results.md", "results.csv", "summary.md", "summary.csv", "settings.json",
                 "error_by_horizon.png")
 RESULT_PATTERNS = ("forecast_*.png",)
 
 
 def check_output_writable(output: Path) -> None:
     """Refuse an --output that cannot be created or written (a path under a file, a folder
-    without write permission) before anything is loaded or trained."""
-    probe = nearest_existing(output)
-    if probe.exists() and not probe.is_dir():
-        raise ValueError(f"--output={str(output)!r} cannot be created: {str(probe)!r} is a "
+    without write permission, a read-only or virtual file system, a name too long) before
+    anything is loaded or trained: the folder is created and a file written in it, then
+    whatever the probe created is removed again."""
+    output = Path(output)
+    blocker = file_in_the_way(output)
+    if blocker is not None:
+        raise ValueError(f"--output={str(output)!r} cannot be created: {str(blocker)!r} is a "
                          "file, not a folder; choose another path")
-    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"--output={str(output)!r} cannot be written: no write permission "
-                         f"on {str(probe)!r}; choose another path")
+    created = [p for p in (output, *output.parents) if not p.exists()]
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output, prefix=".s4d-probe-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"--output={str(output)!r} cannot be created or written "
+                         f"({exc.strerror or exc}); choose another path") from None
+    finally:
+        for folder in created:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
 
 
 def clear_results(output: Path) -> list[Path]:
@@ -268,16 +296,23 @@ def _config(args: argparse.Namespace):
         misplaced = [flag for flag, value in (
             ("--horizons", args.horizons), ("--lookback", args.lookback),
             ("--season", args.season), ("--data-path", args.data_path),
-            ("--time-col", args.time_col), ("--target-cols", args.target_cols))
-            if value is not None]
+            ("--time-col", args.time_col), ("--target-cols", args.target_cols),
+            ("--protocol", args.protocol)) if value is not None]
         if misplaced:
             raise ValueError(f"{', '.join(misplaced)} cannot be combined with --suite (each "
-                             "case sets its own data, horizon, lookback and season); drop "
-                             "them, or run one dataset with --dataset")
+                             "case sets its own data, horizon, lookback, season and "
+                             "protocol); drop them, or run one dataset with --dataset")
     else:
-        for flag, value in (("--cases", args.cases), ("--data-root", args.data_root)):
-            if value is not None:
-                raise ValueError(f"{flag} applies to --suite only")
+        from s4d_forecast.comparison.datasets import ETT
+
+        misplaced = [(flag, where) for flag, value, where in (
+            ("--cases", args.cases, "--suite"), ("--baseline", args.baseline, "--suite"),
+            ("--data-root", args.data_root if args.dataset not in ETT else None,
+             f"--suite and --dataset {'|'.join(ETT)}"),
+            ("--target-cols", args.target_cols if args.protocol == "ltsf" else None,
+             "--protocol default (ltsf forecasts every column)")) if value is not None]
+        if misplaced:
+            raise ValueError(f"{misplaced[0][0]} applies to {misplaced[0][1]} only")
     if args.stat_fit_rows is not None and args.stat_fit_rows < 0:
         raise ValueError(f"--stat-fit-rows={args.stat_fit_rows} must be >= 0 (0: the whole "
                          "training split)")
@@ -290,7 +325,7 @@ def _config(args: argparse.Namespace):
         seed=args.seed, device=args.device, max_train_windows=args.max_train_windows,
         rin=args.rin, progress=args.progress, model_kwargs=args.model_kwargs,
         s4d_variants=args.s4d_variants, season=args.season, stat_windows=args.stat_windows,
-        stat_fit_rows=args.stat_fit_rows or None,
+        stat_fit_rows=args.stat_fit_rows or None, protocol=args.protocol or "default",
     )
     config.validate()
     return config
@@ -317,7 +352,7 @@ def _run_suite(args: argparse.Namespace, config, cases) -> int:
     )
     from s4d_forecast.comparison.suite_run import run_suite
 
-    suite = run_suite(cases, config, args.data_root)
+    suite = run_suite(cases, config, args.data_root, baseline=args.baseline)
     command = command_line(args)
     if args.overwrite:
         clear_results(args.output)
@@ -334,9 +369,10 @@ def _run_suite(args: argparse.Namespace, config, cases) -> int:
     print(suite_summary_text(suite, command))
     s4d = suite.summary[suite.summary["model"].str.startswith("S4D")]
     for r in s4d.itertuples():
-        print(f"\n{r.model}: MSE / best of DLinear, NLinear, TiDE, NHiTS, TSMixer, geometric "
-              f"mean over {r.rival_cases} case(s): {r.gmean_vs_rivals:.3f} (issue 14: <= 0.95); "
-              f"first or within 2% in {r.within_2pct}/{len(suite.cases)} case(s)")
+        print(f"\n{r.model}: MSE / best other model, geometric mean over {r.cases} case(s): "
+              f"{r.gmean_vs_others:.3f} (worst case {r.worst_vs_others:.3f}); first or "
+              f"within 2% in {r.within_2pct}/{len(suite.cases)} case(s); fit / TiDE "
+              f"{r.gmean_fit_vs_tide:.2f}, fit / PatchTST {r.gmean_fit_vs_patchtst:.2f}")
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0
 
@@ -348,10 +384,11 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--suite", args.suite]
         if args.cases:
             parts += ["--cases", ",".join(args.cases)]
-        if args.data_root is not None:
-            parts += ["--data-root", str(args.data_root)]
     else:
         parts += ["--dataset", args.dataset]
+    for flag, value in (("--data-root", args.data_root), ("--baseline", args.baseline)):
+        if value is not None:
+            parts += [flag, str(value)]
     for flag, value in (("--data-path", args.data_path), ("--time-col", args.time_col),
                         ("--season", args.season)):
         if value is not None:
@@ -360,7 +397,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--target-cols", ",".join(args.target_cols)]
     if not args.suite:
         parts += ["--horizons", ",".join(map(str, args.horizons or DEFAULT_HORIZONS)),
-                  "--lookback", str(args.lookback or DEFAULT_LOOKBACK)]
+                  "--lookback", str(args.lookback or DEFAULT_LOOKBACK),
+                  "--protocol", args.protocol or "default"]
     parts += ["--models", ",".join(args.models), "--epochs",
               str(args.epochs), "--patience", str(args.patience), "--batch-size",
               str(args.batch_size), "--lr", f"{args.lr:g}", "--seed", str(args.seed),

@@ -1,4 +1,4 @@
-"""Data for ``s4d-forecast benchmark``: the weather file, the CO2 demo series, or any CSV.
+"""Data for ``s4d-forecast benchmark``: the weather file, CO2, the ETT files, or any CSV.
 
 Every loader returns a :class:`BenchmarkData`: a time-ordered ``DataFrame`` of float
 targets (index = the time stamps as read; rows are used as they are, as the long-horizon
@@ -18,8 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATASETS = ("weather", "co2", "csv:PATH")
+DATASETS = ("weather", "co2", "etth1", "etth2", "ettm1", "ettm2", "csv:PATH")
 WEATHER_ENV = "S4D_WEATHER_CSV"
+DATA_ROOT_ENV = "S4D_DATA_ROOT"
+DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
+# the ETT files (Zhou et al., Informer, AAAI 2021) and their rows per hour
+ETT = {"etth1": ("ETTh1.csv", 1), "etth2": ("ETTh2.csv", 1), "ettm1": ("ETTm1.csv", 4),
+       "ettm2": ("ETTm2.csv", 4)}
 _TIME_NAMES = ("date", "date time", "datetime", "time", "timestamp", "ds")
 
 
@@ -28,7 +33,9 @@ class BenchmarkData:
     """A benchmark dataset: ``frame`` (time-ordered float targets) and how it was read.
 
     ``units`` maps a column to its unit where the name does not say it (plots label the
-    value axis with it), e.g. ``{"co2": "ppm"}``.
+    value axis with it), e.g. ``{"co2": "ppm"}``. ``ltsf_borders`` are the rows where train,
+    validation and test end under ``--protocol ltsf`` (the ETT files' split), ``None`` for
+    70/10/20.
     """
 
     name: str
@@ -36,6 +43,43 @@ class BenchmarkData:
     source: str
     notes: list[str] = field(default_factory=list)
     units: dict = field(default_factory=dict)
+    ltsf_borders: tuple | None = None
+
+
+def data_root(explicit: str | Path | None = None) -> Path:
+    """``explicit``, else ``$S4D_DATA_ROOT``, else ``../shared/data`` (from the CWD)."""
+    if explicit is not None:
+        return Path(explicit)
+    env = os.environ.get(DATA_ROOT_ENV)
+    return Path(env) if env else DEFAULT_DATA_ROOT
+
+
+def need_file(root: Path, relative: str, dataset: str) -> Path:
+    """``root / relative``, or a ``ValueError`` saying how to point at the data root."""
+    path = root / relative
+    if not path.is_file():
+        raise ValueError(
+            f"dataset {dataset!r} needs {path} ({relative} under the data root {root}), "
+            f"which does not exist; pass --data-root DIR or set ${DATA_ROOT_ENV} to the folder "
+            "holding weather/ and series/ (or leave it out)")
+    return path
+
+
+def load_ett(name: str, data_path: str | Path | None = None,
+             root: str | Path | None = None) -> BenchmarkData:
+    """An ETT file (``series/ETTh1.csv`` etc. under the data root, or ``data_path``), every
+    column a target, with the Informer/Autoformer split's borders: train 12 months of rows,
+    validation and test 4 each (ETTh: 8,640 / 11,520 / 14,400 rows; ETTm: 4x)."""
+    file, per_hour = ETT[name]
+    if data_path is not None and root is not None:
+        raise ValueError(f"--data-path={str(data_path)!r} and --data-root={str(root)!r} both "
+                         f"name the {name} file; give one")
+    path = Path(data_path) if data_path is not None else need_file(
+        data_root(root), f"series/{file}", name)
+    data = load_csv(path)
+    month = 30 * 24 * per_hour
+    data.name, data.ltsf_borders = name, (12 * month, 16 * month, 20 * month)
+    return data
 
 
 def weather_candidates() -> list[Path]:
@@ -46,8 +90,8 @@ def weather_candidates() -> list[Path]:
 
 
 def load_dataset(dataset: str, data_path: str | Path | None = None,
-                 time_col: str | None = None,
-                 target_cols: list[str] | None = None) -> BenchmarkData:
+                 time_col: str | None = None, target_cols: list[str] | None = None,
+                 root: str | Path | None = None) -> BenchmarkData:
     """Load a benchmark dataset by name.
 
     Parameters
@@ -55,14 +99,18 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
     dataset : str
         ``"weather"`` (the long-horizon benchmark's ``weather.csv``, read with
         :func:`~s4d_forecast.data.weather.load_weather` and its ``BENCHMARK_OPTIONS``),
-        ``"co2"`` (weekly Mauna Loa CO2 from statsmodels) or ``"csv:PATH"``.
+        ``"co2"`` (weekly Mauna Loa CO2 from statsmodels), ``"etth1"``, ``"etth2"``,
+        ``"ettm1"``, ``"ettm2"`` (:func:`load_ett`) or ``"csv:PATH"``.
     data_path : str or Path, optional
-        The weather file. Default: ``$S4D_WEATHER_CSV``, then ``./weather.csv``,
-        ``./data/weather/weather.csv``, ``./data/weather.csv``.
+        The weather file (default: ``$S4D_WEATHER_CSV``, then ``./weather.csv``,
+        ``./data/weather/weather.csv``, ``./data/weather.csv``) or ETT file (default:
+        ``series/ETTh1.csv`` etc. under ``root``).
     time_col : str, optional
         Time column of a CSV. Default: the first column named date/time/timestamp/ds.
     target_cols : list of str, optional
         Columns to forecast (default: every column but the time column).
+    root : str or Path, optional
+        The data root of the ETT files (:func:`data_root`).
 
     Raises
     ------
@@ -70,6 +118,10 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
         Unknown dataset, missing file, unknown column, non-numeric or missing target values,
         unparsable or unsorted time stamps.
     """
+    if time_col is not None and not dataset.startswith("csv:"):
+        raise ValueError(f"--time-col={time_col!r} applies to --dataset csv:PATH only")
+    if root is not None and dataset not in ETT:
+        raise ValueError(f"--data-root={str(root)!r} applies to --dataset {'|'.join(ETT)} only")
     if dataset == "weather":
         data = _load_weather(data_path)
     elif dataset == "co2":
@@ -77,12 +129,12 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
             raise ValueError(f"--data-path={data_path!r} is not used by --dataset co2 (the "
                              "series ships with statsmodels); drop it or use --dataset csv:PATH")
         data = _load_co2()
+    elif dataset in ETT:
+        data = load_ett(dataset, data_path, root)
     elif dataset.startswith("csv:") and len(dataset) > 4:
         data = load_csv(dataset[4:], time_col)
     else:
         raise ValueError(f"--dataset={dataset!r} is not accepted; use one of {DATASETS}")
-    if time_col is not None and not dataset.startswith("csv:"):
-        raise ValueError(f"--time-col={time_col!r} applies to --dataset csv:PATH only")
     if target_cols:
         data.frame = _select(data.frame, target_cols, data.source)
         data.notes.append(f"targets: {', '.join(map(str, target_cols))}")

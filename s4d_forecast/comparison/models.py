@@ -5,6 +5,36 @@ Each neural model gets the same lookback (``input_chunk_length``), horizon
 learning rate, seed, early stopping on the validation loss (patience in epochs, best weights
 restored at the end) and device; everything else is the model's own darts default.
 ``naive`` repeats the last observed value (persistence) and needs no training.
+
+PatchTST, iTransformer and TimeMixer are neuralforecast 3.3's models run through darts'
+:class:`~darts.models.NeuralForecastModel` (the optional extra ``s4d_forecast[rivals]``),
+trained with darts' MSE loss and scored through the same windows as every other model.
+darts sets ``n_series`` to the number of target columns itself, so the multivariate
+iTransformer and TimeMixer see every target of the case; PatchTST is channel-independent
+(darts folds the targets into the batch). Their architecture is each paper's own setting
+for ETTh2 at lookback 96 (the ltsf protocol's dev data), used for every case, as
+:data:`RIVAL_SETTINGS` holds it:
+
+- PatchTST (Nie et al., ICLR 2023): the official ``PatchTST_supervised/scripts/PatchTST/
+  etth2.sh`` (3 encoder layers, 4 heads, d_model 16, d_ff 128, dropout 0.3, fc dropout 0.3,
+  head dropout 0, patch 16, stride 8; that script's lookback is 336, the architecture is
+  per dataset) and ``run_longExp.py``'s defaults (RevIN without affine, subtracting the
+  mean: neuralforecast's default subtracts the last value); learning rate 1e-4.
+- iTransformer (Liu et al., ICLR 2024): the official ``scripts/multivariate_forecasting/ETT/
+  iTransformer_ETTh2.sh`` (2 encoder layers, d_model 128, d_ff 128) and ``run.py``'s
+  defaults (8 heads, dropout 0.1, ``use_norm``); learning rate 1e-4.
+- TimeMixer (Wang et al., ICLR 2024): the official ``scripts/long_term_forecast/ETT_script/
+  TimeMixer_ETTh2_unify.sh`` (2 layers, d_model 16, d_ff 32, 3 down-sampling layers by
+  average pooling of window 2) and ``run.py``'s defaults (channel independence 1, moving
+  average 25, top-k 5, dropout 0.1, ``use_norm``); learning rate 1e-2. Its down-sampling
+  needs a lookback divisible by 8; other lookbacks skip it.
+
+Each keeps its own reversible instance normalisation on, as its paper does:
+NeuralForecastModel passes the models' ``revin`` / ``use_norm`` through (darts'
+``use_reversible_instance_norm`` would normalise a second time, so ``--rin`` leaves them
+alone). The shared budget (epochs, early stopping, batch size, constant learning rate)
+replaces the papers' schedules (PatchTST and TimeMixer: one-cycle; iTransformer: halving
+each epoch) and batch sizes (128, 32, 16).
 """
 
 from __future__ import annotations
@@ -13,7 +43,22 @@ import copy
 
 import pytorch_lightning as pl
 
-from s4d_forecast.comparison.names import MODELS
+from s4d_forecast.comparison.names import MODELS, NEURALFORECAST
+
+# name: (neuralforecast class, its architecture, learning rate): see the module docstring
+RIVAL_SETTINGS = {
+    "patchtst": ("PatchTST", {"encoder_layers": 3, "n_heads": 4, "hidden_size": 16,
+                              "linear_hidden_size": 128, "dropout": 0.3, "fc_dropout": 0.3,
+                              "head_dropout": 0.0, "patch_len": 16, "stride": 8,
+                              "revin": True, "revin_affine": False,
+                              "revin_subtract_last": False}, 1e-4),
+    "itransformer": ("iTransformer", {"hidden_size": 128, "n_heads": 8, "e_layers": 2,
+                                      "d_ff": 128, "dropout": 0.1, "use_norm": True}, 1e-4),
+    "timemixer": ("TimeMixer", {"d_model": 16, "d_ff": 32, "e_layers": 2, "dropout": 0.1,
+                                "top_k": 5, "moving_avg": 25, "channel_independence": 1,
+                                "down_sampling_layers": 3, "down_sampling_window": 2,
+                                "down_sampling_method": "avg", "use_norm": True}, 1e-2),
+}
 
 
 class BestWeights(pl.Callback):
@@ -45,6 +90,9 @@ def skip_reason(name: str, lookback: int, horizon: int) -> str | None:
     if name == "tcn" and horizon >= lookback:
         return (f"darts' TCN needs horizon < lookback (horizon {horizon}, "
                 f"lookback {lookback})")
+    if name == "timemixer" and lookback % 8:
+        return (f"TimeMixer's three down-samplings by 2 need a lookback divisible by 8 "
+                f"(lookback {lookback})")
     return None
 
 
@@ -57,7 +105,8 @@ def build_model(name: str, *, lookback: int, horizon: int, epochs: int, batch_si
     ----------
     extra : dict, optional
         Model-specific keyword arguments (e.g. ``{"d_model": 32}`` for S4D) on top of the
-        defaults.
+        defaults; for PatchTST / iTransformer / TimeMixer, ``model_kwargs`` entries update
+        :data:`RIVAL_SETTINGS` and ``optimizer_kwargs`` replaces the paper's learning rate.
 
     Returns
     -------
@@ -76,9 +125,17 @@ def build_model(name: str, *, lookback: int, horizon: int, epochs: int, batch_si
         "input_chunk_length": lookback, "output_chunk_length": horizon, "n_epochs": epochs,
         "batch_size": batch_size, "random_state": seed, "optimizer_kwargs": {"lr": lr},
         "use_reversible_instance_norm": rin, "pl_trainer_kwargs": trainer,
-        **(extra or {}),
     }
-    if name == "s4d":
+    extra = dict(extra or {})
+    if name in NEURALFORECAST:
+        from darts.models import NeuralForecastModel as cls
+
+        nf_class, architecture, paper_lr = RIVAL_SETTINGS[name]
+        # each model's own reversible instance norm is on (darts' would normalise twice)
+        common.update(model=nf_class, optimizer_kwargs={"lr": paper_lr},
+                      use_reversible_instance_norm=False)
+        extra["model_kwargs"] = {**architecture, **extra.get("model_kwargs", {})}
+    elif name == "s4d":
         from s4d_forecast.forecasting.s4d_model import S4DModel as cls
     elif name == "tide":
         from darts.models import TiDEModel as cls
@@ -93,8 +150,8 @@ def build_model(name: str, *, lookback: int, horizon: int, epochs: int, batch_si
     elif name == "tcn":
         from darts.models import TCNModel as cls
     else:
-        raise ValueError(f"model {name!r} is not a trainable model; accepted: {MODELS[:-1]}")
-    return cls(**common), best
+        raise ValueError(f"model {name!r} is not a trainable model; accepted: {MODELS[:-4]}")
+    return cls(**{**common, **extra}), best
 
 
 def count_parameters(model) -> int:

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
-MODELS = ("s4d", "tide", "tsmixer", "nhits", "dlinear", "nlinear", "tcn", "naive",
-          "ets", "theta", "arima")
-LABELS = {"s4d": "S4D", "tide": "TiDE", "tsmixer": "TSMixer", "nhits": "NHiTS",
+MODELS = ("s4d", "patchtst", "itransformer", "timemixer", "tide", "tsmixer", "nhits",
+          "dlinear", "nlinear", "tcn", "naive", "ets", "theta", "arima")
+LABELS = {"s4d": "S4D", "patchtst": "PatchTST", "itransformer": "iTransformer",
+          "timemixer": "TimeMixer", "tide": "TiDE", "tsmixer": "TSMixer", "nhits": "NHiTS",
           "dlinear": "DLinear", "nlinear": "NLinear", "tcn": "TCN", "naive": "Naive",
           "ets": "ETS", "theta": "Theta", "arima": "ARIMA"}
 STATISTICAL = ("ets", "theta", "arima")
-# darts' neural or linear models S4D is judged against (issue 14's "best other" model)
-RIVALS = ("DLinear", "NLinear", "TiDE", "NHiTS", "TSMixer")
+# neuralforecast's models through darts' NeuralForecastModel: the optional extra `rivals`
+NEURALFORECAST = ("patchtst", "itransformer", "timemixer")
+RIVALS_EXTRA = "pip install 's4d_forecast[rivals]'"
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,40}$")
 
 
 def check_models(names: list[str]) -> list[str]:
-    """Validate model names (case-insensitive); returns them lower-cased."""
+    """Validate model names (case-insensitive); returns them lower-cased.
+
+    Raises
+    ------
+    ValueError
+        An unknown or repeated name, or PatchTST / iTransformer / TimeMixer without
+        neuralforecast installed (naming the extra that installs it).
+    """
     out = [n.strip().lower() for n in names if n.strip()]
     unknown = [n for n in out if n not in MODELS]
     if unknown or not out:
@@ -24,6 +34,10 @@ def check_models(names: list[str]) -> list[str]:
                          f"{','.join(MODELS)}")
     if len(set(out)) != len(out):
         raise ValueError(f"--models={','.join(names)!r} names a model twice")
+    wanted = [n for n in out if n in NEURALFORECAST]
+    if wanted and importlib.util.find_spec("neuralforecast") is None:
+        raise ValueError(f"--models {','.join(wanted)} need(s) neuralforecast, which is not "
+                         f"installed: {RIVALS_EXTRA} (or leave them out of --models)")
     return out
 
 

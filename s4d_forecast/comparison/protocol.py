@@ -1,12 +1,19 @@
-"""The long-horizon protocol: 70/10/20 split by time, train-only scaling, stride-1 scoring.
+"""The protocol: split by time, train-only scaling, stride-1 scoring.
 
 Rows are split as in the long-horizon benchmark
 (:func:`~s4d_forecast.data.weather.long_horizon_split_bounds`): ``n_train = int(0.7 n)``,
-``n_test = int(0.2 n)``, validation the rest; validation and test start ``lookback`` rows
+``n_test = int(0.2 n)``, validation the rest; or, for the ETT files under ``--protocol
+ltsf``, at the fixed row borders of the Informer/Autoformer split (``borders``: 12/4/4
+months of rows, rows after the test end unused). Validation and test start ``lookback`` rows
 early so their first window's input reaches into the previous split. A per-column standard
 scaler is fitted on the training rows only, and MSE/MAE are computed on that standardised
 scale over every test window (stride 1): ``n_test - horizon + 1`` windows, each scored on
 all ``horizon`` steps and all targets.
+
+The scaler works on the values divided by a power of two per column (exact in float64), so
+a series in units of 1e-200 or 1e300 is standardised as exactly as the same series at scale
+1; values so small that float64 stores them without full precision (subnormal, below
+2.2e-308) are refused.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ class Prepared:
     columns : list of str
     index : pd.Index
         The original time stamps of the rows (for plots).
+    unit : np.ndarray
+        ``(C,)`` power of two per column the values were divided by before the scaler.
+    split : str
+        ``"70/10/20"`` or ``"ETT 12/4/4 months"``.
     """
 
     scaled: np.ndarray
@@ -44,6 +55,12 @@ class Prepared:
     lookback: int
     columns: list
     index: pd.Index
+    unit: np.ndarray | None = None
+    split: str = "70/10/20"
+
+    def original(self, scaled: np.ndarray) -> np.ndarray:
+        """Standardised rows ``(n, C)`` back on the series' own scale (float64)."""
+        return self.scaler.inverse_transform(np.asarray(scaled, dtype=np.float64)) * self.unit
 
     @property
     def n_test(self) -> int:
@@ -81,13 +98,20 @@ class Prepared:
         )
 
 
-def prepare(frame: pd.DataFrame, lookback: int, horizons: list[int]) -> Prepared:
+def prepare(frame: pd.DataFrame, lookback: int, horizons: list[int],
+            borders: tuple[int, int, int] | None = None) -> Prepared:
     """Split, fit the scaler on the training rows and standardise all rows.
+
+    Parameters
+    ----------
+    borders : (int, int, int), optional
+        Rows where train, validation and test end (the ETT split); default 70/10/20.
 
     Raises
     ------
     ValueError
-        If a split is too short for the lookback or a horizon.
+        If a split is too short for the lookback or a horizon, the frame is shorter than
+        ``borders``, or a column holds subnormal values.
     """
     _check_length("lookback", lookback)
     horizons = list(horizons) if isinstance(horizons, (list, tuple, np.ndarray)) else horizons
@@ -105,9 +129,17 @@ def prepare(frame: pd.DataFrame, lookback: int, horizons: list[int]) -> Prepared
                          "every column of the frame is a target and must hold numbers "
                          "(bool: convert with astype(float))")
     n = len(frame)
-    bounds = long_horizon_split_bounds(n, lookback)
+    if borders is None:
+        bounds = long_horizon_split_bounds(n, lookback)
+    else:
+        train_end, val_end, test_end = borders
+        if n < test_end:
+            raise ValueError(f"the ETT split needs {test_end} rows (train to row {train_end}, "
+                             f"validation to {val_end}, test to {test_end}); the data has {n}")
+        bounds = [(0, train_end), (train_end - lookback, val_end), (val_end - lookback, test_end)]
     prep = Prepared(np.empty(0), bounds, SignalScaler("per_channel"), lookback,
-                    [str(c) for c in frame.columns], frame.index)
+                    [str(c) for c in frame.columns], frame.index,
+                    split="70/10/20" if borders is None else "ETT 12/4/4 months")
     n_train = bounds[0][1]
     longest = max(horizons)
     need = lookback + longest
@@ -121,10 +153,21 @@ def prepare(frame: pd.DataFrame, lookback: int, horizons: list[int]) -> Prepared
     if problems:
         raise ValueError(
             f"--horizons max {longest} with --lookback {lookback} does not fit the {n} rows "
-            f"split 70/10/20: {'; '.join(problems)} (train needs lookback + horizon = {need}, "
+            f"split {prep.split}: {'; '.join(problems)} (train needs lookback + horizon = {need}, "
             f"validation and test at least horizon). Use shorter horizons or a longer series."
         )
-    values = frame.to_numpy(dtype=np.float64)
+    values = frame.to_numpy(dtype=np.float64)[:bounds[2][1]]
+    tiny = (values != 0) & (np.abs(values) < np.finfo(np.float64).tiny)
+    if tiny.any():
+        col = int(np.flatnonzero(tiny.any(axis=0))[0])
+        raise ValueError(f"column {prep.columns[col]!r} holds {int(tiny[:, col].sum())} value(s) "
+                         "below 2.2e-308 (subnormal floats, stored with lost precision, e.g. "
+                         f"{values[tiny[:, col], col][0]:g}); multiply the column by a large "
+                         "constant (the scores are on the standardised scale, so they do not "
+                         "change)")
+    peak = np.abs(values[:n_train]).max(axis=0)
+    prep.unit = np.exp2(np.floor(np.log2(np.where(peak > 0, peak, 1.0))))
+    values = values / prep.unit  # exact: a power of two
     prep.scaler.fit(values[:n_train])
     prep.scaled = prep.scaler.transform(values).astype(np.float32)
     return prep

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from s4d_forecast.comparison.names import STATISTICAL
+from s4d_forecast.comparison.names import NEURALFORECAST, STATISTICAL
 
 
 def stat_note(cfg) -> str:
@@ -73,9 +73,10 @@ def describe(result, command: str | None = None) -> str:
         f"- data: `{result.data.source}`, {len(prep.scaled)} rows x {len(prep.columns)} "
         f"target(s) ({', '.join(prep.columns[:6])}{', ...' if len(prep.columns) > 6 else ''})",
         *[f"- data: {n}" for n in result.data.notes],
-        f"- split 70/10/20 by time: train {b - a} rows, validation {d - c - cfg.lookback}, "
-        f"test {f - e - cfg.lookback} (+{cfg.lookback} lookback rows each); scaler fitted on "
-        "train only; MSE/MAE on the standardised scale over every stride-1 test window",
+        f"- protocol {cfg.protocol}, split {prep.split} by time: train {b - a} rows, "
+        f"validation {d - c - cfg.lookback}, test {f - e - cfg.lookback} (+{cfg.lookback} "
+        "lookback rows each); scaler fitted on train only; MSE/MAE on the standardised "
+        "scale over every stride-1 test window",
         f"- budget (every model): lookback {cfg.lookback}, at most {cfg.epochs} epoch(s), "
         f"early stopping patience {cfg.patience} on validation loss (best weights restored), "
         f"batch {cfg.batch_size}, lr {cfg.lr:g}, seed {cfg.seed}, device {cfg.device}"
@@ -85,6 +86,10 @@ def describe(result, command: str | None = None) -> str:
     ]
     if cfg.model_kwargs:
         lines.append(f"- model settings: {cfg.model_kwargs}")
+    if any(m in NEURALFORECAST for m in cfg.models):
+        lines.append("- PatchTST / iTransformer / TimeMixer: each paper's own architecture, "
+                     "learning rate and reversible instance norm (sources in "
+                     "s4d_forecast/comparison/models.py), the shared budget otherwise")
     if getattr(cfg, "s4d_variants", None):
         lines.append(f"- S4D variants (rows S4D[name]): {cfg.s4d_variants}")
     stats = [m for m in cfg.models if m in STATISTICAL]
@@ -104,7 +109,9 @@ def write_report(result, output: str | Path, command: str | None = None) -> list
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     md = output / "results.md"
-    md.write_text(describe(result, command) + "\n" + markdown_table(result.table) + "\n")
+    published = published_text(result.config.protocol, result.data.name, result.table)
+    md.write_text(describe(result, command) + "\n" + markdown_table(result.table) + "\n"
+                  + (f"\n{published}\n" if published else ""))
     csv = output / "results.csv"
     result.table.to_csv(csv, index=False, float_format="%.6g")
     paths = [md, csv, plot_errors(result, output / "error_by_horizon.png")]
@@ -199,13 +206,23 @@ def _stamp(value) -> str:
 
 def _original(prep, scaled: np.ndarray, column: int) -> np.ndarray:
     """Column ``column`` of ``scaled`` rows ``(n, C)`` back on the series' own scale."""
-    return prep.scaler.inverse_transform(np.asarray(scaled, dtype=np.float64))[:, column]
+    return prep.original(scaled)[:, column]
+
+
+def published_text(protocol: str, dataset: str, table: pd.DataFrame) -> str | None:
+    """The published lookback-96 comparison of an ltsf run on an ETT file, else ``None``."""
+    from s4d_forecast.comparison.published import comparison_markdown
+
+    return comparison_markdown(dataset, table) if protocol == "ltsf" else None
 
 
 def write_suite_report(suite, output: str | Path, command: str | None = None) -> list[Path]:
     """Write a suite run: ``results.md`` (per case: data, split, notes, table),
-    ``results.csv`` (every row, with ``case``), ``summary.md``, ``summary.csv`` and one
+    ``results.csv`` (every row, with ``case``), ``summary.md``, ``summary.csv``,
+    ``settings.json`` (:mod:`~s4d_forecast.comparison.baseline`) and one
     ``forecast_<case>.png`` per case; return the paths."""
+    from s4d_forecast.comparison.baseline import write_settings
+
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     parts = ["# Benchmark suite", ""]
@@ -224,7 +241,7 @@ def write_suite_report(suite, output: str | Path, command: str | None = None) ->
     summary_md.write_text(suite_summary_text(suite, command) + "\n")
     summary_csv = output / "summary.csv"
     suite.summary.to_csv(summary_csv, index=False, float_format="%.6g")
-    paths = [md, csv, summary_md, summary_csv]
+    paths = [md, csv, summary_md, summary_csv, write_settings(output, suite.settings)]
     for case in suite.cases:
         paths.append(plot_forecasts(suite.results[case.name], case.horizon,
                                     output / f"forecast_{case.name}.png"))
@@ -245,11 +262,20 @@ def suite_summary_text(suite, command: str | None = None) -> str:
         f"lr {cfg.lr:g}, seed {cfg.seed}, device {cfg.device}"
         + (f", at most {cfg.max_train_windows} training windows per epoch"
            if cfg.max_train_windows else ""),
-        "- MSE on the standardised scale (scaler fitted on train); ranks use the test windows "
-        "every model of the case was scored on",
-        "- cases: " + "; ".join(f"{c.name} (h={c.horizon}, lookback {c.lookback})"
-                                for c in suite.cases),
+        "- MSE on the standardised scale (scaler fitted on train), each model against the "
+        "best other model of the case (S4D variants are one model); on the test windows "
+        "every model of the case was scored on when they differ",
+        "- cases: " + "; ".join(f"{c.name} (h={c.horizon}, lookback {c.lookback}"
+                                + (f", {c.protocol} protocol" if c.protocol != "default"
+                                   else "") + ")" for c in suite.cases),
         "",
         summary_markdown(suite.summary, len(suite.cases)),
     ]
+    ltsf = [c for c in suite.cases if c.protocol == "ltsf"]
+    for dataset in dict.fromkeys(c.dataset for c in ltsf):
+        names = [c.name for c in ltsf if c.dataset == dataset]
+        rows = suite.table[suite.table["case"].isin(names)]
+        text = published_text("ltsf", dataset, rows)
+        if text:
+            lines += ["", text]
     return "\n".join(lines)

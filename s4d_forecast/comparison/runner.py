@@ -13,6 +13,7 @@ from s4d_forecast.comparison.datasets import BenchmarkData, check_targets
 from s4d_forecast.comparison.models import build_model, count_parameters, skip_reason
 from s4d_forecast.comparison.names import (
     LABELS,
+    NEURALFORECAST,
     STATISTICAL,
     check_models,
     check_variants,
@@ -74,6 +75,12 @@ class BenchmarkConfig:
     predict_batch_size : int
         Batch size of the test forecasts (does not change the scores; S4D's kernel is
         generated once per batch, so large batches pay it rarely).
+    protocol : {"default", "ltsf"}
+        ``"ltsf"``: the long-horizon papers' protocol, i.e. data with ``ltsf_borders`` (the
+        ETT files) is split at those rows instead of 70/10/20.
+    common_subset : bool
+        Score ``mse_common`` on the statistical models' window subset even when none of them
+        runs now (for rows merged from a run that had them, :mod:`.baseline`).
     """
 
     horizons: list
@@ -95,6 +102,8 @@ class BenchmarkConfig:
     season: int | None = None
     stat_windows: int = 300
     stat_fit_rows: int | None = 5000
+    protocol: str = "default"
+    common_subset: bool = False
 
     def entries(self) -> list[tuple[str, str, dict | None]]:
         """``(name, row label, extra kwargs)`` of every model row, in order."""
@@ -134,6 +143,9 @@ class BenchmarkConfig:
         if self.s4d_variants and "s4d" not in self.models:
             raise ValueError(f"--s4d-variants given but 's4d' is not among --models "
                              f"{','.join(self.models)}; add s4d")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"--protocol={self.protocol!r} is not accepted; use one of "
+                             f"{PROTOCOLS}")
         if self.device not in ("cpu", "gpu"):
             raise ValueError(f"--device={self.device!r} is not accepted; use 'cpu' or 'gpu'")
         if (isinstance(self.lr, bool) or not isinstance(self.lr, (int, float, np.number))
@@ -160,6 +172,7 @@ class BenchmarkConfig:
 
 
 MAX_SEED = 2**32 - 1
+PROTOCOLS = ("default", "ltsf")
 # keyword arguments the shared budget sets for every neural model, and the option setting each
 PROTOCOL_KEYS = {
     "input_chunk_length": "--lookback", "output_chunk_length": "--horizons",
@@ -227,18 +240,19 @@ def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
     """
     config.validate()
     frame = check_targets(data)
-    prep = prepare(frame, config.lookback, list(config.horizons))
+    prep = prepare(frame, config.lookback, list(config.horizons),
+                   data.ltsf_borders if config.protocol == "ltsf" else None)
     (a, b), (c, d), (e, f) = prep.bounds
     log(f"data: {data.source}: {len(frame)} rows x {frame.shape[1]} target(s)")
     for note in data.notes:
         log(f"data: {note}")
-    log(f"split 70/10/20: train rows {a}..{b - 1} ({b - a}), val {c}..{d - 1}, "
+    log(f"split {prep.split}: train rows {a}..{b - 1} ({b - a}), val {c}..{d - 1}, "
         f"test {e}..{f - 1} (val/test include {config.lookback} lookback rows); scaler "
         f"fitted on the {b - a} training rows")
     check_models_build(config)  # a bad setting stops the run before any model trains
     rows, per_step, examples, skipped, example_window, common = [], {}, {}, [], {}, {}
     warned = []
-    has_stats = any(name in STATISTICAL for name in config.models)
+    has_stats = config.common_subset or any(name in STATISTICAL for name in config.models)
     stat_cache = {} if stat_cache is None else stat_cache
     for horizon in config.horizons:
         n_windows = prep.n_windows(horizon)
@@ -428,6 +442,9 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
     row["params"] = count_parameters(model)
     if label is not None and label != LABELS[name]:
         row["detail"] = str(extra or {})
+    if name in NEURALFORECAST:
+        row["detail"] = (f"paper setting (comparison/models.py), lr "
+                         f"{model.model_params['optimizer_kwargs']['lr']:g}")
     fit_info = getattr(getattr(model, "model", None), "linear_fit_info", None)
     if fit_info:  # S4DModel's least-squares start: which ridge the held-out windows chose
         note = f"linear path started at least squares, ridge {fit_info['alpha']:g}"

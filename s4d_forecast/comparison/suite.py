@@ -22,11 +22,15 @@ Lookbacks are chosen from what the data is, before any run (never from test scor
   level can change and the shape of the last minute may tell how; 5 s (10 steps) is the
   nearer alternative, where persistence is harder to beat by construction. Chosen before
   any run.
+- ETTh2 (hourly, 7 loads and temperatures): the long-horizon papers' protocol
+  (``protocol="ltsf"``): lookback 96, horizons 96/192/336/720, all 7 columns, the
+  Informer/Autoformer split. The statistical models are non-seasonal: with the daily period
+  (24), ETS took 35 s per column to fit and auto-ARIMA had not finished one column after 3
+  CPU minutes (5,000 training rows), too slow for seven columns.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +38,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from s4d_forecast.comparison.datasets import BenchmarkData, _load_co2
-
-DATA_ROOT_ENV = "S4D_DATA_ROOT"
-DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
+from s4d_forecast.comparison.datasets import (
+    BenchmarkData,
+    _load_co2,
+    data_root,
+    load_ett,
+    need_file,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class Case:
         Season length in steps (statistical models use it when <= 24).
     note : str
         Why this horizon / lookback / season.
+    protocol : {"default", "ltsf"}
+        The split (see :mod:`~s4d_forecast.comparison.protocol`).
     """
 
     name: str
@@ -66,24 +75,7 @@ class Case:
     lookback: int
     season: int | None = None
     note: str = ""
-
-
-def data_root(explicit: str | Path | None = None) -> Path:
-    """``explicit``, else ``$S4D_DATA_ROOT``, else ``../shared/data`` (from the CWD)."""
-    if explicit is not None:
-        return Path(explicit)
-    env = os.environ.get(DATA_ROOT_ENV)
-    return Path(env) if env else DEFAULT_DATA_ROOT
-
-
-def _need(root: Path, relative: str, dataset: str) -> Path:
-    path = root / relative
-    if not path.is_file():
-        raise ValueError(
-            f"dataset {dataset!r} needs {path} ({relative} under the data root {root}), "
-            f"which does not exist; pass --data-root DIR or set ${DATA_ROOT_ENV} to the folder "
-            "holding weather/ and series/, or leave the case out with --cases")
-    return path
+    protocol: str = "default"
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -127,7 +119,7 @@ def _weather(relative: str, name: str, targets: list[str] | None):
     def load(root: Path) -> BenchmarkData:
         from s4d_forecast.comparison.datasets import load_dataset
 
-        data = load_dataset("weather", _need(root, relative, name), target_cols=targets)
+        data = load_dataset("weather", need_file(root, relative, name), target_cols=targets)
         data.name = name
         return data
 
@@ -136,7 +128,7 @@ def _weather(relative: str, name: str, targets: list[str] | None):
 
 def _monthly(relative: str, name: str, unit: str):
     def load(root: Path) -> BenchmarkData:
-        path = _need(root, relative, name)
+        path = need_file(root, relative, name)
         raw = _read_csv(path)
         index = _dates(raw, "Month", "%Y-%m", path).rename("month")
         frame = _floats(raw.drop(columns="Month"), path)
@@ -151,7 +143,7 @@ def _monthly(relative: str, name: str, unit: str):
 def _temperatures(root: Path) -> BenchmarkData:
     """Daily minimum temperatures, Melbourne 1981-1990: the file has no rows for two days
     (1984-12-31, 1988-12-31); they are inserted and filled by time interpolation."""
-    path = _need(root, "series/temps.csv", "temps")
+    path = need_file(root, "series/temps.csv", "temps")
     raw = _read_csv(path)
     index = _dates(raw, "Date", "%m/%d/%Y", path).rename("date")
     frame = _floats(raw.drop(columns="Date"), path)
@@ -171,7 +163,7 @@ def _temperatures(root: Path) -> BenchmarkData:
 
 
 def _heart_rate(root: Path) -> BenchmarkData:
-    path = _need(root, "series/heart_rate.csv", "heart_rate")
+    path = need_file(root, "series/heart_rate.csv", "heart_rate")
     frame = _floats(_read_csv(path), path)
     frame.index = pd.Index(np.arange(len(frame)) * 0.5, name="time (s)")
     return BenchmarkData("heart_rate", frame, str(path),
@@ -195,6 +187,7 @@ LOADERS: dict[str, Callable[[Path], BenchmarkData]] = {
                          "monthly mean sunspot number"),
     "temps": _temperatures,
     "heart_rate": _heart_rate,
+    "etth2": lambda root: load_ett("etth2", root=root),
 }
 
 _WEATHER = ("10-minute weather, lookback 96 (16 h) as in the long-horizon benchmark; the daily "
@@ -220,6 +213,10 @@ DEV_SUITE: list[Case] = [
     Case("heart_rate", "heart_rate", 20, 120, None, "0.5 s steps; 10 s ahead from 60 s: "
          "heart rate moves over seconds, so the level can change within the horizon while "
          "the last minute still informs it (5 s would favour persistence by construction)"),
+    *[Case(f"etth2_{h}", "etth2", h, 96, None, "hourly, all 7 columns; the long-horizon "
+           "papers' protocol (ETT split 12/4/4 months, lookback 96); non-seasonal statistical "
+           "models (a daily season makes auto-ARIMA too slow)", "ltsf")
+      for h in (96, 192, 336, 720)],
 ]
 SUITES = {"dev": DEV_SUITE}
 

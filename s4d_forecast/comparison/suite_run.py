@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from s4d_forecast.comparison.baseline import data_fingerprint, load_baseline, run_settings
+from s4d_forecast.comparison.datasets import check_targets
 from s4d_forecast.comparison.runner import (
     BenchmarkConfig,
     check_models_build,
@@ -27,6 +29,8 @@ class SuiteResult:
         The per-case tables stacked, with a leading ``case`` column.
     summary : pd.DataFrame
         :func:`~s4d_forecast.comparison.summary.summarise` of ``table``.
+    settings : dict
+        What the rows depend on (:func:`~s4d_forecast.comparison.baseline.run_settings`).
     """
 
     cases: list
@@ -34,19 +38,27 @@ class SuiteResult:
     table: pd.DataFrame
     summary: pd.DataFrame
     config: BenchmarkConfig
+    settings: dict
 
 
 def run_suite(cases: list[Case], config: BenchmarkConfig, root: str | Path | None = None,
-              log=print) -> SuiteResult:
-    """Run every case with ``config``'s budget (its horizon, lookback and season replaced
-    by the case's).
+              log=print, baseline: str | Path | None = None) -> SuiteResult:
+    """Run every case with ``config``'s budget (its horizon, lookback, season and protocol
+    replaced by the case's).
 
     Every dataset is read before any training, so a missing file stops the run at once.
+
+    Parameters
+    ----------
+    baseline : str or Path, optional
+        An earlier suite run's folder: its rows of the models not run now are added to each
+        case (:mod:`~s4d_forecast.comparison.baseline`).
 
     Raises
     ------
     ValueError
-        A missing data file (naming it), or a bad setting.
+        A missing data file (naming it), a bad setting, or a baseline run with other
+        settings.
     """
     if not cases:
         raise ValueError("no cases to run")
@@ -55,8 +67,18 @@ def run_suite(cases: list[Case], config: BenchmarkConfig, root: str | Path | Non
         if case.dataset not in data:
             data[case.dataset] = load_case_data(case, root)
     config.validate()
+    fingerprints = {c.name: data_fingerprint(check_targets(data[c.dataset])) for c in cases}
+    earlier = None
+    if baseline is not None:
+        labels = {label for _, label, _ in config.entries()}
+        earlier, subset = load_baseline(baseline, run_settings(cases, config, fingerprints),
+                                        labels)
+        config = dataclasses.replace(config, common_subset=config.common_subset or subset)
+        log(f"baseline: {len(earlier)} row(s) of {sorted(set(earlier['model']))} from "
+            f"{baseline}")
     case_configs = [dataclasses.replace(config, horizons=[case.horizon],
-                                        lookback=case.lookback, season=case.season)
+                                        lookback=case.lookback, season=case.season,
+                                        protocol=case.protocol)
                     for case in cases]
     for case, case_config in zip(cases, case_configs, strict=True):
         try:  # every case's models are built once before the first one trains
@@ -70,9 +92,13 @@ def run_suite(cases: list[Case], config: BenchmarkConfig, root: str | Path | Non
         case_data = dataclasses.replace(data[case.dataset],
                                         notes=[*data[case.dataset].notes, case.note])
         result = run_benchmark(case_data, case_config, log=log, stat_cache=stat_cache)
+        if earlier is not None:
+            rows = earlier[earlier["case"] == case.name].drop(columns="case")
+            result.table = pd.concat([result.table, rows], ignore_index=True)
         results[case.name] = result
         tables.append(result.table.assign(case=case.name))
     table = pd.concat(tables, ignore_index=True)
     table = table[["case", *[c for c in table.columns if c != "case"]]]
-    return SuiteResult(list(cases), results, table, summarise(table), config)
+    return SuiteResult(list(cases), results, table, summarise(table), config,
+                       run_settings(cases, config, fingerprints))
 

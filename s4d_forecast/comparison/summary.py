@@ -1,20 +1,20 @@
-"""Summary of a suite run: how each model ranks across the cases.
+"""Summary of a suite run: how each model fares against the best of the others, case by case.
 
-Per model, over the cases it ran in:
+Per model, over the cases it ran in, with ``ratio`` = its MSE / the best MSE of the *other*
+models in the case (every other row, PatchTST/iTransformer/TimeMixer included; the rows of
+S4D variants, ``S4D[name]``, are one model and never each other's reference):
 
-- ``gmean_ratio``: geometric mean of (model MSE / best MSE of the case);
-- ``firsts``: cases where it has the lowest MSE (ties count for each tied model);
-- ``within_2pct``: cases where its MSE is at most 1.02 x the best (firsts included);
-- ``median_fit_s``: median fit time; ``gmean_fit_vs_tide``: geometric mean of its fit time /
-  TiDE's fit time in the same case (cases where both are > 0);
-- ``gmean_vs_rivals``: geometric mean of its MSE / the best MSE among darts' neural or linear
-  models (:data:`~s4d_forecast.comparison.names.RIVALS`, other than itself) in the case:
-  issue 14's yardstick for S4D (target <= 0.95).
+- ``gmean_vs_others``: geometric mean of the ratio (below 1: it beats the best other model);
+- ``worst_vs_others``: the largest ratio;
+- ``firsts``: cases where the ratio is at most 1 (first place, ties included);
+- ``within_2pct``: cases where it is at most 1.02 (firsts included);
+- ``median_fit_s``; ``gmean_fit_vs_tide`` and ``gmean_fit_vs_patchtst``: geometric mean of
+  its fit time / TiDE's (PatchTST's) in the same case, over cases where both are > 0.
 
-Ranks use ``mse_common`` (the test windows every model of the case was scored on; all of
-them unless statistical models ran on a subset) when the table has it, else ``mse``. The
-rival ratio uses ``mse`` (every window) when the model and the rivals were scored on the same
-windows, else ``mse_common``.
+Ratios use ``mse`` (every test window) when the model and its reference were scored on the
+same windows, else ``mse_common`` (the windows every model of the case was scored on: the
+statistical models' subset). A non-finite MSE (diverged training) counts as an infinite
+ratio, so it cannot drop out of a mean; a perfect score of 0 against 0 counts as 1.
 """
 
 from __future__ import annotations
@@ -22,26 +22,38 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from s4d_forecast.comparison.names import RIVALS
-
-SUMMARY_COLUMNS = ["model", "cases", "gmean_ratio", "firsts", "within_2pct", "median_fit_s",
-                   "gmean_fit_vs_tide", "gmean_vs_rivals", "rival_cases"]
+SUMMARY_COLUMNS = ["model", "cases", "gmean_vs_others", "worst_vs_others", "firsts",
+                   "within_2pct", "median_fit_s", "gmean_fit_vs_tide", "gmean_fit_vs_patchtst"]
+FIT_REFERENCES = {"gmean_fit_vs_tide": "TiDE", "gmean_fit_vs_patchtst": "PatchTST"}
 
 
 def geometric_mean(values) -> float:
-    """Geometric mean of the positive ``values`` (NaN and values <= 0 skipped); inf when
-    one of them is inf (a ratio to a perfect score of 0); NaN when there are none."""
+    """Geometric mean of the non-negative ``values`` (NaN skipped): inf when one of them is
+    inf, 0 when one is 0 (a perfect score against an imperfect best), NaN when none is left.
+
+    Raises
+    ------
+    ValueError
+        A negative value (a ratio of scores or times cannot be negative).
+    """
     arr = np.asarray(list(values), dtype=np.float64)
-    arr = arr[~np.isnan(arr) & (arr > 0)]
+    arr = arr[~np.isnan(arr)]
+    if (arr < 0).any():
+        raise ValueError(f"geometric mean of negative value(s) {arr[arr < 0][:3].tolist()}")
     if np.isinf(arr).any():
         return float("inf")
+    if (arr == 0).any():
+        return 0.0
     return float(np.exp(np.log(arr).mean())) if len(arr) else float("nan")
 
 
-def case_ratios(table: pd.DataFrame, within: float = 0.02, reference: str = "TiDE",
-                rivals=RIVALS) -> pd.DataFrame:
-    """Per (case, model) row: ``ratio`` to the case's best, ``first``, ``within``,
-    ``fit_vs_ref`` and ``vs_rivals``.
+def _family(model: str) -> str:
+    return "S4D" if model == "S4D" or model.startswith("S4D[") else model
+
+
+def case_ratios(table: pd.DataFrame, within: float = 0.02) -> pd.DataFrame:
+    """Per (case, model) row: ``ratio`` to the best other model, ``first``, ``within`` and
+    the fit-time ratios of :data:`FIT_REFERENCES`.
 
     Parameters
     ----------
@@ -66,30 +78,29 @@ def case_ratios(table: pd.DataFrame, within: float = 0.02, reference: str = "TiD
                          f"model) pair, e.g. {list(pairs.itertuples(index=False, name=None))}; "
                          "one row per model and case")
     out = table.copy().reset_index(drop=True)
-    score = "mse_common" if "mse_common" in out else "mse"
-    best = out.groupby("case", sort=False)[score].transform("min")
-    out["ratio"] = _ratio(out[score], best)
-    out["first"] = out[score] <= best
-    out["within"] = out[score] <= best * (1 + within)
-    ref = out[out["model"] == reference].set_index("case")["fit_s"]
-    ref_fit = out["case"].map(ref)
-    out["fit_vs_ref"] = np.where((out["fit_s"] > 0) & (ref_fit > 0),
-                                 out["fit_s"] / ref_fit, np.nan)
-    out["vs_rivals"] = [_vs_rivals(out, row, rivals) for row in out.itertuples()]
+    out["ratio"] = [_vs_others(out, row) for row in out.itertuples()]
+    out["first"] = out["ratio"] <= 1
+    out["within"] = out["ratio"] <= 1 + within
+    for column, reference in FIT_REFERENCES.items():
+        ref_fit = out["case"].map(out[out["model"] == reference].set_index("case")["fit_s"])
+        out[column] = np.where((out["fit_s"] > 0) & (ref_fit > 0), out["fit_s"] / ref_fit,
+                               np.nan)
     return out
 
 
-def _vs_rivals(table: pd.DataFrame, row, rivals) -> float:
-    others = table[(table["case"] == row.case) & table["model"].isin(rivals)
-                   & (table["model"] != row.model)]
-    if others.empty:
-        return float("nan")
+def _vs_others(table: pd.DataFrame, row) -> float:
+    others = table[(table["case"] == row.case)
+                   & (table["model"].map(_family) != _family(row.model))]
     column = "mse"
-    if "test_windows" in table and "mse_common" in table:
-        if (others["test_windows"] != row.test_windows).any():
-            column = "mse_common"
-    return float(_ratio(pd.Series([getattr(row, column)]),
-                        pd.Series([others[column].min()])).iloc[0])
+    if ("test_windows" in table and "mse_common" in table
+            and (others["test_windows"] != row.test_windows).any()):
+        column = "mse_common"
+    if not np.isfinite(getattr(row, column)):
+        return float("inf")
+    scores = others[column][np.isfinite(others[column])]
+    if scores.empty:
+        return float("nan")
+    return float(_ratio(pd.Series([getattr(row, column)]), pd.Series([scores.min()])).iloc[0])
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -103,23 +114,21 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     return out.where(~((num > 0) & (den == 0)), np.inf)
 
 
-def summarise(table: pd.DataFrame, within: float = 0.02, reference: str = "TiDE",
-              rivals=RIVALS) -> pd.DataFrame:
-    """One row per model (:data:`SUMMARY_COLUMNS`), best ``gmean_ratio`` first."""
-    ratios = case_ratios(table, within, reference, rivals)
+def summarise(table: pd.DataFrame, within: float = 0.02) -> pd.DataFrame:
+    """One row per model (:data:`SUMMARY_COLUMNS`), best ``gmean_vs_others`` first."""
+    ratios = case_ratios(table, within)
     rows = []
     for model, group in ratios.groupby("model", sort=False):
         rows.append({
             "model": model, "cases": len(group),
-            "gmean_ratio": geometric_mean(group["ratio"]),
+            "gmean_vs_others": geometric_mean(group["ratio"]),
+            "worst_vs_others": float(group["ratio"].max()),
             "firsts": int(group["first"].sum()), "within_2pct": int(group["within"].sum()),
             "median_fit_s": float(group["fit_s"].median()),
-            "gmean_fit_vs_tide": geometric_mean(group["fit_vs_ref"]),
-            "gmean_vs_rivals": geometric_mean(group["vs_rivals"]),
-            "rival_cases": int(group["vs_rivals"].notna().sum()),
+            **{c: geometric_mean(group[c]) for c in FIT_REFERENCES},
         })
     return (pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-            .sort_values("gmean_ratio", kind="stable").reset_index(drop=True))
+            .sort_values("gmean_vs_others", kind="stable").reset_index(drop=True))
 
 
 def _fmt(value, spec: str) -> str:
@@ -131,13 +140,14 @@ def _fmt(value, spec: str) -> str:
 
 def summary_markdown(summary: pd.DataFrame, n_cases: int) -> str:
     """The summary as a markdown table (ratios 3 decimals, times 1)."""
-    lines = [f"| model | cases | MSE / best (geo-mean) | firsts | within 2% of first | "
-             f"median fit (s) | fit / TiDE fit (geo-mean) | MSE / best of {'/'.join(RIVALS)} "
-             "(geo-mean) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | cases | MSE / best other (geo-mean) | worst case | firsts | "
+             "within 2% of first | median fit (s) | fit / TiDE fit (geo-mean) | "
+             "fit / PatchTST fit (geo-mean) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in summary.itertuples():
         lines.append(
-            f"| {r.model} | {r.cases}/{n_cases} | {_fmt(r.gmean_ratio, '.3f')} | {r.firsts} | "
-            f"{r.within_2pct} | {_fmt(r.median_fit_s, '.1f')} | "
-            f"{_fmt(r.gmean_fit_vs_tide, '.2f')} | {_fmt(r.gmean_vs_rivals, '.3f')} |")
+            f"| {r.model} | {r.cases}/{n_cases} | {_fmt(r.gmean_vs_others, '.3f')} | "
+            f"{_fmt(r.worst_vs_others, '.3f')} | {r.firsts} | {r.within_2pct} | "
+            f"{_fmt(r.median_fit_s, '.1f')} | {_fmt(r.gmean_fit_vs_tide, '.2f')} | "
+            f"{_fmt(r.gmean_fit_vs_patchtst, '.2f')} |")
     return "\n".join(lines)

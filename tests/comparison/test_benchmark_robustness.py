@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,12 +30,26 @@ def _argv(tiny_csv, out, *args):
             "--output", str(out), *args]
 
 
-def test_output_under_a_file_is_refused_before_training(tiny_csv, tmp_path, capsys):
+def _under_a_file(tmp_path):
     (tmp_path / "afile").write_text("x")
-    assert main(_argv(tiny_csv, tmp_path / "afile" / "sub", "--models", "naive,nlinear")) == 2
+    return tmp_path / "afile" / "sub"
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    (_under_a_file, r"--output=.*afile.*is a file, not a folder"),
+    (lambda t: t / "new" / "deeper" / ("n" * 300), r"cannot be created or written \(File name "
+     "too long"),
+    pytest.param(lambda t: Path("/proc/s4d-forecast-out/x"), "cannot be created or written",
+                 marks=pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc")),
+])
+def test_output_that_cannot_be_written_is_refused_before_training(tiny_csv, tmp_path, capsys,
+                                                                  output, message):
+    out = output(tmp_path)
+    assert main(_argv(tiny_csv, out, "--models", "naive,nlinear")) == 2
     captured = capsys.readouterr()
-    assert re.search(r"--output=.*afile.*is a file, not a folder", captured.err)
+    assert re.search(message, captured.err), captured.err
     assert "MSE" not in captured.out  # nothing trained
+    assert not (tmp_path / "new").exists()  # the probe removed the folders it made
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
@@ -46,7 +61,7 @@ def test_unwritable_output_is_refused_before_training(tiny_csv, tmp_path, capsys
         assert main(_argv(tiny_csv, locked / "out", "--models", "naive")) == 2
     finally:
         locked.chmod(0o700)
-    assert "no write permission" in capsys.readouterr().err
+    assert "Permission denied" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -155,16 +170,27 @@ def test_empty_lists_are_refused_not_defaulted(tiny_csv, tmp_path, capsys, args)
 
 
 def _stable_table():
-    return pd.DataFrame({"case": ["A", "A", "B", "B"], "model": ["S4D", "TiDE"] * 2,
-                         "mse": [0.0, 0.5, 1.0, 1.1], "fit_s": [1.0, 1.0, 1.0, 1.0]})
+    return pd.DataFrame({"case": ["A", "A", "A", "B", "B", "B"],
+                         "model": ["S4D", "TiDE", "NLinear"] * 2,
+                         "mse": [0.0, 0.0, 0.5, 1.0, 1.1, 2.0], "fit_s": [1.0] * 6})
 
 
 def test_summary_counts_a_perfect_score():
     summary = summarise(_stable_table()).set_index("model")
-    assert summary.loc["S4D", "gmean_ratio"] == pytest.approx(1.0)  # 0/0 counts as 1
-    assert summary.loc["TiDE", "gmean_ratio"] == float("inf")  # 0.5/0 is not dropped
-    assert list(summarise(_stable_table())["model"]) == ["S4D", "TiDE"]
-    assert "| TiDE | 2/2 | inf |" in summary_markdown(summarise(_stable_table()), 2)
+    assert summary.loc["S4D", "gmean_vs_others"] == pytest.approx(1 / 1.1 ** 0.5)  # 0/0 = 1
+    assert summary.loc["TiDE", "gmean_vs_others"] == pytest.approx(1.1 ** 0.5)
+    assert summary.loc["NLinear", "gmean_vs_others"] == float("inf")  # 0.5/0 is not dropped
+    assert "| NLinear | 2/2 | inf | inf |" in summary_markdown(summarise(_stable_table()), 2)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_diverged_model_is_infinitely_worse_in_the_summary(bad):
+    table = _stable_table()
+    table.loc[3, "mse"] = bad  # S4D diverged in case B
+    summary = summarise(table).set_index("model")
+    assert summary.loc["S4D", "gmean_vs_others"] == float("inf")  # not dropped from the mean
+    assert summary.loc["S4D", "worst_vs_others"] == float("inf")
+    assert summary.loc["TiDE", "gmean_vs_others"] == pytest.approx(0.55 ** 0.5)  # 1.1 / 2
 
 
 def test_summary_refuses_repeated_rows_and_text_scores():
@@ -172,7 +198,7 @@ def test_summary_refuses_repeated_rows_and_text_scores():
     with pytest.raises(ValueError, match=r"repeating a \(case, model\) pair.*\('A', 'S4D'\)"):
         summarise(table)
     with pytest.raises(ValueError, match=r"column 'mse' is not numeric .*'x'"):
-        summarise(_stable_table().astype({"mse": object}).assign(mse=["x", 1, 2, 3]))
+        summarise(_stable_table().astype({"mse": object}).assign(mse=["x", 1, 2, 3, 4, 5]))
 
 
 def test_unnamed_index_column_is_not_a_target_and_bool_is_refused(tmp_path):
@@ -273,3 +299,28 @@ def test_a_model_failing_mid_run_keeps_the_finished_rows(tiny_csv, tmp_path, cap
     assert list(pd.read_csv(out / "results.csv")["model"]) == ["Naive"]
     md = (out / "results.md").read_text()
     assert "Partial results" in md and "run stopped: NLinear h=6 failed" in md
+
+
+@pytest.mark.parametrize(("scale", "refusal"), [
+    (1e-200, None), (1e300, None), (1e-300, None),
+    (1e-310, r"column 'load' holds \d+ value\(s\) below 2.2e-308 \(subnormal"),
+])
+def test_extreme_scales_are_scored_as_at_scale_one_or_refused(tmp_path, scale, refusal):
+    frame = tiny_frame().drop(columns="site")
+    scaled = frame.assign(load=frame["load"] * scale, temp=frame["temp"] * scale)
+    path = tmp_path / "scaled.csv"
+    scaled.to_csv(path, index=False, float_format="%.17g")
+    config = BenchmarkConfig([6], ["naive"], lookback=16)
+    if refusal:
+        with pytest.raises(ValueError, match=refusal):
+            run_benchmark(load_csv(path), config, log=lambda *a: None)
+        return
+    base = run_benchmark(BenchmarkData("t", frame.set_index("timestamp"), "t"), config,
+                         log=lambda *a: None)
+    result = run_benchmark(load_csv(path), config, log=lambda *a: None)
+    # the same standardised series up to float64 rounding of the scaled values
+    np.testing.assert_allclose(result.prep.scaled, base.prep.scaled, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(result.table[["mse", "mae"]], base.table[["mse", "mae"]],
+                               rtol=1e-6)
+    np.testing.assert_allclose(result.prep.original(result.prep.scaled[:5]),
+                               scaled[["load", "temp"]].to_numpy()[:5], rtol=1e-5)

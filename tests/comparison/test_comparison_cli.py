@@ -55,13 +55,19 @@ def test_bad_input_gets_a_clear_message(tiny_csv, tmp_path, capsys, args, messag
     assert not (tmp_path / "o").exists()
 
 
-def test_unknown_dataset_and_misplaced_options(tmp_path):
-    with pytest.raises(ValueError, match=r"--dataset='etth1' is not accepted; use one of"):
-        load_dataset("etth1")
-    with pytest.raises(ValueError, match="--data-path=.* is not used by --dataset co2"):
-        load_dataset("co2", data_path=tmp_path / "x.csv")
-    with pytest.raises(ValueError, match="file not found"):
-        load_dataset(f"csv:{tmp_path / 'missing.csv'}")
+@pytest.mark.parametrize(("dataset", "kwargs", "message"), [
+    ("etth3", {}, r"--dataset='etth3' is not accepted; use one of"),
+    ("co2", {"data_path": "x.csv"}, "--data-path=.* is not used by --dataset co2"),
+    ("csv:missing.csv", {}, "file not found"),
+    ("etth1", {"root": "."}, r"dataset 'etth1' needs series/ETTh1\.csv .*--data-root DIR"),
+    ("etth1", {"root": ".", "data_path": "e.csv"}, "both name the etth1 file; give one"),
+    ("co2", {"root": "."}, r"--data-root='\.' applies to --dataset etth1\|etth2"),
+])
+def test_unknown_dataset_and_misplaced_options(tmp_path, monkeypatch, dataset, kwargs,
+                                               message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        load_dataset(dataset, **kwargs)
 
 
 def test_weather_without_a_file_says_how_to_get_one(tmp_path, monkeypatch):

@@ -42,10 +42,13 @@ def fake_suite(monkeypatch):
 
 def test_dev_suite_is_the_issue_list():
     names = [c.name for c in DEV_SUITE]
-    assert len(set(names)) == len(names) == 10
+    assert len(set(names)) == len(names) == 14
     for name in ("weather_tlog_96", "weather_tlog_192", "weather_head_48", "weather_head_96",
                  "co2_26", "co2_52", "airpassengers", "sunspots", "temps", "heart_rate"):
         assert name in names
+    ett = [c for c in DEV_SUITE if c.dataset == "etth2"]
+    assert [(c.horizon, c.lookback, c.protocol) for c in ett] == [
+        (h, 96, "ltsf") for h in (96, 192, 336, 720)]
     assert all(c.dataset in suite_mod.LOADERS and c.note for c in DEV_SUITE)
     assert [c.name for c in select_cases("dev", ["co2_26", "airpassengers"])] == [
         "co2_26", "airpassengers"]  # the suite's order
@@ -97,7 +100,7 @@ def test_suite_cli_with_variants_writes_tables_and_summary(fake_suite, tmp_path,
     assert code == 0
     printed = capsys.readouterr().out
     assert "## tiny_6" in printed and "## tiny_4" in printed
-    assert "S4D[rin]: MSE / best of DLinear, NLinear, TiDE, NHiTS, TSMixer" in printed
+    assert "S4D[rin]: MSE / best other model, geometric mean over 2 case(s)" in printed
     table = pd.read_csv(out / "results.csv")
     assert list(table.columns[:3]) == ["case", "model", "horizon"]
     assert len(table) == 2 * 5
@@ -106,8 +109,9 @@ def test_suite_cli_with_variants_writes_tables_and_summary(fake_suite, tmp_path,
     summary = pd.read_csv(out / "summary.csv")
     assert set(summary["model"]) == set(table["model"]) and (summary["cases"] == 2).all()
     assert summary["firsts"].sum() >= 2
-    s4d = summary.set_index("model").loc["S4D[rin]"]
-    assert np.isfinite(s4d["gmean_vs_rivals"]) and s4d["rival_cases"] == 2
+    assert np.isfinite(summary.set_index("model").loc["S4D[rin]", "gmean_vs_others"])
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["cases"]["tiny_6"]["horizon"] == 6 and settings["epochs"] == 1
     md = (out / "summary.md").read_text()
     assert "Command: `s4d-forecast benchmark --suite dev --models s4d,nlinear,naive,theta" in md
     assert "--s4d-variants" in md and "| S4D[small] | 2/2 |" in md
@@ -170,7 +174,74 @@ def test_real_dev_suite_data_loads_and_fits_the_protocol():
         if case.dataset.startswith("weather") and not (REAL / "weather").is_dir():
             continue
         data = load_case_data(case, REAL)
-        prep = prepare(check_targets(data), case.lookback, [case.horizon])
+        prep = prepare(check_targets(data), case.lookback, [case.horizon],
+                       data.ltsf_borders if case.protocol == "ltsf" else None)
         assert prep.n_windows(case.horizon) > 0, case.name
     temps = load_case_data(next(c for c in DEV_SUITE if c.name == "temps"), REAL)
     assert len(temps.frame) == 3652 and any("1984-12-31, 1988-12-31" in n for n in temps.notes)
+
+
+def _suite(out, *args):
+    return main(["benchmark", "--suite", "dev", "--epochs", "1", "--max-train-windows", "30",
+                 "--stat-windows", "4", "--output", str(out), *args])
+
+
+def _other_data(root):
+    data = _tiny_loader(root)
+    data.frame = data.frame * 2.0
+    return data
+
+
+@pytest.fixture(scope="module")
+def naive_runs(tmp_path_factory):
+    """Two earlier suite runs: persistence and Theta on both fake cases; persistence on
+    tiny_6 only."""
+    root = tmp_path_factory.mktemp("baselines")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(suite_mod.LOADERS, "tiny", _tiny_loader)
+        patch.setitem(suite_mod.SUITES, "dev", [Case("tiny_6", "tiny", 6, 16, 12),
+                                                Case("tiny_4", "tiny", 4, 24)])
+        assert _suite(root / "both", "--models", "naive,theta") == 0
+        assert _suite(root / "one", "--models", "naive", "--cases", "tiny_6") == 0
+    return root
+
+
+def test_baseline_rows_join_the_tables_and_the_summary(fake_suite, naive_runs, tmp_path,
+                                                      capsys):
+    assert _suite(tmp_path / "new", "--models", "nlinear",
+                  "--baseline", str(naive_runs / "both")) == 0
+    assert "baseline: 4 row(s) of ['Naive', 'Theta']" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "new" / "results.csv")
+    assert sorted(table["model"].unique()) == ["NLinear", "Naive", "Theta"]
+    assert len(table) == 2 * 3
+    base = pd.read_csv(naive_runs / "both" / "results.csv").set_index(["case", "model"])
+    reused = table[table["model"] != "NLinear"].set_index(["case", "model"])
+    np.testing.assert_array_equal(reused["mse"], base.loc[reused.index, "mse"])
+    assert reused["detail"].str.contains("row from .*both/results.csv").all()
+    # the new rows are scored on the statistical subset too, as the reused ones were
+    assert (table.groupby("case")["common_windows"].nunique() == 1).all()
+    assert (table["common_windows"] < table["test_windows"]).any()
+    assert set(pd.read_csv(tmp_path / "new" / "summary.csv")["model"]) == set(table["model"])
+    assert "| Theta |" in (tmp_path / "new" / "results.md").read_text()
+
+
+@pytest.mark.parametrize(("base", "args", "message"), [
+    ("both", ["--epochs", "2"], "epochs 2 here, 1 there"),
+    ("both", ["--seed", "1", "--batch-size", "8"], "seed 1 here, 42 there; batch_size 8 here"),
+    ("one", [], "case 'tiny_4' was not run there"),
+    ("one", ["--models", "ets", "--cases", "tiny_6"],
+     "statistical models run here, but none ran there"),
+    ("both", ["--other-data"], "case 'tiny_6': data '[0-9a-f]+' here, '[0-9a-f]+' there"),
+    ("missing", [], r"settings\.json does not exist"),
+])
+def test_a_baseline_with_other_settings_is_refused(fake_suite, naive_runs, tmp_path, capsys,
+                                                   monkeypatch, base, args, message):
+    if "--other-data" in args:
+        monkeypatch.setitem(suite_mod.LOADERS, "tiny", _other_data)
+        args = []
+    models = [] if "--models" in args else ["--models", "nlinear"]
+    capsys.readouterr()
+    assert _suite(tmp_path / "new", *models, *args, "--baseline", str(naive_runs / base)) == 2
+    captured = capsys.readouterr()
+    assert re.search(message, captured.err), captured.err
+    assert "MSE" not in captured.out and not (tmp_path / "new").exists()

@@ -27,49 +27,58 @@ def _table() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["case", "model", "mse", "fit_s"])
 
 
-def test_geometric_mean_skips_what_has_no_logarithm():
+def test_geometric_mean_keeps_zero_and_inf_and_skips_nan():
     assert geometric_mean([1.0, 4.0]) == pytest.approx(2.0)
-    assert geometric_mean([2.0, np.nan, 0.0, 8.0]) == pytest.approx(4.0)
+    assert geometric_mean([2.0, np.nan, 8.0]) == pytest.approx(4.0)
+    assert geometric_mean([2.0, 0.0]) == 0.0 and geometric_mean([2.0, np.inf]) == np.inf
     assert math.isnan(geometric_mean([]))
+    with pytest.raises(ValueError, match="negative"):
+        geometric_mean([1.0, -1.0])
 
 
 def test_summary_on_a_hand_made_table():
     summary = summarise(_table()).set_index("model")
     s4d, nlinear, tide, ets = (summary.loc[m] for m in ("S4D", "NLinear", "TiDE", "ETS"))
-    # ratios to the case's best: S4D 1, 2, 1; NLinear 2, 1, 1; TiDE 1.01, 1, 4; ETS 4, 1.5
-    assert s4d["gmean_ratio"] == pytest.approx(2 ** (1 / 3))
-    assert nlinear["gmean_ratio"] == pytest.approx(2 ** (1 / 3))
-    assert tide["gmean_ratio"] == pytest.approx((1.01 * 4) ** (1 / 3))
-    assert ets["gmean_ratio"] == pytest.approx(math.sqrt(6.0)) and ets["cases"] == 2
-    # first places, ties counted for each tied model (B: NLinear and TiDE; C: S4D, NLinear)
+    # ratios to the best *other* model: S4D 1/1.01, 2/1, 1/1; NLinear 2/1, 1/1, 1/1;
+    # TiDE 1.01/1, 1/1, 4/1; ETS 4/1, 1.5/1
+    assert s4d["gmean_vs_others"] == pytest.approx((2 / 1.01) ** (1 / 3))
+    assert nlinear["gmean_vs_others"] == pytest.approx(2 ** (1 / 3))
+    assert tide["gmean_vs_others"] == pytest.approx((1.01 * 4) ** (1 / 3))
+    assert ets["gmean_vs_others"] == pytest.approx(math.sqrt(6.0)) and ets["cases"] == 2
+    assert (s4d["worst_vs_others"], tide["worst_vs_others"]) == (2.0, 4.0)
+    # first places (ratio <= 1, ties count for each) and within 2% (TiDE's 1.01 in A)
     assert (s4d["firsts"], nlinear["firsts"], tide["firsts"], ets["firsts"]) == (2, 2, 1, 0)
-    # within 2% of first: TiDE's 1.01 in A counts, ETS's 1.5 in B does not
-    assert (s4d["within_2pct"], nlinear["within_2pct"], tide["within_2pct"]) == (2, 2, 2)
-    assert ets["within_2pct"] == 0
-    # S4D against the best of the darts rivals: A 1/1.01, B 2/1, C 1/1
-    assert s4d["gmean_vs_rivals"] == pytest.approx((2 / 1.01) ** (1 / 3))
-    # a rival is compared with the other rivals only: NLinear A 2/1.01, B 1/1, C 1/4
-    assert nlinear["gmean_vs_rivals"] == pytest.approx((2 / 1.01 / 4) ** (1 / 3))
+    assert (s4d["within_2pct"], tide["within_2pct"], ets["within_2pct"]) == (2, 2, 0)
     # fit time: median, and geometric mean of the ratio to TiDE's fit in the same case
     assert s4d["median_fit_s"] == 10.0
     assert s4d["gmean_fit_vs_tide"] == pytest.approx(2.0)
     assert nlinear["gmean_fit_vs_tide"] == pytest.approx(0.2)
-    assert tide["gmean_fit_vs_tide"] == pytest.approx(1.0)
-    assert list(summarise(_table())["model"])[-1] == "ETS"  # sorted by gmean_ratio
+    assert math.isnan(s4d["gmean_fit_vs_patchtst"])  # no PatchTST row
+    assert list(summarise(_table())["model"])[-1] == "ETS"  # sorted by gmean_vs_others
     md = summary_markdown(summarise(_table()), 3)
-    assert "| S4D | 3/3 | 1.260 | 2 | 2 | 10.0 | 2.00 | 1.256 |" in md
+    assert "| S4D | 3/3 | 1.256 | 2.000 | 2 | 2 | 10.0 | 2.00 | - |" in md
     assert "| ETS | 2/3 |" in md
+
+
+def test_s4d_variants_are_one_model_and_patchtst_is_a_fit_reference():
+    table = pd.DataFrame([("A", "S4D[a]", 1.0, 4.0), ("A", "S4D[b]", 0.5, 8.0),
+                          ("A", "PatchTST", 2.0, 16.0), ("A", "TiDE", 4.0, 2.0)],
+                         columns=["case", "model", "mse", "fit_s"])
+    ratios = case_ratios(table).set_index("model")
+    # S4D[a] is measured against PatchTST (2.0), not against S4D[b] (0.5)
+    assert ratios.loc["S4D[a]", "ratio"] == pytest.approx(0.5)
+    assert ratios.loc["PatchTST", "ratio"] == pytest.approx(4.0)  # against S4D[b]
+    assert ratios.loc["S4D[b]", "gmean_fit_vs_patchtst"] == pytest.approx(0.5)
+    assert ratios.loc["S4D[a]", "gmean_fit_vs_tide"] == pytest.approx(2.0)
 
 
 def test_ranks_use_the_common_windows_when_present():
     table = _table().assign(mse_common=lambda t: t["mse"], test_windows=100)
     table.loc[(table.case == "A") & (table.model == "ETS"), ["mse_common", "test_windows"]] = \
         (0.5, 10)  # ETS scored on a subset, where it is best
-    table.loc[table.case == "A", "mse_common"] = [1.0, 2.0, 1.01, 0.5]
     ratios = case_ratios(table).set_index(["case", "model"])
     assert ratios.loc[("A", "ETS"), "first"]
-    assert ratios.loc[("A", "S4D"), "ratio"] == pytest.approx(2.0)
-    # S4D vs rivals compares every-window MSEs (all scored on the same 100 windows)
-    assert ratios.loc[("A", "S4D"), "vs_rivals"] == pytest.approx(1 / 1.01)
+    assert ratios.loc[("A", "S4D"), "ratio"] == pytest.approx(2.0)  # 1.0 / ETS's 0.5
+    assert ratios.loc[("C", "S4D"), "ratio"] == pytest.approx(1.0)  # same windows: mse
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['fit_s'\]"):
         case_ratios(table.drop(columns="fit_s"))
