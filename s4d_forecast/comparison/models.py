@@ -77,8 +77,8 @@ class BestWeights(pl.Callback):
         if value is not None and float(value) < self.best:
             self.best = float(value)
             self.best_epoch = trainer.current_epoch
-            self.state = copy.deepcopy({k: v.detach().cpu() for k, v in
-                                        pl_module.state_dict().items()})
+            self.state = copy.deepcopy({k: v.detach().cpu() if hasattr(v, "detach") else v
+                                        for k, v in pl_module.state_dict().items()})
 
     def on_fit_end(self, trainer, pl_module) -> None:
         if self.state is not None:

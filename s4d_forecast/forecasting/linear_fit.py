@@ -70,9 +70,9 @@ class Moments:
 
     @classmethod
     def of(cls, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None):
-        """Moments of one batch: ``x`` ``(R, L)``, ``y`` ``(R, O)``, ``weight`` ``(R,)``."""
-        x = torch.cat([x.double(), x.new_ones(x.shape[0], 1, dtype=torch.float64)], dim=1)
-        y = y.double()
+        """Moments of one batch of rows: ``x`` ``(R, D)`` (last column the constant 1),
+        ``y`` ``(R, O)``, ``weight`` ``(R,)``."""
+        x, y = x.double(), y.double()
         w = (torch.ones(x.shape[0], dtype=torch.float64, device=x.device) if weight is None
              else weight.double())
         xw = x * w[:, None]
@@ -104,30 +104,36 @@ def fold_of(index: torch.Tensor, count: int, folds: int = CV_FOLDS) -> torch.Ten
     return torch.div(index * min(folds, max(count, 1)), max(count, 1), rounding_mode="floor")
 
 
-def ridge_solution(train: Moments, alpha: float) -> torch.Tensor:
-    """``(L + 1, O)`` minimiser of ``|Y - Xw|^2 + alpha * mean(diag(X'X)) * |w[:L]|^2``."""
+def ridge_solution(train: Moments, alpha: float, blocks: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+    """``(D, O)`` minimiser of ``|Y - Xw|^2 + alpha * sum_j s_j w_j^2`` over all but the last
+    (constant) column, ``s_j`` the mean of ``diag(X'X)`` over column ``j``'s block
+    (``blocks``: a block number per column but the last; default one block), so that the
+    fit of c·y is c times the fit of y and a covariate's units do not change its penalty."""
     xx = train.xx
-    # the ridge is relative to the data's own scale, so that the fit of c·y is c times the
-    # fit of y whatever c is; lookbacks that are all zero (a constant series minus its last
-    # value) have nothing to scale by
-    scale = torch.diagonal(xx)[:-1].mean()
-    if not scale > 0:
-        scale = torch.ones_like(scale)
-    # the weights get the ridge; every entry, the (unshrunk) bias included in its own units
-    # (a count), a relative jitter that keeps constant columns from making it singular
-    penalty = torch.full((xx.shape[0],), alpha + 1e-12, dtype=torch.float64,
-                         device=xx.device) * scale
-    penalty[-1] = 1e-12 * xx[-1, -1].clamp_min(1.0)
+    diag = torch.diagonal(xx)[:-1]
+    blocks = torch.zeros(len(diag), dtype=torch.long) if blocks is None else blocks
+    blocks = blocks.to(diag.device)
+    sums = torch.zeros(int(blocks.max()) + 1, dtype=xx.dtype, device=xx.device)
+    counts = torch.zeros_like(sums)
+    sums.index_add_(0, blocks, diag)
+    counts.index_add_(0, blocks, torch.ones_like(diag))
+    scale = (sums / counts)[blocks]
+    # a block that is all zero (a constant series minus its last value) has no scale
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    # the weights get the ridge, every entry a relative jitter that keeps constant columns
+    # from making the system singular; the (unshrunk) bias a jitter in its own units
+    penalty = torch.cat([(alpha + 1e-12) * scale, 1e-12 * xx[-1, -1].clamp_min(1.0)[None]])
     system = xx + torch.diag(penalty)
-    # solved with its rows and columns scaled to unit diagonal (positive: the penalty is):
-    # the weights' entries are in units of y², the bias's are counts, and a series in
-    # millions would otherwise put twelve orders of magnitude between them
+    # solved with rows and columns scaled to unit diagonal: weights are in units of y², the
+    # bias's entries are counts, and a series in millions would put twelve orders of
+    # magnitude between them
     d = torch.diagonal(system).sqrt()
     return torch.linalg.solve(system / d[:, None] / d[None, :], train.xy / d[:, None]) / d[:, None]
 
 
-def fit_linear(folds: Sequence[Moments], val: Moments | None
-               ) -> tuple[torch.Tensor, float, dict, dict]:
+def fit_linear(folds: Sequence[Moments], val: Moments | None,
+               blocks: torch.Tensor | None = None) -> tuple[torch.Tensor, float, dict, dict]:
     """Ridge solution for the linear path, its strength chosen on held-out windows.
 
     Parameters
@@ -137,6 +143,8 @@ def fit_linear(folds: Sequence[Moments], val: Moments | None
         is the training set. Empty blocks (``n == 0``) are skipped.
     val
         Moments of the validation rows, or ``None``.
+    blocks
+        Block number of each feature column but the constant (see :func:`ridge_solution`).
 
     Returns
     -------
@@ -154,11 +162,11 @@ def fit_linear(folds: Sequence[Moments], val: Moments | None
         folds = []
     has_val = val is not None and float(val.n) > 0
     if not folds and not has_val:
-        return ridge_solution(train, DEFAULT_RIDGE), DEFAULT_RIDGE, {}, {}
+        return ridge_solution(train, DEFAULT_RIDGE, blocks), DEFAULT_RIDGE, {}, {}
     scores, val_scores, best = {}, {}, None
     for alpha in RIDGE_GRID:
-        w = ridge_solution(train, alpha)
-        sse = sum(f.sse(ridge_solution(train - f, alpha)) for f in folds)
+        w = ridge_solution(train, alpha, blocks)
+        sse = sum(f.sse(ridge_solution(train - f, alpha, blocks)) for f in folds)
         n = sum(float(f.n) for f in folds)
         if has_val:
             val_scores[alpha] = val.mse(w)

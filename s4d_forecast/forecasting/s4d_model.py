@@ -11,24 +11,12 @@ from s4d_forecast.allocator import tune_cpu_allocator
 from s4d_forecast.forecasting import _validation, model_files
 from s4d_forecast.forecasting.s4d_module import _S4DModule, sequence_channels
 
-#: What ``normalization="auto"`` means when the likelihood allows normalising (see
-#: :func:`~s4d_forecast.forecasting._validation.normalizable`); chosen on the dev suite
-#: (benchmarks/RESULTS.md).
-AUTO_NORMALIZATION = "last"
-#: What ``linear_init="auto"`` means for point forecasts and ``QuantileRegression``.
-AUTO_LINEAR_INIT = "ols"
 #: Encoder width for sequences of one channel / of several (``d_model=None``), and the state
-#: size ``N`` that goes with it (``d_state=None``). Chosen on the dev suite: on its eight
-#: univariate cases 16 channels scored 0.99x the MSE of 32 (geometric mean over three seeds)
-#: at 15-30% less time per training step; on the 21-variable weather head 32 did 4-13%
-#: better (benchmarks/RESULTS.md).
+#: size ``N`` that goes with it (``d_state=None``). Chosen on the dev suite (docs/decisions):
+#: on its univariate cases 16 channels scored 0.99x the MSE of 32 at 15-30% less time per
+#: training step; on the 21-variable weather head 32 did 4-13% better.
 AUTO_D_MODEL_SINGLE = 16
 AUTO_D_MODEL = 32
-#: Longest lookback for which ``linear_init="auto"`` fits the linear path by least squares.
-#: The pass over the training windows costs ``rows * L**2`` (6 s for 6,000 windows at
-#: L = 4096 on one CPU core, a third of one epoch of the smallest S4DModel there) and
-#: grows quadratically beyond; longer lookbacks start at random unless ``"ols"`` is asked for.
-AUTO_LINEAR_INIT_MAX_LOOKBACK = 4096
 
 
 class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
@@ -48,14 +36,10 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         hidden_size: int = 128,
         decoder_output_dim: int = 16,
         temporal_decoder_hidden: int = 32,
-        normalization: str | None = "auto",
-        channel_independent: bool = False,
-        head: str = "mlp",
-        zero_init_branch: bool = False,
-        residual_branch: bool = False,
         ssm_lr: float | None = None,
-        linear_lr: float | None = None,
-        linear_init: str = "auto",
+        encoder: str = "s4d",
+        level_input: str | bool = "last",
+        gate: bool = True,
         ssm_kwargs: dict | None = None,
         use_static_covariates: bool = True,
         **kwargs,
@@ -263,14 +247,10 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         self.hidden_size = hidden_size
         self.decoder_output_dim = decoder_output_dim
         self.temporal_decoder_hidden = temporal_decoder_hidden
-        self.normalization = normalization
-        self.channel_independent = channel_independent
-        self.head = head
-        self.zero_init_branch = zero_init_branch
-        self.residual_branch = residual_branch
         self.ssm_lr = ssm_lr
-        self.linear_lr = linear_lr
-        self.linear_init = linear_init
+        self.encoder = encoder
+        self.level_input = level_input
+        self.gate = gate
         self.ssm_kwargs = dict(ssm_kwargs or {})
         self._considers_static_covariates = use_static_covariates
 
@@ -293,35 +273,67 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         )
         nr_params = 1 if self.likelihood is None else self.likelihood.num_parameters
         d_model, d_state = self._resolved_width(
-            sequence_channels(input_dim, dims["future_target"], self.channel_independent))
+            sequence_channels(input_dim, dims["future_target"], self.level_input == "sequence"))
         return _S4DModule(
-            input_dim=input_dim,
-            output_dim=dims["future_target"],
-            future_cov_dim=future_cov_dim,
-            static_cov_dim=static_cov_dim,
-            nr_params=nr_params,
-            d_model=d_model,
-            n_layers=self.n_layers,
-            d_state=d_state,
-            init=self.init,
-            disc=self.disc,
-            bidirectional=self.bidirectional,
-            dropout=self.dropout,
-            temporal_width=self.temporal_width,
-            hidden_size=self.hidden_size,
+            input_dim=input_dim, output_dim=dims["future_target"],
+            future_cov_dim=future_cov_dim, static_cov_dim=static_cov_dim, nr_params=nr_params,
+            d_model=d_model, n_layers=self.n_layers, d_state=d_state, init=self.init,
+            disc=self.disc, bidirectional=self.bidirectional, dropout=self.dropout,
+            temporal_width=self.temporal_width, hidden_size=self.hidden_size,
             decoder_output_dim=self.decoder_output_dim,
-            temporal_decoder_hidden=self.temporal_decoder_hidden,
-            normalization=self._resolved_normalization(),
-            channel_independent=self.channel_independent,
-            head=self.head,
-            zero_init_branch=self.zero_init_branch,
-            residual_branch=self.residual_branch,
-            ssm_lr=self.ssm_lr,
-            linear_lr=self.linear_lr,
-            linear_init=self._resolved_linear_init(),
-            ssm_kwargs=self.ssm_kwargs,
-            **self.pl_module_params,
+            temporal_decoder_hidden=self.temporal_decoder_hidden, ssm_lr=self.ssm_lr,
+            ssm_kwargs=self.ssm_kwargs, encoder=self.encoder, level_input=self.level_input,
+            gate=self.gate, **self.pl_module_params,
         )
+
+    def update(self, series, past_covariates=None, future_covariates=None,
+               forget: float = 1.0, reselect_ridge: bool = False,
+               refresh_branch_every: int | None = None) -> dict:
+        """Add new observations of the fitted series without refitting
+        (:mod:`s4d_forecast.forecasting.online`).
+
+        Every training window the new values complete is added to the linear path's ridge
+        statistics and the ridge system is solved again: the path then equals a ridge fit
+        from scratch on all windows with the same ridge strength, at a cost per observation
+        that does not depend on the history. The next :meth:`predict` starts after the new
+        values. The model keeps only the recent rows of the series it needs to forecast
+        (``training_series``).
+
+        Parameters
+        ----------
+        series
+            The new values: a ``TimeSeries`` with the fitted series' components, frequency
+            and dtype, starting one step after the model's series ends.
+        past_covariates, future_covariates
+            Their new values, continuing those the model was fitted with (required exactly
+            when it was fitted with them), covering at least the new target values.
+        forget
+            In (0, 1]: before each new window is added the statistics are multiplied by it
+            (exponentially weighted least squares for drifting series); 1 keeps every
+            window at full weight.
+        reselect_ridge
+            Choose the ridge strength again by cross-validation over the kept statistics
+            (no pass over old data); by default it stays as chosen at fit.
+        refresh_branch_every
+            Every this many updates, a few optimiser steps of the S4D branch on the most
+            recent windows (``online.REFRESH_STEPS`` on ``online.REFRESH_WINDOWS``).
+
+        Returns
+        -------
+        dict
+            ``windows`` added, the ridge strength ``alpha`` per group, ``branch_refreshed``.
+
+        Raises
+        ------
+        ValueError, TypeError
+            An unfitted model or one without statistics, values that do not continue the
+            series (gap, overlap, other frequency or components) or are not finite, missing
+            covariates, bad ``forget``; checked before anything changes.
+        """
+        from s4d_forecast.forecasting import online
+
+        return online.update(self, series, past_covariates, future_covariates, forget,
+                             reselect_ridge, refresh_branch_every)
 
     def save(self, path: str | None = None, clean: bool = False) -> None:
         """Save the model as ``path`` and its weights as ``path + ".ckpt"``.
@@ -374,12 +386,6 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
             trusted=trusted, **kwargs,
         )
 
-    def _resolved_normalization(self) -> str | None:
-        """``normalization`` with ``"auto"`` resolved against the likelihood."""
-        if self.normalization != "auto":
-            return self.normalization
-        return AUTO_NORMALIZATION if _validation.normalizable(self.likelihood) else None
-
     def _resolved_width(self, seq_channels: int) -> tuple[int, int]:
         """``(d_model, d_state)`` with ``None`` resolved for sequences of ``seq_channels``."""
         d_model = self.d_model
@@ -388,16 +394,6 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         if self.d_state is not None:
             return d_model, self.d_state
         return d_model, max(2, d_model + d_model % 2)  # N is even: conjugate pairs
-
-    def _resolved_linear_init(self) -> str:
-        """``linear_init`` with ``"auto"`` resolved against the likelihood."""
-        linear_init = getattr(self, "linear_init", "random")  # objects pickled before it
-        if linear_init != "auto":
-            return linear_init
-        if (not _validation.normalizable(self.likelihood)
-                or self.input_chunk_length > AUTO_LINEAR_INIT_MAX_LOOKBACK):
-            return "random"
-        return AUTO_LINEAR_INIT
 
     @property
     def supports_static_covariates(self) -> bool:
