@@ -1,17 +1,15 @@
 """Checks of what users give the forecasting front ends, in three parts:
 
-1. **model arguments**: :func:`validate_model_args` checks the arguments of ``S4DModel`` (and
-   those ``S4DForecaster`` forwards to it) at construction, from the table ``MODEL_ARGS``;
-2. **darts calls**: :class:`CheckedCallsMixin` checks the arguments and series given to
-   ``S4DModel.fit`` / ``predict`` / ``historical_forecasts`` before darts runs (types, NaN/inf,
-   dtypes, component counts, lengths, covariate spans, sample weights, scales), stops a
-   training whose loss becomes NaN/inf, refuses a non-finite forecast and lets Ctrl-C surface
-   as ``KeyboardInterrupt``;
-3. **pandas inputs** of ``S4DForecaster``: :func:`as_frame`, :func:`infer_freq` and the index
-   and column checks after them.
+1. **model arguments**: :func:`validate_model_args`, at construction of ``S4DModel`` and of
+   ``S4DForecaster`` (what it forwards), from the table ``MODEL_ARGS``;
+2. **darts calls**: :class:`CheckedCallsMixin` checks the arguments and series of
+   ``S4DModel.fit`` / ``predict`` / ``historical_forecasts`` before darts runs, stops a
+   training whose loss turns NaN/inf, refuses non-finite forecasts and lets Ctrl-C surface as
+   ``KeyboardInterrupt``;
+3. **pandas inputs** of ``S4DForecaster``: :func:`as_frame` and the index checks after it.
 
-Each raises a ``TypeError``/``ValueError`` naming the argument, the value and what is accepted,
-with a fix that works as given. Nothing here fills, drops, sorts or resamples data.
+Errors name the argument, the value and what is accepted, with a fix that works as given;
+nothing is filled, dropped, sorted or resampled.
 """
 
 from __future__ import annotations
@@ -53,71 +51,51 @@ def _span(index) -> str:
     return f"{_label(index[0])} … {_label(index[-1])} ({len(index)} steps)"
 
 
-def check_positive_int(name: str, value) -> int:
+# ====================================================================== 1. model arguments
+def _pos(name, value):
     return c.check_int(name, value, min=1)
 
 
-# ============================================================== 1. model arguments
-def _opt_str(name, value):
-    if value is not None and not isinstance(value, (str, os.PathLike)):
-        raise c.ArgumentTypeError(f"`{name}` must be a string or None, got {value!r}.")
+def _opt_pos(name, value):
+    return c.check_int(name, value, min=1, none_ok=True)
 
 
-def _callable(name, value):
-    if value is not None and not callable(value):
-        raise c.ArgumentTypeError(f"`{name}` must be a class or callable (e.g. "
-                                  f"torch.optim.AdamW / torch.nn.MSELoss()), got {value!r}.")
+def _instance(accepted: str, test):
+    def check(name, value):
+        if value is not None and not test(value):
+            raise c.ArgumentTypeError(f"`{name}` must be {accepted} or None, got {value!r}.")
+    return check
 
 
 def _choice(module: str, attribute: str, *extra):
     """A check against the tuple ``module.attribute`` (imported when first used)."""
-    def check(name, value):
-        accepted = getattr(importlib.import_module(module), attribute)
-        return c.check_choice(name, value, (*extra, *accepted))
-    return check
+    return lambda name, value: c.check_choice(
+        name, value, (*extra, *getattr(importlib.import_module(module), attribute)))
 
 
 def _likelihood(name, value):
     """A darts likelihood object, whose quantiles (``QuantileRegression``) are distinct."""
     from darts.utils.likelihood_models.torch import TorchLikelihood
 
-    if value is not None and not isinstance(value, TorchLikelihood):
-        raise c.ArgumentTypeError(
-            f"`{name}` must be a darts likelihood object or None, e.g. QuantileRegression() or "
-            f"GaussianLikelihood() from darts.utils.likelihood_models, got {value!r}.")
+    _instance("a darts likelihood object, e.g. QuantileRegression() or GaussianLikelihood() "
+              "from darts.utils.likelihood_models,", lambda v: isinstance(v, TorchLikelihood))(
+        name, value)
     quantiles = list(getattr(value, "quantiles", None) or [])
     repeated = sorted({q for q in quantiles if quantiles.count(q) > 1})
     if repeated:
-        raise ValueError(
-            f"`{name}` must hold each quantile once, got QuantileRegression({quantiles}) with "
-            f"{', '.join(map(repr, repeated))} repeated; pass "
-            f"QuantileRegression({sorted(set(quantiles))}).")
+        raise ValueError(f"`{name}` must hold each quantile once, got QuantileRegression("
+                         f"{quantiles}) with {', '.join(map(repr, repeated))} repeated; pass "
+                         f"QuantileRegression({sorted(set(quantiles))}).")
 
 
-def _pos(name, value):
-    return c.check_int(name, value, min=1)
-
-
+_MODULE = "s4d_forecast.forecasting.s4d_module"
 #: One check per argument of S4DModel and of darts' TorchForecastingModel it forwards to;
 #: arguments without an entry are left to darts.
 MODEL_ARGS = {
-    "input_chunk_length": _pos, "output_chunk_length": _pos, "n_layers": _pos,
-    "temporal_width": _pos, "hidden_size": _pos, "decoder_output_dim": _pos,
-    "temporal_decoder_hidden": _pos, "batch_size": _pos, "n_epochs": _pos,
-    "nr_epochs_val_period": _pos,
-    "output_chunk_shift": lambda n, v: c.check_int(n, v, min=0),
-    "d_model": lambda n, v: c.check_int(n, v, min=1, none_ok=True),
-    "d_state": lambda n, v: c.check_int(n, v, min=2, even=True, none_ok=True),
-    "random_state": lambda n, v: c.check_int(n, v, min=0, none_ok=True),
-    "init": _choice("s4d_forecast.ssm", "INITS"),
-    "disc": _choice("s4d_forecast.ssm", "DISCS"),
-    "dropout": lambda n, v: c.check_float(n, v, 0.0, 1.0, hi_open=True),
-    "ssm_lr": lambda n, v: c.check_float(n, v, 0, lo_open=True, none_ok=True),
-    "linear_lr": lambda n, v: c.check_float(n, v, 0, none_ok=True),
-    "linear_init": _choice("s4d_forecast.forecasting.s4d_module", "LINEAR_INITS", "auto"),
-    "normalization": _choice("s4d_forecast.forecasting.s4d_module", "NORMALIZATIONS", "auto"),
-    "head": _choice("s4d_forecast.forecasting.s4d_module", "HEADS"),
-    "likelihood": _likelihood,
+    **{name: _pos for name in (
+        "input_chunk_length", "output_chunk_length", "n_layers", "temporal_width",
+        "hidden_size", "decoder_output_dim", "temporal_decoder_hidden", "batch_size",
+        "n_epochs", "nr_epochs_val_period")},
     **{name: c.check_bool for name in (
         "bidirectional", "channel_independent", "zero_init_branch", "residual_branch",
         "use_static_covariates", "log_tensorboard", "force_reset", "save_checkpoints",
@@ -125,10 +103,21 @@ MODEL_ARGS = {
     **{name: c.check_mapping for name in (
         "ssm_kwargs", "optimizer_kwargs", "lr_scheduler_kwargs", "pl_trainer_kwargs",
         "add_encoders")},
-    **{name: _callable for name in ("loss_fn", "optimizer_cls", "lr_scheduler_cls")},
-    "model_name": _opt_str, "work_dir": _opt_str,
+    **{name: _instance("a class or callable (e.g. torch.optim.AdamW, torch.nn.MSELoss())",
+                       callable) for name in ("loss_fn", "optimizer_cls", "lr_scheduler_cls")},
+    **{name: _instance("a string", lambda v: isinstance(v, (str, os.PathLike)))
+       for name in ("model_name", "work_dir")},
+    "output_chunk_shift": lambda n, v: c.check_int(n, v, min=0), "d_model": _opt_pos,
+    "d_state": lambda n, v: c.check_int(n, v, min=2, even=True, none_ok=True),
+    "random_state": lambda n, v: c.check_int(n, v, min=0, none_ok=True),
+    "init": _choice("s4d_forecast.ssm", "INITS"), "disc": _choice("s4d_forecast.ssm", "DISCS"),
+    "dropout": lambda n, v: c.check_float(n, v, 0.0, 1.0, hi_open=True),
+    "ssm_lr": lambda n, v: c.check_float(n, v, 0, lo_open=True, none_ok=True),
+    "linear_lr": lambda n, v: c.check_float(n, v, 0, none_ok=True),
+    "linear_init": _choice(_MODULE, "LINEAR_INITS", "auto"),
+    "normalization": _choice(_MODULE, "NORMALIZATIONS", "auto"),
+    "head": _choice(_MODULE, "HEADS"), "likelihood": _likelihood,
 }
-
 #: what an S4DModel is told through optimizer_kwargs, whatever the optimiser
 _OPTIMIZER_VALUES = {"lr": lambda n, v: c.check_float(n, v, 0, lo_open=True),
                      "weight_decay": lambda n, v: c.check_float(n, v, 0)}
@@ -159,16 +148,6 @@ def accepted_model_kwargs() -> set:
         "input_chunk_length", "output_chunk_length", "train_sample_shape"}
 
 
-def accepted_ssm_kwargs() -> set:
-    """Keys ``ssm_kwargs`` may hold: the arguments of the S4D layer and its kernel that the
-    model does not set itself (``d_state``, ``init``, ... and ``lr``, which ``ssm_lr`` sets)."""
-    from s4d_forecast.forecasting.s4d_model import S4DModel
-    from s4d_forecast.ssm import S4D, S4DKernel
-
-    return _names_of(S4D.__init__, S4DKernel.__init__) - _names_of(S4DModel.__init__) - {
-        "d_model", "lr"}
-
-
 def validate_model_args(args: dict) -> None:
     """Check the arguments of :class:`~s4d_forecast.S4DModel` at construction.
 
@@ -189,23 +168,19 @@ def validate_model_args(args: dict) -> None:
     for name, check in MODEL_ARGS.items():
         if name in args:
             check(name, args[name])
-    options = args.get("optimizer_kwargs") or {}
     for name, check in _OPTIMIZER_VALUES.items():
-        if name in options:
-            check(f"optimizer_kwargs[{name!r}]", options[name])
+        if name in (args.get("optimizer_kwargs") or {}):
+            check(f"optimizer_kwargs[{name!r}]", args["optimizer_kwargs"][name])
     _check_class_kwargs(args, "optimizer_cls", "optimizer_kwargs", torch.optim.Adam)
     _check_class_kwargs(args, "lr_scheduler_cls", "lr_scheduler_kwargs", None)
-    normalization, likelihood = args.get("normalization"), args.get("likelihood")
-    if normalization not in ("auto", None) and not normalizable(likelihood):
-        raise ValueError(
-            f"`normalization={normalization!r}` cannot be undone on the parameters of "
-            f"{type(likelihood).__name__} (only point forecasts and QuantileRegression are "
-            "shifted and scaled back); use normalization='auto' or None with this likelihood.")
-    if args.get("linear_init") == "ols" and not normalizable(likelihood):
-        raise ValueError(
-            f"`linear_init='ols'` fits the linear path to the series' values, which are not "
-            f"the parameters of {type(likelihood).__name__}; use linear_init='auto' or "
-            "'random' with this likelihood.")
+    likelihood = args.get("likelihood")
+    for name, value in (("normalization", args.get("normalization")),
+                        ("linear_init", "ols" if args.get("linear_init") == "ols" else None)):
+        if value not in ("auto", None) and not normalizable(likelihood):
+            raise ValueError(
+                f"`{name}={value!r}` works on the series' values, which are not the "
+                f"parameters of {type(likelihood).__name__} (only point forecasts and "
+                f"QuantileRegression are); use {name}='auto' with this likelihood.")
     _check_ssm_kwargs(args, dict(args.get("ssm_kwargs") or {}))
 
 
@@ -216,61 +191,51 @@ def _check_class_kwargs(args: dict, cls_name: str, kwargs_name: str, default) ->
         params = inspect.signature(cls.__init__).parameters.values() if options and cls else []
     except (TypeError, ValueError):
         return
-    if not params or any(p.kind == p.VAR_KEYWORD for p in params):
-        return  # nothing to compare against
-    accepted = _names_of(cls.__init__) - {"params", "optimizer"}
-    if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
-        accepted |= {"interval", "frequency", "monitor", "strict", "name"}
-    c.check_keys(kwargs_name, options, accepted)
+    if params and not any(p.kind == p.VAR_KEYWORD for p in params):
+        accepted = _names_of(cls.__init__) - {"params", "optimizer"}
+        if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
+            accepted |= {"interval", "frequency", "monitor", "strict", "name"}
+        c.check_keys(kwargs_name, options, accepted)
 
 
 def _check_ssm_kwargs(args: dict, ssm_kwargs: dict) -> None:
-    """The keys of ``ssm_kwargs``, then the values of the kernel arguments with them, on a
-    one-channel S4D layer (``ssm``'s own checks, the dfout/zoh rule among them)."""
+    """Only the arguments of the S4D layer and its kernel that the model does not set itself
+    (``lr``: ``ssm_lr``); their values on a one-channel layer (``ssm``'s own checks, the
+    dfout/zoh rule among them)."""
     from s4d_forecast.forecasting.s4d_model import S4DModel
-    from s4d_forecast.ssm import S4D
+    from s4d_forecast.ssm import S4D, S4DKernel
 
-    clash = sorted(set(ssm_kwargs) & (_names_of(S4DModel.__init__) | {"lr"}))
+    own = _names_of(S4DModel.__init__) | {"lr"}
+    clash = sorted(set(ssm_kwargs) & own)
     if clash:
-        own = "ssm_lr" if clash[0] == "lr" else clash[0]
-        raise ValueError(f"`ssm_kwargs` must not hold {clash[0]!r}: the model sets it from its "
-                         f"own argument; pass {own}=... directly. Got ssm_kwargs={ssm_kwargs!r}.")
-    c.check_keys("ssm_kwargs", ssm_kwargs, accepted_ssm_kwargs())
+        raise ValueError(f"`ssm_kwargs` must not hold {clash[0]!r}: the model sets it; pass "
+                         f"{'ssm_lr' if clash[0] == 'lr' else clash[0]}=... directly.")
+    c.check_keys("ssm_kwargs", ssm_kwargs,
+                 _names_of(S4D.__init__, S4DKernel.__init__) - own - {"d_model"})
     trial = {k: args[k] for k in ("d_state", "init", "disc") if args.get(k) is not None}
     try:  # the caller's random stream is untouched
         with torch.random.fork_rng(devices=[]):
             S4D(1, **{"d_state": 2, **trial}, **ssm_kwargs)
     except (TypeError, ValueError) as err:
-        if not ssm_kwargs:
-            raise ValueError(str(err)) from None
         raise ValueError(f"`ssm_kwargs` must hold values the S4D kernel accepts, got "
-                         f"{ssm_kwargs!r}: {err}") from err
+                         f"{ssm_kwargs!r}: {err}" if ssm_kwargs else str(err)) from None
 
 
-# ================================================================== 2. darts calls
+# ========================================================================= 2. darts calls
 SERIES_ARGS = ("series", "past_covariates", "future_covariates", "val_series",
                "val_past_covariates", "val_future_covariates")
-
-
-
-def _opt_pos(name, value):
-    return c.check_int(name, value, min=1, none_ok=True)
-
-
-#: The other arguments of fit / predict / historical_forecasts checked here (darts' own
-#: messages are clear for the rest)
+#: The other call arguments checked here (darts' own messages are clear for the rest)
 _CALL_ARGS = {
     "n": _pos, "num_samples": _pos, "epochs": lambda n, v: c.check_int(n, v, min=0),
     "batch_size": _opt_pos, "max_samples_per_ts": _opt_pos, "roll_size": _opt_pos,
-    "verbose": lambda n, v: v is None or c.check_bool(n, v),
-    "mc_dropout": c.check_bool, "load_best": c.check_bool,
-    "predict_likelihood_parameters": c.check_bool, "dataloader_kwargs": c.check_mapping,
+    "verbose": lambda n, v: v is None or c.check_bool(n, v), "mc_dropout": c.check_bool,
+    "load_best": c.check_bool, "predict_likelihood_parameters": c.check_bool,
+    "dataloader_kwargs": c.check_mapping,
 }
-
-#: Largest |value| per target component for which S4DModel forecasts a series of this dtype
-#: as exactly as at scale 1 (or 0). Measured on AirPassengers times 10**k: float64 within
-#: 4e-16 of scale 1 from 1e-150 to 1e150 (sums of squares over- or underflow beyond),
-#: float32 within 1.3e-7 from 1e-40 to 1e34; the bounds keep a margin for longer series.
+#: Largest |value| of a target component for which S4DModel forecasts as at scale 1 (0 is
+#: fine). Measured on AirPassengers times 10**k: float64 within 4e-16 of scale 1 from 1e-150
+#: to 1e150 (sums of squares over- or underflow beyond), float32 within 1.3e-7 from 1e-40 to
+#: 1e34; the bounds keep a margin for longer series.
 SCALES = {"float64": (1e-120, 1e120), "float32": (1e-30, 1e30)}
 
 
@@ -288,40 +253,30 @@ def _items(name: str, value) -> list:
 
 
 def _check_series_type(name: str, value, required: bool) -> None:
-    if value is None and not required:
-        return
     items = _items(name, value)
-    if not items or not all(_is_series(one) for _, one in items):
-        raise c.ArgumentTypeError(
-            f"`{name}` must be a darts TimeSeries or a non-empty list of them"
-            + ("" if required else " (or None)") + f", got {_short(value)}.")
-
-
-def _short(value) -> str:
-    text = repr(value) if not isinstance(value, (list, tuple)) else (
-        f"a {type(value).__name__} of {len(value)}: {[type(v).__name__ for v in value[:3]]}")
-    return text if len(text) < 80 else text[:77] + "..."
+    if (value is not None or required) and not (items and all(_is_series(s) for _, s in items)):
+        shown = repr(value) if not isinstance(value, (list, tuple)) else (
+            f"a {type(value).__name__} of {[type(v).__name__ for v in value[:3]]}")
+        raise c.ArgumentTypeError(f"`{name}` must be a darts TimeSeries or a non-empty list of "
+                                  f"them{'' if required else ' (or None)'}, got {shown[:80]}.")
 
 
 def check_finite_series(name: str, series) -> None:
-    """Refuse NaN/inf in a darts series (or a list), naming it, the first bad time stamps and
-    the components, with how to fill them."""
+    """Refuse NaN/inf values, naming the series, the components and first time stamps."""
     for label, one in _items(name, series):
-        values = one.all_values(copy=False)
-        finite = np.isfinite(values)
+        finite = np.isfinite(one.all_values(copy=False))
         if finite.all():
             continue
         steps = ~finite.all(axis=(1, 2))
         components = [str(col) for col, ok in zip(one.components, finite.all(axis=(0, 2)))
                       if not ok]
-        n_inf = int(np.isinf(values).sum())
-        kind = "NaN" if n_inf == 0 else f"NaN or infinite ({n_inf} infinite)"
+        n_inf = int(np.isinf(one.all_values(copy=False)).sum())
         raise ValueError(
-            f"`{label}` has {int(steps.sum())} time steps with {kind} values (components "
-            f"{components}), first at {_fmt(one.time_index[steps])}. S4DModel would train on NaN "
-            f"losses and forecast NaN: fill them first, e.g. `MissingValuesFiller()"
-            f".transform({label})` (darts.dataprocessing.transformers; replace inf with NaN "
-            f"first), or slice the span off with `{label}.drop_before(...)` / `.drop_after(...)`.")
+            f"`{label}` has {int(steps.sum())} time steps with "
+            f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
+            f"(components {components}), first at {_fmt(one.time_index[steps])}. Fill them "
+            f"first, e.g. `MissingValuesFiller().transform({label})` (darts.dataprocessing."
+            f"transformers; inf to NaN first), or slice them off with `.drop_before(...)`.")
 
 
 def check_scale(name: str, series) -> None:
@@ -334,30 +289,28 @@ def check_scale(name: str, series) -> None:
             k = int(np.argmax(bad))
             raise ValueError(
                 f"`{label}` component {str(one.components[k])!r} reaches |value| {peak[k]:.3g}; "
-                f"S4DModel forecasts a {one.dtype} series as exactly as at scale 1 when the "
-                f"largest |value| of each component is 0 or between {lo:.0e} and {hi:.0e}. "
-                f"Rescale it, e.g. `{label} * {10.0 ** -np.round(np.log10(peak[k])):.0e}`, and "
-                f"scale the forecast back (S4DForecaster rescales for you).")
+                f"S4DModel forecasts a {one.dtype} series as at scale 1 when the largest "
+                f"|value| of each component is 0 or between {lo:.0e} and {hi:.0e}. Rescale it, "
+                f"e.g. `{label} * {10.0 ** -np.round(np.log10(peak[k])):.0e}`, and the forecast "
+                "back (S4DForecaster does this for you).")
 
 
 def check_finite_static_covariates(name: str, series) -> None:
-    """Refuse NaN/inf numeric static covariates (a value beyond the series' float range,
-    1e39 in a float32 series, is stored by darts as inf), naming the series and the column."""
+    """Refuse NaN/inf numeric static covariates (beyond float32, darts stores inf)."""
     for label, one in _items(name, series):
         static = getattr(one, "static_covariates", None)
         numeric = None if static is None else static.select_dtypes(include="number")
-        if numeric is None or numeric.empty or np.isfinite(numeric.to_numpy(float)).all():
+        values = None if numeric is None else numeric.to_numpy(dtype=float)
+        if values is None or np.isfinite(values).all():
             continue
-        values = numeric.to_numpy(dtype=float)
-        rows, cols = np.nonzero(~np.isfinite(values))
-        where = [f"{numeric.columns[j]!r}" + (f" (row {numeric.index[i]!r})" if len(numeric) > 1
+        where = [f"{numeric.columns[j]!r}" + (f" (row {numeric.index[i]!r})" if len(values) > 1
                                               else "") + f" = {values[i, j]}"
-                 for i, j in zip(rows, cols)]
+                 for i, j in zip(*np.nonzero(~np.isfinite(values)))]
         raise ValueError(
-            f"`{label}` has non-finite static covariates: {_fmt(where)}. S4DModel feeds them to "
-            f"the network: give them finite values, e.g. `{label}.with_static_covariates("
-            f"{label}.static_covariates.fillna(0.0))` (an inf may be a number beyond the "
-            f"series' {one.dtype} range: rescale it), or pass `use_static_covariates=False`.")
+            f"`{label}` has non-finite static covariates: {_fmt(where)}. Give them finite "
+            f"values, e.g. `{label}.with_static_covariates({label}.static_covariates.fillna("
+            f"0.0))` (an inf may be a number beyond {one.dtype}: rescale it), or pass "
+            f"`use_static_covariates=False`.")
 
 
 def training_starts(series, icl: int, ocl: int, ocs: int = 0, stride=1, most=None) -> list:
@@ -367,43 +320,37 @@ def training_starts(series, icl: int, ocl: int, ocs: int = 0, stride=1, most=Non
     starts = []
     for _, one in _items("series", series):
         n_windows = -(-(len(one) - size + 1) // stride)
-        if isinstance(most, int) and most >= 1:
-            n_windows = min(n_windows, most)
+        n_windows = min(n_windows, most) if isinstance(most, int) and most >= 1 else n_windows
         starts.append(None if n_windows < 1 else len(one) - (n_windows - 1) * stride - size)
     return starts
 
 
 def check_covariates_cover(name: str, covariates, target_name: str, series, starts: list,
                            end_offset: int) -> None:
-    """Refuse covariates (or sample weights) that do not cover the steps training reads from
-    them: for target ``i``, from position ``starts[i]`` to ``len - 1 - end_offset``
-    (``output_chunk_length + output_chunk_shift`` for past covariates, 0 for future ones).
-    Other frequencies or index types are left to darts."""
+    """Refuse covariates (or weights) not covering the steps training reads from them: for
+    target ``i``, positions ``starts[i]`` to ``len - 1 - end_offset``. Other frequencies or
+    index types are left to darts."""
     covs, targets = _items(name, covariates), _items(target_name, series)
-    if len(covs) != len(targets):
-        return
     for (label, cov), (target_label, target), start in zip(covs, targets, starts):
         index = target.time_index[start:len(target) - end_offset] if start is not None else []
-        if (not _is_series(cov) or not len(index) or type(cov.time_index) is not type(index)
-                or cov.freq != target.freq):
+        if (len(covs) != len(targets) or not _is_series(cov) or not len(index)
+                or type(cov.time_index) is not type(index) or cov.freq != target.freq):
             continue
         first, last = cov.start_time(), cov.end_time()
-        if first <= index[0] and last >= index[-1]:
-            continue
-        fix = (f" or let `{target_label}` start no earlier than `{label}`, e.g. "
-               f"`{target_label}.slice_intersect({label})`" if first > index[0] else "")
-        raise ValueError(
-            f"`{label}` must cover the time steps training reads from it for `{target_label}`, "
-            f"{_span(index)}, but it spans {_span(cov.time_index)}: "
-            f"{_span(index[(index < first) | (index > last)])} are not covered. Extend "
-            f"`{label}`{fix}.")
+        if first > index[0] or last < index[-1]:
+            fix = (f" or let `{target_label}` start no earlier, e.g. "
+                   f"`{target_label}.slice_intersect({label})`" if first > index[0] else "")
+            raise ValueError(
+                f"`{label}` must cover the time steps training reads from it for "
+                f"`{target_label}`, {_span(index)}, but it spans {_span(cov.time_index)}: "
+                f"{_span(index[(index < first) | (index > last)])} are not covered. Extend "
+                f"`{label}`{fix}.")
 
 
 def check_sample_weight(name: str, weight, series, first_output: list) -> None:
-    """Refuse sample weights with NaN, inf or negative values, or 0 at every step training
-    reads (from position ``first_output[i]`` of target ``i``); darts' strings pass."""
-    accepted = "weights must be finite and >= 0, not all 0"
-    weights = _items(name, weight)
+    """Refuse weights with NaN, inf or negative values, or 0 at every step training reads
+    (from position ``first_output[i]`` of target ``i``); darts' strings pass."""
+    accepted, weights = "weights must be finite and >= 0, not all 0", _items(name, weight)
     for label, one in weights:
         values = one.all_values(copy=False)
         bad = ~(np.isfinite(values) & (values >= 0))
@@ -416,7 +363,7 @@ def check_sample_weight(name: str, weight, series, first_output: list) -> None:
                 f"{values[first][bad[first]][0]}): {accepted}.")
     targets = _items("series", series)
     if not weights or len(targets) != len(weights) or None in first_output:
-        return  # a mismatch or a too short series: reported elsewhere
+        return
     read = [target.time_index[start:] for (_, target), start in zip(targets, first_output)]
     for (_, one), times in zip(weights, read):
         index = one.time_index
@@ -428,6 +375,25 @@ def check_sample_weight(name: str, weight, series, first_output: list) -> None:
                      f"{accepted}.")
 
 
+def check_same_dtype(arguments: dict, ref_name: str, ref_dtype, trained: bool) -> None:
+    """Refuse series whose dtype is not ``ref_dtype``: the network computes in one precision."""
+    for name in SERIES_ARGS:
+        for label, one in _items(name, arguments.get(name)):
+            if one.dtype != ref_dtype:
+                what = (f"the model was trained on {ref_dtype} series" if trained
+                        else f"`{ref_name}` holds {ref_dtype}")
+                raise TypeError(f"`{label}` holds {one.dtype} values but {what}; convert it with "
+                                f"`{label}.astype(np.{ref_dtype})`.")
+
+
+def _trained(model):
+    """The dtype the model was trained on and whether it reads static covariates (as trained,
+    or as it will train)."""
+    if getattr(model, "model", None) is None:
+        return None, bool(getattr(model, "considers_static_covariates", False))
+    return model.train_sample.past_target.dtype, bool(model.uses_static_covariates)
+
+
 def check_fit_inputs(model, arguments: dict) -> None:
     """The checks of ``S4DModel.fit`` (``arguments``: the call's arguments by name)."""
     for name in SERIES_ARGS:
@@ -435,21 +401,20 @@ def check_fit_inputs(model, arguments: dict) -> None:
         check_finite_series(name, arguments.get(name))
     series, icl, ocl = arguments["series"], model.input_chunk_length, model.output_chunk_length
     ocs = getattr(model, "output_chunk_shift", 0) or 0
-    if _uses_static(model):
+    trained, static = _trained(model)
+    if static:
         check_finite_static_covariates("series", series)
         check_finite_static_covariates("val_series", arguments.get("val_series"))
     first_label, first = _items("series", series)[0]
-    trained = _trained_dtype(model)
     check_same_dtype(arguments, first_label, trained or first.dtype, trained is not None)
     for name in ("series", "past_covariates", "future_covariates"):
-        items = _items(name, arguments.get(name)) or _items(f"val_{name}",
-                                                             arguments.get(f"val_{name}"))
-        for label, one in items + _items(f"val_{name}", arguments.get(f"val_{name}")):
+        items = _items(name, arguments.get(name)) + _items(f"val_{name}",
+                                                           arguments.get(f"val_{name}"))
+        for label, one in items:
             if one.n_components != items[0][1].n_components:
                 raise ValueError(
                     f"`{label}` has {one.n_components} components but `{items[0][0]}` has "
-                    f"{items[0][1].n_components}; they must have the same number of "
-                    "components (the model's widths are set by the first training series).")
+                    f"{items[0][1].n_components}; the model's widths are set by the first.")
     for prefix in ("", "val_"):
         target = arguments.get(f"{prefix}series")
         check_scale(f"{prefix}series", target)
@@ -458,9 +423,7 @@ def check_fit_inputs(model, arguments: dict) -> None:
                 raise ValueError(
                     f"`{label}` has {len(one)} time steps, too few for one "
                     f"{'validation' if prefix else 'training'} window of input_chunk_length + "
-                    f"output_chunk_shift + output_chunk_length = {icl} + {ocs} + {ocl} = "
-                    f"{icl + ocs + ocl} steps. Pass a longer series or a model with a shorter "
-                    "input_chunk_length.")
+                    f"output_chunk_shift + output_chunk_length = {icl} + {ocs} + {ocl} steps.")
         starts = training_starts(target, icl, ocl, ocs, arguments.get("stride", 1),
                                  arguments.get("max_samples_per_ts"))
         outputs = [None if s is None else s + icl + ocs for s in starts]
@@ -479,36 +442,11 @@ def check_predict_inputs(model, arguments: dict, *, against_trained: bool = True
         _check_series_type(name, arguments.get(name), name == "series" and "n" not in arguments)
         check_finite_series(name, arguments.get(name))
     check_scale("series", arguments.get("series"))
-    if _uses_static(model):
+    trained, static = _trained(model)
+    if static:
         check_finite_static_covariates("series", arguments.get("series"))
-    trained = _trained_dtype(model) if against_trained else None
-    if trained is not None:
+    if trained is not None and against_trained:
         check_same_dtype(arguments, "series", trained, True)
-
-
-def check_same_dtype(arguments: dict, ref_name: str, ref_dtype, trained: bool) -> None:
-    """Refuse series whose dtype is not ``ref_dtype``: the network computes in one precision."""
-    for name in SERIES_ARGS:
-        for label, one in _items(name, arguments.get(name)):
-            if one.dtype != ref_dtype:
-                what = (f"the model was trained on {ref_dtype} series" if trained
-                        else f"`{ref_name}` holds {ref_dtype}")
-                raise TypeError(f"`{label}` holds {one.dtype} values but {what}; S4DModel "
-                                f"computes in one precision, so convert it with "
-                                f"`{label}.astype(np.{ref_dtype})`.")
-
-
-def _uses_static(model) -> bool:
-    if getattr(model, "model", None) is not None:
-        return bool(model.uses_static_covariates)
-    return bool(getattr(model, "considers_static_covariates", False))
-
-
-def _trained_dtype(model):
-    if getattr(model, "model", None) is None:
-        return None
-    return getattr(getattr(getattr(model, "train_sample", None), "past_target", None),
-                   "dtype", None)
 
 
 #: Ratio of step sizes between training series above which ``fit`` warns.
@@ -526,18 +464,16 @@ def warn_if_scales_differ(name: str, series) -> None:
                                       axis=(0, 2))) for _, one in items])
     for k in range(steps.shape[1]):
         col = np.where(steps[:, k] > 0, steps[:, k], np.nan)
-        if np.isfinite(col).sum() < 2 or np.nanmax(col) <= SCALE_RATIO_WARNING * np.nanmin(col):
-            continue
-        hi, lo = int(np.nanargmax(col)), int(np.nanargmin(col))
-        warnings.warn(
-            f"`{name}` holds series whose scales differ by a factor of {col[hi] / col[lo]:.3g} "
-            f"(component {str(items[hi][1].components[k])!r}: the RMS step is {col[hi]:.3g} in "
-            f"{items[hi][0]} and {col[lo]:.3g} in {items[lo][0]}). S4DModel's S4D branch works "
-            f"in one unit per component for all training series, so the smaller ones get "
-            f"corrections sized for the larger. Scale each series first, e.g. "
-            f"`Scaler().fit_transform({name})` (darts.dataprocessing.transformers; a list is "
-            f"scaled series by series), and invert the forecasts.", UserWarning, stacklevel=3)
-        return
+        if np.isfinite(col).sum() >= 2 and np.nanmax(col) > SCALE_RATIO_WARNING * np.nanmin(col):
+            hi, lo = int(np.nanargmax(col)), int(np.nanargmin(col))
+            warnings.warn(
+                f"`{name}` holds series whose scales differ by a factor of "
+                f"{col[hi] / col[lo]:.3g} (component {str(items[hi][1].components[k])!r}: RMS "
+                f"step {col[hi]:.3g} in {items[hi][0]}, {col[lo]:.3g} in {items[lo][0]}); "
+                f"S4DModel's branch works in one unit per component for all of them. Scale each "
+                f"series first, e.g. `Scaler().fit_transform({name})` (darts.dataprocessing."
+                f"transformers), and invert the forecasts.", UserWarning, stacklevel=3)
+            return
 
 
 class _StopOnNonFiniteLoss(pl.Callback):
@@ -547,26 +483,18 @@ class _StopOnNonFiniteLoss(pl.Callback):
             raise FloatingPointError(
                 f"S4DModel training diverged: the training loss became {loss.item()} at epoch "
                 f"{trainer.current_epoch}, batch {batch_idx}. Lower the learning rate "
-                f"(optimizer_kwargs={{'lr': ...}}, default 1e-3) or rescale the series; the "
-                f"model was not trained.")
+                "(optimizer_kwargs={'lr': ...}, default 1e-3) or rescale the series.")
 
 
 @contextlib.contextmanager
-def _stopping_on_non_finite_loss(model):
-    saved = model.trainer_params
-    model.trainer_params = {**saved, "callbacks": [*(saved.get("callbacks") or []),
-                                                   _StopOnNonFiniteLoss()]}
-    try:
-        yield
-    finally:
-        model.trainer_params = saved
-
-
-@contextlib.contextmanager
-def _plain_ctrl_c():
-    """Lightning turns Ctrl-C during fit/predict into ``SystemExit(1)`` and ignores SIGINT
-    from then on: surface the ``KeyboardInterrupt`` and restore the handler."""
-    handler = signal.getsignal(signal.SIGINT)
+def _guarded(model=None):
+    """Within the block: training (of ``model``) stops on a NaN/inf loss, and Ctrl-C, which
+    Lightning turns into ``SystemExit(1)`` leaving SIGINT ignored, is a ``KeyboardInterrupt``
+    with the handler restored."""
+    saved, handler = getattr(model, "trainer_params", None), signal.getsignal(signal.SIGINT)
+    if model is not None:
+        model.trainer_params = {**saved, "callbacks": [*(saved.get("callbacks") or []),
+                                                       _StopOnNonFiniteLoss()]}
     try:
         yield
     except SystemExit as err:
@@ -574,29 +502,28 @@ def _plain_ctrl_c():
             raise err.__context__ from None
         raise
     finally:
+        if model is not None:
+            model.trainer_params = saved
         if handler is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, handler)
 
 
 def check_finite_forecasts(result):
-    """``result`` (series, or lists of them) if every value is finite, else a
-    ``FloatingPointError``: the inputs were checked, so the weights or the scale are not."""
+    """``result`` (a series, or lists of them) if every value is finite."""
     flat = result if isinstance(result, (list, tuple)) else [result]
-    flat = [s for one in flat for s in (one if isinstance(one, (list, tuple)) else [one])]
-    for one in flat:
+    for one in [s for item in flat for s in (item if isinstance(item, (list, tuple)) else [item])]:
         if _is_series(one) and not np.isfinite(one.all_values(copy=False)).all():
             raise FloatingPointError(
                 "S4DModel forecast NaN or infinite values from finite inputs: its weights hold "
-                "NaN/inf (training diverged) or the series' scale exceeds what it computes in. "
-                "Refit with a lower learning rate or rescale the series.")
+                "NaN/inf (training diverged) or the series' scale is beyond what it computes "
+                "in. Refit with a lower learning rate or rescale the series.")
     return result
 
 
 class CheckedCallsMixin:
     """For a darts torch model: check every argument and series of ``fit``, ``predict`` and
-    ``historical_forecasts`` before darts runs (:func:`check_fit_inputs`,
-    :func:`check_predict_inputs`), warn when training series differ greatly in scale, stop a
-    training whose loss becomes NaN/inf and refuse diverged weights (``FloatingPointError``),
+    ``historical_forecasts`` before darts runs, warn when training series differ greatly in
+    scale, stop a training whose loss or weights turn NaN/inf (``FloatingPointError``),
     refuse non-finite forecasts, and let Ctrl-C surface as ``KeyboardInterrupt``."""
 
     def fit(self, *args, **kwargs):
@@ -604,23 +531,23 @@ class CheckedCallsMixin:
         if arguments:
             check_fit_inputs(self, arguments)
             warn_if_scales_differ("series", arguments["series"])
-        with _plain_ctrl_c(), _stopping_on_non_finite_loss(self):
+        with _guarded(self):
             result = super().fit(*args, **kwargs)
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
-            raise FloatingPointError(
-                "S4DModel training diverged: its weights hold NaN or infinite values. Lower "
-                "the learning rate (optimizer_kwargs={'lr': ...}) or rescale the series.")
+            raise FloatingPointError("S4DModel training diverged: its weights hold NaN or "
+                                     "infinite values. Lower the learning rate "
+                                     "(optimizer_kwargs={'lr': ...}) or rescale the series.")
         return result
 
     def predict(self, *args, **kwargs):
         arguments = _bind(super().predict, args, kwargs)
         if arguments:
             check_predict_inputs(self, arguments)
-        with _plain_ctrl_c():
+        with _guarded():
             return check_finite_forecasts(super().predict(*args, **kwargs))
 
     def historical_forecasts(self, *args, **kwargs):
-        # darts' optimised path (retrain=False) predicts past predict(): the same checks run
+        # darts' optimised path (retrain=False) predicts past predict(): the same checks
         # here (backtest and residuals come through here too)
         arguments = _bind(super().historical_forecasts, args, kwargs)
         if arguments:
@@ -628,19 +555,18 @@ class CheckedCallsMixin:
             check_predict_inputs(self, arguments,
                                  against_trained=not callable(retrain) and not retrain)
         try:
-            with _plain_ctrl_c():
+            with _guarded():
                 return check_finite_forecasts(super().historical_forecasts(*args, **kwargs))
         except TypeError as err:
             if "unsupported operand type(s) for //" not in str(err) or "Day" not in str(err):
                 raise
             raise TypeError(
                 f"darts cannot place `start` on a series with daily steps under pandas "
-                f"{pd.__version__}: pandas 3 made 'D' a calendar-day offset, which darts' "
-                f"n_steps_between cannot divide a time span by ({err}). Slice the series so that "
-                "forecasts begin where you want them and pass start=None (with retrain=False "
-                "the first forecast follows the first input_chunk_length steps: "
-                "series[k - input_chunk_length:] starts at step k), or install pandas<3."
-            ) from err
+                f"{pd.__version__} (its n_steps_between cannot divide by the calendar-day "
+                f"offset: {err}). Slice the series so that forecasts begin where you want and "
+                "pass start=None (with retrain=False the first forecast follows the first "
+                "input_chunk_length steps: series[k - input_chunk_length:] starts at step k), "
+                "or install pandas<3.") from err
 
 
 def _bind(method, args, kwargs) -> dict:
@@ -656,9 +582,10 @@ def _bind(method, args, kwargs) -> dict:
     return arguments
 
 
-# ================================================================== 3. pandas inputs
+# ======================================================================= 3. pandas inputs
 def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
-    """Return ``data`` as a DataFrame and whether it was a Series; check type and values."""
+    """``data`` as a DataFrame and whether it was a Series, after checking its type, column
+    labels, index (kind, duplicates, order), dtypes and values."""
     if not isinstance(data, (pd.Series, pd.DataFrame)):
         raise TypeError(f"`{name}` must be a pandas Series or DataFrame indexed by time, got "
                         f"{type(data).__name__}.")
@@ -669,48 +596,48 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
     if not is_series:
         _check_column_labels(name, frame.columns)
     _check_index(name, frame.index)
-    _check_numeric(name, frame, is_series)
+    bools = [col for col, dtype in frame.dtypes.items() if pd.api.types.is_bool_dtype(dtype)]
+    bad = {str(col): str(dtype) for col, dtype in frame.dtypes.items() if col not in bools and (
+        not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_complex_dtype(dtype))}
+    if bad or bools:  # pd.to_numeric keeps bool: the conversion to numbers is astype
+        fix = (f"`{name} = {name}.astype(float)`" if is_series else
+               f"`{name} = {name}.astype({{{', '.join(f'{col!r}: float' for col in bools)}}})`")
+        raise TypeError(f"`{name}` must hold real numbers (int or float columns); " + (
+            f"non-numeric columns: {bad}. Convert with `pd.to_numeric(...)` or drop them." if bad
+            else f"bool columns: {[str(b) for b in bools]}. Convert them with {fix}."))
     values = frame.to_numpy(dtype=float)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        rows, cols = np.nonzero(bad)
+    if not np.isfinite(values).all():
         where = [f"{_label(frame.index[r])} (column {frame.columns[k]!r})"
-                 for r, k in zip(rows, cols)]
+                 for r, k in zip(*np.nonzero(~np.isfinite(values)))]
         n_inf = int(np.isinf(values).sum())
-        kind = "missing (NaN)" if n_inf == 0 else f"missing or infinite ({n_inf} infinite)"
         raise ValueError(
-            f"`{name}` has {len(rows)} {kind} values at {_fmt(where)}. S4DForecaster does not "
-            f"fill them for you: fill them first, e.g. `{name}.interpolate(method='time')` "
-            f"(DatetimeIndex) or `{name}.interpolate()` / `{name}.ffill()`, or drop the "
-            "affected span.")
+            f"`{name}` has {len(where)} "
+            f"{'missing (NaN)' if not n_inf else f'missing or infinite ({n_inf} infinite)'} "
+            f"values at {_fmt(where)}. Fill them first, e.g. `{name}.interpolate(method="
+            f"'time')` or `{name}.ffill()`, or drop the affected span.")
     return frame, is_series
 
 
 def _check_column_labels(name: str, columns: pd.Index) -> None:
     """One flat, non-null, distinct label per column: the forecasts (and the ``lower`` /
-    ``upper`` columns of ``predict_interval``) carry them, and ``X_future`` is matched by them."""
+    ``upper`` columns of ``predict_interval``) carry them, ``X_future`` is matched by them."""
     flatten = f"`{name}.columns = ['_'.join(map(str, col)) for col in {name}.columns]`"
-    if isinstance(columns, pd.MultiIndex):
-        raise ValueError(f"`{name}` has MultiIndex columns ({columns.nlevels} levels, e.g. "
-                         f"{columns[0]!r}); S4DForecaster needs one flat label per column. "
-                         f"Flatten them first, e.g. {flatten}.")
     tuples = [col for col in columns if not pd.api.types.is_scalar(col)]
-    if tuples:
-        raise ValueError(f"`{name}` has column labels that are not single values: "
-                         f"{tuples[:_SHOW]}; S4DForecaster needs one flat label per column "
-                         f"(str, int or float). Flatten them first, e.g. {flatten}.")
-    nulls = [col for col in columns if pd.isna(col)]
-    if nulls:
-        raise ValueError(f"`{name}` has missing column labels {nulls}; every column needs a "
-                         f"label (str, int or float, not None/NaN). Rename them first, e.g. "
-                         f"`{name}.columns = [f'col{{i}}' for i in range({name}.shape[1])]`.")
-    duplicated = columns.duplicated(keep=False)
-    if duplicated.any():
-        raise ValueError(
-            f"`{name}` has duplicate column labels {list(columns[duplicated])} (pandas treats "
-            f"labels that compare equal, such as 1 and 1.0, as the same); every column needs "
-            f"its own label. Rename them first, e.g. `{name}.columns = "
-            f"[f'{{col}}_{{i}}' for i, col in enumerate({name}.columns)]`.")
+    nulls = [col for col in columns if pd.api.types.is_scalar(col) and pd.isna(col)]
+    duplicated = list(columns[columns.duplicated(keep=False)])
+    problem = (f"MultiIndex columns ({columns.nlevels} levels, e.g. {columns[0]!r}); flatten "
+               f"them, e.g. {flatten}" if isinstance(columns, pd.MultiIndex) else
+               f"column labels that are not single values: {tuples[:_SHOW]}; flatten them, "
+               f"e.g. {flatten}" if tuples else
+               f"missing column labels {nulls}; name them, e.g. `{name}.columns = "
+               f"[f'col{{i}}' for i in range({name}.shape[1])]`" if nulls else
+               f"duplicate column labels {duplicated} (pandas treats labels that compare equal, "
+               f"such as 1 and 1.0, as the same); rename them, e.g. `{name}.columns = "
+               f"[f'{{col}}_{{i}}' for i, col in enumerate({name}.columns)]`" if duplicated
+               else None)
+    if problem:
+        raise ValueError(f"`{name}` has {problem}. Every column needs its own flat label "
+                         "(str, int or float).")
 
 
 def _check_index(name: str, index: pd.Index) -> None:
@@ -720,9 +647,8 @@ def _check_index(name: str, index: pd.Index) -> None:
                         f"{_index_hint(name, index)}")
     duplicated = index[index.duplicated()]
     if len(duplicated):
-        raise ValueError(f"`{name}` has duplicate timestamps: {_fmt(duplicated.unique())}. Each "
-                         f"timestamp must appear once; aggregate them, e.g. "
-                         f"`{name}.groupby(level=0).mean()`.")
+        raise ValueError(f"`{name}` has duplicate timestamps: {_fmt(duplicated.unique())}; "
+                         f"aggregate them, e.g. `{name}.groupby(level=0).mean()`.")
     if not index.is_monotonic_increasing:
         ordinal = index.asi8 if isinstance(index, pd.DatetimeIndex) else np.asarray(index)
         first = int(np.argmax(np.diff(ordinal) < 0))
@@ -734,72 +660,48 @@ def _index_hint(name: str, index: pd.Index) -> str:
     """How to turn ``index`` into an accepted one; only conversions that are right for it."""
     positions = f"`{name}.reset_index(drop=True)` for positions"
     if isinstance(index, pd.PeriodIndex):
-        return (f" Convert the periods to timestamps (the start of each period) with "
-                f"`{name} = {name}.to_timestamp()`, or use {positions}.")
+        return (f" Convert the periods to timestamps with `{name} = {name}.to_timestamp()`, or "
+                f"use {positions}.")
     if not pd.api.types.is_integer_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
-        return (f" Convert with `{name}.index = pd.to_datetime({name}.index)` if it holds "
-                f"dates, or {positions}.")
+        return f" Convert with `{name}.index = pd.to_datetime({name}.index)`, or use {positions}."
     # pd.to_datetime reads integers as nanoseconds since 1970: never suggested here
     labels = np.asarray(index, dtype=np.int64)
     steps = np.unique(np.diff(labels)) if len(labels) > 1 else np.array([])
     hint = " Integer labels are not dates (`pd.to_datetime` would read them as nanoseconds)."
     if len(steps) != 1 or steps[0] <= 0:
         return hint + f" Build a DatetimeIndex of the real dates, or use {positions}."
-    step = int(steps[0])
-    hint += (f" They are evenly spaced, so keep them as a RangeIndex: `{name}.index = "
-             f"pd.RangeIndex({int(labels[0])}, {int(labels[-1]) + step}, {step})`")
-    if step == 1 and 1000 <= labels[0] and labels[-1] <= 9999:
-        hint += (f"; or, if they are years, as dates: `{name}.index = pd.to_datetime("
-                 f"{name}.index.astype(str), format='%Y')`")
-    return hint + "."
+    first, last, step = int(labels[0]), int(labels[-1]), int(steps[0])
+    years = (f"; or, if they are years, `{name}.index = pd.to_datetime({name}.index.astype("
+             f"str), format='%Y')`" if step == 1 and 1000 <= first and last <= 9999 else "")
+    return (f"{hint} They are evenly spaced: `{name}.index = pd.RangeIndex({first}, "
+            f"{last + step}, {step})`{years}.")
 
 
 def infer_freq(name: str, index: pd.Index):
-    """Return the index frequency (pandas offset, or RangeIndex step) or raise."""
+    """The index frequency (pandas offset, or RangeIndex step), or a ValueError."""
     if isinstance(index, pd.RangeIndex):
         return index.step
-    if index.freq is not None:
-        return index.freq
-    freq = pd.infer_freq(index) if len(index) >= 3 else None
+    freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
     if freq is None:
         gaps = pd.Series(index[1:] - index[:-1]).value_counts()
         shown = ", ".join(f"{gap} (x{count})" for gap, count in gaps.head(_SHOW).items())
         raise ValueError(
             f"`{name}` has an irregular time index: no frequency could be inferred from "
-            f"{len(index)} timestamps (gaps between consecutive timestamps: {shown}). Put it on "
-            f"a regular grid first, e.g. `{name}.asfreq({_own_freq(index)!r})` and then fill "
-            f"the new gaps (`.interpolate(method='time')`), or pass a RangeIndex.")
+            f"{len(index)} timestamps (gaps: {shown}). Put it on a regular grid first, e.g. "
+            f"`{name}.asfreq({_own_freq(index)!r})` and fill the new gaps "
+            f"(`.interpolate(method='time')`), or pass a RangeIndex.")
     return pd.tseries.frequencies.to_offset(freq)
 
 
 def _own_freq(index: pd.DatetimeIndex) -> str:
     """The frequency most runs of three consecutive timestamps follow (e.g. 'W-SUN' for
-    weekly data with missing weeks), else the most common gap; for the hint above."""
-    votes: dict[str, int] = {}
-    for start in range(0, len(index) - 2, max(1, (len(index) - 2) // 200)):  # <= ~200 runs
-        freq = pd.infer_freq(index[start:start + 3])
-        if freq is not None:
-            votes[freq] = votes.get(freq, 0) + 1
-    if votes:
-        return max(votes, key=votes.get)
+    weekly data with missing weeks), else the most common gap."""
+    runs = [pd.infer_freq(index[i:i + 3])
+            for i in range(0, len(index) - 2, max(1, (len(index) - 2) // 200))]
+    runs = [run for run in runs if run is not None]
+    if runs:
+        return max(set(runs), key=runs.count)
     return pd.tseries.frequencies.to_offset(pd.Series(index[1:] - index[:-1]).mode()[0]).freqstr
-
-
-def _check_numeric(name: str, frame: pd.DataFrame, is_series: bool) -> None:
-    bools = [col for col, dtype in frame.dtypes.items() if pd.api.types.is_bool_dtype(dtype)]
-    bad = {str(col): str(dtype) for col, dtype in frame.dtypes.items() if col not in bools and (
-        not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_complex_dtype(dtype))}
-    if bad:
-        also = f" (and bool columns {[str(b) for b in bools]}, see below)" if bools else ""
-        raise TypeError(f"`{name}` must hold real numbers (int or float columns); non-numeric "
-                        f"columns: {bad}{also}. Convert with `pd.to_numeric(...)` or drop those "
-                        "columns.")
-    if bools:  # pd.to_numeric keeps bool: the conversion to numbers is astype
-        fix = (f"`{name} = {name}.astype(float)`" if is_series else
-               f"`{name} = {name}.astype({{{', '.join(f'{col!r}: float' for col in bools)}}})`")
-        raise TypeError(f"`{name}` must hold real numbers (int or float columns); bool columns: "
-                        f"{[str(b) for b in bools]}. Convert them to 0.0/1.0 with {fix} (or "
-                        "`.astype(int)`), or drop them.")
 
 
 def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> None:
@@ -809,7 +711,19 @@ def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> No
                         f"{type(ref).__name__}; both must use the same kind of index.")
     if not isinstance(index, pd.DatetimeIndex):
         return
-    _check_same_zone(name, index, ref)
+    tz, ref_tz = index.tz, ref.tz
+    if (tz is not None or ref_tz is not None) and not (tz is not None and ref_tz is not None and (
+            _same_wall_clock(ref, tz) and _same_wall_clock(index, ref_tz))):
+        fix = (f"if its times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
+               f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC').tz_convert("
+               f"y.index.tz)`" if tz is None else f"`{name} = {name}.tz_localize(None)` keeps "
+               f"its wall-clock times in {tz}" if ref_tz is None
+               else f"`{name} = {name}.tz_convert(y.index.tz)`")
+        what = ("a time-zone-naive index but `y` is in time zone " + str(ref_tz) if tz is None
+                else f"in time zone {tz} but `y` has a time-zone-naive index" if ref_tz is None
+                else f"in time zone {tz} but `y` in {ref_tz}")
+        raise ValueError(f"`{name}` {'has ' if tz is None else 'is '}{what}; both must be in "
+                         f"the same time zone. Convert it: {fix}.")
     if len(index) >= 3 and infer_freq(name, index) != freq:
         raise ValueError(f"`{name}` has frequency {infer_freq(name, index).freqstr} but `y` has "
                          f"{freq.freqstr}; they must match.")
@@ -817,29 +731,6 @@ def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> No
 
 def _same_wall_clock(index: pd.DatetimeIndex, tz) -> bool:
     return bool((index.tz_convert(tz).tz_localize(None) == index.tz_localize(None)).all())
-
-
-def _check_same_zone(name: str, index: pd.DatetimeIndex, ref: pd.DatetimeIndex) -> None:
-    """Refuse an index in another time zone than ``y``'s (naive against aware, or zones giving
-    other wall-clock times), naming both, before timestamps are compared (all would differ)."""
-    tz, ref_tz = index.tz, ref.tz
-    if (tz is None and ref_tz is None) or (tz is not None and ref_tz is not None and (
-            _same_wall_clock(ref, tz) and _same_wall_clock(index, ref_tz))):
-        return  # the same zone, maybe another object for it (ZoneInfo / dateutil / name)
-    if tz is None:
-        what = f"`{name}` has a time-zone-naive index but `y` is in time zone {ref_tz}"
-        fix = (f"if its times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
-               f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC')"
-               f".tz_convert(y.index.tz)`")
-    elif ref_tz is None:
-        what = f"`{name}` is in time zone {tz} but `y` has a time-zone-naive index"
-        fix = (f"`{name} = {name}.tz_localize(None)` keeps its wall-clock times in {tz}; to use "
-               f"other wall-clock times convert first, e.g. `{name} = {name}.tz_convert('UTC')"
-               f".tz_localize(None)` (or localize `y` instead)")
-    else:
-        what, fix = (f"`{name}` is in time zone {tz} but `y` in {ref_tz}",
-                     f"`{name} = {name}.tz_convert(y.index.tz)`")
-    raise ValueError(f"{what}; both must be in the same time zone. Convert it: {fix}.")
 
 
 def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str) -> None:
@@ -857,9 +748,8 @@ def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index) -> pd.Data
     missing = [col for col in expected if col not in frame.columns]
     extra = [col for col in frame.columns if col not in expected]
     if missing or extra:
-        detail = "; ".join(part for part in (f"missing {missing}" if missing else "",
-                                             f"not in `X`: {extra}" if extra else "") if part)
         raise ValueError(f"`{name}` must have the columns `X` had in fit(), {list(expected)} (in "
-                         f"any order), got {list(frame.columns)} ({detail}).")
+                         f"any order), got {list(frame.columns)} (missing {missing}; not in "
+                         f"`X`: {extra}).")
     return frame.iloc[:, [frame.columns.get_loc(col) for col in expected]].set_axis(
         expected, axis=1)

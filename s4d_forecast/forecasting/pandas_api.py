@@ -74,10 +74,10 @@ class S4DForecaster:
 
     def __init__(self, horizon: int, lookback: int | None = None, verbose: bool = False,
                  **model_kwargs):
-        self.horizon = v.check_positive_int("horizon", horizon)
+        self.horizon = c.check_int("horizon", horizon, min=1)
         self._lookback_given = lookback is not None
         self.lookback = (max(2 * self.horizon, 16) if lookback is None
-                         else v.check_positive_int("lookback", lookback))
+                         else c.check_int("lookback", lookback, min=1))
         for reserved in ("input_chunk_length", "output_chunk_length"):
             if reserved in model_kwargs:
                 raise TypeError(f"`{reserved}` is set by S4DForecaster (from `lookback` / "
@@ -232,7 +232,7 @@ class S4DForecaster:
                     f"never leave [{min(quantiles)}, {max(quantiles)}], so another coverage "
                     f"would be a different interval. Refit with likelihood=QuantileRegression("
                     f"[...]) holding {lo:.6g} and {hi:.6g} for it.")
-        num_samples = v.check_positive_int("num_samples", num_samples)
+        num_samples = c.check_int("num_samples", num_samples, min=1)
         samples, index = self._predict(horizon, X_future, num_samples=num_samples)
         lower = self._wrap(np.quantile(samples, lo, axis=2), index)
         upper = self._wrap(np.quantile(samples, hi, axis=2), index)
@@ -248,7 +248,7 @@ class S4DForecaster:
     def _predict(self, horizon, X_future, num_samples: int):
         self._check_fitted()
         fitted = self._fitted
-        n = self.horizon if horizon is None else v.check_positive_int("horizon", horizon)
+        n = self.horizon if horizon is None else c.check_int("horizon", horizon, min=1)
         width = fitted["y"].shape[1] * num_samples
         if n > self.MAX_PREDICT_VALUES // width:
             raise ValueError(

@@ -188,7 +188,7 @@ def _walk(factor, seed) -> TimeSeries:
 
 def test_fit_warns_when_training_series_differ_greatly_in_scale(recwarn):
     with pytest.warns(UserWarning, match=r"`series` holds series whose scales differ by a "
-                      r"factor of .* in series\[2\] and .* in series\[[01]\].*Scaler"):
+                      r"factor of .* in series\[2\], .* in series\[[01]\].*Scaler"):
         _validation.warn_if_scales_differ("series", [_walk(1, 0), _walk(1, 1), _walk(1e4, 2)])
     for quiet in ([_walk(1, 0), _walk(30, 1)], [_walk(1, 0)], [_walk(1, 0), _walk(0, 1)]):
         _validation.warn_if_scales_differ("series", quiet)  # comparable, one, or a constant
