@@ -173,6 +173,7 @@ BAD_X_FUTURE = [
     (lambda X: X.iloc[40:].rename(columns={"z": "w"}),
      "got ['x', 'w'] (missing ['z']; not in `X`: ['w'])"),
     (lambda X: X.iloc[40:].tz_localize("UTC"), "`X_future` is in time zone UTC"),
+    (lambda X: X.iloc[40:].assign(x=1e300), "`X_future` column(s) ['x'] hold values beyond"),
 ]
 
 
