@@ -20,31 +20,26 @@ from s4d_forecast.forecasting.s4d_model import S4DModel
 class S4DForecaster:
     """Forecast a pandas Series/DataFrame with :class:`S4DModel`, no darts objects needed.
 
-    ``y`` (and ``X``) are standardised inside, exactly at any scale: each column is scaled by
-    a power of two to |values| < 1, shifted by its first row and standardised with
-    scikit-learn's ``StandardScaler`` fitted on the training data, in float64; the model reads
-    float32. Forecasts come back in ``y``'s units, indexed by the timestamps after ``y``. ``X``
-    holds covariates known in advance (calendar features, planned prices...), read over the
-    lookback and the horizon, so ``predict`` then needs ``X_future``.
-
-    A time-zone-aware index keeps its zone. Inside, fixed-length steps (hours...) run in UTC,
-    so DST neither repeats nor skips a step; calendar steps (days, weeks, months) follow the
-    local calendar, a step into a DST gap or overlap placed as ``pd.date_range(..., tz=tz,
-    nonexistent="shift_forward", ambiguous=True)`` places it (build ``X_future`` that way).
+    ``y`` and ``X`` are standardised inside, exactly at any scale (a power of two, the first
+    row, scikit-learn's ``StandardScaler``, in float64); forecasts come back in ``y``'s units,
+    indexed by the timestamps after ``y``. ``X`` holds covariates known in advance, read over
+    the lookback and the horizon: ``predict`` then needs ``X_future``. A time-zone-aware index
+    keeps its zone; fixed-length steps (hours...) run in UTC inside, so DST neither repeats nor
+    skips a step, and calendar steps (days, months) follow the local calendar, a step into a
+    DST gap or overlap placed as ``pd.date_range(..., tz=tz, nonexistent="shift_forward",
+    ambiguous=True)`` places it.
 
     Parameters
     ----------
     horizon
-        Number of steps to forecast (the model's ``output_chunk_length``).
+        Steps to forecast (the model's ``output_chunk_length``).
     lookback
-        Number of past steps the model sees (``input_chunk_length``); default
-        ``max(2 * horizon, 16)``.
+        Past steps the model sees (``input_chunk_length``); default ``max(2 * horizon, 16)``.
     verbose
-        ``False`` (default): a fit shows its progress bar only. ``True``: everything Lightning
-        and darts print.
+        ``False``: a fit shows its progress bar only; ``True``: all Lightning and darts print.
     **model_kwargs
-        Passed to :class:`S4DModel` (``n_epochs``, ``random_state``, ``likelihood`` for
-        :meth:`predict_interval`, ``pl_trainer_kwargs``...), checked here.
+        Checked and passed to :class:`S4DModel` (``n_epochs``, ``likelihood`` for
+        :meth:`predict_interval`, ``pl_trainer_kwargs``...).
 
     Attributes
     ----------
@@ -53,8 +48,8 @@ class S4DForecaster:
 
     Examples
     --------
-    >>> y = pd.Series(np.sin(np.arange(120) / 2), index=pd.date_range("2015-01-01",
-    ...               periods=120, freq="MS"))
+    >>> y = pd.Series(np.sin(np.arange(120) / 2),
+    ...               index=pd.date_range("2015-01-01", periods=120, freq="MS"))
     >>> f = S4DForecaster(horizon=12, lookback=24, n_epochs=5).fit(y)
     >>> f.predict()  # the next 12 months
     >>> f.save("my_forecaster")  # a folder; S4DForecaster.load("my_forecaster") reads it
@@ -101,10 +96,9 @@ class S4DForecaster:
         ------
         TypeError, ValueError
             ``y`` or ``X`` is not accepted (the message names the argument and the value).
-        FloatingPointError
-            Training diverged (the loss became NaN or infinite).
-        KeyboardInterrupt
-            Ctrl-C during training. Whatever the error, the forecaster stays as it was.
+        FloatingPointError, KeyboardInterrupt
+            Training diverged (NaN/inf loss), or Ctrl-C. Whatever the error, the forecaster
+            stays as it was.
         """
         fitted = self._prepare(y, X)
         trainer = {} if self.verbose else {"pl_trainer_kwargs": {
@@ -276,25 +270,20 @@ class S4DForecaster:
         return pd.DataFrame(values.astype(float), index=index, columns=fitted["y"].columns)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save the fitted forecaster to the folder ``path`` (created if needed).
-
-        The folder holds ``forecaster.json`` (settings, names, time zone), ``data.npz`` (the
-        training data, no pickles) and ``model.pt`` / ``model.pt.ckpt``, written as one
-        transaction (:mod:`~s4d_forecast.forecasting.model_files`) that replaces only an
-        earlier forecaster's files; other files in the folder are left alone.
+        """Save the fitted forecaster to the folder ``path`` (created if needed):
+        ``forecaster.json`` (settings, names, time zone), ``data.npz`` (the training data, no
+        pickles) and ``model.pt`` / ``model.pt.ckpt``, one transaction that replaces only an
+        earlier forecaster's files (:mod:`~s4d_forecast.forecasting.model_files`).
 
         Raises
         ------
-        TypeError
-            ``path`` is not a path, or a name (of ``y``, a column, an index) is not a str,
-            int or float.
-        ValueError
-            ``path`` is empty, or the time zone cannot be stored so that it reloads with the
-            same wall-clock labels (e.g. ``dateutil.tz.tzlocal()``).
+        TypeError, ValueError
+            ``path`` is not a path or empty, a name (of ``y``, a column, an index) is not a
+            str, int or float, or the time zone cannot be stored (``tzlocal()``).
         RuntimeError
             The forecaster is not fitted.
         FileExistsError
-            ``path`` is a file, or holds under a forecaster file's name something no
+            ``path`` is a file, or holds under a forecaster file's name something that no
             forecaster save wrote (a symbolic link, FIFO, foreign file...).
         """
         folder = model_files.as_path(path, "S4DForecaster.save()", "folder")
@@ -319,10 +308,8 @@ class S4DForecaster:
 
         Raises
         ------
-        TypeError, ValueError
-            ``path`` is not a path, or is empty.
-        FileNotFoundError
-            ``path`` holds no ``forecaster.json``.
+        TypeError, ValueError, FileNotFoundError
+            ``path`` is not a path, is empty, or holds no ``forecaster.json``.
         s4d_forecast.forecasting.model_files.ModelFileError
             A file is damaged or not a forecaster's, the files come from different saves, or a
             field of ``forecaster.json`` is missing or wrong (the file and field are named).
