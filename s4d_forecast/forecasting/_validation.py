@@ -178,9 +178,9 @@ def validate_model_args(args: dict) -> None:
                         ("linear_init", "ols" if args.get("linear_init") == "ols" else None)):
         if value not in ("auto", None) and not normalizable(likelihood):
             raise ValueError(
-                f"`{name}={value!r}` works on the series' values, which are not the "
+                f"`{name}={value!r}` works on the series' values and cannot be undone on the "
                 f"parameters of {type(likelihood).__name__} (only point forecasts and "
-                f"QuantileRegression are); use {name}='auto' with this likelihood.")
+                f"QuantileRegression are values); use {name}='auto' with it.")
     _check_ssm_kwargs(args, dict(args.get("ssm_kwargs") or {}))
 
 

@@ -117,10 +117,13 @@ def recover(folder: Path, tag: str, what: str) -> None:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # a save still running
-            done = _settle(folder, staging)
-            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                done = f"{_settle(folder, staging)}, and it was removed"
+                shutil.rmtree(staging, ignore_errors=True)
+            except OSError as err:  # e.g. a read-only folder: the files stay as they are
+                done = f"it could not be settled ({err}) and was left there"
         warnings.warn(f"{what}: an interrupted save left {staging.name!r} in {str(folder)!r}; "
-                      f"{done}, and it was removed.", UserWarning, stacklevel=3)
+                      f"{done}.", UserWarning, stacklevel=3)
 
 
 def _settle(folder: Path, staging: Path) -> str:

@@ -126,13 +126,17 @@ def test_ctrl_c_in_fit_or_predict_is_a_keyboard_interrupt_that_changes_nothing(s
                       random_state=0, pl_trainer_kwargs={
                           "accelerator": "cpu", "enable_progress_bar": False, "logger": False,
                           "enable_checkpointing": False, "callbacks": [_CtrlC()]}).fit(y)
-    before, predicted, handler = dict(vars(f)), f.predict(), signal.getsignal(signal.SIGINT)
+    before, predicted = dict(vars(f)), f.predict()
+    # Python's own handler (a process started in the background may begin with SIGINT ignored)
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
     _CtrlC.at = step
     try:
         with pytest.raises(KeyboardInterrupt):  # not Lightning's SystemExit(1)
             f.fit(y * 2) if step == "fit" else f.predict()
+        # Lightning ignores SIGINT after catching it: the handler is back, Ctrl-C works again
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         _CtrlC.at = None
-    assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C works again afterwards
+        signal.signal(signal.SIGINT, outer)
     assert all(value is before[name] for name, value in vars(f).items())
     pd.testing.assert_series_equal(f.predict(), predicted)
