@@ -436,10 +436,11 @@ def check_fit_inputs(model, arguments: dict) -> None:
                             target, outputs)
 
 
-def check_predict_inputs(model, arguments: dict, *, against_trained: bool = True) -> None:
+def check_predict_inputs(model, arguments: dict, *, series_required: bool = False,
+                         against_trained: bool = True) -> None:
     """The checks of ``S4DModel.predict`` and ``historical_forecasts``."""
     for name in ("series", "past_covariates", "future_covariates"):
-        _check_series_type(name, arguments.get(name), name == "series" and "n" not in arguments)
+        _check_series_type(name, arguments.get(name), name == "series" and series_required)
         check_finite_series(name, arguments.get(name))
     check_scale("series", arguments.get("series"))
     trained, static = _trained(model)
@@ -552,7 +553,7 @@ class CheckedCallsMixin:
         arguments = _bind(super().historical_forecasts, args, kwargs)
         if arguments:
             retrain = arguments.get("retrain", True)
-            check_predict_inputs(self, arguments,
+            check_predict_inputs(self, arguments, series_required=True,
                                  against_trained=not callable(retrain) and not retrain)
         try:
             with _guarded():
