@@ -1,14 +1,13 @@
-"""Argument checks shared by every layer of the package (pure Python: no third-party imports).
+"""Argument checks for every layer of the package except ``ssm`` (standard library only).
 
-Every check raises with one message style, naming the argument, what is accepted and the
-value given::
+One message style, naming the argument, what is accepted and the value given::
 
     `n_epochs` must be an integer >= 1, got 0.
 
-A value of the wrong type raises :class:`ArgumentTypeError`, which is both a ``TypeError``
-and a ``ValueError`` (so ``except ValueError`` catches every bad argument); a value of the
-right type outside the accepted range or set raises ``ValueError``. Each check returns the
-value (converted to a plain ``int``/``float`` where relevant) so it can be used inline.
+A value of the wrong type raises :class:`ArgumentTypeError` (a ``TypeError`` and a
+``ValueError``), a value of the right type outside the accepted range or set ``ValueError``.
+Each check returns the value (as a plain ``int``/``float`` where relevant), so it can be used
+inline.
 """
 
 from __future__ import annotations
@@ -38,36 +37,18 @@ def check_bool(name: str, value) -> bool:
 
 def check_int(name: str, value, min: int | None = None, max: int | None = None, *,
               none_ok: bool = False, even: bool = False) -> int | None:
-    """``value`` must be an integer (not a bool, float or string) in ``[min, max]``.
-
-    Parameters
-    ----------
-    name
-        The argument's name, as the user wrote it.
-    value
-        What the user gave.
-    min, max
-        Inclusive bounds (``None``: unbounded).
-    none_ok
-        Accept ``None`` (returned as is).
-    even
-        Require an even integer.
-    """
+    """``value`` must be an integer (not a bool, float or string) in ``[min, max]`` (bounds
+    inclusive, ``None``: unbounded), even if ``even``; ``None`` is returned if ``none_ok``."""
     if value is None and none_ok:
         return None
-    parts = ["an even integer" if even else "an integer"]
-    if min is not None and max is not None:
-        parts.append(f"in [{min}, {max}]")
-    elif min is not None:
-        parts.append(f">= {min}")
-    elif max is not None:
-        parts.append(f"<= {max}")
-    accepted = " ".join(parts) + (" or None" if none_ok else "")
+    bounds = (f" in [{min}, {max}]" if min is not None and max is not None else
+              f" >= {min}" if min is not None else f" <= {max}" if max is not None else "")
+    accepted = ("an even integer" if even else "an integer") + bounds + (
+        " or None" if none_ok else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         _fail(name, accepted, value, ArgumentTypeError)
     if (min is not None and value < min) or (max is not None and value > max) or (
-        even and value % 2
-    ):
+            even and value % 2):
         _fail(name, accepted, value)
     return int(value)
 
@@ -75,45 +56,38 @@ def check_int(name: str, value, min: int | None = None, max: int | None = None, 
 def check_float(name: str, value, lo: float | None = None, hi: float | None = None, *,
                 lo_open: bool = False, hi_open: bool = False,
                 none_ok: bool = False) -> float | None:
-    """``value`` must be a finite real number (int or float, not a bool or string) in the
-    interval from ``lo`` to ``hi`` (closed ends unless ``lo_open``/``hi_open``)."""
+    """``value`` must be a finite real number (not a bool or string) between ``lo`` and ``hi``
+    (closed ends unless ``lo_open``/``hi_open``); ``None`` is returned if ``none_ok``."""
     if value is None and none_ok:
         return None
     if lo is not None and hi is not None:
         interval = f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
     elif lo is not None:
         interval = f"{'>' if lo_open else '>='} {lo}"
-    elif hi is not None:
-        interval = f"{'<' if hi_open else '<='} {hi}"
     else:
-        interval = "finite"
+        interval = f"{'<' if hi_open else '<='} {hi}" if hi is not None else "finite"
     accepted = f"a number {interval}" + (" or None" if none_ok else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         _fail(name, accepted, value, ArgumentTypeError)
     value = float(value)
-    if not math.isfinite(value):
-        _fail(name, accepted, value)
-    if lo is not None and (value < lo or (lo_open and value == lo)):
-        _fail(name, accepted, value)
-    if hi is not None and (value > hi or (hi_open and value == hi)):
+    if not math.isfinite(value) or (lo is not None and (value < lo or lo_open and value == lo)) \
+            or (hi is not None and (value > hi or hi_open and value == hi)):
         _fail(name, accepted, value)
     return value
 
 
 def check_choice(name: str, value, accepted: Iterable, *, none_ok: bool = False):
-    """``value`` must be one of ``accepted`` (compared with ``==``)."""
+    """``value`` must be one of ``accepted`` (compared with ``==``), or ``None`` if
+    ``none_ok``; a misspelt string gets a "did you mean"."""
     accepted = tuple(accepted)
-    if value is None and none_ok:
-        return None
-    if value not in accepted:
-        listed = ", ".join(repr(a) for a in accepted) + (" or None" if none_ok else "")
-        close = _close_match(value, accepted)
-        _fail(name, f"one of {listed}{close}", value)
-    return value
+    if (value is None and none_ok) or value in accepted:
+        return value
+    listed = ", ".join(repr(a) for a in accepted) + (" or None" if none_ok else "")
+    _fail(name, f"one of {listed}{_close_match(value, accepted)}", value)
 
 
 def check_mapping(name: str, value, *, none_ok: bool = True) -> dict:
-    """``value`` must be a dict (or ``None``, returned as ``{}``)."""
+    """``value`` must be a dict (or ``None``, returned as ``{}``, if ``none_ok``)."""
     if value is None and none_ok:
         return {}
     if not isinstance(value, Mapping):
@@ -127,21 +101,16 @@ def check_keys(name: str, mapping, accepted: Iterable[str], *, none_ok: bool = T
     accepted = tuple(accepted)
     for key in mapping:
         if key not in accepted:
-            close = _close_match(key, accepted)
             raise ValueError(
-                f"`{name}` has the unknown key {key!r}{close}; accepted keys: "
-                f"{', '.join(repr(a) for a in sorted(accepted))}."
-            )
+                f"`{name}` has the unknown key {key!r}{_close_match(key, accepted)}; accepted "
+                f"keys: {', '.join(repr(a) for a in sorted(accepted))}.")
     return mapping
 
 
 def nearest_existing(path) -> Path:
     """``path`` itself if it exists, else its closest existing parent folder (or file)."""
     path = Path(os.fspath(path))
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return candidate
-    return path
+    return next((p for p in (path, *path.parents) if p.exists()), path)
 
 
 def file_in_the_way(path) -> Path | None:
@@ -152,10 +121,8 @@ def file_in_the_way(path) -> Path | None:
 
 
 def check_output_folder(path, overwrite: bool, *, name: str = "--output") -> Path:
-    """Check a results folder before any work is done, so a mistaken path costs nothing.
-
-    A folder that does not exist yet, or is empty, is fine; a non-empty folder only with
-    ``overwrite`` (its files are then replaced); an existing file never (results are a folder).
+    """A results folder, checked before any work: one that does not exist yet or is empty is
+    fine, a non-empty one only with ``overwrite``, an existing file never.
 
     Raises
     ------
@@ -168,19 +135,15 @@ def check_output_folder(path, overwrite: bool, *, name: str = "--output") -> Pat
     if not path.is_dir():
         raise FileExistsError(
             f"`{name}` {str(path)!r} is an existing file, but the results go in a folder; "
-            "choose another path (or move the file away)."
-        )
+            "choose another path (or move the file away).")
     if overwrite or not any(path.iterdir()):
         return path
     raise FileExistsError(
         f"`{name}` {str(path)!r} is a folder that is not empty: earlier results would be "
-        "overwritten. Pass --overwrite to replace them, or choose another path."
-    )
+        "overwritten. Pass --overwrite to replace them, or choose another path.")
 
 
 def _close_match(value, accepted: tuple) -> str:
-    if not isinstance(value, str):
-        return ""
     words = [a for a in accepted if isinstance(a, str)]
-    close = difflib.get_close_matches(value, words, n=1)
+    close = difflib.get_close_matches(value, words, n=1) if isinstance(value, str) else []
     return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,20 +1,35 @@
-"""Input checks for :class:`~s4d_forecast.forecasting.S4DForecaster`.
+"""Checks of what users give the forecasting front ends, in three parts:
 
-Each check raises a ``TypeError``/``ValueError`` that names the argument, what was given and
-what is accepted. Nothing here fills, drops, sorts or resamples data: the user decides.
+1. **model arguments**: :func:`validate_model_args`, at construction of ``S4DModel`` and of
+   ``S4DForecaster`` (what it forwards), from the table ``MODEL_ARGS``;
+2. **darts calls**: :class:`CheckedCallsMixin` checks the arguments and series of
+   ``S4DModel.fit`` / ``predict`` / ``historical_forecasts`` before darts runs, stops a
+   training whose loss turns NaN/inf, refuses non-finite forecasts and lets Ctrl-C surface as
+   ``KeyboardInterrupt``;
+3. **pandas inputs** of ``S4DForecaster``: :func:`as_frame` and the index checks after it.
+
+Errors name the argument, the value and what is accepted, with a fix that works as given;
+nothing is filled, dropped, sorted or resampled.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import inspect
+import os
+import signal
+import threading
 import warnings
 
 import numpy as np
 import pandas as pd
+import pytorch_lightning as pl
+import torch
 
 from s4d_forecast import _checks as c
 
-_SHOW = 5  # how many offending positions to list in a message
+_SHOW = 5  # how many offending positions a message lists
 
 
 def _label(value) -> str:
@@ -26,178 +41,99 @@ def _label(value) -> str:
 
 def _fmt(labels) -> str:
     labels = list(labels)
-    shown = ", ".join(_label(v) for v in labels[:_SHOW])
     more = f" ... ({len(labels)} in total)" if len(labels) > _SHOW else ""
-    return shown + more
+    return ", ".join(_label(v) for v in labels[:_SHOW]) + more
 
 
-def check_positive_int(name: str, value) -> int:
+def _span(index) -> str:
+    if len(index) == 1:
+        return f"{_label(index[0])} (1 step)"
+    return f"{_label(index[0])} … {_label(index[-1])} ({len(index)} steps)"
+
+
+# ====================================================================== 1. model arguments
+def _pos(name, value):
     return c.check_int(name, value, min=1)
 
 
-# ------------------------------------------------------------------ model arguments
-# One entry per argument of S4DModel (and of darts' TorchForecastingModel it forwards to):
-# names that the constructor does not have are simply never looked up, so the model's
-# signature can change without this table breaking.
-def _pos_int(name, value):
-    return c.check_int(name, value, min=1)
+def _opt_pos(name, value):
+    return c.check_int(name, value, min=1, none_ok=True)
 
 
-def _optional_pos_float(name, value):
-    return c.check_float(name, value, 0, lo_open=True, none_ok=True)
+def _instance(accepted: str, test):
+    def check(name, value):
+        if value is not None and not test(value):
+            raise c.ArgumentTypeError(f"`{name}` must be {accepted} or None, got {value!r}.")
+    return check
 
 
-def _bool(name, value):
-    return c.check_bool(name, value)
+def _choice(module: str, attribute: str, *extra):
+    """A check against the tuple ``module.attribute`` (imported when first used)."""
+    return lambda name, value: c.check_choice(
+        name, value, (*extra, *getattr(importlib.import_module(module), attribute)))
 
 
-def _optional_dict(name, value):
-    return c.check_mapping(name, value)
+def _likelihood(name, value):
+    """A darts likelihood object, whose quantiles (``QuantileRegression``) are distinct."""
+    from darts.utils.likelihood_models.torch import TorchLikelihood
+
+    _instance("a darts likelihood object, e.g. QuantileRegression() or GaussianLikelihood() "
+              "from darts.utils.likelihood_models,", lambda v: isinstance(v, TorchLikelihood))(
+        name, value)
+    quantiles = list(getattr(value, "quantiles", None) or [])
+    repeated = sorted({q for q in quantiles if quantiles.count(q) > 1})
+    if repeated:
+        raise ValueError(f"`{name}` must hold each quantile once, got QuantileRegression("
+                         f"{quantiles}) with {', '.join(map(repr, repeated))} repeated; pass "
+                         f"QuantileRegression({sorted(set(quantiles))}).")
 
 
-def _optional_str(name, value):
-    if value is not None and not isinstance(value, (str, bytes)) and not hasattr(
-        value, "__fspath__"
-    ):
-        raise c.ArgumentTypeError(f"`{name}` must be a string or None, got {value!r}.")
-
-
-def _d_state(name, value):
-    return c.check_int(name, value, min=2, even=True, none_ok=True)
-
-
-def _init(name, value):
-    from s4d_forecast.ssm import INITS
-
-    return c.check_choice(name, value, INITS)
-
-
-def _normalization(name, value):
-    from s4d_forecast.forecasting.s4d_module import NORMALIZATIONS
-
-    return c.check_choice(name, value, ("auto", *NORMALIZATIONS))
-
-
-def _linear_init(name, value):
-    from s4d_forecast.forecasting.s4d_module import LINEAR_INITS
-
-    return c.check_choice(name, value, ("auto", *LINEAR_INITS))
-
-
-def _head(name, value):
-    from s4d_forecast.forecasting.s4d_module import HEADS
-
-    return c.check_choice(name, value, HEADS)
+_MODULE = "s4d_forecast.forecasting.s4d_module"
+#: One check per argument of S4DModel and of darts' TorchForecastingModel it forwards to;
+#: arguments without an entry are left to darts.
+MODEL_ARGS = {
+    **{name: _pos for name in (
+        "input_chunk_length", "output_chunk_length", "n_layers", "temporal_width",
+        "hidden_size", "decoder_output_dim", "temporal_decoder_hidden", "batch_size",
+        "n_epochs", "nr_epochs_val_period")},
+    **{name: c.check_bool for name in (
+        "bidirectional", "channel_independent", "zero_init_branch", "residual_branch",
+        "use_static_covariates", "log_tensorboard", "force_reset", "save_checkpoints",
+        "show_warnings", "use_reversible_instance_norm")},
+    **{name: c.check_mapping for name in (
+        "ssm_kwargs", "optimizer_kwargs", "lr_scheduler_kwargs", "pl_trainer_kwargs",
+        "add_encoders")},
+    **{name: _instance("a class or callable (e.g. torch.optim.AdamW, torch.nn.MSELoss())",
+                       callable) for name in ("loss_fn", "optimizer_cls", "lr_scheduler_cls")},
+    **{name: _instance("a string", lambda v: isinstance(v, (str, os.PathLike)))
+       for name in ("model_name", "work_dir")},
+    "output_chunk_shift": lambda n, v: c.check_int(n, v, min=0), "d_model": _opt_pos,
+    "d_state": lambda n, v: c.check_int(n, v, min=2, even=True, none_ok=True),
+    "random_state": lambda n, v: c.check_int(n, v, min=0, none_ok=True),
+    "init": _choice("s4d_forecast.ssm", "INITS"), "disc": _choice("s4d_forecast.ssm", "DISCS"),
+    "dropout": lambda n, v: c.check_float(n, v, 0.0, 1.0, hi_open=True),
+    "ssm_lr": lambda n, v: c.check_float(n, v, 0, lo_open=True, none_ok=True),
+    "linear_lr": lambda n, v: c.check_float(n, v, 0, none_ok=True),
+    "linear_init": _choice(_MODULE, "LINEAR_INITS", "auto"),
+    "normalization": _choice(_MODULE, "NORMALIZATIONS", "auto"),
+    "head": _choice(_MODULE, "HEADS"), "likelihood": _likelihood,
+}
+#: what an S4DModel is told through optimizer_kwargs, whatever the optimiser
+_OPTIMIZER_VALUES = {"lr": lambda n, v: c.check_float(n, v, 0, lo_open=True),
+                     "weight_decay": lambda n, v: c.check_float(n, v, 0)}
 
 
 def normalizable(likelihood) -> bool:
     """Whether forecasts of this likelihood can be shifted and scaled back to the target's
-    scale: point forecasts and quantiles can, a distribution's parameters in general cannot
-    (a scale or rate parameter does not move with the series' level)."""
-    if likelihood is None:
-        return True
+    scale: point forecasts and quantiles can, a distribution's parameters in general cannot."""
     from darts.utils.likelihood_models import QuantileRegression
 
-    return isinstance(likelihood, QuantileRegression)
+    return likelihood is None or isinstance(likelihood, QuantileRegression)
 
 
-def _likelihood(name, value):
-    """A likelihood with quantiles (darts' ``QuantileRegression``) must not repeat one: two
-    heads would be trained on the same quantile (the order is free; darts sorts them)."""
-    quantiles = getattr(value, "quantiles", None)
-    if quantiles is None:
-        return
-    quantiles = list(quantiles)
-    repeated = sorted({q for q in quantiles if quantiles.count(q) > 1})
-    if repeated:
-        unique = sorted(set(quantiles))
-        raise ValueError(
-            f"`{name}` must hold each quantile once, got {type(value).__name__}({quantiles}) "
-            f"with {', '.join(repr(q) for q in repeated)} repeated; pass "
-            f"{type(value).__name__}({unique})."
-        )
-
-
-def _disc(name, value):
-    from s4d_forecast.ssm import DISCS
-
-    return c.check_choice(name, value, DISCS)
-
-
-MODEL_ARG_SPEC = {
-    "input_chunk_length": _pos_int,
-    "output_chunk_length": _pos_int,
-    "output_chunk_shift": lambda n, v: c.check_int(n, v, min=0),
-    "d_model": lambda n, v: c.check_int(n, v, min=1, none_ok=True),
-    "n_layers": _pos_int,
-    "d_state": _d_state,
-    "init": _init,
-    "disc": _disc,
-    "bidirectional": _bool,
-    "dropout": lambda n, v: c.check_float(n, v, 0.0, 1.0, hi_open=True),
-    "temporal_width": _pos_int,
-    "hidden_size": _pos_int,
-    "decoder_output_dim": _pos_int,
-    "temporal_decoder_hidden": _pos_int,
-    "ssm_lr": _optional_pos_float,
-    "linear_lr": lambda n, v: c.check_float(n, v, 0, none_ok=True),
-    "linear_init": _linear_init,
-    "ssm_kwargs": _optional_dict,
-    "use_static_covariates": _bool,
-    "likelihood": _likelihood,
-    "normalization": _normalization,
-    "head": _head,
-    "channel_independent": _bool,
-    "zero_init_branch": _bool,
-    "residual_branch": _bool,
-    # darts' TorchForecastingModel / PLForecastingModule
-    "batch_size": _pos_int,
-    "n_epochs": _pos_int,
-    "nr_epochs_val_period": _pos_int,
-    "random_state": lambda n, v: c.check_int(n, v, min=0, none_ok=True),
-    "optimizer_kwargs": _optional_dict,
-    "lr_scheduler_kwargs": _optional_dict,
-    "pl_trainer_kwargs": _optional_dict,
-    "model_name": _optional_str,
-    "work_dir": _optional_str,
-    "log_tensorboard": _bool,
-    "force_reset": _bool,
-    "save_checkpoints": _bool,
-    "show_warnings": _bool,
-    "use_reversible_instance_norm": _bool,
-}
-
-# what an S4DModel is told through optimizer_kwargs, whatever the optimiser
-_OPTIMIZER_VALUES = {
-    "lr": lambda n, v: c.check_float(n, v, 0, lo_open=True),
-    "weight_decay": lambda n, v: c.check_float(n, v, 0),
-}
-
-
-def _signature_names(*functions) -> set:
-    names = set()
-    for function in functions:
-        for param in inspect.signature(function).parameters.values():
-            if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL) and (
-                param.name != "self"
-            ):
-                names.add(param.name)
-    return names
-
-
-def accepted_ssm_kwargs(model_args) -> set:
-    """Keys ``ssm_kwargs`` may hold: the keyword names of the S4D encoder, layer and kernel
-    (read from their signatures), less what the model sets itself."""
-    from s4d_forecast.ssm import S4D, S4DEncoder, S4DKernel
-
-    names = _signature_names(S4DEncoder.__init__, S4D.__init__, S4DKernel.__init__)
-    return names - _model_names(model_args) - {"d_input"}
-
-
-def _model_names(model_args) -> set:
-    from s4d_forecast.forecasting.s4d_model import S4DModel
-
-    return _signature_names(S4DModel.__init__) | set(model_args)
+def _names_of(*functions) -> set:
+    return {p.name for f in functions for p in inspect.signature(f).parameters.values()
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"}
 
 
 def accepted_model_kwargs() -> set:
@@ -207,9 +143,9 @@ def accepted_model_kwargs() -> set:
 
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
-    names = _signature_names(S4DModel.__init__, TorchForecastingModel.__init__,
-                             PLForecastingModule.__init__)
-    return names - {"input_chunk_length", "output_chunk_length", "train_sample_shape"}
+    return _names_of(S4DModel.__init__, TorchForecastingModel.__init__,
+                     PLForecastingModule.__init__) - {
+        "input_chunk_length", "output_chunk_length", "train_sample_shape"}
 
 
 def validate_model_args(args: dict) -> None:
@@ -218,9 +154,8 @@ def validate_model_args(args: dict) -> None:
     Parameters
     ----------
     args
-        ``locals()`` at the top of ``S4DModel.__init__`` (``self`` and ``kwargs`` are
-        unpacked), or the keyword arguments an S4DForecaster forwards. Names without an
-        entry in :data:`MODEL_ARG_SPEC` are left to darts.
+        ``locals()`` at the top of ``S4DModel.__init__`` (``kwargs`` is unpacked), or the
+        keyword arguments an S4DForecaster forwards.
 
     Raises
     ------
@@ -228,94 +163,433 @@ def validate_model_args(args: dict) -> None:
         Naming the argument, the value and what is accepted (wrong types raise
         :class:`s4d_forecast._checks.ArgumentTypeError`, also a ``TypeError``).
     """
-    kwargs = args.get("kwargs") or {}
-    args = {k: val for k, val in args.items() if k not in ("self", "__class__", "kwargs")}
-    args.update(kwargs)
-    for name, check in MODEL_ARG_SPEC.items():
+    args = {k: v for k, v in args.items() if k not in ("self", "__class__", "kwargs")} | dict(
+        args.get("kwargs") or {})
+    for name, check in MODEL_ARGS.items():
         if name in args:
             check(name, args[name])
     for name, check in _OPTIMIZER_VALUES.items():
-        options = args.get("optimizer_kwargs") or {}
-        if name in options:
-            check(f"optimizer_kwargs[{name!r}]", options[name])
-    _check_class_kwargs(args, "optimizer_cls", "optimizer_kwargs", "torch.optim.Adam")
+        if name in (args.get("optimizer_kwargs") or {}):
+            check(f"optimizer_kwargs[{name!r}]", args["optimizer_kwargs"][name])
+    _check_class_kwargs(args, "optimizer_cls", "optimizer_kwargs", torch.optim.Adam)
     _check_class_kwargs(args, "lr_scheduler_cls", "lr_scheduler_kwargs", None)
-    init, disc = args.get("init", "legs"), args.get("disc", "zoh")
-    if init == "dfout" and disc != "zoh":
-        raise ValueError(
-            f"`disc` must be 'zoh' with init='dfout' (DFouT places the discrete poles on the "
-            f"DFT grid directly; only the exact zoh discretisation keeps them there), "
-            f"got {disc!r}."
-        )
-    normalization, likelihood = args.get("normalization"), args.get("likelihood")
-    if normalization not in ("auto", None) and not normalizable(likelihood):
-        raise ValueError(
-            f"`normalization={normalization!r}` cannot be undone on the parameters of "
-            f"{type(likelihood).__name__} (only point forecasts and QuantileRegression are "
-            "shifted and scaled back); use normalization='auto' or None with this likelihood.")
-    if args.get("linear_init") == "ols" and not normalizable(likelihood):
-        raise ValueError(
-            f"`linear_init='ols'` fits the linear path to the series' values, which are not "
-            f"the parameters of {type(likelihood).__name__} (only point forecasts and "
-            "QuantileRegression); use linear_init='auto' or 'random' with this likelihood.")
-    if args.get("ssm_kwargs"):
-        _check_ssm_kwargs(args)
+    likelihood = args.get("likelihood")
+    for name, value in (("normalization", args.get("normalization")),
+                        ("linear_init", "ols" if args.get("linear_init") == "ols" else None)):
+        if value not in ("auto", None) and not normalizable(likelihood):
+            raise ValueError(
+                f"`{name}={value!r}` works on the series' values and cannot be undone on the "
+                f"parameters of {type(likelihood).__name__} (only point forecasts and "
+                f"QuantileRegression are values); use {name}='auto' with it.")
+    _check_ssm_kwargs(args, dict(args.get("ssm_kwargs") or {}))
 
 
 def _check_class_kwargs(args: dict, cls_name: str, kwargs_name: str, default) -> None:
     """Keys of optimizer_kwargs / lr_scheduler_kwargs against the class's own signature."""
-    options = args.get(kwargs_name)
-    if not options:
-        return
-    cls = args.get(cls_name)
-    if cls is None and default == "torch.optim.Adam":
-        import torch
-
-        cls = torch.optim.Adam
-    if cls is None or not callable(cls):
-        return
+    cls, options = args.get(cls_name) or default, args.get(kwargs_name)
     try:
-        params = inspect.signature(cls.__init__).parameters.values()
+        params = inspect.signature(cls.__init__).parameters.values() if options and cls else []
     except (TypeError, ValueError):
         return
-    if any(p.kind == p.VAR_KEYWORD for p in params):
-        return  # the class takes any keyword: nothing to compare against
-    accepted = _signature_names(cls.__init__) - {"params", "optimizer"}
-    if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
-        accepted |= {"interval", "frequency", "monitor", "strict", "name"}
-    c.check_keys(kwargs_name, options, accepted)
+    if params and not any(p.kind == p.VAR_KEYWORD for p in params):
+        accepted = _names_of(cls.__init__) - {"params", "optimizer"}
+        if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
+            accepted |= {"interval", "frequency", "monitor", "strict", "name"}
+        c.check_keys(kwargs_name, options, accepted)
 
 
-def _check_ssm_kwargs(args: dict) -> None:
-    import torch
+def _check_ssm_kwargs(args: dict, ssm_kwargs: dict) -> None:
+    """Only the arguments of the S4D layer and its kernel that the model does not set itself
+    (``lr``: ``ssm_lr``); their values on a one-channel layer (``ssm``'s own checks, the
+    dfout/zoh rule among them)."""
+    from s4d_forecast.forecasting.s4d_model import S4DModel
+    from s4d_forecast.ssm import S4D, S4DKernel
 
-    from s4d_forecast.ssm import S4DEncoder
-
-    ssm_kwargs = args["ssm_kwargs"]
-    clash = sorted(set(ssm_kwargs) & _model_names(args))
+    own = _names_of(S4DModel.__init__) | {"lr"}
+    clash = sorted(set(ssm_kwargs) & own)
     if clash:
-        raise ValueError(
-            f"`ssm_kwargs` must not hold {clash[0]!r}: it is an argument of the model itself; "
-            f"pass {clash[0]}=... directly. Got ssm_kwargs={ssm_kwargs!r}."
-        )
-    c.check_keys("ssm_kwargs", ssm_kwargs, accepted_ssm_kwargs(args))
+        raise ValueError(f"`ssm_kwargs` must not hold {clash[0]!r}: the model sets it; pass "
+                         f"{'ssm_lr' if clash[0] == 'lr' else clash[0]}=... directly.")
+    c.check_keys("ssm_kwargs", ssm_kwargs,
+                 _names_of(S4D.__init__, S4DKernel.__init__) - own - {"d_model"})
     trial = {k: args[k] for k in ("d_state", "init", "disc") if args.get(k) is not None}
-    try:  # a one-channel encoder checks the values; the caller's random stream is untouched
+    try:  # the caller's random stream is untouched
         with torch.random.fork_rng(devices=[]):
-            S4DEncoder(d_input=1, d_model=1, n_layers=1, **trial, **ssm_kwargs)
+            S4D(1, **{"d_state": 2, **trial}, **ssm_kwargs)
     except (TypeError, ValueError) as err:
+        raise ValueError(f"`ssm_kwargs` must hold values the S4D kernel accepts, got "
+                         f"{ssm_kwargs!r}: {err}" if ssm_kwargs else str(err)) from None
+
+
+# ========================================================================= 2. darts calls
+SERIES_ARGS = ("series", "past_covariates", "future_covariates", "val_series",
+               "val_past_covariates", "val_future_covariates")
+#: The other call arguments checked here (darts' own messages are clear for the rest)
+_CALL_ARGS = {
+    "n": _pos, "num_samples": _pos, "epochs": lambda n, v: c.check_int(n, v, min=0),
+    "batch_size": _opt_pos, "max_samples_per_ts": _opt_pos, "roll_size": _opt_pos,
+    "verbose": lambda n, v: v is None or c.check_bool(n, v), "mc_dropout": c.check_bool,
+    "load_best": c.check_bool, "predict_likelihood_parameters": c.check_bool,
+    "dataloader_kwargs": c.check_mapping,
+}
+#: Largest |value| of a target component for which S4DModel forecasts as at scale 1 (0 is
+#: fine). Measured on AirPassengers times 10**k: float64 within 4e-16 of scale 1 from 1e-150
+#: to 1e150 (sums of squares over- or underflow beyond), float32 within 1.3e-7 from 1e-40 to
+#: 1e34; the bounds keep a margin for longer series.
+SCALES = {"float64": (1e-120, 1e120), "float32": (1e-30, 1e30)}
+
+
+def _is_series(value) -> bool:
+    return hasattr(value, "all_values") and hasattr(value, "time_index")
+
+
+def _items(name: str, value) -> list:
+    """``(label, series)`` for a series or each element of a list (``name[i]``)."""
+    if value is None or isinstance(value, str):
+        return []
+    if isinstance(value, (list, tuple)):
+        return [(f"{name}[{i}]", one) for i, one in enumerate(value)]
+    return [(name, value)]
+
+
+def _check_series_type(name: str, value, required: bool) -> None:
+    items = _items(name, value)
+    if (value is not None or required) and not (items and all(_is_series(s) for _, s in items)):
+        shown = repr(value) if not isinstance(value, (list, tuple)) else (
+            f"a {type(value).__name__} of {[type(v).__name__ for v in value[:3]]}")
+        raise c.ArgumentTypeError(f"`{name}` must be a darts TimeSeries or a non-empty list of "
+                                  f"them{'' if required else ' (or None)'}, got {shown[:80]}.")
+
+
+def check_finite_series(name: str, series) -> None:
+    """Refuse NaN/inf values, naming the series, the components and first time stamps."""
+    for label, one in _items(name, series):
+        finite = np.isfinite(one.all_values(copy=False))
+        if finite.all():
+            continue
+        steps = ~finite.all(axis=(1, 2))
+        components = [str(col) for col, ok in zip(one.components, finite.all(axis=(0, 2)))
+                      if not ok]
+        n_inf = int(np.isinf(one.all_values(copy=False)).sum())
         raise ValueError(
-            f"`ssm_kwargs` must hold values the S4D kernel accepts, got {ssm_kwargs!r}: {err}"
-        ) from err
+            f"`{label}` has {int(steps.sum())} time steps with "
+            f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
+            f"(components {components}), first at {_fmt(one.time_index[steps])}. Fill them "
+            f"first, e.g. `MissingValuesFiller().transform({label})` (darts.dataprocessing."
+            f"transformers; inf to NaN first), or slice them off with `.drop_before(...)`.")
 
 
+def check_scale(name: str, series) -> None:
+    """Refuse a target component whose largest |value| is outside ``SCALES`` (0 is fine)."""
+    for label, one in _items(name, series):
+        lo, hi = SCALES.get(str(one.dtype), SCALES["float32"])
+        peak = np.abs(one.all_values(copy=False)).max(axis=(0, 2))
+        bad = (peak > hi) | ((peak > 0) & (peak < lo))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(
+                f"`{label}` component {str(one.components[k])!r} reaches |value| {peak[k]:.3g}; "
+                f"S4DModel forecasts a {one.dtype} series as at scale 1 when the largest "
+                f"|value| of each component is 0 or between {lo:.0e} and {hi:.0e}. Rescale it, "
+                f"e.g. `{label} * {10.0 ** -np.round(np.log10(peak[k])):.0e}`, and the forecast "
+                "back (S4DForecaster does this for you).")
+
+
+def check_finite_static_covariates(name: str, series) -> None:
+    """Refuse NaN/inf numeric static covariates (beyond float32, darts stores inf)."""
+    for label, one in _items(name, series):
+        static = getattr(one, "static_covariates", None)
+        numeric = None if static is None else static.select_dtypes(include="number")
+        values = None if numeric is None else numeric.to_numpy(dtype=float)
+        if values is None or np.isfinite(values).all():
+            continue
+        where = [f"{numeric.columns[j]!r}" + (f" (row {numeric.index[i]!r})" if len(values) > 1
+                                              else "") + f" = {values[i, j]}"
+                 for i, j in zip(*np.nonzero(~np.isfinite(values)))]
+        raise ValueError(
+            f"`{label}` has non-finite static covariates: {_fmt(where)}. Give them finite "
+            f"values, e.g. `{label}.with_static_covariates({label}.static_covariates.fillna("
+            f"0.0))` (an inf may be a number beyond {one.dtype}: rescale it), or pass "
+            f"`use_static_covariates=False`.")
+
+
+def training_starts(series, icl: int, ocl: int, ocs: int = 0, stride=1, most=None) -> list:
+    """Per target series, the position of the first lookback step training reads (darts'
+    earliest window), or ``None`` when it is too short for one window."""
+    size, stride = icl + ocs + ocl, stride if isinstance(stride, int) and stride >= 1 else 1
+    starts = []
+    for _, one in _items("series", series):
+        n_windows = -(-(len(one) - size + 1) // stride)
+        n_windows = min(n_windows, most) if isinstance(most, int) and most >= 1 else n_windows
+        starts.append(None if n_windows < 1 else len(one) - (n_windows - 1) * stride - size)
+    return starts
+
+
+def check_covariates_cover(name: str, covariates, target_name: str, series, starts: list,
+                           end_offset: int) -> None:
+    """Refuse covariates (or weights) not covering the steps training reads from them: for
+    target ``i``, positions ``starts[i]`` to ``len - 1 - end_offset``. Other frequencies or
+    index types are left to darts."""
+    covs, targets = _items(name, covariates), _items(target_name, series)
+    for (label, cov), (target_label, target), start in zip(covs, targets, starts):
+        index = target.time_index[start:len(target) - end_offset] if start is not None else []
+        if (len(covs) != len(targets) or not _is_series(cov) or not len(index)
+                or type(cov.time_index) is not type(index) or cov.freq != target.freq):
+            continue
+        first, last = cov.start_time(), cov.end_time()
+        if first > index[0] or last < index[-1]:
+            fix = (f" or let `{target_label}` start no earlier, e.g. "
+                   f"`{target_label}.slice_intersect({label})`" if first > index[0] else "")
+            raise ValueError(
+                f"`{label}` must cover the time steps training reads from it for "
+                f"`{target_label}`, {_span(index)}, but it spans {_span(cov.time_index)}: "
+                f"{_span(index[(index < first) | (index > last)])} are not covered. Extend "
+                f"`{label}`{fix}.")
+
+
+def check_sample_weight(name: str, weight, series, first_output: list) -> None:
+    """Refuse weights with NaN, inf or negative values, or 0 at every step training reads
+    (from position ``first_output[i]`` of target ``i``); darts' strings pass."""
+    accepted, weights = "weights must be finite and >= 0, not all 0", _items(name, weight)
+    for label, one in weights:
+        values = one.all_values(copy=False)
+        bad = ~(np.isfinite(values) & (values >= 0))
+        if bad.any():
+            steps = bad.any(axis=(1, 2))
+            first = int(np.argmax(steps))
+            raise ValueError(
+                f"`{label}` has {int(steps.sum())} time steps with NaN, infinite or negative "
+                f"weights, first at {_label(one.time_index[first])} (weight "
+                f"{values[first][bad[first]][0]}): {accepted}.")
+    targets = _items("series", series)
+    if not weights or len(targets) != len(weights) or None in first_output:
+        return
+    read = [target.time_index[start:] for (_, target), start in zip(targets, first_output)]
+    for (_, one), times in zip(weights, read):
+        index = one.time_index
+        if type(index) is not type(times) or one.all_values(copy=False)[
+                (index >= times[0]) & (index <= times[-1])].any():
+            return
+    spans = "; ".join(f"{label}: {_span(t)}" for (label, _), t in zip(targets, read))
+    raise ValueError(f"`{name}` is 0 at every time step that training reads ({spans}): "
+                     f"{accepted}.")
+
+
+def check_same_dtype(arguments: dict, ref_name: str, ref_dtype, trained: bool) -> None:
+    """Refuse series whose dtype is not ``ref_dtype``: the network computes in one precision."""
+    for name in SERIES_ARGS:
+        for label, one in _items(name, arguments.get(name)):
+            if one.dtype != ref_dtype:
+                what = (f"the model was trained on {ref_dtype} series" if trained
+                        else f"`{ref_name}` holds {ref_dtype}")
+                raise TypeError(f"`{label}` holds {one.dtype} values but {what}; convert it with "
+                                f"`{label}.astype(np.{ref_dtype})`.")
+
+
+def _trained(model):
+    """The dtype the model was trained on and whether it reads static covariates (as trained,
+    or as it will train)."""
+    if getattr(model, "model", None) is None:
+        return None, bool(getattr(model, "considers_static_covariates", False))
+    return model.train_sample.past_target.dtype, bool(model.uses_static_covariates)
+
+
+def check_fit_inputs(model, arguments: dict) -> None:
+    """The checks of ``S4DModel.fit`` (``arguments``: the call's arguments by name)."""
+    for name in SERIES_ARGS:
+        _check_series_type(name, arguments.get(name), name == "series")
+        check_finite_series(name, arguments.get(name))
+    series, icl, ocl = arguments["series"], model.input_chunk_length, model.output_chunk_length
+    ocs = getattr(model, "output_chunk_shift", 0) or 0
+    trained, static = _trained(model)
+    if static:
+        check_finite_static_covariates("series", series)
+        check_finite_static_covariates("val_series", arguments.get("val_series"))
+    first_label, first = _items("series", series)[0]
+    check_same_dtype(arguments, first_label, trained or first.dtype, trained is not None)
+    for name in ("series", "past_covariates", "future_covariates"):
+        items = _items(name, arguments.get(name)) + _items(f"val_{name}",
+                                                           arguments.get(f"val_{name}"))
+        for label, one in items:
+            if one.n_components != items[0][1].n_components:
+                raise ValueError(
+                    f"`{label}` has {one.n_components} components but `{items[0][0]}` has "
+                    f"{items[0][1].n_components}; the model's widths are set by the first.")
+    for prefix in ("", "val_"):
+        target = arguments.get(f"{prefix}series")
+        check_scale(f"{prefix}series", target)
+        for label, one in _items(f"{prefix}series", target):
+            if len(one) < icl + ocs + ocl:
+                raise ValueError(
+                    f"`{label}` has {len(one)} time steps, too few for one "
+                    f"{'validation' if prefix else 'training'} window of input_chunk_length + "
+                    f"output_chunk_shift + output_chunk_length = {icl} + {ocs} + {ocl} steps.")
+        starts = training_starts(target, icl, ocl, ocs, arguments.get("stride", 1),
+                                 arguments.get("max_samples_per_ts"))
+        outputs = [None if s is None else s + icl + ocs for s in starts]
+        for name, begin, offset in (("past_covariates", starts, ocl + ocs),
+                                    ("future_covariates", starts, 0),
+                                    ("sample_weight", outputs, 0)):
+            check_covariates_cover(f"{prefix}{name}", arguments.get(f"{prefix}{name}"),
+                                   f"{prefix}series", target, begin, offset)
+        check_sample_weight(f"{prefix}sample_weight", arguments.get(f"{prefix}sample_weight"),
+                            target, outputs)
+
+
+def check_predict_inputs(model, arguments: dict, *, series_required: bool = False,
+                         against_trained: bool = True) -> None:
+    """The checks of ``S4DModel.predict`` and ``historical_forecasts``."""
+    for name in ("series", "past_covariates", "future_covariates"):
+        _check_series_type(name, arguments.get(name), name == "series" and series_required)
+        check_finite_series(name, arguments.get(name))
+    check_scale("series", arguments.get("series"))
+    trained, static = _trained(model)
+    if static:
+        check_finite_static_covariates("series", arguments.get("series"))
+    if trained is not None and against_trained:
+        check_same_dtype(arguments, "series", trained, True)
+
+
+#: Ratio of step sizes between training series above which ``fit`` warns.
+SCALE_RATIO_WARNING = 100.0
+
+
+def warn_if_scales_differ(name: str, series) -> None:
+    """Warn when the training series of a list differ in scale (the RMS of each component's
+    step-to-step changes) by over ``SCALE_RATIO_WARNING``: S4DModel's branch works in one unit
+    per component for all of them, so the smaller ones get corrections sized for the larger."""
+    items = _items(name, series)
+    if len(items) < 2 or len({one.n_components for _, one in items}) != 1:
+        return
+    steps = np.array([np.sqrt(np.mean(np.diff(one.all_values(copy=False), axis=0) ** 2,
+                                      axis=(0, 2))) for _, one in items])
+    for k in range(steps.shape[1]):
+        col = np.where(steps[:, k] > 0, steps[:, k], np.nan)
+        if np.isfinite(col).sum() >= 2 and np.nanmax(col) > SCALE_RATIO_WARNING * np.nanmin(col):
+            hi, lo = int(np.nanargmax(col)), int(np.nanargmin(col))
+            warnings.warn(
+                f"`{name}` holds series whose scales differ by a factor of "
+                f"{col[hi] / col[lo]:.3g} (component {str(items[hi][1].components[k])!r}: RMS "
+                f"step {col[hi]:.3g} in {items[hi][0]}, {col[lo]:.3g} in {items[lo][0]}); "
+                f"S4DModel's branch works in one unit per component for all of them. Scale each "
+                f"series first, e.g. `Scaler().fit_transform({name})` (darts.dataprocessing."
+                f"transformers), and invert the forecasts.", UserWarning, stacklevel=3)
+            return
+
+
+class _StopOnNonFiniteLoss(pl.Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all()):
+            raise FloatingPointError(
+                f"S4DModel training diverged: the training loss became {loss.item()} at epoch "
+                f"{trainer.current_epoch}, batch {batch_idx}. Lower the learning rate "
+                "(optimizer_kwargs={'lr': ...}, default 1e-3) or rescale the series.")
+
+
+@contextlib.contextmanager
+def _guarded(model=None):
+    """Within the block: training (of ``model``) stops on a NaN/inf loss, and Ctrl-C, which
+    Lightning turns into ``SystemExit(1)`` leaving SIGINT ignored, is a ``KeyboardInterrupt``
+    with the handler restored."""
+    saved, handler = getattr(model, "trainer_params", None), signal.getsignal(signal.SIGINT)
+    if model is not None:
+        model.trainer_params = {**saved, "callbacks": [*(saved.get("callbacks") or []),
+                                                       _StopOnNonFiniteLoss()]}
+    try:
+        yield
+    except SystemExit as err:
+        if isinstance(err.__context__, KeyboardInterrupt):
+            raise err.__context__ from None
+        raise
+    finally:
+        if model is not None:
+            model.trainer_params = saved
+        if handler is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, handler)
+
+
+def check_finite_forecasts(result):
+    """``result`` (a series, or lists of them) if every value is finite."""
+    flat = result if isinstance(result, (list, tuple)) else [result]
+    for one in [s for item in flat for s in (item if isinstance(item, (list, tuple)) else [item])]:
+        if _is_series(one) and not np.isfinite(one.all_values(copy=False)).all():
+            raise FloatingPointError(
+                "S4DModel forecast NaN or infinite values from finite inputs: its weights hold "
+                "NaN/inf (training diverged) or the series' scale is beyond what it computes "
+                "in. Refit with a lower learning rate or rescale the series.")
+    return result
+
+
+class CheckedCallsMixin:
+    """For a darts torch model: check every argument and series of ``fit``, ``predict`` and
+    ``historical_forecasts`` before darts runs, warn when training series differ greatly in
+    scale, stop a training whose loss or weights turn NaN/inf (``FloatingPointError``),
+    refuse non-finite forecasts, and let Ctrl-C surface as ``KeyboardInterrupt``."""
+
+    def fit(self, *args, **kwargs):
+        arguments = _bind(super().fit, args, kwargs)
+        if arguments:
+            check_fit_inputs(self, arguments)
+            warn_if_scales_differ("series", arguments["series"])
+        with _guarded(self):
+            result = super().fit(*args, **kwargs)
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise FloatingPointError("S4DModel training diverged: its weights hold NaN or "
+                                     "infinite values. Lower the learning rate "
+                                     "(optimizer_kwargs={'lr': ...}) or rescale the series.")
+        return result
+
+    def predict(self, *args, **kwargs):
+        arguments = _bind(super().predict, args, kwargs)
+        if arguments:
+            check_predict_inputs(self, arguments)
+        with _guarded():
+            return check_finite_forecasts(super().predict(*args, **kwargs))
+
+    def historical_forecasts(self, *args, **kwargs):
+        # darts' optimised path (retrain=False) predicts past predict(): the same checks
+        # here (backtest and residuals come through here too)
+        arguments = _bind(super().historical_forecasts, args, kwargs)
+        if arguments:
+            retrain = arguments.get("retrain", True)
+            check_predict_inputs(self, arguments, series_required=True,
+                                 against_trained=not callable(retrain) and not retrain)
+        try:
+            with _guarded():
+                return check_finite_forecasts(super().historical_forecasts(*args, **kwargs))
+        except TypeError as err:
+            if "unsupported operand type(s) for //" not in str(err) or "Day" not in str(err):
+                raise
+            raise TypeError(
+                f"darts cannot place `start` on a series with daily steps under pandas "
+                f"{pd.__version__} (its n_steps_between cannot divide by the calendar-day "
+                f"offset: {err}). Slice the series so that forecasts begin where you want and "
+                "pass start=None (with retrain=False the first forecast follows the first "
+                "input_chunk_length steps: series[k - input_chunk_length:] starts at step k), "
+                "or install pandas<3.") from err
+
+
+def _bind(method, args, kwargs) -> dict:
+    """The call's arguments by name, their plain arguments checked (``{}`` when they do not
+    bind: darts reports the bad call)."""
+    try:
+        arguments = inspect.signature(method).bind(*args, **kwargs).arguments
+    except TypeError:
+        return {}
+    for name, check in _CALL_ARGS.items():
+        if name in arguments:
+            check(name, arguments[name])
+    return arguments
+
+
+# ======================================================================= 3. pandas inputs
 def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
-    """Return ``data`` as a DataFrame and whether it was a Series; check type and values."""
+    """``data`` as a DataFrame and whether it was a Series, after checking its type, column
+    labels, index (kind, duplicates, order), dtypes and values."""
     if not isinstance(data, (pd.Series, pd.DataFrame)):
-        raise TypeError(
-            f"`{name}` must be a pandas Series or DataFrame indexed by time, "
-            f"got {type(data).__name__}."
-        )
+        raise TypeError(f"`{name}` must be a pandas Series or DataFrame indexed by time, got "
+                        f"{type(data).__name__}.")
     is_series = isinstance(data, pd.Series)
     frame = data.to_frame() if is_series else data
     if len(frame) == 0 or frame.shape[1] == 0:
@@ -323,223 +597,141 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
     if not is_series:
         _check_column_labels(name, frame.columns)
     _check_index(name, frame.index)
-    _check_numeric(name, frame, is_series)
-    _check_missing(name, frame)
+    bools = [col for col, dtype in frame.dtypes.items() if pd.api.types.is_bool_dtype(dtype)]
+    bad = {str(col): str(dtype) for col, dtype in frame.dtypes.items() if col not in bools and (
+        not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_complex_dtype(dtype))}
+    if bad or bools:  # pd.to_numeric keeps bool: the conversion to numbers is astype
+        fix = (f"`{name} = {name}.astype(float)`" if is_series else
+               f"`{name} = {name}.astype({{{', '.join(f'{col!r}: float' for col in bools)}}})`")
+        raise TypeError(f"`{name}` must hold real numbers (int or float columns); " + (
+            f"non-numeric columns: {bad}. Convert with `pd.to_numeric(...)` or drop them." if bad
+            else f"bool columns: {[str(b) for b in bools]}. Convert them with {fix}."))
+    values = frame.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        where = [f"{_label(frame.index[r])} (column {frame.columns[k]!r})"
+                 for r, k in zip(*np.nonzero(~np.isfinite(values)))]
+        n_inf = int(np.isinf(values).sum())
+        raise ValueError(
+            f"`{name}` has {len(where)} "
+            f"{'missing (NaN)' if not n_inf else f'missing or infinite ({n_inf} infinite)'} "
+            f"values at {_fmt(where)}. Fill them first, e.g. `{name}.interpolate(method="
+            f"'time')` or `{name}.ffill()`, or drop the affected span.")
     return frame, is_series
 
 
 def _check_column_labels(name: str, columns: pd.Index) -> None:
-    """One flat, non-null, distinct label per column: the forecasts (and the ``lower``/``upper``
-    columns of ``predict_interval``) are labelled by them, and ``X_future`` is matched by them."""
-    if isinstance(columns, pd.MultiIndex):
-        raise ValueError(
-            f"`{name}` has MultiIndex columns ({columns.nlevels} levels, e.g. {columns[0]!r}); "
-            f"S4DForecaster needs one flat label per column. Flatten them first, e.g. "
-            f"`{name}.columns = ['_'.join(map(str, col)) for col in {name}.columns]`."
-        )
+    """One flat, non-null, distinct label per column: the forecasts (and the ``lower`` /
+    ``upper`` columns of ``predict_interval``) carry them, ``X_future`` is matched by them."""
+    flatten = f"`{name}.columns = ['_'.join(map(str, col)) for col in {name}.columns]`"
     tuples = [col for col in columns if not pd.api.types.is_scalar(col)]
-    if tuples:
-        raise ValueError(
-            f"`{name}` has column labels that are not single values: {tuples[:_SHOW]}; "
-            f"S4DForecaster needs one flat label per column (str, int or float). Flatten them "
-            f"first, e.g. `{name}.columns = ['_'.join(map(str, col)) for col in {name}.columns]`."
-        )
-    nulls = [col for col in columns if pd.isna(col)]
-    if nulls:
-        raise ValueError(
-            f"`{name}` has missing column labels {nulls}; every column needs a label (str, "
-            f"int or float, not None/NaN). Rename them first, e.g. "
-            f"`{name}.columns = [f'col{{i}}' for i in range({name}.shape[1])]`."
-        )
-    duplicated = columns.duplicated(keep=False)
-    if duplicated.any():
-        raise ValueError(
-            f"`{name}` has duplicate column labels {list(columns[duplicated])} (pandas treats "
-            f"labels that compare equal, such as 1 and 1.0, as the same); every column needs "
-            f"its own label. Rename them first, e.g. "
-            f"`{name}.columns = [f'{{col}}_{{i}}' for i, col in enumerate({name}.columns)]`."
-        )
+    nulls = [col for col in columns if pd.api.types.is_scalar(col) and pd.isna(col)]
+    duplicated = list(columns[columns.duplicated(keep=False)])
+    problem = (f"MultiIndex columns ({columns.nlevels} levels, e.g. {columns[0]!r}); flatten "
+               f"them, e.g. {flatten}" if isinstance(columns, pd.MultiIndex) else
+               f"column labels that are not single values: {tuples[:_SHOW]}; flatten them, "
+               f"e.g. {flatten}" if tuples else
+               f"missing column labels {nulls}; name them, e.g. `{name}.columns = "
+               f"[f'col{{i}}' for i in range({name}.shape[1])]`" if nulls else
+               f"duplicate column labels {duplicated} (pandas treats labels that compare equal, "
+               f"such as 1 and 1.0, as the same); rename them, e.g. `{name}.columns = "
+               f"[f'{{col}}_{{i}}' for i, col in enumerate({name}.columns)]`" if duplicated
+               else None)
+    if problem:
+        raise ValueError(f"`{name}` has {problem}. Every column needs its own flat label "
+                         "(str, int or float).")
 
 
 def _check_index(name: str, index: pd.Index) -> None:
     if not isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)):
-        raise TypeError(
-            f"`{name}` must be indexed by a pandas DatetimeIndex or RangeIndex, "
-            f"got {type(index).__name__} (dtype {index.dtype}).{_index_hint(name, index)}"
-        )
+        raise TypeError(f"`{name}` must be indexed by a pandas DatetimeIndex or RangeIndex, "
+                        f"got {type(index).__name__} (dtype {index.dtype})."
+                        f"{_index_hint(name, index)}")
     duplicated = index[index.duplicated()]
     if len(duplicated):
-        raise ValueError(
-            f"`{name}` has duplicate timestamps: {_fmt(duplicated.unique())}. Each timestamp "
-            f"must appear once; aggregate them, e.g. `{name}.groupby(level=0).mean()`."
-        )
+        raise ValueError(f"`{name}` has duplicate timestamps: {_fmt(duplicated.unique())}; "
+                         f"aggregate them, e.g. `{name}.groupby(level=0).mean()`.")
     if not index.is_monotonic_increasing:
         ordinal = index.asi8 if isinstance(index, pd.DatetimeIndex) else np.asarray(index)
         first = int(np.argmax(np.diff(ordinal) < 0))
-        raise ValueError(
-            f"`{name}` is not sorted by time: {_label(index[first])} is followed by "
-            f"{_label(index[first + 1])}. "
-            f"Sort it with `{name}.sort_index()`."
-        )
+        raise ValueError(f"`{name}` is not sorted by time: {_label(index[first])} is followed by "
+                         f"{_label(index[first + 1])}. Sort it with `{name}.sort_index()`.")
 
 
 def _index_hint(name: str, index: pd.Index) -> str:
     """How to turn ``index`` into an accepted one; only conversions that are right for it."""
     positions = f"`{name}.reset_index(drop=True)` for positions"
     if isinstance(index, pd.PeriodIndex):
-        return (f" Convert the periods to timestamps (the start of each period) with "
-                f"`{name} = {name}.to_timestamp()`, or use {positions}.")
-    if pd.api.types.is_integer_dtype(index.dtype) and not pd.api.types.is_bool_dtype(
-        index.dtype
-    ):
-        # pd.to_datetime reads integers as nanoseconds since 1970: never suggested here
-        labels = np.asarray(index, dtype=np.int64)
-        steps = np.unique(np.diff(labels)) if len(labels) > 1 else np.array([])
-        hint = " Integer labels are not dates (`pd.to_datetime` would read them as nanoseconds)."
-        if len(steps) == 1 and steps[0] > 0:
-            step = int(steps[0])
-            hint += (f" They are evenly spaced, so keep them as a RangeIndex: `{name}.index = "
-                     f"pd.RangeIndex({int(labels[0])}, {int(labels[-1]) + step}, {step})`")
-            if step == 1 and 1000 <= labels[0] and labels[-1] <= 9999:
-                hint += (f"; or, if they are years, as dates: `{name}.index = pd.to_datetime("
-                         f"{name}.index.astype(str), format='%Y')`")
-            return hint + "."
+        return (f" Convert the periods to timestamps with `{name} = {name}.to_timestamp()`, or "
+                f"use {positions}.")
+    if not pd.api.types.is_integer_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
+        return f" Convert with `{name}.index = pd.to_datetime({name}.index)`, or use {positions}."
+    # pd.to_datetime reads integers as nanoseconds since 1970: never suggested here
+    labels = np.asarray(index, dtype=np.int64)
+    steps = np.unique(np.diff(labels)) if len(labels) > 1 else np.array([])
+    hint = " Integer labels are not dates (`pd.to_datetime` would read them as nanoseconds)."
+    if len(steps) != 1 or steps[0] <= 0:
         return hint + f" Build a DatetimeIndex of the real dates, or use {positions}."
-    return (f" Convert with `{name}.index = pd.to_datetime({name}.index)` if it holds dates, "
-            f"or {positions}.")
+    first, last, step = int(labels[0]), int(labels[-1]), int(steps[0])
+    years = (f"; or, if they are years, `{name}.index = pd.to_datetime({name}.index.astype("
+             f"str), format='%Y')`" if step == 1 and 1000 <= first and last <= 9999 else "")
+    return (f"{hint} They are evenly spaced: `{name}.index = pd.RangeIndex({first}, "
+            f"{last + step}, {step})`{years}.")
 
 
 def infer_freq(name: str, index: pd.Index):
-    """Return the index frequency (pandas offset, or RangeIndex step) or raise."""
+    """The index frequency (pandas offset, or RangeIndex step), or a ValueError."""
     if isinstance(index, pd.RangeIndex):
         return index.step
-    if index.freq is not None:
-        return index.freq
-    freq = pd.infer_freq(index) if len(index) >= 3 else None
+    freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
     if freq is None:
         gaps = pd.Series(index[1:] - index[:-1]).value_counts()
         shown = ", ".join(f"{gap} (x{count})" for gap, count in gaps.head(_SHOW).items())
         raise ValueError(
             f"`{name}` has an irregular time index: no frequency could be inferred from "
-            f"{len(index)} timestamps (gaps between consecutive timestamps: {shown}). "
-            f"Put it on a regular grid first, e.g. `{name}.asfreq({_own_freq(index)!r})` and "
-            f"then fill the new gaps (`.interpolate(method='time')`), or pass a RangeIndex."
-        )
+            f"{len(index)} timestamps (gaps: {shown}). Put it on a regular grid first, e.g. "
+            f"`{name}.asfreq({_own_freq(index)!r})` and fill the new gaps "
+            f"(`.interpolate(method='time')`), or pass a RangeIndex.")
     return pd.tseries.frequencies.to_offset(freq)
 
 
 def _own_freq(index: pd.DatetimeIndex) -> str:
     """The frequency most runs of three consecutive timestamps follow (e.g. 'W-SUN' for
-    weekly data with missing weeks), else the most common gap; for the hint above."""
-    votes: dict[str, int] = {}
-    step = max(1, (len(index) - 2) // 200)  # look at no more than ~200 runs
-    for start in range(0, len(index) - 2, step):
-        freq = pd.infer_freq(index[start : start + 3])
-        if freq is not None:
-            freq = getattr(freq, "freqstr", freq)
-            votes[freq] = votes.get(freq, 0) + 1
-    if votes:
-        return max(votes, key=votes.get)
-    gap = pd.Series(index[1:] - index[:-1]).mode()[0]
-    return pd.tseries.frequencies.to_offset(gap).freqstr
-
-
-def _check_numeric(name: str, frame: pd.DataFrame, is_series: bool = False) -> None:
-    bools = {
-        col: str(dtype) for col, dtype in frame.dtypes.items()
-        if pd.api.types.is_bool_dtype(dtype)
-    }
-    bad = {
-        str(col): str(dtype)
-        for col, dtype in frame.dtypes.items()
-        if col not in bools and (
-            not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_complex_dtype(dtype)
-        )
-    }
-    if bad:
-        also = f" (and bool columns {_str_keys(bools)}, see below)" if bools else ""
-        raise TypeError(
-            f"`{name}` must hold real numbers (int or float columns); non-numeric "
-            f"columns: {bad}{also}. Convert with `pd.to_numeric(...)` or drop those columns."
-        )
-    if bools:
-        # pd.to_numeric keeps bool: the conversion to numbers is astype
-        fix = (f"`{name} = {name}.astype(float)`" if is_series else
-               f"`{name} = {name}.astype({{{', '.join(f'{col!r}: float' for col in bools)}}})`")
-        raise TypeError(
-            f"`{name}` must hold real numbers (int or float columns); bool columns: "
-            f"{_str_keys(bools)}. Convert them to 0.0/1.0 with {fix} (or `.astype(int)`), or "
-            f"drop them."
-        )
-
-
-def _str_keys(mapping: dict) -> dict:
-    return {str(key): value for key, value in mapping.items()}
-
-
-def _check_missing(name: str, frame: pd.DataFrame) -> None:
-    values = frame.to_numpy(dtype=float)
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return
-    rows, cols = np.nonzero(bad)
-    where = [f"{_label(frame.index[r])} (column {frame.columns[c]!r})" for r, c in zip(rows, cols)]
-    n_inf = int(np.isinf(values).sum())
-    kind = "missing (NaN)" if n_inf == 0 else f"missing or infinite ({n_inf} infinite)"
-    raise ValueError(
-        f"`{name}` has {len(rows)} {kind} values at {_fmt(where)}. S4DForecaster does not "
-        f"fill them for you: fill them first, e.g. `{name}.interpolate(method='time')` "
-        f"(DatetimeIndex) or `{name}.interpolate()` / `{name}.ffill()`, or drop the affected "
-        f"span."
-    )
+    weekly data with missing weeks), else the most common gap."""
+    runs = [pd.infer_freq(index[i:i + 3])
+            for i in range(0, len(index) - 2, max(1, (len(index) - 2) // 200))]
+    runs = [run for run in runs if run is not None]
+    if runs:
+        return max(set(runs), key=runs.count)
+    return pd.tseries.frequencies.to_offset(pd.Series(index[1:] - index[:-1]).mode()[0]).freqstr
 
 
 def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> None:
+    """``index`` (of ``X`` / ``X_future``) of the same kind, zone and frequency as ``y``'s."""
     if type(index) is not type(ref):
-        raise TypeError(
-            f"`{name}` is indexed by {type(index).__name__} but `y` by {type(ref).__name__}; "
-            f"both must use the same kind of index."
-        )
-    if isinstance(index, pd.DatetimeIndex):
-        check_same_zone(name, index, ref)
-    if isinstance(index, pd.DatetimeIndex) and len(index) >= 3:
-        own = infer_freq(name, index)
-        if own != freq:
-            raise ValueError(
-                f"`{name}` has frequency {own.freqstr} but `y` has {freq.freqstr}; "
-                f"they must match."
-            )
+        raise TypeError(f"`{name}` is indexed by {type(index).__name__} but `y` by "
+                        f"{type(ref).__name__}; both must use the same kind of index.")
+    if not isinstance(index, pd.DatetimeIndex):
+        return
+    tz, ref_tz = index.tz, ref.tz
+    if (tz is not None or ref_tz is not None) and not (tz is not None and ref_tz is not None and (
+            _same_wall_clock(ref, tz) and _same_wall_clock(index, ref_tz))):
+        fix = (f"if its times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
+               f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC').tz_convert("
+               f"y.index.tz)`" if tz is None else f"`{name} = {name}.tz_localize(None)` keeps "
+               f"its wall-clock times in {tz}" if ref_tz is None
+               else f"`{name} = {name}.tz_convert(y.index.tz)`")
+        what = ("a time-zone-naive index but `y` is in time zone " + str(ref_tz) if tz is None
+                else f"in time zone {tz} but `y` has a time-zone-naive index" if ref_tz is None
+                else f"in time zone {tz} but `y` in {ref_tz}")
+        raise ValueError(f"`{name}` {'has ' if tz is None else 'is '}{what}; both must be in "
+                         f"the same time zone. Convert it: {fix}.")
+    if len(index) >= 3 and infer_freq(name, index) != freq:
+        raise ValueError(f"`{name}` has frequency {infer_freq(name, index).freqstr} but `y` has "
+                         f"{freq.freqstr}; they must match.")
 
 
 def _same_wall_clock(index: pd.DatetimeIndex, tz) -> bool:
     return bool((index.tz_convert(tz).tz_localize(None) == index.tz_localize(None)).all())
-
-
-def check_same_zone(name: str, index: pd.DatetimeIndex, ref: pd.DatetimeIndex) -> None:
-    """Refuse an index in another time zone than ``y``'s (one naive and one aware, or two
-    zones that give other wall-clock times), naming both zones, before any timestamps are
-    compared (they would all look missing)."""
-    tz, ref_tz = index.tz, ref.tz
-    if tz is None and ref_tz is None:
-        return
-    if tz is not None and ref_tz is not None and _same_wall_clock(ref, tz) and (
-        _same_wall_clock(index, ref_tz)
-    ):
-        return  # the same zone, maybe another object for it (ZoneInfo / dateutil / name)
-    if tz is None:
-        fix = (f"if its times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
-               f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC')"
-               f".tz_convert(y.index.tz)`")
-        what = f"`{name}` has a time-zone-naive index but `y` is in time zone {ref_tz}"
-    elif ref_tz is None:
-        fix = (f"`{name} = {name}.tz_localize(None)` keeps its wall-clock times in {tz}; to "
-               f"use other wall-clock times convert first, e.g. `{name} = {name}.tz_convert("
-               f"'UTC').tz_localize(None)` (or localize `y` instead)")
-        what = f"`{name}` is in time zone {tz} but `y` has a time-zone-naive index"
-    else:
-        fix = f"`{name} = {name}.tz_convert(y.index.tz)`"
-        what = f"`{name}` is in time zone {tz} but `y` in {ref_tz}"
-    raise ValueError(f"{what}; both must be in the same time zone. Convert it: {fix}.")
 
 
 def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str) -> None:
@@ -548,471 +740,17 @@ def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str)
         raise ValueError(
             f"`{name}` must cover {purpose}, from {_label(needed[0])} to {_label(needed[-1])} "
             f"({len(needed)} steps), but {len(missing)} of those timestamps are missing: "
-            f"{_fmt(missing)}."
-        )
+            f"{_fmt(missing)}.")
 
 
 def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index) -> pd.DataFrame:
-    """``frame`` with the columns ``expected`` (those of ``X`` in fit), in that order and with
-    those labels: the same columns in another order are matched by name (``frame`` comes from
-    :func:`as_frame`, so its labels are distinct); missing or extra columns are refused."""
-    got = list(frame.columns)
-    same_set = len(got) == len(expected) and all(col in frame.columns for col in expected)
-    if not same_set:
-        missing = [col for col in expected if col not in frame.columns]
-        extra = [col for col in got if col not in expected]
-        detail = "; ".join(part for part in (
-            f"missing {missing}" if missing else "", f"not in `X`: {extra}" if extra else "",
-        ) if part)
-        raise ValueError(
-            f"`{name}` must have the columns `X` had in fit(), {list(expected)} (in any "
-            f"order), got {got}" + (f" ({detail})." if detail else ".")
-        )
-    positions = [frame.columns.get_loc(col) for col in expected]
-    return frame.iloc[:, positions].set_axis(expected, axis=1)
-
-
-# --------------------------------------------------------- darts series given to S4DModel
-_SERIES_ARGS = ("series", "past_covariates", "future_covariates", "val_series",
-                "val_past_covariates", "val_future_covariates")
-
-
-def check_finite_series(name: str, series) -> None:
-    """Refuse NaN/inf in a darts ``TimeSeries`` (or a list of them), naming the series, the
-    first bad time stamps and the components, with how to fill them."""
-    if series is None:
-        return
-    if isinstance(series, (list, tuple)):
-        for i, one in enumerate(series):
-            check_finite_series(f"{name}[{i}]", one)
-        return
-    if not hasattr(series, "all_values"):
-        return  # not a TimeSeries: darts reports the type
-    values = series.all_values(copy=False)
-    finite = np.isfinite(values)
-    if finite.all():
-        return
-    bad_steps = ~finite.all(axis=(1, 2))
-    components = [str(col) for col, ok in zip(series.components, finite.all(axis=(0, 2)))
-                  if not ok]
-    n_inf = int(np.isinf(values).sum())
-    kind = "NaN" if n_inf == 0 else f"NaN or infinite ({n_inf} infinite)"
-    raise ValueError(
-        f"`{name}` has {int(bad_steps.sum())} time steps with {kind} values (components "
-        f"{components}), first at {_fmt(series.time_index[bad_steps])}. S4DModel would train "
-        f"on NaN losses and forecast NaN, so it refuses them: fill them first, e.g. "
-        f"`MissingValuesFiller().transform({name})` (darts.dataprocessing.transformers; "
-        f"interpolates NaN, replace inf with NaN first), or slice the span off with "
-        f"`{name}.drop_before(...)` / `.drop_after(...)`."
-    )
-
-
-#: Ratio of step sizes between training series above which ``fit`` warns.
-SCALE_RATIO_WARNING = 100.0
-
-
-def warn_if_scales_differ(name: str, series) -> None:
-    """Warn when a list of training series differs in scale by over ``SCALE_RATIO_WARNING``.
-
-    The scale of a series' component is the RMS of its step-to-step changes (its level does
-    not count). S4DModel's branch works in one unit per component, taken over all training
-    windows, so a series far smaller than the others gets corrections sized for them.
-    """
-    if not isinstance(series, (list, tuple)) or len(series) < 2:
-        return
-    if not all(hasattr(one, "all_values") for one in series):
-        return
-    steps = []
-    for one in series:
-        values = one.all_values(copy=False)
-        diffs = np.diff(values, axis=0)
-        steps.append(np.sqrt(np.mean(diffs ** 2, axis=(0, 2))) if len(diffs) else None)
-    width = {len(s) for s in steps if s is not None}
-    if len(width) != 1:
-        return  # different components: darts reports it
-    table = np.array([s for s in steps if s is not None])
-    index = [i for i, s in enumerate(steps) if s is not None]
-    for k in range(table.shape[1]):
-        col = table[:, k]
-        positive = col > 0
-        if positive.sum() < 2:
-            continue
-        hi, lo = int(np.argmax(np.where(positive, col, -np.inf))), int(
-            np.argmin(np.where(positive, col, np.inf)))
-        ratio = col[hi] / col[lo]
-        if ratio > SCALE_RATIO_WARNING:
-            component = series[index[hi]].components[k]
-            warnings.warn(
-                f"`{name}` holds series whose scales differ by a factor of {ratio:.3g} "
-                f"(component {str(component)!r}: the RMS step is {col[hi]:.3g} in "
-                f"{name}[{index[hi]}] and {col[lo]:.3g} in {name}[{index[lo]}]). S4DModel's "
-                f"S4D branch works in one unit per component for all training series, so "
-                f"the smaller ones get corrections sized for the larger. Scale each series "
-                f"first, e.g. `Scaler().fit_transform({name})` (darts.dataprocessing."
-                f"transformers; a list is scaled series by series), and invert the forecasts.",
-                UserWarning, stacklevel=3)
-            return
-
-
-def _as_list(value) -> list | None:
-    """``value`` as a list of its series (``None`` stays ``None``)."""
-    if value is None or isinstance(value, str):
-        return None
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _names(name: str, value) -> list[str]:
-    """How each element of ``value`` is named in a message: ``name`` or ``name[i]``."""
-    if isinstance(value, (list, tuple)):
-        return [f"{name}[{i}]" for i in range(len(value))]
-    return [name]
-
-
-def _is_series(value) -> bool:
-    return hasattr(value, "all_values") and hasattr(value, "time_index")
-
-
-def _span(index) -> str:
-    """``first … last (n steps)`` of a time index."""
-    if len(index) == 1:
-        return f"{_label(index[0])} (1 step)"
-    return f"{_label(index[0])} … {_label(index[-1])} ({len(index)} steps)"
-
-
-def check_finite_static_covariates(name: str, series) -> None:
-    """Refuse NaN/inf static covariates of a darts ``TimeSeries`` (or a list of them), naming
-    the series, the static column and the value. A numeric static covariate beyond the
-    series' float range (1e39 in a float32 series) is stored by darts as inf: refused too."""
-    if series is None:
-        return
-    if isinstance(series, (list, tuple)):
-        for one_name, one in zip(_names(name, series), series):
-            check_finite_static_covariates(one_name, one)
-        return
-    static = getattr(series, "static_covariates", None)
-    if static is None or static.empty:
-        return
-    numeric = static.select_dtypes(include="number")
-    if numeric.shape[1] == 0:
-        return  # non-numeric static covariates: darts reports them
-    values = numeric.to_numpy(dtype=float)
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return
-    rows, cols = np.nonzero(bad)
-    several_rows = len(numeric) > 1
-    where = [f"{numeric.columns[c]!r}" + (f" (row {numeric.index[r]!r})" if several_rows else "")
-             + f" = {values[r, c]}" for r, c in zip(rows, cols)]
-    overflow = (f" An infinite value may be a number beyond the {series.dtype} range of the "
-                f"series, which darts stores as inf: rescale it." if np.isinf(values).any()
-                else "")
-    raise ValueError(
-        f"`{name}` has non-finite static covariates: {_fmt(where)}. S4DModel feeds static "
-        f"covariates to the network, so it would train on NaN losses and forecast NaN: give "
-        f"them finite values, e.g. `{name}.with_static_covariates({name}.static_covariates"
-        f".fillna(0.0))`, or pass `use_static_covariates=False`.{overflow}"
-    )
-
-
-def check_sample_weight(name: str, weight, series, first_output: list | None = None) -> None:
-    """Refuse sample weights that are NaN, infinite or negative, naming the weight series and
-    the first bad time stamp, and weights that are 0 at every time step training reads.
-
-    Parameters
-    ----------
-    name
-        ``"sample_weight"`` or ``"val_sample_weight"``.
-    weight
-        What the user gave: a ``TimeSeries``, a list of them, ``None`` or a string (darts'
-        ``"linear"``/``"exponential"``, left to darts).
-    series
-        The target series the weights go with (a ``TimeSeries`` or a list).
-    first_output
-        Per target series, the position of the first time step a training window's output
-        chunk reads (``None``: the whole series); the "not all 0" test covers those steps.
-    """
-    weights = _as_list(weight)
-    if weights is None or not all(_is_series(w) for w in weights):
-        return
-    accepted = "weights must be finite and >= 0, not all 0"
-    for one_name, one in zip(_names(name, weight), weights):
-        values = one.all_values(copy=False)
-        bad = ~(np.isfinite(values) & (values >= 0))
-        if bad.any():
-            steps = bad.any(axis=(1, 2))
-            first = int(np.argmax(steps))
-            value = values[first][bad[first]][0]
-            raise ValueError(
-                f"`{one_name}` has {int(steps.sum())} time steps with NaN, infinite or "
-                f"negative weights, first at {_label(one.time_index[first])} "
-                f"(weight {value}): {accepted}."
-            )
-    targets = _as_list(series)
-    if targets is None or len(targets) != len(weights) or not all(_is_series(s) for s in targets):
-        return  # darts reports the mismatch
-    read = []
-    for i, (target, one) in enumerate(zip(targets, weights)):
-        start = first_output[i] if first_output is not None else 0
-        if start is None or start >= len(target):
-            return  # too short: reported by the length check / darts
-        times = target.time_index[start:]
-        index = one.time_index
-        if type(index) is not type(times):
-            return
-        inside = (index >= times[0]) & (index <= times[-1])
-        read.append(times)
-        if one.all_values(copy=False)[inside].any():
-            return
-    spans = "; ".join(f"{n}: {_span(t)}" for n, t in zip(_names("series", series), read))
-    raise ValueError(
-        f"`{name}` is 0 at every time step that training reads ({spans}): {accepted}."
-    )
-
-
-def training_starts(series, input_chunk_length: int, output_chunk_length: int,
-                    output_chunk_shift: int = 0, stride=1, max_samples_per_ts=None) -> list:
-    """Per target series, the position of the first lookback step training reads (the
-    earliest window darts' training dataset draws), or ``None`` when the series is too short
-    for one window."""
-    size = input_chunk_length + output_chunk_shift + output_chunk_length
-    if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
-        stride = 1
-    starts = []
-    for one in _as_list(series) or []:
-        n = len(one)
-        n_windows = -(-(n - size + 1) // stride)
-        if isinstance(max_samples_per_ts, int) and max_samples_per_ts >= 1:
-            n_windows = min(n_windows, max_samples_per_ts)
-        starts.append(None if n_windows < 1 else n - (n_windows - 1) * stride - size)
-    return starts
-
-
-def check_series_length(name: str, series, input_chunk_length: int, output_chunk_length: int,
-                        output_chunk_shift: int = 0) -> None:
-    """Refuse a target series (or an element of a list) too short for one training window."""
-    if series is None:
-        return
-    need = input_chunk_length + output_chunk_shift + output_chunk_length
-    values = series if isinstance(series, (list, tuple)) else [series]
-    for one_name, one in zip(_names(name, series), values):
-        if _is_series(one) and len(one) < need:
-            raise ValueError(
-                f"`{one_name}` has {len(one)} time steps, too few for one "
-                f"{'validation' if name.startswith('val') else 'training'} window: it needs at "
-                f"least input_chunk_length + output_chunk_shift + output_chunk_length = "
-                f"{input_chunk_length} + {output_chunk_shift} + {output_chunk_length} = {need} "
-                f"steps (the lookback comes before the forecast span). Pass a longer series or "
-                f"a model with a shorter input_chunk_length."
-            )
-
-
-def check_covariates_cover(name: str, covariates, target_name: str, series, starts: list,
-                           end_offset: int) -> None:
-    """Refuse covariates that do not cover the time steps training reads from them.
-
-    For target series ``i``, training reads the covariates from position ``starts[i]`` of the
-    series (the first lookback step, :func:`training_starts`) to position
-    ``len(series[i]) - 1 - end_offset`` (``output_chunk_length + output_chunk_shift`` for past
-    covariates, which end with the last lookback; 0 for future covariates, which run to the
-    end of the last output chunk). Covariates of another frequency or index type are left to
-    darts, which reports them.
-    """
-    covs, targets = _as_list(covariates), _as_list(series)
-    if covs is None or targets is None or len(covs) != len(targets):
-        return
-    for one_name, target_label, cov, target, start in zip(
-            _names(name, covariates), _names(target_name, series), covs, targets, starts):
-        if start is None or not (_is_series(cov) and _is_series(target)):
-            continue
-        index = target.time_index[start:len(target) - end_offset]
-        if (len(index) == 0 or type(cov.time_index) is not type(index)
-                or cov.freq != target.freq):
-            continue
-        first, last = cov.start_time(), cov.end_time()
-        if first <= index[0] and last >= index[-1]:
-            continue
-        missing = index[(index < first) | (index > last)]
-        fix = (f" or let `{target_label}` start no earlier than `{one_name}`, e.g. "
-               f"`{target_label}.slice_intersect({one_name})`" if first > index[0] else "")
-        raise ValueError(
-            f"`{one_name}` must cover the time steps training reads from it for "
-            f"`{target_label}`, {_span(index)}, but it spans {_span(cov.time_index)}: "
-            f"{_span(missing)} are not covered. Extend `{one_name}`{fix}."
-        )
-
-
-def check_same_components(name: str, series, ref_name: str | None = None,
-                          ref=None) -> None:
-    """Refuse a list of series whose component counts differ, and (with ``ref``) series
-    whose count differs from ``ref``'s (e.g. ``val_series`` against ``series[0]``)."""
-    values = _as_list(series)
-    if not values or not all(_is_series(v) for v in values):
-        return
-    if ref is None or not _is_series(ref):
-        ref, ref_name = values[0], _names(name, series)[0]
-    for one_name, one in zip(_names(name, series), values):
-        if one.n_components != ref.n_components:
-            raise ValueError(
-                f"`{one_name}` has {one.n_components} components but `{ref_name}` has "
-                f"{ref.n_components}; they must have the same number of components (the "
-                f"model's input and output widths are set by the first training series)."
-            )
-
-
-def check_same_dtype(named_series, ref_name: str, ref_dtype, trained: bool) -> None:
-    """Refuse series whose dtype is not ``ref_dtype`` (the first target's at fit, the
-    training data's once the model is trained): the network computes in one precision."""
-    for name, series in named_series:
-        values = series if isinstance(series, (list, tuple)) else [series]
-        for one_name, one in zip(_names(name, series), values):
-            dtype = one.dtype if _is_series(one) else None
-            if dtype is None or dtype == ref_dtype:
-                continue
-            what = (f"the model was trained on {ref_dtype} series" if trained
-                    else f"`{ref_name}` holds {ref_dtype}")
-            raise TypeError(
-                f"`{one_name}` holds {dtype} values but {what}; S4DModel computes in one "
-                f"precision, so convert it with `{one_name}.astype(np.{ref_dtype})`."
-            )
-
-
-def _uses_static(model) -> bool:
-    """Whether the model reads the static covariates: as trained, or as it will train."""
-    if getattr(model, "model", None) is not None:
-        return bool(model.uses_static_covariates)
-    return bool(getattr(model, "considers_static_covariates", False))
-
-
-def _trained_dtype(model):
-    """The dtype of the series the model was trained on (``None`` before training)."""
-    if getattr(model, "model", None) is None:
-        return None
-    target = getattr(getattr(model, "train_sample", None), "past_target", None)
-    return getattr(target, "dtype", None)
-
-
-def check_fit_inputs(model, arguments: dict) -> None:
-    """The checks of ``S4DModel.fit`` beyond finite values, before darts builds a dataset:
-    finite static covariates, one component count and one dtype per argument, targets long
-    enough for a window, covariates covering the steps training reads, and sample weights
-    that are finite, >= 0 and not all 0. ``arguments``: the call's arguments by name."""
-    series, val_series = arguments.get("series"), arguments.get("val_series")
-    if series is None:
-        return
-    icl, ocl = model.input_chunk_length, model.output_chunk_length
-    ocs = getattr(model, "output_chunk_shift", 0) or 0
-    if _uses_static(model):
-        check_finite_static_covariates("series", series)
-        check_finite_static_covariates("val_series", val_series)
-    trained = _trained_dtype(model)
-    targets = _as_list(series)
-    first_name, first = _names("series", series)[0], targets[0] if targets else None
-    if trained is not None:
-        ref_dtype = trained
-    else:
-        ref_dtype = first.dtype if _is_series(first) else None
-    if ref_dtype is not None:
-        check_same_dtype([(n, arguments[n]) for n in _SERIES_ARGS if arguments.get(n) is not None],
-                         first_name, ref_dtype, trained is not None)
-    for name in ("series", "past_covariates", "future_covariates"):
-        check_same_components(name, arguments.get(name))
-        values = _as_list(arguments.get(name))
-        if values:
-            check_same_components(f"val_{name}", arguments.get(f"val_{name}"),
-                                  _names(name, arguments.get(name))[0], values[0])
-    stride, most = arguments.get("stride", 1), arguments.get("max_samples_per_ts")
-    for prefix, target in (("", series), ("val_", val_series)):
-        if target is None:
-            continue
-        check_series_length(f"{prefix}series", target, icl, ocl, ocs)
-        starts = training_starts(target, icl, ocl, ocs, stride, most)
-        check_covariates_cover(f"{prefix}past_covariates",
-                               arguments.get(f"{prefix}past_covariates"),
-                               f"{prefix}series", target, starts, ocl + ocs)
-        check_covariates_cover(f"{prefix}future_covariates",
-                               arguments.get(f"{prefix}future_covariates"),
-                               f"{prefix}series", target, starts, 0)
-        outputs = [None if s is None else s + icl + ocs for s in starts]
-        weight = arguments.get(f"{prefix}sample_weight")
-        check_sample_weight(f"{prefix}sample_weight", weight, target, outputs)
-        check_covariates_cover(f"{prefix}sample_weight", weight, f"{prefix}series", target,
-                               outputs, 0)
-
-
-def check_predict_inputs(model, arguments: dict, *, against_trained: bool = True) -> None:
-    """The checks of ``S4DModel.predict`` (and ``historical_forecasts``) beyond finite
-    values: finite static covariates when the model reads them, and the dtype the model was
-    trained on (``against_trained``)."""
-    if _uses_static(model):
-        check_finite_static_covariates("series", arguments.get("series"))
-    trained = _trained_dtype(model) if against_trained else None
-    if trained is not None:
-        names = ("series", "past_covariates", "future_covariates")
-        check_same_dtype([(n, arguments[n]) for n in names if arguments.get(n) is not None],
-                         "series", trained, True)
-
-
-class FiniteSeriesMixin:
-    """For a darts model: refuse non-finite values in every series given to ``fit``,
-    ``predict`` and ``historical_forecasts`` (target, covariates, static covariates and
-    validation series) before any work is done, with the other input checks of
-    :func:`check_fit_inputs` / :func:`check_predict_inputs`, and warn when the training
-    series differ greatly in scale."""
-
-    def fit(self, *args, **kwargs):
-        arguments = _check_series_args(super().fit, args, kwargs)
-        check_fit_inputs(self, arguments)
-        warn_if_scales_differ("series", arguments.get("series"))
-        return super().fit(*args, **kwargs)
-
-    def predict(self, *args, **kwargs):
-        arguments = _check_series_args(super().predict, args, kwargs)
-        check_predict_inputs(self, arguments)
-        return super().predict(*args, **kwargs)
-
-    def historical_forecasts(self, *args, **kwargs):
-        # darts' optimised path (retrain=False) predicts from a dataset, past predict():
-        # the same checks run here first (backtest and residuals come through here too)
-        arguments = _check_series_args(super().historical_forecasts, args, kwargs)
-        retrain = arguments.get("retrain", True)
-        check_predict_inputs(self, arguments,
-                             against_trained=not callable(retrain) and not retrain)
-        try:
-            return super().historical_forecasts(*args, **kwargs)
-        except TypeError as err:
-            if not _is_darts_day_step_error(err):
-                raise
-            raise TypeError(
-                f"darts {_darts_version()} cannot place `start` on a series with daily steps "
-                f"under pandas {pd.__version__}: pandas 3 made 'D' a calendar-day offset, "
-                "which darts.utils.utils.n_steps_between cannot divide a time span by "
-                f"({err}). Either slice the series so that forecasts begin where you want "
-                "them and pass start=None (with retrain=False the first forecast follows the "
-                "first input_chunk_length steps: series[k - input_chunk_length:] starts at "
-                "step k), or install pandas<3."
-            ) from err
-
-
-def _is_darts_day_step_error(err: TypeError) -> bool:
-    """darts 0.48's ``n_steps_between`` failing on pandas 3's calendar-day ``Day`` offset."""
-    text = str(err)
-    return "unsupported operand type(s) for //" in text and "Day" in text
-
-
-def _darts_version() -> str:
-    import darts
-
-    return darts.__version__
-
-
-def _check_series_args(method, args, kwargs) -> dict:
-    """Check the series arguments of a call of ``method``; returns the call's arguments by
-    name (empty when they do not bind: darts reports the bad call itself)."""
-    try:
-        arguments = inspect.signature(method).bind(*args, **kwargs).arguments
-    except TypeError:
-        return {}
-    for name in _SERIES_ARGS:
-        if name in arguments:
-            check_finite_series(name, arguments[name])
-    return arguments
+    """``frame`` with the columns ``expected`` (those of ``X`` in fit), in that order: the same
+    columns in another order are matched by name; missing or extra columns are refused."""
+    missing = [col for col in expected if col not in frame.columns]
+    extra = [col for col in frame.columns if col not in expected]
+    if missing or extra:
+        raise ValueError(f"`{name}` must have the columns `X` had in fit(), {list(expected)} (in "
+                         f"any order), got {list(frame.columns)} (missing {missing}; not in "
+                         f"`X`: {extra}).")
+    return frame.iloc[:, [frame.columns.get_loc(col) for col in expected]].set_axis(
+        expected, axis=1)

@@ -1,453 +1,519 @@
-"""Model files of :class:`~s4d_forecast.S4DModel`: atomic, paired and checked before loading.
+"""The files of :class:`~s4d_forecast.S4DModel` and :class:`~s4d_forecast.S4DForecaster`.
 
-darts writes a model as two files: ``path`` (the model object, ``torch.save`` of a pickle) and
-``path.ckpt`` (the Lightning checkpoint with the weights). Here both are
+``S4DModel.save(path)`` writes ``path`` (the darts model object) and ``path.ckpt`` (its
+weights); ``S4DForecaster.save(folder)`` writes ``forecaster.json`` (settings, names, time
+zone), ``data.npz`` (the training data, no pickles) and ``model.pt`` / ``model.pt.ckpt``.
+Both are one transaction, :func:`replace_files`:
 
-* written atomically: each goes to a temporary file in the same folder, is flushed and
-  fsynced, and only then renamed over the final name (``os.replace``), the ``.ckpt`` first;
-* paired: both zip archives carry the same random id in their zip comment (read without
-  unpickling anything), so a ``.pt`` beside another save's ``.ckpt`` (a save killed half-way,
-  files copied from two runs) is refused by :func:`load_model`;
-* replaced as a pair: both temporary files are written before either is renamed, and when
-  renaming the ``.pt`` fails the ``.ckpt`` of the earlier save is put back (or the new one
-  removed), so a failed save leaves the earlier pair as it was. Every destination (``path``,
-  ``path.ckpt`` and their folder) is checked before anything is written: a folder in place of
-  a file or a missing folder is refused naming ``path``;
-* checked before anything is unpickled: a file that is not a torch zip archive (e.g. a bare
-  pickle) is refused as unsafe / not a model file, a zip that is not a torch archive (a
-  ``.npz``, zipped CSVs) or a torch file holding no model object (a saved state dict) is refused
-  as not a model file, and a truncated or corrupt archive (failing the zip's CRC checks) is
-  reported as damaged, naming the file. After loading, an object that is not an
-  :class:`~s4d_forecast.S4DModel` (another darts model's file) is refused too.
+* the destinations are checked first: a folder, symbolic link, FIFO, device, socket or a
+  non-empty file no such save wrote is refused, and nothing is written;
+* the new files are written into a hidden staging folder beside them
+  (``.NAME.XXXXXXXX.s4d-save``), the earlier ones hard-linked there and a journal written;
+  then the new files are renamed into place;
+* a failing save puts the earlier files back. A killed one (SIGKILL, power loss, Ctrl-C in its
+  clean-up) leaves its staging folder: the next save or load of the path puts the earlier
+  files back if only some new ones were in place, removes it and warns. A running save's
+  staging folder holds a lock and is left alone.
 
-Loading itself stays darts' restricted unpickler (no ``trusted=True`` needed for our classes).
+Every archive carries the save's random id in its zip comment (``forecaster.json`` too), so
+files of different saves are refused. Loading reads only such files, CRC-checked (damage is
+named) before darts' restricted unpickler; ``forecaster.json`` is checked field by field.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import json
 import os
 import pickle
-import pickletools
+import re
 import secrets
+import shutil
+import stat
+import tempfile
+import time
+import warnings
 import zipfile
 from pathlib import Path
 
-# the atomic writes (temporary file, fsync, rename), shared with the other layers;
-# write_bytes_atomic is re-exported for the forecaster's files (pandas_api)
-from s4d_forecast.atomic_files import fsync_dir, fsync_file, link_or_copy, temp_path
-from s4d_forecast.atomic_files import write_bytes_atomic as write_bytes_atomic
+import numpy as np
+import pandas as pd
 
-_ZIP_MAGIC = b"PK\x03\x04"
-_PICKLE_PROTO = b"\x80"
-_ID_PREFIX = b"s4d_forecast-pair:"
-_NO_WEIGHTS = "noweights-"  # pairing id of a model saved without a .ckpt
+from s4d_forecast.atomic_files import fsync_dir
+
+try:
+    import fcntl
+except ImportError:  # no advisory locks: a running save cannot be told from a killed one
+    fcntl = None
+
+_ID = b"s4d_forecast-save:"
+_NO_WEIGHTS = "noweights-"  # save id of a model saved before it was fitted (no .ckpt)
+_STAGING = ".s4d-save"
+FORMAT, VERSION = "s4d_forecast.S4DForecaster", 1
+MANIFEST, DATA, MODEL = "forecaster.json", "data.npz", "model.pt"
 
 
 class ModelFileError(ValueError):
-    """A model file is damaged, unsafe, or does not belong with its partner file."""
+    """A model or forecaster file is damaged, unsafe, not ours, or from another save."""
 
 
-def _stamp(path: str, pair_id: str) -> None:
-    """Put the pairing id in the zip comment of a torch archive."""
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.comment = _ID_PREFIX + pair_id.encode("ascii")
+# ----------------------------------------------------------------------- the transaction
+def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> None:
+    """Replace the files ``names`` in ``folder`` by those ``write(staging)`` puts in a new
+    staging folder (a name it does not write is removed). ``tag`` names the staging folders
+    of these saves, ``what`` the save in messages."""
+    recover(folder, tag, what)
+    for name in names:
+        _check_destination(folder / name, what)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=_STAGING, dir=folder))
+    except PermissionError as err:
+        raise PermissionError(f"{what}: cannot write in {str(folder)!r} ({err.strerror}). "
+                              "Nothing was written.") from err
+    with open(staging / "lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            write(staging)
+            (staging / "earlier").mkdir()
+            for name in names:
+                if (folder / name).is_file():
+                    _link_or_copy(folder / name, staging / "earlier" / name)
+            journal = {name: _inode(staging / name) for name in names}
+            _write_synced(staging / "journal.tmp", json.dumps(journal))
+            os.replace(staging / "journal.tmp", staging / "journal.json")
+            for name in names:
+                if journal[name] is not None:
+                    os.replace(staging / name, folder / name)
+                else:
+                    (folder / name).unlink(missing_ok=True)
+            fsync_dir(folder)
+        except BaseException:
+            _settle(folder, staging)  # if this is interrupted, the next save or load does it
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    shutil.rmtree(staging, ignore_errors=True)
 
 
-def read_pair_id(path: str | os.PathLike) -> str | None:
-    """The pairing id of a checked archive (``None`` for files written before pairing)."""
-    with zipfile.ZipFile(path) as archive:
-        comment = archive.comment
-    if comment.startswith(_ID_PREFIX):
-        return comment[len(_ID_PREFIX):].decode("ascii", "replace")
+def recover(folder: Path, tag: str, what: str) -> None:
+    """Settle and remove the staging folders that killed saves of ``tag`` left in ``folder``
+    (newest first), each with a warning; those of running saves are left alone."""
+    pattern = re.compile(re.escape(f".{tag}.") + r"[a-z0-9_]{8}" + re.escape(_STAGING))
+    try:
+        found = [p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
+    except OSError:
+        return
+    for staging in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            lock = open(staging / "lock", "r+")
+        except FileNotFoundError:  # killed before its lock existed, or being created now
+            if time.time() - staging.stat().st_mtime < 60:
+                continue
+            lock = contextlib.nullcontext()
+        with lock:
+            if fcntl is not None and not isinstance(lock, contextlib.nullcontext):
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a save still running
+            try:
+                done = f"{_settle(folder, staging)}, and it was removed"
+                shutil.rmtree(staging, ignore_errors=True)
+            except OSError as err:  # e.g. a read-only folder: the files stay as they are
+                done = f"it could not be settled ({err}) and was left there"
+        warnings.warn(f"{what}: an interrupted save left {staging.name!r} in {str(folder)!r}; "
+                      f"{done}.", UserWarning, stacklevel=3)
+
+
+def _settle(folder: Path, staging: Path) -> str:
+    """Put the earlier files back if only some of the new ones are in place; what it did."""
+    try:
+        journal = json.loads((staging / "journal.json").read_text())
+    except (OSError, ValueError):
+        return "no file had been replaced"
+    earlier, placed = staging / "earlier", {}
+    for name, inode in journal.items():
+        if inode is not None:
+            placed[name] = _inode(folder / name) == inode
+        elif (earlier / name).exists():  # the save removes this file
+            placed[name] = not (folder / name).exists()
+    if all(placed.values()) or not any(placed.values()):
+        return "the save had completed" if all(placed.values()) else "no file had been replaced"
+    for name in [name for name, done in placed.items() if done]:
+        if (earlier / name).exists():
+            os.replace(earlier / name, folder / name)
+        else:
+            (folder / name).unlink()
+    fsync_dir(folder)
+    return "the earlier save was put back"
+
+
+def _inode(path: Path) -> list | None:
+    with contextlib.suppress(FileNotFoundError):
+        return [os.stat(path).st_dev, os.stat(path).st_ino]
     return None
 
 
-# ------------------------------------------------------------------------------ checks
-def check_archive(path: str | os.PathLike, what: str) -> None:
-    """Refuse a file that is not an intact torch zip archive, before anything is unpickled.
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """A second name of ``src`` (a hard link: no disk space), or a copy where links fail."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    ModelFileError
-        The file is a bare pickle or another non-archive (refused as unsafe / not a model
-        file), or a truncated / corrupt archive (damaged).
-    """
-    path = str(path)
-    if os.path.isdir(path):
-        raise ModelFileError(f"{what} {path!r} is a folder, not a file; it was not loaded.")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} {path!r} does not exist.")
+
+def _check_destination(path: Path, what: str) -> None:
+    """Refuse to replace anything but a regular file of ours (or an empty file)."""
+    with contextlib.suppress(FileNotFoundError):
+        mode = path.lstat().st_mode
+        if stat.S_ISREG(mode) and (path.stat().st_size == 0 or _ours(path)):
+            return
+        kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
+                else "a file that no S4DModel / S4DForecaster save wrote (or a damaged one)"
+                if stat.S_ISREG(mode) else "not a regular file (a FIFO, device or socket)")
+        raise (IsADirectoryError if stat.S_ISDIR(mode) else FileExistsError)(
+            f"{what}: {str(path)!r} is {kind}, which a save never replaces. Nothing was "
+            "written: move it away or choose another path.")
+
+
+def _ours(path: Path) -> bool:
+    if path.suffix == ".json":
+        try:
+            return json.loads(path.read_text(encoding="utf-8")).get("format") == FORMAT
+        except (OSError, ValueError, AttributeError):
+            return False
+    return save_id(path) is not None
+
+
+def save_id(path) -> str | None:
+    """The save id in the zip comment of one of our archives; ``None`` for any other file."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            comment = archive.comment
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return None
+    return comment[len(_ID):].decode("ascii", "replace") if comment.startswith(_ID) else None
+
+
+def _stamp(path: Path, sid: str) -> None:
+    """Put the save id in the zip comment of an archive, and flush it to disk."""
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.comment = _ID + sid.encode("ascii")
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def check_archive(path: Path, what: str) -> str:
+    """The save id of ``path`` after checking, before anything is unpickled, that it is an
+    intact archive of ours: ``FileNotFoundError`` if missing, else ``ModelFileError`` naming a
+    folder, a bare pickle (unsafe), a file these saves did not write, or damage."""
+    if path.is_dir():
+        raise ModelFileError(f"{what} {str(path)!r} is a folder, not a file; it was not loaded.")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist.")
     with open(path, "rb") as f:
         head = f.read(4)
-    if head != _ZIP_MAGIC:
-        if len(head) < 4:
-            raise ModelFileError(
-                f"{what} {path!r} is damaged: it holds only {len(head)} bytes (truncated). "
-                "Save the model again or restore the file from a copy."
-            )
-        if head.startswith(_PICKLE_PROTO):
-            raise ModelFileError(
-                f"{what} {path!r} was refused as unsafe: it is a bare pickle, not a torch model "
-                "archive written by S4DModel.save(), and unpickling it could run arbitrary code. "
-                "It was not loaded."
-            )
+    damaged = f"{what} {str(path)!r} is damaged"
+    if head != b"PK\x03\x04" and len(head) < 4:
+        raise ModelFileError(f"{damaged}: it holds {len(head)} bytes. Save again.")
+    if head != b"PK\x03\x04":
         raise ModelFileError(
-            f"{what} {path!r} is not a model file (not a torch zip archive: it starts with "
-            f"{head!r}); it was refused and not loaded."
-        )
+            f"{what} {str(path)!r} was refused as unsafe: a bare pickle, which could run code "
+            "when loaded" if head.startswith(b"\x80") else
+            f"{what} {str(path)!r} is not a model file (not a zip archive: it starts with "
+            f"{head!r})")
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        raise ModelFileError(
-            f"{what} {path!r} is damaged (truncated or corrupt torch archive: {err}). "
-            "Save the model again or restore the file from a copy."
-        ) from err
+        raise ModelFileError(f"{damaged} (truncated or corrupt: {err}). Save again.") from err
     if bad is not None:
-        raise ModelFileError(
-            f"{what} {path!r} is damaged: its entry {bad!r} fails the CRC check (corrupt bytes). "
-            "Save the model again or restore the file from a copy."
-        )
+        raise ModelFileError(f"{damaged}: its entry {bad!r} fails the CRC check. Save again.")
+    sid = save_id(path)
+    if sid is None:
+        raise ModelFileError(f"{what} {str(path)!r} was not written by S4DModel.save() or "
+                             "S4DForecaster.save() (it has no save id of theirs); not loaded.")
+    return sid
 
 
-def check_torch_archive(path: str | os.PathLike, what: str) -> str:
-    """Refuse a zip archive (already checked) that is not a torch archive; its folder name.
-
-    ``torch.save`` puts every entry in one folder with the pickle at ``<folder>/data.pkl``; a
-    ``.npz`` or zipped CSVs do not, and torch itself would fail with an obscure message.
-    """
-    path = str(path)
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-    folders = {name.split("/", 1)[0] if "/" in name else None for name in names}
-    folder = next(iter(folders)) if len(folders) == 1 else None
-    if folder is None or f"{folder}/data.pkl" not in names:
-        shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
-        raise ModelFileError(
-            f"{what} {path!r} is not a model file: it is a zip archive but not a torch archive "
-            f"written by S4DModel.save() (entries {shown or 'none'}; no '<folder>/data.pkl'), "
-            "e.g. a .npz or zipped data files. It was not loaded."
-        )
-    return folder
-
-
-_PLAIN = {"EMPTY_DICT": "a dict (e.g. a saved state dict)", "DICT": "a dict",
-          "EMPTY_LIST": "a list", "LIST": "a list", "EMPTY_TUPLE": "a tuple", "MARK": "a tuple"}
-_MEMO = ("PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT")
-_STRINGS = ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE")
-_S4D_CLASS = "s4d_forecast.forecasting.s4d_model.S4DModel"
-
-
-def stored_object(path: str | os.PathLike, folder: str) -> tuple[str | None, str]:
-    """What a torch archive holds, read from its pickle's opcodes without unpickling anything.
-
-    Returns ``(name, description)``: ``name`` is the dotted name of the class (or function)
-    that builds the top object, ``None`` when it is a plain value such as a dict.
-
-    Raises
-    ------
-    ModelFileError
-        The pickle cannot even be scanned (damaged).
-    """
-    with zipfile.ZipFile(path) as archive:
-        data = archive.read(f"{folder}/data.pkl")
-    strings: list[str] = []
-    try:
-        for op, arg, _pos in pickletools.genops(data):
-            if op.name in _MEMO:
-                continue
-            if op.name in _STRINGS:
-                strings.append(str(arg))
-                continue
-            name = None
-            if op.name == "GLOBAL":
-                name = str(arg).replace(" ", ".", 1)
-            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                name = f"{strings[-2]}.{strings[-1]}"
-            if name is not None and name.startswith("torch._utils._rebuild_"):
-                return None, "a tensor"
-            if name is not None:
-                return name, f"a {name} object"
-            return None, _PLAIN.get(op.name, "a plain value")
-    except ValueError as err:
-        raise ModelFileError(
-            f"model file {str(path)!r} is damaged (its pickle cannot be read: {err}). "
-            "Save the model again or restore the file from a copy."
-        ) from err
-    return None, "nothing"
-
-
-def check_pair(pt_path: str, ckpt_path: str) -> None:
-    """Refuse a ``.pt`` and ``.ckpt`` whose pairing ids differ (both files already checked)."""
-    pt_id, ckpt_id = read_pair_id(pt_path), read_pair_id(ckpt_path)
-    if pt_id is None and ckpt_id is None:
-        return  # both written before pairing (or by plain darts): nothing to compare
-    if pt_id != ckpt_id:
-        raise ModelFileError(
-            f"model file {pt_path!r} and checkpoint {ckpt_path!r} do not belong together "
-            f"(pairing ids {pt_id!r} and {ckpt_id!r}): they come from different saves, e.g. "
-            "a save interrupted half-way or files copied from two runs. Save the model again, "
-            "or put back the matching pair."
-        )
-
-
-# ---------------------------------------------------------------------------- save/load
-def _write_checkpoint(model, tmp: str, clean: bool) -> bool:
-    """Write the Lightning checkpoint of ``model`` to ``tmp``; False when it has no weights."""
-    import torch
-
-    if model.trainer is not None:
-        model.trainer.save_checkpoint(tmp, weights_only=clean)
-        return True
-    module = getattr(model, "model", None)
-    if module is None:
-        return False
-    # a loaded model has its weights but no trainer (darts would write no .ckpt): build the
-    # checkpoint Lightning's load_from_checkpoint reads, with darts' own extra keys
-    import pytorch_lightning as pl
-
-    checkpoint = {
-        "epoch": 0,
-        "global_step": 0,
-        "pytorch-lightning_version": pl.__version__,
-        "state_dict": module.state_dict(),
-        "hyper_parameters": dict(module.hparams),
-    }
-    module.on_save_checkpoint(checkpoint)
-    with open(tmp, "wb") as f:
-        torch.save(checkpoint, f)
-    return True
-
-
-def as_path(path, method: str, kind: str = "file") -> str:
-    """``path`` as a ``str``, or a ``TypeError`` / ``ValueError`` naming ``method``'s argument
-    and the ``kind`` of path it wants ("file" or "folder")."""
-    if not isinstance(path, (str, os.PathLike)) or isinstance(path, (bytes, bytearray)):
-        raise TypeError(
-            f"`path` must be a {kind} path (str or os.PathLike) for {method}, got "
-            f"{type(path).__name__} {path!r}"
-        )
-    path = os.fspath(path)
-    if not isinstance(path, str):
-        raise TypeError(f"`path` must be a str {kind} path for {method}, got {path!r}")
-    if not path.strip():
+def as_path(path, method: str, kind: str = "file") -> Path:
+    """``path`` of ``method`` as a ``Path``; a ``TypeError`` / ``ValueError`` naming it."""
+    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+        raise TypeError(f"`path` must be a {kind} path (str or os.PathLike) for {method}, got "
+                        f"{type(path).__name__} {path!r}")
+    if not os.fspath(path).strip():
         raise ValueError(f"`path` must name a {kind} for {method}, got {path!r} (empty)")
-    return path
+    return Path(path)
 
 
-def check_destination(path: str) -> None:
-    """Refuse a save to ``path`` (and ``path.ckpt``) that cannot succeed, before writing.
-
-    Raises
-    ------
-    IsADirectoryError
-        ``path`` names a folder (it ends with a separator, or it or ``path.ckpt`` is one).
-    FileNotFoundError
-        The folder of ``path`` does not exist (it is not created).
-    NotADirectoryError
-        The folder of ``path`` is a file.
-    """
-    if path.endswith(("/", os.sep)) or (os.altsep and path.endswith(os.altsep)):
-        raise IsADirectoryError(
-            f"`path`={path!r} ends with a path separator: S4DModel.save() needs a file name, "
-            "e.g. 'models/s4d.pt' (the weights go beside it as 's4d.pt.ckpt')."
-        )
-    for target in (path, path + ".ckpt"):
-        if os.path.isdir(target):
-            raise IsADirectoryError(
-                f"`path`={path!r}: {target!r} is a folder, so S4DModel.save() cannot write "
-                "the model there (it writes a file `path` and its weights `path` + '.ckpt'); "
-                "give a file name, e.g. os.path.join(path, 's4d.pt'). Nothing was written."
-            )
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.exists(folder):
-        raise FileNotFoundError(
-            f"`path`={path!r}: folder {folder!r} does not exist; S4DModel.save() does not "
-            "create folders (darts' save does not either): create it first. Nothing was written."
-        )
-    if not os.path.isdir(folder):
-        raise NotADirectoryError(
-            f"`path`={path!r}: {folder!r} is a file, not a folder. Nothing was written."
-        )
+# ------------------------------------------------------------------------------ S4DModel
+def save_model(model, path=None, clean: bool = False) -> None:
+    """Save a darts torch model (here S4DModel) as ``path`` + ``path.ckpt`` through
+    :func:`replace_files`; default path: darts' ``"{ModelClass}_{date}.pt"``. The folder of
+    ``path`` must exist (it is not created, as in darts)."""
+    raw = model._default_save_path() + ".pt" if path is None else path
+    path = as_path(raw, "S4DModel.save()")
+    what, folder = f"S4DModel.save({os.fspath(raw)!r})", path.absolute().parent
+    if os.fspath(raw).endswith(("/", os.sep)):
+        raise IsADirectoryError(f"{what}: the path ends with a separator; give a file name such "
+                                "as 'models/s4d.pt'. Nothing was written.")
+    if not folder.is_dir():
+        raise (NotADirectoryError if folder.exists() else FileNotFoundError)(
+            f"{what}: folder {str(folder)!r} " + ("is a file, not a folder." if folder.exists()
+                                                  else "does not exist; create it first.")
+            + " Nothing was written.")
+    replace_files(folder, path.name, (path.name + ".ckpt", path.name),
+                  lambda staging: _write_model(model, staging / path.name, clean), what)
 
 
-def _set_aside(ckpt_path: str) -> str | None:
-    """A copy of an existing ``ckpt_path`` (a hard link where possible), to put it back if
-    the save fails half-way; ``None`` when there is none."""
-    if not os.path.isfile(ckpt_path):
-        return None
-    backup = temp_path(ckpt_path)
-    os.remove(backup)
-    link_or_copy(ckpt_path, backup)
-    return backup
-
-
-def _replace_pair(pt_tmp: str, path: str, ckpt_tmp: str | None, ckpt_path: str) -> None:
-    """Rename the written temporaries over ``path`` and ``path.ckpt`` (``ckpt_tmp`` ``None``:
-    a model without weights, whose earlier ``.ckpt`` is removed). If renaming the ``.pt``
-    fails, the earlier ``.ckpt`` is put back (or the new one removed): the earlier pair stays.
-    Only a crash between the two renames can leave a mismatched pair, which :func:`load_model`
-    refuses by the pairing ids."""
-    backup = _set_aside(ckpt_path)
-    try:
-        if ckpt_tmp is not None:
-            os.replace(ckpt_tmp, ckpt_path)
-        elif backup is not None:
-            os.remove(ckpt_path)
-        os.replace(pt_tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            if backup is not None:
-                os.replace(backup, ckpt_path)
-            elif ckpt_tmp is not None and not os.path.exists(ckpt_tmp):
-                os.remove(ckpt_path)  # the new .ckpt was renamed in: no earlier pair to keep
-        raise
-    finally:
-        if backup is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(backup)
-
-
-def save_model(model, path: str | os.PathLike | None = None, clean: bool = False) -> None:
-    """Save a darts torch model as ``path`` + ``path.ckpt``, atomically and paired.
-
-    Both files are written to temporaries first, then renamed into place (the ``.ckpt``
-    first); a failure leaves the earlier pair as it was (see :func:`_replace_pair`).
-
-    Parameters
-    ----------
-    model
-        A darts ``TorchForecastingModel`` (here :class:`~s4d_forecast.S4DModel`).
-    path
-        Where to write the model object; the weights go to ``path + ".ckpt"``. Default: darts'
-        ``"{ModelClass}_{YYYY-mm-dd_HH_MM_SS}.pt"``. Its folder must exist: it is not created
-        (as in darts' ``save``), so a mistyped folder is reported instead of made.
-    clean
-        As in darts: drop the training series and trainer settings, keep the weights only.
-
-    Raises
-    ------
-    TypeError, ValueError
-        ``path`` is not a str / os.PathLike, or is empty.
-    IsADirectoryError
-        ``path`` or ``path + ".ckpt"`` is a folder (or ``path`` ends with a separator).
-    FileNotFoundError
-        The folder of ``path`` does not exist.
-    NotADirectoryError
-        The folder of ``path`` is a file.
-    PermissionError
-        The folder of ``path`` is not writable.
-    """
+def _write_model(model, pt: Path, clean: bool, sid: str | None = None) -> None:
+    """Write ``model`` as ``pt`` and its weights as ``pt.ckpt`` (none before it is fitted),
+    stamped with the save id ``sid`` (new if ``None``)."""
     import torch
 
-    if path is None:
-        path = model._default_save_path() + ".pt"
-    path = as_path(path, "S4DModel.save()")
-    check_destination(path)
-    ckpt_path = path + ".ckpt"
-    pair_id = secrets.token_hex(16)
-    pt_tmp = ckpt_tmp = None
-    try:
-        try:
-            pt_tmp = temp_path(path)
-            ckpt_tmp = temp_path(ckpt_path)
-        except PermissionError as err:
-            raise PermissionError(
-                f"`path`={path!r}: cannot write in folder "
-                f"{os.path.dirname(os.path.abspath(path))!r} ({err.strerror}). Nothing was written."
-            ) from err
-        has_ckpt = _write_checkpoint(model, ckpt_tmp, clean)
-        if not has_ckpt:
-            pair_id = _NO_WEIGHTS + pair_id
-        else:
-            _stamp(ckpt_tmp, pair_id)
-            fsync_file(ckpt_tmp)
-        with open(pt_tmp, "wb") as f:
-            torch.save(model._clean() if clean else model, f)
-        _stamp(pt_tmp, pair_id)
-        fsync_file(pt_tmp)
-        _replace_pair(pt_tmp, path, ckpt_tmp if has_ckpt else None, ckpt_path)
-        fsync_dir(Path(path).parent)
-    finally:
-        for tmp in (pt_tmp, ckpt_tmp):
-            if tmp is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(tmp)
+    sid, ckpt = sid or secrets.token_hex(16), pt.with_name(pt.name + ".ckpt")
+    if model.trainer is not None:
+        model.trainer.save_checkpoint(ckpt, weights_only=clean)
+    elif getattr(model, "model", None) is not None:
+        # a loaded model has its weights but no trainer: the checkpoint Lightning's
+        # load_from_checkpoint reads, with darts' own extra keys
+        import pytorch_lightning as pl
+
+        checkpoint = {"epoch": 0, "global_step": 0, "pytorch-lightning_version": pl.__version__,
+                      "state_dict": model.model.state_dict(),
+                      "hyper_parameters": dict(model.model.hparams)}
+        model.model.on_save_checkpoint(checkpoint)
+        torch.save(checkpoint, ckpt)
+    if ckpt.exists():
+        _stamp(ckpt, sid)
+    else:
+        sid = _NO_WEIGHTS + sid
+    torch.save(model._clean() if clean else model, pt)
+    _stamp(pt, sid)
 
 
-def load_model(darts_load, path: str | os.PathLike, **kwargs):
-    """Check ``path`` (and ``path.ckpt``), then load it with darts' restricted unpickler.
-
-    Parameters
-    ----------
-    darts_load
-        darts' ``TorchForecastingModel.load``.
-    path
-        The model file written by :func:`save_model` (or plain darts).
-    **kwargs
-        Passed to ``darts_load`` (``pl_trainer_kwargs``, ``trusted``, ``map_location``...).
-
-    Raises
-    ------
-    TypeError, ValueError
-        ``path`` is not a str / os.PathLike, or is empty.
-    FileNotFoundError
-        ``path`` does not exist.
-    ModelFileError
-        A file is damaged, unsafe, not a model file (a folder, a zip that is not a torch
-        archive, a torch file holding a state dict, another darts model's file), or the pair
-        does not belong together.
-    """
+def load_model(darts_load, path, **kwargs):
+    """Check ``path`` and ``path.ckpt`` (:func:`check_archive`), then load them with
+    ``darts_load`` (darts' restricted unpickler), passing ``kwargs``."""
     path = as_path(path, "S4DModel.load()")
-    ckpt_path = path + ".ckpt"
-    if os.path.isdir(path):
+    if path.is_dir():
         hint = (" It holds an S4DForecaster: load it with S4DForecaster.load()."
-                if os.path.isfile(os.path.join(path, "forecaster.json")) else "")
-        raise ModelFileError(
-            f"model file {path!r} is a folder, not an S4DModel file written by "
-            f"S4DModel.save(); it was not loaded.{hint}"
-        )
-    check_archive(path, "model file")
-    stored, what = stored_object(path, check_torch_archive(path, "model file"))
-    if stored is None:
-        raise ModelFileError(
-            f"model file {path!r} is not an S4DModel file: it is a torch file holding {what}, "
-            "not a model written by S4DModel.save(). It was not loaded."
-        )
-    if os.path.exists(ckpt_path):
-        check_archive(ckpt_path, "checkpoint")
-        check_torch_archive(ckpt_path, "checkpoint")
-        check_pair(path, ckpt_path)
-    elif not (read_pair_id(path) or _NO_WEIGHTS).startswith(_NO_WEIGHTS):
-        raise ModelFileError(
-            f"checkpoint {ckpt_path!r} is missing: model file {path!r} was saved with weights, "
-            "which live in that file. Copy it beside the model file (same name + '.ckpt')."
-        )
-    not_s4d = (f"model file {path!r} is not an S4DModel file: it holds {what}, not an "
-               "S4DModel (load it with its own class's load(), or pass the right file).")
+                if (path / MANIFEST).is_file() else "")
+        raise ModelFileError(f"model file {str(path)!r} is a folder, not an S4DModel file; it "
+                             f"was not loaded.{hint}")
+    recover(path.absolute().parent, path.name, f"S4DModel.load({str(path)!r})")
+    sid, ckpt = check_archive(path, "model file"), path.with_name(path.name + ".ckpt")
+    if not sid.startswith(_NO_WEIGHTS) and not ckpt.exists():
+        raise ModelFileError(f"checkpoint {str(ckpt)!r} is missing: the weights of model file "
+                             f"{str(path)!r} live there. Copy it beside the model file.")
+    if ckpt.exists() and check_archive(ckpt, "checkpoint") != sid:
+        raise ModelFileError(f"model file {str(path)!r} and checkpoint {str(ckpt)!r} do not "
+                             "belong together: they come from different saves.")
     try:
-        model = darts_load(path, **kwargs)
-    except pickle.UnpicklingError as err:
-        raise ModelFileError(
-            f"model file {path!r} (or its checkpoint) was refused as unsafe by the restricted "
-            f"unpickler and not loaded: {err}"
-        ) from err
-    except AttributeError as err:
-        if stored == _S4D_CLASS:
+        model = darts_load(str(path), **kwargs)
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
+        if type(err).__name__ == "UnpicklingError":  # pickle's, or darts' (a RuntimeError)
+            raise ModelFileError(f"model file {str(path)!r} or its checkpoint was refused as "
+                                 f"unsafe by the restricted unpickler: {err}") from err
+        if isinstance(err, RuntimeError) and "PytorchStreamReader" not in str(err):
             raise
-        raise ModelFileError(f"{not_s4d} ({err})") from err
-    except (EOFError, RuntimeError) as err:
-        if "PytorchStreamReader" in str(err) or isinstance(err, EOFError):
-            raise ModelFileError(
-                f"model file {path!r} or checkpoint {ckpt_path!r} is damaged (torch could not "
-                f"read it: {err}). Save the model again or restore the files from a copy."
-            ) from err
-        raise
+        raise ModelFileError(f"model file {str(path)!r} or its checkpoint is damaged (torch "
+                             f"could not read it: {err}).") from err
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
     if not isinstance(model, S4DModel):
-        raise ModelFileError(not_s4d)
+        raise ModelFileError(f"model file {str(path)!r} holds a {type(model).__name__}, not an "
+                             "S4DModel; load it with its own class.")
     return model
+
+
+# --------------------------------------------------------------------------- S4DForecaster
+def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
+                    X: pd.DataFrame | None) -> None:
+    """Write ``settings`` (JSON values, see ``_FIELDS``), ``y`` / ``X`` (names, data, index)
+    and ``model`` into ``folder``, created if needed (and removed again if the save fails)."""
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
+                              f"{str(folder)!r} is a file.")
+    manifest = {"format": FORMAT, "version": VERSION, **settings, "y_columns": list(y.columns),
+                "y_index_name": y.index.name, "X_columns": None if X is None else list(
+                    X.columns), "X_index_name": None if X is None else X.index.name}
+    arrays = {"y": y.to_numpy(dtype=float), "y_index": _index_ints(y.index)}
+    if X is not None:
+        arrays.update(X=X.to_numpy(dtype=float), X_index=_index_ints(X.index))
+
+    def write(staging: Path) -> None:
+        sid = secrets.token_hex(16)
+        _write_model(model, staging / MODEL, clean=False, sid=sid)
+        np.savez(staging / DATA, **arrays)
+        _stamp(staging / DATA, sid)
+        _write_synced(staging / MANIFEST, json.dumps({**manifest, "save_id": sid}, indent=1))
+
+    json.dumps(manifest)  # a TypeError here, before any folder is made
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        replace_files(folder, "forecaster", (DATA, MODEL + ".ckpt", MODEL, MANIFEST), write,
+                      f"S4DForecaster.save({str(folder)!r})")
+    except BaseException:
+        for path in created:  # deepest first; only those still empty
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+
+
+def _index_ints(index: pd.Index) -> np.ndarray:
+    """Positions, or timestamps (UTC when zone-aware) as integers in the index's unit."""
+    if not isinstance(index, pd.DatetimeIndex):
+        return np.asarray(index, dtype=np.int64)
+    return (index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index).asi8
+
+
+def _is_zone(value) -> bool:
+    try:
+        return value is None or pd.Timestamp(0, tz=zone_from_key(value)) is not None
+    except Exception:  # noqa: BLE001 - pandas/zoneinfo raise many kinds for a bad key
+        return False
+
+
+def _is_freq(value) -> bool:
+    try:
+        return (value > 0 if type(value) is int else
+                pd.tseries.frequencies.to_offset(value) is not None and isinstance(value, str))
+    except (ValueError, TypeError):
+        return False
+
+
+_NAME = (lambda v: v is None or type(v) in (str, int, float), "a string, number or null")
+_NAMES = (lambda v: isinstance(v, list) and v and all(_NAME[0](x) for x in v),
+          "a non-empty list of strings or numbers")
+_POS = (lambda v: type(v) is int and v >= 1, "an integer >= 1")
+_BOOL = (lambda v: isinstance(v, bool), "true or false")
+#: forecaster.json: field -> (check, what is accepted)
+_FIELDS = {
+    "format": (lambda v: v == FORMAT, repr(FORMAT)),
+    "version": (lambda v: v == VERSION, f"{VERSION} (the version this package reads)"),
+    "save_id": (lambda v: isinstance(v, str), "a string"), "horizon": _POS,
+    "lookback": (lambda v: v is None or _POS[0](v), "an integer >= 1 or null"),
+    "verbose": _BOOL, "y_is_series": _BOOL,
+    "freq": (_is_freq, "a pandas frequency such as 'D' or 'MS', or a positive integer step"),
+    "tz": (_is_zone, "null, an IANA time zone such as 'Europe/Paris', or an offset '+01:00'"),
+    "unit": (lambda v: v in ("s", "ms", "us", "ns"), "'s', 'ms', 'us' or 'ns'"),
+    "y_name": _NAME, "y_columns": _NAMES, "y_index_name": _NAME, "X_index_name": _NAME,
+    "X_columns": (lambda v: v is None or _NAMES[0](v), "null or " + _NAMES[1]),
+}
+
+
+def load_forecaster(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None, object]:
+    """The settings (``forecaster.json``, checked field by field), ``y`` and ``X`` as frames
+    and the model of a folder written by :func:`save_forecaster`.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``folder`` holds no ``forecaster.json``.
+    ModelFileError
+        A file is damaged, not ours or from another save, or a field of ``forecaster.json``
+        is missing or wrong (naming the file and the field).
+    """
+    if folder.is_dir():
+        recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
+    path, data = folder / MANIFEST, folder / DATA
+    if not path.is_file():
+        raise FileNotFoundError(f"no S4DForecaster in {str(folder)!r}: {str(path)!r} does not "
+                                "exist (S4DForecaster.save(path) writes it).")
+    bad = f"forecaster file {str(path)!r} is damaged or was edited"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{bad} (not valid JSON: {err}).") from err
+    if not isinstance(manifest, dict):
+        raise ModelFileError(f"{bad}: it holds a {type(manifest).__name__}, not an object.")
+    for field, (ok, accepted) in _FIELDS.items():
+        if field not in manifest or not ok(manifest[field]):
+            raise ModelFileError(f"{bad}: field {field!r} is missing." if field not in manifest
+                                 else f"{bad}: field {field!r} must be {accepted}, got "
+                                      f"{manifest[field]!r}.")
+    if manifest["y_is_series"] and len(manifest["y_columns"]) != 1:
+        raise ModelFileError(f"{bad}: field 'y_columns' must name one column when "
+                             f"'y_is_series' is true, got {manifest['y_columns']!r}.")
+    for file in (data, folder / MODEL):
+        if check_archive(file, "forecaster file") != manifest["save_id"]:
+            raise ModelFileError(f"{str(file)!r} does not belong with {str(path)!r} (they come "
+                                 "from different saves). Save the forecaster again.")
+    with np.load(data, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    frames = [_frame(manifest, arrays, prefix, bad, data) if manifest[f"{prefix}_columns"]
+              else None for prefix in ("y", "X")]
+    from s4d_forecast.forecasting.s4d_model import S4DModel
+
+    return manifest, frames[0], frames[1], S4DModel.load(str(folder / MODEL))
+
+
+def _frame(manifest: dict, arrays: dict, prefix: str, bad: str, data: Path) -> pd.DataFrame:
+    """``y`` or ``X`` rebuilt from ``data.npz`` and the settings, checked against each other."""
+    columns, values, ints = (manifest[f"{prefix}_columns"], arrays.get(prefix),
+                             arrays.get(f"{prefix}_index"))
+    if values is None or ints is None or values.ndim != 2 or not len(values) or (
+            ints.shape != (len(values),) or values.shape[1] != len(columns)):
+        raise ModelFileError(f"{bad}: the arrays {prefix!r} / '{prefix}_index' of "
+                             f"{str(data)!r} must hold one row per index value and the "
+                             f"{len(columns)} column(s) of field '{prefix}_columns'.")
+    freq, name = manifest["freq"], manifest[f"{prefix}_index_name"]
+    try:
+        if type(freq) is int:
+            index = pd.RangeIndex(int(ints[0]), int(ints[0]) + len(ints) * freq, freq, name=name)
+            if not np.array_equal(index, ints):
+                raise ValueError(f"positions are not steps of {freq}")
+        else:
+            index = pd.DatetimeIndex(ints.astype(f"datetime64[{manifest['unit']}]"))
+            if manifest["tz"] is not None:
+                index = index.tz_localize("UTC").tz_convert(zone_from_key(manifest["tz"]))
+            index = pd.DatetimeIndex(index, freq=freq, name=name)
+    except (ValueError, TypeError, OverflowError) as err:
+        raise ModelFileError(f"{bad}: the '{prefix}_index' of {str(data)!r} does not follow its "
+                             f"fields 'freq', 'tz' and 'unit' ({err}).") from err
+    return pd.DataFrame(values, index=index, columns=columns)
+
+
+_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)(?::(\d\d))?")
+
+
+def zone_key(tz) -> str | None:
+    """Text that rebuilds the time zone ``tz`` anywhere (:func:`zone_from_key`): an IANA key
+    (zoneinfo, pytz, dateutil), ``"UTC"`` or a fixed offset ``"+01:00"``; ``None`` when it
+    has none (``dateutil.tz.tzlocal()``, a keyless ``ZoneInfo.from_file``)."""
+    key = getattr(tz, "key", None) or getattr(tz, "zone", None)
+    found = getattr(tz, "_filename", None) if type(tz).__name__ == "tzfile" else None  # dateutil
+    if isinstance(found, str):
+        import zoneinfo
+
+        key = next((os.path.relpath(found, base) for base in zoneinfo.TZPATH
+                    if not os.path.relpath(found, base).startswith("..")), found)
+    if isinstance(key, str) and not os.path.isabs(key):
+        return key
+    if type(tz).__name__ in ("timezone", "tzutc", "tzoffset", "UTC", "_FixedOffset",
+                             "FixedOffset") and tz.utcoffset(None) is not None:
+        seconds = int(tz.utcoffset(None).total_seconds())
+        sign, seconds = "+" if seconds >= 0 else "-", abs(seconds)
+        text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+        return "UTC" if not seconds else text + (f":{seconds % 60:02d}" if seconds % 60 else "")
+    return None
+
+
+def zone_from_key(key: str):
+    """The time zone :func:`zone_key` wrote: a fixed offset, or the key for pandas."""
+    match = _OFFSET.fullmatch(key)
+    if match is None:
+        return key
+    sign, hours, minutes, seconds = match.groups()
+    offset = datetime.timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0))
+    return datetime.timezone(-offset if sign == "-" else offset)

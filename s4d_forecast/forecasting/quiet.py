@@ -1,4 +1,4 @@
-"""Keep command-line runs readable: silence per-fit banners of Lightning and darts."""
+"""Keep runs readable: silence the per-fit banners and warnings of Lightning and darts."""
 
 from __future__ import annotations
 
@@ -6,41 +6,36 @@ import contextlib
 import logging
 import warnings
 
+_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning", "darts")
 
-def quiet_libraries() -> None:
-    """Silence Lightning's and darts' per-fit banners and user warnings (errors still show)."""
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "darts"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="pytorch_lightning")
-    warnings.filterwarnings("ignore", module="lightning")
+
+def _silence(level: int) -> None:
+    for name in _LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    for module in ("pytorch_lightning", "lightning"):
+        warnings.filterwarnings("ignore", module=module)
     warnings.filterwarnings("ignore", category=UserWarning)
 
 
-_LIBRARY_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning")
+def quiet_libraries() -> None:
+    """For the rest of the process: Lightning's and darts' banners and user warnings off
+    (errors still show)."""
+    _silence(logging.ERROR)
 
 
 @contextlib.contextmanager
 def quieted(enabled: bool = True):
-    """Within the block, hide Lightning's banners (GPU/TPU lines, tips, model summary
-    logging) and library warnings; restore the previous settings afterwards.
-
-    Progress bars are not affected (they are a Trainer setting). ``enabled=False`` changes
-    nothing.
-    """
+    """Within the block (if ``enabled``): Lightning's banners (GPU/TPU lines, tips, model
+    summary) and library warnings off; progress bars stay (a Trainer setting)."""
     if not enabled:
         yield
         return
-    loggers = [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
+    levels = {name: logging.getLogger(name).level for name in _LOGGERS}
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module="pytorch_lightning")
-            warnings.filterwarnings("ignore", module="lightning")
-            warnings.filterwarnings("ignore", category=UserWarning)
+            _silence(logging.WARNING)
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             yield
     finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

@@ -19,7 +19,7 @@ AUTO_D_MODEL_SINGLE = 16
 AUTO_D_MODEL = 32
 
 
-class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
+class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
     def __init__(
         self,
         input_chunk_length: int,
@@ -338,10 +338,11 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
     def save(self, path: str | None = None, clean: bool = False) -> None:
         """Save the model as ``path`` and its weights as ``path + ".ckpt"``.
 
-        Both files are written atomically (temporary file, fsync, rename) and carry a shared
-        pairing id, so :meth:`load` refuses a ``.pt`` and ``.ckpt`` from different saves; a
-        save that fails leaves the earlier pair as it was. A loaded model saved again keeps
-        its weights. See :mod:`s4d_forecast.forecasting.model_files`.
+        One transaction (:mod:`s4d_forecast.forecasting.model_files`): the pair either is
+        replaced completely or stays as it was, also after a kill (the next save or load
+        settles the leftovers, with a warning); both files carry one save id, so :meth:`load`
+        refuses files of different saves. Only files of an earlier save are replaced. A
+        loaded model saved again keeps its weights.
 
         Parameters
         ----------
@@ -355,8 +356,9 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         ------
         TypeError, ValueError
             ``path`` is not a str / os.PathLike, or is empty.
-        IsADirectoryError, FileNotFoundError, NotADirectoryError, PermissionError
-            ``path`` or ``path + ".ckpt"`` is a folder, or the folder of ``path`` does not
+        IsADirectoryError, FileExistsError, FileNotFoundError, NotADirectoryError, PermissionError
+            ``path`` or ``path + ".ckpt"`` is a folder, a symbolic link, a FIFO / device /
+            socket or a file that no S4DModel save wrote, or the folder of ``path`` does not
             exist, is a file or is not writable; checked before anything is written.
         """
         model_files.save_model(self, path, clean=clean)
@@ -376,10 +378,9 @@ class S4DModel(_validation.FiniteSeriesMixin, MixedCovariatesTorchModel):
         Raises
         ------
         s4d_forecast.forecasting.model_files.ModelFileError
-            A file is truncated or corrupt (damaged), is not a torch archive (refused as unsafe
-            / not a model file), is a folder, a zip that torch did not write (a ``.npz``), a
-            torch file holding no model (a saved state dict) or another darts model's file, or
-            the ``.pt`` and ``.ckpt`` come from different saves.
+            A file is a folder, truncated or corrupt (damaged), a bare pickle (unsafe), not
+            written by :meth:`save` (no save id), or the ``.pt`` and ``.ckpt`` come from
+            different saves.
         """
         return model_files.load_model(
             MixedCovariatesTorchModel.load, path, pl_trainer_kwargs=pl_trainer_kwargs,

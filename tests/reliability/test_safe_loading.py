@@ -36,14 +36,22 @@ def test_payload_really_runs_under_plain_pickle(tmp_path):
     assert trace.exists()
 
 
-def test_darts_model_file_with_payload_is_refused(tmp_path):
+@pytest.mark.parametrize("forged_id", [False, True])
+def test_darts_model_file_with_payload_is_refused(tmp_path, forged_id):
+    """Without our save id the file is refused before unpickling; with a forged one, darts'
+    restricted unpickler refuses the payload."""
     from s4d_forecast import S4DModel
+    from s4d_forecast.forecasting import model_files
 
     trace = tmp_path / "trace"
     path = tmp_path / "model.pt"
     torch.save(_Payload(trace), path)  # darts writes its model file with torch.save
     torch.save({}, str(path) + ".ckpt")
-    with pytest.raises(Exception, match="(?i)Path|unsupported|not allowed|trusted"):
+    if forged_id:
+        for target in (path, Path(str(path) + ".ckpt")):
+            model_files._stamp(target, "0" * 32)
+    with pytest.raises(model_files.ModelFileError,
+                       match="refused as unsafe" if forged_id else "not written by"):
         S4DModel.load(str(path))
     assert not trace.exists(), "the payload was executed"
 

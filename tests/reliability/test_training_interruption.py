@@ -97,3 +97,46 @@ def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(tmp_path):
 def test_guard_argument_checked():
     with pytest.raises(ValueError, match="check_every=0"):
         NonFiniteLossGuard(check_every=0)
+
+
+class _CtrlC(pl.Callback):
+    """Sends this process SIGINT, as Ctrl-C does, in the step named by ``at`` (a class
+    attribute: darts copies the callbacks it is given)."""
+
+    at = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if _CtrlC.at == "fit":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def on_predict_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        if _CtrlC.at == "predict":
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("step", ["fit", "predict"])
+def test_ctrl_c_in_fit_or_predict_is_a_keyboard_interrupt_that_changes_nothing(step):
+    import numpy as np
+    import pandas as pd
+
+    from s4d_forecast import S4DForecaster
+
+    y = pd.Series(np.sin(np.arange(40) / 3), index=pd.date_range("2021-01-01", periods=40))
+    f = S4DForecaster(horizon=4, lookback=8, d_model=4, d_state=4, hidden_size=8, n_epochs=1,
+                      random_state=0, pl_trainer_kwargs={
+                          "accelerator": "cpu", "enable_progress_bar": False, "logger": False,
+                          "enable_checkpointing": False, "callbacks": [_CtrlC()]}).fit(y)
+    before, predicted = dict(vars(f)), f.predict()
+    # Python's own handler (a process started in the background may begin with SIGINT ignored)
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    _CtrlC.at = step
+    try:
+        with pytest.raises(KeyboardInterrupt):  # not Lightning's SystemExit(1)
+            f.fit(y * 2) if step == "fit" else f.predict()
+        # Lightning ignores SIGINT after catching it: the handler is back, Ctrl-C works again
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        _CtrlC.at = None
+        signal.signal(signal.SIGINT, outer)
+    assert all(value is before[name] for name, value in vars(f).items())
+    pd.testing.assert_series_equal(f.predict(), predicted)
