@@ -41,6 +41,7 @@ class RollingResult:
     scores: dict  # name -> (mse, mae)
     compute_s: dict  # name -> seconds
     refits: int
+    forecasts: dict | None = None  # name -> (windows, horizon, C), with keep_forecasts
 
     def rows(self) -> list[dict]:
         return [{"way": name, "horizon": self.horizon, "mse": mse, "mae": mae,
@@ -66,7 +67,7 @@ def _forecast(model, rows: np.ndarray) -> np.ndarray:
 
 
 def rolling_origin(prep: Prepared, horizon: int, build_model, refit_every: int | None = None,
-                   log=print) -> RollingResult:
+                   log=print, keep_forecasts: bool = False) -> RollingResult:
     """Score frozen, online and refitted S4DModels on every test origin of ``prep``.
 
     Parameters
@@ -80,6 +81,8 @@ def rolling_origin(prep: Prepared, horizon: int, build_model, refit_every: int |
         (``comparison.models.build_model``), called for the first fit and every refit.
     refit_every
         Origins between refits; default ``horizon``.
+    keep_forecasts
+        Also return every way's forecasts (``RollingResult.forecasts``).
     """
     from s4d_forecast.comparison.runner import forecast_windows
 
@@ -95,7 +98,9 @@ def rolling_origin(prep: Prepared, horizon: int, build_model, refit_every: int |
     compute = dict.fromkeys(scorers, 0.0)
 
     start = time.perf_counter()
-    scorers["frozen"].add(0, forecast_windows(model, prep, horizon, 0, n_windows))
+    kept = {}
+    kept["frozen"] = forecast_windows(model, prep, horizon, 0, n_windows)
+    scorers["frozen"].add(0, kept["frozen"])
     compute["frozen"] = time.perf_counter() - start
 
     online = copy.copy(model)  # darts' own deepcopy drops the trained module
@@ -111,8 +116,9 @@ def rolling_origin(prep: Prepared, horizon: int, build_model, refit_every: int |
             online.update(prep.rows(origin, origin + 1))
     compute["online"] = time.perf_counter() - start
     scorers["online"].add(0, forecasts)
+    kept["online"] = forecasts
 
-    refits = 0
+    refits, kept["refit"] = 0, []
     for w0 in range(0, n_windows, refit_every):
         w1 = min(n_windows, w0 + refit_every)
         origin = test_start + w0
@@ -127,8 +133,11 @@ def rolling_origin(prep: Prepared, horizon: int, build_model, refit_every: int |
             compute["refit"] += time.perf_counter() - start
             refits += 1
         start = time.perf_counter()
-        scorers["refit"].add(w0, forecast_windows(fitted, prep, horizon, w0, w1))
+        kept["refit"].append(forecast_windows(fitted, prep, horizon, w0, w1))
+        scorers["refit"].add(w0, kept["refit"][-1])
         compute["refit"] += time.perf_counter() - start
         log(f"  refit {refits} at window {w0}/{n_windows}")
+    kept["refit"] = np.concatenate(kept["refit"])
     return RollingResult(horizon, n_windows, first_fit,
-                         {k: s.totals() for k, s in scorers.items()}, compute, refits)
+                         {k: s.totals() for k, s in scorers.items()}, compute, refits,
+                         kept if keep_forecasts else None)

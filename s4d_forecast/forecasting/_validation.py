@@ -97,8 +97,7 @@ MODEL_ARGS = {
         "hidden_size", "decoder_output_dim", "temporal_decoder_hidden", "batch_size",
         "n_epochs", "nr_epochs_val_period")},
     **{name: c.check_bool for name in (
-        "bidirectional", "channel_independent", "zero_init_branch", "residual_branch",
-        "use_static_covariates", "log_tensorboard", "force_reset", "save_checkpoints",
+        "bidirectional", "gate", "use_static_covariates", "log_tensorboard", "force_reset", "save_checkpoints",
         "show_warnings", "use_reversible_instance_norm")},
     **{name: c.check_mapping for name in (
         "ssm_kwargs", "optimizer_kwargs", "lr_scheduler_kwargs", "pl_trainer_kwargs",
@@ -113,22 +112,12 @@ MODEL_ARGS = {
     "init": _choice("s4d_forecast.ssm", "INITS"), "disc": _choice("s4d_forecast.ssm", "DISCS"),
     "dropout": lambda n, v: c.check_float(n, v, 0.0, 1.0, hi_open=True),
     "ssm_lr": lambda n, v: c.check_float(n, v, 0, lo_open=True, none_ok=True),
-    "linear_lr": lambda n, v: c.check_float(n, v, 0, none_ok=True),
-    "linear_init": _choice(_MODULE, "LINEAR_INITS", "auto"),
-    "normalization": _choice(_MODULE, "NORMALIZATIONS", "auto"),
-    "head": _choice(_MODULE, "HEADS"), "likelihood": _likelihood,
+    "encoder": _choice(_MODULE, "ENCODERS"), "level_input": _choice(_MODULE, "LEVEL_INPUTS"),
+    "likelihood": _likelihood,
 }
 #: what an S4DModel is told through optimizer_kwargs, whatever the optimiser
 _OPTIMIZER_VALUES = {"lr": lambda n, v: c.check_float(n, v, 0, lo_open=True),
                      "weight_decay": lambda n, v: c.check_float(n, v, 0)}
-
-
-def normalizable(likelihood) -> bool:
-    """Whether forecasts of this likelihood can be shifted and scaled back to the target's
-    scale: point forecasts and quantiles can, a distribution's parameters in general cannot."""
-    from darts.utils.likelihood_models import QuantileRegression
-
-    return likelihood is None or isinstance(likelihood, QuantileRegression)
 
 
 def _names_of(*functions) -> set:
@@ -173,14 +162,6 @@ def validate_model_args(args: dict) -> None:
             check(f"optimizer_kwargs[{name!r}]", args["optimizer_kwargs"][name])
     _check_class_kwargs(args, "optimizer_cls", "optimizer_kwargs", torch.optim.Adam)
     _check_class_kwargs(args, "lr_scheduler_cls", "lr_scheduler_kwargs", None)
-    likelihood = args.get("likelihood")
-    for name, value in (("normalization", args.get("normalization")),
-                        ("linear_init", "ols" if args.get("linear_init") == "ols" else None)):
-        if value not in ("auto", None) and not normalizable(likelihood):
-            raise ValueError(
-                f"`{name}={value!r}` works on the series' values and cannot be undone on the "
-                f"parameters of {type(likelihood).__name__} (only point forecasts and "
-                f"QuantileRegression are values); use {name}='auto' with it.")
     _check_ssm_kwargs(args, dict(args.get("ssm_kwargs") or {}))
 
 

@@ -57,6 +57,8 @@ BRANCH_WEIGHT_DECAY = 0.01
 #: covariates stay out of the linear path (the branch reads them), and a lookback beyond it
 #: starts the path at random.
 MAX_LINEAR_FEATURES = 4097
+ENCODERS = ("s4d", "mlp")
+LEVEL_INPUTS = (False, "sequence", "last", "replace")
 #: Windows per batch when the training and validation windows are read for the ridge fit.
 _MOMENT_BATCH = 1024
 #: Most float64 values the ridge statistics kept for online updates may hold (64 MiB: a
