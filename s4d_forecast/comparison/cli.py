@@ -20,6 +20,12 @@ relative to the best of DLinear/NLinear/TiDE/NHiTS/TSMixer), and writes results.
 results.csv, summary.md, summary.csv and forecast_<case>.png. Data files are read from
 --data-root (default: $S4D_DATA_ROOT, else ../shared/data).
 
+Every finished (case, horizon, model) cell is kept in OUTPUT/cells/ as it finishes: rerun the
+same command to finish an interrupted run (only the missing cells run). A failed cell is a
+row with its error. ``--workers N`` runs the cells on N local Ray worker processes,
+``--ray ADDRESS`` on a Ray cluster (``pip install 's4d_forecast[distributed]'``), with the
+same tables as a run in one process.
+
 Statistical baselines (``ets``, ``theta``, ``arima``) are fitted on the training split (Theta
 on each window's input) and applied to each test window's lookback rows; they are scored on
 at most --stat-windows evenly strided windows, and every model is also reported on those.
@@ -36,7 +42,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from s4d_forecast._checks import check_output_folder, nearest_existing
+from s4d_forecast._checks import nearest_existing
 from s4d_forecast.comparison.names import MODELS, STATISTICAL
 from s4d_forecast.forecasting.quiet import quiet_libraries
 
@@ -154,18 +160,25 @@ def register(subparsers) -> None:
                    help="fit ETS/ARIMA on the last this-many training rows (default: 5000; "
                    "0: the whole training split)")
     p.add_argument("--progress", action="store_true", help="show Lightning progress bars")
+    from s4d_forecast.comparison.distributed import add_arguments
+
+    add_arguments(p)  # --workers, --ray, --s4d-config
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark (one dataset or a suite); print the tables and write the files.
 
-    Returns the exit code: 0, or 2 with one ``s4d-forecast benchmark: error: ...`` line on
-    stderr for a bad setting or a missing data file. A non-empty --output without
-    --overwrite raises ``FileExistsError`` before anything is loaded or trained.
+    Returns the exit code: 0; 1 when a cell failed (its row holds the error); or 2 with one
+    ``s4d-forecast benchmark: error: ...`` line on stderr for a bad setting or a missing data
+    file. A non-empty --output without --overwrite raises ``FileExistsError`` before anything
+    is loaded or trained, unless it holds the cells of an earlier run of the same settings
+    (:mod:`~s4d_forecast.comparison.cells`): then only the missing cells run.
     """
+    from s4d_forecast.comparison.distributed import check_args
+
     prog = f"s4d-forecast {getattr(args, 'command_name', 'benchmark')}"
-    check_output_folder(args.output, args.overwrite)  # before any training
+    check_args(args)  # before any training: --output (or a run to resume there), Ray options
     try:
         check_output_writable(args.output)
         config = _config(args)
@@ -179,16 +192,12 @@ def run(args: argparse.Namespace) -> int:
             cases = select_cases(args.suite, args.cases)
             quiet_libraries()
             return _run_suite(args, config, cases)
+        from s4d_forecast.comparison.cells import benchmark_cells, failed_cells
         from s4d_forecast.comparison.datasets import load_dataset
-        from s4d_forecast.comparison.runner import run_benchmark
 
         data = load_dataset(args.dataset, args.data_path, args.time_col, args.target_cols)
         quiet_libraries()
-        try:
-            result = run_benchmark(data, config)
-        except Exception as exc:
-            _write_partial(exc, args, prog)
-            raise
+        result = benchmark_cells(args, config, data)  # each cell kept in --output/cells
     except ValueError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -204,27 +213,7 @@ def run(args: argparse.Namespace) -> int:
     for line in result.warnings:
         print(f"{prog}: warning: {line}", file=sys.stderr)
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
-    return 0
-
-
-def _write_partial(exc: Exception, args: argparse.Namespace, prog: str) -> None:
-    """A model failed mid-run: write the rows of the models that finished (results.md and
-    results.csv, marked partial) so their training is not lost."""
-    partial = getattr(exc, "partial_result", None)
-    if partial is None or partial.table.empty:
-        return
-    from s4d_forecast.comparison.report import describe, markdown_table
-
-    output = Path(args.output)
-    if args.overwrite:
-        clear_results(output)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "results.md").write_text(
-        "**Partial results: the run stopped before every model finished.**\n\n"
-        + describe(partial, command_line(args)) + "\n" + markdown_table(partial.table) + "\n")
-    partial.table.to_csv(output / "results.csv", index=False, float_format="%.6g")
-    print(f"{prog}: partial results of the {len(partial.table)} finished row(s) written to "
-          f"{output / 'results.md'} and {output / 'results.csv'}", file=sys.stderr)
+    return 1 if failed_cells(result.table) else 0
 
 
 RESULT_FILES = ("results.md", "results.csv", "summary.md", "summary.csv",
@@ -310,14 +299,14 @@ def _set_threads_and_device(args: argparse.Namespace) -> None:
 
 
 def _run_suite(args: argparse.Namespace, config, cases) -> int:
+    from s4d_forecast.comparison.cells import failed_cells, suite_cells
     from s4d_forecast.comparison.report import (
         markdown_table,
         suite_summary_text,
         write_suite_report,
     )
-    from s4d_forecast.comparison.suite_run import run_suite
 
-    suite = run_suite(cases, config, args.data_root)
+    suite = suite_cells(args, config, cases)  # each cell kept in --output/cells
     command = command_line(args)
     if args.overwrite:
         clear_results(args.output)
@@ -338,7 +327,7 @@ def _run_suite(args: argparse.Namespace, config, cases) -> int:
               f"mean over {r.rival_cases} case(s): {r.gmean_vs_rivals:.3f} (issue 14: <= 0.95); "
               f"first or within 2% in {r.within_2pct}/{len(suite.cases)} case(s)")
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
-    return 0
+    return 1 if failed_cells(suite.table) else 0
 
 
 def command_line(args: argparse.Namespace) -> str:
