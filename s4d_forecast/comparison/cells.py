@@ -57,7 +57,7 @@ FAILED = "failed: "
 
 @dataclass
 class OneRow(BenchmarkConfig):
-    """A run's budget restricted to the row ``label``: :meth:`entries` yields that row only,
+    """A run's budget restricted to the row ``label``: ``entries()`` yields that row only,
     while ``models`` (which sets the common test windows) stays the whole run's."""
 
     label: str = ""
@@ -226,7 +226,8 @@ def run_jobs(jobs: list[Job], output: str | Path, *, overwrite: bool = False,
              workers: int | None = None, address: str | None = None,
              log=print) -> list[BenchmarkResult]:
     """Run every cell of ``jobs`` not yet in ``output``'s cell store, keep each as it finishes,
-    and assemble one :class:`BenchmarkResult` per job (the table of a sequential run).
+    and assemble one :class:`~s4d_forecast.comparison.runner.BenchmarkResult` per job (the
+    table of a sequential run).
 
     Parameters
     ----------
@@ -266,7 +267,7 @@ def run_jobs(jobs: list[Job], output: str | Path, *, overwrite: bool = False,
             printed[job].add(line)
             log(f"{_prefix(jobs[job])}{line}")
 
-    start, done = time.perf_counter(), 0
+    first, done = None, 0  # the time left is estimated from the cells after the first
     if workers or address:
         finished = _on_ray(jobs, preps, todo, workers, address)
     else:
@@ -277,14 +278,14 @@ def run_jobs(jobs: list[Job], output: str | Path, *, overwrite: bool = False,
         records[cell] = record
         for line in record["log"]:
             echo(cell.job, line)
-        done += 1
-        left = len(todo) - done
-        eta = (time.perf_counter() - start) / done * left
+        done, left = done + 1, len(todo) - done - 1
+        first = time.perf_counter() if first is None else first
+        eta = (time.perf_counter() - first) / (done - 1) * left if done > 1 else None
         outcome = (f"FAILED ({record['error']})" if "error" in record
                    else f"MSE {record['row']['mse']:.4f}")
         log(f"[{len(records)}/{len(cells)}] {_prefix(jobs[cell.job])}{cell.label} "
             f"h={cell.horizon}: {outcome} in {record['seconds']:.1f} s; {left} left"
-            + (f", about {_duration(eta)} to go" if left else ""))
+            + (f", about {_duration(eta)} to go" if left and eta is not None else ""))
     return [assemble(job, preps[j], [(c, records[c]) for c in cells if c.job == j],
                      skipped[j]) for j, job in enumerate(jobs)]
 
@@ -347,8 +348,10 @@ def _failed_row(cell: Cell, error: str) -> dict:
 
 
 def assemble(job: Job, prep, finished: list, skipped: list[str]) -> BenchmarkResult:
-    """The :class:`BenchmarkResult` of ``job`` from its ``(cell, record)`` pairs in plan
-    order: what :func:`run_benchmark` returns for the same budget, a failed cell as a row."""
+    """The :class:`~s4d_forecast.comparison.runner.BenchmarkResult` of ``job`` from its
+    ``(cell, record)`` pairs in plan order: what
+    :func:`~s4d_forecast.comparison.runner.run_benchmark` returns for the same budget, a failed
+    cell as a row."""
     config = job.config
     rows, per_step, examples, warnings = [], {}, {}, []
     for cell, record in finished:

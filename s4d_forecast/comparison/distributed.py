@@ -141,12 +141,13 @@ def ray_session(workers: int | None = None, address: str | None = None):
 
     started = not ray.is_initialized()
     if started:
-        options = {"log_to_driver": False, "logging_level": "WARNING"}
+        options = {"log_to_driver": False, "logging_level": "ERROR"}
         try:
             if address:
                 ray.init(address=address, **options)
             else:
-                ray.init(num_cpus=workers, include_dashboard=False, **options)
+                # "local": a new instance even where `ray start` left a cluster address
+                ray.init(address="local", num_cpus=workers, include_dashboard=False, **options)
         except ConnectionError as exc:
             raise ValueError(
                 f"--ray={address!r}: cannot connect ({exc}); start a cluster with `ray start "

@@ -29,9 +29,11 @@ Needs ``pip install 's4d_forecast[distributed]'`` (Ray Tune and Optuna).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,7 +257,7 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
     Parameters
     ----------
     data : BenchmarkData
-        From :func:`~s4d_forecast.comparison.load_dataset` or a suite case.
+        From :func:`~s4d_forecast.comparison.datasets.load_dataset` or a suite case.
     horizon, lookback : int
     trials : int
         Settings tried (besides the default).
@@ -265,7 +267,7 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
         A local Ray instance with ``workers`` CPUs (default: every core), or the Ray cluster at
         ``address``; each trial takes one CPU and one torch thread.
     **budget
-        :class:`~s4d_forecast.comparison.BenchmarkConfig` fields: ``epochs``, ``patience``,
+        :class:`~s4d_forecast.comparison.runner.BenchmarkConfig` fields: ``epochs``, ``patience``,
         ``batch_size``, ``lr``, ``seed``, ``device``, ``max_train_windows``.
 
     Raises
@@ -276,8 +278,7 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
 
     Examples
     --------
-    >>> from s4d_forecast.comparison import load_dataset
-    >>> from s4d_forecast.comparison.tune import tune_s4d
+    >>> from s4d_forecast.comparison import load_dataset, tune_s4d
     >>> result = tune_s4d(load_dataset("co2"), horizon=26, lookback=104, trials=8,
     ...                   epochs=5, workers=2)
     >>> result.comparison            # default and tuned: validation and test MSE
@@ -286,10 +287,9 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
     >>> model = S4DModel(input_chunk_length=104, output_chunk_length=26, **result.best)
     """
     import dataclasses
+    import tempfile
 
     import pandas as pd
-    from ray import tune
-    from ray.tune.search.optuna import OptunaSearch
 
     from s4d_forecast.comparison.datasets import check_targets
     from s4d_forecast.comparison.distributed import check_installed, ray_session
@@ -305,15 +305,16 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
     prep = prepare(check_targets(data), lookback, [horizon])
     space = check_space(DEFAULT_SPACE if space is None else space, lookback, horizon, log)
     seen = dataclasses.replace(prep, scaled=prep.scaled[:prep.bounds[1][1]])  # no test rows
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
     log(f"tune: {trials} trial(s) of S4DModel on {data.source}, horizon {horizon}, lookback "
         f"{lookback}; each trial scored on the validation windows")
     with ray_session(workers, address) as ray:
         resources = {"cpu": 1, "gpu": 1 if config.device == "gpu" else 0}
         default = ray.remote(_trial).options(num_cpus=1, num_gpus=resources["gpu"]).remote(
             {}, seen, config)
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="s4d_tune_") as storage:
+        with tempfile.TemporaryDirectory(prefix="s4d_tune_") as storage, _quiet_tune():
             tuner = tune.Tuner(
                 tune.with_resources(tune.with_parameters(_trial, prep=seen, budget=config),
                                     resources),
@@ -346,6 +347,25 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
         "setting": ["default", "tuned"], "val_mse": [default_mse, best_mse],
         **{c: scored[c].to_numpy() for c in ("mse", "mae", "fit_s", "params")}})
     return TuneResult(best, table, comparison, config, space, data.source)
+
+
+@contextlib.contextmanager
+def _quiet_tune():
+    """Ray Tune's own tables and Optuna's log off (one line per trial comes from
+    :func:`_progress`)."""
+    import optuna
+
+    verbosity, before = optuna.logging.get_verbosity(), os.environ.get("RAY_AIR_NEW_OUTPUT")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # the classic reporter, silent at verbose=0
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+        if before is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT")
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = before
 
 
 def _progress(total: int, log):

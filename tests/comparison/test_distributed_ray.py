@@ -36,7 +36,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
 def local_ray():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              logging_level="WARNING")
     yield ray
     ray.shutdown()
@@ -156,6 +156,10 @@ def test_a_two_node_cluster_gives_the_sequential_table(sequential, tmp_path):
     finally:
         for node in reversed(nodes):
             _stop_group(node)
+        # the address `ray start` left for `ray.init()` on this machine (as `ray stop` does)
+        current = Path("/tmp/ray/ray_current_cluster")
+        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
 
 
 def _wait_for_nodes(address: str, n: int, env: dict, timeout: float = 180) -> None:
