@@ -197,6 +197,12 @@ class TuneResult:
     comparison : pd.DataFrame
         Rows ``default`` and ``tuned``: ``val_mse`` and the test ``mse``, ``mae``, ``fit_s``,
         ``params`` (one training each, under the same budget).
+    config : BenchmarkConfig
+        The budget of every trial (its one horizon, lookback, epochs, ...).
+    space : dict
+        The search space.
+    source : str
+        Where the series came from.
     """
 
     best: dict
@@ -324,7 +330,11 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
                 run_config=tune.RunConfig(storage_path=storage, name="s4d_tune", verbose=0,
                                           callbacks=[_progress(trials, log)]))
             grid = tuner.fit()
-        default_mse = ray.get(default)[METRIC]
+        try:
+            default_mse = ray.get(default)[METRIC]
+        except Exception as exc:  # reported beside the best, not the end of the search
+            default_mse = math.nan
+            log(f"tune: the default setting failed: {str(exc).splitlines()[-1]}")
     rows, best, best_mse = [], None, math.inf
     for result in grid:
         metrics = result.metrics or {}
@@ -332,7 +342,7 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
         rows.append({**{k: _plain(result.config.get(k)) for k in space}, METRIC: mse,
                      "best_epoch": metrics.get("best_epoch", -1),
                      "seconds": metrics.get("seconds", math.nan),
-                     "error": "" if result.error is None else str(result.error).splitlines()[0]})
+                     "error": "" if result.error is None else str(result.error).splitlines()[-1]})
         if mse < best_mse:
             best, best_mse = model_kwargs(result.config, config.lr), mse
     table = pd.DataFrame(rows).sort_values(METRIC, kind="stable", ignore_index=True)
