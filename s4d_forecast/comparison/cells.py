@@ -244,6 +244,7 @@ def run_jobs(jobs: list[Job], output: str | Path, *, overwrite: bool = False,
     preps = []
     for job in jobs:
         try:
+            job.config.validate()
             preps.append(prepare(check_targets(job.data), job.config.lookback,
                                  list(job.config.horizons)))
             check_models_build(job.config)
