@@ -1,5 +1,6 @@
 # Set-up and everyday commands. `make test` and `make demo` work on a fresh machine:
-# they create .venv if missing and install the project with its dev extras.
+# they create .venv if missing and install the project with its dev, docs and distributed
+# extras (the last for the Ray tests).
 # TORCH pins the torch wheel installed first; CI uses the CPU build that lies on disk.
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
@@ -15,7 +16,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[dev,docs]"
+	$(BIN)/pip install --quiet -e ".[dev,docs,distributed]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -27,6 +27,7 @@ _COMMAND_MODULES = [
     "s4d_forecast.tasks.cli",
     "s4d_forecast.comparison.demo",
     "s4d_forecast.comparison.cli",
+    "s4d_forecast.comparison.tune",
     "s4d_forecast.baselines.cli",
 ]
 

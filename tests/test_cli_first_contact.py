@@ -72,9 +72,9 @@ def _never(*args, **kwargs):
 
 @pytest.mark.parametrize("command", ["demo", "benchmark"])
 def test_output_is_checked_before_training(command, tmp_path, capsys, monkeypatch):
-    from s4d_forecast.comparison import runner
+    from s4d_forecast.comparison import cells
 
-    monkeypatch.setattr(runner, "run_benchmark", _never)  # demo is a preset of benchmark
+    monkeypatch.setattr(cells, "run_jobs", _never)  # demo is a preset of benchmark
     extra = [] if command == "demo" else ["--dataset", "co2", "--models", "naive"]
     a_file = tmp_path / "results.csv"
     a_file.write_text("earlier results")

@@ -31,7 +31,7 @@ _LAZY = {
     "BenchmarkConfig": "runner", "BenchmarkResult": "runner", "run_benchmark": "runner",
     "Case": "suite", "DEV_SUITE": "suite", "load_case_data": "suite",
     "run_suite": "suite_run", "SuiteResult": "suite_run", "summarise": "summary",
-    "write_suite_report": "report",
+    "write_suite_report": "report", "tune_s4d": "tune",
 }
 __all__ = sorted(_LAZY)
 

@@ -1,13 +1,17 @@
-"""Rows of an earlier suite run reused beside a new one (``benchmark --suite --baseline DIR``).
+"""``settings.json``: what a benchmark run's rows depend on, checked when the run resumes in its
+--output folder and when a later suite run reuses its rows (``--suite --baseline DIR``).
 
-Every suite run writes ``settings.json`` beside its ``results.csv``: each case's dataset,
-horizon, lookback, season, protocol and a fingerprint of its data (a hash of the values and
-time stamps read), the shared budget (:data:`BUDGET_KEYS`) and whether ``mse_common`` was
-scored on the statistical models' window subset. A run given ``--baseline DIR`` reads the
-rows of the models it does not run itself from ``DIR/results.csv``, after checking that
-every case it runs is in DIR with the same settings and data and that the budget is the
-same; the rows are then summarised with the new ones as if they had run together (their
-``detail`` says where they come from). Anything that differs is refused before training.
+Every run writes ``OUTPUT/settings.json`` before its first cell (:mod:`.cells`): each case's
+dataset, horizons, lookback, season, protocol and a fingerprint of its data (a hash of the
+values and time stamps read), the shared budget (:data:`BUDGET_KEYS`), whether ``mse_common``
+is scored on the statistical models' window subset, and the rows (:data:`ROW_KEYS`). A run
+resumes in that folder only with all of it equal.
+
+A run given ``--baseline DIR`` reads the rows of the models it does not run itself from
+``DIR/results.csv``, after checking that every case it runs is in DIR with the same settings
+and data and that the budget is the same (the models may differ); the rows are then
+summarised with the new ones as if they had run together (their ``detail`` says where they
+come from). Anything that differs is refused before training.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pandas as pd
 SETTINGS_FILE = "settings.json"
 BUDGET_KEYS = ("epochs", "patience", "seed", "max_train_windows", "batch_size", "lr", "rin",
                "stat_windows", "stat_fit_rows")
+ROW_KEYS = ("models", "model_kwargs", "s4d_variants", "device")
 
 
 def data_fingerprint(frame: pd.DataFrame) -> str:
@@ -31,23 +36,40 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def run_settings(cases, config, fingerprints: dict) -> dict:
-    """What a suite run's rows depend on: the cases (with ``fingerprints[case.name]``), the
-    budget and ``statistical_subset``."""
-    return {
-        "cases": {c.name: {"dataset": c.dataset, "horizon": c.horizon, "lookback": c.lookback,
-                           "season": c.season, "protocol": c.protocol,
-                           "data": fingerprints[c.name]} for c in cases},
+def run_settings(jobs) -> dict:
+    """The settings of a run of ``jobs`` (:class:`~s4d_forecast.comparison.cells.Job`, one
+    budget), as JSON reads them back; a case is named by its job's case, else its data, and
+    its ``horizon`` is a list only for a ``--dataset`` run of several."""
+    from s4d_forecast.comparison.datasets import check_targets
+    from s4d_forecast.comparison.runner import uses_stat_subset
+
+    config = jobs[0].config
+    settings = {
+        "cases": {job.case or job.data.name: {
+            "dataset": job.data.name, "horizon": _one_or_all(list(job.config.horizons)),
+            "lookback": job.config.lookback, "season": job.config.season,
+            "protocol": job.config.protocol,
+            "data": data_fingerprint(check_targets(job.data))} for job in jobs},
         **{key: getattr(config, key) for key in BUDGET_KEYS},
-        "statistical_subset": bool(config.common_subset or any(
-            m in ("ets", "theta", "arima") for m in config.models)),
+        "statistical_subset": uses_stat_subset(config),
+        **{key: getattr(config, key) for key in ROW_KEYS},
     }
+    return json.loads(json.dumps(settings, default=repr))
 
 
-def write_settings(output: Path, settings: dict) -> Path:
-    path = Path(output) / SETTINGS_FILE
-    path.write_text(json.dumps(settings, indent=1) + "\n")
-    return path
+def _one_or_all(values: list):
+    return values[0] if len(values) == 1 else values
+
+
+def differences(here, there, path: str = "") -> list[str]:
+    """``"path: value here, value there"`` for every leaf where two settings differ."""
+    if isinstance(here, dict) and isinstance(there, dict):
+        return [d for key in [*here, *(k for k in there if k not in here)]
+                for d in differences(here.get(key), there.get(key), f"{path}.{key}".strip("."))]
+    if isinstance(here, list) and isinstance(there, list) and len(here) == len(there):
+        return [d for i, (a, b) in enumerate(zip(here, there))
+                for d in differences(a, b, f"{path}[{i}]")]
+    return [] if here == there else [f"{path}: {here!r} here, {there!r} there"]
 
 
 def load_baseline(folder, settings: dict, labels_now: set) -> tuple[pd.DataFrame, bool]:
@@ -57,10 +79,12 @@ def load_baseline(folder, settings: dict, labels_now: set) -> tuple[pd.DataFrame
     Raises
     ------
     ValueError
-        ``folder`` lacks ``settings.json`` or ``results.csv``, or its settings differ from
-        ``settings`` (naming each difference), or this run has statistical models and the
-        baseline's common windows were not their subset.
+        ``folder`` lacks ``settings.json`` or ``results.csv``, its settings differ from
+        ``settings`` (naming each difference), this run has statistical models and the
+        baseline's common windows were not their subset, or a row to reuse failed there.
     """
+    from s4d_forecast.comparison.cells import FAILED
+
     folder = Path(folder)
     where = f"--baseline {str(folder)!r}"
     try:
@@ -68,18 +92,15 @@ def load_baseline(folder, settings: dict, labels_now: set) -> tuple[pd.DataFrame
         table = pd.read_csv(folder / "results.csv")
     except FileNotFoundError as exc:
         raise ValueError(f"{where}: {exc.filename} does not exist; give the --output folder "
-                         "of an earlier `s4d-forecast benchmark --suite` run") from None
+                         "of an earlier, finished `s4d-forecast benchmark --suite` run") from None
     except (json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f"{where}: unreadable settings or results ({exc})") from None
-    differ = [f"{key} {settings[key]!r} here, {earlier.get(key)!r} there"
-              for key in BUDGET_KEYS if earlier.get(key) != settings[key]]
+    differ = differences({k: settings[k] for k in BUDGET_KEYS},
+                         {k: earlier.get(k) for k in BUDGET_KEYS})
     for name, case in settings["cases"].items():
         there = earlier.get("cases", {}).get(name)
-        if there is None:
-            differ.append(f"case {name!r} was not run there")
-        elif there != case:
-            differ += [f"case {name!r}: {key} {case[key]!r} here, {there.get(key)!r} there"
-                       for key in case if there.get(key) != case[key]]
+        differ += ([f"case {name!r} was not run there"] if there is None
+                   else differences(case, there, f"cases.{name}"))
     if settings["statistical_subset"] and not earlier.get("statistical_subset"):
         differ.append("statistical models run here, but none ran there, so its rows were "
                       "not scored on their window subset")
@@ -87,6 +108,10 @@ def load_baseline(folder, settings: dict, labels_now: set) -> tuple[pd.DataFrame
         raise ValueError(f"{where} used other settings, so its rows cannot stand beside this "
                          f"run's: {'; '.join(differ)}")
     rows = table[table["case"].isin(settings["cases"]) & ~table["model"].isin(labels_now)]
+    failed = rows[rows["detail"].astype(str).str.startswith(FAILED)]
+    if len(failed):
+        raise ValueError(f"{where}: {', '.join(failed['case'] + ' ' + failed['model'])} failed "
+                         "there; rerun that command to finish it, or run those models now")
     note = f"row from {folder / 'results.csv'}"
     rows = rows.assign(detail=[f"{d}; {note}" if isinstance(d, str) and d else note
                                for d in rows["detail"]])

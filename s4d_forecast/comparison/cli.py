@@ -19,10 +19,17 @@ model is also reported on those. ``--s4d-variants '{"base": {}, "rin":
 ``--suite dev`` runs every case of the dev suite (each with its own horizon, lookback, season
 and protocol; ``--cases`` picks some; files under --data-root, default $S4D_DATA_ROOT, else
 ../shared/data) and summarises each model against the best other model of each case;
-it also writes summary.md, summary.csv, settings.json and forecast_<case>.png.
+it also writes summary.md, summary.csv and forecast_<case>.png.
 ``--baseline DIR`` adds the rows of the models not run now from an earlier suite run in DIR,
 after checking that it used the same cases, data and budget. Details:
 docs/benchmark_protocols.md.
+
+Every (case, horizon, model) cell is kept in OUTPUT/cells/ as it finishes, after the run's
+OUTPUT/settings.json: rerun the same command to finish an interrupted run (only the missing
+cells run). A failed cell is a row with its error. ``--workers N`` runs the cells on N local
+Ray worker processes, ``--ray ADDRESS`` on a Ray cluster (``pip install
+'s4d_forecast[distributed]'``), with the same tables as a run in one process. Details:
+docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -90,6 +97,78 @@ def _json(text: str, example: str = KWARGS_EXAMPLE) -> dict:
     return value
 
 
+def json_file(example: str):
+    """An argparse type: the JSON object in the file named, e.g. ``example``."""
+    def read(text: str) -> dict:
+        try:
+            value = json.loads(Path(text).read_text())
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} cannot be read ({exc.strerror})") \
+                from None
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not valid JSON ({exc})") from None
+        if not isinstance(value, dict):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} holds {type(value).__name__}; expected a JSON object of {example}")
+        return value
+    return read
+
+
+def add_shared_arguments(p: argparse.ArgumentParser, selector: str) -> None:
+    """The data, protocol, budget and Ray options of ``benchmark`` and ``tune``; ``selector``
+    is their option naming dev-suite cases, which set their own data and protocol."""
+    from s4d_forecast.comparison.distributed import add_arguments
+
+    p.add_argument("--protocol", choices=("default", "ltsf"), default=None,
+                   help="default: 70/10/20 split; ltsf: every column a target, the ETT "
+                   f"files' 12/4/4-month split ({selector}: each case sets its own)")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help=f"with {selector} or an ETT dataset: folder holding weather/ and "
+                   "series/ (default: $S4D_DATA_ROOT, else ../shared/data)")
+    p.add_argument("--data-path", default=None,
+                   help="the weather.csv or ETT file (--dataset weather, etth1, ...)")
+    p.add_argument("--time-col", default=None, help="time column of a CSV (default: the one "
+                   "named date/time/timestamp/ds)")
+    p.add_argument("--target-cols", type=_names, default=None,
+                   help="comma-separated target columns (default: all but the time column)")
+    p.add_argument("--epochs", type=int, default=10, help="maximum epochs (default: 10)")
+    p.add_argument("--patience", type=int, default=3,
+                   help="early-stopping patience in epochs on the validation loss (default: 3)")
+    p.add_argument("--batch-size", type=int, default=32, help="default: 32")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
+    p.add_argument("--seed", type=int, default=42, help="default: 42")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="default: cpu")
+    p.add_argument("--max-train-windows", type=int, default=None,
+                   help="at most this many training windows per epoch, strided over the "
+                   "whole training split (default: all, stride 1)")
+    add_arguments(p)  # --workers, --ray
+
+
+def check_placement(args: argparse.Namespace, selector: str, per_case: dict,
+                    selector_only: tuple = ()) -> None:
+    """Refuse, before anything is read, the options in ``per_case`` (flag -> value) with
+    ``selector`` (the cases set them), and without it those of ``selector_only``, --data-root
+    for a non-ETT dataset and --target-cols with --protocol ltsf."""
+    if getattr(args, selector[2:]):
+        given = [flag for flag, value in per_case.items() if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} cannot be combined with {selector} (each "
+                             "case sets its own data, horizon, lookback, season and "
+                             "protocol); drop them, or run one dataset with --dataset")
+        return
+    from s4d_forecast.comparison.datasets import ETT
+
+    misplaced = [(flag, selector) for flag in selector_only
+                 if getattr(args, flag[2:].replace("-", "_")) is not None]
+    misplaced += [(flag, where) for flag, value, where in (
+        ("--data-root", args.data_root if args.dataset not in ETT else None,
+         f"{selector} and --dataset {'|'.join(ETT)}"),
+        ("--target-cols", args.target_cols if args.protocol == "ltsf" else None,
+         "--protocol default (ltsf forecasts every column)")) if value is not None]
+    if misplaced:
+        raise ValueError(f"{misplaced[0][0]} applies to {misplaced[0][1]} only")
+
+
 def register(subparsers) -> None:
     """Add the ``benchmark`` subcommand to the ``s4d-forecast`` parser."""
     p = subparsers.add_parser(
@@ -101,51 +180,30 @@ def register(subparsers) -> None:
     what.add_argument("--suite", choices=("dev",), help="run every case of a suite of real "
                       "series (dev: weather, CO2, AirPassengers, sunspots, temperatures, "
                       "heart rate, ETTh2)")
-    p.add_argument("--protocol", choices=("default", "ltsf"), default=None,
-                   help="default: 70/10/20 split; ltsf: every column a target, the ETT "
-                   "files' 12/4/4-month split, published results alongside (--suite: each "
-                   "case sets its own)")
     p.add_argument("--cases", type=_names, default=None,
                    help="with --suite: comma-separated case names (default: all)")
-    p.add_argument("--data-root", type=Path, default=None,
-                   help="with --suite or an ETT dataset: folder holding weather/ and series/ "
-                   "(default: $S4D_DATA_ROOT, else ../shared/data)")
-    p.add_argument("--data-path", default=None,
-                   help="the weather.csv or ETT file (--dataset weather, etth1, ...)")
-    p.add_argument("--time-col", default=None, help="time column of a CSV (default: the one "
-                   "named date/time/timestamp/ds)")
-    p.add_argument("--target-cols", type=_names, default=None,
-                   help="comma-separated target columns (default: all but the time column)")
+    add_shared_arguments(p, "--suite")
     p.add_argument("--horizons", type=_ints, default=None,
                    help="comma-separated forecast lengths (default: 96,192,336,720; each "
                    "--suite case sets its own)")
+    p.add_argument("--lookback", type=int, default=None,
+                   help="input length (default: 96; each --suite case sets its own)")
+    p.add_argument("--season", type=int, default=None,
+                   help="season length in steps, for the statistical models (used when "
+                   "<= 24; each --suite case sets its own)")
     p.add_argument("--models", type=_names, default=list(DEFAULT_MODELS),
                    help=f"comma-separated, from {','.join(MODELS)} (default: all but "
                    f"{','.join(NEURALFORECAST)}, which need "
                    "pip install 's4d_forecast[rivals]')")
     p.add_argument("--output", type=Path, required=True,
-                   help="folder for tables and plots; must be new or empty unless --overwrite")
+                   help="folder for tables and plots; must be new or empty unless --overwrite, "
+                   "or hold an earlier run of the same settings (resumed)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the results in an existing --output folder")
     p.add_argument("--baseline", type=Path, default=None,
                    help="with --suite: an earlier suite run's --output folder; its rows of "
                    "the models not run now join this run's tables and summary (same cases, "
                    "data and budget required)")
-    p.add_argument("--lookback", type=int, default=None,
-                   help="input length (default: 96; each --suite case sets its own)")
-    p.add_argument("--season", type=int, default=None,
-                   help="season length in steps, for the statistical models (used when "
-                   "<= 24; each --suite case sets its own)")
-    p.add_argument("--epochs", type=int, default=10, help="maximum epochs (default: 10)")
-    p.add_argument("--patience", type=int, default=3,
-                   help="early-stopping patience in epochs on the validation loss (default: 3)")
-    p.add_argument("--batch-size", type=int, default=32, help="default: 32")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
-    p.add_argument("--seed", type=int, default=42, help="default: 42")
-    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="default: cpu")
-    p.add_argument("--max-train-windows", type=int, default=None,
-                   help="at most this many training windows per epoch, strided over the "
-                   "whole training split (default: all, stride 1)")
     p.add_argument("--rin", action="store_true",
                    help="reversible instance normalisation for every neural model")
     p.add_argument("--threads", type=int, default=None,
@@ -153,6 +211,11 @@ def register(subparsers) -> None:
                    "busy machine, where small ops stall waiting for threads)")
     p.add_argument("--model-kwargs", type=_json, default={},
                    help='per-model settings as JSON, e.g. \'{"s4d": {"d_model": 32}}\'')
+    p.add_argument("--s4d-config", type=json_file("S4DModel keyword arguments, as `s4d-forecast "
+                                                  "tune` writes (best_config.json)"),
+                   default=None, metavar="FILE",
+                   help="S4DModel settings for the S4D row, a JSON object such as the "
+                   "best_config.json of `s4d-forecast tune`")
     p.add_argument("--s4d-variants", type=_variants, default={},
                    help="named S4D configurations as JSON, each trained and scored as its "
                    'own row S4D[name], e.g. \'{"base": {}, "rin": '
@@ -170,12 +233,17 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark (one dataset or a suite); print the tables and write the files.
 
-    Returns the exit code: 0, or 2 with one ``s4d-forecast benchmark: error: ...`` line on
-    stderr for a bad setting or a missing data file. A non-empty --output without
-    --overwrite raises ``FileExistsError`` before anything is loaded or trained.
+    Returns the exit code: 0; 1 when a cell failed (its row holds the error); or 2 with one
+    ``s4d-forecast benchmark: error: ...`` line on stderr for a bad setting or a missing data
+    file. A non-empty --output without --overwrite raises ``FileExistsError`` before anything
+    is loaded or trained, unless it holds an earlier run of the same settings
+    (:mod:`~s4d_forecast.comparison.cells`): then only the missing cells run.
     """
+    from s4d_forecast.comparison.baseline import SETTINGS_FILE
+
     prog = f"s4d-forecast {getattr(args, 'command_name', 'benchmark')}"
-    check_output_folder(args.output, args.overwrite)  # before any training
+    if not (Path(args.output) / SETTINGS_FILE).is_file():  # else resumed, or refused
+        check_output_folder(args.output, args.overwrite)  # before any training
     try:
         check_output_writable(args.output)
         config = _config(args)
@@ -189,17 +257,15 @@ def run(args: argparse.Namespace) -> int:
             cases = select_cases(args.suite, args.cases)
             quiet_libraries()
             return _run_suite(args, config, cases)
+        from s4d_forecast.comparison import cells
         from s4d_forecast.comparison.datasets import load_dataset
-        from s4d_forecast.comparison.runner import run_benchmark
 
         data = load_dataset(args.dataset, args.data_path, args.time_col, args.target_cols,
                             args.data_root)
         quiet_libraries()
-        try:
-            result = run_benchmark(data, config)
-        except Exception as exc:
-            _write_partial(exc, args, prog)
-            raise
+        (result,) = cells.run_jobs([cells.Job("", data, config)], args.output,
+                                   overwrite=args.overwrite, workers=args.workers,
+                                   address=args.ray)
     except ValueError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -218,31 +284,11 @@ def run(args: argparse.Namespace) -> int:
     for line in result.warnings:
         print(f"{prog}: warning: {line}", file=sys.stderr)
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
-    return 0
+    return 1 if cells.failed_cells(result.table) else 0
 
 
-def _write_partial(exc: Exception, args: argparse.Namespace, prog: str) -> None:
-    """A model failed mid-run: write the rows of the models that finished (results.md and
-    results.csv, marked partial) so their training is not lost."""
-    partial = getattr(exc, "partial_result", None)
-    if partial is None or partial.table.empty:
-        return
-    from s4d_forecast.comparison.report import describe, markdown_table
-
-    output = Path(args.output)
-    if args.overwrite:
-        clear_results(output)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "results.md").write_text(
-        "**Partial results: the run stopped before every model finished.**\n\n"
-        + describe(partial, command_line(args)) + "\n" + markdown_table(partial.table) + "\n")
-    partial.table.to_csv(output / "results.csv", index=False, float_format="%.6g")
-    print(f"{prog}: partial results of the {len(partial.table)} finished row(s) written to "
-          f"{output / 'results.md'} and {output / 'results.csv'}", file=sys.stderr)
-
-
-RESULT_FILES = ("results.md", "results.csv", "summary.md", "summary.csv", "settings.json",
-                "error_by_horizon.png")
+RESULT_FILES = ("results.md", "results.csv", "summary.md", "summary.csv",
+                "error_by_horizon.png")  # settings.json and cells/: the CellStore's
 RESULT_PATTERNS = ("forecast_*.png",)
 
 
@@ -292,27 +338,26 @@ def clear_results(output: Path) -> list[Path]:
 def _config(args: argparse.Namespace):
     from s4d_forecast.comparison.runner import BenchmarkConfig
 
-    if args.suite:
-        misplaced = [flag for flag, value in (
-            ("--horizons", args.horizons), ("--lookback", args.lookback),
-            ("--season", args.season), ("--data-path", args.data_path),
-            ("--time-col", args.time_col), ("--target-cols", args.target_cols),
-            ("--protocol", args.protocol)) if value is not None]
-        if misplaced:
-            raise ValueError(f"{', '.join(misplaced)} cannot be combined with --suite (each "
-                             "case sets its own data, horizon, lookback, season and "
-                             "protocol); drop them, or run one dataset with --dataset")
-    else:
-        from s4d_forecast.comparison.datasets import ETT
+    check_placement(args, "--suite", {
+        "--horizons": args.horizons, "--lookback": args.lookback, "--season": args.season,
+        "--data-path": args.data_path, "--time-col": args.time_col,
+        "--target-cols": args.target_cols, "--protocol": args.protocol},
+        ("--cases", "--baseline"))
+    if (args.workers or args.ray) and args.threads:
+        raise ValueError(f"--threads={args.threads} applies to a run in this process; with "
+                         "--workers or --ray every cell trains on one torch thread")
+    if args.s4d_config is not None:
+        from s4d_forecast.comparison.runner import _no_protocol_keys
 
-        misplaced = [(flag, where) for flag, value, where in (
-            ("--cases", args.cases, "--suite"), ("--baseline", args.baseline, "--suite"),
-            ("--data-root", args.data_root if args.dataset not in ETT else None,
-             f"--suite and --dataset {'|'.join(ETT)}"),
-            ("--target-cols", args.target_cols if args.protocol == "ltsf" else None,
-             "--protocol default (ltsf forecasts every column)")) if value is not None]
-        if misplaced:
-            raise ValueError(f"{misplaced[0][0]} applies to {misplaced[0][1]} only")
+        if "s4d" not in [m.strip().lower() for m in args.models]:
+            raise ValueError(f"--s4d-config given but 's4d' is not among --models "
+                             f"{','.join(args.models)}; add s4d")
+        if "s4d" in args.model_kwargs:
+            raise ValueError("--s4d-config and --model-kwargs '{\"s4d\": ...}' both set S4D's "
+                             "settings; give them in one place")
+        _no_protocol_keys("--s4d-config", args.s4d_config)
+        # the table's command line spells it out as --model-kwargs
+        args.model_kwargs, args.s4d_config = {**args.model_kwargs, "s4d": args.s4d_config}, None
     if args.stat_fit_rows is not None and args.stat_fit_rows < 0:
         raise ValueError(f"--stat-fit-rows={args.stat_fit_rows} must be >= 0 (0: the whole "
                          "training split)")
@@ -345,6 +390,7 @@ def _set_threads_and_device(args: argparse.Namespace) -> None:
 
 
 def _run_suite(args: argparse.Namespace, config, cases) -> int:
+    from s4d_forecast.comparison.cells import failed_cells
     from s4d_forecast.comparison.report import (
         markdown_table,
         suite_summary_text,
@@ -352,7 +398,9 @@ def _run_suite(args: argparse.Namespace, config, cases) -> int:
     )
     from s4d_forecast.comparison.suite_run import run_suite
 
-    suite = run_suite(cases, config, args.data_root, baseline=args.baseline)
+    suite = run_suite(cases, config, args.data_root, baseline=args.baseline,
+                      output=args.output, overwrite=args.overwrite, workers=args.workers,
+                      address=args.ray)
     command = command_line(args)
     if args.overwrite:
         clear_results(args.output)
@@ -374,7 +422,7 @@ def _run_suite(args: argparse.Namespace, config, cases) -> int:
               f"within 2% in {r.within_2pct}/{len(suite.cases)} case(s); fit / TiDE "
               f"{r.gmean_fit_vs_tide:.2f}, fit / PatchTST {r.gmean_fit_vs_patchtst:.2f}")
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
-    return 0
+    return 1 if failed_cells(suite.table) else 0
 
 
 def command_line(args: argparse.Namespace) -> str:

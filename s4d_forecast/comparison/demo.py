@@ -65,7 +65,7 @@ def benchmark_args(args: argparse.Namespace) -> argparse.Namespace:
     output = DEFAULT_OUTPUT if args.output is None else args.output
     return argparse.Namespace(
         dataset="co2", suite=None, cases=None, data_root=None, data_path=None,
-        protocol=None, baseline=None,
+        protocol=None, baseline=None, workers=None, ray=None, s4d_config=None,
         time_col=None, target_cols=None, horizons=[case.horizon], lookback=case.lookback,
         season=case.season, models=list(quick.get("models", MODELS)),
         epochs=args.epochs if args.epochs is not None else quick.get("epochs", EPOCHS),

@@ -218,11 +218,8 @@ def published_text(protocol: str, dataset: str, table: pd.DataFrame) -> str | No
 
 def write_suite_report(suite, output: str | Path, command: str | None = None) -> list[Path]:
     """Write a suite run: ``results.md`` (per case: data, split, notes, table),
-    ``results.csv`` (every row, with ``case``), ``summary.md``, ``summary.csv``,
-    ``settings.json`` (:mod:`~s4d_forecast.comparison.baseline`) and one
+    ``results.csv`` (every row, with ``case``), ``summary.md``, ``summary.csv`` and one
     ``forecast_<case>.png`` per case; return the paths."""
-    from s4d_forecast.comparison.baseline import write_settings
-
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     parts = ["# Benchmark suite", ""]
@@ -241,7 +238,7 @@ def write_suite_report(suite, output: str | Path, command: str | None = None) ->
     summary_md.write_text(suite_summary_text(suite, command) + "\n")
     summary_csv = output / "summary.csv"
     suite.summary.to_csv(summary_csv, index=False, float_format="%.6g")
-    paths = [md, csv, summary_md, summary_csv, write_settings(output, suite.settings)]
+    paths = [md, csv, summary_md, summary_csv]
     for case in suite.cases:
         paths.append(plot_forecasts(suite.results[case.name], case.horizon,
                                     output / f"forecast_{case.name}.png"))

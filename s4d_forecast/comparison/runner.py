@@ -239,11 +239,9 @@ def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
         suite.
     """
     config.validate()
-    frame = check_targets(data)
-    prep = prepare(frame, config.lookback, list(config.horizons),
-                   data.ltsf_borders if config.protocol == "ltsf" else None)
+    prep = prepare_data(data, config)
     (a, b), (c, d), (e, f) = prep.bounds
-    log(f"data: {data.source}: {len(frame)} rows x {frame.shape[1]} target(s)")
+    log(f"data: {data.source}: {len(data.frame)} rows x {len(prep.columns)} target(s)")
     for note in data.notes:
         log(f"data: {note}")
     log(f"split {prep.split}: train rows {a}..{b - 1} ({b - a}), val {c}..{d - 1}, "
@@ -252,14 +250,11 @@ def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
     check_models_build(config)  # a bad setting stops the run before any model trains
     rows, per_step, examples, skipped, example_window, common = [], {}, {}, [], {}, {}
     warned = []
-    has_stats = config.common_subset or any(name in STATISTICAL for name in config.models)
+    has_stats = uses_stat_subset(config)
     stat_cache = {} if stat_cache is None else stat_cache
     for horizon in config.horizons:
         n_windows = prep.n_windows(horizon)
-        common[horizon] = (stat_subset(n_windows, config.stat_windows) if has_stats
-                           else np.arange(n_windows))
-        # the middle common window, so every model (statistical ones too) has its forecast
-        example_window[horizon] = int(common[horizon][len(common[horizon]) // 2])
+        common[horizon], example_window[horizon] = common_windows(config, prep, horizon)
         if has_stats and len(common[horizon]) < n_windows:
             log(f"h={horizon}: statistical models scored on {len(common[horizon])} of "
                 f"{n_windows} test windows (evenly strided); every model is also reported on "
@@ -270,21 +265,13 @@ def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
                 skipped.append(f"{label} at horizon {horizon}: {reason}")
                 log(f"skip {label} h={horizon}: {reason}")
                 continue
-            try:
-                if name in STATISTICAL:
-                    row, scorer, example = _run_stat(name, horizon, prep, config,
-                                                     common[horizon], example_window[horizon],
-                                                     stat_cache, _data_key(data, prep))
-                else:
-                    row, scorer, example = _run_one(name, horizon, prep, config,
-                                                    example_window[horizon], label, extra)
-            except Exception as exc:  # keep what finished: the caller may write it
-                exc.partial_result = BenchmarkResult(
-                    data, config, prep, pd.DataFrame(rows, columns=COLUMNS), per_step,
-                    examples, example_window, skipped, common,
-                    [*warned, f"run stopped: {label} h={horizon} failed ({type(exc).__name__}: "
-                     f"{exc}); only the rows before it are in the table"])
-                raise
+            if name in STATISTICAL:
+                row, scorer, example = _run_stat(name, horizon, prep, config, common[horizon],
+                                                 example_window[horizon], stat_cache,
+                                                 _data_key(data, prep))
+            else:
+                row, scorer, example = _run_one(name, horizon, prep, config,
+                                                example_window[horizon], label, extra)
             row["mse_common"], row["mae_common"] = scorer.subset_totals(common[horizon])
             row["common_windows"] = len(common[horizon])
             bad = [k for k in ("mse", "mae", "mse_common", "mae_common")
@@ -307,6 +294,27 @@ def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
                            skipped, common, warned)
 
 
+def prepare_data(data: BenchmarkData, config: BenchmarkConfig) -> Prepared:
+    """``data``'s targets split and standardised under ``config``'s protocol (the ETT
+    borders under ``"ltsf"``), lookback and horizons (:func:`.protocol.prepare`)."""
+    return prepare(check_targets(data), config.lookback, list(config.horizons),
+                   data.ltsf_borders if config.protocol == "ltsf" else None)
+
+
+def uses_stat_subset(config: BenchmarkConfig) -> bool:
+    """Whether ``mse_common`` is scored on the statistical models' window subset."""
+    return config.common_subset or any(name in STATISTICAL for name in config.models)
+
+
+def common_windows(config: BenchmarkConfig, prep: Prepared, horizon: int):
+    """``(indices, example)``: the test windows every row is scored on at ``horizon``
+    (``mse_common``) and the middle one, whose forecasts are plotted (so every model,
+    statistical ones too, has it)."""
+    n = prep.n_windows(horizon)
+    common = stat_subset(n, config.stat_windows) if uses_stat_subset(config) else np.arange(n)
+    return common, int(common[len(common) // 2])
+
+
 def check_models_build(config: BenchmarkConfig) -> None:
     """Build every configured neural model once at every horizon (no training), so a bad
     ``--model-kwargs`` / ``--s4d-variants`` setting or seed fails before any model trains;
@@ -327,10 +335,7 @@ def check_models_build(config: BenchmarkConfig) -> None:
                 continue
             option = "--s4d-variants" if label != LABELS[name] else "--model-kwargs"
             try:
-                build_model(name, lookback=config.lookback, horizon=horizon,
-                            epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-                            seed=config.seed, device=config.device, patience=config.patience,
-                            rin=config.rin, progress=config.progress, extra=extra)
+                _build(config, name, horizon, extra)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{label} (h={horizon}) cannot be built with {option} "
                                  f"{extra or {}}: {exc}") from exc
@@ -402,7 +407,6 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
              label: str | None = None, extra: dict | None = None):
     scorer = Scorer(prep, horizon)
     n_windows = prep.n_windows(horizon)
-    n_train_windows = prep.bounds[0][1] - config.lookback - horizon + 1
     row = {"model": label or LABELS[name], "horizon": horizon, "params": 0, "epochs_run": 0,
            "best_epoch": -1, "train_windows": 0, "test_windows": n_windows, "fit_s": 0.0,
            "detail": ""}
@@ -414,21 +418,11 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
         row["mse"], row["mae"] = scorer.totals()
         return row, scorer, forecasts[example]
 
-    stride = 1
-    if config.max_train_windows:
-        stride = max(1, math.ceil(n_train_windows / config.max_train_windows))
-    model, best = build_model(
-        name, lookback=config.lookback, horizon=horizon, epochs=config.epochs,
-        batch_size=config.batch_size, lr=config.lr, seed=config.seed, device=config.device,
-        patience=config.patience, rin=config.rin, progress=config.progress,
-        extra=extra if label is not None else config.model_kwargs.get(name),
-    )
-    start = time.perf_counter()
-    model.fit(prep.series(0), val_series=prep.series(1), stride=stride, verbose=False)
-    row["fit_s"] = time.perf_counter() - start
+    model, best, row["train_windows"], row["fit_s"] = fit_model(
+        name, prep, config, horizon,
+        extra if label is not None else config.model_kwargs.get(name))
     row["epochs_run"] = int(model.epochs_trained)
     row["best_epoch"] = best.best_epoch + 1
-    row["train_windows"] = len(range(0, n_train_windows, stride))
 
     start = time.perf_counter()
     kept = None
@@ -451,6 +445,29 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
         row["detail"] = f"{row['detail']}; {note}" if row["detail"] else note
     row["mse"], row["mae"] = scorer.totals()
     return row, scorer, kept
+
+
+def _build(config: BenchmarkConfig, name: str, horizon: int, extra: dict | None):
+    return build_model(name, lookback=config.lookback, horizon=horizon, epochs=config.epochs,
+                       batch_size=config.batch_size, lr=config.lr, seed=config.seed,
+                       device=config.device, patience=config.patience, rin=config.rin,
+                       progress=config.progress, extra=extra)
+
+
+def fit_model(name: str, prep: Prepared, config: BenchmarkConfig, horizon: int,
+              extra: dict | None = None):
+    """Build model ``name`` (with ``extra`` keyword arguments) under ``config``'s budget and
+    train it on ``prep``'s training split, early stopping on its validation split, on at most
+    ``config.max_train_windows`` evenly strided windows.
+
+    Returns ``(model, early-stopping callback, training windows, fit seconds)``.
+    """
+    n_train = prep.bounds[0][1] - config.lookback - horizon + 1
+    stride = max(1, math.ceil(n_train / (config.max_train_windows or n_train)))
+    model, best = _build(config, name, horizon, extra)
+    start = time.perf_counter()
+    model.fit(prep.series(0), val_series=prep.series(1), stride=stride, verbose=False)
+    return model, best, len(range(0, n_train, stride)), time.perf_counter() - start
 
 
 def forecast_windows(model, prep: Prepared, horizon: int, w0: int, w1: int,

@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from s4d_forecast.comparison.baseline import data_fingerprint, load_baseline, run_settings
-from s4d_forecast.comparison.datasets import check_targets
-from s4d_forecast.comparison.runner import (
-    BenchmarkConfig,
-    check_models_build,
-    run_benchmark,
-)
+from s4d_forecast.comparison.baseline import load_baseline, run_settings
+from s4d_forecast.comparison.cells import Job, run_jobs
+from s4d_forecast.comparison.runner import BenchmarkConfig
 from s4d_forecast.comparison.suite import Case, load_case_data
 from s4d_forecast.comparison.summary import summarise
 
@@ -29,8 +25,6 @@ class SuiteResult:
         The per-case tables stacked, with a leading ``case`` column.
     summary : pd.DataFrame
         :func:`~s4d_forecast.comparison.summary.summarise` of ``table``.
-    settings : dict
-        What the rows depend on (:func:`~s4d_forecast.comparison.baseline.run_settings`).
     """
 
     cases: list
@@ -38,13 +32,14 @@ class SuiteResult:
     table: pd.DataFrame
     summary: pd.DataFrame
     config: BenchmarkConfig
-    settings: dict
 
 
 def run_suite(cases: list[Case], config: BenchmarkConfig, root: str | Path | None = None,
-              log=print, baseline: str | Path | None = None) -> SuiteResult:
+              log=print, baseline: str | Path | None = None,
+              output: str | Path | None = None, *, overwrite: bool = False,
+              workers: int | None = None, address: str | None = None) -> SuiteResult:
     """Run every case with ``config``'s budget (its horizon, lookback, season and protocol
-    replaced by the case's).
+    replaced by the case's), one cell per row (:func:`~s4d_forecast.comparison.cells.run_jobs`).
 
     Every dataset is read before any training, so a missing file stops the run at once.
 
@@ -53,12 +48,19 @@ def run_suite(cases: list[Case], config: BenchmarkConfig, root: str | Path | Non
     baseline : str or Path, optional
         An earlier suite run's folder: its rows of the models not run now are added to each
         case (:mod:`~s4d_forecast.comparison.baseline`).
+    output : str or Path, optional
+        Keep the settings and every finished cell there, and resume from them
+        (:class:`~s4d_forecast.comparison.cells.CellStore`); such a folder can serve as a
+        later run's ``baseline`` once its tables are written
+        (:func:`~s4d_forecast.comparison.report.write_suite_report`).
+    overwrite, workers, address
+        As :func:`~s4d_forecast.comparison.cells.run_jobs`.
 
     Raises
     ------
     ValueError
-        A missing data file (naming it), a bad setting, or a baseline run with other
-        settings.
+        A missing data file (naming it), a bad setting, a baseline run with other settings,
+        or an output folder holding the cells of other settings.
     """
     if not cases:
         raise ValueError("no cases to run")
@@ -67,38 +69,30 @@ def run_suite(cases: list[Case], config: BenchmarkConfig, root: str | Path | Non
         if case.dataset not in data:
             data[case.dataset] = load_case_data(case, root)
     config.validate()
-    fingerprints = {c.name: data_fingerprint(check_targets(data[c.dataset])) for c in cases}
+
+    def jobs(config):
+        return [Job(case.name,
+                    dataclasses.replace(data[case.dataset],
+                                        notes=[*data[case.dataset].notes, case.note]),
+                    dataclasses.replace(config, horizons=[case.horizon], lookback=case.lookback,
+                                        season=case.season, protocol=case.protocol))
+                for case in cases]
+
     earlier = None
     if baseline is not None:
         labels = {label for _, label, _ in config.entries()}
-        earlier, subset = load_baseline(baseline, run_settings(cases, config, fingerprints),
-                                        labels)
+        earlier, subset = load_baseline(baseline, run_settings(jobs(config)), labels)
         config = dataclasses.replace(config, common_subset=config.common_subset or subset)
         log(f"baseline: {len(earlier)} row(s) of {sorted(set(earlier['model']))} from "
             f"{baseline}")
-    case_configs = [dataclasses.replace(config, horizons=[case.horizon],
-                                        lookback=case.lookback, season=case.season,
-                                        protocol=case.protocol)
-                    for case in cases]
-    for case, case_config in zip(cases, case_configs, strict=True):
-        try:  # every case's models are built once before the first one trains
-            check_models_build(case_config)
-        except ValueError as exc:
-            raise ValueError(f"case {case.name!r}: {exc}") from exc
-    results, tables, stat_cache = {}, [], {}
-    for i, (case, case_config) in enumerate(zip(cases, case_configs, strict=True), 1):
-        log(f"\n=== case {i}/{len(cases)}: {case.name} (h={case.horizon}, lookback "
-            f"{case.lookback}, season {case.season or '-'}) ===")
-        case_data = dataclasses.replace(data[case.dataset],
-                                        notes=[*data[case.dataset].notes, case.note])
-        result = run_benchmark(case_data, case_config, log=log, stat_cache=stat_cache)
+    results = run_jobs(jobs(config), output, overwrite=overwrite, workers=workers,
+                       address=address, log=log)
+    for case, result in zip(cases, results, strict=True):
         if earlier is not None:
             rows = earlier[earlier["case"] == case.name].drop(columns="case")
             result.table = pd.concat([result.table, rows], ignore_index=True)
-        results[case.name] = result
-        tables.append(result.table.assign(case=case.name))
-    table = pd.concat(tables, ignore_index=True)
+    table = pd.concat([r.table.assign(case=c.name) for c, r in zip(cases, results)],
+                      ignore_index=True)
     table = table[["case", *[c for c in table.columns if c != "case"]]]
-    return SuiteResult(list(cases), results, table, summarise(table), config,
-                       run_settings(cases, config, fingerprints))
-
+    return SuiteResult(list(cases), {c.name: r for c, r in zip(cases, results)}, table,
+                       summarise(table), config)

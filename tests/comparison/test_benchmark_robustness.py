@@ -130,8 +130,8 @@ def test_overwrite_removes_earlier_result_files_only(tiny_csv, tmp_path):
         (out / name).write_text("old")
     assert main(_argv(tiny_csv, out, "--models", "naive", "--overwrite")) == 0
     left = sorted(p.name for p in out.iterdir())
-    assert left == ["error_by_horizon.png", "forecast_h6.png", "notes.txt", "results.csv",
-                    "results.md"]
+    assert left == ["cells", "error_by_horizon.png", "forecast_h6.png", "notes.txt",
+                    "results.csv", "results.md", "settings.json"]
     assert (out / "notes.txt").read_text() == "old"
 
 
@@ -280,8 +280,8 @@ def test_variants_error_shows_a_variants_example(tmp_path, capsys):
     assert "use_reversible_instance_norm" in err and "d_model" not in err
 
 
-def test_a_model_failing_mid_run_keeps_the_finished_rows(tiny_csv, tmp_path, capsys,
-                                                         monkeypatch):
+def test_a_model_failing_is_a_row_and_the_others_go_on(tiny_csv, tmp_path, capsys,
+                                                        monkeypatch):
     import s4d_forecast.comparison.runner as runner
 
     real = runner._run_one
@@ -293,12 +293,18 @@ def test_a_model_failing_mid_run_keeps_the_finished_rows(tiny_csv, tmp_path, cap
 
     monkeypatch.setattr(runner, "_run_one", fail_nlinear)
     out = tmp_path / "o"
-    assert main(_argv(tiny_csv, out, "--models", "naive,nlinear")) == 2
+    assert main(_argv(tiny_csv, out, "--models", "nlinear,naive")) == 1
     err = capsys.readouterr().err
-    assert "simulated failure" in err and "partial results" in err
-    assert list(pd.read_csv(out / "results.csv")["model"]) == ["Naive"]
-    md = (out / "results.md").read_text()
-    assert "Partial results" in md and "run stopped: NLinear h=6 failed" in md
+    assert "NLinear h=6 failed (ValueError: simulated failure)" in err
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["model"]) == ["NLinear", "Naive"]
+    assert table["mse"].isna().tolist() == [True, False]
+    assert table["detail"].iloc[0] == "failed: ValueError: simulated failure"
+    assert "simulated failure" in (out / "results.md").read_text()
+    monkeypatch.setattr(runner, "_run_one", real)  # the rerun retries the failed cell only
+    assert main(_argv(tiny_csv, out, "--models", "nlinear,naive")) == 0
+    assert "1 to run" in capsys.readouterr().out
+    assert pd.read_csv(out / "results.csv")["mse"].notna().all()
 
 
 @pytest.mark.parametrize(("scale", "refusal"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -80,6 +81,25 @@ def test_ltsf_misuse_is_refused_before_training(tmp_path, capsys, args, message)
     assert code == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "o").exists()
+
+
+def test_an_ltsf_case_runs_its_cells_on_the_ett_split(tmp_path, monkeypatch):
+    from s4d_forecast.comparison import suite as suite_mod
+    from s4d_forecast.comparison.suite import Case
+    from s4d_forecast.comparison.suite_run import run_suite
+
+    path = _ett_csv(tmp_path / "ETTh2.csv")
+    monkeypatch.setitem(suite_mod.LOADERS, "ett", lambda root: load_ett("etth2", path))
+    suite = run_suite([Case("ett_96", "ett", 96, 96, None, "", "ltsf")],
+                      BenchmarkConfig([1], ["naive"]), log=lambda *a: None,
+                      output=tmp_path / "o")
+    result = suite.results["ett_96"]
+    assert result.prep.split == "ETT 12/4/4 months"
+    assert list(result.table["test_windows"]) == [2880 - 96 + 1]
+    assert [p.name for p in (tmp_path / "o" / "cells").iterdir()] == [
+        "ett_96__h96__Naive__seed42.json"]
+    settings = json.loads((tmp_path / "o" / "settings.json").read_text())
+    assert settings["cases"]["ett_96"]["protocol"] == "ltsf"
 
 
 def test_suite_refuses_a_protocol_of_its_own(tmp_path, capsys):

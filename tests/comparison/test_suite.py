@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,10 @@ def naive_runs(tmp_path_factory):
                                                 Case("tiny_4", "tiny", 4, 24)])
         assert _suite(root / "both", "--models", "naive,theta") == 0
         assert _suite(root / "one", "--models", "naive", "--cases", "tiny_6") == 0
+    shutil.copytree(root / "both", root / "failed")
+    table = pd.read_csv(root / "both" / "results.csv")
+    table.loc[table["model"] == "Theta", "detail"] = "failed: ValueError: simulated"
+    table.to_csv(root / "failed" / "results.csv", index=False)
     return root
 
 
@@ -226,13 +231,14 @@ def test_baseline_rows_join_the_tables_and_the_summary(fake_suite, naive_runs, t
 
 
 @pytest.mark.parametrize(("base", "args", "message"), [
-    ("both", ["--epochs", "2"], "epochs 2 here, 1 there"),
-    ("both", ["--seed", "1", "--batch-size", "8"], "seed 1 here, 42 there; batch_size 8 here"),
+    ("both", ["--epochs", "2"], "epochs: 2 here, 1 there"),
+    ("both", ["--seed", "1", "--batch-size", "8"], "seed: 1 here, 42 there; batch_size: 8 here"),
     ("one", [], "case 'tiny_4' was not run there"),
     ("one", ["--models", "ets", "--cases", "tiny_6"],
      "statistical models run here, but none ran there"),
-    ("both", ["--other-data"], "case 'tiny_6': data '[0-9a-f]+' here, '[0-9a-f]+' there"),
+    ("both", ["--other-data"], r"cases\.tiny_6\.data: '[0-9a-f]+' here, '[0-9a-f]+' there"),
     ("missing", [], r"settings\.json does not exist"),
+    ("failed", [], "tiny_6 Theta, tiny_4 Theta failed there"),
 ])
 def test_a_baseline_with_other_settings_is_refused(fake_suite, naive_runs, tmp_path, capsys,
                                                    monkeypatch, base, args, message):

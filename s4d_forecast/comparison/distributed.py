@@ -1,0 +1,119 @@
+"""Ray for ``s4d-forecast benchmark --workers/--ray`` and ``s4d-forecast tune``: the optional
+dependency, the two commands' ``--workers``/``--ray`` options and the connection to Ray.
+
+Ray is the ``distributed`` extra (``pip install 's4d_forecast[distributed]'``); without it
+``--workers``, ``--ray`` and ``tune`` stop when the arguments are checked, naming that command.
+This module imports neither Ray nor torch at import time (the CLI parser reads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+
+INSTALL = "pip install 's4d_forecast[distributed]'"
+
+
+def has_module(name: str) -> bool:
+    """Whether ``name`` can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def check_installed(what: str, modules: tuple[str, ...] = ("ray",)) -> None:
+    """Raise ``ValueError`` naming the install command when one of ``modules`` is missing."""
+    missing = [m for m in modules if not has_module(m)]
+    if missing:
+        raise ValueError(f"{what} needs {' and '.join(missing)}, which is not installed: "
+                         f"{INSTALL}")
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of workers")
+    return _with_ray("--workers", value)
+
+
+def _address(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty address; give auto, HOST:PORT or ray://HOST:PORT")
+    return _with_ray("--ray", text.strip())
+
+
+def _with_ray(flag: str, value):
+    try:
+        check_installed(flag)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers`` and ``--ray`` (one or the other) to a parser."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_workers, default=None,
+                       help="run on a local Ray instance with this many worker processes, one "
+                       "CPU and torch thread each (default: benchmark runs in this process, "
+                       f"tune on every core; needs {INSTALL})")
+    where.add_argument("--ray", type=_address, default=None, metavar="ADDRESS",
+                       help="run on an existing Ray cluster: auto (the one `ray start` made on "
+                       "this machine), HOST:PORT or ray://HOST:PORT")
+
+
+@contextlib.contextmanager
+def ray_session(workers: int | None = None, address: str | None = None):
+    """Ray, initialised for the block: a local instance with ``workers`` CPUs, or the cluster
+    at ``address``; one that is already initialised (e.g. by the caller) is used as it is and
+    left running.
+
+    Raises
+    ------
+    ValueError
+        Ray is not installed, or no cluster answers at ``address``.
+    """
+    check_installed("--ray" if address else "--workers")
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        options = {"log_to_driver": False, "logging_level": "ERROR"}
+        try:
+            if address:
+                ray.init(address=address, **options)
+            else:
+                # "local": a new instance even where `ray start` left a cluster address
+                ray.init(address="local", num_cpus=workers, include_dashboard=False, **options)
+        except ConnectionError as exc:
+            raise ValueError(
+                f"--ray={address!r}: cannot connect ({exc}); start a cluster with `ray start "
+                "--head`; one that `ray start` made asks for its token (Ray >= 2.59): export "
+                "RAY_AUTH_MODE=token, with the token in ~/.ray/auth_token or RAY_AUTH_TOKEN "
+                "(`ray get-auth-token` prints it)") from exc
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def worker_setup() -> None:
+    """What every Ray task of this package does first: one torch thread, the CPU allocator
+    setting of the sequential run, quiet libraries."""
+    import warnings
+
+    import torch
+
+    from s4d_forecast.allocator import tune_cpu_allocator
+    from s4d_forecast.forecasting.quiet import quiet_libraries
+
+    torch.set_num_threads(1)
+    tune_cpu_allocator()
+    quiet_libraries()
+    warnings.filterwarnings("ignore")
