@@ -11,6 +11,16 @@ from s4d_forecast.ssm.layer import S4D, TiedDropout, check_input
 POOLS = (None, "mean", "last")
 
 
+def encoder_size(d_input: int, d_model: int, n_layers: int, d_state: int,
+                 bidirectional: bool = False) -> int:
+    """Parameters and buffers of an :class:`S4DEncoder` of these sizes, counted without
+    building it (to refuse a request that cannot fit in memory before allocating it): per
+    layer an ``H → 2H`` mixing (``2H² + 2H``), ``D`` and a LayerNorm (``3H``), and per kernel
+    channel ``log dt`` and ``A``, ``B``, ``C`` (``1 + 3N`` values)."""
+    kernel = d_model * (1 + 3 * d_state) * (2 if bidirectional else 1)
+    return (d_input + 3) * d_model + n_layers * (kernel + 2 * d_model**2 + 5 * d_model)
+
+
 class S4DBlock(nn.Module):
     """``x + dropout(S4D(norm(x)))`` (prenorm) or ``norm(x + dropout(S4D(x)))`` (postnorm)."""
 

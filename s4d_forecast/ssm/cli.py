@@ -53,10 +53,12 @@ def available_memory() -> int | None:
 
 
 def memory_estimate(length: int, d_model: int, n_layers: int, d_state: int) -> int:
-    """Bytes a ``stream`` run needs: the encoder's weights (``2H²`` mixing and ``3N`` SSM
-    values per channel and layer) and the activations of the whole-sequence convolution."""
-    weights = 4 * n_layers * (2 * d_model**2 + d_model * (3 * d_state + 6))
-    return weights + length * (BYTES_PER_SAMPLE_CHANNEL * d_model + BYTES_PER_STEP)
+    """Bytes a ``stream`` run needs: the encoder's float32 weights and the activations of the
+    whole-sequence convolution."""
+    from s4d_forecast.ssm.backbone import encoder_size
+
+    return 4 * encoder_size(1, d_model, n_layers, d_state) + length * (
+        BYTES_PER_SAMPLE_CHANNEL * d_model + BYTES_PER_STEP)
 
 
 def _sizes(args: argparse.Namespace) -> None:
