@@ -62,6 +62,12 @@ class TaskCLI(LightningCLI):
     ``error:`` line (the model is rebuilt from the checkpoint's hyperparameters, as
     LightningCLI does; ``--model.predictions_dir`` may differ and is honoured).
 
+    Nothing is scored, predicted or kept as a result of a model that never trained: ``fit``
+    refuses limits that train nothing (``max_epochs``/``max_steps``/``limit_train_batches``
+    0) and fails (no test) when it ended without an optimiser step; ``validate``, ``test`` and
+    ``predict`` refuse a checkpoint saved before any step; a model whose weights alone need
+    more memory than is available is refused before it is built.
+
     Every trainer also gets :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` (stop at the
     first NaN/inf loss, before a checkpoint of the broken weights) and
     :class:`~s4d_forecast.callbacks.RandomStateCheckpoint` (the random states travel in the
@@ -112,12 +118,7 @@ class TaskCLI(LightningCLI):
             cfg.checkpoint.dirpath = str(Path(root or os.getcwd()) / "checkpoints")
         else:
             _check_folder_option("--checkpoint.dirpath", cfg.checkpoint.dirpath)
-        for key in ("max_epochs", "max_steps"):
-            try:
-                check_int(f"--trainer.{key}", cfg.trainer.get(key), min=-1,
-                          none_ok=key == "max_epochs")
-            except ValueError as err:
-                raise ConfigError(f"invalid configuration: {err} (-1: no limit)") from err
+        self._check_limits(cfg)
         data_args = getattr(cfg.get("data"), "init_args", None)
         if data_args is not None and "root" in data_args and data_args.root is None \
                 and data_args.get("dataset") is None:
@@ -129,9 +130,27 @@ class TaskCLI(LightningCLI):
                               "does not exist")
         self._resolve_checkpoint()
         cfg = self._cfg()  # the checkpoint's hyperparameters may have replaced the namespace
+        _check_model_size(cfg)
         _check_folder_option("--model.predictions_dir", _model_option(cfg, "predictions_dir"))
         self._check_outputs(cfg)
         cfg["overwrite"] = False  # the saved config.yaml does not carry the permission
+
+    def _check_limits(self, cfg) -> None:
+        """The trainer's limits: integers >= -1 (-1: none), and for ``fit`` none that trains
+        nothing."""
+        trainer = cfg.trainer
+        try:
+            for key in ("max_epochs", "max_steps"):
+                check_int(f"--trainer.{key}", trainer.get(key), min=-1,
+                          none_ok=key == "max_epochs")
+        except ValueError as err:
+            raise ConfigError(f"invalid configuration: {err} (-1: no limit)") from err
+        zero = [f"--trainer.{k} {trainer.get(k)}" for k in ("max_epochs", "max_steps",
+                                                             "limit_train_batches")
+                if trainer.get(k) is not None and trainer.get(k) == 0]
+        if self.subcommand == "fit" and zero:
+            raise ConfigError(f"{', '.join(zero)} trains nothing: a fit must take at least one "
+                              "optimiser step before anything is tested or saved as a result")
 
     # ------------------------------------------------------------------ checkpoints
     def _resolve_checkpoint(self) -> None:
@@ -155,6 +174,10 @@ class TaskCLI(LightningCLI):
         ckpt_path = _find_checkpoint(str(ckpt_path), dirpath)
         cfg["ckpt_path"] = ckpt_path
         ckpt = _load_checkpoint(ckpt_path)
+        if sub != "fit" and not ckpt.get("global_step"):
+            raise ConfigError(f"--ckpt_path {ckpt_path!r} was saved before any training step "
+                              f"(global_step 0): its weights are untrained, so `{sub}` would "
+                              "score random weights; use a checkpoint of a fit that trained")
         hparams = dict(ckpt.get("hyper_parameters") or {})
         hparams.pop("_instantiator", None)
         given = self._given_model_options()
@@ -267,8 +290,14 @@ class TaskCLI(LightningCLI):
                 old.unlink()
 
     def after_fit(self) -> None:
-        cfg = self.config_init[self.subcommand]
-        if cfg.get("test_after_fit") and not self.trainer.interrupted:
+        if self.trainer.interrupted:
+            return
+        if self.trainer.global_step == 0:
+            raise ConfigError(
+                "fit ended without a single optimiser step (empty training data, or limits "
+                "such as --trainer.max_time that stopped it first): the model is untrained, so "
+                "nothing was tested, predicted or saved as a result")
+        if self.config_init[self.subcommand].get("test_after_fit"):
             best = self.trainer.checkpoint_callback.best_model_path
             self.trainer.test(self.model, datamodule=self.datamodule,
                               ckpt_path=best or "last")
@@ -352,6 +381,28 @@ def _load_checkpoint(path: str) -> dict:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ConfigError(f"{name} is not a Lightning checkpoint (it holds no state_dict)")
     return ckpt
+
+
+def _check_model_size(cfg) -> None:
+    """Refuse a model whose weights, gradients and AdamW states (16 bytes per parameter)
+    alone exceed the memory available, before it is built (a raw allocation error otherwise)."""
+    from s4d_forecast.ssm.backbone import encoder_size
+    from s4d_forecast.ssm.cli import available_memory
+
+    model = cfg.get("model")
+    args = {**dict(getattr(model, "init_args", None) or {}),
+            **dict(getattr(model, "dict_kwargs", None) or {})}
+    sizes = [args.get(k) for k in ("d_input", "d_model", "n_layers", "d_state")]
+    free = available_memory()
+    if free is None or not all(isinstance(v, int) and v > 0 for v in sizes):
+        return  # the classes check the values themselves
+    need = 16 * encoder_size(*sizes, bool(args.get("bidirectional")))
+    if need > free:
+        raise ConfigError(
+            f"--model.d_model {sizes[1]}, --model.n_layers {sizes[2]}, --model.d_state "
+            f"{sizes[3]} need about {need / 2**30:.3g} GiB for the weights and their optimiser "
+            f"state alone, but {free / 2**30:.3g} GiB of memory are available; choose a "
+            "smaller model")
 
 
 def _state_dict_mismatch(message: str) -> str:
@@ -476,4 +527,12 @@ def run_cli(argv: Sequence[str]) -> int:
     except ConfigError as err:
         print(f"s4d-forecast {argv[0]}: error: {err}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as err:
+        if not isinstance(err, (MemoryError, torch.OutOfMemoryError)) \
+                and "allocate" not in str(err):
+            raise
+        print(f"s4d-forecast {argv[0]}: error: out of memory ({' '.join(str(err).split())[:200]})"
+              "; lower --data.batch_size or the model's size (--model.d_model, n_layers, "
+              "d_state)", file=sys.stderr)
+        return 1
     return 0
