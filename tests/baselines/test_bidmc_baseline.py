@@ -121,23 +121,26 @@ def test_cli_refuses_to_overwrite_without_the_flag(fake_zip, tmp_path, capsys):
     assert cli_main(args) == 0
     before = (out / "results.csv").read_text()
     capsys.readouterr()
-    assert cli_main(args) == 2
+    assert cli_main(args) == 1
     err = capsys.readouterr().err
     assert "already holds" in err and "--overwrite" in err
     assert cli_main([*args, "--overwrite"]) == 0
     assert (out / "results.csv").read_text() == before
 
 
-def test_cli_argument_errors_name_the_argument(tmp_path, capsys):
-    rc = cli_main(["bidmc-baseline", "--root", str(tmp_path / "missing.zip"),
-                   "--output", str(tmp_path / "o")])
-    assert rc == 2
-    assert "--root" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["bidmc-baseline", "--root", "x", "--scheme", "archive", "--output", "o"])
-    assert "invalid choice: 'archive'" in capsys.readouterr().err
-    assert bidmc.main(tmp_path, "other", tmp_path / "o") == 2
-    assert "--scheme 'other'" in capsys.readouterr().err
+@pytest.mark.parametrize("options, fragment", [
+    (["--root", "{tmp}/missing.zip"], "--root '{tmp}/missing.zip' does not exist"),
+    (["--output", "{tmp}/afile"], "is a file; pass a folder"),
+    (["--output", "{tmp}/afile/sub"], "is a file; pass a folder"),
+    (["--seed", "-1"], "`--seed` must be an integer >= 0"),
+])
+def test_cli_argument_errors_name_the_argument(fake_zip, tmp_path, capsys, options, fragment):
     (tmp_path / "afile").write_text("x")
-    assert bidmc.main(tmp_path, "patient", tmp_path / "afile") == 2
-    assert "is a file" in capsys.readouterr().err
+    args = {"--root": str(fake_zip), "--output": str(tmp_path / "o")}
+    args.update(zip(options[::2], [o.format(tmp=tmp_path) for o in options[1::2]]))
+    assert cli_main(["bidmc-baseline", *[x for kv in args.items() for x in kv]]) == 1
+    err = capsys.readouterr().err.strip()
+    assert fragment.format(tmp=tmp_path) in err and err.count("\n") == 0
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="`--scheme` must be one of"):
+        bidmc.main(fake_zip, "archive", tmp_path / "o")
