@@ -4,7 +4,7 @@ A training step allocates and frees the same large activations every step. With 
 defaults, blocks above a sliding threshold are ``mmap``-ed and unmapped on free, and free
 memory at the top of the heap is returned to the OS, so the next step maps it again and the
 kernel zero-fills every page on first touch: about a quarter of the CPU time of an
-S4DEncoder training step (``benchmarks/RESULTS.md``, "CPU allocator").
+S4DEncoder training step (``docs/decisions/cpu_allocator.md``).
 :func:`tune_cpu_allocator` sets glibc's ``mallopt`` so such blocks come from the heap and stay
 there (what PyTorch's performance guide reaches with jemalloc/tcmalloc preloads), at the cost
 of at most ``trim_threshold_mb`` of free heap kept.

@@ -26,12 +26,8 @@ FFT_ODD_PARTS = (1, 3, 5, 9)
 
 def fft_len(n: int) -> int:
     """Smallest ``m·2^k ≥ n`` with ``m`` in :data:`FFT_ODD_PARTS` and ``k ≥ 1`` (for
-    ``n > 1``): an even length that the real FFT transforms quickly.
-
-    Measured with ``python benchmarks/fft_sizes.py``: lengths with a large odd part (e.g.
-    ``375 = 3·5³`` for ``L = 187``, or ``750 = 2·3·5³`` for ``L = 365``) cost up to 3× a
-    nearby ``m·2^k``, so the smallest 2·3·5-smooth length is not the fastest.
-    """
+    ``n > 1``): an even length the real FFT transforms quickly (``benchmarks/fft_sizes.py``:
+    a large odd part, e.g. ``375 = 3·5³``, costs up to 3× a nearby ``m·2^k``)."""
     if n <= 1:
         return 1
     best = None
@@ -114,34 +110,24 @@ class S4D(nn.Module):
         Dropout after the activation, its mask tied over time.
     chunk_elements : int, optional
         Training memory: the convolution and the output mixing run over the batch in chunks
-        of at most this many activation elements, and the mixing is recomputed chunk by chunk
-        in the backward pass, so the peak holds a few activations instead of a dozen.
-        Default: per device, :data:`s4d_forecast.ssm.fftconv.CHUNK_ELEMENTS`. Results do
-        not depend on it.
+        of at most this many activation elements (default per device:
+        :data:`~s4d_forecast.ssm.fftconv.CHUNK_ELEMENTS`). Results do not depend on it.
     recompute : bool, optional
-        Trade compute for memory in the backward pass: recompute the output mixing
-        (GELU → dropout → Linear → GLU) chunk by chunk instead of keeping its intermediates
-        (three activations' worth), and the input's spectrum instead of keeping it (two
-        activations' worth). Default: per device,
-        :data:`s4d_forecast.ssm.fftconv.RECOMPUTE` — on CUDA, where memory bounds the batch;
-        not on CPU, where recomputing costs about a sixth of a layer's training step
-        (benchmarks/RESULTS.md). Results do not depend on it. Without recomputation, a
-        training step runs the mixing as one autograd function
-        (:func:`~s4d_forecast.ssm.mixing.glu_mix`).
+        Recompute the output mixing (GELU → dropout → Linear → GLU, three activations' worth)
+        and the input's spectrum (two) chunk by chunk in the backward pass instead of keeping
+        them. Default per device (:data:`~s4d_forecast.ssm.fftconv.RECOMPUTE`): on CUDA,
+        where memory bounds the batch; not on CPU, where it costs about a sixth of a
+        training step. Results do not depend on it.
     check_finite : bool
-        Check every input for NaN/inf and raise a ``ValueError`` naming the first bad
-        position. Off by default (it costs a pass over the input). Without it a single NaN or
-        inf in a sequence makes *every* output of that sequence NaN, including the steps
-        before it: the FFT convolution mixes all time steps, and the output mixing then
-        spreads it over all channels. The darts and pandas front doors always check.
+        Refuse an input holding NaN/inf, naming the first bad position (a pass over the
+        input). Without it one NaN or inf makes *every* output of its sequence NaN, the steps
+        before it included: the FFT convolution mixes all steps, the mixing all channels.
     **kernel_kwargs
         Passed to :class:`S4DKernel` (``dt_min``, ``dt_max``, ``lr``, ``l_max``, DFouT options).
 
-    Notes
-    -----
-    The input must have the layer's dtype (float32 unless the layer was converted, e.g. with
-    ``layer.double()``); under ``torch.autocast`` lower precisions are accepted, float64 still
-    is not (autocast never casts float64 tensors): a float64 input needs a float64 layer.
+    The input must have the layer's dtype (float32 unless converted, e.g. ``layer.double()``);
+    under ``torch.autocast`` lower precisions are accepted, float64 is not (autocast never
+    casts it).
 
     Examples
     --------

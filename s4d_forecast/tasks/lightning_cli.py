@@ -39,40 +39,27 @@ class ConfigError(ValueError):
 class TaskCLI(LightningCLI):
     """LightningCLI over any :class:`EncoderTask` and any ``LightningDataModule``.
 
-    Adds to every subcommand: ``--checkpoint.*`` (a ``ModelCheckpoint`` keeping the best
-    checkpoint by ``checkpoint.monitor``, in ``<trainer.default_root_dir>/checkpoints`` unless
-    ``--checkpoint.dirpath``) next to which ``last.ckpt`` is rewritten after every epoch
-    (Lightning 2.6's own ``save_last`` only writes it when the best one improves),
-    ``--early_stopping.*`` (a :class:`ResumableEarlyStopping`), and ``--auto_resume``
-    (``fit`` continues from ``checkpoints/last.ckpt`` when it exists and no ``--ckpt_path``
-    is given; ``--ckpt_path last`` does the same explicitly, and is an error when there is no
-    ``last.ckpt``), ``--test_after_fit`` (``fit`` then
-    tests the best checkpoint, writing ``test_predictions.csv``) and ``--overwrite``.
+    Adds ``--checkpoint.*`` (the best checkpoint by ``checkpoint.monitor`` in
+    ``<default_root_dir>/checkpoints``, beside a ``last.ckpt`` rewritten every epoch),
+    ``--early_stopping.*`` (:class:`ResumableEarlyStopping`), ``--auto_resume`` (``fit``
+    continues from ``last.ckpt`` when there is one; ``--ckpt_path last`` asks for it),
+    ``--test_after_fit`` and ``--overwrite``, and to every trainer the
+    :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` and
+    :class:`~s4d_forecast.callbacks.RandomStateCheckpoint` callbacks.
 
-    Earlier results are kept: ``fit`` needs a new or empty ``--trainer.default_root_dir``
-    (and ``--checkpoint.dirpath``) unless it continues the run in it (``--auto_resume true``,
-    or a ``--ckpt_path`` in its checkpoint folder) or ``--overwrite`` is given (the folder's
-    earlier checkpoints are then deleted before training); ``test`` and ``predict`` refuse to
-    replace an existing ``test_predictions.csv`` / ``predictions.csv`` without
-    ``--overwrite``. ``validate``, ``test`` and ``predict`` need ``--ckpt_path`` (a file, or
-    ``last`` / ``best`` for the checkpoints of the run in ``--trainer.default_root_dir``):
-    without one they would score a randomly initialised model. The checkpoint is read before
-    anything else is built: a damaged file, a file that is not a checkpoint, or a
-    ``--model.*`` option given on the command line that differs from the checkpoint's is one
-    ``error:`` line (the model is rebuilt from the checkpoint's hyperparameters, as
-    LightningCLI does; ``--model.predictions_dir`` may differ and is honoured).
+    Each refusal below is one ``error:`` line (exit code 2), before anything is built:
 
-    Nothing is scored, predicted or kept as a result of a model that never trained: ``fit``
-    refuses limits that train nothing (``max_epochs``/``max_steps``/``limit_train_batches``
-    0) and fails (no test) when it ended without an optimiser step; ``validate``, ``test`` and
-    ``predict`` refuse a checkpoint saved before any step; a model whose weights alone need
-    more memory than is available is refused before it is built.
-
-    Every trainer also gets :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` (stop at the
-    first NaN/inf loss, before a checkpoint of the broken weights) and
-    :class:`~s4d_forecast.callbacks.RandomStateCheckpoint` (the random states travel in the
-    checkpoints, so a fit resumed from ``last.ckpt`` ends with the uninterrupted run's
-    weights).
+    - earlier results are kept: ``fit`` needs a new or empty run folder unless it continues
+      the run there or ``--overwrite`` is given (the earlier checkpoints are then deleted);
+      ``test``/``predict`` keep an existing ``test_predictions.csv``/``predictions.csv``;
+    - ``validate``/``test``/``predict`` need ``--ckpt_path`` (a file, ``last`` or ``best``),
+      which is read first: a damaged file, one that is not a checkpoint, one saved before any
+      training step, or a ``--model.*`` option that differs from the checkpoint's (the model
+      is rebuilt from its hyperparameters; ``--model.predictions_dir`` may differ);
+    - nothing is scored or saved from a model that never trained: limits that train nothing
+      (``max_epochs``/``max_steps``/``limit_train_batches`` 0) are refused, and a fit that
+      ended without an optimiser step fails without testing;
+    - a model whose weights and optimiser state alone exceed the available memory.
     """
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -93,17 +80,15 @@ class TaskCLI(LightningCLI):
                             "test_predictions.csv / predictions.csv")
 
     def parse_arguments(self, parser, args) -> None:
-        """Check the ``--config`` files (readable text, valid YAML, a mapping) first, so a
-        bad one is named in one line; keep ``args`` to tell the options given on the command
-        line from the config's."""
+        """Check the ``--config`` files first (a bad one is named in one line); keep ``args``
+        to tell the options given on the command line from the config's."""
         self._argv = [str(a) for a in args] if isinstance(args, (list, tuple)) else []
         for path in _option_values(self._argv, ("--config", "-c")):
             _check_config_file(path)
         super().parse_arguments(parser, args)
 
     def _parse_ckpt_path(self) -> None:
-        """Done in :meth:`before_instantiate_classes` (after the cheaper checks), which reads
-        the checkpoint once, with clear errors, and refuses options that differ from it."""
+        """Done in :meth:`_resolve_checkpoint`, after the cheaper checks."""
 
     def _cfg(self):
         return self.config[self.subcommand] if self.subcommand else self.config
@@ -306,18 +291,12 @@ class TaskCLI(LightningCLI):
 class ResumableEarlyStopping(EarlyStopping):
     """``EarlyStopping`` that lets a resumed fit replay the checkpoint's epoch end.
 
-    A step-based fit (``max_steps`` with ``max_epochs: -1``) resumed from a ``last.ckpt``
-    written at the end of a training epoch runs that epoch's ``on_train_epoch_end`` hooks
-    again, before any validation of the new process; with ``val_check_interval: 1.0`` early
-    stopping checks there, and the metrics (not kept in checkpoints) are not there yet, so
-    Lightning's strict check stopped the resumed fit with "Early stopping conditioned on
-    metric ... which is not available". That epoch's check already ran before the
-    checkpoint was written (its state travels in the checkpoint), so it is skipped.
+    A step-based fit (``max_steps``, ``max_epochs: -1``) resumed from a ``last.ckpt`` written
+    at a training epoch's end runs that epoch's ``on_train_epoch_end`` again before any
+    validation; with ``val_check_interval: 1.0`` early stopping checks there, where the
+    metrics (not kept in checkpoints) are missing and Lightning's strict check would stop the
+    fit. That check already ran before the checkpoint was written, so it is skipped.
     """
-
-    @property
-    def state_key(self) -> str:  # the same key as EarlyStopping: older checkpoints resume
-        return f"EarlyStopping{ {'monitor': self.monitor, 'mode': self.mode}!r}"
 
     def _run_early_stopping_check(self, trainer) -> None:
         if trainer.fit_loop.restarting and self.monitor not in trainer.callback_metrics:

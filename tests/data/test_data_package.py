@@ -10,7 +10,6 @@ import sys
 import s4d_forecast.data as data
 
 
-
 def test_public_names_resolve():
     for name in data.__all__:
         assert getattr(data, name) is not None, name
