@@ -21,7 +21,7 @@ import ctypes.util
 import os
 import sys
 
-from s4d_forecast._checks import check_int
+from s4d_forecast._checks import check_bool, check_int
 
 ENV_VAR = "S4D_FORECAST_TUNE_MALLOC"
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
@@ -50,6 +50,7 @@ def tune_cpu_allocator(mmap_threshold_mb: int = 32, trim_threshold_mb: int = 256
     global _applied
     settings = {"mmap_threshold_mb": check_int("mmap_threshold_mb", mmap_threshold_mb, min=1),
                 "trim_threshold_mb": check_int("trim_threshold_mb", trim_threshold_mb, min=1)}
+    force = check_bool("force", force)
     switch = os.environ.get(ENV_VAR, "1").strip()
     if switch not in ("0", "1"):
         raise ValueError(f"environment variable {ENV_VAR}={switch!r} is not accepted; use 1 "

@@ -70,3 +70,5 @@ def test_bad_values_are_refused(monkeypatch):
         tune_cpu_allocator(mmap_threshold_mb=0)
     with pytest.raises(ValueError, match=r"`trim_threshold_mb` must be an integer >= 1"):
         tune_cpu_allocator(trim_threshold_mb=1.5)
+    with pytest.raises(ValueError, match=r"`force` must be True or False"):
+        tune_cpu_allocator(force="yes")

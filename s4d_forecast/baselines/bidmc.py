@@ -46,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from s4d_forecast._checks import check_float
+
 log = logging.getLogger(__name__)
 
 FS = 125.0
@@ -75,7 +77,7 @@ def r_peaks(ecg: np.ndarray, fs: float = FS) -> np.ndarray:
     """
     from wfdb import processing
 
-    ecg = np.asarray(ecg, dtype=np.float64)
+    ecg, fs = np.asarray(ecg, dtype=np.float64), check_float("fs", fs, 0, lo_open=True)
     if ecg.ndim != 1:
         raise ValueError(f"ecg must be 1-D (L,), got shape {ecg.shape}")
     if not np.isfinite(ecg).all() or np.ptp(ecg) == 0:
@@ -106,6 +108,8 @@ def hr_from_peaks(peaks: np.ndarray, fs: float = FS, window_s: float = 32.0,
     float
         Beats/min; ``NaN`` when fewer than two peaks give a plausible interval.
     """
+    for name, value in (("fs", fs), ("window_s", window_s), ("rows_hz", rows_hz)):
+        check_float(name, value, 0, lo_open=True)
     peaks = np.sort(np.asarray(peaks, dtype=np.float64))
     if len(peaks) < 2:
         return float("nan")
@@ -165,7 +169,7 @@ def ppg_beats(ppg: np.ndarray, fs: float = FS) -> tuple[np.ndarray, np.ndarray, 
     """
     from scipy import signal
 
-    x = np.asarray(ppg, dtype=np.float64)
+    x, fs = np.asarray(ppg, dtype=np.float64), check_float("fs", fs, 0, lo_open=True)
     if x.ndim != 1:
         raise ValueError(f"ppg must be 1-D (L,), got shape {x.shape}")
     lo = signal.butter(3, 8.0, btype="lowpass", fs=fs, output="sos")
@@ -246,6 +250,8 @@ def dominant_rate(t: np.ndarray, v: np.ndarray, duration_s: float,
     """
     from scipy import signal
 
+    check_float("duration_s", duration_s, 0, lo_open=True)
+    check_float("resample_hz", resample_hz, 0, lo_open=True)
     t, v = np.asarray(t, dtype=np.float64), np.asarray(v, dtype=np.float64)
     if len(t) < 3:
         return float("nan")
@@ -297,7 +303,8 @@ def ppg_respiratory_rate(ppg: np.ndarray, fs: float = FS,
     RespiratoryEstimate
         ``rate`` is ``NaN`` when none of the three variations could be measured.
     """
-    duration = len(ppg) / fs
+    check_float("fusion_std", fusion_std, 0, lo_open=True)
+    duration = len(ppg) / check_float("fs", fs, 0, lo_open=True)
     parts = {k: dominant_rate(t, v, duration)
              for k, (t, v) in respiratory_variations(ppg, fs).items()}
     vals = np.array([x for x in parts.values() if np.isfinite(x)])

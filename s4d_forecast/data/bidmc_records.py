@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from s4d_forecast._checks import check_choice, check_float
+from s4d_forecast._checks import check_choice, check_float, check_int
 
 from .wfdb_records import read_wfdb
 
@@ -263,7 +263,8 @@ def read_bidmc_records(path: str | Path, fs: float = 125.0,
                  if layout == "auto" else _LAYOUT_FILES[use])
         raise ValueError(f"path={str(path)!r}: no BIDMC files ({files}) found for "
                          f"layout={layout!r}{hint}; {HOWTO}")
-    wanted = sorted(found) if records is None else sorted({int(r) for r in records})
+    wanted = sorted(found) if records is None else sorted(
+        {check_int("records[]", r, min=1) for r in records})
     ignored = [r for r in sorted(set(other) - set(found)) if r in wanted or records is None]
     if ignored and layout == "auto":
         raise ValueError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,6 +80,9 @@ class EncoderTask(pl.LightningModule):
         check_float("ssm_lr", ssm_lr, 0, lo_open=True, none_ok=True)
         check_float("weight_decay", weight_decay, 0)
         check_schedule(scheduler, warmup_steps, milestones, gamma, min_lr_ratio)
+        if predictions_dir is not None and not isinstance(predictions_dir, (str, os.PathLike)):
+            raise ValueError(f"`predictions_dir` must be a folder path or None, got "
+                             f"{predictions_dir!r}.")
         # subclasses call save_hyperparameters() so that the checkpoint holds their own
         # __init__ arguments (LightningCLI re-instantiates them from it)
         self.d_model = d_model

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from s4d_forecast._checks import check_int
+from s4d_forecast._checks import check_bool, check_int
 from s4d_forecast.atomic_files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,7 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
         The summary of :func:`combine_folds`, with the fold options.
     """
     check_int("n_folds", n_folds, min=2)
+    check_bool("reuse", reuse)
     config = Path(config)
     if not config.is_file():
         raise FileNotFoundError(f"config={str(config)!r} is not a file")

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from s4d_forecast._checks import check_bool
 from s4d_forecast.metrics import rmse
 from s4d_forecast.tasks.base import EncoderTask
 
@@ -49,6 +50,7 @@ class VitalSignRegressionTask(EncoderTask):
                  milestones: Sequence[int] = (100, 200, 300, 400, 500), gamma: float = 0.5,
                  min_lr_ratio: float = 0.0, predictions_dir: str | None = None,
                  standardize_target: bool = True):
+        check_bool("standardize_target", standardize_target)
         super().__init__(d_output=1, **EncoderTask.options(locals()))
         self.save_hyperparameters()
         self.register_buffer("target_mean", torch.zeros(()))

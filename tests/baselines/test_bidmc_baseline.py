@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -144,3 +145,16 @@ def test_cli_argument_errors_name_the_argument(fake_zip, tmp_path, capsys, optio
     assert not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="`--scheme` must be one of"):
         bidmc.main(fake_zip, "archive", tmp_path / "o")
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda: bidmc.r_peaks(np.zeros(100), fs=0), "`fs` must be a number > 0"),
+    (lambda: bidmc.hr_from_peaks(np.arange(3), fs=float("inf")), "`fs` must be a number > 0"),
+    (lambda: bidmc.hr_from_peaks(np.arange(3), window_s=-1), "`window_s` must be a number > 0"),
+    (lambda: bidmc.ppg_beats(np.zeros(100), fs="125"), "`fs` must be a number > 0"),
+    (lambda: bidmc.dominant_rate(np.arange(3), np.arange(3), 0), "`duration_s` must be"),
+    (lambda: bidmc.ppg_respiratory_rate(np.zeros(100), fusion_std=0), "`fusion_std` must be"),
+])
+def test_estimators_refuse_bad_rates_and_lengths(call, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        call()

@@ -148,6 +148,8 @@ def test_wrong_rate_and_a_missing_layout_are_named(tmp_path):
         load_bidmc(root, layout="wfdb")
     with pytest.raises(ValueError, match=r"records=\[7\] not found"):
         read_bidmc_records(root, records=[7])
+    with pytest.raises(ValueError, match=re.escape("`records[]` must be an integer >= 1")):
+        read_bidmc_records(root, records=["a"])
 
 
 # -- arguments ----------------------------------------------------------------------------

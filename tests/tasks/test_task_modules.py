@@ -44,6 +44,8 @@ def test_cosine_with_warmup_and_step_schedules():
     ({"d_model": 0}, "`d_model` must be an integer >= 1"),
     ({"dropout": 1.0}, "`dropout` must be a number in [0, 1)"),
     ({"dt_min": -1.0}, "`dt_min` must be a number > 0"),
+    ({"standardize_target": "yes"}, "`standardize_target` must be True or False"),
+    ({"predictions_dir": 3}, "`predictions_dir` must be a folder path or None"),
 ])
 def test_bad_arguments_are_named(kwargs, fragment):
     with pytest.raises(ValueError, match=re.escape(fragment)):
