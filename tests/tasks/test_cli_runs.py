@@ -281,3 +281,18 @@ def test_a_checkpoint_saved_before_any_step_is_refused(fitted, bidmc_zip, tmp_pa
     assert run(command, _args(bidmc_zip, out, "--ckpt_path", str(untrained))) == 2
     assert "saved before any training step" in _one_line_error(capsys, command)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError(
+    "DefaultCPUAllocator: can't allocate memory: you tried to allocate 1099511627776 bytes")])
+def test_running_out_of_memory_while_training_is_one_error_line(bidmc_zip, tmp_path, capsys,
+                                                                monkeypatch, error):
+    from s4d_forecast.tasks.regression import VitalSignRegressionTask
+
+    def no_memory(self, batch, batch_idx):
+        raise error
+
+    monkeypatch.setattr(VitalSignRegressionTask, "training_step", no_memory)
+    assert run("fit", _args(bidmc_zip, tmp_path / "run")) == 1
+    assert "out of memory" in _one_line_error(capsys, "fit")
+    assert not (tmp_path / "run" / "test_predictions.csv").exists()
