@@ -25,10 +25,12 @@ from s4d_forecast._checks import check_bool, check_int
 
 ENV_VAR = "S4D_FORECAST_TUNE_MALLOC"
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_THRESHOLD_MB, TRIM_THRESHOLD_MB = 32, 256  # the defaults of tune_cpu_allocator
 _applied: dict | None = None
 
 
-def tune_cpu_allocator(mmap_threshold_mb: int = 32, trim_threshold_mb: int = 256,
+def tune_cpu_allocator(mmap_threshold_mb: int = MMAP_THRESHOLD_MB,
+                       trim_threshold_mb: int = TRIM_THRESHOLD_MB,
                        force: bool = False) -> dict | None:
     """Make glibc keep training-sized blocks in the heap between steps.
 
