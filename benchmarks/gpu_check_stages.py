@@ -56,19 +56,19 @@ def train(args: argparse.Namespace) -> int:
     import pytorch_lightning as pl
     import torch
 
-    from s4d_forecast.tasks import BIDMCData, VitalSignRegressionTask
+    from s4d_forecast.data.bidmc_datamodule import BIDMCDataModule
+    from s4d_forecast.tasks import VitalSignRegressionTask
 
     _device_ok(args.device)
     model_args, data_args = _recipe(args.dry_run)
     pl.seed_everything(1112, verbose=False)
     if args.data:
-        dm = BIDMCData(root=args.data, **data_args)
+        dm = BIDMCDataModule(root=args.data, **data_args)
         source = f"BIDMC {data_args['target']} {data_args['scheme']} from {args.data}"
     else:
         if not args.dry_run:
             raise SystemExit("train: --data PATH (bidmc_csv.zip) is required unless --dry-run")
         from s4d_forecast.data.bidmc import BIDMCDataset
-        from s4d_forecast.data.bidmc_datamodule import BIDMCDataModule
 
         rng = np.random.default_rng(0)
         n, length = 64, 400

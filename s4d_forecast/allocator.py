@@ -1,22 +1,17 @@
 """CPU training speed: keep freed memory in the process instead of handing it back to the OS.
 
-A training step allocates and frees the same large activations (hundreds of KB to tens of MB)
-every step. With glibc's defaults, blocks above a sliding threshold are ``mmap``-ed and
-unmapped on free, and free memory at the top of the heap is returned to the OS: the next
-step maps it again and the kernel zero-fills every page on first touch. On an S4D step that
-page-fault work is about a quarter of the CPU time of one S4DEncoder training step
-(``benchmarks/RESULTS.md``, section "CPU allocator"). :func:`tune_cpu_allocator` sets
-glibc's ``mallopt`` so such blocks come from the heap and stay there between steps, which
-is what PyTorch's performance guide reaches with jemalloc/tcmalloc preloads, without
-needing either installed.
+A training step allocates and frees the same large activations every step. With glibc's
+defaults, blocks above a sliding threshold are ``mmap``-ed and unmapped on free, and free
+memory at the top of the heap is returned to the OS, so the next step maps it again and the
+kernel zero-fills every page on first touch: about a quarter of the CPU time of an
+S4DEncoder training step (``docs/decisions/cpu_allocator.md``).
+:func:`tune_cpu_allocator` sets glibc's ``mallopt`` so such blocks come from the heap and stay
+there (what PyTorch's performance guide reaches with jemalloc/tcmalloc preloads), at the cost
+of at most ``trim_threshold_mb`` of free heap kept.
 
-The cost is memory the process keeps: at most ``trim_threshold_mb`` of free heap is retained,
-and blocks above ``mmap_threshold_mb`` are still mapped and unmapped as before.
-
-:class:`~s4d_forecast.S4DModel` (and so :class:`~s4d_forecast.S4DForecaster`), the
-``s4d-forecast fit`` tasks and ``s4d-forecast benchmark`` call it once per process when they
-start training. Set the environment variable ``S4D_FORECAST_TUNE_MALLOC=0`` to leave the
-allocator alone. On systems without glibc (macOS, Windows, musl) it does nothing.
+``S4DModel`` (and so ``S4DForecaster``), ``s4d-forecast fit`` and ``s4d-forecast benchmark``
+call it once per process when training starts; ``S4D_FORECAST_TUNE_MALLOC=0`` leaves the
+allocator alone. Without glibc (macOS, Windows, musl) it does nothing.
 """
 
 from __future__ import annotations
@@ -26,16 +21,11 @@ import ctypes.util
 import os
 import sys
 
+from s4d_forecast._checks import check_bool, check_int
+
 ENV_VAR = "S4D_FORECAST_TUNE_MALLOC"
-
-# glibc's mallopt parameter numbers (malloc.h)
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-
-#: Default thresholds (MiB) of :func:`tune_cpu_allocator`.
-MMAP_THRESHOLD_MB = 32
-TRIM_THRESHOLD_MB = 256
-
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_THRESHOLD_MB, TRIM_THRESHOLD_MB = 32, 256  # the defaults of tune_cpu_allocator
 _applied: dict | None = None
 
 
@@ -47,8 +37,7 @@ def tune_cpu_allocator(mmap_threshold_mb: int = MMAP_THRESHOLD_MB,
     Parameters
     ----------
     mmap_threshold_mb : int
-        Blocks of at most this many MiB come from the heap (glibc's ceiling is 32 MiB on
-        64-bit systems).
+        Blocks of at most this many MiB come from the heap (glibc's ceiling on 64-bit: 32).
     trim_threshold_mb : int
         Free memory at the top of the heap is returned to the OS only beyond this many MiB.
     force : bool
@@ -57,42 +46,25 @@ def tune_cpu_allocator(mmap_threshold_mb: int = MMAP_THRESHOLD_MB,
     Returns
     -------
     dict or None
-        The settings applied (``{"mmap_threshold_mb": ..., "trim_threshold_mb": ...}``), or
-        ``None`` when nothing was changed: not glibc, switched off by the environment
-        variable, or glibc refused a value.
-
-    Raises
-    ------
-    ValueError
-        If a threshold is not a positive integer, or ``S4D_FORECAST_TUNE_MALLOC`` holds
-        something other than ``0`` or ``1``.
+        The settings applied, or ``None`` when nothing was changed (not glibc, switched off
+        by the environment variable, or glibc refused a value).
     """
     global _applied
-    for name, value in (("mmap_threshold_mb", mmap_threshold_mb),
-                        ("trim_threshold_mb", trim_threshold_mb)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name}={value!r} must be a positive integer (MiB)")
-    if not force and not _enabled():
-        return None
-    if _applied is not None and not force:
-        return _applied
-    mallopt = _glibc_mallopt()
-    if mallopt is None:
-        return None
-    ok = (mallopt(_M_MMAP_THRESHOLD, mmap_threshold_mb << 20) == 1
-          and mallopt(_M_TRIM_THRESHOLD, trim_threshold_mb << 20) == 1)
-    if not ok:
-        return None
-    _applied = {"mmap_threshold_mb": mmap_threshold_mb, "trim_threshold_mb": trim_threshold_mb}
-    return _applied
-
-
-def _enabled() -> bool:
-    value = os.environ.get(ENV_VAR, "1").strip()
-    if value not in ("0", "1"):
-        raise ValueError(f"environment variable {ENV_VAR}={value!r} is not accepted; use 1 "
+    settings = {"mmap_threshold_mb": check_int("mmap_threshold_mb", mmap_threshold_mb, min=1),
+                "trim_threshold_mb": check_int("trim_threshold_mb", trim_threshold_mb, min=1)}
+    force = check_bool("force", force)
+    switch = os.environ.get(ENV_VAR, "1").strip()
+    if switch not in ("0", "1"):
+        raise ValueError(f"environment variable {ENV_VAR}={switch!r} is not accepted; use 1 "
                          "(tune the allocator, the default) or 0 (leave it alone)")
-    return value == "1"
+    if not force and (switch == "0" or _applied is not None):
+        return None if switch == "0" else _applied
+    mallopt = _glibc_mallopt()
+    if mallopt is None or mallopt(_M_MMAP_THRESHOLD, settings["mmap_threshold_mb"] << 20) != 1 \
+            or mallopt(_M_TRIM_THRESHOLD, settings["trim_threshold_mb"] << 20) != 1:
+        return None
+    _applied = settings
+    return _applied
 
 
 def _glibc_mallopt():
@@ -100,9 +72,9 @@ def _glibc_mallopt():
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
         if not hasattr(libc, "gnu_get_libc_version"):  # musl: mallopt is a no-op stub
             return None
+        mallopt = libc.mallopt
     except (OSError, AttributeError):
         return None
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int

@@ -1,10 +1,9 @@
-"""Lightning callbacks shared by the darts model and the medical tasks.
+"""Lightning callbacks for any training loop of the package (torch and Lightning only).
 
-- :class:`NonFiniteLossGuard` stops training at the first NaN/inf loss with a message that
-  says where it happened, before any checkpoint of the broken weights can be written.
-- :class:`RandomStateCheckpoint` keeps the random states in every checkpoint, so a run
-  resumed from an epoch-end checkpoint draws the same shuffles, crops and dropout masks as an
-  uninterrupted run.
+``s4d-forecast fit`` (:mod:`s4d_forecast.tasks.lightning_cli`) adds both to every trainer:
+:class:`NonFiniteLossGuard` stops training at the first NaN/inf loss, before a checkpoint of
+the broken weights is written; :class:`RandomStateCheckpoint` keeps the random states in every
+checkpoint, so a resumed run draws what an uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -17,20 +16,13 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from s4d_forecast._checks import check_int
+
 log = logging.getLogger(__name__)
 
 
 class NonFiniteLossError(FloatingPointError):
     """Raised by :class:`NonFiniteLossGuard` when the training loss stops being finite."""
-
-
-def _loss_value(outputs) -> torch.Tensor | None:
-    if isinstance(outputs, torch.Tensor):
-        return outputs
-    if isinstance(outputs, dict):
-        value = outputs.get("loss")
-        return value if isinstance(value, torch.Tensor) else None
-    return None
 
 
 class NonFiniteLossGuard(pl.Callback):
@@ -48,15 +40,11 @@ class NonFiniteLossGuard(pl.Callback):
 
     def __init__(self, check_every: int = 1):
         super().__init__()
-        if not isinstance(check_every, int) or check_every < 1:
-            raise ValueError(f"check_every={check_every!r} must be a positive integer")
-        self.check_every = check_every
+        self.check_every = check_int("check_every", check_every, min=1)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch_idx % self.check_every:
-            return
-        loss = _loss_value(outputs)
-        if loss is None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if batch_idx % self.check_every or not isinstance(loss, torch.Tensor):
             return
         value = float(loss.detach().float().cpu())
         if math.isfinite(value):
@@ -77,12 +65,9 @@ class RandomStateCheckpoint(pl.Callback):
     """Save the python, numpy and torch random states in every checkpoint; restore them on
     resume, so a run resumed from an epoch-end checkpoint draws the same shuffles, crops and
     dropout masks as the uninterrupted run and ends with the same weights (on CPU; on GPU up
-    to the non-determinism of its kernels).
-
-    Stored as tensors and plain numbers, so ``torch.load(weights_only=True)`` reads them. Not
-    restored under DDP, where the ranks hold different states and Lightning reseeds each.
-    ``s4d-forecast fit`` adds it to every trainer.
-    """
+    to the non-determinism of its kernels). Stored as tensors and plain numbers, so
+    ``torch.load(weights_only=True)`` reads them. Not restored under DDP, where the ranks hold
+    different states and Lightning reseeds each."""
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         name, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002

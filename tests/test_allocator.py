@@ -66,7 +66,9 @@ def test_bad_values_are_refused(monkeypatch):
     with pytest.raises(ValueError, match=r"S4D_FORECAST_TUNE_MALLOC='yes' is not accepted"):
         tune_cpu_allocator()
     monkeypatch.setenv(ENV_VAR, "1")
-    with pytest.raises(ValueError, match=r"mmap_threshold_mb=0 must be a positive integer"):
+    with pytest.raises(ValueError, match=r"`mmap_threshold_mb` must be an integer >= 1, got 0"):
         tune_cpu_allocator(mmap_threshold_mb=0)
-    with pytest.raises(ValueError, match=r"trim_threshold_mb=1.5 must be a positive integer"):
+    with pytest.raises(ValueError, match=r"`trim_threshold_mb` must be an integer >= 1"):
         tune_cpu_allocator(trim_threshold_mb=1.5)
+    with pytest.raises(ValueError, match=r"`force` must be True or False"):
+        tune_cpu_allocator(force="yes")

@@ -46,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from s4d_forecast._checks import check_float
+
 log = logging.getLogger(__name__)
 
 FS = 125.0
@@ -75,7 +77,7 @@ def r_peaks(ecg: np.ndarray, fs: float = FS) -> np.ndarray:
     """
     from wfdb import processing
 
-    ecg = np.asarray(ecg, dtype=np.float64)
+    ecg, fs = np.asarray(ecg, dtype=np.float64), check_float("fs", fs, 0, lo_open=True)
     if ecg.ndim != 1:
         raise ValueError(f"ecg must be 1-D (L,), got shape {ecg.shape}")
     if not np.isfinite(ecg).all() or np.ptp(ecg) == 0:
@@ -106,6 +108,8 @@ def hr_from_peaks(peaks: np.ndarray, fs: float = FS, window_s: float = 32.0,
     float
         Beats/min; ``NaN`` when fewer than two peaks give a plausible interval.
     """
+    for name, value in (("fs", fs), ("window_s", window_s), ("rows_hz", rows_hz)):
+        check_float(name, value, 0, lo_open=True)
     peaks = np.sort(np.asarray(peaks, dtype=np.float64))
     if len(peaks) < 2:
         return float("nan")
@@ -165,7 +169,7 @@ def ppg_beats(ppg: np.ndarray, fs: float = FS) -> tuple[np.ndarray, np.ndarray, 
     """
     from scipy import signal
 
-    x = np.asarray(ppg, dtype=np.float64)
+    x, fs = np.asarray(ppg, dtype=np.float64), check_float("fs", fs, 0, lo_open=True)
     if x.ndim != 1:
         raise ValueError(f"ppg must be 1-D (L,), got shape {x.shape}")
     lo = signal.butter(3, 8.0, btype="lowpass", fs=fs, output="sos")
@@ -246,6 +250,8 @@ def dominant_rate(t: np.ndarray, v: np.ndarray, duration_s: float,
     """
     from scipy import signal
 
+    check_float("duration_s", duration_s, 0, lo_open=True)
+    check_float("resample_hz", resample_hz, 0, lo_open=True)
     t, v = np.asarray(t, dtype=np.float64), np.asarray(v, dtype=np.float64)
     if len(t) < 3:
         return float("nan")
@@ -297,7 +303,8 @@ def ppg_respiratory_rate(ppg: np.ndarray, fs: float = FS,
     RespiratoryEstimate
         ``rate`` is ``NaN`` when none of the three variations could be measured.
     """
-    duration = len(ppg) / fs
+    check_float("fusion_std", fusion_std, 0, lo_open=True)
+    duration = len(ppg) / check_float("fs", fs, 0, lo_open=True)
     parts = {k: dominant_rate(t, v, duration)
              for k, (t, v) in respiratory_variations(ppg, fs).items()}
     vals = np.array([x for x in parts.values() if np.isfinite(x)])
@@ -309,14 +316,6 @@ def ppg_respiratory_rate(ppg: np.ndarray, fs: float = FS,
 
 
 # --------------------------------------------------------------------------- scoring
-def _rmse(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.asarray(y, float) - np.asarray(p, float)) ** 2)))
-
-
-def _mae(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean(np.abs(np.asarray(y, float) - np.asarray(p, float))))
-
-
 def score_target(records, target: str, scheme: str, seed: int = 0) -> tuple[list, object]:
     """Score predict-the-mean and the target's signal-processing baseline on its test split.
 
@@ -340,9 +339,9 @@ def score_target(records, target: str, scheme: str, seed: int = 0) -> tuple[list
     import pandas as pd
 
     from s4d_forecast.data.bidmc import bidmc_splits, make_bidmc_windows
+    from s4d_forecast.metrics import mae as _mae
+    from s4d_forecast.metrics import rmse as _rmse
 
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme={scheme!r} is not accepted; use one of {SCHEMES}")
     ds = make_bidmc_windows(records, target)
     splits = bidmc_splits(ds, scheme, seed=seed)
     test, y = splits.test, splits.test.targets.astype(np.float64)
@@ -401,52 +400,34 @@ def _markdown(rows: list[dict]) -> str:
 
 def main(root: str | Path, scheme: str, output: str | Path, overwrite: bool = False,
          seed: int = 0, targets: tuple[str, ...] = ("HR", "RR", "SpO2")) -> int:
-    """Score the baselines for every target on one split and write the tables.
+    """Score the baselines for every target on one split; write ``results.csv``,
+    ``results.md``, ``summary.json`` and ``predictions.csv`` (each atomically) to ``output``.
 
-    Parameters
-    ----------
-    root : str or Path
-        The BIDMC release (``bidmc_csv.zip`` or its folder).
-    scheme : {"reshuffled", "patient"}
-    output : str or Path
-        Folder for ``results.csv``, ``results.md``, ``summary.json`` and
-        ``predictions.csv``.
-    overwrite : bool
-        Replace those files when they exist (otherwise refuse).
-    seed : int
-        Random state of the patient split (the DataModule's default is 0).
-    targets : tuple of str
-
-    Returns
-    -------
-    int
-        Exit code (0; 2 for a refused argument, with the reason on stderr).
+    ``root`` is the BIDMC release (``bidmc_csv.zip`` or its folder); existing result files in
+    ``output`` are replaced only with ``overwrite``; ``seed`` is the patient split's random
+    state (the DataModule's default, 0). Every argument is checked before anything is read.
     """
-    import sys
     import time
 
     import pandas as pd
 
+    from s4d_forecast._checks import check_choice, check_int, file_in_the_way
+    from s4d_forecast.atomic_files import write_bytes_atomic
     from s4d_forecast.data.bidmc_records import read_bidmc_records
 
-    if scheme not in SCHEMES:
-        print(f"bidmc-baseline: error: --scheme {scheme!r} is not accepted; use one of "
-              f"{SCHEMES}", file=sys.stderr)
-        return 2
+    check_choice("--scheme", scheme, SCHEMES)
+    check_int("--seed", seed, min=0)
     root, out = Path(root), Path(output)
     if not root.exists():
-        print(f"bidmc-baseline: error: --root {str(root)!r} does not exist; pass the BIDMC "
-              "release (bidmc_csv.zip or its folder)", file=sys.stderr)
-        return 2
-    if out.exists() and not out.is_dir():
-        print(f"bidmc-baseline: error: --output {str(out)!r} is a file; pass a folder",
-              file=sys.stderr)
-        return 2
+        raise FileNotFoundError(f"--root {str(root)!r} does not exist; pass the BIDMC release "
+                                "(bidmc_csv.zip or its folder)")
+    if file_in_the_way(out) is not None:
+        raise FileExistsError(f"--output {str(out)!r}: {str(file_in_the_way(out))!r} is a "
+                              "file; pass a folder")
     existing = [f for f in OUTPUT_FILES if (out / f).exists()]
     if existing and not overwrite:
-        print(f"bidmc-baseline: error: --output {str(out)!r} already holds {existing}; pass "
-              "--overwrite to replace them or choose another folder", file=sys.stderr)
-        return 2
+        raise FileExistsError(f"--output {str(out)!r} already holds {existing}; pass "
+                              "--overwrite to replace them or choose another folder")
     t0 = time.time()
     records = read_bidmc_records(root)
     rows, preds = [], []
@@ -455,13 +436,14 @@ def main(root: str | Path, scheme: str, output: str | Path, overwrite: bool = Fa
         rows += r
         preds.append(p)
     out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out / "results.csv", index=False)
-    pd.concat(preds, ignore_index=True).to_csv(out / "predictions.csv", index=False)
     table = _markdown(rows)
-    (out / "results.md").write_text(table)
     summary = {"root": str(root), "scheme": scheme, "seed": seed,
                "wall_s": round(time.time() - t0, 1), "results": rows}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    for name, text in (("results.csv", pd.DataFrame(rows).to_csv(index=False)),
+                       ("predictions.csv", pd.concat(preds, ignore_index=True).to_csv(
+                           index=False)),
+                       ("results.md", table), ("summary.json", json.dumps(summary, indent=2))):
+        write_bytes_atomic(out / name, text.encode())
     print(table, end="")
     print(f"wrote {', '.join(OUTPUT_FILES)} to {out} ({summary['wall_s']} s)")
     return 0

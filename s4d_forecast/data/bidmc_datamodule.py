@@ -10,8 +10,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from s4d_forecast._checks import check_bool, check_choice, check_float, check_int
+
 from .bidmc import SCHEMES, BIDMCDataset, bidmc_splits, canonical_target, check_folds, load_bidmc
-from .datamodule_base import WINDOW_NORMALIZE, SplitDataModule
+from .datamodule_base import NORMALIZE, SplitDataModule
 from .scaling import standardize_windows
 
 log = logging.getLogger(__name__)
@@ -20,43 +22,37 @@ log = logging.getLogger(__name__)
 class BIDMCDataModule(SplitDataModule):
     """Batches of ``x (B, 4000, 2)`` float32 and ``y (B,)`` float32 for one BIDMC target.
 
-    The CLI's ``data.class_path: s4d_forecast.tasks.BIDMCData`` names this class too.
-
     Parameters
     ----------
     root : str or path, optional
-        The PhysioNet release (folder or zip) or a folder of the TSER ``.ts`` files; see
-        :func:`~s4d_forecast.data.bidmc.load_bidmc`. Not needed when ``dataset`` is given.
+        The PhysioNet release (folder or zip) or a folder of the TSER ``.ts`` files (see
+        :func:`~s4d_forecast.data.bidmc.load_bidmc`); not needed when ``dataset`` is given.
     target : {"RR", "HR", "SpO2"}
     scheme : {"reshuffled", "patient", "archive"}
         Split convention (:func:`~s4d_forecast.data.bidmc.bidmc_split_indices`); report it
         with any number.
     batch_size, num_workers : int
     normalize : {"none", "per_channel", "global", "per_window"}
-        Standardise the inputs with a scaler fitted on the training windows, or each
-        window and channel by its own mean/std (``"per_window"``, nothing fitted: removes
-        per-patient signal gain and offset), or not (S4 uses none).
+        Standardise the inputs with a scaler fitted on the training windows, each window and
+        channel by its own mean/std (``"per_window"``: removes per-patient gain and offset),
+        or not (S4 uses none).
     stride_s : float
         Window step (s) for the raw release (ignored for ``.ts``).
     nan_policy : {"drop", "nanmean"}
     seed : int
         Random state of the ``"patient"``/``"archive"`` splits.
-    n_folds, fold : int, optional
-        Patient-fold cross-validation (``scheme="patient"``): the same test records, and
-        fold ``fold`` of ``n_folds`` groups of the other records as validation (see
-        :func:`~s4d_forecast.data.bidmc.bidmc_split_indices`; ``s4d-forecast cv`` runs every
-        fold).
     predict_split : {"train", "val", "test"}
-        Split served by ``predict_dataloader``.
     shuffle_train : bool
-        Shuffle the training windows each epoch (off only for exact DDP-vs-one-process
-        comparisons).
+        Shuffle the training windows each epoch (off only for exact DDP comparisons).
     dataset : BIDMCDataset, optional
         Already loaded windows (``root`` is then not read).
+    n_folds, fold : int, optional
+        Patient-fold cross-validation (``scheme="patient"``): the same test records, and
+        fold ``fold`` of ``n_folds`` groups of the other records as validation
+        (``s4d-forecast cv`` runs every fold).
     layout : {"auto", "csv", "wfdb"}
-        Which raw files to read (see
-        :func:`~s4d_forecast.data.bidmc_records.read_bidmc_records`): ``"auto"`` refuses a
-        root whose records are split between the two layouts; name one to read only it.
+        Which raw files to read when both are there (``"auto"`` refuses a root whose records
+        are split between the two).
     """
 
     def __init__(self, root: str | os.PathLike | None = None, target: str = "RR",
@@ -65,40 +61,26 @@ class BIDMCDataModule(SplitDataModule):
                  seed: int = 0, predict_split: str = "test", shuffle_train: bool = True,
                  dataset: BIDMCDataset | None = None, n_folds: int | None = None,
                  fold: int | None = None, layout: str = "auto"):
-        super().__init__(normalize, predict_split, accepted=WINDOW_NORMALIZE)
-        if root is None and dataset is None:
-            raise ValueError("data.root is required: the BIDMC release (folder or zip) or a "
-                             "folder of BIDMC32*.ts files (or pass dataset=)")
-        if dataset is None and not Path(root).exists():
-            raise ValueError(f"data.root={str(root)!r} does not exist; pass the BIDMC release "
-                             "(folder or bidmc_csv.zip) or a folder of BIDMC32*.ts files")
-        canonical_target(target)
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme={scheme!r} is not accepted; use one of {SCHEMES}")
+        super().__init__(normalize, predict_split, batch_size, num_workers,
+                         accepted=(*NORMALIZE, "per_window"))
+        if dataset is None and (root is None or not Path(root).exists()):
+            raise ValueError(f"`root` must be the BIDMC release (folder or bidmc_csv.zip) or a "
+                             f"folder of BIDMC32*.ts files (or pass dataset=), got {root!r}: "
+                             "it does not exist.")
+        self.root, self.target = root, canonical_target(target)
+        self.scheme = check_choice("scheme", scheme, SCHEMES)
         check_folds(n_folds, fold, scheme)
-        if layout not in ("auto", "csv", "wfdb"):
-            raise ValueError(f"layout={layout!r} is not accepted; use 'auto', 'csv' or 'wfdb'")
-        self.layout = layout
-        # checked here, before any data is read (load_bidmc checks them again, with the
-        # sampling rate: stride_s must also be a whole number of samples)
-        if nan_policy not in ("drop", "nanmean"):
-            raise ValueError(f"data.nan_policy={nan_policy!r} is not accepted; use 'drop' or "
-                             "'nanmean'")
-        if (isinstance(stride_s, bool) or not isinstance(stride_s, (int, float, np.number))
-                or not np.isfinite(stride_s) or stride_s <= 0):
-            raise ValueError(f"data.stride_s={stride_s!r} is not accepted: the window stride "
-                             "must be a positive number of seconds")
-        self.root, self.target, self.scheme = root, target, scheme
         self.n_folds, self.fold = n_folds, fold
-        self.batch_size, self.num_workers = batch_size, num_workers
-        self.stride_s, self.nan_policy, self.seed = stride_s, nan_policy, seed
-        self.shuffle_train = shuffle_train
+        self.layout = check_choice("layout", layout, ("auto", "csv", "wfdb"))
+        self.nan_policy = check_choice("nan_policy", nan_policy, ("drop", "nanmean"))
+        self.stride_s = check_float("stride_s", stride_s, 0, lo_open=True)
+        self.seed = check_int("seed", seed, min=0)
+        self.shuffle_train = check_bool("shuffle_train", shuffle_train)
         self.dataset = dataset
         self.splits = None
-        self._tensors: dict[str, TensorDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
-        if self._tensors:
+        if self.datasets:
             return
         if self.dataset is None:
             self.dataset = load_bidmc(self.root, self.target, stride_s=self.stride_s,
@@ -112,22 +94,15 @@ class BIDMCDataModule(SplitDataModule):
                 x = self.scaler.transform(x).astype(np.float32)
             elif self.normalize == "per_window":
                 x = standardize_windows(x)
-            self._tensors[name] = TensorDataset(torch.from_numpy(np.ascontiguousarray(x)),
+            self.datasets[name] = TensorDataset(torch.from_numpy(np.ascontiguousarray(x)),
                                                 torch.from_numpy(part.targets))
         log.info("BIDMCDataModule %s/%s: %s", self.target, self.scheme,
-                 {k: len(v) for k, v in self._tensors.items()})
-
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        if not self._tensors:
-            self.setup()
-        return DataLoader(self._tensors[name], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers)
+                 {k: len(v) for k, v in self.datasets.items()})
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.shuffle_train)
 
     def train_targets(self) -> np.ndarray:
         """Targets of the training split (for the task's target standardisation)."""
-        if not self._tensors:
-            self.setup("fit")
+        self.setup("fit")
         return self.splits.train.targets

@@ -1,11 +1,11 @@
 """``s4d-forecast data download|info``: fetch a dataset, or check a local copy.
 
 ``download {ptbxl,bidmc,weather} --root DIR`` fetches from the sources in
-:mod:`~s4d_forecast.data.sources` (resumable, progress bar, checksums verified; ``--mirror``
-fetches the same paths from another host). A PhysioNet zip is checked against ``SHA256SUMS.txt``
-before it is saved under its final name (and only then extracted); a stalled server is given up
-after ``--timeout`` seconds. ``info NAME --root DIR`` prints counts per split
-and per label/target so a user can compare their copy with the dataset cards.
+:data:`~s4d_forecast.data.download.SOURCES` (resumable, progress bar, checksums verified;
+``--mirror`` fetches the same paths from another host). A PhysioNet zip is checked against
+``SHA256SUMS.txt`` before it is saved under its final name (and only then extracted); a
+stalled server is given up after ``--timeout`` seconds. ``info NAME --root DIR`` prints counts
+per split and per label/target so a user can compare their copy with the dataset cards.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from s4d_forecast._checks import file_in_the_way
+from s4d_forecast._checks import check_choice, check_float, file_in_the_way
 
 NAMES = ("ptbxl", "bidmc", "weather")
 
@@ -52,61 +52,46 @@ def register(subparsers) -> None:
 
 
 def _url(url: str, mirror: str | None) -> str:
-    if not mirror:
-        return url
-    return mirror.rstrip("/") + urlparse(url).path
-
-
-def _check_download_args(args: argparse.Namespace) -> None:
-    """Refuse bad options before anything is created on disk."""
-    if args.mirror is not None:
-        parsed = urlparse(args.mirror)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"--mirror {args.mirror!r} is not accepted; give an http:// or "
-                             "https:// base URL, e.g. --mirror https://example.org/physionet")
-    for option, value in (("--timeout", args.timeout), ("--deadline", args.deadline)):
-        if value is not None and not value > 0:
-            raise ValueError(f"{option} {value!r} is not accepted; give a number of "
-                             "seconds > 0")
-    root: Path = args.root
-    blocker = file_in_the_way(root)
-    if blocker == root:
-        raise ValueError(f"--root {str(root)!r} is a file, not a folder; give a folder to "
-                         "download into")
-    if blocker is not None:
-        raise ValueError(f"--root {str(root)!r} is not accepted: {blocker} is a file, "
-                         "not a folder")
+    return url if not mirror else mirror.rstrip("/") + urlparse(url).path
 
 
 def _download(args: argparse.Namespace) -> int:
-    from .download import download_file, parse_sha256sums, verify_sha256sums
-    from .sources import SOURCES
+    from .download import SOURCES, download_file, parse_sha256sums, verify_sha256sums
 
-    _check_download_args(args)
+    # every option is checked before anything is created on disk
+    if args.mirror is not None:
+        parsed = urlparse(args.mirror)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"`--mirror` must be an http:// or https:// base URL, e.g. "
+                             f"https://example.org/physionet, got {args.mirror!r}.")
+    limits = {"timeout": check_float("--timeout", args.timeout, 0, lo_open=True),
+              "deadline": check_float("--deadline", args.deadline, 0, lo_open=True,
+                                      none_ok=True)}
+    root: Path = args.root
+    blocker = file_in_the_way(root)
+    if blocker is not None:
+        raise ValueError(f"`--root` must be a folder to download into, got {str(root)!r}: "
+                         f"{str(blocker)!r} is a file.")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     src = SOURCES[args.name]
-    root: Path = args.root
     root.mkdir(parents=True, exist_ok=True)
-    dest = root / Path(urlparse(src.url).path).name
-    url = _url(src.url, args.mirror)
-    mirror = f" (mirror of {src.url})" if url != src.url else ""
-    print(f"{src.name} {src.version}: {url}{mirror}\n  -> {dest}")
-    limits = {"timeout": args.timeout, "deadline": args.deadline}
-    verify, sums_url = None, None
+    dest, url = root / Path(urlparse(src.url).path).name, _url(src.url, args.mirror)
+    print(f"{args.name} {src.version}: {url}{f' (mirror of {src.url})' if url != src.url else ''}"
+          f"\n  -> {dest}")
+    verify, checked = None, {}
     if src.sha256sums_url and not args.no_verify:
         # fetched first: the zip is checked against it before it gets its final name
         sums_url = _url(src.sha256sums_url, args.mirror)
-        sums = root / f"{src.name}_SHA256SUMS.txt"
-        download_file(sums_url, sums, progress=False, overwrite=True, **limits)
+        sums = download_file(sums_url, root / f"{args.name}_SHA256SUMS.txt", progress=False,
+                             overwrite=True, **limits)
         table = parse_sha256sums(sums.read_text(errors="replace"), sums_url)
-        checked = {}
 
         def verify(path: Path) -> None:
             checked.update(verify_sha256sums(path, table))
 
     download_file(url, dest, md5=src.md5, progress=not args.no_progress,
                   overwrite=args.overwrite, verify=verify, **limits)
-    if verify is not None:
+    if checked:
         print(f"verified {checked['checked']} file(s) against {sums_url}")
     target = dest
     if src.extract:
@@ -119,104 +104,75 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(rows: list[tuple], header: tuple) -> str:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=header).to_string(index=False)
+
+
 def _info(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    return {"ptbxl": _info_ptbxl, "bidmc": _info_bidmc, "weather": _info_weather}[args.name](
-        args
-    )
+    if args.name == "ptbxl":
+        from .ptbxl import PTBXL_TASKS, load_ptbxl, ptbxl_splits
+
+        check_choice("--task", args.task, PTBXL_TASKS)
+        check_choice("--sampling-rate", args.sampling_rate, (100, 500))
+        ds = load_ptbxl(args.root, sampling_rate=args.sampling_rate, task=args.task)
+        labels = [p.labels for p in ptbxl_splits(ds)]
+        print(f"PTB-XL at {args.root}: {len(ds)} records, task {args.task!r}, "
+              f"{len(ds.classes)} classes, {args.sampling_rate} Hz")
+        rows = [("records", *[len(lab) for lab in labels])]
+        rows += [(c, *[int(lab[:, j].sum()) for lab in labels]) for j, c in enumerate(ds.classes)]
+        print(_table(rows, ("label", "train", "val", "test")))
+    elif args.name == "bidmc":
+        _info_bidmc(args)
+    else:
+        _info_weather(args.root / "weather.csv" if args.root.is_dir() else args.root)
+    return 0
 
 
-def _table(rows: list[tuple], header: tuple) -> str:
-    rows = [tuple(str(c) for c in r) for r in rows]
-    cols = list(zip(*([tuple(header)] + rows)))
-    widths = [max(len(str(c)) for c in col) for col in cols]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
-    return "\n".join(lines + [fmt.format(*r) for r in rows])
-
-
-def _find_bidmc(root: Path) -> Path:
-    if root.is_file() or not root.is_dir():
-        return root
-    for pattern in ("bidmc_*_Signals.csv", "bidmc[0-9][0-9].hea", "BIDMC32*_TRAIN.ts"):
-        if next(root.rglob(pattern), None) is not None:
-            return root
-    zips = sorted(root.glob("*bidmc*.zip"))
-    return zips[0] if zips else root
-
-
-def _info_bidmc(args: argparse.Namespace) -> int:
+def _info_bidmc(args: argparse.Namespace) -> None:
     import numpy as np
 
     from .bidmc import _archive_files, bidmc_split_indices, load_bidmc_archive, make_bidmc_windows
     from .bidmc_records import read_bidmc_records
 
-    path = _find_bidmc(args.root)
+    check_float("--stride-s", args.stride_s, 0, lo_open=True)
+    path = args.root
+    if path.is_dir() and not any(next(path.rglob(p), None) for p in (
+            "bidmc_*_Signals.csv", "bidmc[0-9][0-9].hea", "BIDMC32*_TRAIN.ts")):
+        path = next(iter(sorted(path.glob("*bidmc*.zip"))), path)  # the downloaded zip
     archive = path.is_dir() and any(_archive_files(path, t) for t in ("HR", "RR", "SpO2"))
     records = None if archive else read_bidmc_records(path)
     print(f"BIDMC at {path}" + (" (TSER .ts archive)" if archive else
                                 f": {len(records)} records"))
     rows = []
     for target in ("HR", "RR", "SpO2"):
-        if archive:
-            if _archive_files(path, target) is None:
-                continue
-            ds = load_bidmc_archive(path, target)
-            schemes = ("archive", "reshuffled")
-        else:
-            ds = make_bidmc_windows(records, target, stride_s=args.stride_s)
-            schemes = ("reshuffled", "patient")
-        for scheme in schemes:
+        if archive and _archive_files(path, target) is None:
+            continue
+        ds = (load_bidmc_archive(path, target) if archive
+              else make_bidmc_windows(records, target, stride_s=args.stride_s))
+        for scheme in ("archive", "reshuffled") if archive else ("reshuffled", "patient"):
             tr, va, te = bidmc_split_indices(ds, scheme)
             rows.append((target, scheme, len(ds), ds.report.get("dropped_missing_target", "-"),
                          len(tr), len(va), len(te), f"{np.mean(ds.targets):.2f}",
                          f"{np.min(ds.targets):.1f}-{np.max(ds.targets):.1f}"))
-    print(_table(rows, ("target", "split", "windows", "dropped", "train", "val", "test",
-                        "mean", "range")))
-    return 0
+    print(_table(rows, ("target", "split", "windows", "dropped", "train", "val", "test", "mean",
+                        "range")))
 
 
-def _info_weather(args: argparse.Namespace) -> int:
+def _info_weather(path: Path) -> None:
     from .weather import BENCHMARK_OPTIONS, load_weather, weather_splits
 
-    path = args.root
-    if path.is_dir():
-        path = path / "weather.csv"
     df, report = load_weather(path, return_report=True, **BENCHMARK_OPTIONS)
     parts = weather_splits(df)
     empty = [name for name, part in parts._asdict().items() if len(part) == 0]
     if empty:
-        raise ValueError(
-            f"{path}: its {len(df)} row(s) leave the {'/'.join(empty)} split(s) empty under "
-            "the benchmark's 70/10/20 split; the file is far too short (truncated download?)"
-        )
+        raise ValueError(f"{path}: its {len(df)} row(s) leave the {'/'.join(empty)} split(s) "
+                         "empty under the benchmark's 70/10/20 split; the file is far too short "
+                         "(truncated download?)")
     print(f"weather at {path} ({report.layout} layout): {len(df)} rows x {df.shape[1]} "
           f"variables, {df.index[0]} .. {df.index[-1]}")
     print(_table([(n, len(p), p.index[0], p.index[-1]) for n, p in parts._asdict().items()],
                  ("split", "rows", "first", "last")))
     print(report.summary() or "no defects found")
-    return 0
-
-
-def _labels_of(part, ds):
-    import numpy as np
-
-    if hasattr(part, "labels"):
-        return np.asarray(part.labels)
-    idx = np.asarray(part)
-    return np.asarray(ds.labels)[idx]
-
-
-def _info_ptbxl(args: argparse.Namespace) -> int:
-    from . import ptbxl
-
-    ds = ptbxl.load_ptbxl(args.root, sampling_rate=args.sampling_rate, task=args.task)
-    parts = ptbxl.ptbxl_splits(ds)
-    names = ("train", "val", "test")
-    labels = [_labels_of(p, ds) for p in parts]
-    print(f"PTB-XL at {args.root}: {len(ds.labels)} records, task {args.task!r}, "
-          f"{len(ds.classes)} classes, {args.sampling_rate} Hz")
-    rows = [("records", *[len(lab) for lab in labels])]
-    rows += [(c, *[int(lab[:, j].sum()) for lab in labels]) for j, c in enumerate(ds.classes)]
-    print(_table(rows, ("label", *names)))
-    return 0

@@ -1,12 +1,12 @@
-"""Parsed-signal cache for PTB-XL: one memory-mapped ``.npy`` per layout and sampling rate.
+"""Parsed-signal cache for PTB-XL: one memory-mapped ``.npy`` per record list and rate.
 
-Reading 21,837 WFDB records takes minutes; the cache makes every later load take seconds.
-The cache is task-independent (signals only) and keyed by a fingerprint of its sources: the
-record list in order plus the name, size and modification time (ns) of every header and
-signal file. Any change to a source file, or a different record list, gives a different
-fingerprint, so a stale cache is never served. A cache is written to temporary files and
-renamed into place, its ``.json`` sidecar last, so an interrupted build is never taken for a
-valid cache. Older caches of the same layout and rate are removed after a successful build.
+Reading 21,837 WFDB records takes minutes; the cache makes every later load take seconds. It
+holds signals only (task-independent) and is keyed by a fingerprint of its sources: the record
+list in order and the name, size and modification time (ns) of every header and signal file,
+so a changed file or another record list is never served a stale cache. A cache is written
+to temporary files and renamed into place, its ``.json`` sidecar last, so an interrupted build
+is never taken for a valid cache; older caches of the same record list are removed after a
+successful build.
 """
 
 from __future__ import annotations
@@ -22,11 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["fingerprint_sources", "load_signals"]
-
 log = logging.getLogger(__name__)
 
 _CACHE_VERSION = 1
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def fingerprint_sources(files: Sequence[Path], root: Path, extra: dict) -> str:
@@ -34,106 +39,59 @@ def fingerprint_sources(files: Sequence[Path], root: Path, extra: dict) -> str:
     h = hashlib.sha256(json.dumps({"v": _CACHE_VERSION, **extra}, sort_keys=True).encode())
     for f in files:
         st = os.stat(f)
-        try:
-            rel = str(Path(f).relative_to(root))
-        except ValueError:
-            rel = str(f)
-        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(f"{_relative(f, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
-def _read_all(
-    reader: Callable[[Path], tuple[np.ndarray, bool]],
-    records: Sequence[Path],
-    n_jobs: int,
-):
-    """Yield ``(signal, has_nan)`` per record, in order, optionally from worker processes."""
-    if n_jobs <= 1 or len(records) < 2 * n_jobs:
-        for rec in records:
-            yield reader(rec)
-        return
-    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        yield from pool.map(reader, records, chunksize=max(1, min(64, len(records) // n_jobs)))
-
-
-def _fill(out, reader, records, n_jobs, first_len: int) -> list[int]:
+def _fill(out, reader, records, n_jobs: int) -> list[int]:
+    """Read every record into ``out`` (in order, from worker processes if ``n_jobs > 1``);
+    return the rows holding NaN."""
     from tqdm.auto import tqdm
 
+    if n_jobs <= 1 or len(records) < 2 * n_jobs:
+        items, pool = map(reader, records), None
+    else:
+        pool = ProcessPoolExecutor(max_workers=n_jobs)
+        items = pool.map(reader, records, chunksize=max(1, min(64, len(records) // n_jobs)))
     nan_rows = []
-    items = _read_all(reader, records, n_jobs)
-    bar = tqdm(items, total=len(records), desc="reading PTB-XL records", unit="rec", disable=None)
-    for i, (signal, has_nan) in enumerate(bar):
-        if signal.shape != (first_len, out.shape[2]):
-            raise ValueError(
-                f"ECG record {str(records[i])!r} has shape {signal.shape} (samples, leads), "
-                f"but the first record has {(first_len, out.shape[2])}; records of different "
-                "lengths cannot be stacked and are never truncated or padded"
-            )
-        out[i] = signal
-        if has_nan:
-            nan_rows.append(i)
+    try:
+        for i, (signal, has_nan) in enumerate(tqdm(items, total=len(records), unit="rec",
+                                                   desc="reading PTB-XL records", disable=None)):
+            if signal.shape != out.shape[1:]:
+                raise ValueError(
+                    f"ECG record {str(records[i])!r} has shape {signal.shape} (samples, leads), "
+                    f"but the first record has {out.shape[1:]}; records of different lengths "
+                    "cannot be stacked and are never truncated or padded")
+            out[i] = signal
+            if has_nan:
+                nan_rows.append(i)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return nan_rows
 
 
-def load_signals(
-    records: Sequence[Path],
-    reader: Callable[[Path], tuple[np.ndarray, bool]],
-    sources: Sequence[Path],
-    root: Path,
-    key: str,
-    cache_dir: Path | None,
-    n_jobs: int = 1,
-) -> tuple[np.ndarray, list[int], bool]:
-    """Signals of ``records`` stacked to ``(n, L, 12)``, through the cache when one is given.
+def load_signals(records: Sequence[Path], reader: Callable[[Path], tuple[np.ndarray, bool]],
+                 sources: Sequence[Path], root: Path, key: str, cache_dir: Path | None,
+                 n_jobs: int = 1) -> tuple[np.ndarray, list[int], bool]:
+    """Signals of ``records`` stacked to ``(n, L, 12)``, through the cache in ``cache_dir``.
 
-    Parameters
-    ----------
-    records : sequence of Path
-        Record paths (no extension), in output order.
-    reader : callable
-        ``reader(record) -> (signal (L, 12) float32, has_nan)``; must be picklable when
-        ``n_jobs > 1``.
-    sources : sequence of Path
-        Every file the signals depend on (fingerprinted).
-    root : Path
-        Names in the fingerprint are relative to it, so a moved copy keeps its cache.
-    key : str
-        Cache name prefix, e.g. ``"ptbxl_records100_100hz"``.
-    cache_dir : Path or None
-        Where to keep the cache; ``None`` reads without caching.
-    n_jobs : int
-        Worker processes for a build.
-
-    Returns
-    -------
-    signals : numpy.ndarray or numpy.memmap
-        Read-only memory map when served from (or written to) the cache.
-    nan_rows : list of int
-        Rows containing NaN.
-    from_cache : bool
-        Whether an existing cache was used.
+    ``reader(record) -> (signal, has_nan)`` reads one record (picklable if ``n_jobs > 1``);
+    ``sources`` are the files fingerprinted (names relative to ``root``, so a moved copy keeps
+    its cache); ``key`` prefixes the cache's name; ``cache_dir=None`` reads without a cache.
+    Returns ``(signals, rows with NaN, served from an existing cache)``; the signals are a
+    read-only memory map when cached.
     """
     if not records:
         raise ValueError("no ECG records to read")
     if cache_dir is None:
-        first, first_nan = reader(records[0])
-        out = np.empty((len(records),) + first.shape, dtype=np.float32)
-        nan_rows = _fill(out, reader, records, n_jobs, first.shape[0])
-        return out, nan_rows, False
-
-    names = []
-    for r in records:
-        try:
-            names.append(str(Path(r).relative_to(root)))
-        except ValueError:
-            names.append(str(r))
+        out = np.empty((len(records), *reader(records[0])[0].shape), dtype=np.float32)
+        return out, _fill(out, reader, records, n_jobs), False
+    names = [_relative(r, root) for r in records]
     fp = fingerprint_sources(sources, root, {"records": names, "key": key})
-    # caches of other record lists (e.g. a subset) live side by side; a new build replaces
-    # only caches of the same record list
-    list_id = hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
-    family = f"{key}_{list_id}"
-    stem = f"{family}_{fp[:16]}"
-    npy, meta_path = cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
+    # caches of other record lists live side by side; a build replaces its own list's only
+    family = f"{key}_{hashlib.sha256(chr(10).join(names).encode()).hexdigest()[:10]}"
+    npy, meta_path = cache_dir / f"{family}_{fp[:16]}.npy", cache_dir / f"{family}_{fp[:16]}.json"
     if meta_path.is_file() and npy.is_file():
         try:
             meta = json.loads(meta_path.read_text())
@@ -144,34 +102,25 @@ def load_signals(
             log.warning("cache %s does not match its sidecar; rebuilding it", npy)
         except (OSError, ValueError, KeyError) as err:
             log.warning("cache %s is unreadable (%s); rebuilding it", npy, err)
-
     cache_dir.mkdir(parents=True, exist_ok=True)
-    first, _ = reader(records[0])
-    shape = (len(records),) + first.shape
-    log.info(
-        "reading %d PTB-XL records (first load; about %.1f GB cached as %s)",
-        len(records),
-        np.prod(shape) * 4 / 1e9,
-        npy,
-    )
+    shape = (len(records), *reader(records[0])[0].shape)
+    log.info("reading %d PTB-XL records (first load; about %.1f GB cached as %s)",
+             len(records), np.prod(shape) * 4 / 1e9, npy)
     tag = f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp_npy = cache_dir / f"{stem}{tag}.npy"
-    tmp_meta = cache_dir / f"{stem}{tag}.json"
+    tmp_npy, tmp_meta = npy.with_name(npy.stem + tag + ".npy"), meta_path.with_name(
+        meta_path.stem + tag + ".json")
     try:
         out = np.lib.format.open_memmap(tmp_npy, mode="w+", dtype=np.float32, shape=shape)
-        nan_rows = _fill(out, reader, records, n_jobs, first.shape[0])
+        nan_rows = _fill(out, reader, records, n_jobs)
         out.flush()
         del out
-        tmp_meta.write_text(
-            json.dumps({"fingerprint": fp, "shape": list(shape), "nan_rows": nan_rows,
-                        "n_records": len(records), "version": _CACHE_VERSION})
-        )  # fmt: skip
+        tmp_meta.write_text(json.dumps({"fingerprint": fp, "shape": list(shape),
+                                        "nan_rows": nan_rows, "version": _CACHE_VERSION}))
         os.replace(tmp_npy, npy)
         os.replace(tmp_meta, meta_path)
     finally:
-        for p in (tmp_npy, tmp_meta):
-            if p.exists():
-                p.unlink()
+        tmp_npy.unlink(missing_ok=True)
+        tmp_meta.unlink(missing_ok=True)
     for old in cache_dir.glob(f"{family}_*"):
         if old.name not in (npy.name, meta_path.name) and ".tmp-" not in old.name:
             log.info("removing superseded PTB-XL cache %s", old)

@@ -5,10 +5,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s4d_forecast.ssm.kernel import _check_bool, _check_int
-from s4d_forecast.ssm.layer import S4D, TiedDropout, _check_dtype_and_values, _check_input
+from s4d_forecast.ssm.checks import check_choice, check_flag, check_int, fail
+from s4d_forecast.ssm.layer import S4D, TiedDropout, check_input
 
 POOLS = (None, "mean", "last")
+
+
+def encoder_size(d_input: int, d_model: int, n_layers: int, d_state: int,
+                 bidirectional: bool = False) -> int:
+    """Parameters and buffers of an :class:`S4DEncoder` of these sizes, counted without
+    building it (to refuse a request that cannot fit in memory before allocating it): per
+    layer an ``H → 2H`` mixing (``2H² + 2H``), ``D`` and a LayerNorm (``3H``), and per kernel
+    channel ``log dt`` and ``A``, ``B``, ``C`` (``1 + 3N`` values)."""
+    kernel = d_model * (1 + 3 * d_state) * (2 if bidirectional else 1)
+    return (d_input + 3) * d_model + n_layers * (kernel + 2 * d_model**2 + 5 * d_model)
 
 
 class S4DBlock(nn.Module):
@@ -75,12 +85,11 @@ class S4DEncoder(nn.Module):
                  prenorm: bool = True, dropout: float = 0.0, pool: str | None = None,
                  **kernel_kwargs):
         super().__init__()
-        d_input, d_model, n_layers = (_check_int(name, value) for name, value in (
+        d_input, d_model, n_layers = (check_int(name, value) for name, value in (
             ("d_input", d_input), ("d_model", d_model), ("n_layers", n_layers)))
-        bidirectional = _check_bool("bidirectional", bidirectional)
-        prenorm = _check_bool("prenorm", prenorm)
-        if pool not in POOLS:
-            raise ValueError(f"pool={pool!r} is not supported; accepted: None, 'mean', 'last'")
+        bidirectional = check_flag("bidirectional", bidirectional)
+        prenorm = check_flag("prenorm", prenorm)
+        check_choice("pool", pool, POOLS)
         self.d_input, self.d_model, self.pool = d_input, d_model, pool
         self.bidirectional = bidirectional
         self.encoder = nn.Linear(d_input, d_model)
@@ -92,8 +101,7 @@ class S4DEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, state: list | None = None, return_state: bool = False):
         """Encode ``x`` ``(B, L, d_input)``; optionally continue from / return per-layer states."""
-        _check_input(x, self.d_input)
-        _check_dtype_and_values(x, self.encoder.weight.dtype, False, module="encoder")
+        check_input(x, self.d_input, self.encoder.weight.dtype, module="encoder")
         if state is not None:
             self._check_states(state)
         h = self.encoder(x)
@@ -114,12 +122,10 @@ class S4DEncoder(nn.Module):
 
     def _check_states(self, state) -> None:
         """One state per layer, as a list or tuple (each layer checks its own)."""
-        n = len(self.blocks)
-        if not isinstance(state, (list, tuple)):
-            raise TypeError(f"state must be a list with one state per layer ({n}), got "
-                            f"{type(state).__name__}; see default_state")
-        if len(state) != n:
-            raise ValueError(f"state has {len(state)} entries; expected one per layer ({n})")
+        if not isinstance(state, (list, tuple)) or len(state) != len(self.blocks):
+            fail("state", f"a list of {len(self.blocks)} states, one per layer (see "
+                 "default_state)", got=type(state).__name__
+                 if not isinstance(state, (list, tuple)) else f"{len(state)} states")
 
     def default_state(self, batch_size: int, device=None) -> list[torch.Tensor]:
         """Zero states, one ``(B, H, N/2)`` complex tensor per layer."""
@@ -130,8 +136,8 @@ class S4DEncoder(nn.Module):
 
         The features are the unpooled output at this step (``pool="last"`` of a full pass).
         """
-        _check_input(x_t, self.d_input, "x_t", dims=2)
-        _check_dtype_and_values(x_t, self.encoder.weight.dtype, False, "x_t", "encoder")
+        check_input(x_t, self.d_input, self.encoder.weight.dtype, name="x_t", dims=2,
+                    module="encoder")
         self._check_states(state)
         h = self.encoder(x_t)
         new_states = []

@@ -23,19 +23,16 @@ import math
 import torch
 from torch.autograd.function import once_differentiable
 
-# Default chunk size in activation elements, per device type. A chunk's temporaries (about
-# ten activations' worth of the chunk) set the training peak; the number of chunks sets the
-# number of eager launches (~40 per chunk, forward and backward). CPU: 2^18 was the fastest
-# and leanest of 2^16..2^20 (benchmarks/RESULTS.md). CUDA: 2^22 keeps launches few (4 chunks
-# at B·L·H = 2^24); 2^20 reaches a lower peak (≤ 0.3 of the reference at the benchmark shapes,
-# counted in tensor bytes) at 4x the launches. Neither is timed on a GPU yet.
-# Other accelerators get the CUDA value.
+# Default chunk size in activation elements, per device type (others get CUDA's). A chunk's
+# temporaries (about ten activations' worth) set the training peak, the number of chunks the
+# eager launches (~40 each). CPU: 2^18, the fastest and leanest of 2^16..2^20
+# (docs/decisions/cpu_training_step.md). CUDA: 2^22 keeps launches few (4 chunks at
+# B·L·H = 2^24); 2^20 reaches a lower peak at 4x the launches.
 CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 22}
 
-# Whether S4D recomputes its output mixing in the backward pass, per device type (other
-# accelerators get the CUDA value). CPU: no — at (B, L, H) = (256, 96, 64) recomputing made
-# one layer's forward + backward take 47 instead of 39 ms of CPU time, and CPU memory rarely
-# bounds the batch. CUDA: yes, for the training peak of the layer-speed table.
+# Whether S4D recomputes its output mixing in the backward pass, per device type (others get
+# CUDA's). CPU: no (at (B, L, H) = (256, 96, 64) a layer's step took 47 instead of 39 ms, and
+# memory rarely bounds the batch). CUDA: yes, for the training peak.
 RECOMPUTE = {"cpu": False, "cuda": True}
 
 

@@ -19,71 +19,32 @@ kernel 1e-4 away from the float64 formula. Only the matrix product runs in the o
 from __future__ import annotations
 
 import math
-import numbers
-import operator
 
-import numpy as np
 import torch
 from torch import nn
 
+from s4d_forecast.ssm.checks import (
+    check_choice,
+    check_flag,
+    check_init_disc,
+    check_int,
+    check_real,
+    fail,
+)
 from s4d_forecast.ssm.init import INITS, dfout_frequencies, init_A_B
 
 DISCS = ("zoh", "bilinear", "dss")
 
 
-def _check_choice(name: str, value, accepted) -> None:
-    if value not in accepted:
-        raise ValueError(f"{name}={value!r} is not supported; accepted: "
-                         f"{', '.join(repr(a) for a in accepted)}")
-
-
-def _check_int(name: str, value, accepted: str = "a positive integer", minimum: int = 1) -> int:
-    """``value`` as a Python ``int`` (numpy and other integer types accepted, bools refused),
-    else a ``ValueError`` naming ``name``, the value and what is ``accepted``."""
-    if not isinstance(value, (bool, np.bool_)):
-        try:
-            as_int = operator.index(value)
-        except TypeError:
-            pass
-        else:
-            if as_int >= minimum:
-                return as_int
-    raise ValueError(f"{name}={value!r} must be {accepted}")
-
-
-def _check_real(name: str, value, accepted: str = "a finite number") -> float:
-    """``value`` as a finite Python ``float`` (bools refused), else a ``ValueError``."""
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value)):
-        raise ValueError(f"{name}={value!r} must be {accepted}")
-    return float(value)
-
-
-def _check_bool(name: str, value) -> bool:
-    """``value`` as a ``bool`` (numpy ``bool_`` accepted); anything else, even a truthy string
-    such as ``"no"``, is a ``TypeError``."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}={value!r} must be True or False")
-    return bool(value)
-
-
-def _check_damping(value) -> tuple[float, float]:
+def _damping(value) -> tuple[float, float]:
     """DFouT's damping range ``(min, max)``: two finite numbers with ``0 < min <= max``."""
-    accepted = "a pair (min, max) of finite numbers with 0 < min <= max"
     try:
-        lo, hi = value
+        lo, hi = (check_real("dfout_damping", v, 0, lo_open=True) for v in value)
+        if isinstance(value, str) or lo > hi:
+            raise ValueError
     except (TypeError, ValueError):
-        raise ValueError(f"dfout_damping={value!r} must be {accepted}") from None
-    if isinstance(value, (str, bytes)):
-        raise ValueError(f"dfout_damping={value!r} must be {accepted}")
-    for v in (lo, hi):
-        try:
-            _check_real("dfout_damping", v)
-        except ValueError:
-            raise ValueError(f"dfout_damping={value!r} must be {accepted}") from None
-    if not (0 < lo <= hi):
-        raise ValueError(f"dfout_damping={value!r}: need 0 < min <= max")
-    return float(lo), float(hi)
+        fail("dfout_damping", "a pair (min, max) of finite numbers with 0 < min <= max", value)
+    return lo, hi
 
 
 def _block_split(L: int) -> tuple[int, int]:
@@ -196,32 +157,21 @@ class S4DKernel(nn.Module):
                  l_max: int | None = None, dfout_damping: tuple[float, float] = (1e-3, 1e-1),
                  dfout_half_plane: bool = True, dfout_phase_sync: bool = False):
         super().__init__()
-        _check_choice("init", init, INITS)
-        _check_choice("disc", disc, DISCS)
-        d_model = _check_int("d_model", d_model)
-        even = "a positive even integer (N counts conjugate pairs; N/2 complex modes are stored)"
-        d_state = _check_int("d_state", d_state, even)
-        if d_state % 2:
-            raise ValueError(f"d_state={d_state!r} must be {even}")
-        for name, value in (("dt_min", dt_min), ("dt_max", dt_max)):
-            _check_real(name, value, "a finite positive number")
-        if not (0 < dt_min <= dt_max):
-            raise ValueError(f"dt_min={dt_min!r}, dt_max={dt_max!r}: need 0 < dt_min <= dt_max")
-        lo, hi = _check_damping(dfout_damping)
-        dfout_half_plane = _check_bool("dfout_half_plane", dfout_half_plane)
-        dfout_phase_sync = _check_bool("dfout_phase_sync", dfout_phase_sync)
-        if init == "dfout" and disc != "zoh":
-            raise ValueError(f"disc={disc!r} with init='dfout': DFouT places the discrete "
-                             "poles on the DFT grid directly; only disc='zoh' (exact, "
-                             "dA = λ) keeps them there")
-        if l_max is not None:
-            l_max = _check_int("l_max", l_max, "a positive integer or None")
-        if lr is not None:
-            accepted = ("None (the optimiser's ssm_lr), 0.0 (frozen) or a positive finite "
-                        "learning rate")
-            if _check_real("lr", lr, accepted) < 0:
-                raise ValueError(f"lr={lr!r} must be {accepted}")
-            lr = float(lr)
+        check_choice("init", init, INITS)
+        check_choice("disc", disc, DISCS)
+        check_init_disc(init, disc)
+        d_model = check_int("d_model", d_model)
+        d_state = check_int("d_state", d_state, 2, even=True)  # N/2 complex modes are stored
+        dt_min, dt_max = (check_real(n, v, 0, lo_open=True)
+                          for n, v in (("dt_min", dt_min), ("dt_max", dt_max)))
+        if dt_min > dt_max:
+            fail("dt_max", f">= dt_min={dt_min!r}", dt_max)
+        lo, hi = _damping(dfout_damping)
+        dfout_half_plane = check_flag("dfout_half_plane", dfout_half_plane)
+        dfout_phase_sync = check_flag("dfout_phase_sync", dfout_phase_sync)
+        l_max = check_int("l_max", l_max, none_ok=True)
+        # None: the optimiser's ssm_lr; 0.0: frozen (buffers); > 0: a group of its own
+        lr = check_real("lr", lr, 0, none_ok=True)
         self.H, self.N, self.lr = d_model, d_state, lr
         self.init, self.disc, self.l_max = init, disc, l_max
         H, N2 = d_model, d_state // 2
@@ -340,7 +290,7 @@ class S4DKernel(nn.Module):
 
     def kernel(self, L: int) -> torch.Tensor:
         """The real convolution kernel ``K`` of shape ``(H, L)`` (float32 or float64)."""
-        L = _check_int("L", L)
+        L = check_int("L", L)
         log_dA, CdB = self.discretize(L)
         with torch.autocast(device_type=CdB.device.type, enabled=False):
             return vandermonde_real(CdB, log_dA, L, self.compute_dtype)

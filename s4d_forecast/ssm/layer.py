@@ -15,15 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from s4d_forecast.ssm.checks import check_flag, check_int, check_real, fail
 from s4d_forecast.ssm.fftconv import RECOMPUTE, batch_chunk, chunked_recompute, fft_conv
-from s4d_forecast.ssm.kernel import (
-    S4DKernel,
-    _check_bool,
-    _check_int,
-    _check_real,
-    power_blocks,
-    vandermonde_real,
-)
+from s4d_forecast.ssm.kernel import S4DKernel, power_blocks, vandermonde_real
 from s4d_forecast.ssm.mixing import glu_mix
 
 #: Odd parts allowed in FFT lengths ``m·2^k`` (see :func:`fft_len`).
@@ -32,12 +26,8 @@ FFT_ODD_PARTS = (1, 3, 5, 9)
 
 def fft_len(n: int) -> int:
     """Smallest ``m·2^k ≥ n`` with ``m`` in :data:`FFT_ODD_PARTS` and ``k ≥ 1`` (for
-    ``n > 1``): an even length that the real FFT transforms quickly.
-
-    Measured with ``python benchmarks/fft_sizes.py``: lengths with a large odd part (e.g.
-    ``375 = 3·5³`` for ``L = 187``, or ``750 = 2·3·5³`` for ``L = 365``) cost up to 3× a
-    nearby ``m·2^k``, so the smallest 2·3·5-smooth length is not the fastest.
-    """
+    ``n > 1``): an even length the real FFT transforms quickly (``benchmarks/fft_sizes.py``:
+    a large odd part, e.g. ``375 = 3·5³``, costs up to 3× a nearby ``m·2^k``)."""
     if n <= 1:
         return 1
     best = None
@@ -54,9 +44,7 @@ class TiedDropout(nn.Module):
 
     def __init__(self, p: float = 0.0):
         super().__init__()
-        if not 0.0 <= _check_real("dropout", p, "a number in [0, 1)") < 1.0:
-            raise ValueError(f"dropout={p!r} must be a number in [0, 1)")
-        self.p = float(p)
+        self.p = check_real("dropout", p, 0, 1, hi_open=True)
 
     def mask(self, x: torch.Tensor) -> torch.Tensor | None:
         """The scaled keep-mask ``(B, 1, ..., H)`` for ``x``, or None when inactive."""
@@ -71,54 +59,37 @@ class TiedDropout(nn.Module):
         return x if mask is None else x * mask
 
 
-def _check_input(x: torch.Tensor, H: int, name: str = "x", dims: int = 3) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != dims or x.shape[-1] != H:
-        want = "(B, L, H)" if dims == 3 else "(B, H)"
-        raise ValueError(f"{name} has shape {tuple(x.shape)}; expected {want} with H={H}")
-    if dims == 3 and x.shape[1] == 0:
-        raise ValueError(f"{name} has shape {tuple(x.shape)}: an empty sequence; expected "
-                         "(B, L, H) with at least one time step (L >= 1)")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} has dtype {x.dtype}; expected a floating-point tensor")
+def check_input(x, H: int, dtype: torch.dtype, check_finite: bool = False, name: str = "x",
+                dims: int = 3, module: str = "layer") -> None:
+    """``x`` must be a floating tensor ``(B, L, H)`` (``dims=3``, ``L >= 1``) or ``(B, H)`` of
+    the module's ``dtype``; with ``check_finite`` also free of NaN/inf.
 
-
-_METHODS = {torch.float32: "float", torch.float64: "double", torch.float16: "half",
-            torch.bfloat16: "bfloat16"}
-
-
-def _check_dtype_and_values(x: torch.Tensor, dtype: torch.dtype, check_finite: bool,
-                            name: str = "x", module: str = "layer") -> None:
-    """Input dtype must match the module's; optionally no NaN/inf.
-
-    Under ``torch.autocast`` lower precisions are accepted either way, but float64 is not:
-    autocast never casts float64 tensors, so a float64 input to a float32 layer (or a
-    float32/bfloat16 input to a float64 layer) would end in a raw matmul dtype error.
+    Under ``torch.autocast`` lower precisions are accepted, float64 still is not: autocast
+    never casts float64 tensors, and the mismatch would end in a raw matmul dtype error.
     """
-    if x.dtype != dtype:
-        autocast = torch.is_autocast_enabled(x.device.type)
-        if not autocast or torch.float64 in (x.dtype, dtype):
-            def how(obj, dt):
-                return f"{obj}.{_METHODS[dt]}()" if dt in _METHODS else f"{obj}.to({dt})"
-            hint = ("torch.autocast does not cast float64 tensors; " if autocast else "")
-            rest = "" if autocast else " (or run under torch.autocast)"
-            raise TypeError(
-                f"{name} has dtype {x.dtype} but this S4D {module}'s weights are {dtype}: "
-                f"{hint}convert the input with {how(name, dtype)} or the {module} with "
-                f"{how(module, x.dtype)}{rest}")
+    want = "(B, L, H)" if dims == 3 else "(B, H)"
+    if not isinstance(x, torch.Tensor) or x.dim() != dims or x.shape[-1] != H \
+            or (dims == 3 and x.shape[1] == 0) or not x.is_floating_point():
+        got = (f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, torch.Tensor)
+               else type(x).__name__)
+        fail(name, f"a floating-point tensor {want} with H={H}"
+             + (" and L >= 1" if dims == 3 else ""), got=got)
+    autocast = torch.is_autocast_enabled(x.device.type)
+    if x.dtype != dtype and (not autocast or torch.float64 in (x.dtype, dtype)):
+        fail(name, f"of this S4D {module}'s dtype {dtype}: convert it with "
+             f"{name}.to({dtype}) or the {module} with {module}.to({x.dtype})"
+             + (" (torch.autocast does not cast float64)" if autocast else ""),
+             got=f"dtype {x.dtype}")
     if check_finite:
         bad = ~torch.isfinite(x)
         if bad.any():
             first = tuple(int(i) for i in bad.nonzero()[0])
-            where = ", ".join(f"{k} {i}" for k, i in zip(
-                ("batch", "step", "channel") if x.dim() == 3 else ("batch", "channel"), first))
-            effect = ("the FFT convolution would make every output of that sequence NaN"
-                      if x.dim() == 3 else "the recurrent state of that sequence would stay "
-                      "NaN for every later step")
-            raise ValueError(
-                f"{name} has {int(bad.sum())} NaN/inf values, the first at {where} "
-                f"(value {x[first].item()}); {effect}. Fill or mask them before the layer.")
+            where = ", ".join(f"{k} {i}" for k, i in zip(("batch", "step", "channel")
+                                                         if dims == 3 else ("batch", "channel"),
+                                                         first))
+            fail(name, "free of NaN/inf (one would make every output of its sequence NaN: "
+                 "fill or mask them first)", got=f"{int(bad.sum())} such values, the first "
+                 f"at {where} ({x[first].item()})")
 
 
 class S4D(nn.Module):
@@ -139,34 +110,24 @@ class S4D(nn.Module):
         Dropout after the activation, its mask tied over time.
     chunk_elements : int, optional
         Training memory: the convolution and the output mixing run over the batch in chunks
-        of at most this many activation elements, and the mixing is recomputed chunk by chunk
-        in the backward pass, so the peak holds a few activations instead of a dozen.
-        Default: per device, :data:`s4d_forecast.ssm.fftconv.CHUNK_ELEMENTS`. Results do
-        not depend on it.
+        of at most this many activation elements (default per device:
+        :data:`~s4d_forecast.ssm.fftconv.CHUNK_ELEMENTS`). Results do not depend on it.
     recompute : bool, optional
-        Trade compute for memory in the backward pass: recompute the output mixing
-        (GELU → dropout → Linear → GLU) chunk by chunk instead of keeping its intermediates
-        (three activations' worth), and the input's spectrum instead of keeping it (two
-        activations' worth). Default: per device,
-        :data:`s4d_forecast.ssm.fftconv.RECOMPUTE` — on CUDA, where memory bounds the batch;
-        not on CPU, where recomputing costs about a sixth of a layer's training step
-        (benchmarks/RESULTS.md). Results do not depend on it. Without recomputation, a
-        training step runs the mixing as one autograd function
-        (:func:`~s4d_forecast.ssm.mixing.glu_mix`).
+        Recompute the output mixing (GELU → dropout → Linear → GLU, three activations' worth)
+        and the input's spectrum (two) chunk by chunk in the backward pass instead of keeping
+        them. Default per device (:data:`~s4d_forecast.ssm.fftconv.RECOMPUTE`): on CUDA,
+        where memory bounds the batch; not on CPU, where it costs about a sixth of a
+        training step. Results do not depend on it.
     check_finite : bool
-        Check every input for NaN/inf and raise a ``ValueError`` naming the first bad
-        position. Off by default (it costs a pass over the input). Without it a single NaN or
-        inf in a sequence makes *every* output of that sequence NaN, including the steps
-        before it: the FFT convolution mixes all time steps, and the output mixing then
-        spreads it over all channels. The darts and pandas front doors always check.
+        Refuse an input holding NaN/inf, naming the first bad position (a pass over the
+        input). Without it one NaN or inf makes *every* output of its sequence NaN, the steps
+        before it included: the FFT convolution mixes all steps, the mixing all channels.
     **kernel_kwargs
         Passed to :class:`S4DKernel` (``dt_min``, ``dt_max``, ``lr``, ``l_max``, DFouT options).
 
-    Notes
-    -----
-    The input must have the layer's dtype (float32 unless the layer was converted, e.g. with
-    ``layer.double()``); under ``torch.autocast`` lower precisions are accepted, float64 still
-    is not (autocast never casts float64 tensors): a float64 input needs a float64 layer.
+    The input must have the layer's dtype (float32 unless converted, e.g. ``layer.double()``);
+    under ``torch.autocast`` lower precisions are accepted, float64 is not (autocast never
+    casts it).
 
     Examples
     --------
@@ -182,17 +143,11 @@ class S4D(nn.Module):
                  chunk_elements: int | None = None, check_finite: bool = False,
                  recompute: bool | None = None, **kernel_kwargs):
         super().__init__()
-        if recompute is not None and not isinstance(recompute, bool):
-            raise ValueError(f"recompute={recompute!r} must be True, False or None (the "
-                             "device default)")
-        self.recompute = recompute
-        self.check_finite = _check_bool("check_finite", check_finite)
-        if chunk_elements is not None:
-            chunk_elements = _check_int("chunk_elements", chunk_elements,
-                                        "a positive integer or None (the device default)")
-        self.chunk_elements = chunk_elements
-        d_model = _check_int("d_model", d_model)
-        self.bidirectional = _check_bool("bidirectional", bidirectional)
+        self.recompute = check_flag("recompute", recompute, none_ok=True)
+        self.check_finite = check_flag("check_finite", check_finite)
+        self.chunk_elements = check_int("chunk_elements", chunk_elements, none_ok=True)
+        d_model = check_int("d_model", d_model)
+        self.bidirectional = check_flag("bidirectional", bidirectional)
         self.kernel = S4DKernel(d_model * (2 if self.bidirectional else 1), d_state, init=init,
                                 disc=disc, **kernel_kwargs)
         self.H, self.N = d_model, self.kernel.N
@@ -231,11 +186,10 @@ class S4D(nn.Module):
         -------
         y : ``(B, L, H)``, or ``(y, state)`` if ``return_state``.
         """
-        _check_input(x, self.H)
-        _check_dtype_and_values(x, self.D.dtype, self.check_finite)
+        check_input(x, self.H, self.D.dtype, self.check_finite)
         if self.bidirectional and (state is not None or return_state):
-            raise ValueError("state/return_state need a causal layer; this S4D layer was built "
-                             "with bidirectional=True")
+            fail("state", "None for a bidirectional S4D layer (no recurrent state)",
+                 got="a state")
         B, L, H = x.shape
         if state is not None:
             self._check_state(state, B)
@@ -307,26 +261,21 @@ class S4D(nn.Module):
                 else torch.complex64)
 
     def _check_state(self, state, batch_size: int) -> None:
-        """``state`` must be a complex tensor ``(B, H, N/2)`` of :attr:`state_dtype`; without
-        the check a wrong shape broadcasts silently and a complex128 state drifts into a
-        float32 layer."""
+        """``state`` must be a complex tensor ``(B, H, N/2)`` of :attr:`state_dtype` (a wrong
+        shape would broadcast silently, a complex128 state drift into a float32 layer)."""
         want = (batch_size, self.H, self.N // 2)
-        if not isinstance(state, torch.Tensor):
-            raise TypeError(f"state must be a complex tensor of shape {want}, got "
-                            f"{type(state).__name__}; start from "
-                            f"layer.default_state({batch_size}) or a state the layer returned")
-        if state.shape != want:
-            raise ValueError(f"state has shape {tuple(state.shape)}; expected {want}, i.e. "
-                             "(B, H, N/2) with B from the input (see default_state)")
-        if state.dtype != self.state_dtype:
-            raise TypeError(f"state has dtype {state.dtype}; this S4D layer's state is "
-                            f"{self.state_dtype} (see default_state)")
+        if not isinstance(state, torch.Tensor) or state.shape != want \
+                or state.dtype != self.state_dtype:
+            got = (f"shape {tuple(state.shape)}, dtype {state.dtype}"
+                   if isinstance(state, torch.Tensor) else type(state).__name__)
+            fail("state", f"a {self.state_dtype} tensor of shape {want} = (B, H, N/2) (see "
+                 "default_state)", got=got)
 
     def default_state(self, batch_size: int, device=None) -> torch.Tensor:
         """Zero state ``(batch_size, H, N/2)``, complex, for :meth:`step` or ``forward``."""
         if self.bidirectional:
             raise ValueError("a bidirectional S4D layer has no recurrent state")
-        batch_size = _check_int("batch_size", batch_size, "a non-negative integer", minimum=0)
+        batch_size = check_int("batch_size", batch_size, 0)
         ref = self.kernel.log_A_real
         return torch.zeros(batch_size, self.H, self.N // 2, dtype=self.state_dtype,
                            device=device if device is not None else ref.device)
@@ -339,10 +288,8 @@ class S4D(nn.Module):
         :attr:`state_dtype` with the batch size of ``x_t``.
         """
         if self.bidirectional:
-            raise ValueError("step() needs a causal layer; this S4D layer was built with "
-                             "bidirectional=True")
-        _check_input(x_t, self.H, "x_t", dims=2)
-        _check_dtype_and_values(x_t, self.D.dtype, self.check_finite, "x_t")
+            raise ValueError("a bidirectional S4D layer has no recurrent state")
+        check_input(x_t, self.H, self.D.dtype, self.check_finite, "x_t", dims=2)
         self._check_state(state, x_t.shape[0])
         with torch.autocast(device_type=x_t.device.type, enabled=False):
             dA, CdB = self.kernel.step_params()

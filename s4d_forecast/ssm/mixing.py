@@ -1,24 +1,17 @@
 """The S4D layer's output mixing ``GLU(W · (GELU(y) ⊙ mask) + b)`` as one autograd function.
 
-Plain autograd runs this as six separate operators and, on CPU, pays for three things the
-arithmetic does not need:
-
-- the ``H → 2H`` matmul goes to the BLAS library, whose single-precision path on some
-  processors (AMD's among them) runs at well under half the rate of oneDNN, PyTorch's other
-  CPU matmul library, on the same numbers;
-- ``F.glu`` splits a ``(B·L, 2H)`` tensor into two strided halves, and its backward runs its
-  sigmoid over such a half several times slower than over a contiguous tensor;
-- autograd saves and walks every intermediate.
-
-:func:`glu_mix` computes the two halves as two matmuls with contiguous outputs (the rows of
-``W`` and ``b`` that feed each half are contiguous slices, so nothing is copied), and its
-backward is written out by hand: for ``out = o1 · σ(o2)``,
+Plain autograd runs it as six operators and, on CPU, pays for what the arithmetic does not
+need: the ``H → 2H`` matmul goes to a BLAS whose single-precision path on some processors
+(AMD's among them) runs at under half oneDNN's rate; ``F.glu`` splits a ``(B·L, 2H)`` tensor
+into strided halves, over which its backward is several times slower; and every intermediate
+is saved. :func:`glu_mix` computes the two halves as two matmuls with contiguous outputs (the
+rows of ``W`` and ``b`` feeding each half are contiguous slices), through oneDNN where this
+PyTorch build has it (:func:`onednn_linear_available`; equal to BLAS up to float rounding),
+and writes its backward by hand: for ``out = o1 · σ(o2)``,
 
     ∂o1 = g · σ(o2),        ∂o2 = g · o1 · σ(o2) · (1 − σ(o2)),
 
-followed by the matmul's and the GELU's adjoints. Float32 CPU matmuls go to oneDNN when
-this PyTorch build has it (:func:`onednn_linear_available`); results equal the BLAS path up
-to float rounding. Measured in ``benchmarks/RESULTS.md`` ("Encoder step").
+then the matmul's and the GELU's adjoints. Measured in ``docs/decisions/cpu_training_step.md``.
 """
 
 from __future__ import annotations

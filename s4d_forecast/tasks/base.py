@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,16 +14,13 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from s4d_forecast._checks import check_choice, check_float, check_int
 from s4d_forecast.atomic_files import write_bytes_atomic
-from s4d_forecast.ssm import INITS, S4DEncoder, ssm_param_groups
-from s4d_forecast.ssm.backbone import POOLS as ENCODER_POOLS
+from s4d_forecast.ssm import S4DEncoder, ssm_param_groups
 from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
 from s4d_forecast.tasks.schedules import build_scheduler, check_schedule
 
 log = logging.getLogger(__name__)
-
-# the encoder's poolings less None: a task's head needs one vector per window
-POOLS = tuple(p for p in ENCODER_POOLS if p is not None)
 
 
 class EncoderTask(pl.LightningModule):
@@ -77,17 +75,14 @@ class EncoderTask(pl.LightningModule):
                  milestones: Sequence[int] = (), gamma: float = 0.5,
                  min_lr_ratio: float = 0.0, predictions_dir: str | None = None):
         super().__init__()
-        if init not in INITS:
-            raise ValueError(f"model init={init!r} is not a known S4D initialisation; "
-                             f"accepted: {tuple(INITS)}")
-        if pool not in POOLS:
-            raise ValueError(f"pool={pool!r} is not supported; accepted: {POOLS}")
-        for name, value in (("lr", lr), ("ssm_lr", ssm_lr)):
-            if value is not None and (isinstance(value, bool) or not value > 0):
-                raise ValueError(f"{name}={value!r} must be a positive number")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay={weight_decay!r} must be >= 0")
+        check_choice("pool", pool, ("mean", "last"))  # the head needs one vector per window
+        check_float("lr", lr, 0, lo_open=True)
+        check_float("ssm_lr", ssm_lr, 0, lo_open=True, none_ok=True)
+        check_float("weight_decay", weight_decay, 0)
         check_schedule(scheduler, warmup_steps, milestones, gamma, min_lr_ratio)
+        if predictions_dir is not None and not isinstance(predictions_dir, (str, os.PathLike)):
+            raise ValueError(f"`predictions_dir` must be a folder path or None, got "
+                             f"{predictions_dir!r}.")
         # subclasses call save_hyperparameters() so that the checkpoint holds their own
         # __init__ arguments (LightningCLI re-instantiates them from it)
         self.d_model = d_model
@@ -117,9 +112,7 @@ class EncoderTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ model
     def _build_head(self, d_output: int) -> None:
-        if isinstance(d_output, bool) or not isinstance(d_output, int) or d_output <= 0:
-            raise ValueError(f"d_output={d_output!r} must be a positive integer")
-        self.head = nn.Linear(self.d_model, d_output)
+        self.head = nn.Linear(self.d_model, check_int("d_output", d_output, min=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, L, d_input)`` → head outputs ``(B, d_output)`` (float32)."""

@@ -1,9 +1,8 @@
 """Patient-fold cross-validation of a regression task, and the fold ensemble it yields.
 
-A patient-held-out split of BIDMC has 8 validation and 8 test patients. Choices made on 8
-patients are noisy: on the RR task the recipe ranked best on the validation patients ranked
-worst on the test patients, and the other way round. Cross-validation over the records
-outside the test split uses every one of them for validation once:
+A patient-held-out split of BIDMC has 8 validation and 8 test patients, too few to choose on
+(on RR, the recipe best on the validation patients was worst on the test patients).
+Cross-validation over the records outside the test split uses every one for validation once:
 
 1. the records outside the (fixed) test split are dealt into ``K`` folds of whole records;
 2. for each fold ``k`` the task is trained on the other ``K - 1`` folds, with early stopping
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from s4d_forecast._checks import check_bool, check_int
 from s4d_forecast.atomic_files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -45,21 +45,9 @@ class FoldFailed(RuntimeError):
 
 
 def shrinkage(target: np.ndarray, prediction: np.ndarray, mean: float) -> float:
-    """Least-squares ``alpha`` in ``[0, 1]`` of ``target ~ mean + alpha (prediction - mean)``.
-
-    Parameters
-    ----------
-    target, prediction : array of shape (n,)
-        Out-of-fold targets and predictions.
-    mean : float
-        The point the predictions shrink toward (the mean target outside the test split).
-
-    Returns
-    -------
-    float
-        0 when the predictions carry no information the mean does not (or are constant), 1
-        when they need no shrinkage.
-    """
+    """Least-squares ``alpha`` in ``[0, 1]`` of ``target ~ mean + alpha (prediction - mean)``
+    over out-of-fold targets and predictions: 0 when the predictions carry nothing the mean
+    does not (or are constant), 1 when they need no shrinkage."""
     d = np.asarray(prediction, np.float64) - mean
     denom = float(d @ d)
     if denom == 0.0:
@@ -160,11 +148,6 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically (never half-written; see :mod:`s4d_forecast.atomic_files`)."""
-    write_bytes_atomic(path, text.encode())
-
-
 def _best_checkpoint(fold_dir: Path) -> Path:
     folder = fold_dir / "checkpoints"
     found = sorted(folder.glob("best-*.ckpt"))
@@ -241,8 +224,8 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
     dict
         The summary of :func:`combine_folds`, with the fold options.
     """
-    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
-        raise ValueError(f"n_folds={n_folds!r} must be an integer of at least 2")
+    check_int("n_folds", n_folds, min=2)
+    check_bool("reuse", reuse)
     config = Path(config)
     if not config.is_file():
         raise FileNotFoundError(f"config={str(config)!r} is not a file")
@@ -272,7 +255,7 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
             except BaseException:
                 _remove_failed_fold(output, fold_dir, fold_existed, created)
                 raise
-            _write_text(done, json.dumps(args, indent=1))
+            write_bytes_atomic(done, json.dumps(args, indent=1).encode())
         val = pd.read_csv(fold_dir / "val" / "predictions.csv")
         val.insert(0, "fold", k)
         oof.append(val)
@@ -281,10 +264,11 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
     summary, frame = combine_folds(oof_frame, test)
     summary["config"] = str(config)
     summary["cli_args"] = list(cli_args)
-    _write_text(output / "oof_predictions.csv", oof_frame.to_csv(index=False))
-    _write_text(output / "test_predictions.csv", frame.to_csv(index=False))
-    _write_text(output / SUMMARY_JSON, json.dumps(summary, indent=1))
-    _write_text(output / SUMMARY_MD, summary_markdown(summary))
+    for name, text in (("oof_predictions.csv", oof_frame.to_csv(index=False)),
+                       ("test_predictions.csv", frame.to_csv(index=False)),
+                       (SUMMARY_JSON, json.dumps(summary, indent=1)),
+                       (SUMMARY_MD, summary_markdown(summary))):
+        write_bytes_atomic(output / name, text.encode())  # never half-written
     return summary
 
 

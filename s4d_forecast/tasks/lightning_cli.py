@@ -39,34 +39,27 @@ class ConfigError(ValueError):
 class TaskCLI(LightningCLI):
     """LightningCLI over any :class:`EncoderTask` and any ``LightningDataModule``.
 
-    Adds to every subcommand: ``--checkpoint.*`` (a ``ModelCheckpoint`` keeping the best
-    checkpoint by ``checkpoint.monitor``, in ``<trainer.default_root_dir>/checkpoints`` unless
-    ``--checkpoint.dirpath``) next to which ``last.ckpt`` is rewritten after every epoch
-    (Lightning 2.6's own ``save_last`` only writes it when the best one improves),
-    ``--early_stopping.*`` (a :class:`ResumableEarlyStopping`), and ``--auto_resume``
-    (``fit`` continues from ``checkpoints/last.ckpt`` when it exists and no ``--ckpt_path``
-    is given; ``--ckpt_path last`` does the same explicitly, and is an error when there is no
-    ``last.ckpt``), ``--test_after_fit`` (``fit`` then
-    tests the best checkpoint, writing ``test_predictions.csv``) and ``--overwrite``.
+    Adds ``--checkpoint.*`` (the best checkpoint by ``checkpoint.monitor`` in
+    ``<default_root_dir>/checkpoints``, beside a ``last.ckpt`` rewritten every epoch),
+    ``--early_stopping.*`` (:class:`ResumableEarlyStopping`), ``--auto_resume`` (``fit``
+    continues from ``last.ckpt`` when there is one; ``--ckpt_path last`` asks for it),
+    ``--test_after_fit`` and ``--overwrite``, and to every trainer the
+    :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` and
+    :class:`~s4d_forecast.callbacks.RandomStateCheckpoint` callbacks.
 
-    Earlier results are kept: ``fit`` needs a new or empty ``--trainer.default_root_dir``
-    (and ``--checkpoint.dirpath``) unless it continues the run in it (``--auto_resume true``,
-    or a ``--ckpt_path`` in its checkpoint folder) or ``--overwrite`` is given (the folder's
-    earlier checkpoints are then deleted before training); ``test`` and ``predict`` refuse to
-    replace an existing ``test_predictions.csv`` / ``predictions.csv`` without
-    ``--overwrite``. ``validate``, ``test`` and ``predict`` need ``--ckpt_path`` (a file, or
-    ``last`` / ``best`` for the checkpoints of the run in ``--trainer.default_root_dir``):
-    without one they would score a randomly initialised model. The checkpoint is read before
-    anything else is built: a damaged file, a file that is not a checkpoint, or a
-    ``--model.*`` option given on the command line that differs from the checkpoint's is one
-    ``error:`` line (the model is rebuilt from the checkpoint's hyperparameters, as
-    LightningCLI does; ``--model.predictions_dir`` may differ and is honoured).
+    Each refusal below is one ``error:`` line (exit code 2), before anything is built:
 
-    Every trainer also gets :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` (stop at the
-    first NaN/inf loss, before a checkpoint of the broken weights) and
-    :class:`~s4d_forecast.callbacks.RandomStateCheckpoint` (the random states travel in the
-    checkpoints, so a fit resumed from ``last.ckpt`` ends with the uninterrupted run's
-    weights).
+    - earlier results are kept: ``fit`` needs a new or empty run folder unless it continues
+      the run there or ``--overwrite`` is given (the earlier checkpoints are then deleted);
+      ``test``/``predict`` keep an existing ``test_predictions.csv``/``predictions.csv``;
+    - ``validate``/``test``/``predict`` need ``--ckpt_path`` (a file, ``last`` or ``best``),
+      which is read first: a damaged file, one that is not a checkpoint, one saved before any
+      training step, or a ``--model.*`` option that differs from the checkpoint's (the model
+      is rebuilt from its hyperparameters; ``--model.predictions_dir`` may differ);
+    - nothing is scored or saved from a model that never trained: limits that train nothing
+      (``max_epochs``/``max_steps``/``limit_train_batches`` 0) are refused, and a fit that
+      ended without an optimiser step fails without testing;
+    - a model whose weights and optimiser state alone exceed the available memory.
     """
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -87,17 +80,15 @@ class TaskCLI(LightningCLI):
                             "test_predictions.csv / predictions.csv")
 
     def parse_arguments(self, parser, args) -> None:
-        """Check the ``--config`` files (readable text, valid YAML, a mapping) first, so a
-        bad one is named in one line; keep ``args`` to tell the options given on the command
-        line from the config's."""
+        """Check the ``--config`` files first (a bad one is named in one line); keep ``args``
+        to tell the options given on the command line from the config's."""
         self._argv = [str(a) for a in args] if isinstance(args, (list, tuple)) else []
         for path in _option_values(self._argv, ("--config", "-c")):
             _check_config_file(path)
         super().parse_arguments(parser, args)
 
     def _parse_ckpt_path(self) -> None:
-        """Done in :meth:`before_instantiate_classes` (after the cheaper checks), which reads
-        the checkpoint once, with clear errors, and refuses options that differ from it."""
+        """Done in :meth:`_resolve_checkpoint`, after the cheaper checks."""
 
     def _cfg(self):
         return self.config[self.subcommand] if self.subcommand else self.config
@@ -112,12 +103,7 @@ class TaskCLI(LightningCLI):
             cfg.checkpoint.dirpath = str(Path(root or os.getcwd()) / "checkpoints")
         else:
             _check_folder_option("--checkpoint.dirpath", cfg.checkpoint.dirpath)
-        for key in ("max_epochs", "max_steps"):
-            try:
-                check_int(f"--trainer.{key}", cfg.trainer.get(key), min=-1,
-                          none_ok=key == "max_epochs")
-            except ValueError as err:
-                raise ConfigError(f"invalid configuration: {err} (-1: no limit)") from err
+        self._check_limits(cfg)
         data_args = getattr(cfg.get("data"), "init_args", None)
         if data_args is not None and "root" in data_args and data_args.root is None \
                 and data_args.get("dataset") is None:
@@ -129,9 +115,27 @@ class TaskCLI(LightningCLI):
                               "does not exist")
         self._resolve_checkpoint()
         cfg = self._cfg()  # the checkpoint's hyperparameters may have replaced the namespace
+        _check_model_size(cfg)
         _check_folder_option("--model.predictions_dir", _model_option(cfg, "predictions_dir"))
         self._check_outputs(cfg)
         cfg["overwrite"] = False  # the saved config.yaml does not carry the permission
+
+    def _check_limits(self, cfg) -> None:
+        """The trainer's limits: integers >= -1 (-1: none), and for ``fit`` none that trains
+        nothing."""
+        trainer = cfg.trainer
+        try:
+            for key in ("max_epochs", "max_steps"):
+                check_int(f"--trainer.{key}", trainer.get(key), min=-1,
+                          none_ok=key == "max_epochs")
+        except ValueError as err:
+            raise ConfigError(f"invalid configuration: {err} (-1: no limit)") from err
+        zero = [f"--trainer.{k} {trainer.get(k)}" for k in ("max_epochs", "max_steps",
+                                                             "limit_train_batches")
+                if trainer.get(k) is not None and trainer.get(k) == 0]
+        if self.subcommand == "fit" and zero:
+            raise ConfigError(f"{', '.join(zero)} trains nothing: a fit must take at least one "
+                              "optimiser step before anything is tested or saved as a result")
 
     # ------------------------------------------------------------------ checkpoints
     def _resolve_checkpoint(self) -> None:
@@ -155,6 +159,10 @@ class TaskCLI(LightningCLI):
         ckpt_path = _find_checkpoint(str(ckpt_path), dirpath)
         cfg["ckpt_path"] = ckpt_path
         ckpt = _load_checkpoint(ckpt_path)
+        if sub != "fit" and not ckpt.get("global_step"):
+            raise ConfigError(f"--ckpt_path {ckpt_path!r} was saved before any training step "
+                              f"(global_step 0): its weights are untrained, so `{sub}` would "
+                              "score random weights; use a checkpoint of a fit that trained")
         hparams = dict(ckpt.get("hyper_parameters") or {})
         hparams.pop("_instantiator", None)
         given = self._given_model_options()
@@ -267,8 +275,14 @@ class TaskCLI(LightningCLI):
                 old.unlink()
 
     def after_fit(self) -> None:
-        cfg = self.config_init[self.subcommand]
-        if cfg.get("test_after_fit") and not self.trainer.interrupted:
+        if self.trainer.interrupted:
+            return
+        if self.trainer.global_step == 0:
+            raise ConfigError(
+                "fit ended without a single optimiser step (empty training data, or limits "
+                "such as --trainer.max_time that stopped it first): the model is untrained, so "
+                "nothing was tested, predicted or saved as a result")
+        if self.config_init[self.subcommand].get("test_after_fit"):
             best = self.trainer.checkpoint_callback.best_model_path
             self.trainer.test(self.model, datamodule=self.datamodule,
                               ckpt_path=best or "last")
@@ -277,18 +291,12 @@ class TaskCLI(LightningCLI):
 class ResumableEarlyStopping(EarlyStopping):
     """``EarlyStopping`` that lets a resumed fit replay the checkpoint's epoch end.
 
-    A step-based fit (``max_steps`` with ``max_epochs: -1``) resumed from a ``last.ckpt``
-    written at the end of a training epoch runs that epoch's ``on_train_epoch_end`` hooks
-    again, before any validation of the new process; with ``val_check_interval: 1.0`` early
-    stopping checks there, and the metrics (not kept in checkpoints) are not there yet, so
-    Lightning's strict check stopped the resumed fit with "Early stopping conditioned on
-    metric ... which is not available". That epoch's check already ran before the
-    checkpoint was written (its state travels in the checkpoint), so it is skipped.
+    A step-based fit (``max_steps``, ``max_epochs: -1``) resumed from a ``last.ckpt`` written
+    at a training epoch's end runs that epoch's ``on_train_epoch_end`` again before any
+    validation; with ``val_check_interval: 1.0`` early stopping checks there, where the
+    metrics (not kept in checkpoints) are missing and Lightning's strict check would stop the
+    fit. That check already ran before the checkpoint was written, so it is skipped.
     """
-
-    @property
-    def state_key(self) -> str:  # the same key as EarlyStopping: older checkpoints resume
-        return f"EarlyStopping{ {'monitor': self.monitor, 'mode': self.mode}!r}"
 
     def _run_early_stopping_check(self, trainer) -> None:
         if trainer.fit_loop.restarting and self.monitor not in trainer.callback_metrics:
@@ -352,6 +360,28 @@ def _load_checkpoint(path: str) -> dict:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ConfigError(f"{name} is not a Lightning checkpoint (it holds no state_dict)")
     return ckpt
+
+
+def _check_model_size(cfg) -> None:
+    """Refuse a model whose weights, gradients and AdamW states (16 bytes per parameter)
+    alone exceed the memory available, before it is built (a raw allocation error otherwise)."""
+    from s4d_forecast.ssm.backbone import encoder_size
+    from s4d_forecast.ssm.cli import available_memory
+
+    model = cfg.get("model")
+    args = {**dict(getattr(model, "init_args", None) or {}),
+            **dict(getattr(model, "dict_kwargs", None) or {})}
+    sizes = [args.get(k) for k in ("d_input", "d_model", "n_layers", "d_state")]
+    free = available_memory()
+    if free is None or not all(isinstance(v, int) and v > 0 for v in sizes):
+        return  # the classes check the values themselves
+    need = 16 * encoder_size(*sizes, bool(args.get("bidirectional")))
+    if need > free:
+        raise ConfigError(
+            f"--model.d_model {sizes[1]}, --model.n_layers {sizes[2]}, --model.d_state "
+            f"{sizes[3]} need about {need / 2**30:.3g} GiB for the weights and their optimiser "
+            f"state alone, but {free / 2**30:.3g} GiB of memory are available; choose a "
+            "smaller model")
 
 
 def _state_dict_mismatch(message: str) -> str:
@@ -476,4 +506,12 @@ def run_cli(argv: Sequence[str]) -> int:
     except ConfigError as err:
         print(f"s4d-forecast {argv[0]}: error: {err}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as err:
+        if not isinstance(err, (MemoryError, torch.OutOfMemoryError)) \
+                and "allocate" not in str(err):
+            raise
+        print(f"s4d-forecast {argv[0]}: error: out of memory ({' '.join(str(err).split())[:200]})"
+              "; lower --data.batch_size or the model's size (--model.d_model, n_layers, "
+              "d_state)", file=sys.stderr)
+        return 1
     return 0

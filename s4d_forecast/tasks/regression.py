@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from s4d_forecast._checks import check_bool
 from s4d_forecast.metrics import rmse
 from s4d_forecast.tasks.base import EncoderTask
 
@@ -34,7 +35,7 @@ class VitalSignRegressionTask(EncoderTask):
         Input channels (BIDMC: PPG and ECG, 2).
     standardize_target : bool
         Fit the target's mean and std on the training split (the DataModule's
-        ``train_targets()`` or its ``splits.train.targets``).
+        ``train_targets()``, or the targets of its training batches).
     **kwargs
         Encoder, optimiser and schedule options of
         :class:`~s4d_forecast.tasks.base.EncoderTask`.
@@ -49,6 +50,7 @@ class VitalSignRegressionTask(EncoderTask):
                  milestones: Sequence[int] = (100, 200, 300, 400, 500), gamma: float = 0.5,
                  min_lr_ratio: float = 0.0, predictions_dir: str | None = None,
                  standardize_target: bool = True):
+        check_bool("standardize_target", standardize_target)
         super().__init__(d_output=1, **EncoderTask.options(locals()))
         self.save_hyperparameters()
         self.register_buffer("target_mean", torch.zeros(()))
@@ -100,15 +102,12 @@ class VitalSignRegressionTask(EncoderTask):
 
 
 def _train_targets(dm) -> np.ndarray:
-    """Training targets of a DataModule (``train_targets()``, ``splits.train.targets`` or by
-    iterating its training loader)."""
+    """Training targets of a DataModule: its ``train_targets()`` (as BIDMCDataModule has), else
+    the targets of its training loader's batches."""
     if dm is None:
         raise ValueError("standardize_target=True needs a DataModule to fit the target scale; "
                          "pass standardize_target=False to train on raw targets")
     if hasattr(dm, "train_targets"):
         return np.asarray(dm.train_targets(), dtype=np.float64)
     dm.setup("fit")
-    splits = getattr(dm, "splits", None)
-    if splits is not None and hasattr(splits, "train"):
-        return np.asarray(splits.train.targets, dtype=np.float64)
     return torch.cat([b[1].reshape(-1).float() for b in dm.train_dataloader()]).numpy()

@@ -8,22 +8,22 @@ from collections.abc import Sequence
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from s4d_forecast._checks import check_choice, check_float, check_int
+
 SCHEDULES = ("cosine", "step", "constant")
 
 
 def check_schedule(scheduler: str, warmup_steps: int, milestones: Sequence[int],
                    gamma: float, min_lr_ratio: float) -> None:
     """Raise ``ValueError`` naming the first bad schedule argument."""
-    if scheduler not in SCHEDULES:
-        raise ValueError(f"scheduler={scheduler!r} is not supported; accepted: {SCHEDULES}")
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps={warmup_steps!r} must be an integer >= 0")
-    if any(isinstance(m, bool) or not isinstance(m, int) or m <= 0 for m in milestones):
-        raise ValueError(f"milestones={list(milestones)!r} must be positive epoch numbers")
-    if not 0 < gamma <= 1:
-        raise ValueError(f"gamma={gamma!r} must be in (0, 1]")
-    if not 0 <= min_lr_ratio <= 1:
-        raise ValueError(f"min_lr_ratio={min_lr_ratio!r} must be in [0, 1]")
+    check_choice("scheduler", scheduler, SCHEDULES)
+    check_int("warmup_steps", warmup_steps, min=0)
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
+        raise ValueError(f"`milestones` must be a list of epochs >= 1, got {milestones!r}.")
+    for m in milestones:
+        check_int("milestones[]", m, min=1)
+    check_float("gamma", gamma, 0, 1, lo_open=True)
+    check_float("min_lr_ratio", min_lr_ratio, 0, 1)
 
 
 def lr_factor(step: int, *, scheduler: str, total_steps: int, steps_per_epoch: int,

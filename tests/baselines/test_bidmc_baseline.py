@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -121,23 +122,39 @@ def test_cli_refuses_to_overwrite_without_the_flag(fake_zip, tmp_path, capsys):
     assert cli_main(args) == 0
     before = (out / "results.csv").read_text()
     capsys.readouterr()
-    assert cli_main(args) == 2
+    assert cli_main(args) == 1
     err = capsys.readouterr().err
     assert "already holds" in err and "--overwrite" in err
     assert cli_main([*args, "--overwrite"]) == 0
     assert (out / "results.csv").read_text() == before
 
 
-def test_cli_argument_errors_name_the_argument(tmp_path, capsys):
-    rc = cli_main(["bidmc-baseline", "--root", str(tmp_path / "missing.zip"),
-                   "--output", str(tmp_path / "o")])
-    assert rc == 2
-    assert "--root" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["bidmc-baseline", "--root", "x", "--scheme", "archive", "--output", "o"])
-    assert "invalid choice: 'archive'" in capsys.readouterr().err
-    assert bidmc.main(tmp_path, "other", tmp_path / "o") == 2
-    assert "--scheme 'other'" in capsys.readouterr().err
+@pytest.mark.parametrize("options, fragment", [
+    (["--root", "{tmp}/missing.zip"], "--root '{tmp}/missing.zip' does not exist"),
+    (["--output", "{tmp}/afile"], "is a file; pass a folder"),
+    (["--output", "{tmp}/afile/sub"], "is a file; pass a folder"),
+    (["--seed", "-1"], "`--seed` must be an integer >= 0"),
+])
+def test_cli_argument_errors_name_the_argument(fake_zip, tmp_path, capsys, options, fragment):
     (tmp_path / "afile").write_text("x")
-    assert bidmc.main(tmp_path, "patient", tmp_path / "afile") == 2
-    assert "is a file" in capsys.readouterr().err
+    args = {"--root": str(fake_zip), "--output": str(tmp_path / "o")}
+    args.update(zip(options[::2], [o.format(tmp=tmp_path) for o in options[1::2]]))
+    assert cli_main(["bidmc-baseline", *[x for kv in args.items() for x in kv]]) == 1
+    err = capsys.readouterr().err.strip()
+    assert fragment.format(tmp=tmp_path) in err and err.count("\n") == 0
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="`--scheme` must be one of"):
+        bidmc.main(fake_zip, "archive", tmp_path / "o")
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda: bidmc.r_peaks(np.zeros(100), fs=0), "`fs` must be a number > 0"),
+    (lambda: bidmc.hr_from_peaks(np.arange(3), fs=float("inf")), "`fs` must be a number > 0"),
+    (lambda: bidmc.hr_from_peaks(np.arange(3), window_s=-1), "`window_s` must be a number > 0"),
+    (lambda: bidmc.ppg_beats(np.zeros(100), fs="125"), "`fs` must be a number > 0"),
+    (lambda: bidmc.dominant_rate(np.arange(3), np.arange(3), 0), "`duration_s` must be"),
+    (lambda: bidmc.ppg_respiratory_rate(np.zeros(100), fusion_std=0), "`fusion_std` must be"),
+])
+def test_estimators_refuse_bad_rates_and_lengths(call, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        call()

@@ -98,6 +98,52 @@ def write_bidmc_wfdb(folder: Path, records=(1, 2), seconds: int = 60, fs: int = 
     return folder
 
 
+def csv_folder(root: Path, records=(1, 2), numerics=None, signals=None) -> Path:
+    """``root/bidmc_csv/bidmc_NN_{Signals,Numerics}.csv``; ``numerics``/``signals`` map a
+    record number to replacement file text."""
+    folder = root / "bidmc_csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    for rid in records:
+        (folder / f"bidmc_{rid:02d}_Signals.csv").write_text(
+            (signals or {}).get(rid, signals_csv(rid).decode()))
+        (folder / f"bidmc_{rid:02d}_Numerics.csv").write_text(
+            (numerics or {}).get(rid, numerics_csv(rid).decode()))
+    return root
+
+
+def edit_cells(text: str, column: str, rows, value: str) -> str:
+    """Set ``column`` to ``value`` on the data rows ``rows`` (0-based) of a CSV text."""
+    lines = text.split("\n")
+    j = [c.strip() for c in lines[0].split(",")].index(column)
+    for i in rows:
+        cells = lines[i + 1].split(",")
+        cells[j] = value
+        lines[i + 1] = ",".join(cells)
+    return "\n".join(lines)
+
+
+def write_ts(path: Path, X: np.ndarray, y=None, problem_name: str = "problem",
+             regression: bool = True) -> Path:
+    """Write ``(n, L, d)`` series (and targets or labels) as an equal-length ``.ts`` file, as
+    sktime/aeon write them (``NaN`` as ``?``)."""
+    X = np.asarray(X, dtype=np.float64)
+    n, length, d = X.shape
+    head = [f"@problemName {problem_name}", "@timeStamps false",
+            f"@missing {'true' if np.isnan(X).any() else 'false'}",
+            f"@univariate {'true' if d == 1 else 'false'}", f"@dimensions {d}",
+            "@equalLength true", f"@seriesLength {length}"]
+    if y is not None:
+        head.append("@targetLabel true" if regression else
+                    "@classLabel true " + " ".join(sorted({str(v) for v in y})))
+    lines = [*head, "@data"]
+    for i in range(n):
+        dims = [",".join("?" if np.isnan(v) else repr(float(v)) for v in X[i, :, j])
+                for j in range(d)]
+        lines.append(":".join(dims + ([str(y[i])] if y is not None else [])))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 WEATHER_HEADER_MOJIBAKE = [
     "p (mbar)", "T (°C)", "Tpot (K)", "rh (%)", "wv (m/s)", "max. wv (m/s)", "wd (Â°)",
     "SWDR (W/m\ufffd)", "PAR (Âµmol/mÂ²/s)", "max. PAR (?mol/m?/s)", "OT",

@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import http.server
 import io
+import re
 import sys
 import types
 import zipfile
@@ -20,12 +21,12 @@ from data_fakes import local_http_server, write_bidmc_zip, write_weather_csv  # 
 import s4d_forecast.data  # noqa: E402
 from s4d_forecast.data import cli as data_cli  # noqa: E402
 from s4d_forecast.data.download import (  # noqa: E402
+    SOURCES,  # noqa: E402
     ChecksumError,
     DownloadError,
     download_file,
     verify_sha256sums,
 )
-from s4d_forecast.data.sources import SOURCES  # noqa: E402
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
@@ -136,11 +137,24 @@ def test_short_read_keeps_part_for_resume(server, tmp_path):
     assert out.read_bytes() == PAYLOAD and server.ranges[-1] == f"bytes={len(PAYLOAD) - 1000}-"
 
 
-def test_http_errors_and_bad_arguments(server, tmp_path):
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"url": "ftp://x"}, "`url` must be an http:// or https:// address"),
+    ({"timeout": 0}, "`timeout` must be a number > 0"),
+    ({"timeout": float("inf")}, "`timeout` must be a number > 0"),
+    ({"timeout": float("nan")}, "`timeout` must be a number > 0"),
+    ({"timeout": "60"}, "`timeout` must be a number > 0"),
+    ({"deadline": -1}, "`deadline` must be a number > 0 or None"),
+    ({"deadline": float("inf")}, "`deadline` must be a number > 0 or None"),
+])
+def test_download_file_refuses_bad_arguments_before_writing(tmp_path, kwargs, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        download_file(**{"url": "http://127.0.0.1:9/f", "dest": tmp_path / "d" / "f", **kwargs})
+    assert not (tmp_path / "d").exists()
+
+
+def test_http_errors_and_an_existing_file_of_another_digest(server, tmp_path):
     with pytest.raises(DownloadError, match=r"HTTP 404"):
         download_file(server.base + "/missing", tmp_path / "m", progress=False)
-    with pytest.raises(ValueError, match=r"url='ftp://x' must be an http:// or https://"):
-        download_file("ftp://x", tmp_path / "m")
     (tmp_path / "old").write_bytes(b"old")
     with pytest.raises(ChecksumError, match=r"exists but its sha256 is not"):
         download_file(server.base + "/missing", tmp_path / "old", sha256="1" * 64)
@@ -253,8 +267,9 @@ def test_cli_info_weather(tmp_path, capsys):
     assert _run("data", "info", "weather", "--root", str(tmp_path)) == 0
     out = capsys.readouterr().out
     assert "101 rows x 11 variables" in out
-    assert "train  70" in out and "1 duplicated time stamp(s)" in out and "-9999" in out
-    assert "test   20    2020-01-01 13:30:00  2020-01-01 16:40:00" in out
+    assert "1 duplicated time stamp(s)" in out and "-9999" in out
+    assert [line.split()[:2] for line in out.splitlines()[2:5]] == [
+        ["train", "70"], ["val", "11"], ["test", "20"]]
 
 
 def test_cli_info_real_weather(shared_data, capsys):
@@ -265,8 +280,8 @@ def test_cli_info_real_weather(shared_data, capsys):
 
 def test_cli_info_ptbxl_calls_loader_lazily(tmp_path, capsys, monkeypatch):
     labels = np.array([[1, 0], [0, 1], [1, 1], [1, 0]])
-    ds = types.SimpleNamespace(labels=labels, classes=["NORM", "MI"], folds=np.array([1, 9, 10,
-                                                                                     1]))
+    ds = type("Dataset", (), {"labels": labels, "classes": ["NORM", "MI"],
+                              "__len__": lambda self: len(labels)})()
     fake = types.ModuleType("s4d_forecast.data.ptbxl")
     calls = {}
 
@@ -275,7 +290,9 @@ def test_cli_info_ptbxl_calls_loader_lazily(tmp_path, capsys, monkeypatch):
         return ds
 
     fake.load_ptbxl = load_ptbxl
-    fake.ptbxl_splits = lambda d: (np.array([0, 3]), np.array([1]), np.array([2]))
+    fake.PTBXL_TASKS = {"all": 71, "superdiagnostic": 5}
+    fake.ptbxl_splits = lambda d: [types.SimpleNamespace(labels=labels[i])
+                                   for i in ([0, 3], [1], [2])]
     monkeypatch.setitem(sys.modules, "s4d_forecast.data.ptbxl", fake)
     monkeypatch.setattr(s4d_forecast.data, "ptbxl", fake, raising=False)
     assert _run("data", "info", "ptbxl", "--root", str(tmp_path), "--task", "superdiagnostic",
@@ -283,7 +300,7 @@ def test_cli_info_ptbxl_calls_loader_lazily(tmp_path, capsys, monkeypatch):
     assert calls == {"root": tmp_path, "sampling_rate": 500, "task": "superdiagnostic"}
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("PTB-XL at") and "2 classes" in out[0]
-    rows = {line.split()[0]: line.split()[1:] for line in out[3:]}
+    rows = {line.split()[0]: line.split()[1:] for line in out[2:]}
     assert rows == {"records": ["2", "1", "1"], "NORM": ["2", "0", "1"], "MI": ["0", "1", "1"]}
 
 
@@ -437,27 +454,43 @@ def test_stalled_server_is_given_up_and_empty_part_removed(stalling, tmp_path):
 
 
 def test_cli_download_timeout_option(stalling, tmp_path):
-
     with pytest.raises(DownloadError, match=r"stalled.*timeout 0.6 s"):
         _run("data", "download", "weather", "--root", str(tmp_path), "--mirror", stalling.base,
              "--no-progress", "--timeout", "0.6")
-    with pytest.raises(ValueError, match=r"--timeout 0.0 is not accepted; give a number of "
-                                         r"seconds > 0"):
-        _run("data", "download", "weather", "--root", str(tmp_path), "--timeout", "0")
 
 
-def test_cli_download_bad_root_and_mirror_create_nothing(tmp_path):
+@pytest.mark.parametrize("options, fragment", [
+    (["--timeout", "0"], "`--timeout` must be a number > 0"),
+    (["--timeout", "inf"], "`--timeout` must be a number > 0"),
+    (["--timeout", "nan"], "`--timeout` must be a number > 0"),
+    (["--timeout", "-1"], "`--timeout` must be a number > 0"),
+    (["--deadline", "0"], "`--deadline` must be a number > 0 or None"),
+    (["--deadline", "inf"], "`--deadline` must be a number > 0 or None"),
+    (["--mirror", "ftp://h/x"], "`--mirror` must be an http:// or https:// base URL"),
+    (["--mirror", "example.org"], "`--mirror` must be an http:// or https:// base URL"),
+    (["--root", "{afile}"], "`--root` must be a folder to download into"),
+    (["--root", "{afile}/sub"], "afile' is a file"),
+])
+def test_cli_download_refuses_bad_options_before_creating_anything(tmp_path, options,
+                                                                   fragment):
     afile = tmp_path / "afile"
     afile.write_text("x")
-    with pytest.raises(ValueError, match=r"--root '.*afile' is a file, not a folder"):
-        _run("data", "download", "weather", "--root", str(afile))
-    with pytest.raises(ValueError, match=r"afile is a file, not a folder"):
-        _run("data", "download", "weather", "--root", str(afile / "sub"))
-    with pytest.raises(ValueError, match=r"--mirror 'ftp://h/x' is not accepted; give an "
-                                         r"http:// or https:// base URL"):
-        _run("data", "download", "weather", "--root", str(tmp_path / "new"), "--mirror",
-             "ftp://h/x")
-    assert not (tmp_path / "new").exists()
+    options = [o.format(afile=afile) for o in options]
+    root = [] if "--root" in options else ["--root", str(tmp_path / "new")]
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        _run("data", "download", "weather", *root, *options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+@pytest.mark.parametrize("options, fragment", [
+    (["ptbxl", "--task", "diag"], "`--task` must be one of"),
+    (["ptbxl", "--sampling-rate", "250"], "`--sampling-rate` must be one of 100, 500"),
+    (["bidmc", "--stride-s", "0"], "`--stride-s` must be a number > 0"),
+    (["bidmc", "--stride-s", "inf"], "`--stride-s` must be a number > 0"),
+])
+def test_cli_info_refuses_bad_options(tmp_path, options, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        _run("data", "info", *options[:1], "--root", str(tmp_path), *options[1:])
 
 
 def test_cli_corrupt_existing_weather_says_overwrite_and_overwrite_works(server, tmp_path):

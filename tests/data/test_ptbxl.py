@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +35,15 @@ def tree(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One cache for the tests that do not test the cache: the tree is read once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
 def tree500(tmp_path_factory):
     return make_ptbxl_tree(
-        tmp_path_factory.mktemp("ptbxl500"), n_records=12, sampling_rates=(100, 500), cinc=True
+        tmp_path_factory.mktemp("ptbxl500"), n_records=4, sampling_rates=(100, 500), cinc=True
     )
 
 
@@ -117,10 +123,10 @@ def test_real_cinc2021_records(task, tmp_path):
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_label_aggregation_all_tasks(tree, task, tmp_path, caplog):
+def test_label_aggregation_all_tasks(tree, task, cache, caplog):
     expected = tree.expected_labels(task)
     with caplog.at_level(logging.INFO, logger="s4d_forecast.data.ptbxl"):
-        ds = load_ptbxl(tree.root, 100, task, cache_dir=tmp_path, n_jobs=1)
+        ds = load_ptbxl(tree.root, 100, task, cache_dir=cache, n_jobs=1)
     assert ds.classes == tuple(TASK_CLASSES[task])
     assert ds.ecg_ids.tolist() == sorted(expected)
     for i, e in enumerate(ds.ecg_ids):
@@ -133,28 +139,28 @@ def test_label_aggregation_all_tasks(tree, task, tmp_path, caplog):
     assert ds.folds.tolist() == [tree.folds[e] for e in ds.ecg_ids]
 
 
-def test_class_source_data_keeps_only_present_classes(tree, tmp_path):
+def test_class_source_data_keeps_only_present_classes(tree, cache):
     ids = [e for e in tree.ecg_ids if set(tree.scp_codes[e]) <= {"NORM", "SR", "LVOLT"}]
-    ds = load_ptbxl(tree.root, 100, "all", cache_dir=tmp_path, ecg_ids=ids, class_source="data")
+    ds = load_ptbxl(tree.root, 100, "all", cache_dir=cache, ecg_ids=ids, class_source="data")
     assert ds.classes == ("LVOLT", "NORM", "SR")
-    full = load_ptbxl(tree.root, 100, "all", cache_dir=tmp_path, ecg_ids=ids)
+    full = load_ptbxl(tree.root, 100, "all", cache_dir=cache, ecg_ids=ids)
     assert full.classes == tuple(TASK_CLASSES["all"])
     cols = [full.classes.index(c) for c in ds.classes]
     np.testing.assert_array_equal(full.labels[:, cols], ds.labels)
 
 
-def test_ecg_ids_selects_in_given_order(tree, tmp_path):
-    ds = load_ptbxl(tree.root, 100, "all", cache_dir=tmp_path, ecg_ids=[5, 2, 9])
+def test_ecg_ids_selects_in_given_order(tree, cache):
+    ds = load_ptbxl(tree.root, 100, "all", cache_dir=cache, ecg_ids=[5, 2, 9])
     assert ds.ecg_ids.tolist() == [5, 2, 9]
-    full = load_ptbxl(tree.root, 100, "all", cache_dir=tmp_path)
+    full = load_ptbxl(tree.root, 100, "all", cache_dir=cache)
     np.testing.assert_array_equal(ds.signals[1], full.signals[1])
 
 
 # ----------------------------------------------------------------------------- splits
 
 
-def test_splits_are_folds_1_to_8_9_10(tree, tmp_path):
-    ds = load_ptbxl(tree.root, 100, "all", cache_dir=tmp_path)
+def test_splits_are_folds_1_to_8_9_10(tree, cache):
+    ds = load_ptbxl(tree.root, 100, "all", cache_dir=cache)
     train, val, test = ptbxl_splits(ds)
     assert set(train.folds) == set(range(1, 9)) and set(val.folds) == {9}
     assert set(test.folds) == {10}
@@ -170,14 +176,14 @@ def test_splits_are_folds_1_to_8_9_10(tree, tmp_path):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"train_folds": [1, 9]}, "overlaps"),
-        ({"test_folds": [11]}, "folds 1-10"),
-        ({"val_folds": []}, "non-empty"),
+        ({"train_folds": [1, 9]}, "that no other split uses"),
+        ({"test_folds": [11]}, "must be an integer in [1, 10]"),
+        ({"val_folds": []}, "non-empty list of folds"),
     ],
 )
-def test_splits_bad_folds(tree, tmp_path, kwargs, match):
-    ds = load_ptbxl(tree.root, 100, "all", cache_dir=tmp_path)
-    with pytest.raises(ValueError, match=match):
+def test_splits_bad_folds(tree, cache, kwargs, match):
+    ds = load_ptbxl(tree.root, 100, "all", cache_dir=cache)
+    with pytest.raises(ValueError, match=re.escape(match)):
         ptbxl_splits(ds, **kwargs)
 
 
@@ -186,8 +192,8 @@ def test_splits_type_error():
         ptbxl_splits({"signals": []})
 
 
-def test_empty_split_is_logged(tree, tmp_path, caplog):
-    ds = load_ptbxl(tree.root, 100, "all", cache_dir=tmp_path, ecg_ids=[1, 2])
+def test_empty_split_is_logged(tree, cache, caplog):
+    ds = load_ptbxl(tree.root, 100, "all", cache_dir=cache, ecg_ids=[1, 2])
     with caplog.at_level(logging.WARNING):
         _, val, _ = ptbxl_splits(ds)
     assert len(val) == 0 and "val_folds" in caplog.text
@@ -203,16 +209,12 @@ def _reader_forbidden(monkeypatch):
     monkeypatch.setattr(ptbxl_mod, "read_ecg_record", boom)
 
 
-def test_cache_second_load_is_faster_and_identical(tmp_path, monkeypatch):
-    tree = make_ptbxl_tree(tmp_path / "t", n_records=40, seed=1)
+def test_a_second_load_reads_no_record_and_gives_the_same_signals(tmp_path, monkeypatch):
+    tree = make_ptbxl_tree(tmp_path / "t", n_records=4, seed=1)
     cache = tmp_path / "cache"
-    t0 = time.perf_counter()
     first = load_ptbxl(tree.root, 100, "all", cache_dir=cache, n_jobs=1)
-    t1 = time.perf_counter()
     _reader_forbidden(monkeypatch)
     second = load_ptbxl(tree.root, 100, "superdiagnostic", cache_dir=cache)
-    t2 = time.perf_counter()
-    assert t2 - t1 < t1 - t0
     assert isinstance(first.signals, np.memmap) and isinstance(second.signals, np.ndarray)
     again = load_ptbxl(tree.root, 100, "all", cache_dir=cache)
     np.testing.assert_array_equal(np.asarray(again.signals), np.asarray(first.signals))
@@ -236,7 +238,7 @@ def test_root_may_be_the_folder_holding_the_unzipped_release(tmp_path):
 
 
 def test_stale_cache_is_detected_after_a_file_change(tmp_path, monkeypatch):
-    tree = make_ptbxl_tree(tmp_path / "t", n_records=12)
+    tree = make_ptbxl_tree(tmp_path / "t", n_records=5)
     cache = tmp_path / "cache"
     before = load_ptbxl(tree.root, 100, "all", cache_dir=cache, n_jobs=1)
     old = np.array(before.signals[3])
@@ -282,7 +284,8 @@ def test_partial_or_corrupt_cache_is_never_served(tmp_path, caplog):
     assert not list(cache.glob("*.tmp-*"))
 
 
-def test_subset_and_full_caches_coexist(tree, tmp_path, monkeypatch):
+def test_subset_and_full_caches_coexist(tmp_path, monkeypatch):
+    tree = make_ptbxl_tree(tmp_path / "t", n_records=5)
     cache = tmp_path / "cache"
     load_ptbxl(tree.root, 100, "all", cache_dir=cache, n_jobs=1)
     load_ptbxl(tree.root, 100, "all", cache_dir=cache, ecg_ids=[1, 2, 3], n_jobs=1)
@@ -291,7 +294,8 @@ def test_subset_and_full_caches_coexist(tree, tmp_path, monkeypatch):
     assert len(load_ptbxl(tree.root, 100, "all", cache_dir=cache)) == len(tree.ecg_ids)
 
 
-def test_parallel_read_equals_serial(tree, tmp_path):
+def test_parallel_read_equals_serial(tmp_path):
+    tree = make_ptbxl_tree(tmp_path / "t", n_records=4)
     a = load_ptbxl(tree.root, 100, "all", cache=False, n_jobs=1)
     b = load_ptbxl(tree.root, 100, "all", cache=False, n_jobs=2)
     np.testing.assert_array_equal(a.signals, b.signals)

@@ -17,9 +17,10 @@ def tree(tmp_path_factory):
     return make_ptbxl_tree(tmp_path_factory.mktemp("ptbxl_dm"), n_records=30)
 
 
-@pytest.fixture
-def dm(tree, tmp_path):
-    dm = PTBXLDataModule(tree.root, task="all", batch_size=8, cache_dir=tmp_path, n_jobs=1)
+@pytest.fixture(scope="module")
+def dm(tree):
+    """Set up once (the tests only read it); its cache under the tree serves later loads."""
+    dm = PTBXLDataModule(tree.root, task="all", batch_size=8, n_jobs=1)
     dm.setup("fit")
     return dm
 
@@ -29,7 +30,7 @@ def test_scaler_is_fitted_on_flattened_training_signals_only(dm):
     ref = StandardScaler().fit(np.asarray(train.signals, dtype=np.float64).reshape(-1, 1))
     np.testing.assert_allclose(dm.scaler.mean_, np.repeat(ref.mean_, 12), rtol=1e-10)
     np.testing.assert_allclose(dm.scaler.scale_, np.repeat(ref.scale_, 12), rtol=1e-10)
-    x = dm.windows("val").segments[0]
+    x = dm.datasets["val"].segments[0]
     raw = dm.splits["val"].signals[0]
     np.testing.assert_allclose(x.numpy(), (raw - ref.mean_[0]) / ref.scale_[0], atol=1e-5)
 
@@ -44,7 +45,7 @@ def test_batches_and_sizes(dm, tree):
     np.testing.assert_array_equal(y.numpy(), train.labels[rec.numpy()])
     # eval: windows of 2.5 s every 1.25 s over 10 s -> 7 per record, in record order
     n_val = len(dm.splits["val"])
-    assert len(dm.windows("val")) == 7 * n_val
+    assert len(dm.datasets["val"]) == 7 * n_val
     batches = list(dm.val_dataloader())
     recs = torch.cat([b[2] for b in batches]).numpy()
     assert recs.tolist() == np.repeat(np.arange(n_val), 7).tolist()
@@ -64,17 +65,18 @@ def test_max_over_windows(dm):
     assert dm.labels("test").shape == (n, dm.n_classes)
 
 
-def test_classes_known_before_setup_and_state_roundtrip(tree, tmp_path, dm):
-    fresh = PTBXLDataModule(tree.root, task="rhythm", cache_dir=tmp_path, n_jobs=1)
+def test_classes_known_before_setup_and_state_roundtrip(tree, dm):
+    fresh = PTBXLDataModule(tree.root, task="rhythm", n_jobs=1)
     assert fresh.classes == tuple(TASK_CLASSES["rhythm"]) and fresh.n_classes == 3
     state = dm.state_dict()
-    other = PTBXLDataModule(tree.root, task="all", cache_dir=tmp_path, n_jobs=1)
+    other = PTBXLDataModule(tree.root, task="all", n_jobs=1)
     other.load_state_dict(state)
     np.testing.assert_array_equal(other.scaler.mean_, dm.scaler.mean_)
     other.setup()
-    np.testing.assert_array_equal(other.windows("test").segments[0], dm.windows("test").segments[0])
+    np.testing.assert_array_equal(other.datasets["test"].segments[0],
+                                  dm.datasets["test"].segments[0])
     with pytest.raises(ValueError, match="trained on classes"):
-        PTBXLDataModule(dataset=load_ptbxl(tree.root, 100, "form", cache_dir=tmp_path)) \
+        PTBXLDataModule(dataset=load_ptbxl(tree.root, 100, "form")) \
             .load_state_dict(state)  # fmt: skip
 
 
@@ -84,31 +86,27 @@ def test_from_dataset_500hz_and_no_normalize(tmp_path):
     dm = PTBXLDataModule(dataset=ds, normalize="none", batch_size=4, eval_stride_s=0.5)
     dm.setup()
     assert dm.window == 1250 and dm.eval_stride == 250 and dm.scaler is None
-    assert len(dm.windows("test")) == len(ptbxl_splits(ds)[2]) * 4  # (2000 - 1250) / 250 + 1
+    assert len(dm.datasets["test"]) == len(ptbxl_splits(ds)[2]) * 4  # (2000 - 1250) / 250 + 1
     x, _, _ = next(iter(dm.train_dataloader()))
     assert x.shape == (4, 1250, 12)
 
 
-@pytest.mark.parametrize(
-    "kwargs, exc, match",
-    [
-        ({"root": None}, ValueError, "root="),
-        ({"task": "x"}, ValueError, "task"),
-        ({"aggregate_fn": "median"}, ValueError, "aggregate_fn"),
-        ({"crop_s": 0}, ValueError, "crop_s"),
-        ({"batch_size": 0}, ValueError, "batch_size"),
-        ({"predict_split": "dev"}, ValueError, "predict_split"),
-        ({"dataset": "x"}, TypeError, "PTBXLDataset"),
-    ],
-)
-def test_bad_arguments(tree, kwargs, exc, match):
-    with pytest.raises(exc, match=match):
-        PTBXLDataModule(**{"root": tree.root, **kwargs})
+def test_the_datamodules_share_one_vocabulary(tree):
+    import inspect
+
+    from s4d_forecast.data import BIDMCDataModule
+
+    for cls in (BIDMCDataModule, PTBXLDataModule):
+        params = inspect.signature(cls).parameters
+        assert {"root", "normalize", "predict_split", "batch_size", "num_workers",
+                "dataset"} <= set(params)
+    with pytest.raises(TypeError, match="PTBXLDataset"):
+        PTBXLDataModule(tree.root, dataset="x")
 
 
-def test_crop_longer_than_record_and_empty_train(tree, tmp_path):
+def test_crop_longer_than_record_and_empty_train(tree, dm):
     with pytest.raises(ValueError, match="longer than the records"):
-        PTBXLDataModule(tree.root, crop_s=12.0, cache_dir=tmp_path, n_jobs=1).setup()
+        PTBXLDataModule(dataset=dm.dataset, crop_s=12.0).setup()
     ids = [e for e in tree.ecg_ids if tree.folds[e] >= 9]
     with pytest.raises(ValueError, match="training folds"):
-        PTBXLDataModule(tree.root, ecg_ids=ids, cache_dir=tmp_path, n_jobs=1).setup()
+        PTBXLDataModule(tree.root, ecg_ids=ids, n_jobs=1).setup()

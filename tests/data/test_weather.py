@@ -1,32 +1,24 @@
-"""Weather: both layouts, header repair, explicit defect handling, splits, TimeSeries view."""
+"""Weather: both layouts, header repair, explicit defect handling, splits; refusals as a table."""
 
 from __future__ import annotations
 
 import logging
-import sys
-from pathlib import Path
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from data_fakes import WEATHER_CANONICAL, weather_values, write_weather_csv
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_fakes import (  # noqa: E402
-    WEATHER_CANONICAL,
-    weather_values,
-    write_weather_csv,
-)
-
-from s4d_forecast.data.weather import (  # noqa: E402
+from s4d_forecast.data.weather import (
     BENCHMARK_OPTIONS,
+    canonical_column,
     load_weather,
     long_horizon_split_bounds,
     weather_splits,
-    weather_timeseries,
 )
-from s4d_forecast.data.weather_headers import canonical_column, repair_headers  # noqa: E402
 
 
 # -- real files ---------------------------------------------------------------------------
@@ -60,9 +52,6 @@ def test_real_year_defects_reported_and_splits(shared_data):
     tr, va, te = weather_splits(df, lookback=96)
     assert (len(va), len(te)) == (5270 + 96, 10539 + 96)
     assert va.index[96] == df.index[36887] and te.index[-1] == df.index[-1]
-    assert weather_timeseries(df, index="range").n_timesteps == 52696
-    with pytest.raises(ValueError, match=r"index='time' needs unique time stamps"):
-        weather_timeseries(df)
 
 
 # -- layouts and headers -----------------------------------------------------------------
@@ -85,8 +74,6 @@ def test_cp1252_file_and_header_variants(tmp_path):
     for raw in ("T (Â°C)", " T (degC) ", "SWDR (W/m^2)", "PAR (umol/m2/s)", "wd (°)"):
         assert canonical_column(raw) in WEATHER_CANONICAL
     assert canonical_column("T (K)") == "T (K)"  # a different unit is not forced
-    with pytest.raises(ValueError, match=r"both mean 'T \(degC\)'"):
-        repair_headers(["T (degC)", "T (°C)"])
 
 
 def test_unknown_damaged_header_warns(caplog):
@@ -118,9 +105,6 @@ def test_gaps_report_raise_reindex(tmp_path, caplog):
         load_weather(p, gaps="raise")
     full, rep = load_weather(p, gaps="reindex", return_report=True)
     assert len(full) == 50 and rep.rows_inserted == 3 and full.iloc[20:23].isna().all().all()
-    assert weather_timeseries(full).n_timesteps == 50
-    with pytest.raises(ValueError, match=r"needs unique time stamps every 10min"):
-        weather_timeseries(df)
 
 
 def test_sentinels(tmp_path):
@@ -151,30 +135,6 @@ def test_blank_cells_and_truncated_file(tmp_path):
         load_weather(t)
 
 
-def test_bad_files_and_options(tmp_path):
-    with pytest.raises(ValueError, match=r"file not found; get weather\.csv .*data download "
-                                         r"weather"):
-        load_weather(tmp_path / "weather.csv")
-    empty = tmp_path / "e.csv"
-    empty.write_text("")
-    with pytest.raises(ValueError, match=r"file is empty"):
-        load_weather(empty)
-    nodate = tmp_path / "n.csv"
-    nodate.write_text("when,T (degC)\n1,2\n")
-    with pytest.raises(ValueError, match=r"no time column; expected 'date' .* 'Date Time'"):
-        load_weather(nodate)
-    baddate = tmp_path / "d.csv"
-    baddate.write_text("date,OT\n2020-01-01 00:10:00,1\n01/02/2020,2\n")
-    with pytest.raises(ValueError, match=r"1 time stamp\(s\) match none of the formats"):
-        load_weather(baddate)
-    text = tmp_path / "x.csv"
-    text.write_text("date,OT\n2020-01-01 00:10:00,1\n2020-01-01 00:20:00,abc\n")
-    with pytest.raises(ValueError, match=r"non-numeric value in the data"):
-        load_weather(text)
-    with pytest.raises(ValueError, match=r"duplicates='drop' is not accepted; use one of"):
-        load_weather(text, duplicates="drop")
-
-
 # -- splits -------------------------------------------------------------------------------
 @given(st.integers(20, 200_000), st.integers(0, 10))
 def test_split_bounds_properties(n, lookback):
@@ -184,57 +144,86 @@ def test_split_bounds_properties(n, lookback):
     assert (a1 - a0) + (b1 - b0 - lookback) + (c1 - c0 - lookback) == n
 
 
-def test_split_bad_arguments():
-    with pytest.raises(ValueError, match=r"lookback=-1 must be a non-negative integer"):
-        long_horizon_split_bounds(100, -1)
-    with pytest.raises(ValueError, match=r"lookback=80 exceeds the 70 training rows"):
-        long_horizon_split_bounds(100, 80)
-    with pytest.raises(ValueError, match=r"must be fractions summing below 1"):
-        long_horizon_split_bounds(100, 0, train=0.9, test=0.2)
-    with pytest.raises(ValueError, match=r"index='rows' is not accepted"):
-        weather_timeseries(pd.DataFrame({"a": [1.0]}), index="rows")
+def _csv(text: str):
+    def make(tmp):
+        (tmp / "w.csv").write_text(text)
+        return tmp / "w.csv"
+    return make
 
 
-# -- robustness: values and headers pandas would let through --------------------------------
-@pytest.mark.parametrize("cell", ["inf", "-inf", "1e400"])
-def test_infinite_cells_refused_naming_column_and_row(tmp_path, cell):
-    p = write_weather_csv(tmp_path / "w.csv", n=30)
-    lines = p.read_text().splitlines()
-    fields = lines[8].split(",")  # data row 8 (line 1 is the header)
-    fields[-1] = cell
-    lines[8] = ",".join(fields)
-    p.write_text("\n".join(lines) + "\n")
-    message = (rf"w\.csv: 1 infinite cell\(s\).*\{{'OT': 1\}}; first: column 'OT' data row 8 "
-               rf"\(2020-01-01 01:20:00\) = '{cell}'")
-    if cell == "1e400" and int(pd.__version__.split(".")[0]) < 3:
-        # pandas 2's parser does not read 1e400 as a number: refused as a non-number
-        message = r"w\.csv: non-numeric value in the data \(Unable to parse string \"1e400\""
-    with pytest.raises(ValueError, match=message):
-        load_weather(p, **BENCHMARK_OPTIONS)
+def _edited(n=30, edit=None, raw=None):
+    """A fake weather.csv with its lines edited by ``edit(lines)``, or replaced by ``raw``."""
+    def make(tmp):
+        p = write_weather_csv(tmp / "w.csv", n=n)
+        if raw is not None:
+            p.write_bytes(raw)
+            return p
+        lines = p.read_text().splitlines()
+        if edit is not None:
+            edit(lines)
+        p.write_text("\n".join(lines) + "\n")
+        return p
+    return make
 
 
-def test_header_only_file_refused(tmp_path):
-    p = write_weather_csv(tmp_path / "w.csv", n=5)
-    p.write_text(p.read_text().splitlines()[0] + "\n")
-    with pytest.raises(ValueError, match=r"w\.csv: file has no data rows, only the header"):
-        load_weather(p)
+def _cell(row, value):
+    def edit(lines):
+        fields = lines[row].split(",")
+        fields[-1] = value
+        lines[row] = ",".join(fields)
+    return edit
 
 
-def test_repeated_and_unnamed_columns_refused(tmp_path):
-    p = write_weather_csv(tmp_path / "w.csv", n=5)
-    lines = p.read_text().splitlines()
-    dup = tmp_path / "dup.csv"
-    dup.write_text("\n".join([lines[0] + ",OT"] + [ln + ",1.0" for ln in lines[1:]]) + "\n")
-    with pytest.raises(ValueError, match=r"dup\.csv: the header names 'OT' \(columns 12 and 13\) "
-                                         r"more than once"):
-        load_weather(dup)
-    indexed = tmp_path / "indexed.csv"
-    load_weather(p).to_csv(indexed.with_suffix(".tmp"))  # date is the index: fine
-    pd.read_csv(indexed.with_suffix(".tmp")).to_csv(indexed, index=True)  # adds a row counter
-    with pytest.raises(ValueError, match=r"indexed\.csv: header column\(s\) \[1\] \(1-based\) "
-                                         r"have no name \(a row counter written by "
-                                         r"DataFrame\.to_csv\(index=True\)"):
-        load_weather(indexed)
+RANDOM = np.random.default_rng(0).integers(1, 256, 20000, dtype=np.uint8).tobytes()
+REFUSED = [  # id, file, options, fragment
+    ("missing file", lambda t: t / "weather.csv", {}, "file not found; get weather.csv"),
+    ("empty", _csv(""), {}, "file is empty"),
+    ("no time column", _csv("when,T (degC)\n1,2\n"), {}, "no time column"),
+    ("bad date", _csv("date,OT\n2020-01-01 00:10:00,1\n01/02/2020,2\n"), {},
+     "1 time stamp(s) match none of the formats"),
+    ("text cell", _csv("date,OT\n2020-01-01 00:10:00,1\n2020-01-01 00:20:00,abc\n"), {},
+     "non-numeric value in the data"),
+    ("inf", _edited(edit=_cell(8, "inf")), BENCHMARK_OPTIONS,
+     "1 infinite cell(s) ('inf' or a number beyond the float64 range), per column {'OT': 1}; "
+     "first: column 'OT' data row 8 (2020-01-01 01:20:00) = 'inf'"),
+    ("-inf", _edited(edit=_cell(8, "-inf")), BENCHMARK_OPTIONS, "= '-inf'"),
+    ("1e400", _edited(edit=_cell(8, "1e400")), BENCHMARK_OPTIONS, "= '1e400'"),
+    ("header only", _edited(n=5, edit=lambda ls: ls.__delitem__(slice(1, None))), {},
+     "file has no data rows, only the header"),
+    ("repeated column", _edited(n=5, edit=lambda ls: ls.__setitem__(
+        slice(None), [ls[0] + ",OT"] + [ln + ",1.0" for ln in ls[1:]])), {},
+     "the header names 'OT' (columns 12 and 13) more than once"),
+    ("row counter", _edited(n=5, edit=lambda ls: ls.__setitem__(
+        slice(None), ["," + ls[0]] + [f"{i},{ln}" for i, ln in enumerate(ls[1:])])), {},
+     "header column(s) [1] (1-based) have no name (a row counter written by"),
+    ("two names, one variable", _edited(n=5, edit=lambda ls: ls.__setitem__(
+        0, ls[0].replace("p (mbar)", "T (degC)"))), {}, "all mean 'T (degC)'"),
+    ("NUL bytes", _edited(raw=RANDOM.replace(b"\x01", b"\x00")), {}, "not a text CSV file"),
+    ("random bytes", _edited(raw=b"date,OT\n" + RANDOM), {}, "not a "),
+    ("bad option", _edited(), {"duplicates": "drop"}, "`duplicates` must be one of"),
+    ("bad sentinel", _edited(), {"sentinel_value": float("nan")}, "`sentinel_value` must be"),
+]
+
+
+@pytest.mark.parametrize("make, options, fragment", [c[1:] for c in REFUSED],
+                         ids=[c[0] for c in REFUSED])
+def test_unreadable_files_and_options_are_refused_naming_the_file(tmp_path, make, options,
+                                                                  fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)) as info:
+        load_weather(make(tmp_path), **options)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"lookback": -1}, "`lookback` must be an integer >= 0"),
+    ({"lookback": 80}, "lookback=80 exceeds the 70 training rows"),
+    ({"train": 0.9, "test": 0.2}, "must be fractions summing below 1"),
+    ({"train": 1.5}, "`train` must be a number in (0, 1)"),
+    ({"test": float("nan")}, "`test` must be a number in (0, 1)"),
+])
+def test_split_arguments_are_refused(kwargs, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        long_horizon_split_bounds(100, **kwargs)
 
 
 def test_cr_only_line_endings_read_like_lf(tmp_path):
@@ -242,14 +231,3 @@ def test_cr_only_line_endings_read_like_lf(tmp_path):
     mac = tmp_path / "mac.csv"
     mac.write_bytes(lf.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
     pd.testing.assert_frame_equal(load_weather(mac), load_weather(lf))
-
-
-@pytest.mark.parametrize("nul", [True, False])
-def test_random_bytes_refused_naming_the_file(tmp_path, nul):
-    rng = np.random.default_rng(0)
-    data = rng.integers(0 if nul else 1, 256, 20000, dtype=np.uint8).tobytes()
-    p = tmp_path / "w.bin.csv"
-    p.write_bytes(b"date,OT\n" + data if not nul else data)
-    with pytest.raises(ValueError, match=r"w\.bin\.csv: not a (text|readable) CSV") as info:
-        load_weather(p)
-    assert "\n" not in str(info.value)

@@ -95,7 +95,7 @@ def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(tmp_path):
 
 
 def test_guard_argument_checked():
-    with pytest.raises(ValueError, match="check_every=0"):
+    with pytest.raises(ValueError, match="`check_every` must be an integer >= 1"):
         NonFiniteLossGuard(check_every=0)
 
 

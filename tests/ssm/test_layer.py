@@ -111,14 +111,6 @@ def test_bidirectional_matches_direct_convolution():
     assert (layer(x2)[:, 0] - layer(x)[:, 0]).abs().max() > 0
 
 
-def test_bidirectional_has_no_step():
-    layer = S4D(2, 4, bidirectional=True)
-    with pytest.raises(ValueError, match="bidirectional=True"):
-        layer.step(torch.zeros(1, 2), None)
-    with pytest.raises(ValueError, match="bidirectional=True"):
-        layer(torch.zeros(1, 5, 2), return_state=True)
-
-
 @pytest.mark.parametrize("init", INITS)
 @pytest.mark.parametrize("log_dt", [np.log(1e-3), np.log(1e-1)])
 def test_gradients_reach_every_parameter_and_stay_finite(init, log_dt):
@@ -173,25 +165,6 @@ def test_fft_len_is_an_even_small_odd_part_times_a_power_of_two():
     # lengths with a large odd part were up to 3x slower (benchmarks/fft_sizes.py)
     assert fft_len(374) == 384 and fft_len(730) == 768 and fft_len(6250) == 8192
     assert fft_len(1) == 1
-
-
-@pytest.mark.parametrize("x, match", [
-    (torch.zeros(2, 10), r"shape \(2, 10\); expected \(B, L, H\) with H=4"),
-    (torch.zeros(2, 10, 3), r"shape \(2, 10, 3\)"),
-    (torch.zeros(2, 10, 4, dtype=torch.long), "dtype torch.int64"),
-])
-def test_bad_input_shapes(x, match):
-    with pytest.raises((ValueError, TypeError), match=match):
-        S4D(4, 8)(x)
-
-
-def test_bad_encoder_arguments():
-    with pytest.raises(ValueError, match="pool='max'"):
-        S4DEncoder(2, 4, pool="max")
-    with pytest.raises(ValueError, match="n_layers=0"):
-        S4DEncoder(2, 4, n_layers=0)
-    with pytest.raises(ValueError, match="dropout=1.5"):
-        S4DEncoder(2, 4, dropout=1.5)
 
 
 @pytest.mark.parametrize("pool, shape", [(None, (2, 30, 8)), ("mean", (2, 8)), ("last", (2, 8))])

@@ -30,15 +30,6 @@ def test_frozen_parameters_are_left_out():
     assert id(enc.encoder.weight) not in ids
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"lr": 0.0}, "lr=0.0"), ({"lr": 1e-3, "ssm_lr": -1.0}, "ssm_lr=-1.0"),
-    ({"lr": 1e-3, "weight_decay": -0.1}, "weight_decay=-0.1"),
-])
-def test_bad_learning_rates(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        ssm_param_groups(S4DEncoder(2, 4, n_layers=1, d_state=4), **kwargs)
-
-
 def test_a_kernel_lr_is_honoured_and_survives_a_copy():
     import copy
 
@@ -54,11 +45,3 @@ def test_a_kernel_lr_is_honoured_and_survives_a_copy():
     # a kernel whose rate equals ssm_lr shares the "ssm" group
     same = ssm_param_groups(S4DEncoder(3, 8, n_layers=1, d_state=8, lr=1e-3), 1e-2, ssm_lr=1e-3)
     assert [g["name"] for g in same] == ["default", "ssm"]
-
-
-@pytest.mark.parametrize("lr", [-1e-3, "0.1", True])
-def test_bad_kernel_lr_is_named(lr):
-    from s4d_forecast.ssm import S4DKernel
-
-    with pytest.raises(ValueError, match=r"lr=.* must be None \(the optimiser's ssm_lr\)"):
-        S4DKernel(2, 4, lr=lr)

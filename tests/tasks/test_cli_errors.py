@@ -25,9 +25,11 @@ def _ptbxl(root, *extra):
 
 
 @pytest.mark.parametrize("extra, words", [
-    (["--data.task", "everything"], ["task", "'everything'", "superdiagnostic"]),
-    (["--model.init", "hippo"], ["init='hippo'", "legs", "dfout"]),
-    (["--model.scheduler", "linear"], ["scheduler='linear'", "cosine"]),
+    (["--data.task", "everything"], ["`task` must be one of", "superdiagnostic"]),
+    (["--model.init", "hippo"], ["`init` must be one of", "'hippo'"]),
+    (["--model.scheduler", "linear"], ["`scheduler` must be one of", "'linear'"]),
+    (["--data.batch_size", "0"], ["`batch_size` must be an integer >= 1"]),
+    (["--data.crop_s", "0"], ["`crop_s` must be a number > 0"]),
 ])
 def test_refused_values_are_named(ptbxl_root, tmp_path, capsys, extra, words):
     code = run("fit", _ptbxl(ptbxl_root, "--trainer.default_root_dir", str(tmp_path), *extra))

@@ -142,13 +142,6 @@ def test_predictions_file_is_replaced_whole_or_not_at_all(tmp_path):
 
 
 # ---------------------------------------------------------------- bad trainer options and paths
-@pytest.mark.parametrize("option", ["--trainer.max_epochs", "--trainer.max_steps"])
-def test_negative_epoch_or_step_limits_are_one_line(bidmc_zip, tmp_path, capsys, option):
-    assert run("fit", _args(bidmc_zip, tmp_path / "run", option, "-5")) == 2
-    err = _one_line_error(capsys, "fit")
-    assert option in err and "-5" in err and ">= -1" in err
-
-
 @pytest.mark.parametrize("option", ["--model.predictions_dir", "--checkpoint.dirpath",
                                     "--trainer.default_root_dir"])
 @pytest.mark.parametrize("under", [False, True])
@@ -253,3 +246,53 @@ def test_auto_resume_of_a_step_based_fit_validated_at_epoch_end(bidmc_zip, tmp_p
                             "--auto_resume", "true")) == 0
     ck = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)
     assert ck["global_step"] == 4
+
+
+# ---------------------------------------------------------------- a model that never trained
+@pytest.mark.parametrize("options, fragment", [
+    (["--trainer.max_epochs", "0"], "--trainer.max_epochs 0 trains nothing"),
+    (["--trainer.max_steps", "0"], "--trainer.max_steps 0 trains nothing"),
+    (["--trainer.limit_train_batches", "0"], "trains nothing"),
+    (["--trainer.limit_train_batches", "0.0"], "trains nothing"),
+    (["--trainer.max_time", "00:00:00:00"], "fit ended without a single optimiser step"),
+    (["--trainer.max_epochs", "-5"], "`--trainer.max_epochs` must be an integer >= -1"),
+    (["--trainer.max_steps", "-5"], "`--trainer.max_steps` must be an integer >= -1"),
+    (["--model.d_model", "1000000"], "need about"),
+    (["--model.n_layers", "100000", "--model.d_model", "1024"], "need about"),
+])
+def test_fits_that_cannot_train_fail_and_leave_no_result(bidmc_zip, tmp_path, capsys, options,
+                                                         fragment):
+    out = tmp_path / "run"
+    assert run("fit", _args(bidmc_zip, out, *options)) == 2
+    err = _one_line_error(capsys, "fit")
+    assert fragment in err
+    assert not (out / "test_predictions.csv").exists()
+    assert not list(out.glob("checkpoints/*.ckpt"))
+
+
+@pytest.mark.parametrize("command", ["validate", "test", "predict"])
+def test_a_checkpoint_saved_before_any_step_is_refused(fitted, bidmc_zip, tmp_path, capsys,
+                                                        command):
+    ckpt = torch.load(fitted / "checkpoints" / "last.ckpt", weights_only=False)
+    ckpt["global_step"] = 0
+    untrained = tmp_path / "untrained.ckpt"
+    torch.save(ckpt, untrained)
+    out = tmp_path / "run"
+    assert run(command, _args(bidmc_zip, out, "--ckpt_path", str(untrained))) == 2
+    assert "saved before any training step" in _one_line_error(capsys, command)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError(
+    "DefaultCPUAllocator: can't allocate memory: you tried to allocate 1099511627776 bytes")])
+def test_running_out_of_memory_while_training_is_one_error_line(bidmc_zip, tmp_path, capsys,
+                                                                monkeypatch, error):
+    from s4d_forecast.tasks.regression import VitalSignRegressionTask
+
+    def no_memory(self, batch, batch_idx):
+        raise error
+
+    monkeypatch.setattr(VitalSignRegressionTask, "training_step", no_memory)
+    assert run("fit", _args(bidmc_zip, tmp_path / "run")) == 1
+    assert "out of memory" in _one_line_error(capsys, "fit")
+    assert not (tmp_path / "run" / "test_predictions.csv").exists()

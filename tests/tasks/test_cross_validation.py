@@ -126,8 +126,10 @@ def test_run_patient_cv_names_the_failing_fold_and_bad_arguments(tmp_path):
     cfg.write_text("seed_everything: 1\n")
     with pytest.raises(FoldFailed, match=r"fit of fold_1 failed \(exit code 1"):
         run_patient_cv(cfg, 2, tmp_path / "cv", run=FakeCLI(fail_fold=1))
-    with pytest.raises(ValueError, match="n_folds=1 must be an integer of at least 2"):
+    with pytest.raises(ValueError, match="`n_folds` must be an integer >= 2"):
         run_patient_cv(cfg, 1, tmp_path / "cv2", run=FakeCLI())
+    with pytest.raises(ValueError, match="`reuse` must be True or False"):
+        run_patient_cv(cfg, 2, tmp_path / "cv2", reuse="no", run=FakeCLI())
     with pytest.raises(FileNotFoundError, match="config='.*nope.yaml' is not a file"):
         run_patient_cv(tmp_path / "nope.yaml", 2, tmp_path / "cv3", run=FakeCLI())
 
