@@ -440,8 +440,10 @@ def _run_one(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, e
         row["detail"] = (f"paper setting (comparison/models.py), lr "
                          f"{model.model_params['optimizer_kwargs']['lr']:g}")
     fit_info = getattr(getattr(model, "model", None), "linear_fit_info", None)
-    if fit_info:  # S4DModel's least-squares start: which ridge the held-out windows chose
-        note = f"linear path started at least squares, ridge {fit_info['alpha']:g}"
+    if fit_info:  # S4DModel: the ridge the held-out windows chose, the branch's weight
+        ridge = ", ".join(f"{a:g}" for a in np.atleast_1d(fit_info.get("alpha", [])))
+        note = (f"linear path: ridge {ridge}; branch weight "
+                f"{float(model.model.branch_weight):.2f}")
         row["detail"] = f"{row['detail']}; {note}" if row["detail"] else note
     row["mse"], row["mae"] = scorer.totals()
     return row, scorer, kept

@@ -97,7 +97,7 @@ MODEL_ARGS = {
         "hidden_size", "decoder_output_dim", "temporal_decoder_hidden", "batch_size",
         "n_epochs", "nr_epochs_val_period")},
     **{name: c.check_bool for name in (
-        "bidirectional", "gate", "use_static_covariates", "log_tensorboard", "force_reset", "save_checkpoints",
+        "bidirectional", "level_input", "use_static_covariates", "log_tensorboard", "force_reset", "save_checkpoints",
         "show_warnings", "use_reversible_instance_norm")},
     **{name: c.check_mapping for name in (
         "ssm_kwargs", "optimizer_kwargs", "lr_scheduler_kwargs", "pl_trainer_kwargs",
@@ -112,7 +112,6 @@ MODEL_ARGS = {
     "init": _choice("s4d_forecast.ssm", "INITS"), "disc": _choice("s4d_forecast.ssm", "DISCS"),
     "dropout": lambda n, v: c.check_float(n, v, 0.0, 1.0, hi_open=True),
     "ssm_lr": lambda n, v: c.check_float(n, v, 0, lo_open=True, none_ok=True),
-    "encoder": _choice(_MODULE, "ENCODERS"), "level_input": _choice(_MODULE, "LEVEL_INPUTS"),
     "likelihood": _likelihood,
 }
 #: what an S4DModel is told through optimizer_kwargs, whatever the optimiser

@@ -37,9 +37,7 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         decoder_output_dim: int = 16,
         temporal_decoder_hidden: int = 32,
         ssm_lr: float | None = None,
-        encoder: str = "s4d",
-        level_input: str | bool = "last",
-        gate: bool = True,
+        level_input: bool = True,
         ssm_kwargs: dict | None = None,
         use_static_covariates: bool = True,
         **kwargs,
@@ -248,9 +246,7 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         self.decoder_output_dim = decoder_output_dim
         self.temporal_decoder_hidden = temporal_decoder_hidden
         self.ssm_lr = ssm_lr
-        self.encoder = encoder
         self.level_input = level_input
-        self.gate = gate
         self.ssm_kwargs = dict(ssm_kwargs or {})
         self._considers_static_covariates = use_static_covariates
 
@@ -273,7 +269,7 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         )
         nr_params = 1 if self.likelihood is None else self.likelihood.num_parameters
         d_model, d_state = self._resolved_width(
-            sequence_channels(input_dim, dims["future_target"], self.level_input == "sequence"))
+            sequence_channels(input_dim, dims["future_target"], self.level_input))
         return _S4DModule(
             input_dim=input_dim, output_dim=dims["future_target"],
             future_cov_dim=future_cov_dim, static_cov_dim=static_cov_dim, nr_params=nr_params,
@@ -282,8 +278,7 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
             temporal_width=self.temporal_width, hidden_size=self.hidden_size,
             decoder_output_dim=self.decoder_output_dim,
             temporal_decoder_hidden=self.temporal_decoder_hidden, ssm_lr=self.ssm_lr,
-            ssm_kwargs=self.ssm_kwargs, encoder=self.encoder, level_input=self.level_input,
-            gate=self.gate, **self.pl_module_params,
+            ssm_kwargs=self.ssm_kwargs, level_input=self.level_input, **self.pl_module_params,
         )
 
     def update(self, series, past_covariates=None, future_covariates=None,

@@ -57,8 +57,6 @@ BRANCH_WEIGHT_DECAY = 0.01
 #: covariates stay out of the linear path (the branch reads them), and a lookback beyond it
 #: starts the path at random.
 MAX_LINEAR_FEATURES = 4097
-ENCODERS = ("s4d", "mlp")
-LEVEL_INPUTS = (False, "sequence", "last", "replace")
 #: Windows per batch when the training and validation windows are read for the ridge fit.
 _MOMENT_BATCH = 1024
 #: Most float64 values the ridge statistics kept for online updates may hold (64 MiB: a
@@ -110,13 +108,8 @@ class _S4DModule(PLForecastingModule):
         Learning rate for the SSM parameters (A, B, dt); ``None`` uses ``min(lr, 1e-3)``.
     ssm_kwargs
         Extra keyword arguments for the S4D kernel (forwarded to ``S4DEncoder``).
-    encoder
-        ``"s4d"``, or ``"mlp"`` (ablation: a residual MLP over the flattened window replaces
-        the S4D layers).
     level_input
         Give the branch the target's standardised level besides the normalised target.
-    gate
-        Choose the branch's weight on the validation windows.
     **kwargs
         Arguments of :class:`darts.models.forecasting.pl_forecasting_module.PLForecastingModule`.
     """
@@ -126,13 +119,12 @@ class _S4DModule(PLForecastingModule):
                  d_state: int, init: str, disc: str, bidirectional: bool, dropout: float,
                  temporal_width: int, hidden_size: int, decoder_output_dim: int,
                  temporal_decoder_hidden: int, ssm_lr: float | None = None,
-                 ssm_kwargs: dict | None = None, encoder: str = "s4d",
-                 level_input: bool = True, gate: bool = True, **kwargs):
+                 ssm_kwargs: dict | None = None, level_input: bool = True, **kwargs):
         super().__init__(**kwargs)
         L, O, C = self.input_chunk_length, self.output_chunk_length, output_dim
         self.output_dim, self.nr_params = C, nr_params
         self.future_cov_dim, self.static_cov_dim = future_cov_dim, static_cov_dim
-        self.ssm_lr, self.level_input, self.gate = ssm_lr, level_input, gate
+        self.ssm_lr, self.level_input = ssm_lr, level_input
         # point forecasts and quantiles are values of the series: normalised by the last
         # value and started at the ridge fit; a distribution's parameters are neither
         self.fits_values = self.likelihood is None or isinstance(self.likelihood,
@@ -160,19 +152,15 @@ class _S4DModule(PLForecastingModule):
         self._parts = None
         self._val_sums = None
 
-        d_in = sequence_channels(input_dim, C, level_input == "sequence")
-        if encoder == "s4d":
-            self.encoder = nn.Sequential(
-                S4DEncoder(d_input=d_in, d_model=d_model, n_layers=n_layers, d_state=d_state,
-                           init=init, disc=disc, bidirectional=bidirectional, dropout=dropout,
-                           **(ssm_kwargs or {})),
-                nn.Linear(d_model, temporal_width), nn.Flatten())
-        else:  # the ablation: the same flattened features from an MLP over the window
-            self.encoder = nn.Sequential(nn.Flatten(), _MLPBlock(
-                L * d_in, L * temporal_width, hidden_size, dropout))
+        # the encoder: (B, L, n_in) -> every step's encoding projected to temporal_width
+        # features, flattened: (B, L * temporal_width)
+        self.encoder = nn.Sequential(
+            S4DEncoder(d_input=sequence_channels(input_dim, C, level_input), d_model=d_model,
+                       n_layers=n_layers, d_state=d_state, init=init, disc=disc,
+                       bidirectional=bidirectional, dropout=dropout, **(ssm_kwargs or {})),
+            nn.Linear(d_model, temporal_width), nn.Flatten())
         self.dense_decoder = nn.Sequential(
-            _MLPBlock(L * temporal_width + static_cov_dim + (C if level_input == "last" else 0),
-                      hidden_size, hidden_size, dropout),
+            _MLPBlock(L * temporal_width + static_cov_dim, hidden_size, hidden_size, dropout),
             _MLPBlock(hidden_size, O * decoder_output_dim, hidden_size, dropout))
         self.temporal_decoder = _MLPBlock(decoder_output_dim + future_cov_dim, C * nr_params,
                                           temporal_decoder_hidden, dropout)
@@ -225,18 +213,13 @@ class _S4DModule(PLForecastingModule):
 
         unit = self.branch_unit.to(target.dtype)  # 0: no branch for that component
         seq = [target / torch.where(unit > 0, unit, torch.ones_like(unit))]
-        level = (x_in.past_target - self.level_shift) / self.level_scale
-        if self.level_input == "sequence":
-            seq.append(level)
-        elif self.level_input == "replace":
-            seq = [level]
+        if self.level_input:
+            seq.append((x_in.past_target - self.level_shift) / self.level_scale)
         if past is not None:
             seq.append(past)
         encoded = self.encoder(torch.cat(seq, dim=2))
         if self.static_cov_dim:
             encoded = torch.cat([encoded, x_in.static_covariates.flatten(start_dim=1)], dim=1)
-        if self.level_input == "last":
-            encoded = torch.cat([encoded, level[:, -1]], dim=1)
         decoded = self.dense_decoder(encoded).view(B, O, -1)
         if future is not None:
             decoded = torch.cat([decoded, future], dim=2)
@@ -449,7 +432,7 @@ class _S4DModule(PLForecastingModule):
         return super()._compute_loss(output, target, criterion, sample_weight)
 
     def _weighs_branch(self, batch) -> bool:
-        return (self.gate and self.likelihood is None and batch.sample_weight is None
+        return (self.likelihood is None and batch.sample_weight is None
                 and isinstance(self.val_criterion, nn.MSELoss))
 
     def validation_step(self, val_batch, batch_idx):
