@@ -403,7 +403,7 @@ _FIELDS = {
     "version": (lambda v: v == VERSION, f"{VERSION} (the version this package reads)"),
     "save_id": (lambda v: isinstance(v, str), "a string"), "horizon": _POS,
     "lookback": (lambda v: v is None or _POS[0](v), "an integer >= 1 or null"),
-    "verbose": _BOOL, "y_is_series": _BOOL,
+    "verbose": _BOOL, "y_is_series": _BOOL, "fit_rows": _POS,
     "freq": (_is_freq, "a pandas frequency such as 'D' or 'MS', or a positive integer step"),
     "tz": (_is_zone, "null, an IANA time zone such as 'Europe/Paris', or an offset '+01:00'"),
     "unit": (lambda v: v in ("s", "ms", "us", "ns"), "'s', 'ms', 'us' or 'ns'"),

@@ -110,8 +110,9 @@ class S4DForecaster:
         self._fitted, self.model_ = fitted, model  # only now: all at once
         return self
 
-    def _prepare(self, y, X) -> dict:
-        """Check ``y`` / ``X`` and standardise them, without touching ``self``."""
+    def _prepare(self, y, X, fit_rows: int | None = None) -> dict:
+        """Check ``y`` / ``X`` and standardise them (with statistics of their first
+        ``fit_rows`` rows, default all), without touching ``self``."""
         frame, is_series = v.as_frame("y", y)
         frame = frame.copy(deep=True)  # changing the caller's frame after fit changes nothing
         freq = v.infer_freq("y", frame.index)
@@ -120,9 +121,10 @@ class S4DForecaster:
             raise ValueError(f"`y` has {len(frame)} rows but one training window needs lookback "
                              f"+ horizon = {self.lookback} + {self.horizon} = "
                              f"{self.lookback + self.horizon}{hint}.")
+        fit_rows = fit_rows or len(frame)
         fitted = {"y": frame, "is_series": is_series, "name": y.name if is_series else None,
-                  "freq": freq, "scaling": _Scaling(frame.to_numpy(np.float64)), "X": None,
-                  "covariates": None}
+                  "freq": freq, "scaling": _Scaling(frame.to_numpy(np.float64)[:fit_rows]),
+                  "X": None, "covariates": None, "fit_rows": fit_rows}
         fitted["target"] = _series(fitted["scaling"].forward(frame.to_numpy(np.float64)),
                                    _grid(frame.index, freq, 0))
         if X is not None:
@@ -130,10 +132,69 @@ class S4DForecaster:
             v.check_same_index_kind("X", xframe.index, frame.index, freq)
             v.check_covers("X", xframe, frame.index, "every timestamp of `y`")
             history = xframe.loc[frame.index].to_numpy(np.float64)
-            fitted.update(X=xframe, X_scaling=_Scaling(history))
+            fitted.update(X=xframe, X_scaling=_Scaling(history[:fit_rows]))
             fitted["covariates"] = _series(fitted["X_scaling"].forward(history),
                                            _grid(frame.index, freq, 0))
         return fitted
+
+    def update(self, y_new, X_new=None, forget: float = 1.0, reselect_ridge: bool = False,
+               refresh_branch_every: int | None = None) -> S4DForecaster:
+        """Add the observations that followed ``y`` without a refit
+        (:meth:`S4DModel.update`): the linear path absorbs every newly complete window
+        exactly, and :meth:`predict` forecasts from the new end. Scaling stays as fitted.
+
+        Parameters
+        ----------
+        y_new
+            The next rows of ``y`` (a Series, or a DataFrame with ``y``'s columns), on the
+            timestamps right after the last one seen, no gaps, no missing values.
+        X_new
+            When ``fit`` got ``X``: the covariates of those timestamps.
+        forget, reselect_ridge, refresh_branch_every
+            As in :meth:`S4DModel.update`.
+
+        Returns
+        -------
+        S4DForecaster
+            ``self``, updated. A refused update changes nothing.
+        """
+        self._check_fitted()
+        fitted = self._fitted
+        new, is_series = v.as_frame("y_new", y_new)
+        y, freq = fitted["y"], fitted["freq"]
+        new = (new.set_axis(y.columns, axis=1) if is_series and fitted["is_series"]
+               else v.check_columns("y_new", new, y.columns))
+        v.check_same_index_kind("y_new", new.index, y.index, freq)
+        expected = _future_index(y.index, freq, len(new))
+        if not new.index.equals(expected):
+            bad = next(i for i, (a, b) in enumerate(zip(new.index, expected)) if a != b) if len(
+                new) else 0
+            raise ValueError(f"`y_new` must continue `y` on its next timestamps, from "
+                             f"{v._label(expected[0])}; its row {bad} is {v._label(new.index[bad])}"
+                             f" where {v._label(expected[bad])} was expected (gap, overlap, or "
+                             f"another frequency).")
+        covariates, x_rows = None, None
+        if fitted["X"] is not None or X_new is not None:
+            if fitted["X"] is None or X_new is None:
+                raise ValueError("`X_new` must be given exactly when fit() got `X` (fit got X: "
+                                 f"{fitted['X'] is not None}).")
+            xframe = v.check_columns("X_new", v.as_frame("X_new", X_new)[0], fitted["X"].columns)
+            v.check_same_index_kind("X_new", xframe.index, y.index, freq)
+            v.check_covers("X_new", xframe, new.index, "every timestamp of `y_new`")
+            x_rows = xframe.loc[new.index]
+            covariates = _series(fitted["X_scaling"].forward(x_rows.to_numpy(np.float64)),
+                                 _grid(new.index, freq, 0))
+        series = _series(fitted["scaling"].forward(new.to_numpy(np.float64)),
+                         _grid(new.index, freq, 0))
+        with quieted(not self.verbose):
+            self.model_.update(series, future_covariates=covariates, forget=forget,
+                               reselect_ridge=reselect_ridge,
+                               refresh_branch_every=refresh_branch_every)
+        fitted["y"] = pd.concat([y, new])
+        fitted["target"] = self.model_.training_series
+        if x_rows is not None:
+            fitted["X"] = pd.concat([fitted["X"].loc[y.index], x_rows])
+        return self
 
     def predict(self, horizon: int | None = None, X_future=None) -> pd.Series | pd.DataFrame:
         """Point forecast for the ``horizon`` steps after the end of ``y``.
@@ -298,7 +359,7 @@ class S4DForecaster:
                     "lookback": self.lookback if self._lookback_given else None,
                     "freq": freq if isinstance(freq, int) else freq.freqstr,
                     "tz": _zone_key(y.index, freq, self.horizon),
-                    "y_is_series": fitted["is_series"],
+                    "y_is_series": fitted["is_series"], "fit_rows": fitted["fit_rows"],
                     "y_name": _plain_name("`y` name", fitted["name"])}
         model_files.save_forecaster(folder, self.model_, settings, y, X)
 
@@ -328,7 +389,8 @@ class S4DForecaster:
                 f"trained with {model.input_chunk_length} / {model.output_chunk_length}.")
         try:
             fitted = forecaster._prepare(
-                y.iloc[:, 0].rename(settings["y_name"]) if settings["y_is_series"] else y, X)
+                y.iloc[:, 0].rename(settings["y_name"]) if settings["y_is_series"] else y, X,
+                settings["fit_rows"])
         except (TypeError, ValueError) as err:
             raise ModelFileError(f"the data saved in {str(folder)!r} does not fit {file!r}: "
                                  f"{err}") from err

@@ -122,3 +122,32 @@ def test_update_needs_statistics(data):
     model.fit(data["y"][:150], verbose=False)
     with pytest.raises(ValueError, match="not a ridge fit"):
         model.update(data["y"][150:151])
+
+
+def test_forecaster_update_continues_and_survives_save(tmp_path):
+    import pandas as pd
+
+    from s4d_forecast import S4DForecaster
+
+    idx = pd.date_range("2020-01-01", periods=120, freq="h", tz="Europe/Paris")
+    y = pd.Series(np.sin(np.arange(120) / 4) * 10 + 50, index=idx, name="load")
+    X = pd.DataFrame({"t": np.cos(np.arange(130) / 4)},
+                     index=pd.date_range("2020-01-01", periods=130, freq="h", tz="Europe/Paris"))
+    f = S4DForecaster(horizon=O, lookback=L, n_epochs=1).fit(y[:90], X.iloc[:90])
+    f.update(y[90:100], X.iloc[90:100])
+    f.save(tmp_path / "f")
+    g = S4DForecaster.load(tmp_path / "f")
+    for forecaster in (f, g):
+        forecaster.update(y[100:101], X.iloc[100:101])
+    future = X.iloc[101:101 + O]
+    # the same weights and inputs: one computation repeated
+    pd.testing.assert_series_equal(f.predict(X_future=future), g.predict(X_future=future))
+    assert f.predict(X_future=future).index[0] == idx[101]
+    before = f.predict(X_future=future)
+    for bad, fragment in ((y[102:103], "continue"), (y[99:101], "continue"),
+                          (y[101:102].to_frame("other"), "columns")):
+        with pytest.raises(ValueError, match=fragment):
+            f.update(bad, X.iloc[101:103])
+    with pytest.raises(ValueError, match="X_new"):
+        f.update(y[101:102])
+    pd.testing.assert_series_equal(f.predict(X_future=future), before)
