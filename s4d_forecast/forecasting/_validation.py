@@ -88,7 +88,6 @@ def _likelihood(name, value):
                          f"QuantileRegression({sorted(set(quantiles))}).")
 
 
-_MODULE = "s4d_forecast.forecasting.s4d_module"
 #: One check per argument of S4DModel and of darts' TorchForecastingModel it forwards to;
 #: arguments without an entry are left to darts.
 MODEL_ARGS = {
@@ -97,8 +96,8 @@ MODEL_ARGS = {
         "hidden_size", "decoder_output_dim", "temporal_decoder_hidden", "batch_size",
         "n_epochs", "nr_epochs_val_period")},
     **{name: c.check_bool for name in (
-        "bidirectional", "level_input", "use_static_covariates", "log_tensorboard", "force_reset", "save_checkpoints",
-        "show_warnings", "use_reversible_instance_norm")},
+        "bidirectional", "level_input", "use_static_covariates", "log_tensorboard",
+        "force_reset", "save_checkpoints", "show_warnings", "use_reversible_instance_norm")},
     **{name: c.check_mapping for name in (
         "ssm_kwargs", "optimizer_kwargs", "lr_scheduler_kwargs", "pl_trainer_kwargs",
         "add_encoders")},

@@ -312,8 +312,8 @@ class _S4DModule(PLForecastingModule):
         if batch.sample_weight is not None:  # (B, O, C): each window by its mean weight
             weight = weight * batch.sample_weight.double().mean(dim=1, keepdim=True)
         feats = self._features(target, past, future).double()
-        return (feats, (y - shift.double()).transpose(1, 2), weight.squeeze(1).expand(-1, feats.shape[1]),
-                target)
+        ys = (y - shift.double()).transpose(1, 2)
+        return feats, ys, weight.squeeze(1).expand(-1, feats.shape[1]), target
 
     def _add_rows(self, moments: list, folds: torch.Tensor, feats, ys, ws) -> None:
         """Add each window's rows (``feats`` ``(B, C, F)`` ...) to ``moments[group][fold]``."""
