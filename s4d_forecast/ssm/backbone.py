@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s4d_forecast.ssm.checks import check_choice, check_flag, check_int, fail
+from s4d_forecast._checks import check_bool, check_choice, check_int, fail
 from s4d_forecast.ssm.layer import S4D, TiedDropout, check_input
 
 POOLS = (None, "mean", "last")
@@ -85,10 +85,10 @@ class S4DEncoder(nn.Module):
                  prenorm: bool = True, dropout: float = 0.0, pool: str | None = None,
                  **kernel_kwargs):
         super().__init__()
-        d_input, d_model, n_layers = (check_int(name, value) for name, value in (
+        d_input, d_model, n_layers = (check_int(name, value, 1) for name, value in (
             ("d_input", d_input), ("d_model", d_model), ("n_layers", n_layers)))
-        bidirectional = check_flag("bidirectional", bidirectional)
-        prenorm = check_flag("prenorm", prenorm)
+        bidirectional = check_bool("bidirectional", bidirectional)
+        prenorm = check_bool("prenorm", prenorm)
         check_choice("pool", pool, POOLS)
         self.d_input, self.d_model, self.pool = d_input, d_model, pool
         self.bidirectional = bidirectional

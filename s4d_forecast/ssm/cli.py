@@ -63,16 +63,16 @@ def memory_estimate(length: int, d_model: int, n_layers: int, d_state: int) -> i
 
 def _sizes(args: argparse.Namespace) -> None:
     """Check the sizes and that the run fits in memory, before anything is allocated."""
-    from s4d_forecast.ssm.checks import check_choice, check_int, check_real
+    from s4d_forecast._checks import check_choice, check_float, check_int
     from s4d_forecast.ssm.init import INITS
 
     check_int("--length", args.length, 2)
-    check_int("--d-model", args.d_model)
-    check_int("--n-layers", args.n_layers)
+    check_int("--d-model", args.d_model, 1)
+    check_int("--n-layers", args.n_layers, 1)
     check_int("--d-state", args.d_state, 2, even=True)
     check_choice("--init", args.init, INITS)
     check_int("--seed", args.seed, 0)
-    check_real("--time-limit", args.time_limit, 0, lo_open=True)
+    check_float("--time-limit", args.time_limit, 0, lo_open=True)
     need, free = memory_estimate(args.length, args.d_model, args.n_layers,
                                  args.d_state), available_memory()
     if free is not None and need > free:

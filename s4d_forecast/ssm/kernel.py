@@ -23,23 +23,24 @@ import math
 import torch
 from torch import nn
 
-from s4d_forecast.ssm.checks import (
-    check_choice,
-    check_flag,
-    check_init_disc,
-    check_int,
-    check_real,
-    fail,
-)
+from s4d_forecast._checks import check_bool, check_choice, check_float, check_int, fail
 from s4d_forecast.ssm.init import INITS, dfout_frequencies, init_A_B
 
 DISCS = ("zoh", "bilinear", "dss")
 
 
+def check_init_disc(init: str, disc: str) -> None:
+    """The rule of S4D-DFouT: its poles sit on the DFT grid, and only the exact ``disc="zoh"``
+    (``dA = λ``) keeps them there."""
+    if init == "dfout" and disc != "zoh":
+        fail("disc", "'zoh' with init='dfout' (DFouT places the discrete poles on the DFT grid "
+             "directly; only the exact zoh discretisation keeps them there)", disc)
+
+
 def _damping(value) -> tuple[float, float]:
     """DFouT's damping range ``(min, max)``: two finite numbers with ``0 < min <= max``."""
     try:
-        lo, hi = (check_real("dfout_damping", v, 0, lo_open=True) for v in value)
+        lo, hi = (check_float("dfout_damping", v, 0, lo_open=True) for v in value)
         if isinstance(value, str) or lo > hi:
             raise ValueError
     except (TypeError, ValueError):
@@ -160,18 +161,18 @@ class S4DKernel(nn.Module):
         check_choice("init", init, INITS)
         check_choice("disc", disc, DISCS)
         check_init_disc(init, disc)
-        d_model = check_int("d_model", d_model)
+        d_model = check_int("d_model", d_model, 1)
         d_state = check_int("d_state", d_state, 2, even=True)  # N/2 complex modes are stored
-        dt_min, dt_max = (check_real(n, v, 0, lo_open=True)
+        dt_min, dt_max = (check_float(n, v, 0, lo_open=True)
                           for n, v in (("dt_min", dt_min), ("dt_max", dt_max)))
         if dt_min > dt_max:
             fail("dt_max", f">= dt_min={dt_min!r}", dt_max)
         lo, hi = _damping(dfout_damping)
-        dfout_half_plane = check_flag("dfout_half_plane", dfout_half_plane)
-        dfout_phase_sync = check_flag("dfout_phase_sync", dfout_phase_sync)
-        l_max = check_int("l_max", l_max, none_ok=True)
+        dfout_half_plane = check_bool("dfout_half_plane", dfout_half_plane)
+        dfout_phase_sync = check_bool("dfout_phase_sync", dfout_phase_sync)
+        l_max = check_int("l_max", l_max, 1, none_ok=True)
         # None: the optimiser's ssm_lr; 0.0: frozen (buffers); > 0: a group of its own
-        lr = check_real("lr", lr, 0, none_ok=True)
+        lr = check_float("lr", lr, 0, none_ok=True)
         self.H, self.N, self.lr = d_model, d_state, lr
         self.init, self.disc, self.l_max = init, disc, l_max
         H, N2 = d_model, d_state // 2
@@ -290,7 +291,7 @@ class S4DKernel(nn.Module):
 
     def kernel(self, L: int) -> torch.Tensor:
         """The real convolution kernel ``K`` of shape ``(H, L)`` (float32 or float64)."""
-        L = check_int("L", L)
+        L = check_int("L", L, 1)
         log_dA, CdB = self.discretize(L)
         with torch.autocast(device_type=CdB.device.type, enabled=False):
             return vandermonde_real(CdB, log_dA, L, self.compute_dtype)

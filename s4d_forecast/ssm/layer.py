@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s4d_forecast.ssm.checks import check_flag, check_int, check_real, fail
+from s4d_forecast._checks import check_bool, check_float, check_int, fail
 from s4d_forecast.ssm.fftconv import RECOMPUTE, batch_chunk, chunked_recompute, fft_conv
 from s4d_forecast.ssm.kernel import S4DKernel, power_blocks, vandermonde_real
 from s4d_forecast.ssm.mixing import glu_mix
@@ -44,7 +44,7 @@ class TiedDropout(nn.Module):
 
     def __init__(self, p: float = 0.0):
         super().__init__()
-        self.p = check_real("dropout", p, 0, 1, hi_open=True)
+        self.p = check_float("dropout", p, 0, 1, hi_open=True)
 
     def mask(self, x: torch.Tensor) -> torch.Tensor | None:
         """The scaled keep-mask ``(B, 1, ..., H)`` for ``x``, or None when inactive."""
@@ -143,11 +143,11 @@ class S4D(nn.Module):
                  chunk_elements: int | None = None, check_finite: bool = False,
                  recompute: bool | None = None, **kernel_kwargs):
         super().__init__()
-        self.recompute = check_flag("recompute", recompute, none_ok=True)
-        self.check_finite = check_flag("check_finite", check_finite)
-        self.chunk_elements = check_int("chunk_elements", chunk_elements, none_ok=True)
-        d_model = check_int("d_model", d_model)
-        self.bidirectional = check_flag("bidirectional", bidirectional)
+        self.recompute = check_bool("recompute", recompute, none_ok=True)
+        self.check_finite = check_bool("check_finite", check_finite)
+        self.chunk_elements = check_int("chunk_elements", chunk_elements, 1, none_ok=True)
+        d_model = check_int("d_model", d_model, 1)
+        self.bidirectional = check_bool("bidirectional", bidirectional)
         self.kernel = S4DKernel(d_model * (2 if self.bidirectional else 1), d_state, init=init,
                                 disc=disc, **kernel_kwargs)
         self.H, self.N = d_model, self.kernel.N

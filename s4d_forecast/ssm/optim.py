@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from s4d_forecast.ssm.checks import check_real
+from s4d_forecast._checks import check_float
 from s4d_forecast.ssm.kernel import S4DKernel
 
 
@@ -33,9 +33,9 @@ def ssm_param_groups(module: nn.Module, lr: float, weight_decay: float = 0.0,
         ``"ssm_lr=<rate>"`` group per other rate that kernels asked for; empty groups are left
         out. Each trainable parameter appears in exactly one group.
     """
-    lr = check_real("lr", lr, 0, lo_open=True)
-    ssm_lr = check_real("ssm_lr", ssm_lr, 0, lo_open=True, none_ok=True)
-    weight_decay = check_real("weight_decay", weight_decay, 0)
+    lr = check_float("lr", lr, 0, lo_open=True)
+    ssm_lr = check_float("ssm_lr", ssm_lr, 0, lo_open=True, none_ok=True)
+    weight_decay = check_float("weight_decay", weight_decay, 0)
     default_ssm_lr = lr if ssm_lr is None else ssm_lr
     rate_of = {id(p): default_ssm_lr if getattr(m, "lr", None) is None else m.lr
                for m in module.modules() if isinstance(m, S4DKernel) for p in m.ssm_parameters()}

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from s4d_forecast.ssm import S4D, S4DEncoder, S4DKernel, ssm_param_groups
-from s4d_forecast.ssm.checks import check_init_disc
+from s4d_forecast.ssm.kernel import check_init_disc
 
 INF, NAN = float("inf"), float("nan")
 
