@@ -13,10 +13,9 @@ POOLS = (None, "mean", "last")
 
 def encoder_size(d_input: int, d_model: int, n_layers: int, d_state: int,
                  bidirectional: bool = False) -> int:
-    """Parameters and buffers of an :class:`S4DEncoder` of these sizes, counted without
-    building it (to refuse a request that cannot fit in memory before allocating it): per
-    layer an ``H → 2H`` mixing (``2H² + 2H``), ``D`` and a LayerNorm (``3H``), and per kernel
-    channel ``log dt`` and ``A``, ``B``, ``C`` (``1 + 3N`` values)."""
+    """Parameters and buffers of an :class:`S4DEncoder` of these sizes, counted without building
+    it: per layer an ``H → 2H`` mixing (``2H² + 2H``), ``D`` and a LayerNorm (``3H``), and per
+    kernel channel ``log dt``, ``A``, ``B``, ``C`` (``1 + 3N`` values)."""
     kernel = d_model * (1 + 3 * d_state) * (2 if bidirectional else 1)
     return (d_input + 3) * d_model + n_layers * (kernel + 2 * d_model**2 + 5 * d_model)
 
@@ -110,15 +109,9 @@ class S4DEncoder(nn.Module):
             out = block(h, state=None if state is None else state[i], return_state=return_state)
             h, s = out if return_state else (out, None)
             new_states.append(s)
-        h = self._pool(self.norm(h))
+        h = self.norm(h)
+        h = h.mean(dim=1) if self.pool == "mean" else h[:, -1] if self.pool == "last" else h
         return (h, new_states) if return_state else h
-
-    def _pool(self, h: torch.Tensor) -> torch.Tensor:
-        if self.pool == "mean":
-            return h.mean(dim=1)
-        if self.pool == "last":
-            return h[:, -1]
-        return h
 
     def _check_states(self, state) -> None:
         """One state per layer, as a list or tuple (each layer checks its own)."""

@@ -1,10 +1,9 @@
-"""``s4d-forecast stream``: stream a synthetic signal through an S4D encoder.
+"""``s4d-forecast stream``: stream a chirp through an S4D encoder with ``step`` and compare it
+with the convolution over the whole sequence, and what each costs per new sample.
 
-Shows the two views of the same model agreeing: the FFT convolution over the whole sequence
-and the recurrent ``step`` one sample at a time, and what each costs per new sample. The
-memory and time of a request are estimated before it starts: one that needs more memory
-than is available, or more time than ``--time-limit``, is refused with the estimate. The
-streaming loop shows its progress on a terminal, and Ctrl-C stops it with what it measured.
+The memory and time of a request are estimated before it starts; one that needs more memory
+than is available, or more time than ``--time-limit``, is refused with the estimate. Ctrl-C
+stops the streaming loop with what it measured.
 """
 
 from __future__ import annotations
@@ -14,11 +13,9 @@ import os
 import sys
 import time
 
-# Bytes per sample and channel of the run (measured peak: 81 at H = 128, L = 50,000 on CPU),
-# the convolution's input, kernel, FFT buffers and output, the mixing, and both
-# outputs kept for the comparison; and per streamed step, the bookkeeping of one tensor.
-BYTES_PER_SAMPLE_CHANNEL = 100
-BYTES_PER_STEP = 400
+# Bytes per sample and channel of the run (measured peak: 81 at H = 128, L = 50,000 on CPU)
+# and per streamed step (the bookkeeping of one tensor).
+BYTES_PER_SAMPLE_CHANNEL, BYTES_PER_STEP = 100, 400
 
 
 def register(subparsers) -> None:
@@ -52,18 +49,10 @@ def available_memory() -> int | None:
         return None
 
 
-def memory_estimate(length: int, d_model: int, n_layers: int, d_state: int) -> int:
-    """Bytes a ``stream`` run needs: the encoder's float32 weights and the activations of the
-    whole-sequence convolution."""
-    from s4d_forecast.ssm.backbone import encoder_size
-
-    return 4 * encoder_size(1, d_model, n_layers, d_state) + length * (
-        BYTES_PER_SAMPLE_CHANNEL * d_model + BYTES_PER_STEP)
-
-
 def _sizes(args: argparse.Namespace) -> None:
     """Check the sizes and that the run fits in memory, before anything is allocated."""
     from s4d_forecast._checks import check_choice, check_float, check_int
+    from s4d_forecast.ssm.backbone import encoder_size
     from s4d_forecast.ssm.init import INITS
 
     check_int("--length", args.length, 2)
@@ -73,8 +62,9 @@ def _sizes(args: argparse.Namespace) -> None:
     check_choice("--init", args.init, INITS)
     check_int("--seed", args.seed, 0)
     check_float("--time-limit", args.time_limit, 0, lo_open=True)
-    need, free = memory_estimate(args.length, args.d_model, args.n_layers,
-                                 args.d_state), available_memory()
+    need = 4 * encoder_size(1, args.d_model, args.n_layers, args.d_state) + args.length * (
+        BYTES_PER_SAMPLE_CHANNEL * args.d_model + BYTES_PER_STEP)  # float32 weights, activations
+    free = available_memory()
     if free is not None and need > free:
         raise ValueError(
             f"`s4d-forecast stream` would need about {need / 2**30:.3g} GiB of memory (weights "

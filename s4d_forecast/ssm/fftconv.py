@@ -1,19 +1,14 @@
 """Memory-lean FFT convolution and chunked recomputation for the S4D layer.
 
-Plain autograd through ``irfft(rfft(u)·rfft(k))`` keeps the input's spectrum (``B·H·(n/2+1)``
-complex values, about twice the activation) for the backward pass and allocates full-size
-padded, product and inverse buffers at once. :func:`fft_conv` is a custom autograd function
-that processes the batch in chunks, writes the result straight into the ``(B, L, H)`` layout,
-saves only its input and the kernel's spectrum, and recomputes the input's spectrum chunk by
-chunk in the backward pass; with ``keep_spectrum=True`` (the S4D layer's choice where it does
-not recompute, i.e. on CPU) it keeps the spectrum instead and saves one real FFT per
-step. Its gradients are the exact adjoints: a circular convolution's
-adjoint is the circular correlation, ``irfft(G·conj(K))`` for the input and
-``Σ_b irfft(G·conj(U))`` for the kernel.
-
-:func:`chunked_recompute` applies a batch-wise function chunk by chunk and keeps only its
-input for the backward pass, re-running each chunk under autograd when its gradient is needed
-(the activation-checkpointing trade: one extra forward of the function for a smaller peak).
+Plain autograd through ``irfft(rfft(u)·rfft(k))`` keeps the input's spectrum (about twice the
+activation) and allocates full-size buffers at once. :func:`fft_conv` processes the batch in
+chunks, writes straight into the ``(B, L, H)`` layout, saves its input and the kernel's
+spectrum and recomputes the input's spectrum in the backward pass (``keep_spectrum=True``, the
+layer's choice on CPU, keeps it instead: one real FFT fewer per step). Its gradients are the
+exact adjoints, circular correlations: ``irfft(G·conj(K))`` for the input and
+``Σ_b irfft(G·conj(U))`` for the kernel. :func:`chunked_recompute` runs a batch-wise function
+chunk by chunk and re-runs each chunk under autograd in the backward pass (activation
+checkpointing: one extra forward for a smaller peak).
 """
 
 from __future__ import annotations
@@ -23,16 +18,13 @@ import math
 import torch
 from torch.autograd.function import once_differentiable
 
-# Default chunk size in activation elements, per device type (others get CUDA's). A chunk's
-# temporaries (about ten activations' worth) set the training peak, the number of chunks the
-# eager launches (~40 each). CPU: 2^18, the fastest and leanest of 2^16..2^20
-# (docs/decisions/cpu_training_step.md). CUDA: 2^22 keeps launches few (4 chunks at
-# B·L·H = 2^24); 2^20 reaches a lower peak at 4x the launches.
+# Chunk size in activation elements per device type (others get CUDA's): a chunk's temporaries
+# (~10 activations) set the training peak, the number of chunks the launches (~40 each). CPU:
+# 2^18, the fastest and leanest of 2^16..2^20 (docs/decisions/cpu_training_step.md); CUDA:
+# 2^22, 4 chunks at B·L·H = 2^24 (2^20 peaks lower at 4x the launches).
 CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 22}
-
-# Whether S4D recomputes its output mixing in the backward pass, per device type (others get
-# CUDA's). CPU: no (at (B, L, H) = (256, 96, 64) a layer's step took 47 instead of 39 ms, and
-# memory rarely bounds the batch). CUDA: yes, for the training peak.
+# Whether S4D recomputes its output mixing in the backward pass: not on CPU (a layer's step at
+# (B, L, H) = (256, 96, 64) took 47 instead of 39 ms), on CUDA for the training peak.
 RECOMPUTE = {"cpu": False, "cuda": True}
 
 

@@ -55,21 +55,8 @@ def _block_split(L: int) -> tuple[int, int]:
 
 
 def power_blocks(log_dA: torch.Tensor, L: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Powers ``dA^l`` for ``0 ≤ l < M·T`` (``M·T ≥ L``) as an outer and an inner block.
-
-    Parameters
-    ----------
-    log_dA : complex tensor ``(..., N/2)``
-        Logarithm of the discrete poles (any branch: only integer powers are taken).
-    L : int
-        Number of powers needed.
-
-    Returns
-    -------
-    outer : complex ``(..., N/2, M)``, ``dA^{m·T}``
-    inner : complex ``(..., N/2, T)``, ``dA^t``
-    T : int
-    """
+    """Powers ``dA^l``, ``l < M·T`` (``M·T ≥ L``), from ``log dA`` (complex ``(..., N/2)``, any
+    branch) as ``(outer dA^{m·T} (..., N/2, M), inner dA^t (..., N/2, T), T)``."""
     M, T = _block_split(L)
     rng = torch.arange(max(M, T), device=log_dA.device, dtype=log_dA.real.dtype)
     inner = torch.exp(log_dA.unsqueeze(-1) * rng[:T])
@@ -135,11 +122,9 @@ class S4DKernel(nn.Module):
     dt_min, dt_max : float
         ``dt`` is drawn log-uniformly in ``[dt_min, dt_max]`` per channel (not for DFouT).
     lr : float or None
-        Learning rate of this kernel's SSM parameters (``A``, ``B``, ``dt``), kept as
-        ``self.lr`` and read by :func:`~s4d_forecast.ssm.optim.ssm_param_groups` (the
-        reference S4 tags the parameters with an ``_optim`` hint; an attribute of the module
-        also survives ``copy.deepcopy``). ``None``: the optimiser's ``ssm_lr``; ``0.0``: frozen
-        (stored as buffers); a positive value: their own group at that rate.
+        Learning rate of this kernel's SSM parameters (``A``, ``B``, ``dt``), read by
+        :func:`~s4d_forecast.ssm.optim.ssm_param_groups`: ``None``, the optimiser's ``ssm_lr``;
+        ``0.0``, frozen (stored as buffers); a positive value, their own group at that rate.
     l_max : int or None
         Fixed normalisation length for ``disc="dss"``.
     dfout_damping : tuple of float
@@ -171,7 +156,6 @@ class S4DKernel(nn.Module):
         dfout_half_plane = check_bool("dfout_half_plane", dfout_half_plane)
         dfout_phase_sync = check_bool("dfout_phase_sync", dfout_phase_sync)
         l_max = check_int("l_max", l_max, 1, none_ok=True)
-        # None: the optimiser's ssm_lr; 0.0: frozen (buffers); > 0: a group of its own
         lr = check_float("lr", lr, 0, none_ok=True)
         self.H, self.N, self.lr = d_model, d_state, lr
         self.init, self.disc, self.l_max = init, disc, l_max
@@ -212,7 +196,6 @@ class S4DKernel(nn.Module):
         else:
             self.register_parameter(name, nn.Parameter(tensor))
 
-    # -- continuous-time parameters as the kernel uses them --------------------------------
     @property
     def dt(self) -> torch.Tensor:
         """Step sizes ``(H,)``; identically 1 for DFouT."""
@@ -237,13 +220,9 @@ class S4DKernel(nn.Module):
         """The trainable parameters of ``A``, ``B`` and ``dt`` (SSM optimiser group)."""
         return [self._parameters[n] for n in self.ssm_names if n in self._parameters]
 
-    # -- discretisation ----------------------------------------------------------------------
     def discretize(self, L: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Discrete system ``(log dA, C·dB)``, complex128 ``(H, N/2)``.
-
-        Always computed in float64 (see the module docstring). ``L`` is the kernel length,
-        used only by ``disc="dss"`` without ``l_max``.
-        """
+        """Discrete system ``(log dA, C·dB)``, complex128 ``(H, N/2)``, always in float64; ``L``,
+        the kernel length, is used only by ``disc="dss"`` without ``l_max``."""
         rd = torch.float64
         with torch.autocast(device_type=self.log_dt.device.type, enabled=False):
             dt = torch.exp(self.log_dt.to(rd)).unsqueeze(-1)
@@ -272,11 +251,8 @@ class S4DKernel(nn.Module):
         return torch.promote_types(self.log_A_real.dtype, torch.float32)
 
     def step_params(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(dA, C·dB)`` for the recurrence in the compute dtype, cached while gradients are off.
-
-        The cache is keyed on the parameters' in-place version counters, so an optimiser step
-        or ``load_state_dict`` invalidates it.
-        """
+        """``(dA, C·dB)`` for the recurrence in the compute dtype, cached while gradients are off
+        (keyed on the parameters' version counters: an optimiser step invalidates it)."""
         tensors = [self.log_dt, self.log_A_real, self.A_imag, self.B_ri, self.C_ri]
         key = tuple((id(t), t._version, t.device, t.dtype) for t in tensors)
         cached = self.__dict__.get("_step_cache")

@@ -20,23 +20,16 @@ from s4d_forecast.ssm.fftconv import RECOMPUTE, batch_chunk, chunked_recompute, 
 from s4d_forecast.ssm.kernel import S4DKernel, power_blocks, vandermonde_real
 from s4d_forecast.ssm.mixing import glu_mix
 
-#: Odd parts allowed in FFT lengths ``m·2^k`` (see :func:`fft_len`).
 FFT_ODD_PARTS = (1, 3, 5, 9)
 
 
 def fft_len(n: int) -> int:
-    """Smallest ``m·2^k ≥ n`` with ``m`` in :data:`FFT_ODD_PARTS` and ``k ≥ 1`` (for
-    ``n > 1``): an even length the real FFT transforms quickly (``benchmarks/fft_sizes.py``:
-    a large odd part, e.g. ``375 = 3·5³``, costs up to 3× a nearby ``m·2^k``)."""
+    """Smallest ``m·2^k ≥ n`` with ``m`` in :data:`FFT_ODD_PARTS` and ``k ≥ 1`` (for ``n > 1``):
+    an even length the real FFT transforms quickly (``benchmarks/fft_sizes.py``: a large odd
+    part, e.g. ``375 = 3·5³``, costs up to 3× a nearby ``m·2^k``)."""
     if n <= 1:
         return 1
-    best = None
-    for m in FFT_ODD_PARTS:
-        size = 2 * m
-        while size < n:
-            size *= 2
-        best = size if best is None else min(best, size)
-    return best
+    return min(2 * m << (-(-n // (2 * m)) - 1).bit_length() for m in FFT_ODD_PARTS)
 
 
 class TiedDropout(nn.Module):
@@ -47,7 +40,7 @@ class TiedDropout(nn.Module):
         self.p = check_float("dropout", p, 0, 1, hi_open=True)
 
     def mask(self, x: torch.Tensor) -> torch.Tensor | None:
-        """The scaled keep-mask ``(B, 1, ..., H)`` for ``x``, or None when inactive."""
+        """The scaled keep-mask ``(B, 1, ..., H)`` for ``x`` (None when inactive)."""
         if not self.training or self.p == 0.0:
             return None
         shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
@@ -109,19 +102,16 @@ class S4D(nn.Module):
     dropout : float
         Dropout after the activation, its mask tied over time.
     chunk_elements : int, optional
-        Training memory: the convolution and the output mixing run over the batch in chunks
-        of at most this many activation elements (default per device:
+        The convolution and the output mixing run over the batch in chunks of at most this
+        many activation elements (default per device:
         :data:`~s4d_forecast.ssm.fftconv.CHUNK_ELEMENTS`). Results do not depend on it.
     recompute : bool, optional
-        Recompute the output mixing (GELU → dropout → Linear → GLU, three activations' worth)
-        and the input's spectrum (two) chunk by chunk in the backward pass instead of keeping
-        them. Default per device (:data:`~s4d_forecast.ssm.fftconv.RECOMPUTE`): on CUDA,
-        where memory bounds the batch; not on CPU, where it costs about a sixth of a
-        training step. Results do not depend on it.
+        Recompute the output mixing (three activations' worth) and the input's spectrum (two)
+        chunk by chunk in the backward pass instead of keeping them; default per device
+        (:data:`~s4d_forecast.ssm.fftconv.RECOMPUTE`). Results do not depend on it.
     check_finite : bool
-        Refuse an input holding NaN/inf, naming the first bad position (a pass over the
-        input). Without it one NaN or inf makes *every* output of its sequence NaN, the steps
-        before it included: the FFT convolution mixes all steps, the mixing all channels.
+        Refuse an input holding NaN/inf, naming the first bad position. Without it one NaN or
+        inf makes *every* output of its sequence NaN (the convolution mixes all steps).
     **kernel_kwargs
         Passed to :class:`S4DKernel` (``dt_min``, ``dt_max``, ``lr``, ``l_max``, DFouT options).
 
@@ -194,11 +184,13 @@ class S4D(nn.Module):
         if state is not None:
             self._check_state(state, B)
         stateful = state is not None or return_state
+        recompute = (self.recompute if self.recompute is not None
+                     else RECOMPUTE.get(x.device.type, True))
         # Kernel and FFTs in float32 (float64 for a float64 model) even under autocast.
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_dA, CdB = self.kernel.discretize(None if stateful else L)
             K = vandermonde_real(CdB, log_dA, L, self.kernel.compute_dtype)
-            y = self._convolve(x, K, keep_spectrum=not self._recompute(x))  # (B, L, H)
+            y = self._convolve(x, K, keep_spectrum=not recompute)  # (B, L, H)
             if state is not None:
                 # contribution of the initial state: 2·Re Σ_n C·dB·dA^{k+1}·s_n
                 y = y + vandermonde_real(CdB * torch.exp(log_dA) * state, log_dA, L,
@@ -210,7 +202,7 @@ class S4D(nn.Module):
         # asked (it would otherwise keep 3 activations' worth: the GELU output and the
         # 2H-wide Linear output); within a single chunk there is nothing to gain.
         mask = self.dropout.mask(y)
-        if (not self._recompute(y) or not torch.is_grad_enabled()
+        if (not recompute or not torch.is_grad_enabled()
                 or batch_chunk(y.shape, y.device, self.chunk_elements) >= B):
             y = self._fused_mix(y, mask)
         else:
@@ -219,13 +211,6 @@ class S4D(nn.Module):
                                   y, list(self.output_linear.parameters()),
                                   self.chunk_elements)
         return (y, new_state) if return_state else y
-
-    def _recompute(self, x: torch.Tensor) -> bool:
-        """Whether this call trades compute for memory (``recompute``, else the device's
-        default)."""
-        if self.recompute is not None:
-            return self.recompute
-        return RECOMPUTE.get(x.device.type, True)
 
     def _convolve(self, x: torch.Tensor, K: torch.Tensor,
                   keep_spectrum: bool = False) -> torch.Tensor:

@@ -1,13 +1,11 @@
 """The S4D layer's output mixing ``GLU(W · (GELU(y) ⊙ mask) + b)`` as one autograd function.
 
-Plain autograd runs it as six operators and, on CPU, pays for what the arithmetic does not
-need: the ``H → 2H`` matmul goes to a BLAS whose single-precision path on some processors
-(AMD's among them) runs at under half oneDNN's rate; ``F.glu`` splits a ``(B·L, 2H)`` tensor
-into strided halves, over which its backward is several times slower; and every intermediate
-is saved. :func:`glu_mix` computes the two halves as two matmuls with contiguous outputs (the
-rows of ``W`` and ``b`` feeding each half are contiguous slices), through oneDNN where this
-PyTorch build has it (:func:`onednn_linear_available`; equal to BLAS up to float rounding),
-and writes its backward by hand: for ``out = o1 · σ(o2)``,
+Plain autograd runs six operators and, on CPU, pays for what the arithmetic does not need: a
+BLAS whose float32 path on some processors (AMD's) runs at under half oneDNN's rate, ``F.glu``
+over strided halves (a several times slower backward), every intermediate saved.
+:func:`glu_mix` computes the two halves as two matmuls with contiguous outputs, through oneDNN
+where this PyTorch build has it (:func:`onednn_linear_available`), and writes its backward by
+hand: for ``out = o1 · σ(o2)``,
 
     ∂o1 = g · σ(o2),        ∂o2 = g · o1 · σ(o2) · (1 − σ(o2)),
 

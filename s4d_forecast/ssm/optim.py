@@ -28,10 +28,9 @@ def ssm_param_groups(module: nn.Module, lr: float, weight_decay: float = 0.0,
     Returns
     -------
     list of dict
-        ``[{"params": [...], "lr": lr, "weight_decay": weight_decay, "name": "default"},
-        {"params": [...], "lr": ssm_lr, "weight_decay": 0.0, "name": "ssm"}]``, plus one
-        ``"ssm_lr=<rate>"`` group per other rate that kernels asked for; empty groups are left
-        out. Each trainable parameter appears in exactly one group.
+        Groups ``"default"`` (``lr``, ``weight_decay``) and ``"ssm"`` (``ssm_lr``, no weight
+        decay), plus ``"ssm_lr=<rate>"`` per other rate kernels asked for; empty groups are
+        left out, and each trainable parameter is in exactly one.
     """
     lr = check_float("lr", lr, 0, lo_open=True)
     ssm_lr = check_float("ssm_lr", ssm_lr, 0, lo_open=True, none_ok=True)
