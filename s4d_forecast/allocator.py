@@ -1,16 +1,12 @@
 """CPU training speed: keep freed memory in the process instead of handing it back to the OS.
 
 A training step allocates and frees the same large activations every step. With glibc's
-defaults, blocks above a sliding threshold are ``mmap``-ed and unmapped on free, and free
-memory at the top of the heap is returned to the OS, so the next step maps it again and the
-kernel zero-fills every page on first touch: about a quarter of the CPU time of an
-S4DEncoder training step (``docs/decisions/cpu_allocator.md``).
-:func:`tune_cpu_allocator` sets glibc's ``mallopt`` so such blocks come from the heap and stay
-there (what PyTorch's performance guide reaches with jemalloc/tcmalloc preloads), at the cost
-of at most ``trim_threshold_mb`` of free heap kept.
-
-``S4DModel`` (and so ``S4DForecaster``), ``s4d-forecast fit`` and ``s4d-forecast benchmark``
-call it once per process when training starts; ``S4D_FORECAST_TUNE_MALLOC=0`` leaves the
+defaults such blocks are ``mmap``-ed and unmapped on free, so the next step maps them again
+and the kernel zero-fills every page: about a quarter of the CPU time of an S4DEncoder
+training step (``docs/decisions/cpu_allocator.md``). :func:`tune_cpu_allocator` sets glibc's
+``mallopt`` so they come from the heap and stay there, at the cost of at most
+``trim_threshold_mb`` of free heap kept. ``S4DModel`` (so ``S4DForecaster``), ``s4d-forecast
+fit`` and ``benchmark`` call it once per process; ``S4D_FORECAST_TUNE_MALLOC=0`` leaves the
 allocator alone. Without glibc (macOS, Windows, musl) it does nothing.
 """
 
@@ -32,22 +28,12 @@ _applied: dict | None = None
 def tune_cpu_allocator(mmap_threshold_mb: int = MMAP_THRESHOLD_MB,
                        trim_threshold_mb: int = TRIM_THRESHOLD_MB,
                        force: bool = False) -> dict | None:
-    """Make glibc keep training-sized blocks in the heap between steps.
+    """Make glibc keep blocks of up to ``mmap_threshold_mb`` MiB (its 64-bit ceiling: 32) in the
+    heap, and return free heap to the OS only beyond ``trim_threshold_mb`` MiB. ``force``
+    applies it despite ``S4D_FORECAST_TUNE_MALLOC=0`` and again if already applied.
 
-    Parameters
-    ----------
-    mmap_threshold_mb : int
-        Blocks of at most this many MiB come from the heap (glibc's ceiling on 64-bit: 32).
-    trim_threshold_mb : int
-        Free memory at the top of the heap is returned to the OS only beyond this many MiB.
-    force : bool
-        Apply even if ``S4D_FORECAST_TUNE_MALLOC=0`` is set, and again if already applied.
-
-    Returns
-    -------
-    dict or None
-        The settings applied, or ``None`` when nothing was changed (not glibc, switched off
-        by the environment variable, or glibc refused a value).
+    Returns the settings applied, or ``None`` when nothing changed (not glibc, switched off by
+    the environment variable, or glibc refused a value).
     """
     global _applied
     settings = {"mmap_threshold_mb": check_int("mmap_threshold_mb", mmap_threshold_mb, min=1),

@@ -1,10 +1,9 @@
 """Atomic file writes: a file is either its old content or its complete new content.
 
 The new content goes to a temporary file in the destination's folder, is fsynced and renamed
-over the final name (``os.replace``, atomic on one file system); the folder is fsynced so the
-rename survives a crash. The file gets the permissions a plain ``open(path, "w")`` would give
-(``0666`` less the umask), not ``mkstemp``'s ``0600``. Standard library only, so every layer
-of the package may use it.
+over the final name (``os.replace``); the folder is fsynced so the rename survives a crash.
+The file gets the permissions of a plain ``open(path, "w")`` (``0666`` less the umask), not
+``mkstemp``'s ``0600``. Standard library only, so every layer may use it.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Lightning callbacks for any training loop of the package (torch and Lightning only).
-
-``s4d-forecast fit`` (:mod:`s4d_forecast.tasks.lightning_cli`) adds both to every trainer:
-:class:`NonFiniteLossGuard` stops training at the first NaN/inf loss, before a checkpoint of
-the broken weights is written; :class:`RandomStateCheckpoint` keeps the random states in every
-checkpoint, so a resumed run draws what an uninterrupted run would.
-"""
+"""Lightning callbacks that ``s4d-forecast fit`` (:mod:`s4d_forecast.tasks.lightning_cli`) adds
+to every trainer: :class:`NonFiniteLossGuard` stops training at the first NaN/inf loss, before
+a checkpoint of the broken weights is written; :class:`RandomStateCheckpoint` keeps the random
+states in every checkpoint, so a resumed run draws what an uninterrupted run would."""
 
 from __future__ import annotations
 
@@ -26,17 +23,10 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class NonFiniteLossGuard(pl.Callback):
-    """Stop training with a clear error as soon as a training loss is NaN or infinite.
-
-    The error is raised from ``on_train_batch_end``, i.e. before the optimiser state of a later
-    step or any checkpoint of the non-finite weights is written: the newest checkpoint on disk
-    is the last good one, and the message names it.
-
-    Parameters
-    ----------
-    check_every : int
-        Check every n-th training batch (1 = every batch; the check syncs the device).
-    """
+    """Stop training with an error naming the last good checkpoint as soon as a training loss
+    is NaN or infinite: it is raised from ``on_train_batch_end``, before any checkpoint of the
+    non-finite weights is written. ``check_every``: check every n-th batch (the check syncs
+    the device)."""
 
     def __init__(self, check_every: int = 1):
         super().__init__()
@@ -51,10 +41,9 @@ class NonFiniteLossGuard(pl.Callback):
             return
         last = getattr(trainer.checkpoint_callback, "last_model_path", "") or getattr(
             trainer.checkpoint_callback, "best_model_path", "")
-        where = f"epoch {trainer.current_epoch}, batch {batch_idx} (global step " \
-                f"{trainer.global_step})"
         kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
-        msg = (f"training loss became {value} at {where}; training stopped and {kept}. "
+        msg = (f"training loss became {value} at epoch {trainer.current_epoch}, batch "
+               f"{batch_idx} (global step {trainer.global_step}); training stopped and {kept}. "
                "Lower the learning rate (or ssm_lr), clip gradients (gradient_clip_val), or "
                "check the inputs for NaN/inf.")
         log.error(msg)
@@ -62,21 +51,18 @@ class NonFiniteLossGuard(pl.Callback):
 
 
 class RandomStateCheckpoint(pl.Callback):
-    """Save the python, numpy and torch random states in every checkpoint; restore them on
-    resume, so a run resumed from an epoch-end checkpoint draws the same shuffles, crops and
-    dropout masks as the uninterrupted run and ends with the same weights (on CPU; on GPU up
-    to the non-determinism of its kernels). Stored as tensors and plain numbers, so
-    ``torch.load(weights_only=True)`` reads them. Not restored under DDP, where the ranks hold
-    different states and Lightning reseeds each."""
+    """Save the python, numpy and torch random states in every checkpoint and restore them on
+    resume, so a run resumed from an epoch-end checkpoint ends with the uninterrupted run's
+    weights (on CPU; on GPU up to its kernels' non-determinism). Stored as tensors and plain
+    numbers (``torch.load(weights_only=True)`` reads them); not restored under DDP, where the
+    ranks hold different states and Lightning reseeds each."""
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         name, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
         checkpoint["rng_states"] = {
-            "torch": torch.get_rng_state(),
+            "torch": torch.get_rng_state(), "python": random.getstate(),
             "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
-                      float(gauss)),
-            "python": random.getstate(),
-        }
+                      float(gauss))}
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         st = checkpoint.get("rng_states")

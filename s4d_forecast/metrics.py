@@ -1,11 +1,9 @@
 """Evaluation metrics: macro ROC AUC (with a bootstrap interval), MSE, RMSE and MAE.
 
 Wrappers over scikit-learn that check their inputs and name what is wrong. ``macro_auc`` is
-the PTB-XL benchmark's (Strodthoff et al. 2021, helme/ecg_ptbxl_benchmarking):
-``sklearn.metrics.roc_auc_score(y_true, y_score, average="macro")``. ``macro_auc_ci`` follows
-its bootstrap: resample the rows with replacement, keep the resamples in which every class has
-a positive and a negative example, and take quantiles of their macro AUCs (5% and 95% by
-default, as the benchmark reports).
+the PTB-XL benchmark's (Strodthoff et al. 2021): ``roc_auc_score(..., average="macro")``;
+``macro_auc_ci`` its bootstrap: resample the rows, keep the resamples in which every class has
+a positive and a negative, take quantiles of their macro AUCs (5% and 95% by default).
 """
 
 from __future__ import annotations
@@ -36,8 +34,7 @@ def _array(name: str, value) -> np.ndarray:
         arr = np.asarray(value)
     except ValueError as exc:  # ragged nested lists
         raise TypeError(f"{name} must be a rectangular numeric array ({exc})") from exc
-    if arr.dtype == object or np.iscomplexobj(arr) or not (
-            np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+    if arr.dtype.kind not in "biuf":  # bool, integers, floats
         raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
     if arr.ndim == 0:
         raise ValueError(f"{name} is a scalar ({value!r}); pass an array of values")
@@ -92,12 +89,9 @@ def macro_auc(y_true, y_score) -> float:
 
 
 def _weighted_auc(yt: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per-class ROC AUC ``(B, n_classes)`` of the same rows under ``B`` row-weight vectors.
-
-    A bootstrap resample is the rows with integer multiplicities ``weights`` ``(B, n)``, so its
-    AUC is the weighted Mann-Whitney statistic (ties count one half), exactly what
-    ``roc_auc_score`` computes on the resampled rows: one matrix product per class, no sort.
-    """
+    """Per-class ROC AUC ``(B, n_classes)`` under ``B`` row-weight vectors ``weights (B, n)``:
+    a bootstrap resample's AUC as the weighted Mann-Whitney statistic (ties count one half),
+    what ``roc_auc_score`` gives on the resampled rows, one matrix product per class."""
     out = np.empty((len(weights), yt.shape[1]))
     for c in range(yt.shape[1]):
         pos, neg = np.flatnonzero(yt[:, c] == 1), np.flatnonzero(yt[:, c] == 0)
@@ -121,15 +115,15 @@ def macro_auc_ci(y_true, y_score, n_bootstrap: int = 1000, seed: int | None = 0,
     ----------
     y_true, y_score : array-like of shape (n, n_classes)
         As for :func:`macro_auc`.
-    n_bootstrap : int, default 1000
+    n_bootstrap : int
         Resamples kept (the benchmark used 100).
-    seed : int or None, default 0
+    seed : int or None
         Seed of the ``numpy.random.default_rng`` that draws them.
-    level : float, default 0.90
+    level : float
         Central coverage: the bounds are the ``(1 -/+ level) / 2`` quantiles.
-    max_tries_factor : float, default 1000
-        Give up (``ValueError``) after ``max_tries_factor * n_bootstrap`` draws, which happens
-        only when a class is so rare that almost no resample holds it; at least 1.
+    max_tries_factor : float
+        Give up (``ValueError``) after ``max_tries_factor * n_bootstrap`` (>= 1) draws: a class
+        so rare that almost no resample holds it.
 
     Returns
     -------
@@ -160,11 +154,9 @@ def macro_auc_ci(y_true, y_score, n_bootstrap: int = 1000, seed: int | None = 0,
 
 
 def _mean_error(y_true, y_pred, power: int, what: str, root: bool = False) -> float:
-    """``mean(|y_true - y_pred| ** power)`` over all elements (scikit-learn's; its root if
-    ``root``), computed on rescaled errors where the powers or differences overflow float64."""
-    yt, yp = _pair(y_true, y_pred)
-    if yt.ndim > 2:  # (B, L, H) forecasts: the overall mean is unchanged
-        yt, yp = yt.reshape(-1, yt.shape[-1]), yp.reshape(-1, yp.shape[-1])
+    """``mean(|y_true - y_pred| ** power)`` (its root if ``root``), on rescaled errors where the
+    powers or differences overflow float64."""
+    yt, yp = (a.reshape(-1, a.shape[-1]) if a.ndim > 2 else a for a in _pair(y_true, y_pred))
     fn = _skm.mean_absolute_error if power == 1 else _skm.mean_squared_error
     with np.errstate(over="ignore"):
         value = float(fn(yt, yp))
