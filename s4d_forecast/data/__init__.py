@@ -1,10 +1,7 @@
-"""Datasets, splits, scalers and windowing for the medical and weather workloads.
-
-One module per dataset (``bidmc``, ``ptbxl``, ``weather``), plus ``scaling`` (train-only
-standardisation), ``windows`` (sliding-window / random-crop datasets), ``ts_format`` (the
-``.ts`` archive format), ``download`` and the Lightning ``DataModule``s. Names are imported
-lazily on first access, so ``import s4d_forecast.data`` pulls in neither torch nor Lightning.
-This package never imports model code (``ssm``, ``forecasting``, ``tasks``).
+"""Datasets, splits, scalers and windowing for the medical and weather workloads: one module
+per dataset, ``scaling``, ``windows``, ``ts_format``, ``download`` and the Lightning
+``DataModule``s. Names are imported on first access, so ``import s4d_forecast.data`` pulls in
+neither torch nor Lightning; no model code is imported here.
 """
 
 from __future__ import annotations
@@ -30,6 +27,4 @@ _LAZY = {name: f"s4d_forecast.data.{module}" for module, names in _MODULES.items
          for name in names}
 
 __all__ = sorted(_LAZY)
-
-# resolved on first use, so `s4d-forecast --help` does not pay for torch/darts/Lightning
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,22 +1,15 @@
 """BIDMC32 HR / RR / SpO2: 32-s windows of (PPG, ECG lead II) with a vital-sign target.
 
 The windows are built from the raw PhysioNet release (:func:`load_bidmc`) or read from the
-TSER archive's ``.ts`` files (:func:`load_bidmc_archive`); both give a :class:`BIDMCDataset`.
-From the raw release (:func:`make_bidmc_windows`):
-
-- channels ``PLETH`` (PPG) and ``II`` (ECG lead II), selected by name, at ``fs`` = 125 Hz;
-- a window is ``window_s * fs`` samples (4000) starting at ``s0 = k * stride_s * fs`` while it
-  fits in the record (the trailing samples that start no window are counted in the log);
-- its target is the mean of the Numerics column (``HR``, ``RESP`` for RR, ``SpO2``) over the
-  1-Hz rows at ``s0/fs <= t < s0/fs + window_s`` (32 rows);
-- ``nan_policy="drop"``: a window with a missing value among those rows (``NaN``, or fewer
-  rows than the window spans) is dropped; ``"nanmean"``: the mean of the values present,
-  dropped only if there is none;
-- a window whose signals hold a NaN or ``±inf`` sample is dropped whatever ``nan_policy``.
-
-Dropped windows are counted per record, logged, and kept in :attr:`BIDMCDataset.report`. The
-default 3-s stride gives 150 windows per 8-min record, 7,950 over the 53 records before
-dropping, matching the archive's 7,949 (5,550 train + 2,399 test).
+TSER archive's ``.ts`` files (:func:`load_bidmc_archive`), both as a :class:`BIDMCDataset`.
+From the raw release (:func:`make_bidmc_windows`), channels ``PLETH`` (PPG) and ``II`` (ECG)
+at 125 Hz, a window is ``window_s * fs`` samples (4000) starting at ``s0 = k * stride_s * fs``
+while it fits; its target is the mean of the Numerics column (``HR``, ``RESP`` for RR,
+``SpO2``) over the 1-Hz rows at ``s0/fs <= t < s0/fs + window_s``. With ``nan_policy="drop"``
+a window missing one of those values (``NaN``, or fewer rows) is dropped, with ``"nanmean"``
+only one with none; a window whose signals hold NaN or ``±inf`` is always dropped. Dropped
+windows are counted per record, logged and kept in :attr:`BIDMCDataset.report`. The default
+3-s stride gives 7,950 windows over the 53 records before dropping (the archive has 7,949).
 """
 
 from __future__ import annotations
@@ -54,20 +47,17 @@ class BIDMCDataset:
     Attributes
     ----------
     windows : np.ndarray
-        ``(n, 4000, 2)`` float32, channels ``(PLETH, II)``, batch-first.
+        ``(n, 4000, 2)`` float32, channels ``(PLETH, II)``.
     targets : np.ndarray
         ``(n,)`` float32 target values (beats/min, breaths/min or %).
-    record_ids : np.ndarray
-        ``(n,)`` int64 record (patient) number; ``-1`` when unknown (``.ts`` archive).
-    start_s : np.ndarray
-        ``(n,)`` float64 window start within its record (s); ``NaN`` when unknown.
+    record_ids, start_s : np.ndarray
+        ``(n,)`` record (patient) number and window start in it (s); -1 / NaN from the archive.
     target : str
         ``"HR"``, ``"RR"`` or ``"SpO2"``.
     archive_split : np.ndarray or None
         ``"train"``/``"test"`` per window when read from the archive.
     report : dict
-        Counts: windows built, dropped for a missing target or a non-finite signal sample,
-        per record.
+        Counts of windows built and dropped, per record.
     """
 
     windows: np.ndarray
@@ -171,10 +161,9 @@ def _archive_files(root: Path, target: str) -> tuple[Path, Path] | None:
 
 
 def load_bidmc_archive(root: str | Path, target: str = "RR") -> BIDMCDataset:
-    """Read the TSER archive's ``BIDMC32{target}_TRAIN.ts`` and ``_TEST.ts`` from ``root`` or
-    its ``{target}/`` or ``BIDMC32{target}/`` subfolder (S4's layout is
-    ``data/bidmc/RR/BIDMC32RR_TRAIN.ts``): train windows first, then test, ``archive_split``
-    saying which; record ids are unknown."""
+    """The TSER archive's ``BIDMC32{target}_TRAIN.ts`` and ``_TEST.ts`` from ``root`` or its
+    ``{target}/`` or ``BIDMC32{target}/`` subfolder (S4's layout): train windows, then test
+    (``archive_split``); record ids are unknown."""
     target = canonical_target(target)
     files = _archive_files(Path(root), target)
     if files is None:
@@ -204,15 +193,10 @@ def load_bidmc_archive(root: str | Path, target: str = "RR") -> BIDMCDataset:
 def load_bidmc(path: str | Path, target: str = "RR", window_s: float = 32.0,
                stride_s: float = 3.0, fs: float = 125.0, nan_policy: str = "drop",
                layout: str = "auto") -> BIDMCDataset:
-    """BIDMC32 windows for one target from the PhysioNet release or the TSER archive.
-
-    ``path`` is the release (a folder or the downloaded zip, CSV or WFDB files; ``layout``
-    picks one when both are there, see
-    :func:`~s4d_forecast.data.bidmc_records.read_bidmc_records`), or a folder holding
-    ``BIDMC32{target}_TRAIN.ts``/``_TEST.ts`` (or one of those files), read with
-    :func:`load_bidmc_archive`. ``window_s``, ``stride_s`` and ``nan_policy`` are those of
-    :func:`make_bidmc_windows`; ``fs`` is the rate the records must have (never resampled).
-    """
+    """BIDMC32 windows for one target from the PhysioNet release (folder or zip, CSV or WFDB,
+    see :func:`~s4d_forecast.data.bidmc_records.read_bidmc_records`) or from a folder (or
+    file) of the archive's ``.ts`` files (:func:`load_bidmc_archive`). The other arguments
+    are :func:`make_bidmc_windows`'; ``fs`` is the rate the records must have."""
     target = canonical_target(target)
     p = Path(path)
     p = p.parent if p.suffix.lower() == ".ts" else p
@@ -251,26 +235,19 @@ def bidmc_split_indices(ds: BIDMCDataset, scheme: str = "reshuffled", val_size: 
 
     Parameters
     ----------
-    ds : BIDMCDataset
     scheme : {"reshuffled", "patient", "archive"}
-        ``"reshuffled"``: S4's split of the pooled windows, exactly
-        ``train_test_split(test_size=0.3, random_state=0)`` then a 50/50
-        ``train_test_split(random_state=1)`` of the rest (sizes and ``seed`` are ignored); one
-        patient lands on several sides. ``"patient"``: whole records held out
-        (``GroupShuffleSplit`` on ``record_ids``): ``test_size`` of the records for test,
-        ``val_size`` for validation. ``"archive"``: the archive's own train/test (``.ts``
-        loads only), validation a random ``val_size`` of its train windows (none if 0).
-    val_size, test_size : float
-        Fractions for ``"patient"`` (of records), ``val_size`` for ``"archive"``.
+        ``"reshuffled"``: S4's split of the pooled windows, ``train_test_split(test_size=0.3,
+        random_state=0)`` then a 50/50 ``train_test_split(random_state=1)`` of the rest
+        (sizes and ``seed`` ignored; a patient lands on several sides). ``"patient"``: whole
+        records held out (``GroupShuffleSplit``), ``test_size`` and ``val_size`` of them.
+        ``"archive"``: the archive's own train/test, validation ``val_size`` of its train.
     seed : int
         Random state for ``"patient"`` and ``"archive"``.
     n_folds, fold : int, optional
-        Patient-fold cross-validation (``"patient"`` only): the test records are those
-        without folds, the other records dealt into ``n_folds`` groups of whole records
-        (``GroupKFold``); group ``fold`` is validation, the rest train.
+        Patient folds: the test records as without folds, the others dealt into ``n_folds``
+        groups (``GroupKFold``); group ``fold`` is validation, the rest train.
 
-    A part that would be empty is a ``ValueError`` naming the scheme and the counts
-    (``"reshuffled"`` needs 4 windows, ``"patient"`` 3 records, 2 with folds).
+    A part that would be empty is a ``ValueError`` naming the scheme and the counts.
     """
     from sklearn.model_selection import GroupKFold, GroupShuffleSplit, train_test_split
 

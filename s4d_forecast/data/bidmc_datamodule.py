@@ -26,33 +26,19 @@ class BIDMCDataModule(SplitDataModule):
     ----------
     root : str or path, optional
         The PhysioNet release (folder or zip) or a folder of the TSER ``.ts`` files (see
-        :func:`~s4d_forecast.data.bidmc.load_bidmc`); not needed when ``dataset`` is given.
+        :func:`~s4d_forecast.data.bidmc.load_bidmc`); not read when ``dataset`` (already
+        loaded windows) is given.
     target : {"RR", "HR", "SpO2"}
-    scheme : {"reshuffled", "patient", "archive"}
-        Split convention (:func:`~s4d_forecast.data.bidmc.bidmc_split_indices`); report it
-        with any number.
-    batch_size, num_workers : int
+    scheme, seed, n_folds, fold
+        Split convention (:func:`~s4d_forecast.data.bidmc.bidmc_split_indices`; report it
+        with any number), its random state and patient fold (``s4d-forecast cv``).
     normalize : {"none", "per_channel", "global", "per_window"}
-        Standardise the inputs with a scaler fitted on the training windows, each window and
-        channel by its own mean/std (``"per_window"``: removes per-patient gain and offset),
-        or not (S4 uses none).
-    stride_s : float
-        Window step (s) for the raw release (ignored for ``.ts``).
-    nan_policy : {"drop", "nanmean"}
-    seed : int
-        Random state of the ``"patient"``/``"archive"`` splits.
-    predict_split : {"train", "val", "test"}
+        A scaler fitted on the training windows, each window and channel by its own mean/std
+        (``"per_window"``: removes per-patient gain and offset), or none (S4's).
+    stride_s, nan_policy, layout
+        As for :func:`~s4d_forecast.data.bidmc.load_bidmc` (``stride_s``: raw release only).
     shuffle_train : bool
         Shuffle the training windows each epoch (off only for exact DDP comparisons).
-    dataset : BIDMCDataset, optional
-        Already loaded windows (``root`` is then not read).
-    n_folds, fold : int, optional
-        Patient-fold cross-validation (``scheme="patient"``): the same test records, and
-        fold ``fold`` of ``n_folds`` groups of the other records as validation
-        (``s4d-forecast cv`` runs every fold).
-    layout : {"auto", "csv", "wfdb"}
-        Which raw files to read when both are there (``"auto"`` refuses a root whose records
-        are split between the two).
     """
 
     def __init__(self, root: str | os.PathLike | None = None, target: str = "RR",

@@ -1,22 +1,12 @@
 """Reading the raw BIDMC PPG and Respiration release (PhysioNet, v1.0.0) record by record.
 
-Two layouts of the same 53 records, each in a folder or inside the zip as downloaded:
-
-- CSV: ``bidmc_NN_Signals.csv`` (125 Hz; header ``Time [s], <channels>`` with leading spaces
-  and a channel order that varies by record) and ``bidmc_NN_Numerics.csv`` (1 Hz;
-  ``Time [s], HR, PULSE, RESP, SpO2`` with ``NaN`` cells);
-- WFDB: ``bidmcNN.{hea,dat}`` (signals) and ``bidmcNNn.{hea,dat}`` (numerics), read with the
-  checks of :func:`~s4d_forecast.data.wfdb_records.read_wfdb` (a zip is extracted to a
-  temporary folder, since wfdb reads paths).
-
-Channels are selected by name (blanks and the WFDB headers' trailing commas stripped), never by
-position; a name present twice is refused. Nothing is resampled: a record at another rate than
-``fs`` (or Numerics not at 1 Hz) is refused. Every failure is a ``ValueError`` naming the file
-(``FileNotFoundError`` for a missing WFDB data file): a cell that is not a number (an empty or
-``NaN`` cell is a missing value), ``inf`` in the Numerics, a ``Time [s]`` column that is not
-sorted (Numerics: a repeated time stamp), a Signals/Numerics span mismatch (a file cut short).
-A folder holding records in both layouts is read in the CSV layout only when that leaves no
-record out; otherwise ``layout="auto"`` refuses it, naming the records of each layout.
+Two layouts of the 53 records, in a folder or the downloaded zip: CSV (``bidmc_NN_Signals.csv``
+at 125 Hz, ``bidmc_NN_Numerics.csv`` at 1 Hz with ``NaN`` cells) and WFDB (``bidmcNN`` and
+``bidmcNNn``, read with :func:`~s4d_forecast.data.wfdb_records.read_wfdb`'s checks). Channels
+are selected by name, never by position; nothing is resampled. Every failure is a
+``ValueError`` naming the file (``FileNotFoundError`` for a missing WFDB data file): a cell
+that is not a number (an empty or ``NaN`` cell is a missing value), ``inf`` in the Numerics,
+an unsorted ``Time [s]``, a channel missing or named twice, another rate, a file cut short.
 """
 
 from __future__ import annotations
@@ -46,8 +36,6 @@ HOWTO = ("download the BIDMC release from https://physionet.org/content/bidmc/1.
          "(or run `s4d-forecast data download bidmc --root DIR`)")
 SIGNAL_CHANNELS = ("PLETH", "II")
 NUMERIC_COLUMNS = ("HR", "PULSE", "RESP", "SpO2")
-# The release: 8-minute records, Signals at 125 Hz (60,001 rows with t = 0), Numerics at 1 Hz
-# (481 rows); a record's two files cover the same span.
 RELEASE = ("the release has 60,001 Signals rows (8 min at 125 Hz, t = 0 included) and 481 "
            "Numerics rows per record")
 _PATTERNS = {"csv": re.compile(r"(?:^|/)bidmc_(\d{2})_(Signals|Numerics)\.csv$"),
@@ -227,15 +215,13 @@ def read_bidmc_records(path: str | Path, fs: float = 125.0,
 
     Parameters
     ----------
-    path : str or Path
     fs : float
-        Expected sampling rate of the waveforms (Hz); another rate is refused, not resampled.
+        Expected sampling rate of the waveforms (Hz); another rate is refused.
     channels : tuple of str
         Waveform channels to keep, selected by name.
     layout : {"auto", "csv", "wfdb"}
-        ``"auto"`` reads the CSV files when there are some, and refuses a folder where some
-        record exists only as WFDB (it would be left out); ``"csv"``/``"wfdb"`` reads that
-        layout and logs a warning naming the records it leaves out.
+        ``"auto"`` reads the CSV files when there are some and refuses a folder where a record
+        exists only as WFDB; ``"csv"``/``"wfdb"`` reads that layout, warning of those left out.
     records : iterable of int, optional
         Record numbers to read (default: all found).
     """

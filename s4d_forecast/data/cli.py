@@ -1,11 +1,9 @@
 """``s4d-forecast data download|info``: fetch a dataset, or check a local copy.
 
-``download {ptbxl,bidmc,weather} --root DIR`` fetches from the sources in
-:data:`~s4d_forecast.data.download.SOURCES` (resumable, progress bar, checksums verified;
-``--mirror`` fetches the same paths from another host). A PhysioNet zip is checked against
-``SHA256SUMS.txt`` before it is saved under its final name (and only then extracted); a
-stalled server is given up after ``--timeout`` seconds. ``info NAME --root DIR`` prints counts
-per split and per label/target so a user can compare their copy with the dataset cards.
+``download NAME --root DIR`` fetches from :data:`~s4d_forecast.data.download.SOURCES`
+(resumable; ``--mirror`` fetches the same paths from another host); a PhysioNet zip is checked
+against ``SHA256SUMS.txt`` before it gets its final name (and only then extracted). ``info
+NAME --root DIR`` prints counts per split and label/target, to compare with the dataset cards.
 """
 
 from __future__ import annotations
@@ -51,12 +49,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def _url(url: str, mirror: str | None) -> str:
-    return url if not mirror else mirror.rstrip("/") + urlparse(url).path
-
-
 def _download(args: argparse.Namespace) -> int:
     from .download import SOURCES, download_file, parse_sha256sums, verify_sha256sums
+
+    def _url(url: str) -> str:
+        return url if not args.mirror else args.mirror.rstrip("/") + urlparse(url).path
 
     # every option is checked before anything is created on disk
     if args.mirror is not None:
@@ -75,13 +72,13 @@ def _download(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     src = SOURCES[args.name]
     root.mkdir(parents=True, exist_ok=True)
-    dest, url = root / Path(urlparse(src.url).path).name, _url(src.url, args.mirror)
+    dest, url = root / Path(urlparse(src.url).path).name, _url(src.url)
     print(f"{args.name} {src.version}: {url}{f' (mirror of {src.url})' if url != src.url else ''}"
           f"\n  -> {dest}")
     verify, checked = None, {}
     if src.sha256sums_url and not args.no_verify:
         # fetched first: the zip is checked against it before it gets its final name
-        sums_url = _url(src.sha256sums_url, args.mirror)
+        sums_url = _url(src.sha256sums_url)
         sums = download_file(sums_url, root / f"{args.name}_SHA256SUMS.txt", progress=False,
                              overwrite=True, **limits)
         table = parse_sha256sums(sums.read_text(errors="replace"), sums_url)

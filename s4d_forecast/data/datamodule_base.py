@@ -1,6 +1,5 @@
-"""What the dataset DataModules share: one vocabulary (``root``, ``normalize``,
-``predict_split``, ``batch_size``, ``num_workers``), the split loaders and a checkpointed,
-train-only scaler."""
+"""What the dataset DataModules share: the split loaders and a checkpointed, train-only
+scaler."""
 
 from __future__ import annotations
 
@@ -16,23 +15,10 @@ NORMALIZE = ("none", "per_channel", "global")
 
 
 class SplitDataModule(pl.LightningDataModule):
-    """A DataModule whose subclasses fill ``self.datasets`` (one per split) in ``setup``.
-
-    Gives the train (shuffled), val, test and predict loaders, fits ``self.scaler`` (a
-    :class:`SignalScaler`, or ``None`` with ``normalize="none"``) on the training data only
-    (:meth:`_fit_scaler`) and saves it in Lightning checkpoints. Every argument is checked
-    here, before any data is read.
-
-    Parameters
-    ----------
-    normalize : str
-        One of ``accepted``: standardise the inputs with one mean/std per channel
-        (``"per_channel"``), one for all values (``"global"``), or not (``"none"``).
-    predict_split : {"train", "val", "test"}
-        Split served by ``predict_dataloader``.
-    batch_size, num_workers : int
-        ``DataLoader`` options (>= 1 and >= 0).
-    """
+    """A DataModule whose subclasses fill ``self.datasets`` (one per split) in ``setup``: the
+    loaders, and ``self.scaler`` (:class:`SignalScaler` for ``normalize`` ``"per_channel"`` or
+    ``"global"``) fitted on the training data only and saved in Lightning checkpoints.
+    ``predict_split`` is the split ``predict_dataloader`` serves."""
 
     def __init__(self, normalize: str, predict_split: str, batch_size: int, num_workers: int,
                  accepted: tuple[str, ...] = NORMALIZE):
@@ -45,8 +31,7 @@ class SplitDataModule(pl.LightningDataModule):
         self.datasets: dict = {}
 
     def _fit_scaler(self, train) -> None:
-        """Fit the scaler on ``train`` unless ``normalize`` fits none or a scaler was restored
-        from a checkpoint."""
+        """Fit the scaler on ``train`` (unless none is asked for or one was restored)."""
         if self.normalize in MODES and self.scaler is None:
             self.scaler = SignalScaler(self.normalize).fit(train)
 
@@ -72,7 +57,6 @@ class SplitDataModule(pl.LightningDataModule):
         return self._loader(self.predict_split)
 
     def state_dict(self) -> dict:
-        """The fitted scaler (if any), so it is saved in the Lightning checkpoint."""
         return {"scaler": None if self.scaler is None else self.scaler.state_dict()}
 
     def load_state_dict(self, state_dict: dict) -> None:

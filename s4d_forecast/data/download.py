@@ -1,14 +1,11 @@
 """Resumable HTTP(S) downloads with checksums, the datasets' sources, and PhysioNet
 ``SHA256SUMS.txt`` verification.
 
-:func:`download_file` writes to ``<dest>.part`` and renames it to ``dest`` only once the whole
-file is there and verified: its size (when announced or known), its checksum (when given) and,
-for a zip, every member's CRC (``zipfile.testzip``), so a file under its final name is always
-complete; an existing ``dest`` failing the same checks is downloaded again, never accepted. An
-interrupted download resumes from the ``.part`` file with an HTTP ``Range`` request (a server
-that ignores it makes the download start over, which is logged). A stalled server cannot hang
-it: under 1 KiB in ``timeout`` seconds, or a transfer past its ``deadline``, is a
-:class:`DownloadError` (an empty ``.part`` file is removed).
+:func:`download_file` writes to ``<dest>.part`` and renames it to ``dest`` only once the file
+is complete and verified (size, checksum, every zip member's CRC); an existing ``dest``
+failing the same checks is downloaded again. An interrupted download resumes with an HTTP
+``Range`` request; a stalled server (under 1 KiB in ``timeout`` seconds) or a transfer past
+its ``deadline`` is a :class:`DownloadError`.
 """
 
 from __future__ import annotations
@@ -36,9 +33,8 @@ _PHYSIONET = "https://physionet.org/"
 
 
 class Source(NamedTuple):
-    """One downloadable dataset: the file, its version and landing page (licence, citation),
-    PhysioNet's ``SHA256SUMS.txt`` of the project (checked before the file gets its name) or
-    the file's own md5, and whether to unzip it (PTB-XL is read from a folder)."""
+    """A dataset's file, version, landing page (licence, citation), PhysioNet
+    ``SHA256SUMS.txt`` or md5, and whether to unzip it."""
 
     url: str
     version: str
@@ -71,10 +67,10 @@ class DownloadError(RuntimeError):
     """The transfer itself failed (network error, HTTP error, short read, stall)."""
 
 
-def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1-MiB chunks."""
+def file_digest(path_or_file, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (a path, or a binary file object, then closed), read in chunks."""
     h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
+    with path_or_file if hasattr(path_or_file, "read") else open(path_or_file, "rb") as fh:
         for block in iter(lambda: fh.read(_CHUNK), b""):
             h.update(block)
     return h.hexdigest()
@@ -90,28 +86,22 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None,
     Parameters
     ----------
     url : str
-        ``http(s)://`` address.
-    dest : str or Path
-        Final file name; the transfer goes to ``dest + ".part"`` first.
+        ``http(s)://`` address; the transfer goes to ``dest + ".part"`` first.
     sha256, md5 : str, optional
         Expected hex digest, checked before the rename.
-    progress : bool
-        Show a ``tqdm`` progress bar.
     timeout : float
-        Seconds without (at least 1 KiB of) data after which the transfer is given up as
-        stalled; also the socket timeout. A finite number > 0.
+        Seconds without (1 KiB of) data after which the transfer is given up; also the socket
+        timeout.
     overwrite : bool
-        Download again even if ``dest`` exists (otherwise an existing ``dest`` is checked as a
-        download would be, and kept only if it passes; against a digest, a mismatch is a
-        :class:`ChecksumError` that names ``--overwrite``).
+        Download again even if ``dest`` exists (otherwise ``dest`` is checked as a download
+        would be and kept only if it passes; a digest mismatch names ``--overwrite``).
     size : int, optional
-        Expected size in bytes, when known in advance.
+        Expected size in bytes.
     verify : callable, optional
-        ``verify(path)`` raises :class:`ChecksumError` if the file is not the right one (e.g.
-        :func:`verify_sha256sums`); run on the ``.part`` file before the rename and on an
-        existing ``dest``.
+        ``verify(path)`` raises :class:`ChecksumError` for a wrong file (e.g.
+        :func:`verify_sha256sums`); run on the ``.part`` file and on an existing ``dest``.
     deadline : float, optional
-        Seconds the whole transfer may take (``None``: no limit beyond the stall check).
+        Seconds the whole transfer may take.
 
     Raises
     ------
@@ -155,8 +145,8 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None,
         part.unlink()
         raise DownloadError(f"{url}: the downloaded file {problem}; it was deleted and nothing "
                             f"was saved as {dest}; run again to download afresh")
-    if algo is not None and file_digest(part, algo) != expected.lower():
-        digest = file_digest(part, algo)
+    digest = file_digest(part, algo) if algo is not None else None
+    if digest is not None and digest != expected.lower():
         part.unlink()
         raise ChecksumError(f"{url}: {algo} of the downloaded file is {digest}, expected "
                             f"{expected}; the partial file was deleted, run again to download "
@@ -231,8 +221,8 @@ def _transfer(url: str, dest: Path, part: Path, progress: bool, timeout: float,
 
 
 def _problem(path: Path, size: int | None, verify, check_zip: bool) -> str | None:
-    """Why ``path`` is not a complete, right file (``None`` if it looks so): a size other than
-    the expected one, a zip whose directory or member CRCs fail, or ``verify`` failing."""
+    """Why ``path`` is not the complete, right file (wrong size, a failing zip CRC or
+    ``verify``), or ``None``."""
     if size is not None and path.stat().st_size != size:
         return f"it holds {path.stat().st_size} bytes instead of {size}"
     with open(path, "rb") as fh:
@@ -254,8 +244,8 @@ def _problem(path: Path, size: int | None, verify, check_zip: bool) -> str | Non
 
 
 def parse_sha256sums(text: str, source: str | None = None) -> dict[str, str]:
-    """``{relative path: sha256}`` from ``sha256sum``-style lines (``HASH  path``);
-    ``source`` (the file or URL it came from) is named in the error."""
+    """``{relative path: sha256}`` from ``sha256sum``-style lines; ``source`` (its file or URL)
+    is named in the error."""
     out = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         m = re.match(r"^([0-9a-fA-F]{64})\s+\*?(.+?)\s*$", line)
@@ -269,13 +259,10 @@ def parse_sha256sums(text: str, source: str | None = None) -> dict[str, str]:
 
 def verify_sha256sums(root: str | Path, sums: str | Path | dict, *,
                       missing: str = "raise") -> dict[str, int]:
-    """Check the files under a folder, or inside a zip (below any one top-level folder, as
-    PhysioNet's zips are laid out), against a ``SHA256SUMS.txt`` (its path, its text or
-    ``{path: sha256}``); ``missing="ignore"`` lets listed files be absent.
-
-    Returns ``{"checked": n, "missing": m}``; any mismatch (all listed), or a missing file
-    with ``missing="raise"``, is a :class:`ChecksumError`.
-    """
+    """Check the files under a folder or inside a zip (below any one top-level folder) against
+    a ``SHA256SUMS.txt`` (its path, text or ``{path: sha256}``); returns ``{"checked": n,
+    "missing": m}``. Any mismatch, or a missing file unless ``missing="ignore"``, is a
+    :class:`ChecksumError` listing them."""
     check_choice("missing", missing, ("raise", "ignore"))
     if not isinstance(sums, dict):
         is_text = isinstance(sums, str) and re.match(r"^\s*[0-9a-fA-F]{64}\s", sums)
@@ -285,25 +272,13 @@ def verify_sha256sums(root: str | Path, sums: str | Path | dict, *,
     bad, absent = [], []
     with zipfile.ZipFile(root) if root.is_file() else contextlib.nullcontext() as zf:
         if zf is not None:
-            names = set(zf.namelist())
-            some = next(iter(sums), "")
+            names, some = set(zf.namelist()), next(iter(sums), "")
             prefix = next((n[: len(n) - len(some)] for n in names
                            if n == some or n.endswith("/" + some)), "")
         for rel, want in sums.items():
-            if zf is None:
-                if not (root / rel).is_file():
-                    absent.append(rel)
-                elif file_digest(root / rel) != want:
-                    bad.append(rel)
-                continue
-            if prefix + rel not in names:
+            if not ((root / rel).is_file() if zf is None else prefix + rel in names):
                 absent.append(rel)
-                continue
-            h = hashlib.sha256()
-            with zf.open(prefix + rel) as fh:
-                for block in iter(lambda fh=fh: fh.read(_CHUNK), b""):
-                    h.update(block)
-            if h.hexdigest() != want:
+            elif file_digest(root / rel if zf is None else zf.open(prefix + rel)) != want:
                 bad.append(rel)
     problems = ([f"{len(bad)} file(s) differ from SHA256SUMS: {bad[:10]}"] if bad else []) + (
         [f"{len(absent)} listed file(s) missing: {absent[:10]}"] if absent and missing == "raise"

@@ -1,11 +1,9 @@
 """PTB-XL (Wagner et al. 2020): 21,837 ten-second 12-lead ECGs with SCP-ECG statements.
 
-:func:`load_ptbxl` reads the PhysioNet release (``ptbxl_database.csv``, ``scp_statements.csv``,
-``records100/`` or ``records500/``) or the PhysioNet/CinC Challenge 2021 copy of the same
-records (``HR00001.hea``/``.mat`` at 500 Hz, labelled from ``ptbxl_database.csv`` by
-``ecg_id``), aggregates the labels of one of the six benchmark tasks
-(:mod:`~s4d_forecast.data.ptbxl_labels`) and caches the parsed signals
-(:mod:`~s4d_forecast.data.ptbxl_cache`). :func:`ptbxl_splits` gives the benchmark's folds
+:func:`load_ptbxl` reads the PhysioNet release or the PhysioNet/CinC Challenge 2021 copy of
+the records (``HR00001.hea``/``.mat`` at 500 Hz, labelled from ``ptbxl_database.csv``),
+aggregates the labels of one of the six benchmark tasks (:mod:`.ptbxl_labels`) and caches the
+parsed signals (:mod:`.ptbxl_cache`); :func:`ptbxl_splits` gives the benchmark's folds
 1-8 / 9 / 10. The dataset card is ``datasets/ptbxl.md``.
 """
 
@@ -51,14 +49,8 @@ class PTBXLDataset:
         record of a cached load is kept).
     labels : numpy.ndarray, shape (n, n_classes), uint8
         Multi-hot targets, columns in ``classes`` order.
-    classes : tuple of str
-    folds : numpy.ndarray of int
-        ``strat_fold`` (1-10).
-    ecg_ids : numpy.ndarray of int
-    patient_ids : numpy.ndarray of float
-        ``patient_id`` where the database has it (NaN otherwise).
-    task : str
-    sampling_rate : int
+    folds, ecg_ids, patient_ids : numpy.ndarray
+        ``strat_fold`` (1-10), ``ecg_id`` and ``patient_id`` (NaN where missing).
     dropped_ecg_ids : numpy.ndarray
         Records of the load left out (no label for the task, or NaN with ``on_nan="drop"``).
     """
@@ -166,22 +158,19 @@ def load_ptbxl(root: str | os.PathLike, sampling_rate: int = 100, task: str = "a
         Label set (71 / 44 / 23 / 5 / 19 / 12 classes on the full release).
     cache : bool
         Keep the parsed signals as a memory-mapped ``.npy`` in ``cache_dir`` (default
-        ``root/.s4d_cache``); a folder that cannot be written is skipped with a warning.
+        ``root/.s4d_cache``; one that cannot be written is skipped with a warning).
     database, statements : path, optional
         ``ptbxl_database.csv`` and ``scp_statements.csv``; default: inside ``root``.
     layout : {"ptbxl", "cinc2021"}
-        ``"cinc2021"`` reads the Challenge copy (500 Hz only): the ``HRxxxxx`` files found
-        (``HR06000`` is ``ecg_id`` 6000), labelled from ``database``.
+        ``"cinc2021"``: the Challenge copy (500 Hz only; ``HR06000`` is ``ecg_id`` 6000).
     ecg_ids : sequence of int, optional
-        Load only these records, in this order (each must exist in the database and on disk).
+        Load only these records, in this order.
     class_source : {"statements", "data"}
         The task's classes as listed in ``scp_statements.csv``, or only those present among
         the loaded records (the benchmark's ``MultiLabelBinarizer``).
-    unknown_codes : {"raise", "ignore"}
-        Codes absent from ``scp_statements.csv``: error, or skipped with a warning.
-    on_nan : {"raise", "drop"}
-        Records whose signals hold NaN (WFDB invalid samples): error, or dropped with a
-        warning naming them.
+    unknown_codes, on_nan : {"raise", "ignore"}, {"raise", "drop"}
+        Codes absent from the statements, records holding NaN: error, or left out with a
+        warning.
     n_jobs : int, optional
         Worker processes for the first (uncached) read; default ``min(8, cpu_count)``.
 

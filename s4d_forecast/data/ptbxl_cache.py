@@ -1,12 +1,10 @@
 """Parsed-signal cache for PTB-XL: one memory-mapped ``.npy`` per record list and rate.
 
-Reading 21,837 WFDB records takes minutes; the cache makes every later load take seconds. It
-holds signals only (task-independent) and is keyed by a fingerprint of its sources: the record
-list in order and the name, size and modification time (ns) of every header and signal file,
-so a changed file or another record list is never served a stale cache. A cache is written
-to temporary files and renamed into place, its ``.json`` sidecar last, so an interrupted build
-is never taken for a valid cache; older caches of the same record list are removed after a
-successful build.
+Reading 21,837 WFDB records takes minutes, a cached load seconds. The cache holds signals only
+and is keyed by a fingerprint of the record list and the name, size and mtime of every source
+file, so a changed file is never served a stale cache. It is written to temporary files and
+renamed into place, its ``.json`` sidecar last, so an interrupted build is never taken for a
+valid cache; older caches of the same record list are removed after a build.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Lightning ``DataModule`` for the PTB-XL multi-label classification protocol.
-
-The benchmark's protocol (Strodthoff et al. 2021; Mehari & Strodthoff 2023): folds 1-8 / 9 /
-10, one ``StandardScaler`` fitted on the flattened training signals, random 2.5-s crops for
-training, and at evaluation overlapping 2.5-s windows (stride half a window) whose scores are
-reduced per record with the maximum.
-"""
+"""Lightning ``DataModule`` for the PTB-XL benchmark's protocol (Strodthoff et al. 2021): folds
+1-8 / 9 / 10, one scaler fitted on the flattened training signals, random 2.5-s training crops,
+and overlapping evaluation windows (stride half a window) whose scores are reduced per record
+with the maximum."""
 
 from __future__ import annotations
 
@@ -31,9 +28,8 @@ log = logging.getLogger(__name__)
 class PTBXLDataModule(SplitDataModule):
     """PTB-XL batches ``(x, y, record)`` for one benchmark task.
 
-    ``x`` is ``(B, window, 12)`` float32 (standardised), ``y`` ``(B, n_classes)`` float32
-    multi-hot, ``record`` ``(B,)`` int64: the row of the window's record in its split, for
-    :meth:`aggregate` (max over windows) at evaluation.
+    ``x`` is ``(B, window, 12)`` float32 (standardised), ``y`` ``(B, n_classes)`` multi-hot,
+    ``record`` ``(B,)`` the row of the window's record in its split (for :meth:`aggregate`).
 
     Parameters
     ----------
@@ -43,15 +39,13 @@ class PTBXLDataModule(SplitDataModule):
     sampling_rate : {100, 500}
     task : {"all", "diagnostic", "subdiagnostic", "superdiagnostic", "form", "rhythm"}
     batch_size, num_workers : int
-    crop_s : float
-        Length of training crops and evaluation windows, in seconds (2.5).
-    eval_stride_s : float, optional
-        Step between evaluation windows; default half a window (the benchmark's).
+    crop_s, eval_stride_s : float
+        Length of training crops and evaluation windows, and the step between the latter
+        (default half a window), in seconds.
     aggregate_fn : {"max", "mean"}
         Reduction of window scores per record (the benchmark uses max).
     normalize : {"global", "per_channel", "none"}
-        One scaler fitted on the flattened training signals (the benchmark's), one per
-        lead, or none.
+        One scaler for all leads (the benchmark's), one per lead, or none.
     cache, cache_dir, database, statements, layout, ecg_ids, class_source, n_jobs
         Passed to :func:`~s4d_forecast.data.ptbxl.load_ptbxl`.
     train_folds, val_folds, test_folds : sequence of int

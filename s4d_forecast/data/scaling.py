@@ -1,13 +1,11 @@
 """Standardisation fitted on training data only, saved alongside a model.
 
-:class:`SignalScaler` wraps scikit-learn's ``StandardScaler`` for arrays whose last axis is
-the channel axis (``(L, C)`` series or ``(n, L, C)`` windows): one mean and standard deviation
-per channel (``"per_channel"``, the long-horizon protocol) or over every value (``"global"``,
-PTB-XL's: one ``StandardScaler`` on the flattened training signals). It is fitted in chunks
-(``partial_fit``), so PTB-XL's 17k training records are never copied to float64 whole, and its
-state is a few arrays: :meth:`~SignalScaler.state_dict` for a Lightning checkpoint, ``.npz``
-(no pickle) with :meth:`~SignalScaler.save`. :func:`standardize_windows` is the stateless
-alternative for independent windows: each window's channels by their own statistics.
+:class:`SignalScaler` wraps scikit-learn's ``StandardScaler`` for arrays whose last axis is the
+channel axis: one mean and standard deviation per channel (``"per_channel"``) or over every
+value (``"global"``, PTB-XL's). It is fitted in chunks (``partial_fit``), so PTB-XL's training
+records are never copied to float64 whole; its state goes in a Lightning checkpoint
+(:meth:`~SignalScaler.state_dict`) or an ``.npz`` without pickle (:meth:`~SignalScaler.save`).
+:func:`standardize_windows` standardises each window's channels by their own statistics.
 """
 
 from __future__ import annotations
@@ -34,11 +32,8 @@ def _numeric(x) -> np.ndarray:
 
 
 class SignalScaler:
-    """Per-channel or global standardisation over the last axis.
-
-    Attributes ``mean_`` and ``scale_`` are ``(C,)`` float64 after :meth:`fit` (the global
-    mode repeats one value ``C`` times).
-    """
+    """Per-channel or global standardisation over the last axis; ``mean_`` and ``scale_`` are
+    ``(C,)`` float64 after :meth:`fit` (the global mode repeats one value)."""
 
     def __init__(self, mode: str = "per_channel"):
         self.mode = check_choice("mode", mode, MODES)
@@ -46,14 +41,10 @@ class SignalScaler:
         self.scale_: np.ndarray | None = None
 
     def fit(self, x) -> SignalScaler:
-        """Fit on training data ``x`` of shape ``(..., C)``.
-
-        A constant channel (zero variance) keeps ``scale_ = 1``, as scikit-learn's: it is only
-        centred, never NaN/inf, and a warning names it. Refused (``ValueError``): 1-D input
-        (no channel axis: reshape one series to ``(L, 1)``), fewer than 2 samples per
-        statistic, NaN/inf (scikit-learn would ignore NaN silently), and a variance beyond
-        float64.
-        """
+        """Fit on training data ``x`` of shape ``(..., C)``. A constant channel keeps
+        ``scale_ = 1`` (only centred; a warning names it). Refused: 1-D input, fewer than 2
+        samples per statistic, NaN/inf (scikit-learn would ignore NaN), a variance beyond
+        float64."""
         arr = _numeric(x)
         if arr.ndim < 2:
             raise ValueError(f"x has shape {arr.shape}: 1-D input has no channel axis (it would "
@@ -104,15 +95,13 @@ class SignalScaler:
         return arr * scale + mean if inverse else (arr - mean) / scale
 
     def state_dict(self) -> dict:
-        """The fitted state as plain arrays and a string."""
         if self.mean_ is None:
             raise ValueError("the scaler is not fitted; nothing to save")
         return {"mode": self.mode, "mean": self.mean_.copy(), "scale": self.scale_.copy()}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> SignalScaler:
-        """Rebuild a scaler saved by :meth:`state_dict`; a missing key, mismatched shapes, a
-        non-finite mean or a scale that is not finite and > 0 is "not a valid scaler state"."""
+        """Rebuild a scaler from :meth:`state_dict`'s output (finite means, scales > 0)."""
         try:
             obj = cls(str(state["mode"]))
             obj.mean_ = np.asarray(state["mean"], dtype=np.float64)
@@ -153,14 +142,9 @@ class SignalScaler:
 
 def standardize_windows(x, eps: float = 1e-6) -> np.ndarray:
     """Each window and channel of ``x (n, L, C)`` standardised by its own mean and std
-    (float32).
-
-    Nothing is fitted, so a test window is treated as a training window; this removes the
-    per-recording offset and gain (electrode contact, PPG amplitude) that differ between
-    patients and keeps the waveform's shape. ``eps`` (finite, > 0) floors the standard
-    deviation, so a flat channel becomes zeros. NaN/inf in ``x`` (the window would come out
-    all NaN) is a ``ValueError`` naming the first window and channel.
-    """
+    (float32): removes the per-recording offset and gain that differ between patients. ``eps``
+    floors the std (a flat channel becomes zeros); NaN/inf is refused, naming the first
+    window and channel."""
     eps = check_float("eps", eps, 0, lo_open=True)
     arr = _numeric(x)
     if arr.ndim != 3 or arr.shape[1] == 0:

@@ -1,20 +1,18 @@
 """The Jena weather series (2020, 10-minute, 21 variables) of the long-horizon benchmark.
 
-:func:`load_weather` reads the benchmark's ``weather.csv`` (``date`` column, written
-``2020-01-01 00:10:00`` or ``2020/1/1 0:10``) and darts' ``WeatherDataset`` file (``Date
-Time``, ``%d.%m.%Y %H:%M:%S``) into one layout: a ``DatetimeIndex`` named ``date`` and one
-float column per variable under its canonical name (the station's spelling; the mojibake of
-circulating copies, ``SWDR (W/m�)``, ``Âµmol``, ``°C``, is repaired).
-
-The real file is not clean: one duplicated time stamp (2020-05-12 06:00), a gap of nine
-missing steps (2020-05-29) and ``-9999`` sentinels (in ``OT``). Each defect is an error or
-handled by an explicit option, logged and recorded in a :class:`WeatherReport` (also in
-``df.attrs["load_report"]``). The benchmark used the file as it is (its 70/10/20 split counts
-rows); :data:`BENCHMARK_OPTIONS` reproduces that.
+:func:`load_weather` reads the benchmark's ``weather.csv`` (``date`` column) and darts'
+``WeatherDataset`` file (``Date Time``) into one layout: a ``DatetimeIndex`` named ``date`` and
+one float column per variable under the station's spelling (the mojibake of circulating
+copies, ``SWDR (W/m�)``, ``Âµmol``, is repaired). The real file has one duplicated time
+stamp, a gap of nine steps and ``-9999`` sentinels; each defect is an error or handled by an
+explicit option, logged and recorded in a :class:`WeatherReport` (also in
+``df.attrs["load_report"]``). :data:`BENCHMARK_OPTIONS` reads the file as the benchmark did
+(as it is: its 70/10/20 split counts rows).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -39,7 +37,6 @@ _OPTIONS = {"duplicates": ("raise", "keep", "first", "last"),
             "gaps": ("report", "raise", "reindex"), "sentinels": ("raise", "keep", "nan"),
             "unsorted": ("raise", "sort"), "nans": ("raise", "keep")}
 BENCHMARK_OPTIONS = {"duplicates": "keep", "gaps": "report", "sentinels": "keep"}
-"""Read the file exactly as the published long-horizon results did (rows as they are)."""
 
 CANONICAL = (
     "p (mbar)", "T (degC)", "Tpot (K)", "Tdew (degC)", "rh (%)", "VPmax (mbar)",
@@ -94,7 +91,6 @@ class WeatherReport:
     actions: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """Plain-dict copy (what ``df.attrs["load_report"]`` holds)."""
         return asdict(self)
 
     def summary(self) -> str:
@@ -121,12 +117,10 @@ def _read_text(path: Path, report: WeatherReport) -> pd.DataFrame:
     if b"\x00" in data:
         raise ValueError(f"{path}: not a text CSV file (it holds NUL bytes: binary data or a "
                          f"corrupt download?); {_HOWTO}")
-    for enc in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
+    for enc in ("utf-8-sig", "cp1252", "latin-1"):  # latin-1 decodes any bytes
+        with contextlib.suppress(UnicodeDecodeError):
             text = data.decode(enc)
             break
-        except UnicodeDecodeError:
-            continue
     report.encoding = enc
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # CRLF and CR-only read like LF
     try:
@@ -161,20 +155,16 @@ def load_weather(path: str | Path, *, duplicates: str = "raise", gaps: str = "re
 
     Parameters
     ----------
-    path : str or Path
-        ``weather.csv`` in either layout.
     duplicates : {"raise", "keep", "first", "last"}
         Rows sharing a time stamp: error, keep all (the benchmark does), or keep one.
     gaps : {"report", "raise", "reindex"}
         Missing 10-minute steps: log and record them, error, or insert ``NaN`` rows.
     sentinels : {"raise", "keep", "nan"}
-        Cells equal to ``sentinel_value``: error, keep (the benchmark does), or ``NaN``.
+        Cells equal to ``sentinel_value`` (-9999): error, keep (the benchmark does), or NaN.
     unsorted : {"raise", "sort"}
         Time stamps out of order: error or sort (stable).
     nans : {"raise", "keep"}
-        Empty cells in the file (not counting sentinels turned into ``NaN``).
-    sentinel_value : float
-        The missing-value code (-9999 in the station's files).
+        Empty cells in the file.
     return_report : bool
         Also return the :class:`WeatherReport`.
 
@@ -187,8 +177,8 @@ def load_weather(path: str | Path, *, duplicates: str = "raise", gaps: str = "re
     ------
     ValueError
         A missing or unreadable file, no data rows, an unnamed or repeated header column,
-        unparsable dates or values, infinite values (always refused, naming column, row and
-        time stamp), or any defect whose option is ``"raise"`` (all listed in one message).
+        unparsable dates or values, infinite values, or any defect whose option is
+        ``"raise"`` (all listed in one message), naming the file, column, row and time stamp.
     """
     actions = {"duplicates": duplicates, "gaps": gaps, "sentinels": sentinels,
                "unsorted": unsorted, "nans": nans}
@@ -315,13 +305,9 @@ class WeatherSplits(NamedTuple):
 
 def long_horizon_split_bounds(n: int, lookback: int = 0, train: float = 0.7,
                               test: float = 0.2) -> list[tuple[int, int]]:
-    """Row ranges ``[(start, stop)] * 3`` of the long-horizon benchmark's 70/10/20 split.
-
-    ``n_train = int(n * train)``, ``n_test = int(n * test)``, validation the rest (52,696 rows
-    -> 36,887 / 5,270 / 10,539). Validation and test start ``lookback`` rows before their first
-    target row, so their first window's input reaches into the previous split, as in the
-    benchmark.
-    """
+    """Row ranges ``[(start, stop)] * 3`` of the long-horizon benchmark's 70/10/20 split:
+    ``int(n * train)``, the rest, ``int(n * test)`` rows (52,696 -> 36,887 / 5,270 / 10,539);
+    validation and test start ``lookback`` rows early, as in the benchmark."""
     lookback = check_int("lookback", lookback, min=0)
     train = check_float("train", train, 0, 1, lo_open=True, hi_open=True)
     test = check_float("test", test, 0, 1, lo_open=True, hi_open=True)

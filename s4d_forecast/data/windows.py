@@ -1,13 +1,7 @@
-"""Sliding-window and random-crop ``torch`` datasets over a set of segments.
-
-A *segment* is one contiguous ``(L, C)`` series (one ECG record); windows are cut inside one
-segment only, so no window crosses a record or split boundary. An item is the window ``x``
-alone, or with ``targets`` (one per segment) ``(x, targets[segment], segment)``.
-:class:`SlidingWindowDataset` enumerates every window at a fixed stride (PTB-XL's overlapping
-evaluation windows, reduced per record with :func:`aggregate_windows`);
-:class:`RandomCropDataset` draws one random window per item (training crops) from torch's RNG,
-which each ``DataLoader`` worker seeds differently. Segments too short for one window yield
-none; they are counted, logged and listed in ``skipped``.
+"""Sliding-window and random-crop ``torch`` datasets over segments (contiguous ``(L, C)``
+series, e.g. ECG records): no window crosses a segment. An item is the window ``x``, or with
+``targets`` (one per segment) ``(x, targets[segment], segment)``. Segments too short for one
+window are counted, logged and listed in ``skipped``.
 """
 
 from __future__ import annotations
@@ -57,12 +51,9 @@ class _Windows(Dataset):
 
 
 class SlidingWindowDataset(_Windows):
-    """Every window of ``window`` samples at ``stride`` inside each segment.
-
-    ``segments`` is one ``(L, C)`` series, an ``(n, L, C)`` batch of equal-length records or a
-    list of ``(L_i, C)`` arrays; ``targets`` (optional) one target per segment. ``index`` holds
-    the ``(segment, start)`` of every window, ``segment_ids`` its first column.
-    """
+    """Every window of ``window`` samples at ``stride`` inside each segment (one ``(L, C)``
+    series, an ``(n, L, C)`` array or a list of ``(L_i, C)`` arrays); ``index`` holds each
+    window's ``(segment, start)``, ``segment_ids`` its first column."""
 
     def __init__(self, segments, window: int, stride: int = 1, targets=None):
         super().__init__(segments, window, targets)
@@ -83,7 +74,7 @@ class SlidingWindowDataset(_Windows):
 
 
 class RandomCropDataset(_Windows):
-    """One uniformly random window per item, one item per usable segment and epoch."""
+    """One uniformly random window (torch's RNG) per item, one item per usable segment."""
 
     def __len__(self) -> int:
         return len(self.usable)
@@ -96,12 +87,9 @@ class RandomCropDataset(_Windows):
 
 def aggregate_windows(values, segment_ids, n_segments: int | None = None,
                       reduce: str = "max") -> np.ndarray:
-    """Per-window outputs ``(n_windows, ...)`` reduced to one row per segment (PTB-XL: max).
-
-    ``segment_ids`` (``(n_windows,)`` integers, ``SlidingWindowDataset.segment_ids``) say
-    which segment each window belongs to; ``n_segments`` rows are returned (default
-    ``max(segment_ids) + 1``), and every segment must have a window.
-    """
+    """Per-window outputs ``(n_windows, ...)`` reduced to one row per segment (PTB-XL: max)
+    by ``segment_ids`` (``SlidingWindowDataset.segment_ids``); every one of the
+    ``n_segments`` (default ``max(segment_ids) + 1``) must have a window."""
     check_choice("reduce", reduce, ("max", "mean"))
     v = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values)
     raw = np.asarray(segment_ids.detach().cpu() if hasattr(segment_ids, "detach")

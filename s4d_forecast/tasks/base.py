@@ -27,14 +27,12 @@ class EncoderTask(pl.LightningModule):
     """``S4DEncoder`` with pooling and a linear head, trained with AdamW on SSM param groups.
 
     Subclasses define the loss (``_loss``), the metrics (``_evaluate``) and the predictions
-    file (``_frame``); they pass their encoder and optimiser options on by keyword
-    (``super().__init__(d_output=..., **EncoderTask.options(locals()))``) and call
-    ``self.save_hyperparameters()`` after ``super().__init__`` (the optimiser reads
-    ``lr``, ``weight_decay``, ``ssm_lr`` and the schedule options from ``hparams``).
-
-    Validation and test steps keep ``_loss``'s outputs per stage; at the epoch end they are
-    concatenated over batches and DDP ranks (``_collect``), scored (``_evaluate``) and, for
-    test and predict, written by rank zero to ``test_predictions.csv`` / ``predictions.csv``.
+    file (``_frame``), pass their options on with
+    ``super().__init__(d_output=..., **EncoderTask.options(locals()))`` and then call
+    ``self.save_hyperparameters()`` (the optimiser reads its options from ``hparams``).
+    Validation and test keep ``_loss``'s outputs; at the epoch end they are concatenated over
+    batches and DDP ranks (``_collect``), scored and, for test and predict, written by rank
+    zero to ``test_predictions.csv`` / ``predictions.csv``.
 
     Parameters
     ----------
@@ -83,9 +81,7 @@ class EncoderTask(pl.LightningModule):
         if predictions_dir is not None and not isinstance(predictions_dir, (str, os.PathLike)):
             raise ValueError(f"`predictions_dir` must be a folder path or None, got "
                              f"{predictions_dir!r}.")
-        # subclasses call save_hyperparameters() so that the checkpoint holds their own
-        # __init__ arguments (LightningCLI re-instantiates them from it)
-        self.d_model = d_model
+        self.d_model = d_model  # subclasses save their own arguments (save_hyperparameters)
         self.encoder = S4DEncoder(d_input, d_model=d_model, n_layers=n_layers, d_state=d_state,
                                   init=init, disc=disc, bidirectional=bidirectional,
                                   prenorm=prenorm, dropout=dropout, pool=pool,
@@ -97,20 +93,17 @@ class EncoderTask(pl.LightningModule):
 
     @classmethod
     def options(cls, values: dict) -> dict:
-        """The entries of ``values`` (a subclass's ``locals()``) that :class:`EncoderTask`
-        takes, to pass on by keyword: the subclasses keep flat, documented signatures (the
-        configs' ``model.init_args``) without restating the base's argument order."""
+        """The entries of ``values`` (a subclass's ``locals()``) that :class:`EncoderTask` takes,
+        so the subclasses keep flat, documented signatures (the configs' ``init_args``)."""
         names = inspect.signature(EncoderTask.__init__).parameters
         return {k: values[k] for k in names if k not in ("self", "d_output") and k in values}
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path, *args, **kwargs):
-        """Lightning's loader, after allowing the numeric numpy arrays that the DataModules'
-        scalers leave in the checkpoint (:mod:`s4d_forecast.tasks.checkpoints`)."""
+        """Lightning's loader, after allowing the numpy arrays of the DataModules' scalers."""
         allow_numpy_arrays()
         return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
-    # ------------------------------------------------------------------ model
     def _build_head(self, d_output: int) -> None:
         self.head = nn.Linear(self.d_model, check_int("d_output", d_output, min=1))
 
@@ -121,7 +114,6 @@ class EncoderTask(pl.LightningModule):
                                "outside a Trainer")
         return self.head(self.encoder(x)).float()
 
-    # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
         hp = self.hparams
         groups = ssm_param_groups(self, hp.lr, hp.weight_decay, hp.ssm_lr)
@@ -131,14 +123,12 @@ class EncoderTask(pl.LightningModule):
                                 gamma=hp.gamma, min_lr_ratio=hp.min_lr_ratio)
         return {"optimizer": opt, "lr_scheduler": sched}
 
-    # ------------------------------------------------------------------ what subclasses define
     def _loss(self, batch) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """``(loss, outputs kept for the epoch end)`` of one batch."""
         raise NotImplementedError
 
     def _evaluate(self, stage: str) -> tuple[np.ndarray, ...] | None:
-        """Log the metrics of ``stage`` from ``_collect(stage)``; return what ``_frame``
-        writes (``None`` when nothing was collected)."""
+        """Log ``stage``'s metrics from ``_collect(stage)``; return what ``_frame`` writes."""
         raise NotImplementedError
 
     def _predicted(self) -> tuple[np.ndarray, ...] | None:
@@ -149,7 +139,6 @@ class EncoderTask(pl.LightningModule):
         """The predictions file's rows."""
         raise NotImplementedError
 
-    # ------------------------------------------------------------------ steps
     def training_step(self, batch, batch_idx):
         loss, _ = self._loss(batch)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
@@ -179,7 +168,6 @@ class EncoderTask(pl.LightningModule):
         if got is not None and self.trainer.is_global_zero:
             self._write("predictions.csv", self._frame(*got))
 
-    # ------------------------------------------------------------------ outputs
     def _keep(self, stage: str, *tensors: torch.Tensor) -> None:
         """Keep one batch's outputs of ``stage`` until its epoch end."""
         self._outputs.setdefault(stage, []).append(tuple(t.detach() for t in tensors))
@@ -190,19 +178,14 @@ class EncoderTask(pl.LightningModule):
         outs = self._outputs.pop(stage, [])
         if not outs:
             return None
-        parts = (self._gather(torch.cat(column)) for column in zip(*outs))
+        parts = [torch.cat(column) for column in zip(*outs)]
+        if self.trainer is not None and self.trainer.world_size > 1:
+            parts = [self.all_gather(t).reshape(-1, *t.shape[1:]) for t in parts]
         return tuple((t.float() if t.is_floating_point() else t).cpu().numpy() for t in parts)
-
-    def _gather(self, t: torch.Tensor) -> torch.Tensor:
-        """Concatenate ``t`` over DDP ranks (a no-op in one process)."""
-        if self.trainer is None or self.trainer.world_size == 1:
-            return t
-        g = self.all_gather(t)
-        return g.reshape(-1, *t.shape[1:])
 
     def _write(self, name: str, frame: pd.DataFrame) -> None:
         """Write ``frame`` to ``predictions_dir`` (default the trainer's root) / ``name``,
-        atomically: an earlier file stays whole until the new one is complete."""
+        atomically (an earlier file stays whole until the new one is complete)."""
         root = self.hparams.predictions_dir or self.trainer.default_root_dir
         path = Path(root) / name
         path.parent.mkdir(parents=True, exist_ok=True)

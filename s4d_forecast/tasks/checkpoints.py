@@ -1,12 +1,8 @@
-"""Let ``torch.load(weights_only=True)`` (Lightning's default with torch >= 2.6) read the
-DataModules' fitted scalers, which are saved as plain numpy arrays.
-
-Called where the tasks load checkpoints, not at import: by ``TaskCLI`` before it builds the
-trainer (``--ckpt_path``, ``--auto_resume``, ``--test_after_fit``) and by
-:meth:`EncoderTask.load_from_checkpoint <s4d_forecast.tasks.base.EncoderTask.load_from_checkpoint>`.
-Code that calls ``torch.load`` on a task checkpoint itself calls :func:`allow_numpy_arrays`
-first. It changes torch's process-wide safe-globals list (numeric arrays only; object arrays
-and arbitrary classes are still refused) and is idempotent.
+"""Let ``torch.load(weights_only=True)`` (Lightning's default) read the DataModules' fitted
+scalers, saved as numpy arrays: ``TaskCLI`` and ``EncoderTask.load_from_checkpoint`` call
+:func:`allow_numpy_arrays` (code calling ``torch.load`` on a task checkpoint calls it first).
+It adds numeric arrays only to torch's process-wide safe globals (object arrays and arbitrary
+classes are still refused) and is idempotent.
 """
 
 from __future__ import annotations

@@ -17,12 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def _auc_on_defined_classes(y_true: np.ndarray, y_score: np.ndarray) -> tuple[float, int]:
-    """Macro AUC over the classes with both a positive and a negative record.
-
-    On the full PTB-XL test fold every class qualifies and this is exactly
-    :func:`~s4d_forecast.metrics.macro_auc`; on small loads the classes left out are counted
-    (second return value) and logged, never silently dropped.
-    """
+    """``(macro AUC, n)`` over the ``n`` classes with both a positive and a negative record
+    (on the full PTB-XL test fold all of them); the caller logs the classes left out."""
     pos = y_true.sum(axis=0)
     ok = (pos > 0) & (pos < len(y_true))
     if not ok.any():
@@ -73,7 +69,6 @@ class ECGClassificationTask(EncoderTask):
             self._build_head(int(dm.n_classes))
             self.hparams.n_classes = int(dm.n_classes)
 
-    # ------------------------------------------------------------------ steps
     def _loss(self, batch):
         x, y, rec = batch
         logits = self(x)
@@ -86,7 +81,6 @@ class ECGClassificationTask(EncoderTask):
         self._keep("predict", probs, rec)
         return probs
 
-    # ------------------------------------------------------------------ epoch ends
     def _evaluate(self, stage: str) -> tuple[np.ndarray, np.ndarray] | None:
         got = self._collect(stage)
         if got is None or self.trainer.sanity_checking:

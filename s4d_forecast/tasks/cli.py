@@ -1,19 +1,11 @@
-"""``s4d-forecast fit|validate|test|predict``: the Lightning tasks on config files.
-
-Each subcommand forwards its arguments to :class:`~s4d_forecast.tasks.lightning_cli.TaskCLI`
-(LightningCLI/jsonargparse), e.g.::
+"""``s4d-forecast fit|validate|test|predict``: the Lightning tasks on config files, each
+forwarding its arguments to :class:`~s4d_forecast.tasks.lightning_cli.TaskCLI`, e.g.::
 
     s4d-forecast fit --config s4d_forecast/configs/bidmc/rr.yaml --data.root bidmc_csv.zip
     s4d-forecast test --config run/config.yaml --ckpt_path last --overwrite
-    s4d-forecast fit --config ... --print_config
 
 and ``s4d-forecast cv`` (:mod:`s4d_forecast.tasks.cross_validation`), which runs ``fit`` and
 ``predict`` once per patient fold.
-
-``fit`` needs a new or empty ``--trainer.default_root_dir`` unless it resumes the run there
-(``--auto_resume true``, ``--ckpt_path last``) or ``--overwrite`` is given; ``validate``,
-``test`` and ``predict`` need ``--ckpt_path FILE|last|best``, and ``test``/``predict`` keep
-an existing ``test_predictions.csv`` / ``predictions.csv`` unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -33,8 +25,7 @@ _HELP = {
 def register(subparsers) -> None:
     """Add the four LightningCLI subcommands to the ``s4d-forecast`` parser."""
     for name, text in _HELP.items():
-        # no option of its own ("+" prefix): every argument, "--config" included, is left
-        # for LightningCLI, which also answers --help and --print_config
+        # no option of its own ("+" prefix): LightningCLI gets every argument, --help too
         p = subparsers.add_parser(name, add_help=False, help=text, description=text,
                                   prefix_chars="+")
         p.add_argument("cli_args", nargs=argparse.REMAINDER, metavar="ARGS")

@@ -1,21 +1,15 @@
 """Patient-fold cross-validation of a regression task, and the fold ensemble it yields.
 
-A patient-held-out split of BIDMC has 8 validation and 8 test patients, too few to choose on
-(on RR, the recipe best on the validation patients was worst on the test patients).
-Cross-validation over the records outside the test split uses every one for validation once:
-
-1. the records outside the (fixed) test split are dealt into ``K`` folds of whole records;
-2. for each fold ``k`` the task is trained on the other ``K - 1`` folds, with early stopping
-   and checkpoint choice on fold ``k`` (``s4d-forecast fit ... --data.fold k``), then its
-   best checkpoint predicts fold ``k`` (out-of-fold predictions) and the test split;
-3. the test prediction is the mean of the ``K`` fold models (a fold ensemble), and a
-   shrinkage toward the mean target, ``m + alpha * (p - m)`` with ``alpha`` in ``[0, 1]``, is
-   fitted on the out-of-fold predictions alone (least squares). ``alpha`` near 0 says the
-   models do not transfer to new patients; the test split is never used to choose it.
-
-``s4d-forecast cv`` runs this on any config whose DataModule takes ``n_folds``/``fold``
-(:class:`~s4d_forecast.data.bidmc_datamodule.BIDMCDataModule`) and whose task writes
-``target``/``prediction`` columns (:class:`~s4d_forecast.tasks.regression.VitalSignRegressionTask`).
+A patient-held-out split of BIDMC has 8 validation and 8 test patients, too few to choose on.
+Here the records outside the fixed test split are dealt into ``K`` folds of whole records;
+for each fold ``k`` the task is trained on the others with early stopping and checkpoint
+choice on fold ``k`` (``s4d-forecast fit ... --data.fold k``), and its best checkpoint
+predicts fold ``k`` (out of fold) and the test split. The test prediction is the mean of the
+``K`` fold models, and a shrinkage toward the mean target, ``m + alpha * (p - m)`` with
+``alpha`` in ``[0, 1]``, is fitted on the out-of-fold predictions alone (``alpha`` near 0: the
+models do not transfer to new patients). ``s4d-forecast cv`` runs this on any config whose
+DataModule takes ``n_folds``/``fold`` and whose task writes ``target``/``prediction``
+columns (``BIDMCDataModule``, ``VitalSignRegressionTask``).
 """
 
 from __future__ import annotations
@@ -65,17 +59,16 @@ def combine_folds(oof: pd.DataFrame, test: Sequence[pd.DataFrame]) -> tuple[dict
     Parameters
     ----------
     oof : DataFrame
-        Out-of-fold predictions: columns ``fold``, ``target``, ``prediction`` (every window
-        outside the test split, predicted by the one model that did not train on it).
+        Out-of-fold predictions (``fold``, ``target``, ``prediction``) of every window
+        outside the test split, each by the one model that did not train on it.
     test : sequence of DataFrame
-        Each fold model's test predictions (``target``, ``prediction``), the same windows
-        in the same order.
+        Each fold model's test predictions (``target``, ``prediction``), same windows in order.
 
     Returns
     -------
     summary : dict
-        RMSEs (per fold, out-of-fold, test of each fold model, of the ensemble, of the shrunk
-        ensemble, of predicting the mean) and ``alpha``, ``mean``.
+        RMSEs (per fold, out of fold, on test of each fold model, the ensemble, the shrunk
+        ensemble and the mean) and ``alpha``, ``mean``.
     frame : DataFrame
         Test windows: ``target``, ``ensemble``, ``shrunk`` and one ``fold_k`` column each.
     """
@@ -107,24 +100,15 @@ def combine_folds(oof: pd.DataFrame, test: Sequence[pd.DataFrame]) -> tuple[dict
                          "test_rmse": _rmse(y_test, preds[i])})
     fold_test = np.array([f["test_rmse"] for f in per_fold])
     summary = {
-        "folds": per_fold,
-        "mean": mean,
-        "alpha": alpha,
-        "oof_rmse": _rmse(y_oof, p_oof),
+        "folds": per_fold, "mean": mean, "alpha": alpha, "oof_rmse": _rmse(y_oof, p_oof),
         "oof_rmse_shrunk": _rmse(y_oof, mean + alpha * (p_oof - mean)),
-        "oof_rmse_mean": _rmse(y_oof, mean),
-        "test_rmse_fold_mean": float(fold_test.mean()),
+        "oof_rmse_mean": _rmse(y_oof, mean), "test_rmse_fold_mean": float(fold_test.mean()),
         "test_rmse_fold_std": float(fold_test.std(ddof=1)) if len(fold_test) > 1 else 0.0,
-        "test_rmse_ensemble": _rmse(y_test, ensemble),
-        "test_rmse_shrunk": _rmse(y_test, shrunk),
-        "test_rmse_mean": _rmse(y_test, mean),
-        "n_oof": len(y_oof),
-        "n_test": len(y_test),
-    }
+        "test_rmse_ensemble": _rmse(y_test, ensemble), "test_rmse_shrunk": _rmse(y_test, shrunk),
+        "test_rmse_mean": _rmse(y_test, mean), "n_oof": len(y_oof), "n_test": len(y_test)}
     frame = pd.DataFrame({"window": np.arange(len(y_test)), "target": y_test,
-                          "ensemble": ensemble, "shrunk": shrunk})
-    for i in range(len(test)):
-        frame[f"fold_{i}"] = preds[i]
+                          "ensemble": ensemble, "shrunk": shrunk,
+                          **{f"fold_{i}": preds[i] for i in range(len(test))}})
     return summary, frame
 
 
@@ -155,12 +139,9 @@ def _best_checkpoint(fold_dir: Path) -> Path:
         others = sorted(p.name for p in folder.glob("*.ckpt"))
         raise FoldFailed(
             f"fit of {fold_dir.name} ended without a best checkpoint: no best-*.ckpt in "
-            f"{folder} (it holds {others or 'no checkpoint'}), so no validation ran (or "
-            "none gave a finite val/rmse) before training stopped; allow more "
-            "--trainer.max_steps, or validate sooner with a smaller "
-            "--trainer.val_check_interval, and run again with --reuse (or into a new "
-            "--output)"
-        )
+            f"{folder} (it holds {others or 'no checkpoint'}), so no validation ran (or none "
+            "gave a finite val/rmse) before training stopped; allow more --trainer.max_steps "
+            "or a smaller --trainer.val_check_interval, and run again with --reuse")
     if len(found) != 1:
         raise FoldFailed(f"expected one best-*.ckpt in {folder}, found "
                          f"{[p.name for p in found]}")
@@ -168,8 +149,8 @@ def _best_checkpoint(fold_dir: Path) -> Path:
 
 
 def _portable(args: Sequence[str]) -> list[str]:
-    """``args`` with the fold folder (the ``--trainer.default_root_dir`` value) written as
-    ``<fold_dir>``, so a moved or renamed ``output`` folder still matches its folds."""
+    """``args`` with the fold folder (``--trainer.default_root_dir``'s value) as
+    ``<fold_dir>``, so a moved ``output`` folder still matches its folds."""
     args = list(args)
     if "--trainer.default_root_dir" not in args[:-1]:
         return args
@@ -179,8 +160,8 @@ def _portable(args: Sequence[str]) -> list[str]:
 
 
 def _finished_with(done: Path, args: list[str]) -> bool:
-    """Whether the fold's ``fold_args.json`` says it finished with ``args`` (a damaged file
-    is named in a warning and the fold runs again)."""
+    """Whether ``fold_args.json`` says the fold finished with ``args`` (a damaged file is
+    named in a warning and the fold runs again)."""
     if not done.is_file():
         return False
     try:
@@ -199,25 +180,21 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
     Parameters
     ----------
     config : path
-        A LightningCLI config (e.g. ``s4d_forecast/configs/bidmc/rr_cpu.yaml``);
-        ``--data.scheme patient`` is added, then ``cli_args``.
+        A LightningCLI config (e.g. ``s4d_forecast/configs/bidmc/rr_cpu.yaml``); each fold
+        adds ``--data.scheme patient``, then ``cli_args`` (e.g. ``--data.root``).
     n_folds : int
         Folds of the records outside the test split (at least 2).
     output : path
-        A new (or empty) folder: ``fold_k/`` per fold (checkpoints, ``test_predictions.csv``,
+        A new or empty folder: ``fold_k/`` per fold (checkpoints, ``test_predictions.csv``,
         ``val/predictions.csv``), ``oof_predictions.csv``, ``test_predictions.csv``,
         ``cv_summary.json`` and ``cv_summary.md``.
-    cli_args : sequence of str
-        More LightningCLI options for every fold (``--data.root``, ``--trainer.max_steps``).
     reuse : bool
         Allow a non-empty ``output``: folds that finished with the same options are kept
-        (paths inside ``output`` compared relative to it, so a moved folder still counts),
-        an interrupted one resumes from its ``last.ckpt``. A fold that fails before saving
-        any checkpoint has its folder removed (and ``output`` too, if this call created it
-        and it is left empty), so the corrected command is not refused as "not empty".
+        (also in a moved folder), an interrupted one resumes from its ``last.ckpt``. A fold
+        failing before any checkpoint leaves nothing behind (nor an ``output`` it created).
     run : callable, optional
-        Runs one LightningCLI command (``[subcommand, options...]``) and returns its exit
-        code; default :func:`~s4d_forecast.tasks.lightning_cli.run_cli`.
+        Runs one LightningCLI command (``[subcommand, options...]``), returns its exit code;
+        default :func:`~s4d_forecast.tasks.lightning_cli.run_cli`.
 
     Returns
     -------

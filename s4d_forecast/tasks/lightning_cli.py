@@ -26,10 +26,8 @@ from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
 
 log = logging.getLogger(__name__)
 
-# the file each subcommand writes next to its run (EncoderTask._write)
-OUTPUT_CSV = {"test": "test_predictions.csv", "predict": "predictions.csv"}
-# model options that may differ from a checkpoint's: where the predictions go
-_FREE_MODEL_OPTIONS = ("predictions_dir",)
+OUTPUT_CSV = {"test": "test_predictions.csv", "predict": "predictions.csv"}  # EncoderTask._write
+_FREE_MODEL_OPTIONS = ("predictions_dir",)  # may differ from the checkpoint's
 
 
 class ConfigError(ValueError):
@@ -39,27 +37,18 @@ class ConfigError(ValueError):
 class TaskCLI(LightningCLI):
     """LightningCLI over any :class:`EncoderTask` and any ``LightningDataModule``.
 
-    Adds ``--checkpoint.*`` (the best checkpoint by ``checkpoint.monitor`` in
-    ``<default_root_dir>/checkpoints``, beside a ``last.ckpt`` rewritten every epoch),
-    ``--early_stopping.*`` (:class:`ResumableEarlyStopping`), ``--auto_resume`` (``fit``
-    continues from ``last.ckpt`` when there is one; ``--ckpt_path last`` asks for it),
-    ``--test_after_fit`` and ``--overwrite``, and to every trainer the
+    Adds ``--checkpoint.*`` (the best checkpoint in ``<default_root_dir>/checkpoints``, beside
+    a ``last.ckpt`` rewritten every epoch), ``--early_stopping.*``, ``--auto_resume`` (``fit``
+    continues from ``last.ckpt``), ``--test_after_fit``, ``--overwrite``, and the callbacks
     :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` and
-    :class:`~s4d_forecast.callbacks.RandomStateCheckpoint` callbacks.
-
-    Each refusal below is one ``error:`` line (exit code 2), before anything is built:
-
-    - earlier results are kept: ``fit`` needs a new or empty run folder unless it continues
-      the run there or ``--overwrite`` is given (the earlier checkpoints are then deleted);
-      ``test``/``predict`` keep an existing ``test_predictions.csv``/``predictions.csv``;
-    - ``validate``/``test``/``predict`` need ``--ckpt_path`` (a file, ``last`` or ``best``),
-      which is read first: a damaged file, one that is not a checkpoint, one saved before any
-      training step, or a ``--model.*`` option that differs from the checkpoint's (the model
-      is rebuilt from its hyperparameters; ``--model.predictions_dir`` may differ);
-    - nothing is scored or saved from a model that never trained: limits that train nothing
-      (``max_epochs``/``max_steps``/``limit_train_batches`` 0) are refused, and a fit that
-      ended without an optimiser step fails without testing;
-    - a model whose weights and optimiser state alone exceed the available memory.
+    :class:`~s4d_forecast.callbacks.RandomStateCheckpoint`. Refused in one ``error:`` line
+    (exit code 2) before anything is built: a ``fit`` into a non-empty run folder it does not
+    continue (unless ``--overwrite``, which deletes the earlier checkpoints); ``test``/
+    ``predict`` over an existing predictions file; ``validate``/``test``/``predict`` without
+    ``--ckpt_path`` (a file, ``last`` or ``best``), with a damaged checkpoint, one saved before
+    any training step, or a ``--model.*`` option differing from it (``predictions_dir`` may);
+    limits that train nothing; a model whose weights and optimiser state exceed the memory. A
+    fit that ended without an optimiser step fails without testing.
     """
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -121,8 +110,7 @@ class TaskCLI(LightningCLI):
         cfg["overwrite"] = False  # the saved config.yaml does not carry the permission
 
     def _check_limits(self, cfg) -> None:
-        """The trainer's limits: integers >= -1 (-1: none), and for ``fit`` none that trains
-        nothing."""
+        """Integers >= -1 (-1: none), and for ``fit`` none that trains nothing."""
         trainer = cfg.trainer
         try:
             for key in ("max_epochs", "max_steps"):
@@ -137,7 +125,6 @@ class TaskCLI(LightningCLI):
             raise ConfigError(f"{', '.join(zero)} trains nothing: a fit must take at least one "
                               "optimiser step before anything is tested or saved as a result")
 
-    # ------------------------------------------------------------------ checkpoints
     def _resolve_checkpoint(self) -> None:
         """Turn ``--ckpt_path`` (or ``--auto_resume``) into a checkpoint file, read it, check
         it against the ``--model.*`` options given, and take its hyperparameters."""
@@ -191,14 +178,10 @@ class TaskCLI(LightningCLI):
     def _given_model_options(self) -> dict:
         """``--model.NAME`` options given on the command line, with their parsed values."""
         init = getattr(self._cfg().get("model"), "init_args", None) or {}
-        names = set()
-        for arg in getattr(self, "_argv", []):
-            m = re.match(r"--model\.(?:init_args\.)?(\w+)(?:=|$)", arg)
-            if m:
-                names.add(m.group(1))
+        names = {m.group(1) for a in getattr(self, "_argv", [])
+                 if (m := re.match(r"--model\.(?:init_args\.)?(\w+)(?:=|$)", a))}
         return {n: init[n] for n in names if n in init}
 
-    # ------------------------------------------------------------------ earlier results
     def _check_outputs(self, cfg) -> None:
         """Refuse to overwrite an earlier run or earlier predictions without --overwrite."""
         overwrite = bool(cfg.get("overwrite"))
@@ -248,8 +231,9 @@ class TaskCLI(LightningCLI):
         except (ValueError, TypeError, FileNotFoundError, MisconfigurationException) as err:
             raise ConfigError(f"invalid configuration: {_clean(str(err))}") from err
         cfg = self._cfg()
-        self.trainer.callbacks += [NonFiniteLossGuard(), RandomStateCheckpoint()]
-        self.trainer.callbacks.append(last_checkpoint(cfg.checkpoint.dirpath))
+        self.trainer.callbacks += [NonFiniteLossGuard(), RandomStateCheckpoint(), ModelCheckpoint(
+            dirpath=cfg.checkpoint.dirpath, filename="last", monitor=None, save_top_k=1,
+            enable_version_counter=False)]  # last.ckpt, rewritten every epoch
         root = getattr(self.datamodule, "root", None)
         if root is not None and not Path(root).exists():
             raise ConfigError(f"invalid configuration: data.root={str(root)!r} does not exist")
@@ -289,27 +273,14 @@ class TaskCLI(LightningCLI):
 
 
 class ResumableEarlyStopping(EarlyStopping):
-    """``EarlyStopping`` that lets a resumed fit replay the checkpoint's epoch end.
-
-    A step-based fit (``max_steps``, ``max_epochs: -1``) resumed from a ``last.ckpt`` written
-    at a training epoch's end runs that epoch's ``on_train_epoch_end`` again before any
-    validation; with ``val_check_interval: 1.0`` early stopping checks there, where the
-    metrics (not kept in checkpoints) are missing and Lightning's strict check would stop the
-    fit. That check already ran before the checkpoint was written, so it is skipped.
-    """
+    """``EarlyStopping`` that lets a resumed fit replay the checkpoint's epoch end: a
+    step-based fit resumed from a ``last.ckpt`` written at a training epoch's end runs that
+    ``on_train_epoch_end`` again, where the metrics (not kept in checkpoints) are missing and
+    Lightning's strict check would stop the fit; that check ran before the checkpoint."""
 
     def _run_early_stopping_check(self, trainer) -> None:
-        if trainer.fit_loop.restarting and self.monitor not in trainer.callback_metrics:
-            log.debug("early stopping: %s not logged yet in the replayed epoch end of a "
-                      "resumed fit; the check ran before the checkpoint", self.monitor)
-            return
-        super()._run_early_stopping_check(trainer)
-
-
-def last_checkpoint(dirpath: str) -> ModelCheckpoint:
-    """A ``ModelCheckpoint`` that rewrites ``dirpath/last.ckpt`` after every epoch."""
-    return ModelCheckpoint(dirpath=dirpath, filename="last", monitor=None, save_top_k=1,
-                           enable_version_counter=False)
+        if not (trainer.fit_loop.restarting and self.monitor not in trainer.callback_metrics):
+            super()._run_early_stopping_check(trainer)
 
 
 def _find_checkpoint(ckpt_path: str, dirpath: Path) -> str:
@@ -411,11 +382,8 @@ def _check_folder_option(name: str, value) -> None:
 
 def _model_option(cfg, name: str):
     model = cfg.get("model")
-    for part in ("dict_kwargs", "init_args"):
-        values = getattr(model, part, None) or {}
-        if name in values:
-            return values[name]
-    return None
+    return next((v[name] for part in ("dict_kwargs", "init_args")
+                 if name in (v := getattr(model, part, None) or {})), None)
 
 
 def _predictions_folder(cfg) -> Path:
@@ -440,14 +408,9 @@ def _plain(value):
 
 def _option_values(argv: Sequence[str], names: Sequence[str]) -> list[str]:
     """The values given to the options ``names`` in ``argv`` (``--x v`` and ``--x=v``)."""
-    found = []
-    for i, arg in enumerate(argv):
-        for name in names:
-            if arg == name and i + 1 < len(argv):
-                found.append(argv[i + 1])
-            elif arg.startswith(name + "="):
-                found.append(arg[len(name) + 1:])
-    return found
+    return [argv[i + 1] if arg == name else arg[len(name) + 1:] for i, arg in enumerate(argv)
+            for name in names if (arg == name and i + 1 < len(argv))
+            or arg.startswith(name + "=")]
 
 
 def _check_config_file(path: str) -> None:
@@ -488,13 +451,9 @@ def _clean(message: str) -> str:
 
 
 def run_cli(argv: Sequence[str]) -> int:
-    """Run ``TaskCLI`` on ``argv`` (``[subcommand, options...]``); returns an exit code.
-
-    Configuration errors are printed as one ``error:`` line (exit code 2), as jsonargparse
-    does for parse errors.
-    """
-    # sys.argv is left as is (DDP re-launches it), so LightningCLI would warn that args
-    # and sys.argv are both given
+    """Run ``TaskCLI`` on ``argv`` (``[subcommand, options...]``); returns an exit code
+    (configuration errors: one ``error:`` line, exit code 2, as jsonargparse's)."""
+    # sys.argv is left as is (DDP re-launches it): LightningCLI would warn about both
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     tune_cpu_allocator()  # training-sized blocks stay in the heap (see s4d_forecast.allocator)
     try:

@@ -56,7 +56,6 @@ class VitalSignRegressionTask(EncoderTask):
         self.register_buffer("target_mean", torch.zeros(()))
         self.register_buffer("target_std", torch.ones(()))
 
-    # ------------------------------------------------------------------ target scale
     def setup(self, stage: str) -> None:
         if stage != "fit" or not self.hparams.standardize_target:
             return
@@ -86,7 +85,6 @@ class VitalSignRegressionTask(EncoderTask):
         self._keep("predict", pred, y)
         return pred
 
-    # ------------------------------------------------------------------ epoch ends
     def _evaluate(self, stage: str) -> tuple[np.ndarray, np.ndarray] | None:
         got = self._collect(stage)
         if got is None:
