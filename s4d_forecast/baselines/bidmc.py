@@ -1,40 +1,22 @@
-"""Signal-processing baselines for BIDMC32 HR / RR / SpO2, scored on the models' test windows.
+"""Signal-processing baselines for BIDMC32 HR / RR / SpO2, scored on the models' test windows
+(the training pipeline's windows, targets and splits), beside the S4D runs' ``test/rmse``.
 
-The windows, their targets and the splits are those of the training pipeline
-(:func:`~s4d_forecast.data.bidmc.make_bidmc_windows`,
-:func:`~s4d_forecast.data.bidmc.bidmc_splits`), so the numbers sit beside the S4D runs'
-``test/rmse`` on exactly the same windows.
-
-Estimators
-----------
-Heart rate (``HR``, beats/min)
-    R-peaks of ECG lead II detected in each 32-s window alone with ``wfdb``'s XQRS
-    (:func:`wfdb.processing.xqrs_detect`). Every R-R interval gives an instantaneous rate
-    ``60 / RR`` (intervals outside 30-220 beats/min are ignored, as
-    :func:`wfdb.processing.calc_hr` bounds them). The target is the mean of the monitor's 1-Hz
-    HR rows at seconds ``0, 1, ..., 31`` of the window, so the estimate is built the same way:
-    the instantaneous rate in force at each of those 32 seconds (the R-R interval that
-    contains it; the first or last interval before the first or after the last peak),
-    averaged.
-Breathing rate (``RR``, breaths/min)
-    Karlen et al.'s PPG estimator (W. Karlen, S. Raman, J. M. Ansermino, G. A. Dumont,
-    "Multiparameter respiratory rate estimation from the photoplethysmogram", IEEE Trans.
-    Biomed. Eng. 60(7):1946-1953, 2013), which was designed for 32-s windows: three
-    beat-by-beat respiratory-induced variations of the PPG -- intensity (RIIV, the pulse
-    peak's height), amplitude (RIAV, peak minus the preceding trough) and frequency (RIFV,
-    the peak-to-peak interval) -- are each interpolated to 4 Hz, and each gives the frequency
-    of its largest power-spectrum peak in 0.1-0.7 Hz (6-42 breaths/min). "Smart fusion":
-    when the three estimates' standard deviation is below 4 breaths/min their mean is the
-    estimate. Karlen et al. discard the other windows; to score every test window the
-    median of the three is used there instead, and the fraction of windows that passed the
-    fusion test is reported with the RMSE on those windows alone.
+Heart rate (beats/min)
+    R-peaks of ECG lead II in each 32-s window by ``wfdb``'s XQRS; each R-R interval gives a
+    rate ``60 / RR`` (30-220 beats/min kept, as :func:`wfdb.processing.calc_hr` bounds it),
+    and, as the target averages the monitor's 1-Hz rows, the estimate averages the rate in
+    force at seconds ``0, 1, ..., 31``.
+Breathing rate (breaths/min)
+    Karlen et al. (IEEE Trans. Biomed. Eng. 60(7):1946-1953, 2013), designed for 32-s
+    windows: the PPG's beat-by-beat intensity (RIIV), amplitude (RIAV) and interval (RIFV)
+    variations, each interpolated to 4 Hz, give the frequency of their largest spectral peak
+    in 0.1-0.7 Hz; when the three agree (std < 4 breaths/min) their mean is the estimate
+    ("smart fusion"). Karlen et al. discard the other windows; here they get the median, and
+    the fraction fused is reported with the RMSE on those windows.
 SpO2 (%)
-    No baseline: oxygen saturation is computed by pulse oximeters from the ratio of the red
-    and infrared absorbances, and the BIDMC release carries one PPG waveform (no red/IR
-    pair), so no single-channel estimator exists. Only predict-the-mean is reported.
+    No baseline: oximeters need a red/infrared pair, and BIDMC has one PPG waveform.
 
-Every target also gets predict-the-mean: the training split's mean target for every test
-window (what a model that learned nothing scores).
+Every target also gets predict-the-mean (the training split's mean target).
 """
 
 from __future__ import annotations
@@ -61,20 +43,8 @@ OUTPUT_FILES = ("results.csv", "results.md", "summary.json", "predictions.csv")
 
 # --------------------------------------------------------------------------- heart rate
 def r_peaks(ecg: np.ndarray, fs: float = FS) -> np.ndarray:
-    """R-peak sample indices of one ECG segment, detected with ``wfdb``'s XQRS.
-
-    Parameters
-    ----------
-    ecg : np.ndarray
-        ``(L,)`` ECG samples (any unit).
-    fs : float
-        Sampling rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        Sorted ``int64`` indices of the detected QRS complexes (possibly empty).
-    """
+    """Sorted R-peak sample indices (``int64``, possibly empty) of one ECG segment ``(L,)``
+    at ``fs`` Hz, detected with ``wfdb``'s XQRS."""
     from wfdb import processing
 
     ecg, fs = np.asarray(ecg, dtype=np.float64), check_float("fs", fs, 0, lo_open=True)
@@ -88,26 +58,10 @@ def r_peaks(ecg: np.ndarray, fs: float = FS) -> np.ndarray:
 
 def hr_from_peaks(peaks: np.ndarray, fs: float = FS, window_s: float = 32.0,
                   rows_hz: float = 1.0, hr_range: tuple[float, float] = HR_RANGE) -> float:
-    """Window heart rate built like the BIDMC target: the mean of per-second rates.
-
-    Parameters
-    ----------
-    peaks : np.ndarray
-        R-peak (or pulse-peak) sample indices within the window.
-    fs : float
-        Sampling rate of the indices (Hz).
-    window_s : float
-        Window length (s); the rates are read at ``0, 1/rows_hz, ...`` below ``window_s``.
-    rows_hz : float
-        Rate of the monitor's numerics rows (BIDMC: 1 Hz).
-    hr_range : (float, float)
-        Instantaneous rates (beats/min) outside this range are treated as detection errors.
-
-    Returns
-    -------
-    float
-        Beats/min; ``NaN`` when fewer than two peaks give a plausible interval.
-    """
+    """Window heart rate (beats/min) built like the BIDMC target: the mean of the rates in
+    force at ``0, 1/rows_hz, ...`` below ``window_s`` (the monitor's rows), from peak sample
+    indices at ``fs`` Hz. Rates outside ``hr_range`` are detection errors; ``NaN`` when no
+    plausible interval is left."""
     for name, value in (("fs", fs), ("window_s", window_s), ("rows_hz", rows_hz)):
         check_float(name, value, 0, lo_open=True)
     peaks = np.sort(np.asarray(peaks, dtype=np.float64))
@@ -128,22 +82,8 @@ def hr_from_peaks(peaks: np.ndarray, fs: float = FS, window_s: float = 32.0,
 
 
 def ecg_heart_rate(ecg: np.ndarray, fs: float = FS, window_s: float | None = None) -> float:
-    """Heart rate (beats/min) of one ECG window: :func:`r_peaks` then :func:`hr_from_peaks`.
-
-    Parameters
-    ----------
-    ecg : np.ndarray
-        ``(L,)`` ECG samples.
-    fs : float
-        Sampling rate (Hz).
-    window_s : float, optional
-        Window length; default ``len(ecg) / fs``.
-
-    Returns
-    -------
-    float
-        ``NaN`` when no rate could be measured.
-    """
+    """Heart rate (beats/min, ``NaN`` if none measured) of one ECG window: :func:`r_peaks`,
+    then :func:`hr_from_peaks` (``window_s`` default ``len(ecg) / fs``)."""
     ecg = np.asarray(ecg)
     window_s = len(ecg) / fs if window_s is None else window_s
     return hr_from_peaks(r_peaks(ecg, fs), fs, window_s)
@@ -151,22 +91,9 @@ def ecg_heart_rate(ecg: np.ndarray, fs: float = FS, window_s: float | None = Non
 
 # --------------------------------------------------------------------------- breathing rate
 def ppg_beats(ppg: np.ndarray, fs: float = FS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pulse peaks and the trough before each, on a 0.5-8 Hz band-passed PPG.
-
-    Parameters
-    ----------
-    ppg : np.ndarray
-        ``(L,)`` PPG samples.
-    fs : float
-        Sampling rate (Hz).
-
-    Returns
-    -------
-    peaks, troughs : np.ndarray
-        Sample indices of matched pulse peaks and the trough preceding each (same length).
-    smooth : np.ndarray
-        The PPG low-passed at 8 Hz (baseline kept), on which the beat features are read.
-    """
+    """``(peaks, troughs, smooth)``: sample indices of the pulse peaks of a 0.5-8 Hz
+    band-passed PPG ``(L,)`` and of the trough before each, and the PPG low-passed at 8 Hz
+    (baseline kept), on which the beat features are read."""
     from scipy import signal
 
     x, fs = np.asarray(ppg, dtype=np.float64), check_float("fs", fs, 0, lo_open=True)
@@ -194,22 +121,9 @@ def ppg_beats(ppg: np.ndarray, fs: float = FS) -> tuple[np.ndarray, np.ndarray, 
 
 
 def respiratory_variations(ppg: np.ndarray, fs: float = FS) -> dict[str, tuple]:
-    """Karlen et al.'s three beat-by-beat respiratory-induced variations of a PPG.
-
-    Parameters
-    ----------
-    ppg : np.ndarray
-        ``(L,)`` PPG samples.
-    fs : float
-        Sampling rate (Hz).
-
-    Returns
-    -------
-    dict
-        ``{"RIIV": (t, v), "RIAV": (t, v), "RIFV": (t, v)}``: beat times (s) and the pulse
-        peak's intensity, its amplitude above the preceding trough, and the interval from
-        the previous peak (s). Empty arrays when fewer than three beats are found.
-    """
+    """Karlen et al.'s three respiratory-induced variations of a PPG, ``{"RIIV": (t, v),
+    "RIAV": .., "RIFV": ..}``: beat times (s) and the peak's intensity, its amplitude above the
+    preceding trough, the interval from the previous peak (s); empty under three beats."""
     peaks, troughs, smooth = ppg_beats(ppg, fs)
     if len(peaks) < 3:
         e = np.zeros(0)
@@ -225,29 +139,10 @@ def respiratory_variations(ppg: np.ndarray, fs: float = FS) -> dict[str, tuple]:
 def dominant_rate(t: np.ndarray, v: np.ndarray, duration_s: float,
                   band_hz: tuple[float, float] = RESP_BAND_HZ,
                   resample_hz: float = RESAMPLE_HZ) -> float:
-    """Frequency (per minute) of the largest spectral peak of an irregularly sampled series.
-
-    The series is linearly interpolated to ``resample_hz`` over ``[0, duration_s)`` (held
-    constant outside its first and last sample), its mean and linear trend removed, a Hann
-    window applied, and the periodogram (zero-padded to 2**12 points) searched in
-    ``band_hz``.
-
-    Parameters
-    ----------
-    t, v : np.ndarray
-        Sample times (s, increasing) and values.
-    duration_s : float
-        Window length (s).
-    band_hz : (float, float)
-        Search band (Hz); 0.1-0.7 Hz is 6-42 breaths/min.
-    resample_hz : float
-        Interpolation rate (Hz).
-
-    Returns
-    -------
-    float
-        Cycles per minute; ``NaN`` with fewer than 3 samples or a flat series.
-    """
+    """Frequency (cycles per minute) of the largest spectral peak in ``band_hz`` of a series
+    sampled at times ``t`` (s): interpolated linearly to ``resample_hz`` over
+    ``[0, duration_s)``, detrended, Hann-windowed, periodogram zero-padded to 2**12 points.
+    ``NaN`` with fewer than 3 samples or a flat series."""
     from scipy import signal
 
     check_float("duration_s", duration_s, 0, lo_open=True)
@@ -267,17 +162,8 @@ def dominant_rate(t: np.ndarray, v: np.ndarray, duration_s: float,
 
 @dataclass(frozen=True)
 class RespiratoryEstimate:
-    """One window's PPG breathing-rate estimate.
-
-    Attributes
-    ----------
-    rate : float
-        Breaths/min: the fused mean when ``fused``, else the median of the three parts.
-    fused : bool
-        The three estimates agreed (standard deviation below :data:`FUSION_STD`).
-    parts : dict
-        ``{"RIIV": .., "RIAV": .., "RIFV": ..}`` breaths/min (``NaN`` where not measured).
-    """
+    """One window's PPG breathing rate (breaths/min): the mean of the three ``parts`` when
+    ``fused`` (they agreed), else their median."""
 
     rate: float
     fused: bool
@@ -286,23 +172,8 @@ class RespiratoryEstimate:
 
 def ppg_respiratory_rate(ppg: np.ndarray, fs: float = FS,
                          fusion_std: float = FUSION_STD) -> RespiratoryEstimate:
-    """Breathing rate of one PPG window by Karlen et al. (2013)'s smart fusion.
-
-    Parameters
-    ----------
-    ppg : np.ndarray
-        ``(L,)`` PPG samples.
-    fs : float
-        Sampling rate (Hz).
-    fusion_std : float
-        The three estimates are fused when their standard deviation is below this
-        (breaths/min; Karlen et al. use 4).
-
-    Returns
-    -------
-    RespiratoryEstimate
-        ``rate`` is ``NaN`` when none of the three variations could be measured.
-    """
+    """Breathing rate of one PPG window by Karlen et al.'s smart fusion (the three estimates
+    fused when their std is below ``fusion_std`` breaths/min); ``NaN`` if none measured."""
     check_float("fusion_std", fusion_std, 0, lo_open=True)
     duration = len(ppg) / check_float("fs", fs, 0, lo_open=True)
     parts = {k: dominant_rate(t, v, duration)
@@ -317,25 +188,9 @@ def ppg_respiratory_rate(ppg: np.ndarray, fs: float = FS,
 
 # --------------------------------------------------------------------------- scoring
 def score_target(records, target: str, scheme: str, seed: int = 0) -> tuple[list, object]:
-    """Score predict-the-mean and the target's signal-processing baseline on its test split.
-
-    Parameters
-    ----------
-    records : list of BIDMCRecord
-        From :func:`~s4d_forecast.data.bidmc_records.read_bidmc_records`.
-    target : {"HR", "RR", "SpO2"}
-    scheme : {"reshuffled", "patient"}
-        Split convention (the training pipeline's, with ``seed`` for ``"patient"``).
-    seed : int
-        Random state of the patient split (the DataModule's ``seed``, default 0).
-
-    Returns
-    -------
-    rows : list of dict
-        One per method: target, scheme, method, rmse, mae, n_test, n_estimated, note.
-    predictions : pandas.DataFrame
-        Per test window: record, start_s, target value and each method's prediction.
-    """
+    """Score predict-the-mean and the target's baseline on the test split of ``records``
+    (``scheme`` and ``seed`` as the training pipeline's): ``(rows, predictions)``, one row
+    per method (rmse, mae, n_test, n_estimated, note), one prediction row per test window."""
     import pandas as pd
 
     from s4d_forecast.data.bidmc import bidmc_splits, make_bidmc_windows
