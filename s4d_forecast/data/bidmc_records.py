@@ -69,13 +69,9 @@ def _pick(columns: Iterable[str], wanted: Iterable[str], where: str) -> list[int
     for w in wanted:
         at = [i for i, n in enumerate(names) if n == w]
         if len(at) != 1:
-            raise ValueError(
-                f"{where}: channel {w!r} " + (f"not found; channels present: {names}. BIDMC "
-                                              "records all carry PLETH and II; is this a BIDMC "
-                                              "file?" if not at else
-                                              f"appears {len(at)} times (columns {at} of "
-                                              f"{names}): which one holds the data is ambiguous "
-                                              f"(corrupt or edited header?); {HOWTO}"))
+            raise ValueError(f"{where}: channel {w!r} " + (
+                f"not found; channels present: {names} (is this a BIDMC file?)" if not at else
+                f"appears {len(at)} times (columns {at} of {names}); {HOWTO}"))
         idx.append(at[0])
     return idx
 
@@ -107,13 +103,12 @@ def _read_csv(data: bytes, where: str, strict_time: bool) -> tuple[pd.DataFrame,
     t = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
     step = np.diff(t)
     wrong = np.concatenate([[False], (step <= 0) if strict_time else (step < 0)])
-    if not np.isfinite(t).all() or wrong.any():
-        bad = ~np.isfinite(t) | wrong
-        raise ValueError(f"{where}: 'Time [s]' is not a sorted numeric column: it must hold "
-                         f"{'strictly increasing' if strict_time else 'sorted'} numbers (one "
-                         f"row per time stamp), but {int(bad.sum())} row(s) do not: "
-                         f"{_cells(bad, col.to_numpy(), np.nan_to_num(t))}; file corrupt or "
-                         "edited?")
+    bad = ~np.isfinite(t) | wrong
+    if bad.any():
+        raise ValueError(f"{where}: 'Time [s]' is not a sorted numeric column ("
+                         f"{'strictly increasing' if strict_time else 'sorted'} numbers), "
+                         f"{int(bad.sum())} row(s) are not: "
+                         f"{_cells(bad, col.to_numpy(), np.nan_to_num(t))}")
     if len(t) < 2 or t[-1] <= t[0]:
         raise ValueError(f"{where}: fewer than two distinct time stamps; file truncated?")
     return df, t
@@ -134,25 +129,21 @@ def _numbers(df: pd.DataFrame, names, where: str, t: np.ndarray, finite: bool) -
         if bad.any():
             raise ValueError(f"{where}: column {name!r} holds {int(bad.sum())} value(s) that "
                              f"are not {'finite ' if finite else ''}numbers: "
-                             f"{_cells(bad, raw.to_numpy(), t)}; accepted: a number, or an "
-                             "empty cell / NaN for a missing value; file corrupt?")
+                             f"{_cells(bad, raw.to_numpy(), t)} (a missing value is an empty "
+                             "cell or NaN)")
     return out
 
 
 def _check_rate(rate: float, fs: float, where: str, how: str, numerics: bool) -> None:
-    if abs(rate - fs) > 0.01 * fs:
+    if abs(rate - fs) > 0.01 * fs:  # nothing is resampled
         raise ValueError(
-            f"{where}: the Numerics are at {rate:.4g} Hz ({how}) but BIDMC Numerics are 1 Hz "
-            "(one row per second); nothing is resampled. Is the time in another unit, or the "
-            "file not a BIDMC one?" if numerics else
-            f"{where}: sampling rate is {rate:.4g} Hz ({how}) but fs={fs!r} was asked for; "
-            "BIDMC signals are 125 Hz. Nothing is resampled: pass the file's rate as fs or "
-            "resample the data yourself.")
+            f"{where}: the Numerics are at {rate:.4g} Hz ({how}) but BIDMC Numerics are 1 Hz"
+            if numerics else f"{where}: sampling rate is {rate:.4g} Hz ({how}) but fs={fs!r} "
+            "was asked for (BIDMC signals are 125 Hz); nothing is resampled")
 
 
 def _check_span(n_rows: int, numerics: pd.DataFrame, fs: float, sig: str, num: str) -> None:
-    """A record's Signals and Numerics must cover the same span; a file cut short (partial
-    download) does not, and is named."""
+    """A record's Signals and Numerics must cover the same span (else one was cut short)."""
     span = float(numerics.index[-1] - numerics.index[0])
     expected = int(round(span * fs)) + 1
     if n_rows < expected:
@@ -254,10 +245,9 @@ def read_bidmc_records(path: str | Path, fs: float = 125.0,
     ignored = [r for r in sorted(set(other) - set(found)) if r in wanted or records is None]
     if ignored and layout == "auto":
         raise ValueError(
-            f"path={str(path)!r} mixes the two BIDMC layouts: records {sorted(found)} as CSV "
-            f"and records {sorted(other)} as WFDB; layout='auto' reads the CSV files and would "
-            f"ignore the WFDB-only records {ignored}. Put every record in one layout, or pass "
-            "layout='csv' or layout='wfdb' to read one of them deliberately")
+            f"path={str(path)!r} mixes the two BIDMC layouts (records {sorted(found)} as CSV, "
+            f"{sorted(other)} as WFDB): layout='auto' would ignore the WFDB-only records "
+            f"{ignored}; put every record in one layout, or pass layout='csv' or 'wfdb'")
     if ignored:
         log.warning("layout=%r: ignoring records %s found under %s only in the other layout",
                     layout, ignored, path)
@@ -273,21 +263,15 @@ def read_bidmc_records(path: str | Path, fs: float = 125.0,
                 raise ValueError(f"{path}: {what} is missing; {HOWTO}")
     channels = tuple(channels)
     if use == "csv":
-        out = []
         with zipfile.ZipFile(path) if path.is_file() else contextlib.nullcontext() as zf:
-            read = zf.read if zf is not None else (lambda name: (path / name).read_bytes())
-            for rid in wanted:
-                parts = found[rid]
-                data = {}
-                for kind in ("Signals", "Numerics"):
-                    try:
-                        data[kind] = read(parts[kind])
-                    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-                        raise ValueError(f"{path}:{parts[kind]}: unreadable ({exc}); "
-                                         f"{HOWTO}") from exc
-                out.append(_csv_record(rid, data["Signals"], data["Numerics"], fs, channels,
-                                       f"{path}:{parts['Signals']}",
-                                       f"{path}:{parts['Numerics']}"))
+            def read(name: str) -> bytes:
+                try:
+                    return zf.read(name) if zf is not None else (path / name).read_bytes()
+                except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+                    raise ValueError(f"{path}:{name}: unreadable ({exc}); {HOWTO}") from exc
+            out = [_csv_record(r, read(p["Signals"]), read(p["Numerics"]), fs, channels,
+                               f"{path}:{p['Signals']}", f"{path}:{p['Numerics']}")
+                   for r, p in ((r, found[r]) for r in wanted)]
     elif path.is_dir():
         out = [_wfdb_record(path, r, found[r], fs, channels, str(path)) for r in wanted]
     else:

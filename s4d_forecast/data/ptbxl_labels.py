@@ -1,14 +1,11 @@
 """PTB-XL label aggregation: SCP-ECG statements to multi-hot targets for the six benchmark tasks.
 
-The rules of the PTB-XL benchmark (Strodthoff et al. 2021, helme/ecg_ptbxl_benchmarking,
-``compute_label_aggregations`` and ``select_data``): every key of a record's ``scp_codes``
-counts, whatever its likelihood (0.0 included); ``all`` takes the codes themselves (71
-classes), ``diagnostic`` / ``form`` / ``rhythm`` the codes with that flag in
-``scp_statements.csv`` (44 / 19 / 12), ``subdiagnostic`` / ``superdiagnostic`` the
-``diagnostic_subclass`` / ``diagnostic_class`` of the diagnostic codes (23 / 5). Records left
-without a label are dropped by the caller. :func:`task_classes` lists the classes from the
-statements, so they do not change when only part of the data is loaded (on the full release
-they are the benchmark's ``MultiLabelBinarizer`` classes).
+The benchmark's rules (Strodthoff et al. 2021, ``compute_label_aggregations``): every key of a
+record's ``scp_codes`` counts, whatever its likelihood; ``all`` takes the codes (71 classes),
+``diagnostic`` / ``form`` / ``rhythm`` the codes with that flag in ``scp_statements.csv``
+(44 / 19 / 12), ``subdiagnostic`` / ``superdiagnostic`` the ``diagnostic_subclass`` /
+``diagnostic_class`` of the diagnostic codes (23 / 5). :func:`task_classes` lists the classes
+from the statements, so they do not change when only part of the data is loaded.
 """
 
 from __future__ import annotations
@@ -58,8 +55,8 @@ def read_scp_statements(path: str | Path) -> pd.DataFrame:
 
 
 def parse_scp_codes(values: Iterable, ecg_ids: Iterable[int]) -> list[dict[str, float]]:
-    """The dict-strings of ``ptbxl_database.csv``'s ``scp_codes`` column, as dicts; an entry
-    that is not a dict literal is a ``ValueError`` naming its ``ecg_id``."""
+    """The dict-strings of the ``scp_codes`` column as dicts (a ``ValueError`` names the
+    ``ecg_id`` of one that is not a dict literal)."""
     out = []
     for value, ecg_id in zip(values, ecg_ids):
         try:
@@ -93,11 +90,9 @@ def task_classes(statements: pd.DataFrame, task: str) -> list[str]:
 def aggregate_labels(scp_codes: list[dict], statements: pd.DataFrame, task: str,
                      ecg_ids: Iterable[int] | None = None,
                      unknown_codes: str = "raise") -> list[list[str]]:
-    """The sorted labels of ``task`` of each record (``[]``: none for the task).
-
-    A code absent from ``statements`` is a ``ValueError`` naming the codes and records, or,
-    with ``unknown_codes="ignore"``, skipped with a logged warning.
-    """
+    """The sorted labels of ``task`` of each record (``[]``: none); a code absent from
+    ``statements`` is an error naming codes and records, or skipped with a warning
+    (``unknown_codes="ignore"``)."""
     check_task(task)
     check_choice("unknown_codes", unknown_codes, ("raise", "ignore"))
     ids = list(ecg_ids) if ecg_ids is not None else list(range(len(scp_codes)))

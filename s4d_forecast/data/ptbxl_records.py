@@ -1,9 +1,6 @@
-"""Reading one PTB-XL ECG: the PhysioNet release (``records100/00000/00001_lr``, format-16
-``.dat``) or the PhysioNet/CinC Challenge 2021 copy (``HR00001.hea`` + a MATLAB v4 ``.mat``
-described as format 16 with a 24-byte offset), both WFDB records. Besides the checks of
-:func:`~s4d_forecast.data.wfdb_records.read_wfdb`: the sampling rate, 12 standard leads and
-millivolt units.
-"""
+"""Reading one PTB-XL ECG (a WFDB record of the PhysioNet release or the CinC 2021 copy) with
+:func:`~s4d_forecast.data.wfdb_records.read_wfdb`'s checks, and the sampling rate, the 12
+standard leads and millivolt units."""
 
 from __future__ import annotations
 
@@ -33,12 +30,9 @@ def cinc_ecg_id(record_name: str) -> int:
 
 
 def read_ecg_record(record: str | Path, sampling_rate: int) -> tuple[np.ndarray, bool]:
-    """A 12-lead ECG as ``(signal (L, 12) float32 mV in standard lead order, has_nan)``.
-
-    ``record`` is the path without extension; the header must declare ``sampling_rate``
-    (nothing is resampled). WFDB invalid samples become NaN (``has_nan`` says so; the caller
-    decides). ``FileNotFoundError`` for a missing file, ``ValueError`` for anything else wrong.
-    """
+    """``(signal (L, 12) float32 mV in standard lead order, has_nan)`` of the record at path
+    ``record`` (without extension), whose header must declare ``sampling_rate``; WFDB invalid
+    samples become NaN."""
     record = Path(record)
     rec = read_wfdb(record, f"ECG record {str(record)!r}", DOWNLOAD_HINT)
     where = f"ECG record {str(record)!r}"

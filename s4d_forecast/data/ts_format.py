@@ -1,12 +1,8 @@
-"""Reader for the ``.ts`` format of the UEA/UCR and TSER (Monash) archives.
-
-The format (as sktime/aeon write it): ``#`` comment lines, ``@tag value`` header lines
-(``@problemName``, ``@timeStamps``, ``@missing``, ``@univariate``, ``@dimensions``,
-``@equalLength``, ``@seriesLength``, ``@classLabel`` or ``@targetLabel``), then ``@data`` and
-one case per line: dimensions separated by ``:``, values by ``,``, the label or target last;
-``?`` is a missing value. aeon and sktime ship loaders but pin ``pandas<3.1`` (aeon needs
-numba too), hence this small reader of equal-length series without time stamps (what the
-TSER archive's BIDMC32 files are); anything else is refused.
+"""Reader for the ``.ts`` format of the UEA/UCR and TSER archives: ``#`` comments, ``@tag
+value`` header lines, then ``@data`` and one case per line (dimensions separated by ``:``,
+values by ``,``, the label or target last; ``?`` is missing). aeon and sktime ship loaders but
+pin ``pandas<3.1``, hence this small reader of equal-length series without time stamps (the
+TSER archive's BIDMC32 files); anything else is refused.
 """
 
 from __future__ import annotations
@@ -19,9 +15,8 @@ import numpy as np
 
 @dataclass
 class TSData:
-    """One ``.ts`` file: ``X`` ``(n_cases, series_length, n_dimensions)`` float64 (NaN for
-    ``?``), ``y`` float targets (``@targetLabel true``), string labels (``@classLabel true``)
-    or ``None``, and the header tags, lower-cased, in ``meta``."""
+    """``X (n_cases, series_length, n_dimensions)`` float64 (NaN for ``?``), ``y`` (float
+    targets, string labels or ``None``) and the header tags, lower-cased, in ``meta``."""
 
     X: np.ndarray
     y: np.ndarray | None

@@ -1,9 +1,7 @@
-"""Reading one WFDB record with the checks ``wfdb`` does not make (PTB-XL and BIDMC readers).
-
-wfdb reads what is there: a data file shorter than its header declares (a truncated
-download), a longer one (another record's data), a header describing another record, samples
-that fail the header's checksums and a signal without a gain (wfdb then silently assumes 200
-adu per unit) all pass unnoticed. :func:`read_wfdb` refuses each, naming the file.
+"""Reading one WFDB record with the checks ``wfdb`` does not make: a data file shorter or
+longer than its header declares, a header of another record, samples failing the header's
+checksums, a signal without a gain (wfdb silently assumes 200 adu per unit) all pass
+unnoticed there; :func:`read_wfdb` refuses each, naming the file.
 """
 
 from __future__ import annotations
@@ -12,8 +10,7 @@ import math
 import re
 from pathlib import Path
 
-# Bytes per sample of the WFDB storage formats (packed formats are fractional); other formats
-# are left to wfdb (their checksums still apply).
+# Bytes per sample of the WFDB storage formats; other formats are left to wfdb's checksums.
 BYTES_PER_SAMPLE = {
     "8": 1.0, "80": 1.0, "16": 2.0, "61": 2.0, "160": 2.0, "24": 3.0, "32": 4.0,
     "212": 1.5, "310": 4 / 3, "311": 4 / 3,
@@ -23,14 +20,10 @@ _GAIN = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:[(/]|$)")
 
 
 def read_wfdb(record: str | Path, where: str, howto: str):
-    """The WFDB record ``record`` (a path without extension), checked, as a ``wfdb.Record``
-    of digital samples (``rec.dac(return_res=64)`` gives physical values, NaN where invalid).
-
-    ``where`` starts every message (the folder or archive read), ``howto`` ends it (how to
-    get the data again). Raises ``FileNotFoundError`` for a missing header or data file and
-    ``ValueError`` for an unreadable header, one naming another record or data file, a data
-    file of the wrong size, a signal without a gain, or samples failing their checksums.
-    """
+    """The WFDB record ``record`` (a path without extension), checked, as a ``wfdb.Record`` of
+    digital samples (``rec.dac(return_res=64)``: physical values, NaN where invalid). Every
+    message starts with ``where`` and ends with ``howto``; a missing file is a
+    ``FileNotFoundError``, anything else a ``ValueError``."""
     import wfdb
 
     record = Path(record)
@@ -94,9 +87,8 @@ def _check_sizes(hdr, folder: Path, where: str, howto: str) -> None:
 
 
 def _check_gains(hea: Path, n_sig: int, where: str, howto: str) -> None:
-    """A gain of 0 or none means "uncalibrated", and wfdb silently assumes 200 adu per unit
-    (a PTB-XL lead has 1000 adu/mV: a five-fold rescale); wfdb hides it, so the header text
-    is read here."""
+    """A gain of 0 or none is "uncalibrated", where wfdb silently assumes 200 adu per unit (a
+    PTB-XL lead has 1000 adu/mV); wfdb hides it, so the header text is read here."""
     lines = [ln.split() for ln in hea.read_text(errors="replace").splitlines()
              if ln.strip() and not ln.lstrip().startswith("#")]
     bad = []

@@ -189,13 +189,7 @@ class TaskCLI(LightningCLI):
         if not _first_process():
             return  # a DDP worker re-running the command: the first process has checked
         if self.subcommand in OUTPUT_CSV:
-            csv = _predictions_folder(cfg) / OUTPUT_CSV[self.subcommand]
-            if csv.exists() and not overwrite:
-                raise ConfigError(
-                    f"{str(csv)!r} exists (an earlier `{self.subcommand}`'s results): pass "
-                    "--overwrite to replace it, or choose another --trainer.default_root_dir "
-                    "(or --model.predictions_dir)")
-            return
+            return _keep_predictions(cfg, self.subcommand, overwrite)
         if self.subcommand != "fit":
             return
         dirpath = Path(cfg.checkpoint.dirpath)
@@ -217,12 +211,7 @@ class TaskCLI(LightningCLI):
                     "it, --overwrite to start over in it (its checkpoints are deleted), or "
                     f"choose another {name}") from err
         if cfg.get("test_after_fit"):
-            csv = _predictions_folder(cfg) / OUTPUT_CSV["test"]
-            if csv.exists() and not overwrite:
-                raise ConfigError(
-                    f"{str(csv)!r} exists (an earlier test's results), and this fit's "
-                    "--test_after_fit would replace it: pass --overwrite, or choose another "
-                    "--model.predictions_dir")
+            _keep_predictions(cfg, "test", overwrite)
         self._start_over = overwrite and dirpath.is_dir()
 
     def instantiate_classes(self) -> None:
@@ -286,26 +275,19 @@ class ResumableEarlyStopping(EarlyStopping):
 def _find_checkpoint(ckpt_path: str, dirpath: Path) -> str:
     """``--ckpt_path``'s file: ``last`` is ``dirpath/last.ckpt``, ``best`` the one other
     checkpoint in ``dirpath``."""
-    if ckpt_path == "last":
-        last = dirpath / "last.ckpt"
-        if not last.is_file():
-            raise ConfigError(f"--ckpt_path last: there is no {str(last)!r} (no run has "
-                              "saved a checkpoint there); pass --ckpt_path FILE.ckpt, or the "
-                              "run's --trainer.default_root_dir / --checkpoint.dirpath")
-        return str(last)
-    if ckpt_path == "best":
-        found = sorted(p for p in dirpath.glob("*.ckpt") if not p.name.startswith("last"))
-        if len(found) != 1:
-            what = "none" if not found else ", ".join(p.name for p in found)
-            raise ConfigError(f"--ckpt_path best: expected one best checkpoint (besides "
-                              f"last.ckpt) in {str(dirpath)!r}, found {what}; pass "
-                              "--ckpt_path FILE.ckpt")
+    if ckpt_path in ("last", "best"):
+        found = ([dirpath / "last.ckpt"] if ckpt_path == "last" else sorted(
+            p for p in dirpath.glob("*.ckpt") if not p.name.startswith("last")))
+        if len(found) != 1 or not found[0].is_file():
+            raise ConfigError(f"--ckpt_path {ckpt_path}: expected one {ckpt_path} checkpoint in "
+                              f"{str(dirpath)!r}, found {[p.name for p in found if p.is_file()]}"
+                              "; pass --ckpt_path FILE.ckpt, or the run's "
+                              "--trainer.default_root_dir / --checkpoint.dirpath")
         return str(found[0])
-    path = Path(ckpt_path)
-    if not path.exists():
+    if not Path(ckpt_path).exists():
         raise ConfigError(f"--ckpt_path {ckpt_path!r} does not exist; accepted: a checkpoint "
                           "file, last or best")
-    if not path.is_file():
+    if not Path(ckpt_path).is_file():
         raise ConfigError(f"--ckpt_path {ckpt_path!r} is a folder, not a checkpoint file")
     return ckpt_path
 
@@ -318,9 +300,8 @@ def _load_checkpoint(path: str) -> dict:
     if not head:
         raise ConfigError(f"{name} is empty (0 bytes), not a checkpoint")
     if head.startswith(b"PK") and not zipfile.is_zipfile(path):
-        raise ConfigError(f"{name} is damaged (a truncated or corrupted checkpoint archive); "
-                          "use another checkpoint of the run")
-    if not head.startswith(b"PK") and not head.startswith(b"\x80"):
+        raise ConfigError(f"{name} is damaged (a truncated or corrupted checkpoint archive)")
+    if not head.startswith((b"PK", b"\x80")):
         raise ConfigError(f"{name} is not a checkpoint (not a file written by torch.save)")
     try:
         ckpt = torch.load(path, weights_only=True, map_location="cpu")
@@ -368,16 +349,10 @@ def _state_dict_mismatch(message: str) -> str:
 
 def _check_folder_option(name: str, value) -> None:
     """``value`` must be a folder or a path where one can be made (no file in the way)."""
-    if value is None:
-        return
-    path = Path(os.fspath(value))
-    blocker = file_in_the_way(path)
-    if blocker == path:
-        raise ConfigError(f"{name} {str(path)!r} is a file, but it must be a folder; choose "
-                          "another path (or move the file away)")
+    blocker = None if value is None else file_in_the_way(value)
     if blocker is not None:
-        raise ConfigError(f"{name} {str(path)!r} cannot be made: {str(blocker)!r} is "
-                          "a file, not a folder")
+        raise ConfigError(f"{name} {str(value)!r} must be a folder, but {str(blocker)!r} is a "
+                          "file; choose another path")
 
 
 def _model_option(cfg, name: str):
@@ -389,6 +364,14 @@ def _model_option(cfg, name: str):
 def _predictions_folder(cfg) -> Path:
     return Path(_model_option(cfg, "predictions_dir") or cfg.trainer.default_root_dir
                 or os.getcwd())
+
+
+def _keep_predictions(cfg, subcommand: str, overwrite: bool) -> None:
+    csv = _predictions_folder(cfg) / OUTPUT_CSV[subcommand]
+    if csv.exists() and not overwrite:
+        raise ConfigError(f"{str(csv)!r} exists (an earlier `{subcommand}`'s results): pass "
+                          "--overwrite to replace it, or choose another "
+                          "--trainer.default_root_dir or --model.predictions_dir")
 
 
 def _first_process() -> bool:
