@@ -27,16 +27,11 @@ def _auc_on_defined_classes(y_true: np.ndarray, y_score: np.ndarray) -> tuple[fl
 
 
 class ECGClassificationTask(EncoderTask):
-    """Multi-label classification of ECG windows with an S4D encoder.
-
-    Training: random crops, ``BCEWithLogits``. Validation and test: the DataModule's
-    overlapping windows are scored (sigmoid), reduced per record with
-    ``datamodule.aggregate`` (max over windows, the PTB-XL benchmark protocol) and scored
-    with macro AUC (logged as ``val/macro_auc``, ``test/macro_auc``). The test and predict
-    stages write per-record scores to ``test_predictions.csv`` / ``predictions.csv``.
-
-    Batches are ``(x, y, record)`` as served by
-    :class:`~s4d_forecast.data.PTBXLDataModule`.
+    """Multi-label classification of ECG windows (batches ``(x, y, record)`` of
+    :class:`~s4d_forecast.data.PTBXLDataModule`) with an S4D encoder: ``BCEWithLogits`` on
+    random crops; at evaluation the overlapping windows' sigmoid scores are reduced per record
+    (``datamodule.aggregate``, max) and scored with macro AUC (``val/macro_auc``,
+    ``test/macro_auc``); test and predict write per-record scores.
 
     Parameters
     ----------
@@ -45,8 +40,7 @@ class ECGClassificationTask(EncoderTask):
     d_input : int
         Leads (12).
     **kwargs
-        Encoder, optimiser and schedule options of
-        :class:`~s4d_forecast.tasks.base.EncoderTask`.
+        The encoder, optimiser and schedule options of :class:`~.base.EncoderTask`.
     """
 
     def __init__(self, n_classes: int | None = None, d_input: int = 12, d_model: int = 512,

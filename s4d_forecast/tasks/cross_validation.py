@@ -29,9 +29,6 @@ from s4d_forecast.atomic_files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
-SUMMARY_JSON = "cv_summary.json"
-SUMMARY_MD = "cv_summary.md"
-_DONE = "fold_args.json"  # written last in a fold folder: the fold finished with these args
 
 
 class FoldFailed(RuntimeError):
@@ -223,7 +220,7 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
         args = ["--config", str(config), "--data.scheme", "patient", *cli_args,
                 "--data.n_folds", str(n_folds), "--data.fold", str(k),
                 "--trainer.default_root_dir", str(fold_dir)]
-        done = fold_dir / _DONE
+        done = fold_dir / "fold_args.json"  # written last: the fold finished with these args
         if not _finished_with(done, args):
             log.info("cv: fold %d of %d", k, n_folds)
             fold_existed = fold_dir.exists()
@@ -243,8 +240,8 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
     summary["cli_args"] = list(cli_args)
     for name, text in (("oof_predictions.csv", oof_frame.to_csv(index=False)),
                        ("test_predictions.csv", frame.to_csv(index=False)),
-                       (SUMMARY_JSON, json.dumps(summary, indent=1)),
-                       (SUMMARY_MD, summary_markdown(summary))):
+                       ("cv_summary.json", json.dumps(summary, indent=1)),
+                       ("cv_summary.md", summary_markdown(summary))):
         write_bytes_atomic(output / name, text.encode())  # never half-written
     return summary
 
@@ -259,12 +256,14 @@ def _remove_failed_fold(output: Path, fold_dir: Path, fold_existed: bool,
         output.rmdir()
 
 
-def _exit_code(run: Callable[[list[str]], int], argv: list[str]) -> int:
-    """``run(argv)``'s exit code, also when it exits (jsonargparse's parse errors do)."""
+def _run(run: Callable[[list[str]], int], argv: list[str], what: str) -> None:
+    """``run(argv)``; a non-zero exit code (or exit) is a :class:`FoldFailed` naming ``what``."""
     try:
-        return int(run(argv) or 0)
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else 1
+        rc = int(run(argv) or 0)
+    except SystemExit as done:  # jsonargparse's parse errors exit
+        rc = done.code if isinstance(done.code, int) else 1
+    if rc != 0:
+        raise FoldFailed(f"{what} failed (exit code {rc}; its error is above)")
 
 
 def _fit_fold(run: Callable[[list[str]], int], args: list[str], fold_dir: Path) -> None:
@@ -272,19 +271,13 @@ def _fit_fold(run: Callable[[list[str]], int], args: list[str], fold_dir: Path) 
     fold's validation records with it."""
     for stale in ("test_predictions.csv", "val/predictions.csv"):
         (fold_dir / stale).unlink(missing_ok=True)
-    rc = _exit_code(run, ["fit", *args, "--auto_resume", "true", "--test_after_fit", "true"])
-    if rc != 0:
-        raise FoldFailed(f"fit of {fold_dir.name} failed (exit code {rc}; its error is above)")
-    best = _best_checkpoint(fold_dir)
-    # the predict run's root is fold_k/val (LightningCLI takes the model's options, and so
-    # predictions_dir, from the checkpoint)
-    rc = _exit_code(run, ["predict", *args, "--data.predict_split", "val",
-                          "--ckpt_path", str(best),
-                          "--trainer.default_root_dir", str(fold_dir / "val"),
-                          "--checkpoint.dirpath", str(fold_dir / "checkpoints")])
-    if rc != 0:
-        raise FoldFailed(f"predicting {fold_dir.name}'s validation records failed "
-                         f"(exit code {rc}; its error is above)")
+    _run(run, ["fit", *args, "--auto_resume", "true", "--test_after_fit", "true"],
+         f"fit of {fold_dir.name}")
+    # the predict run's root is fold_k/val (predictions_dir comes from the checkpoint)
+    _run(run, ["predict", *args, "--data.predict_split", "val", "--ckpt_path",
+               str(_best_checkpoint(fold_dir)), "--trainer.default_root_dir",
+               str(fold_dir / "val"), "--checkpoint.dirpath", str(fold_dir / "checkpoints")],
+         f"predicting {fold_dir.name}'s validation records")
     for name in ("test_predictions.csv", "val/predictions.csv"):
         if not (fold_dir / name).is_file():
             raise FoldFailed(f"{fold_dir.name} wrote no {name}; cv needs a task that writes "

@@ -18,27 +18,20 @@ log = logging.getLogger(__name__)
 
 
 class VitalSignRegressionTask(EncoderTask):
-    """Scalar regression from a window with an S4D encoder (BIDMC32 HR / RR / SpO2).
-
-    With ``standardize_target`` the head predicts ``(y - mean) / std`` with mean and std of
-    the training targets (fitted at ``setup``, kept in the checkpoint as buffers); the loss
-    is MSE on that scale (logged ``train/loss``, ``val/loss``) and the metrics are RMSE in
-    the target's own units (``val/rmse``, ``test/rmse``: beats/min, breaths/min, %) and on
-    the standardised scale (``val/rmse_std``, ``test/rmse_std``). Test and predict write
-    ``test_predictions.csv`` / ``predictions.csv`` (target, prediction, in units).
-
-    Batches are ``(x, y)`` or ``(x, y, ...)`` with ``y`` of shape ``(B,)``.
+    """Scalar regression from a window (batches ``(x, y, ...)``, ``y (B,)``) with an S4D
+    encoder (BIDMC32 HR / RR / SpO2): MSE on the standardised target, RMSE in the target's
+    units (``val/rmse``, ``test/rmse``) and standardised (``val/rmse_std``); test and predict
+    write target and prediction per window.
 
     Parameters
     ----------
     d_input : int
         Input channels (BIDMC: PPG and ECG, 2).
     standardize_target : bool
-        Fit the target's mean and std on the training split (the DataModule's
-        ``train_targets()``, or the targets of its training batches).
+        Predict ``(y - mean) / std`` with the training targets' mean and std (the
+        DataModule's ``train_targets()``, or its training batches'), kept as buffers.
     **kwargs
-        Encoder, optimiser and schedule options of
-        :class:`~s4d_forecast.tasks.base.EncoderTask`.
+        The encoder, optimiser and schedule options of :class:`~.base.EncoderTask`.
     """
 
     def __init__(self, d_input: int = 2, d_model: int = 128, n_layers: int = 6,
@@ -100,8 +93,7 @@ class VitalSignRegressionTask(EncoderTask):
 
 
 def _train_targets(dm) -> np.ndarray:
-    """Training targets of a DataModule: its ``train_targets()`` (as BIDMCDataModule has), else
-    the targets of its training loader's batches."""
+    """A DataModule's ``train_targets()``, else its training batches' targets."""
     if dm is None:
         raise ValueError("standardize_target=True needs a DataModule to fit the target scale; "
                          "pass standardize_target=False to train on raw targets")
