@@ -195,15 +195,10 @@ def load_weather(path: str | Path, *, duplicates: str = "raise", gaps: str = "re
         raise ValueError(f"{path}: no time column; expected 'date' (benchmark layout) or 'Date "
                          f"Time' (darts layout), found {list(raw.columns)[:5]}...")
     report.layout, formats = _LAYOUTS[date_col.strip().lower()]
-    index = None
-    for fmt in formats:
-        parsed = pd.to_datetime(raw[date_col], format=fmt, errors="coerce")
-        if not parsed.isna().any():
-            index = pd.DatetimeIndex(parsed, name="date")
-            break
+    parsed = [pd.to_datetime(raw[date_col], format=f, errors="coerce") for f in formats]
+    index = next((pd.DatetimeIndex(p, name="date") for p in parsed if not p.isna().any()), None)
     if index is None:
-        bad = raw[date_col][pd.to_datetime(raw[date_col], format=formats[0], errors="coerce")
-                            .isna()]
+        bad = raw[date_col][parsed[0].isna()]
         raise ValueError(f"{path}: {len(bad)} time stamp(s) match none of the formats {formats} "
                          f"for the {report.layout} layout, e.g. {bad.head(3).tolist()}; file "
                          "corrupt or truncated?")
@@ -227,10 +222,9 @@ def load_weather(path: str | Path, *, duplicates: str = "raise", gaps: str = "re
         counts = {c: int(n) for c, n in zip(df.columns, inf.sum(axis=0)) if n}
         first = [f"column {df.columns[c]!r} data row {r + 1} ({df.index[r]}) = "
                  f"{body.iat[r, c]!r}" for r, c in zip(rows[:3], cols[:3])]
-        raise ValueError(
-            f"{path}: {int(inf.sum())} infinite cell(s) ('inf' or a number beyond the float64 "
-            f"range), per column {counts}; first: {'; '.join(first)}. Only finite numbers are "
-            "accepted: fix those cells (or leave them empty and pass nans='keep')")
+        raise ValueError(f"{path}: {int(inf.sum())} infinite cell(s) ('inf' or a number beyond "
+                         f"the float64 range), per column {counts}; first: {'; '.join(first)}; "
+                         "fix those cells (or leave them empty and pass nans='keep')")
     report.rows_read = len(df)
     df = _fix_defects(df, report, sentinel_value, path)
     report.rows = len(df)
