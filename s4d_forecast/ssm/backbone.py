@@ -58,25 +58,16 @@ class S4DEncoder(nn.Module):
     ----------
     d_input : int
         Features per time step of the input.
-    d_model : int
-        Width ``H`` of every S4D layer.
-    n_layers : int
-        Number of residual blocks.
-    d_state : int
-        State size ``N`` of each layer.
-    init, disc : str
-        See :class:`~s4d_forecast.ssm.kernel.S4DKernel`.
-    bidirectional : bool
-        Non-causal layers (no streaming).
+    d_model, n_layers : int
+        Width ``H`` of every S4D layer, and the number of residual blocks.
+    d_state, init, disc, bidirectional, **kernel_kwargs
+        As for :class:`~s4d_forecast.ssm.layer.S4D`.
     prenorm : bool
         LayerNorm before each layer (and once at the end) instead of after the residual sum.
     dropout : float
         Dropout tied over time, inside each layer and on each residual branch.
     pool : {None, "mean", "last"}
         ``None`` returns ``(B, L, d_model)``; ``"mean"``/``"last"`` return ``(B, d_model)``.
-    **kernel_kwargs
-        Passed to every :class:`~s4d_forecast.ssm.kernel.S4DKernel` (``dt_min``, ``dt_max``,
-        ``lr``, ``l_max``, DFouT options).
     """
 
     def __init__(self, d_input: int, d_model: int = 128, n_layers: int = 4, d_state: int = 64,

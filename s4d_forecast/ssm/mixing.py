@@ -96,11 +96,9 @@ def glu_mix(y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
     Parameters
     ----------
     y : ``(B, L, H)``
-        The SSM's output (float32 or float64; not under autocast — use the plain operators
-        there).
+        The SSM's output (float32 or float64; not under autocast).
     weight, bias : ``(2H, H)``, ``(2H,)``
-        The ``nn.Linear(H, 2H)`` parameters; rows ``:H`` give GLU's value half, ``H:`` its
-        gate.
+        The ``nn.Linear(H, 2H)`` parameters; rows ``:H`` give GLU's value half, ``H:`` its gate.
     mask : ``(B, 1, H)``, optional
         Scaled dropout keep-mask applied after the GELU (no gradient flows to it).
 

@@ -13,7 +13,7 @@ def ssm_param_groups(module: nn.Module, lr: float, weight_decay: float = 0.0,
     """Split ``module``'s trainable parameters into an SSM group and the rest.
 
     Every published S4/S4D recipe trains ``A``, ``B`` and ``dt`` with a smaller learning rate
-    and no weight decay. ``C`` and ``D`` are ordinary weights.
+    and no weight decay (``C`` and ``D`` are ordinary weights).
 
     Parameters
     ----------

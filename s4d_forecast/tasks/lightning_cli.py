@@ -223,9 +223,6 @@ class TaskCLI(LightningCLI):
         self.trainer.callbacks += [NonFiniteLossGuard(), RandomStateCheckpoint(), ModelCheckpoint(
             dirpath=cfg.checkpoint.dirpath, filename="last", monitor=None, save_top_k=1,
             enable_version_counter=False)]  # last.ckpt, rewritten every epoch
-        root = getattr(self.datamodule, "root", None)
-        if root is not None and not Path(root).exists():
-            raise ConfigError(f"invalid configuration: data.root={str(root)!r} does not exist")
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:
@@ -400,12 +397,11 @@ def _check_config_file(path: str) -> None:
     """A ``--config`` file must exist and be UTF-8 text holding a YAML mapping (an inline
     YAML string, which jsonargparse also takes, is left to it)."""
     p = Path(path)
-    if not p.exists():
-        if any(c in path for c in "{}:\n"):
-            return
-        raise ConfigError(f"--config {path!r} does not exist; accepted: a YAML file")
     if not p.is_file():
-        raise ConfigError(f"--config {path!r} is a folder, not a YAML file")
+        if any(c in path for c in "{}:\n") and not p.exists():
+            return
+        raise ConfigError(f"--config {path!r} " + ("is a folder, not a YAML file" if p.exists()
+                                                   else "does not exist; accepted: a YAML file"))
     try:
         text = p.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
