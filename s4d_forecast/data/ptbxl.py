@@ -113,10 +113,8 @@ def _cinc_records(root: Path) -> dict[int, Path]:
                              f"{str(found[ecg_id])!r} and {str(hea.with_suffix(''))!r}")
         found[ecg_id] = hea.with_suffix("")
     if not found:
-        raise FileNotFoundError(
-            f"no CinC-2021 PTB-XL records (HRxxxxx.hea) found under {str(root)!r}; the "
-            "PhysioNet/CinC Challenge 2021 training data has them in WFDB_PTBXL/ (or use "
-            "layout='ptbxl' with the PhysioNet release)")
+        raise FileNotFoundError(f"no CinC-2021 PTB-XL records (HRxxxxx.hea) found under "
+                                f"{str(root)!r} (the Challenge data's WFDB_PTBXL/)")
     return found
 
 
@@ -128,13 +126,11 @@ def check_ecg_ids(ecg_ids) -> list[int] | None:
     if isinstance(ecg_ids, (str, bytes)) or np.ndim(ecg_ids) != 1 or len(ecg_ids) == 0:
         raise ValueError(f"`ecg_ids` must be a non-empty list of integer ecg_id values or "
                          f"None, got {ecg_ids!r}.")
-    ids = [check_int("ecg_ids[]", v, min=1) if not isinstance(v, (float, np.floating))
-           or not float(v).is_integer() else int(v) for v in ecg_ids]
+    ids = [check_int("ecg_ids[]", int(v) if isinstance(v, (float, np.floating))
+                     and float(v).is_integer() else v, min=1) for v in ecg_ids]
     values, counts = np.unique(ids, return_counts=True)
-    dup = values[counts > 1].tolist()
-    if dup:
-        raise ValueError(f"`ecg_ids` lists {dup[:10]} more than once; each record is loaded "
-                         "once")
+    if (counts > 1).any():
+        raise ValueError(f"`ecg_ids` lists {values[counts > 1].tolist()[:10]} more than once")
     return ids
 
 
@@ -245,18 +241,16 @@ def load_ptbxl(root: str | os.PathLike, sampling_rate: int = 100, task: str = "a
     if missing:
         raise FileNotFoundError(
             f"{len({m.with_suffix('') for m in missing})} of {len(records)} PTB-XL records lack "
-            f"files ({len(missing)} file(s) not found), e.g. "
-            f"{', '.join(repr(str(m)) for m in missing[:3])}; {DOWNLOAD_HINT}, or pass "
-            "ecg_ids=... to load only the records you have")
+            f"files, e.g. {', '.join(repr(str(m)) for m in missing[:3])}; {DOWNLOAD_HINT}, or "
+            "pass ecg_ids=... to load only the records you have")
     signals, nan_rows, _ = load_signals(records, partial(read_ecg_record,
                                                          sampling_rate=sampling_rate),
                                         [*sources, paths["database"]], root, key,
                                         _cache_dir(root, cache_dir) if cache else None, n_jobs)
     keep = np.array([len(labs) > 0 for labs in labels], dtype=bool)
     if not keep.all():
-        log.info("task %r: dropped %d of %d records that have no %s label (ecg_id %s%s)", task,
-                 int((~keep).sum()), len(keep), task, ids[~keep][:10].tolist(),
-                 " ..." if (~keep).sum() > 10 else "")
+        log.info("task %r: dropped %d of %d records without a label (ecg_id %s ...)", task,
+                 int((~keep).sum()), len(keep), ids[~keep][:10].tolist())
     if nan_rows:
         nan_ids = ids[nan_rows].tolist()
         if on_nan == "raise":
@@ -280,8 +274,8 @@ def load_ptbxl(root: str | os.PathLike, sampling_rate: int = 100, task: str = "a
 
 
 def _cache_dir(root: Path, cache_dir) -> Path | None:
-    """``cache_dir`` (default ``root/.s4d_cache``) if it can be written, else ``None`` (with
-    a warning: the load goes on without a cache)."""
+    """``cache_dir`` (default ``root/.s4d_cache``) if it can be written, else ``None`` (with a
+    warning)."""
     folder = Path(cache_dir) if cache_dir is not None else root / ".s4d_cache"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,7 @@ def _rec(tree, i=0):
     ({"ecg_ids": "12"}, "`ecg_ids` must be a non-empty list"),
     ({"ecg_ids": []}, "`ecg_ids` must be a non-empty list"),
     ({"ecg_ids": [0, 1]}, "`ecg_ids[]` must be an integer >= 1, got 0"),
+    ({"ecg_ids": [0.0, 1]}, "`ecg_ids[]` must be an integer >= 1, got 0"),
     ({"n_jobs": 0}, "`n_jobs` must be an integer >= 1 or None"),
     ({"n_jobs": "2"}, "`n_jobs` must be an integer >= 1 or None"),
 ])
