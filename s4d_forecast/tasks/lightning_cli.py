@@ -86,21 +86,17 @@ class TaskCLI(LightningCLI):
         allow_numpy_arrays()  # the checkpoints this CLI loads hold the DataModules' scalers
         cfg = self._cfg()
         root = cfg.trainer.default_root_dir
-        if root is not None:
-            _check_folder_option("--trainer.default_root_dir", root)
+        _check_folder_option("--trainer.default_root_dir", root)
+        _check_folder_option("--checkpoint.dirpath", cfg.checkpoint.dirpath)
         if cfg.checkpoint.dirpath is None:
             cfg.checkpoint.dirpath = str(Path(root or os.getcwd()) / "checkpoints")
-        else:
-            _check_folder_option("--checkpoint.dirpath", cfg.checkpoint.dirpath)
         self._check_limits(cfg)
-        data_args = getattr(cfg.get("data"), "init_args", None)
-        if data_args is not None and "root" in data_args and data_args.root is None \
-                and data_args.get("dataset") is None:
+        data = getattr(cfg.get("data"), "init_args", None) or {}
+        if "root" in data and data.get("root") is None and data.get("dataset") is None:
             raise ConfigError("invalid configuration: data.root is required; pass "
                               "--data.root DIR (the dataset's folder or archive)")
-        if data_args is not None and isinstance(data_args.get("root"), (str, os.PathLike)) \
-                and not Path(data_args.root).exists():
-            raise ConfigError(f"invalid configuration: data.root={str(data_args.root)!r} "
+        if isinstance(data.get("root"), (str, os.PathLike)) and not Path(data["root"]).exists():
+            raise ConfigError(f"invalid configuration: data.root={str(data['root'])!r} "
                               "does not exist")
         self._resolve_checkpoint()
         cfg = self._cfg()  # the checkpoint's hyperparameters may have replaced the namespace
@@ -154,9 +150,8 @@ class TaskCLI(LightningCLI):
         hparams.pop("_instantiator", None)
         given = self._given_model_options()
         for name, value in given.items():
-            if name in _FREE_MODEL_OPTIONS or name not in hparams:
-                continue
-            if _plain(value) != _plain(hparams[name]):
+            if name not in _FREE_MODEL_OPTIONS and name in hparams \
+                    and _plain(value) != _plain(hparams[name]):
                 raise ConfigError(
                     f"--model.{name}={value!r} differs from the checkpoint's {name}="
                     f"{hparams[name]!r} ({ckpt_path}); the model is rebuilt from the "
