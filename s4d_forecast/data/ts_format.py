@@ -76,11 +76,8 @@ def read_ts(path: str | Path) -> TSData:
             try:
                 if len(lengths) != 1:
                     raise ValueError(f"dimensions of lengths {sorted(lengths)}")
-                try:
-                    flat = np.array(tokens, dtype=np.float64)
-                except ValueError:  # "?" marks a missing value
-                    flat = np.array(["nan" if t.strip() == "?" else t for t in tokens],
-                                    dtype=np.float64)
+                flat = np.array(["nan" if t.strip() == "?" else t for t in tokens],
+                                dtype=np.float64)  # "?" marks a missing value
             except ValueError as exc:
                 raise ValueError(f"{where}: not a case of equal-length numeric dimensions "
                                  f"({exc}); truncated or corrupt file?") from exc

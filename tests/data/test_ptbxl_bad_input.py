@@ -14,10 +14,9 @@ import pandas as pd
 import pytest
 from ptbxl_fixtures import LEADS, make_ptbxl_tree, write_cinc, write_wfdb
 
-from s4d_forecast.data.ptbxl import load_ptbxl
+from s4d_forecast.data.ptbxl import cinc_ecg_id, load_ptbxl, read_ecg_record
 from s4d_forecast.data.ptbxl_datamodule import PTBXLDataModule
 from s4d_forecast.data.ptbxl_labels import aggregate_labels, parse_scp_codes, read_scp_statements
-from s4d_forecast.data.ptbxl_records import cinc_ecg_id, read_ecg_record
 
 
 @pytest.fixture(scope="module")
