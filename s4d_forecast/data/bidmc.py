@@ -133,18 +133,16 @@ def make_bidmc_windows(records: list[BIDMCRecord], target: str = "RR", window_s:
         ys.append(y[keep].astype(np.float32))
         rids.append(np.full(int(keep.sum()), rec.record_id, dtype=np.int64))
         starts.append(s0[keep] / fs)
-    totals = {k: sum(r[k] for r in per_record.values())
-              for k in ("windows", "dropped_target", "dropped_signal")}
+    n, no_y, bad_x = (sum(r[k] for r in per_record.values())
+                      for k in ("windows", "dropped_target", "dropped_signal"))
     report = {"target": target, "window_s": window_s, "stride_s": stride_s,
-              "nan_policy": nan_policy, "windows": totals["windows"],
-              "dropped_missing_target": totals["dropped_target"],
-              "dropped_nan_signal": totals["dropped_signal"], "tail_samples_unused": int(tail),
+              "nan_policy": nan_policy, "windows": n, "dropped_missing_target": no_y,
+              "dropped_nan_signal": bad_x, "tail_samples_unused": int(tail),
               "per_record": per_record}
     log.info("BIDMC %s: %d windows from %d records; dropped %d with a missing target (%s), %d "
-             "with NaN/inf in the signals; %d trailing samples start no window", target,
-             totals["windows"], len(records), totals["dropped_target"], nan_policy,
-             totals["dropped_signal"], tail)
-    if totals["windows"] == 0:
+             "with NaN/inf in the signals; %d trailing samples start no window", target, n,
+             len(records), no_y, nan_policy, bad_x, tail)
+    if n == 0:
         raise ValueError(f"no window left for target={target!r}: {report}")
     return BIDMCDataset(np.concatenate(xs), np.concatenate(ys), np.concatenate(rids),
                         np.concatenate(starts).astype(np.float64), target, fs,
@@ -171,15 +169,14 @@ def load_bidmc_archive(root: str | Path, target: str = "RR") -> BIDMCDataset:
             f"root={str(root)!r}: BIDMC32{target}_TRAIN.ts / _TEST.ts not found (looked in it "
             f"and its {target}/ subfolder); download them from the TSER archive "
             "(http://tseregression.org, Zenodo records 4001456 HR, 4001463 RR, 4001464 SpO2)")
-    parts = []
-    for path in files:
-        if not path.is_file():
-            raise ValueError(f"{path} is missing; its pair {files[0].name} is present")
-        ts = read_ts(path)
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise ValueError(f"{missing[0]} is missing; its pair is present")
+    parts = [read_ts(path) for path in files]
+    for path, ts in zip(files, parts):
         if ts.X.shape[1:] != (4000, 2) or ts.y is None:
             raise ValueError(f"{path}: expected 2-dimension series of length 4000 with a "
                              f"target, got {ts.X.shape[1:]} (target present: {ts.y is not None})")
-        parts.append(ts)
     n_train, n = len(parts[0].X), len(parts[0].X) + len(parts[1].X)
     log.info("BIDMC32%s archive: %d train + %d test windows", target, n_train, n - n_train)
     return BIDMCDataset(

@@ -77,15 +77,15 @@ def run(args: argparse.Namespace) -> int:
     import math
 
     import torch
+    from tqdm.auto import tqdm
 
     from s4d_forecast.ssm import S4DEncoder
 
     torch.manual_seed(args.seed)
-    L = args.length
-    t = torch.arange(L, dtype=torch.float32)
+    L, t = args.length, torch.arange(args.length, dtype=torch.float32)
     # a chirp with noise: something with structure at several time scales
-    x = (torch.sin(2 * math.pi * t * (0.002 + 0.02 * t / L)) + 0.1 * torch.randn_like(t))
-    x = x.view(1, -1, 1)
+    x = (torch.sin(2 * math.pi * t * (0.002 + 0.02 * t / L)) + 0.1 * torch.randn_like(t))[
+        None, :, None]
     enc = S4DEncoder(1, args.d_model, args.n_layers, args.d_state, init=args.init).eval()
     with torch.no_grad():
         state, probe, n_probe = enc.default_state(1), min(L, 2048), min(L, 20)
@@ -109,10 +109,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         y_conv = enc(x)
         conv_s = time.perf_counter() - t0
-        y_step = torch.empty_like(y_conv)
-        from tqdm.auto import tqdm
-
-        done = 0
+        y_step, done = torch.empty_like(y_conv), 0
         t0 = time.perf_counter()
         try:
             for i in tqdm(range(L), desc="streaming", unit="sample", disable=None,

@@ -69,10 +69,10 @@ def combine_folds(oof: pd.DataFrame, test: Sequence[pd.DataFrame]) -> tuple[dict
     frame : DataFrame
         Test windows: ``target``, ``ensemble``, ``shrunk`` and one ``fold_k`` column each.
     """
-    for name in ("fold", "target", "prediction"):
-        if name not in oof.columns:
-            raise ValueError(f"out-of-fold predictions lack the column {name!r} (have "
-                             f"{list(oof.columns)}); cv needs a regression task")
+    missing = [c for c in ("fold", "target", "prediction") if c not in oof.columns]
+    if missing:
+        raise ValueError(f"out-of-fold predictions lack the column {missing[0]!r} (have "
+                         f"{list(oof.columns)}); cv needs a regression task")
     if not test:
         raise ValueError("no fold's test predictions to combine")
     y_test = test[0]["target"].to_numpy(np.float64)
@@ -81,20 +81,17 @@ def combine_folds(oof: pd.DataFrame, test: Sequence[pd.DataFrame]) -> tuple[dict
                                                          equal_nan=True):
             raise ValueError(f"fold {k}'s test windows differ from fold 0's: the folds must "
                              "share one test split")
-    y_oof = oof["target"].to_numpy(np.float64)
-    p_oof = oof["prediction"].to_numpy(np.float64)
+    y_oof, p_oof = (oof[c].to_numpy(np.float64) for c in ("target", "prediction"))
     mean = float(np.mean(y_oof))
     alpha = shrinkage(y_oof, p_oof, mean)
     preds = np.stack([f["prediction"].to_numpy(np.float64) for f in test])
     ensemble = preds.mean(axis=0)
     shrunk = mean + alpha * (ensemble - mean)
     fold_of = oof["fold"].to_numpy()
-    per_fold = []
-    for i, k in enumerate(np.unique(fold_of)):  # sorted, as the test frames are
-        mine = fold_of == k
-        per_fold.append({"fold": int(k), "val_windows": int(mine.sum()),
-                         "val_rmse": _rmse(y_oof[mine], p_oof[mine]),
-                         "test_rmse": _rmse(y_test, preds[i])})
+    per_fold = [{"fold": int(k), "val_windows": int((fold_of == k).sum()),
+                 "val_rmse": _rmse(y_oof[fold_of == k], p_oof[fold_of == k]),
+                 "test_rmse": _rmse(y_test, preds[i])}
+                for i, k in enumerate(np.unique(fold_of))]  # sorted, as the test frames are
     fold_test = np.array([f["test_rmse"] for f in per_fold])
     summary = {
         "folds": per_fold, "mean": mean, "alpha": alpha, "oof_rmse": _rmse(y_oof, p_oof),
