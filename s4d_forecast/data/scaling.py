@@ -108,14 +108,12 @@ class SignalScaler:
             obj.scale_ = np.asarray(state["scale"], dtype=np.float64)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a valid scaler state ({type(exc).__name__}: {exc})") from exc
-        bad = np.flatnonzero(~np.isfinite(obj.mean_) | ~np.isfinite(obj.scale_)
-                             | ~(obj.scale_ > 0)) if obj.mean_.shape == obj.scale_.shape else []
-        if obj.mean_.ndim != 1 or obj.mean_.shape != obj.scale_.shape or len(bad):
-            raise ValueError(
-                "not a valid scaler state: mean and scale must be (C,), means finite and scales "
-                f"finite and > 0, got mean {obj.mean_.ravel()[:5].tolist()}, scale "
-                f"{obj.scale_.ravel()[:5].tolist()} (bad channels {list(bad)[:5]}); the saved "
-                "state is damaged")
+        if obj.mean_.ndim != 1 or obj.mean_.shape != obj.scale_.shape or not (
+                np.isfinite(obj.mean_).all() and (obj.scale_ > 0).all()
+                and np.isfinite(obj.scale_).all()):
+            raise ValueError(f"not a valid scaler state (the saved state is damaged): mean and "
+                             f"scale must be (C,), means finite, scales finite and > 0, got "
+                             f"{obj.mean_.ravel()[:5].tolist()}, {obj.scale_.ravel()[:5].tolist()}")
         return obj
 
     def save(self, path: str | Path) -> Path:

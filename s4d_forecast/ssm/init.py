@@ -3,15 +3,10 @@
 Every function returns the ``N/2`` modes kept for a state of size ``N`` (one of each
 conjugate pair; the kernel is ``2·Re`` of their sum). HiPPO matrices are built in float64.
 
-References
-----------
-- Gu, Goel, Ré (2022). Efficiently Modeling Long Sequences with Structured State Spaces (S4).
-- Gu, Gupta, Goel, Ré (2022). On the Parameterization and Initialization of Diagonal State
-  Space Models (S4D): S4D-LegS, S4D-Inv, S4D-Lin, S4D-Real.
-- Gupta, Gu, Berant (2022). Diagonal State Spaces are as Effective as Structured State
-  Spaces (DSS).
-- Solozabal, Bojkovic, AlQuabeh, Inui, Takáč (2025). Uncovering the Spectral Bias in Diagonal
-  State Space Models, NeurIPS 2025, arXiv:2508.20441 (S4D-DFouT).
+References: Gu, Goel, Ré (2022), S4; Gu, Gupta, Goel, Ré (2022), On the Parameterization and
+Initialization of Diagonal State Space Models (S4D-LegS/Inv/Lin/Real); Gupta, Gu, Berant
+(2022), DSS; Solozabal et al. (2025), Uncovering the Spectral Bias in Diagonal State Space
+Models, NeurIPS 2025, arXiv:2508.20441 (S4D-DFouT).
 """
 
 from __future__ import annotations

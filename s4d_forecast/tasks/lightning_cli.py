@@ -194,7 +194,7 @@ class TaskCLI(LightningCLI):
             return  # continues the run in this folder
         root = cfg.trainer.default_root_dir
         folders = [("--trainer.default_root_dir", Path(root))] if root is not None else []
-        if root is None or not _inside(dirpath, Path(root)):
+        if root is None or not dirpath.resolve().is_relative_to(Path(root).resolve()):
             folders.append(("--checkpoint.dirpath", dirpath))
         for name, folder in folders:
             try:
@@ -225,12 +225,10 @@ class TaskCLI(LightningCLI):
         except RuntimeError as err:
             if "Error(s) in loading state_dict" not in str(err):
                 raise
-            ckpt = self._cfg().get("ckpt_path")
-            detail = _state_dict_mismatch(str(err))
             raise ConfigError(
-                f"checkpoint {str(ckpt)!r} does not fit the model these settings build "
-                f"({detail}): the model or data settings differ from the checkpoint's"
-            ) from err
+                f"checkpoint {str(self._cfg().get('ckpt_path'))!r} does not fit the model these "
+                f"settings build ({_state_dict_mismatch(str(err))}): the model or data settings "
+                "differ from the checkpoint's") from err
 
     def before_fit(self) -> None:
         if getattr(self, "_start_over", False):
@@ -371,10 +369,6 @@ def _first_process() -> bool:
     (they run it again, once the first process may already have written into the run)."""
     return all(os.environ.get(k, "0") == "0" for k in ("LOCAL_RANK", "NODE_RANK", "RANK",
                                                         "SLURM_PROCID"))
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _plain(value):
