@@ -18,7 +18,7 @@ from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
-from s4d_forecast._checks import check_int, check_output_folder, file_in_the_way
+from s4d_forecast._checks import check_output_folder, file_in_the_way
 from s4d_forecast.allocator import tune_cpu_allocator
 from s4d_forecast.callbacks import NonFiniteLossGuard, RandomStateCheckpoint
 from s4d_forecast.tasks.base import EncoderTask
@@ -106,14 +106,8 @@ class TaskCLI(LightningCLI):
         cfg["overwrite"] = False  # the saved config.yaml does not carry the permission
 
     def _check_limits(self, cfg) -> None:
-        """Integers >= -1 (-1: none), and for ``fit`` none that trains nothing."""
+        """For ``fit``, no limit that trains nothing (Lightning refuses negative ones)."""
         trainer = cfg.trainer
-        try:
-            for key in ("max_epochs", "max_steps"):
-                check_int(f"--trainer.{key}", trainer.get(key), min=-1,
-                          none_ok=key == "max_epochs")
-        except ValueError as err:
-            raise ConfigError(f"invalid configuration: {err} (-1: no limit)") from err
         zero = [f"--trainer.{k} {trainer.get(k)}" for k in ("max_epochs", "max_steps",
                                                              "limit_train_batches")
                 if trainer.get(k) is not None and trainer.get(k) == 0]

@@ -255,8 +255,8 @@ def test_auto_resume_of_a_step_based_fit_validated_at_epoch_end(bidmc_zip, tmp_p
     (["--trainer.limit_train_batches", "0"], "trains nothing"),
     (["--trainer.limit_train_batches", "0.0"], "trains nothing"),
     (["--trainer.max_time", "00:00:00:00"], "fit ended without a single optimiser step"),
-    (["--trainer.max_epochs", "-5"], "`--trainer.max_epochs` must be an integer >= -1"),
-    (["--trainer.max_steps", "-5"], "`--trainer.max_steps` must be an integer >= -1"),
+    (["--trainer.max_epochs", "-5"], "`max_epochs` must be a non-negative integer or -1"),
+    (["--trainer.max_steps", "-5"], "`max_steps` must be a non-negative integer or -1"),
     (["--model.d_model", "1000000"], "need about"),
     (["--model.n_layers", "100000", "--model.d_model", "1024"], "need about"),
 ])
