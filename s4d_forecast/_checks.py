@@ -126,17 +126,13 @@ def check_output_folder(path, overwrite: bool, *, name: str = "--output") -> Pat
     """A results folder, checked before any work: new or empty, non-empty only with
     ``overwrite``, never an existing file (``FileExistsError``)."""
     path = Path(os.fspath(path))
-    if not path.exists():
-        return path
-    if not path.is_dir():
-        raise FileExistsError(
-            f"`{name}` {str(path)!r} is an existing file, but the results go in a folder; "
-            "choose another path (or move the file away).")
-    if overwrite or not any(path.iterdir()):
-        return path
-    raise FileExistsError(
-        f"`{name}` {str(path)!r} is a folder that is not empty: earlier results would be "
-        "overwritten. Pass --overwrite to replace them, or choose another path.")
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"`{name}` {str(path)!r} is an existing file, but the results go "
+                              "in a folder; choose another path.")
+    if path.is_dir() and not overwrite and any(path.iterdir()):
+        raise FileExistsError(f"`{name}` {str(path)!r} is a folder that is not empty: pass "
+                              "--overwrite to replace its results, or choose another path.")
+    return path
 
 
 def _close_match(value, accepted: tuple) -> str:
