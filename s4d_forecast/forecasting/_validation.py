@@ -1,33 +1,27 @@
-"""Checks of what users give the forecasting front ends, in three parts:
-
-1. **model arguments**: :func:`validate_model_args`, at construction of ``S4DModel`` and of
-   ``S4DForecaster`` (what it forwards), from the table ``MODEL_ARGS``;
-2. **darts calls**: :class:`CheckedCallsMixin` checks the arguments and series of
-   ``S4DModel.fit`` / ``predict`` / ``historical_forecasts`` before darts runs, stops a
-   training whose loss turns NaN/inf, refuses non-finite forecasts and lets Ctrl-C surface as
-   ``KeyboardInterrupt``;
-3. **pandas inputs** of ``S4DForecaster``: :func:`as_frame` and the index checks after it.
-
-Errors name the argument, the value and what is accepted, with a fix that works as given;
-nothing is filled, dropped, sorted or resampled.
-"""
+"""Checks of what users give ``S4DModel`` and ``S4DForecaster``: the model arguments
+(:func:`validate_model_args`), the darts calls (:class:`CheckedCallsMixin`) and the pandas
+inputs (:func:`as_frame` and the index checks after it). Errors name the argument, the value
+and what is accepted, with a fix that works as given; nothing is filled, dropped, sorted or
+resampled."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import os
 import signal
 import threading
 import warnings
+from functools import partial
 
 import numpy as np
 import pandas as pd
-import pytorch_lightning as pl
 import torch
+from darts.utils.likelihood_models.torch import TorchLikelihood
 
 from s4d_forecast import _checks as c
+from s4d_forecast.callbacks import NonFiniteLossGuard
+from s4d_forecast.ssm import DISCS, INITS, S4D, S4DKernel
 
 _SHOW = 5  # how many offending positions a message lists
 
@@ -51,13 +45,8 @@ def _span(index) -> str:
     return f"{_label(index[0])} … {_label(index[-1])} ({len(index)} steps)"
 
 
-# ====================================================================== 1. model arguments
-def _pos(name, value):
-    return c.check_int(name, value, min=1)
-
-
-def _opt_pos(name, value):
-    return c.check_int(name, value, min=1, none_ok=True)
+# ====================================================================== model arguments
+_pos, _opt_pos = partial(c.check_int, min=1), partial(c.check_int, min=1, none_ok=True)
 
 
 def _instance(accepted: str, test):
@@ -67,16 +56,8 @@ def _instance(accepted: str, test):
     return check
 
 
-def _choice(module: str, attribute: str, *extra):
-    """A check against the tuple ``module.attribute`` (imported when first used)."""
-    return lambda name, value: c.check_choice(
-        name, value, (*extra, *getattr(importlib.import_module(module), attribute)))
-
-
 def _likelihood(name, value):
     """A darts likelihood object, whose quantiles (``QuantileRegression``) are distinct."""
-    from darts.utils.likelihood_models.torch import TorchLikelihood
-
     _instance("a darts likelihood object, e.g. QuantileRegression() or GaussianLikelihood() "
               "from darts.utils.likelihood_models,", lambda v: isinstance(v, TorchLikelihood))(
         name, value)
@@ -105,17 +86,18 @@ MODEL_ARGS = {
                        callable) for name in ("loss_fn", "optimizer_cls", "lr_scheduler_cls")},
     **{name: _instance("a string", lambda v: isinstance(v, (str, os.PathLike)))
        for name in ("model_name", "work_dir")},
-    "output_chunk_shift": lambda n, v: c.check_int(n, v, min=0), "d_model": _opt_pos,
-    "d_state": lambda n, v: c.check_int(n, v, min=2, even=True, none_ok=True),
-    "random_state": lambda n, v: c.check_int(n, v, min=0, none_ok=True),
-    "init": _choice("s4d_forecast.ssm", "INITS"), "disc": _choice("s4d_forecast.ssm", "DISCS"),
-    "dropout": lambda n, v: c.check_float(n, v, 0.0, 1.0, hi_open=True),
-    "ssm_lr": lambda n, v: c.check_float(n, v, 0, lo_open=True, none_ok=True),
+    "output_chunk_shift": partial(c.check_int, min=0), "d_model": _opt_pos,
+    "d_state": partial(c.check_int, min=2, even=True, none_ok=True),
+    "random_state": partial(c.check_int, min=0, none_ok=True),
+    "init": partial(c.check_choice, accepted=INITS),
+    "disc": partial(c.check_choice, accepted=DISCS),
+    "dropout": partial(c.check_float, lo=0.0, hi=1.0, hi_open=True),
+    "ssm_lr": partial(c.check_float, lo=0, lo_open=True, none_ok=True),
     "likelihood": _likelihood,
 }
 #: what an S4DModel is told through optimizer_kwargs, whatever the optimiser
-_OPTIMIZER_VALUES = {"lr": lambda n, v: c.check_float(n, v, 0, lo_open=True),
-                     "weight_decay": lambda n, v: c.check_float(n, v, 0)}
+_OPTIMIZER_VALUES = {"lr": partial(c.check_float, lo=0, lo_open=True),
+                     "weight_decay": partial(c.check_float, lo=0)}
 
 
 def _names_of(*functions) -> set:
@@ -136,20 +118,8 @@ def accepted_model_kwargs() -> set:
 
 
 def validate_model_args(args: dict) -> None:
-    """Check the arguments of :class:`~s4d_forecast.S4DModel` at construction.
-
-    Parameters
-    ----------
-    args
-        ``locals()`` at the top of ``S4DModel.__init__`` (``kwargs`` is unpacked), or the
-        keyword arguments an S4DForecaster forwards.
-
-    Raises
-    ------
-    ValueError
-        Naming the argument, the value and what is accepted (wrong types raise
-        :class:`s4d_forecast._checks.ArgumentTypeError`, also a ``TypeError``).
-    """
+    """Check the arguments of ``S4DModel`` at construction: ``args`` is ``locals()`` at the top
+    of ``S4DModel.__init__`` (``kwargs`` unpacked), or what an S4DForecaster forwards."""
     args = {k: v for k, v in args.items() if k not in ("self", "__class__", "kwargs")} | dict(
         args.get("kwargs") or {})
     for name, check in MODEL_ARGS.items():
@@ -158,23 +128,19 @@ def validate_model_args(args: dict) -> None:
     for name, check in _OPTIMIZER_VALUES.items():
         if name in (args.get("optimizer_kwargs") or {}):
             check(f"optimizer_kwargs[{name!r}]", args["optimizer_kwargs"][name])
-    _check_class_kwargs(args, "optimizer_cls", "optimizer_kwargs", torch.optim.Adam)
-    _check_class_kwargs(args, "lr_scheduler_cls", "lr_scheduler_kwargs", None)
+    for cls_name, default in (("optimizer_cls", torch.optim.Adam), ("lr_scheduler_cls", None)):
+        # the keys of optimizer_kwargs / lr_scheduler_kwargs against the class's signature
+        cls, kwargs_name = args.get(cls_name) or default, cls_name.replace("_cls", "_kwargs")
+        try:
+            params = inspect.signature(cls.__init__).parameters.values() if cls else []
+        except (TypeError, ValueError):
+            continue
+        if cls and args.get(kwargs_name) and not any(p.kind == p.VAR_KEYWORD for p in params):
+            accepted = _names_of(cls.__init__) - {"params", "optimizer"}
+            if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
+                accepted |= {"interval", "frequency", "monitor", "strict", "name"}
+            c.check_keys(kwargs_name, args[kwargs_name], accepted)
     _check_ssm_kwargs(args, dict(args.get("ssm_kwargs") or {}))
-
-
-def _check_class_kwargs(args: dict, cls_name: str, kwargs_name: str, default) -> None:
-    """Keys of optimizer_kwargs / lr_scheduler_kwargs against the class's own signature."""
-    cls, options = args.get(cls_name) or default, args.get(kwargs_name)
-    try:
-        params = inspect.signature(cls.__init__).parameters.values() if options and cls else []
-    except (TypeError, ValueError):
-        return
-    if params and not any(p.kind == p.VAR_KEYWORD for p in params):
-        accepted = _names_of(cls.__init__) - {"params", "optimizer"}
-        if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
-            accepted |= {"interval", "frequency", "monitor", "strict", "name"}
-        c.check_keys(kwargs_name, options, accepted)
 
 
 def _check_ssm_kwargs(args: dict, ssm_kwargs: dict) -> None:
@@ -182,7 +148,6 @@ def _check_ssm_kwargs(args: dict, ssm_kwargs: dict) -> None:
     (``lr``: ``ssm_lr``); their values on a one-channel layer (``ssm``'s own checks, the
     dfout/zoh rule among them)."""
     from s4d_forecast.forecasting.s4d_model import S4DModel
-    from s4d_forecast.ssm import S4D, S4DKernel
 
     own = _names_of(S4DModel.__init__) | {"lr"}
     clash = sorted(set(ssm_kwargs) & own)
@@ -200,12 +165,12 @@ def _check_ssm_kwargs(args: dict, ssm_kwargs: dict) -> None:
                          f"{ssm_kwargs!r}: {err}" if ssm_kwargs else str(err)) from None
 
 
-# ========================================================================= 2. darts calls
+# ============================================================================ darts calls
 SERIES_ARGS = ("series", "past_covariates", "future_covariates", "val_series",
                "val_past_covariates", "val_future_covariates")
 #: The other call arguments checked here (darts' own messages are clear for the rest)
 _CALL_ARGS = {
-    "n": _pos, "num_samples": _pos, "epochs": lambda n, v: c.check_int(n, v, min=0),
+    "n": _pos, "num_samples": _pos, "epochs": partial(c.check_int, min=0),
     "batch_size": _opt_pos, "max_samples_per_ts": _opt_pos, "roll_size": _opt_pos,
     "verbose": lambda n, v: v is None or c.check_bool(n, v), "mc_dropout": c.check_bool,
     "load_best": c.check_bool, "predict_likelihood_parameters": c.check_bool,
@@ -216,6 +181,8 @@ _CALL_ARGS = {
 #: to 1e150 (sums of squares over- or underflow beyond), float32 within 1.3e-7 from 1e-40 to
 #: 1e34; the bounds keep a margin for longer series.
 SCALES = {"float64": (1e-120, 1e120), "float32": (1e-30, 1e30)}
+#: Ratio of step sizes between training series above which ``fit`` warns.
+SCALE_RATIO_WARNING = 100.0
 
 
 def _is_series(value) -> bool:
@@ -231,31 +198,28 @@ def _items(name: str, value) -> list:
     return [(name, value)]
 
 
-def _check_series_type(name: str, value, required: bool) -> None:
+def _check_series(name: str, value, required: bool) -> None:
+    """A darts series or a non-empty list of them (or ``None`` unless ``required``), without
+    NaN/inf values."""
     items = _items(name, value)
     if (value is not None or required) and not (items and all(_is_series(s) for _, s in items)):
         shown = repr(value) if not isinstance(value, (list, tuple)) else (
             f"a {type(value).__name__} of {[type(v).__name__ for v in value[:3]]}")
         raise c.ArgumentTypeError(f"`{name}` must be a darts TimeSeries or a non-empty list of "
                                   f"them{'' if required else ' (or None)'}, got {shown[:80]}.")
-
-
-def check_finite_series(name: str, series) -> None:
-    """Refuse NaN/inf values, naming the series, the components and first time stamps."""
-    for label, one in _items(name, series):
-        finite = np.isfinite(one.all_values(copy=False))
-        if finite.all():
-            continue
-        steps = ~finite.all(axis=(1, 2))
-        components = [str(col) for col, ok in zip(one.components, finite.all(axis=(0, 2)))
-                      if not ok]
-        n_inf = int(np.isinf(one.all_values(copy=False)).sum())
-        raise ValueError(
-            f"`{label}` has {int(steps.sum())} time steps with "
-            f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
-            f"(components {components}), first at {_fmt(one.time_index[steps])}. Fill them "
-            f"first, e.g. `MissingValuesFiller().transform({label})` (darts.dataprocessing."
-            f"transformers; inf to NaN first), or slice them off with `.drop_before(...)`.")
+    for label, one in items:
+        values = one.all_values(copy=False)
+        finite = np.isfinite(values)
+        if not finite.all():
+            steps, n_inf = ~finite.all(axis=(1, 2)), int(np.isinf(values).sum())
+            components = [str(col) for col, ok in zip(one.components, finite.all(axis=(0, 2)))
+                          if not ok]
+            raise ValueError(
+                f"`{label}` has {int(steps.sum())} time steps with "
+                f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
+                f"(components {components}), first at {_fmt(one.time_index[steps])}. Fill them "
+                f"first, e.g. `MissingValuesFiller().transform({label})` (darts.dataprocessing."
+                f"transformers; inf to NaN first), or slice them off with `.drop_before(...)`.")
 
 
 def check_scale(name: str, series) -> None:
@@ -274,7 +238,7 @@ def check_scale(name: str, series) -> None:
                 "back (S4DForecaster does this for you).")
 
 
-def check_finite_static_covariates(name: str, series) -> None:
+def _check_static_covariates(name: str, series) -> None:
     """Refuse NaN/inf numeric static covariates (beyond float32, darts stores inf)."""
     for label, one in _items(name, series):
         static = getattr(one, "static_covariates", None)
@@ -292,7 +256,7 @@ def check_finite_static_covariates(name: str, series) -> None:
             f"`use_static_covariates=False`.")
 
 
-def training_starts(series, icl: int, ocl: int, ocs: int = 0, stride=1, most=None) -> list:
+def _training_starts(series, icl: int, ocl: int, ocs: int, stride, most) -> list:
     """Per target series, the position of the first lookback step training reads (darts'
     earliest window), or ``None`` when it is too short for one window."""
     size, stride = icl + ocs + ocl, stride if isinstance(stride, int) and stride >= 1 else 1
@@ -304,8 +268,8 @@ def training_starts(series, icl: int, ocl: int, ocs: int = 0, stride=1, most=Non
     return starts
 
 
-def check_covariates_cover(name: str, covariates, target_name: str, series, starts: list,
-                           end_offset: int) -> None:
+def _check_covers(name: str, covariates, target_name: str, series, starts: list,
+                  end_offset: int) -> None:
     """Refuse covariates (or weights) not covering the steps training reads from them: for
     target ``i``, positions ``starts[i]`` to ``len - 1 - end_offset``. Other frequencies or
     index types are left to darts."""
@@ -326,7 +290,7 @@ def check_covariates_cover(name: str, covariates, target_name: str, series, star
                 f"`{label}`{fix}.")
 
 
-def check_sample_weight(name: str, weight, series, first_output: list) -> None:
+def _check_sample_weight(name: str, weight, series, first_output: list) -> None:
     """Refuse weights with NaN, inf or negative values, or 0 at every step training reads
     (from position ``first_output[i]`` of target ``i``); darts' strings pass."""
     accepted, weights = "weights must be finite and >= 0, not all 0", _items(name, weight)
@@ -354,7 +318,7 @@ def check_sample_weight(name: str, weight, series, first_output: list) -> None:
                      f"{accepted}.")
 
 
-def check_same_dtype(arguments: dict, ref_name: str, ref_dtype, trained: bool) -> None:
+def _check_dtypes(arguments: dict, ref_name: str, ref_dtype, trained: bool) -> None:
     """Refuse series whose dtype is not ``ref_dtype``: the network computes in one precision."""
     for name in SERIES_ARGS:
         for label, one in _items(name, arguments.get(name)):
@@ -366,8 +330,8 @@ def check_same_dtype(arguments: dict, ref_name: str, ref_dtype, trained: bool) -
 
 
 def _trained(model):
-    """The dtype the model was trained on and whether it reads static covariates (as trained,
-    or as it will train)."""
+    """The dtype the model was trained on (``None`` before) and whether it reads static
+    covariates (as trained, or as it will train)."""
     if getattr(model, "model", None) is None:
         return None, bool(getattr(model, "considers_static_covariates", False))
     return model.train_sample.past_target.dtype, bool(model.uses_static_covariates)
@@ -376,16 +340,15 @@ def _trained(model):
 def check_fit_inputs(model, arguments: dict) -> None:
     """The checks of ``S4DModel.fit`` (``arguments``: the call's arguments by name)."""
     for name in SERIES_ARGS:
-        _check_series_type(name, arguments.get(name), name == "series")
-        check_finite_series(name, arguments.get(name))
+        _check_series(name, arguments.get(name), name == "series")
     series, icl, ocl = arguments["series"], model.input_chunk_length, model.output_chunk_length
     ocs = getattr(model, "output_chunk_shift", 0) or 0
     trained, static = _trained(model)
     if static:
-        check_finite_static_covariates("series", series)
-        check_finite_static_covariates("val_series", arguments.get("val_series"))
+        _check_static_covariates("series", series)
+        _check_static_covariates("val_series", arguments.get("val_series"))
     first_label, first = _items("series", series)[0]
-    check_same_dtype(arguments, first_label, trained or first.dtype, trained is not None)
+    _check_dtypes(arguments, first_label, trained or first.dtype, trained is not None)
     for name in ("series", "past_covariates", "future_covariates"):
         items = _items(name, arguments.get(name)) + _items(f"val_{name}",
                                                            arguments.get(f"val_{name}"))
@@ -403,34 +366,29 @@ def check_fit_inputs(model, arguments: dict) -> None:
                     f"`{label}` has {len(one)} time steps, too few for one "
                     f"{'validation' if prefix else 'training'} window of input_chunk_length + "
                     f"output_chunk_shift + output_chunk_length = {icl} + {ocs} + {ocl} steps.")
-        starts = training_starts(target, icl, ocl, ocs, arguments.get("stride", 1),
-                                 arguments.get("max_samples_per_ts"))
+        starts = _training_starts(target, icl, ocl, ocs, arguments.get("stride", 1),
+                                  arguments.get("max_samples_per_ts"))
         outputs = [None if s is None else s + icl + ocs for s in starts]
         for name, begin, offset in (("past_covariates", starts, ocl + ocs),
                                     ("future_covariates", starts, 0),
                                     ("sample_weight", outputs, 0)):
-            check_covariates_cover(f"{prefix}{name}", arguments.get(f"{prefix}{name}"),
-                                   f"{prefix}series", target, begin, offset)
-        check_sample_weight(f"{prefix}sample_weight", arguments.get(f"{prefix}sample_weight"),
-                            target, outputs)
+            _check_covers(f"{prefix}{name}", arguments.get(f"{prefix}{name}"),
+                          f"{prefix}series", target, begin, offset)
+        _check_sample_weight(f"{prefix}sample_weight", arguments.get(f"{prefix}sample_weight"),
+                             target, outputs)
 
 
 def check_predict_inputs(model, arguments: dict, *, series_required: bool = False,
                          against_trained: bool = True) -> None:
     """The checks of ``S4DModel.predict`` and ``historical_forecasts``."""
     for name in ("series", "past_covariates", "future_covariates"):
-        _check_series_type(name, arguments.get(name), name == "series" and series_required)
-        check_finite_series(name, arguments.get(name))
+        _check_series(name, arguments.get(name), name == "series" and series_required)
     check_scale("series", arguments.get("series"))
     trained, static = _trained(model)
     if static:
-        check_finite_static_covariates("series", arguments.get("series"))
+        _check_static_covariates("series", arguments.get("series"))
     if trained is not None and against_trained:
-        check_same_dtype(arguments, "series", trained, True)
-
-
-#: Ratio of step sizes between training series above which ``fit`` warns.
-SCALE_RATIO_WARNING = 100.0
+        _check_dtypes(arguments, "series", trained, True)
 
 
 def warn_if_scales_differ(name: str, series) -> None:
@@ -456,25 +414,16 @@ def warn_if_scales_differ(name: str, series) -> None:
             return
 
 
-class _StopOnNonFiniteLoss(pl.Callback):
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all()):
-            raise FloatingPointError(
-                f"S4DModel training diverged: the training loss became {loss.item()} at epoch "
-                f"{trainer.current_epoch}, batch {batch_idx}. Lower the learning rate "
-                "(optimizer_kwargs={'lr': ...}, default 1e-3) or rescale the series.")
-
-
 @contextlib.contextmanager
 def _guarded(model=None):
-    """Within the block: training (of ``model``) stops on a NaN/inf loss, and Ctrl-C, which
-    Lightning turns into ``SystemExit(1)`` leaving SIGINT ignored, is a ``KeyboardInterrupt``
-    with the handler restored."""
+    """Within the block: training (of ``model``) stops on a NaN/inf loss
+    (:class:`~s4d_forecast.callbacks.NonFiniteLossGuard`), and Ctrl-C, which Lightning turns
+    into ``SystemExit(1)`` leaving SIGINT ignored, is a ``KeyboardInterrupt`` with the handler
+    restored."""
     saved, handler = getattr(model, "trainer_params", None), signal.getsignal(signal.SIGINT)
     if model is not None:
         model.trainer_params = {**saved, "callbacks": [*(saved.get("callbacks") or []),
-                                                       _StopOnNonFiniteLoss()]}
+                                                       NonFiniteLossGuard()]}
     try:
         yield
     except SystemExit as err:
@@ -488,7 +437,7 @@ def _guarded(model=None):
             signal.signal(signal.SIGINT, handler)
 
 
-def check_finite_forecasts(result):
+def _finite_forecasts(result):
     """``result`` (a series, or lists of them) if every value is finite."""
     flat = result if isinstance(result, (list, tuple)) else [result]
     for one in [s for item in flat for s in (item if isinstance(item, (list, tuple)) else [item])]:
@@ -524,7 +473,7 @@ class CheckedCallsMixin:
         if arguments:
             check_predict_inputs(self, arguments)
         with _guarded():
-            return check_finite_forecasts(super().predict(*args, **kwargs))
+            return _finite_forecasts(super().predict(*args, **kwargs))
 
     def historical_forecasts(self, *args, **kwargs):
         # darts' optimised path (retrain=False) predicts past predict(): the same checks
@@ -536,17 +485,16 @@ class CheckedCallsMixin:
                                  against_trained=not callable(retrain) and not retrain)
         try:
             with _guarded():
-                return check_finite_forecasts(super().historical_forecasts(*args, **kwargs))
+                return _finite_forecasts(super().historical_forecasts(*args, **kwargs))
         except TypeError as err:
             if "unsupported operand type(s) for //" not in str(err) or "Day" not in str(err):
                 raise
             raise TypeError(
                 f"darts cannot place `start` on a series with daily steps under pandas "
-                f"{pd.__version__} (its n_steps_between cannot divide by the calendar-day "
-                f"offset: {err}). Slice the series so that forecasts begin where you want and "
-                "pass start=None (with retrain=False the first forecast follows the first "
-                "input_chunk_length steps: series[k - input_chunk_length:] starts at step k), "
-                "or install pandas<3.") from err
+                f"{pd.__version__} ({err}). Slice the series so that forecasts begin where you "
+                "want and pass start=None (with retrain=False the first forecast follows the "
+                "first input_chunk_length steps: series[k - input_chunk_length:] starts at step "
+                "k), or install pandas<3.") from err
 
 
 def _bind(method, args, kwargs) -> dict:
@@ -562,7 +510,7 @@ def _bind(method, args, kwargs) -> dict:
     return arguments
 
 
-# ======================================================================= 3. pandas inputs
+# ========================================================================== pandas inputs
 def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
     """``data`` as a DataFrame and whether it was a Series, after checking its type, column
     labels, index (kind, duplicates, order), dtypes and values."""
@@ -658,59 +606,55 @@ def _index_hint(name: str, index: pd.Index) -> str:
 
 
 def infer_freq(name: str, index: pd.Index):
-    """The index frequency (pandas offset, or RangeIndex step), or a ValueError."""
+    """The index frequency (pandas offset, or RangeIndex step), or a ValueError whose fix
+    names the frequency most runs of three timestamps follow (e.g. 'W-SUN' for weekly data
+    with missing weeks), else the most common gap."""
     if isinstance(index, pd.RangeIndex):
         return index.step
     freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
     if freq is None:
         gaps = pd.Series(index[1:] - index[:-1]).value_counts()
-        shown = ", ".join(f"{gap} (x{count})" for gap, count in gaps.head(_SHOW).items())
+        runs = [pd.infer_freq(index[i:i + 3])
+                for i in range(0, len(index) - 2, max(1, (len(index) - 2) // 200))]
+        runs = [run for run in runs if run is not None]
+        own = max(set(runs), key=runs.count) if runs else pd.tseries.frequencies.to_offset(
+            gaps.index[0]).freqstr
         raise ValueError(
             f"`{name}` has an irregular time index: no frequency could be inferred from "
-            f"{len(index)} timestamps (gaps: {shown}). Put it on a regular grid first, e.g. "
-            f"`{name}.asfreq({_own_freq(index)!r})` and fill the new gaps "
+            f"{len(index)} timestamps (gaps: "
+            f"{', '.join(f'{gap} (x{count})' for gap, count in gaps.head(_SHOW).items())}). Put "
+            f"it on a regular grid first, e.g. `{name}.asfreq({own!r})` and fill the new gaps "
             f"(`.interpolate(method='time')`), or pass a RangeIndex.")
     return pd.tseries.frequencies.to_offset(freq)
 
 
-def _own_freq(index: pd.DatetimeIndex) -> str:
-    """The frequency most runs of three consecutive timestamps follow (e.g. 'W-SUN' for
-    weekly data with missing weeks), else the most common gap."""
-    runs = [pd.infer_freq(index[i:i + 3])
-            for i in range(0, len(index) - 2, max(1, (len(index) - 2) // 200))]
-    runs = [run for run in runs if run is not None]
-    if runs:
-        return max(set(runs), key=runs.count)
-    return pd.tseries.frequencies.to_offset(pd.Series(index[1:] - index[:-1]).mode()[0]).freqstr
-
-
 def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> None:
-    """``index`` (of ``X`` / ``X_future``) of the same kind, zone and frequency as ``y``'s."""
+    """``index`` (of ``X`` / ``X_future`` / ``y_new``) of the same kind, zone and frequency as
+    ``y``'s (``ref``)."""
     if type(index) is not type(ref):
         raise TypeError(f"`{name}` is indexed by {type(index).__name__} but `y` by "
                         f"{type(ref).__name__}; both must use the same kind of index.")
     if not isinstance(index, pd.DatetimeIndex):
         return
     tz, ref_tz = index.tz, ref.tz
-    if (tz is not None or ref_tz is not None) and not (tz is not None and ref_tz is not None and (
-            _same_wall_clock(ref, tz) and _same_wall_clock(index, ref_tz))):
-        fix = (f"if its times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
-               f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC').tz_convert("
-               f"y.index.tz)`" if tz is None else f"`{name} = {name}.tz_localize(None)` keeps "
-               f"its wall-clock times in {tz}" if ref_tz is None
-               else f"`{name} = {name}.tz_convert(y.index.tz)`")
-        what = ("a time-zone-naive index but `y` is in time zone " + str(ref_tz) if tz is None
-                else f"in time zone {tz} but `y` has a time-zone-naive index" if ref_tz is None
-                else f"in time zone {tz} but `y` in {ref_tz}")
-        raise ValueError(f"`{name}` {'has ' if tz is None else 'is '}{what}; both must be in "
-                         f"the same time zone. Convert it: {fix}.")
+    same = lambda a, zone: bool((a.tz_convert(zone).tz_localize(None)  # noqa: E731
+                                 == a.tz_localize(None)).all())
+    if (tz is not None or ref_tz is not None) and not (
+            tz is not None and ref_tz is not None and same(ref, tz) and same(index, ref_tz)):
+        what, fix = (
+            (f"has a time-zone-naive index but `y` is in time zone {ref_tz}", f"if its times "
+             f"are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize(y.index.tz)`; if "
+             f"they are UTC, `{name} = {name}.tz_localize('UTC').tz_convert(y.index.tz)`")
+            if tz is None else (f"is in time zone {tz} but `y` has a time-zone-naive index",
+                                f"`{name} = {name}.tz_localize(None)` keeps its wall-clock "
+                                f"times in {tz}") if ref_tz is None
+            else (f"is in time zone {tz} but `y` in {ref_tz}",
+                  f"`{name} = {name}.tz_convert(y.index.tz)`"))
+        raise ValueError(f"`{name}` {what}; both must be in the same time zone. Convert it: "
+                         f"{fix}.")
     if len(index) >= 3 and infer_freq(name, index) != freq:
         raise ValueError(f"`{name}` has frequency {infer_freq(name, index).freqstr} but `y` has "
                          f"{freq.freqstr}; they must match.")
-
-
-def _same_wall_clock(index: pd.DatetimeIndex, tz) -> bool:
-    return bool((index.tz_convert(tz).tz_localize(None) == index.tz_localize(None)).all())
 
 
 def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str) -> None:
@@ -722,14 +666,16 @@ def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str)
             f"{_fmt(missing)}.")
 
 
-def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index) -> pd.DataFrame:
-    """``frame`` with the columns ``expected`` (those of ``X`` in fit), in that order: the same
-    columns in another order are matched by name; missing or extra columns are refused."""
+def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index, fitted: str
+                  ) -> pd.DataFrame:
+    """``frame`` with the columns ``expected`` (those of ``fitted``, ``"y"`` or ``"X"``, in
+    fit), in that order: the same columns in another order are matched by name; missing or
+    extra columns are refused."""
     missing = [col for col in expected if col not in frame.columns]
     extra = [col for col in frame.columns if col not in expected]
     if missing or extra:
-        raise ValueError(f"`{name}` must have the columns `X` had in fit(), {list(expected)} (in "
-                         f"any order), got {list(frame.columns)} (missing {missing}; not in "
-                         f"`X`: {extra}).")
+        raise ValueError(f"`{name}` must have the columns `{fitted}` had in fit(), "
+                         f"{list(expected)} (in any order), got {list(frame.columns)} (missing "
+                         f"{missing}; not in `{fitted}`: {extra}).")
     return frame.iloc[:, [frame.columns.get_loc(col) for col in expected]].set_axis(
         expected, axis=1)

@@ -3,21 +3,15 @@
 ``S4DModel.save(path)`` writes ``path`` (the darts model object) and ``path.ckpt`` (its
 weights); ``S4DForecaster.save(folder)`` writes ``forecaster.json`` (settings, names, time
 zone), ``data.npz`` (the training data, no pickles) and ``model.pt`` / ``model.pt.ckpt``.
-Both are one transaction, :func:`replace_files`:
-
-* the destinations are checked first: a folder, symbolic link, FIFO, device, socket or a
-  non-empty file no such save wrote is refused, and nothing is written;
-* the new files are written into a hidden staging folder beside them
-  (``.NAME.XXXXXXXX.s4d-save``), the earlier ones hard-linked there and a journal written;
-  then the new files are renamed into place;
-* a failing save puts the earlier files back. A killed one (SIGKILL, power loss, Ctrl-C in its
-  clean-up) leaves its staging folder: the next save or load of the path puts the earlier
-  files back if only some new ones were in place, removes it and warns. A running save's
-  staging folder holds a lock and is left alone.
-
-Every archive carries the save's random id in its zip comment (``forecaster.json`` too), so
-files of different saves are refused. Loading reads only such files, CRC-checked (damage is
-named) before darts' restricted unpickler; ``forecaster.json`` is checked field by field.
+Both are one transaction, :func:`replace_files`: destinations that are not files of such a
+save are refused before anything is written; the new files go to a hidden staging folder
+(``.NAME.XXXXXXXX.s4d-save``) beside them, the earlier ones are hard-linked there, a journal
+is written, then the new files are renamed into place. A failing save puts the earlier files
+back; the staging folder of a killed one is settled (earlier files back if only some new ones
+were in place), removed and warned about by the next save or load, unless its lock shows the
+save still running. Every file carries the save's random id (in the zip comment, or in
+``forecaster.json``): files of different saves are refused, and loading reads only such files,
+CRC-checked before darts' restricted unpickler.
 """
 
 from __future__ import annotations
@@ -77,9 +71,11 @@ def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> Non
         try:
             write(staging)
             (staging / "earlier").mkdir()
-            for name in names:
-                if (folder / name).is_file():
-                    _link_or_copy(folder / name, staging / "earlier" / name)
+            for name in [name for name in names if (folder / name).is_file()]:
+                try:  # a second name of the earlier file: no disk space
+                    os.link(folder / name, staging / "earlier" / name)
+                except OSError:
+                    shutil.copy2(folder / name, staging / "earlier" / name)
             journal = {name: _inode(staging / name) for name in names}
             _write_synced(staging / "journal.tmp", json.dumps(journal))
             os.replace(staging / "journal.tmp", staging / "journal.json")
@@ -155,14 +151,6 @@ def _inode(path: Path) -> list | None:
     return None
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """A second name of ``src`` (a hard link: no disk space), or a copy where links fail."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def _check_destination(path: Path, what: str) -> None:
     """Refuse to replace anything but a regular file of ours (or an empty file)."""
     with contextlib.suppress(FileNotFoundError):
@@ -215,33 +203,32 @@ def check_archive(path: Path, what: str) -> str:
     """The save id of ``path`` after checking, before anything is unpickled, that it is an
     intact archive of ours: ``FileNotFoundError`` if missing, else ``ModelFileError`` naming a
     folder, a bare pickle (unsafe), a file these saves did not write, or damage."""
-    if path.is_dir():
-        raise ModelFileError(f"{what} {str(path)!r} is a folder, not a file; it was not loaded.")
+    named = f"{what} {str(path)!r}"
     if not path.is_file():
-        raise FileNotFoundError(f"{what} {str(path)!r} does not exist.")
+        raise (ModelFileError if path.is_dir() else FileNotFoundError)(
+            f"{named} is a folder, not a file; it was not loaded." if path.is_dir()
+            else f"{named} does not exist.")
     with open(path, "rb") as f:
         head = f.read(4)
-    damaged = f"{what} {str(path)!r} is damaged"
-    if head != b"PK\x03\x04" and len(head) < 4:
-        raise ModelFileError(f"{damaged}: it holds {len(head)} bytes. Save again.")
     if head != b"PK\x03\x04":
         raise ModelFileError(
-            f"{what} {str(path)!r} was refused as unsafe: a bare pickle, which could run code "
-            "when loaded" if head.startswith(b"\x80") else
-            f"{what} {str(path)!r} is not a model file (not a zip archive: it starts with "
-            f"{head!r})")
+            f"{named} is damaged: it holds {len(head)} bytes. Save again." if len(head) < 4
+            else f"{named} was refused as unsafe: a bare pickle, which could run code when "
+            "loaded" if head.startswith(b"\x80")
+            else f"{named} is not a model file (not a zip archive: it starts with {head!r})")
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        raise ModelFileError(f"{damaged} (truncated or corrupt: {err}). Save again.") from err
+        raise ModelFileError(f"{named} is damaged (truncated or corrupt: {err}). Save again."
+                             ) from err
     if bad is not None:
-        raise ModelFileError(f"{damaged}: its entry {bad!r} fails the CRC check. Save again.")
-    sid = save_id(path)
-    if sid is None:
-        raise ModelFileError(f"{what} {str(path)!r} was not written by S4DModel.save() or "
+        raise ModelFileError(f"{named} is damaged: its entry {bad!r} fails the CRC check. "
+                             "Save again.")
+    if save_id(path) is None:
+        raise ModelFileError(f"{named} was not written by S4DModel.save() or "
                              "S4DForecaster.save() (it has no save id of theirs); not loaded.")
-    return sid
+    return save_id(path)
 
 
 def as_path(path, method: str, kind: str = "file") -> Path:
@@ -304,51 +291,68 @@ def load_model(darts_load, path, **kwargs):
     """Check ``path`` and ``path.ckpt`` (:func:`check_archive`), then load them with
     ``darts_load`` (darts' restricted unpickler), passing ``kwargs``."""
     path = as_path(path, "S4DModel.load()")
+    named = f"model file {str(path)!r}"
     if path.is_dir():
         hint = (" It holds an S4DForecaster: load it with S4DForecaster.load()."
                 if (path / MANIFEST).is_file() else "")
-        raise ModelFileError(f"model file {str(path)!r} is a folder, not an S4DModel file; it "
-                             f"was not loaded.{hint}")
+        raise ModelFileError(f"{named} is a folder, not an S4DModel file; it was not loaded."
+                             f"{hint}")
     recover(path.absolute().parent, path.name, f"S4DModel.load({str(path)!r})")
     sid, ckpt = check_archive(path, "model file"), path.with_name(path.name + ".ckpt")
     if not sid.startswith(_NO_WEIGHTS) and not ckpt.exists():
-        raise ModelFileError(f"checkpoint {str(ckpt)!r} is missing: the weights of model file "
-                             f"{str(path)!r} live there. Copy it beside the model file.")
+        raise ModelFileError(f"checkpoint {str(ckpt)!r} is missing: the weights of {named} "
+                             "live there. Copy it beside the model file.")
     if ckpt.exists() and check_archive(ckpt, "checkpoint") != sid:
-        raise ModelFileError(f"model file {str(path)!r} and checkpoint {str(ckpt)!r} do not "
-                             "belong together: they come from different saves.")
+        raise ModelFileError(f"{named} and checkpoint {str(ckpt)!r} do not belong together: "
+                             "they come from different saves.")
     try:
         model = darts_load(str(path), **kwargs)
     except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
         if type(err).__name__ == "UnpicklingError":  # pickle's, or darts' (a RuntimeError)
-            raise ModelFileError(f"model file {str(path)!r} or its checkpoint was refused as "
-                                 f"unsafe by the restricted unpickler: {err}") from err
+            raise ModelFileError(f"{named} or its checkpoint was refused as unsafe by the "
+                                 f"restricted unpickler: {err}") from err
         if isinstance(err, RuntimeError) and "PytorchStreamReader" not in str(err):
             raise
-        raise ModelFileError(f"model file {str(path)!r} or its checkpoint is damaged (torch "
-                             f"could not read it: {err}).") from err
+        raise ModelFileError(f"{named} or its checkpoint is damaged (torch could not read it: "
+                             f"{err}).") from err
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
     if not isinstance(model, S4DModel):
-        raise ModelFileError(f"model file {str(path)!r} holds a {type(model).__name__}, not an "
-                             "S4DModel; load it with its own class.")
+        raise ModelFileError(f"{named} holds a {type(model).__name__}, not an S4DModel; load "
+                             "it with its own class.")
     return model
 
 
 # --------------------------------------------------------------------------- S4DForecaster
+def _name(label: str, name):
+    """A name as ``forecaster.json`` keeps it (numpy scalars as Python scalars), or TypeError."""
+    name = name.item() if isinstance(name, np.generic) else name
+    if name is not None and type(name) not in (str, int, float):
+        raise TypeError(f"{label} {name!r} cannot be saved: S4DForecaster.save() keeps names "
+                        "that are str, int, float or None; rename it first. Nothing was saved.")
+    return name
+
+
 def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
                     X: pd.DataFrame | None) -> None:
-    """Write ``settings`` (JSON values, see ``_FIELDS``), ``y`` / ``X`` (names, data, index)
-    and ``model`` into ``folder``, created if needed (and removed again if the save fails)."""
+    """Write ``settings`` (JSON values, see ``_FIELDS``), ``y`` / ``X`` (names, data, index in
+    ``settings["unit"]``) and ``model`` into ``folder``, created if needed (and removed again
+    if the save fails). Names JSON cannot hold are refused before anything is written."""
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
                               f"{str(folder)!r} is a file.")
-    manifest = {"format": FORMAT, "version": VERSION, **settings, "y_columns": list(y.columns),
-                "y_index_name": y.index.name, "X_columns": None if X is None else list(
-                    X.columns), "X_index_name": None if X is None else X.index.name}
-    arrays = {"y": y.to_numpy(dtype=float), "y_index": _index_ints(y.index)}
-    if X is not None:
-        arrays.update(X=X.to_numpy(dtype=float), X_index=_index_ints(X.index))
+    manifest, arrays = {"format": FORMAT, "version": VERSION, **settings}, {}
+    for prefix, frame in (("y", y), ("X", X)):
+        manifest[f"{prefix}_columns"] = None if frame is None else [
+            _name(f"`{prefix}` column", col) for col in frame.columns]
+        manifest[f"{prefix}_index_name"] = None if frame is None else _name(
+            f"the index name of `{prefix}`", frame.index.name)
+        if frame is not None:  # timestamps as integers (UTC when zone-aware), or positions
+            index = frame.index
+            arrays.update({prefix: frame.to_numpy(dtype=float), f"{prefix}_index": np.asarray(
+                index, dtype=np.int64) if not isinstance(index, pd.DatetimeIndex) else (
+                index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
+            ).as_unit(settings["unit"]).asi8})
 
     def write(staging: Path) -> None:
         sid = secrets.token_hex(16)
@@ -368,13 +372,6 @@ def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
             with contextlib.suppress(OSError):
                 path.rmdir()
         raise
-
-
-def _index_ints(index: pd.Index) -> np.ndarray:
-    """Positions, or timestamps (UTC when zone-aware) as integers in the index's unit."""
-    if not isinstance(index, pd.DatetimeIndex):
-        return np.asarray(index, dtype=np.int64)
-    return (index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index).asi8
 
 
 def _is_zone(value) -> bool:

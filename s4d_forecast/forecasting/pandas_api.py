@@ -20,14 +20,13 @@ from s4d_forecast.forecasting.s4d_model import S4DModel
 class S4DForecaster:
     """Forecast a pandas Series/DataFrame with :class:`S4DModel`, no darts objects needed.
 
-    ``y`` and ``X`` are standardised inside, exactly at any scale (a power of two, the first
-    row, scikit-learn's ``StandardScaler``, in float64); forecasts come back in ``y``'s units,
-    indexed by the timestamps after ``y``. ``X`` holds covariates known in advance, read over
-    the lookback and the horizon: ``predict`` then needs ``X_future``. A time-zone-aware index
-    keeps its zone; fixed-length steps (hours...) run in UTC inside, so DST neither repeats nor
-    skips a step, and calendar steps (days, months) follow the local calendar, a step into a
-    DST gap or overlap placed as ``pd.date_range(..., tz=tz, nonexistent="shift_forward",
-    ambiguous=True)`` places it.
+    ``y`` and ``X`` are standardised inside, exactly at any scale (see ``_Scaling``);
+    forecasts come back in ``y``'s units, indexed by the timestamps after ``y``. ``X`` holds
+    covariates known in advance, read over the lookback and the horizon: ``predict`` then
+    needs ``X_future``. A time-zone-aware index keeps its zone; fixed-length steps (hours...)
+    run in UTC inside, so DST neither repeats nor skips a step, and calendar steps (days,
+    months) follow the local calendar, a step into a DST gap or overlap placed as
+    ``pd.date_range(..., tz=tz, nonexistent="shift_forward", ambiguous=True)`` places it.
 
     Parameters
     ----------
@@ -122,19 +121,16 @@ class S4DForecaster:
                              f"+ horizon = {self.lookback} + {self.horizon} = "
                              f"{self.lookback + self.horizon}{hint}.")
         fit_rows = fit_rows or len(frame)
+        scaling = _Scaling(frame.to_numpy(np.float64)[:fit_rows])
         fitted = {"y": frame, "is_series": is_series, "name": y.name if is_series else None,
-                  "freq": freq, "scaling": _Scaling(frame.to_numpy(np.float64)[:fit_rows]),
-                  "X": None, "covariates": None, "fit_rows": fit_rows}
-        fitted["target"] = _series(fitted["scaling"].forward(frame.to_numpy(np.float64)),
-                                   _grid(frame.index, freq, 0))
+                  "freq": freq, "scaling": scaling, "X": None, "covariates": None,
+                  "fit_rows": fit_rows, "target": _series(scaling, frame, freq)}
         if X is not None:
-            xframe = v.as_frame("X", X)[0].copy(deep=True)
-            v.check_same_index_kind("X", xframe.index, frame.index, freq)
-            v.check_covers("X", xframe, frame.index, "every timestamp of `y`")
-            history = xframe.loc[frame.index].to_numpy(np.float64)
-            fitted.update(X=xframe, X_scaling=_Scaling(history[:fit_rows]))
-            fitted["covariates"] = _series(fitted["X_scaling"].forward(history),
-                                           _grid(frame.index, freq, 0))
+            xframe = _covariates("X", X, frame.index, freq, frame.index, "every timestamp of `y`")
+            history = xframe.loc[frame.index]
+            fitted.update(X=xframe.copy(deep=True),
+                          X_scaling=_Scaling(history.to_numpy(np.float64)[:fit_rows]))
+            fitted["covariates"] = _series(fitted["X_scaling"], history, freq)
         return fitted
 
     def update(self, y_new, X_new=None, forget: float = 1.0, reselect_ridge: bool = False,
@@ -163,35 +159,25 @@ class S4DForecaster:
         new, is_series = v.as_frame("y_new", y_new)
         y, freq = fitted["y"], fitted["freq"]
         new = (new.set_axis(y.columns, axis=1) if is_series and fitted["is_series"]
-               else v.check_columns("y_new", new, y.columns))
+               else v.check_columns("y_new", new, y.columns, "y"))
         v.check_same_index_kind("y_new", new.index, y.index, freq)
         expected = _future_index(y.index, freq, len(new))
         if not new.index.equals(expected):
-            bad = next(i for i, (a, b) in enumerate(zip(new.index, expected)) if a != b) if len(
-                new) else 0
-            raise ValueError(f"`y_new` must continue `y` on its next timestamps, from "
-                             f"{v._label(expected[0])}; its row {bad} is {v._label(new.index[bad])}"
-                             f" where {v._label(expected[bad])} was expected (gap, overlap, or "
-                             f"another frequency).")
+            raise ValueError(f"`y_new` must continue `y` on its next timestamps, "
+                             f"{v._span(expected)}, got {v._span(new.index)}.")
         covariates, x_rows = None, None
-        if fitted["X"] is not None or X_new is not None:
-            if fitted["X"] is None or X_new is None:
-                raise ValueError("`X_new` must be given exactly when fit() got `X` (fit got X: "
-                                 f"{fitted['X'] is not None}).")
-            xframe = v.check_columns("X_new", v.as_frame("X_new", X_new)[0], fitted["X"].columns)
-            v.check_same_index_kind("X_new", xframe.index, y.index, freq)
-            v.check_covers("X_new", xframe, new.index, "every timestamp of `y_new`")
-            x_rows = xframe.loc[new.index]
-            covariates = _series(fitted["X_scaling"].forward(x_rows.to_numpy(np.float64)),
-                                 _grid(new.index, freq, 0))
-        series = _series(fitted["scaling"].forward(new.to_numpy(np.float64)),
-                         _grid(new.index, freq, 0))
+        if (fitted["X"] is None) != (X_new is None):
+            raise ValueError("`X_new` must be given exactly when fit() got `X` (fit got X: "
+                             f"{fitted['X'] is not None}).")
+        if X_new is not None:
+            x_rows = _covariates("X_new", X_new, y.index, freq, new.index, "every timestamp of "
+                                 "`y_new`", fitted["X"].columns).loc[new.index]
+            covariates = _series(fitted["X_scaling"], x_rows, freq)
         with quieted(not self.verbose):
-            self.model_.update(series, future_covariates=covariates, forget=forget,
-                               reselect_ridge=reselect_ridge,
+            self.model_.update(_series(fitted["scaling"], new, freq), future_covariates=covariates,
+                               forget=forget, reselect_ridge=reselect_ridge,
                                refresh_branch_every=refresh_branch_every)
-        fitted["y"] = pd.concat([y, new])
-        fitted["target"] = self.model_.training_series
+        fitted["y"], fitted["target"] = pd.concat([y, new]), self.model_.training_series
         if x_rows is not None:
             fitted["X"] = pd.concat([fitted["X"].loc[y.index], x_rows])
         return self
@@ -248,15 +234,12 @@ class S4DForecaster:
                              "with e.g. likelihood=QuantileRegression() or GaussianLikelihood() "
                              "(darts.utils.likelihood_models).")
         quantiles = getattr(self.model_.likelihood, "quantiles", None)
-        if quantiles is not None:
-            near = lambda p: any(abs(p - q) < 1e-6 for q in quantiles)  # noqa: E731 - float32
-            if not (near(lo) and near(hi)):
-                available = sorted(round(1 - 2 * q, 9) for q in quantiles if q < 0.5)
-                raise ValueError(
-                    f"`coverage` must be one that the fitted quantiles {list(quantiles)} give "
-                    f"(both ends fitted): {available}, got {coverage!r}; samples never leave "
-                    f"[{min(quantiles)}, {max(quantiles)}]. Refit with a QuantileRegression "
-                    f"holding {lo:.6g} and {hi:.6g} for it.")
+        near = lambda p: any(abs(p - q) < 1e-6 for q in quantiles)  # noqa: E731 - float32
+        if quantiles is not None and not (near(lo) and near(hi)):
+            available = sorted(round(1 - 2 * q, 9) for q in quantiles if q < 0.5)
+            raise ValueError(f"`coverage` must be one that the fitted quantiles {quantiles} give "
+                             f"(both ends fitted): {available}, got {coverage!r}. Refit with a "
+                             f"QuantileRegression holding {lo:.6g} and {hi:.6g} for it.")
         samples, index = self._predict(horizon, X_future,
                                        c.check_int("num_samples", num_samples, min=1))
         lower, upper = (self._wrap(np.quantile(samples, q, axis=2), index) for q in (lo, hi))
@@ -297,8 +280,8 @@ class S4DForecaster:
                                  "to use covariates, or call predict() without X_future.")
             return None
         # the model forecasts `horizon` steps at a time and reads the covariates of all of
-        # them (they can shape every step of the chunk), also when fewer steps are asked for
-        steps, y_index = max(n, self.horizon), fitted["y"].index
+        # them, also when fewer steps are asked for
+        steps, y_index, freq = max(n, self.horizon), fitted["y"].index, fitted["freq"]
         chunk = (f" (predict(horizon={n}) forecasts fewer steps, but the model forecasts "
                  f"horizon={self.horizon} steps at a time and reads the covariates of all "
                  f"{self.horizon})" if steps > n else "")
@@ -306,12 +289,10 @@ class S4DForecaster:
             raise ValueError(f"the model was fit with covariates `X`, so predict() needs "
                              f"`X_future` with the covariates of the {steps} steps after "
                              f"{v._label(y_index[-1])}{chunk}.")
-        xframe, _ = v.as_frame("X_future", X_future)
-        v.check_same_index_kind("X_future", xframe.index, y_index, fitted["freq"])
-        xframe = v.check_columns("X_future", xframe, fitted["X"].columns)
-        needed = _future_index(y_index, fitted["freq"], steps)
-        v.check_covers("X_future", xframe, needed,
-                       f"the {steps}{'' if chunk else ' forecast'} steps after `y`{chunk}")
+        needed = _future_index(y_index, freq, steps)
+        xframe = _covariates("X_future", X_future, y_index, freq, needed, f"the {steps}"
+                             f"{'' if chunk else ' forecast'} steps after `y`{chunk}",
+                             fitted["X"].columns)
         with np.errstate(over="ignore"):  # checked just below
             scaled = fitted["X_scaling"].forward(np.concatenate([
                 fitted["X"].loc[y_index].to_numpy(np.float64),
@@ -322,7 +303,8 @@ class S4DForecaster:
             raise ValueError(f"`X_future` column(s) {too_far} hold values beyond float32 once "
                              "standardised like `X` in fit(); check their units, or refit with "
                              "an `X` whose range covers them.")
-        return _series(scaled, _grid(y_index, fitted["freq"], steps))
+        grid = _grid(y_index, freq, steps)
+        return TimeSeries.from_times_and_values(grid, scaled, freq=getattr(grid, "freq", None))
 
     def _wrap(self, values: np.ndarray, index: pd.Index):
         fitted = self._fitted
@@ -350,18 +332,15 @@ class S4DForecaster:
         folder = model_files.as_path(path, "S4DForecaster.save()", "folder")
         self._check_fitted()
         fitted = self._fitted
-        y, X, freq = _named("y", fitted["y"]), fitted["X"], fitted["freq"]
-        unit = getattr(y.index, "unit", "ns")
-        if X is not None:
-            X = _named("X", X)
-            X = X.set_axis(X.index.as_unit(unit)) if isinstance(X.index, pd.DatetimeIndex) else X
-        settings = {"horizon": self.horizon, "verbose": self.verbose, "unit": unit,
+        y, freq = fitted["y"], fitted["freq"]
+        settings = {"horizon": self.horizon, "verbose": self.verbose,
+                    "unit": getattr(y.index, "unit", "ns"),
                     "lookback": self.lookback if self._lookback_given else None,
                     "freq": freq if isinstance(freq, int) else freq.freqstr,
                     "tz": _zone_key(y.index, freq, self.horizon),
                     "y_is_series": fitted["is_series"], "fit_rows": fitted["fit_rows"],
-                    "y_name": _plain_name("`y` name", fitted["name"])}
-        model_files.save_forecaster(folder, self.model_, settings, y, X)
+                    "y_name": model_files._name("`y` name", fitted["name"])}
+        model_files.save_forecaster(folder, self.model_, settings, y, fitted["X"])
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> S4DForecaster:
@@ -420,10 +399,22 @@ class _Scaling:
         return np.moveaxis(flat.reshape(values.shape[0], values.shape[2], -1), 1, 2)
 
 
-def _series(values: np.ndarray, grid: pd.Index) -> TimeSeries:
-    """float32 ``values`` on the naive ``grid`` (see :func:`_grid`) as a darts series."""
-    return TimeSeries.from_times_and_values(grid, values.astype(np.float32), freq=getattr(
-        grid, "freq", None))
+def _covariates(name: str, X, ref: pd.Index, freq, needed: pd.Index, purpose: str,
+                columns: pd.Index | None = None) -> pd.DataFrame:
+    """``X`` as a DataFrame, checked: an index like ``ref`` (``y``'s), the columns of ``X``
+    in fit when ``columns`` is given, covering ``needed``."""
+    frame = v.as_frame(name, X)[0]
+    v.check_same_index_kind(name, frame.index, ref, freq)
+    frame = frame if columns is None else v.check_columns(name, frame, columns, "X")
+    v.check_covers(name, frame, needed, purpose)
+    return frame
+
+
+def _series(scaling: _Scaling, frame: pd.DataFrame, freq) -> TimeSeries:
+    """``frame`` standardised by ``scaling``, in float32 on its naive grid (:func:`_grid`)."""
+    grid = _grid(frame.index, freq, 0)
+    return TimeSeries.from_times_and_values(grid, scaling.forward(frame.to_numpy(
+        np.float64)).astype(np.float32), freq=getattr(grid, "freq", None))
 
 
 def _grid(index: pd.Index, freq, extra: int) -> pd.Index:
@@ -472,21 +463,6 @@ def _future_index(index: pd.Index, freq, n: int) -> pd.Index:
 def _fixed_step(freq) -> bool:
     """A fixed duration (hours, minutes...): not days (calendar days in pandas 3) or months."""
     return isinstance(freq, pd.tseries.offsets.Tick) and not isinstance(freq, pd.offsets.Day)
-
-
-def _plain_name(label: str, name):
-    """A name as ``forecaster.json`` keeps it (numpy scalars as Python scalars), or TypeError."""
-    name = name.item() if isinstance(name, np.generic) else name
-    if name is not None and type(name) not in (str, int, float):
-        raise TypeError(f"{label} {name!r} cannot be saved: S4DForecaster.save() keeps names "
-                        "that are str, int, float or None; rename it first. Nothing was saved.")
-    return name
-
-
-def _named(prefix: str, frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.set_axis([_plain_name(f"`{prefix}` column", col) for col in frame.columns],
-                          axis=1).rename_axis(_plain_name(f"the index name of `{prefix}`",
-                                                          frame.index.name))
 
 
 def _zone_key(index: pd.Index, freq, horizon: int) -> str | None:
