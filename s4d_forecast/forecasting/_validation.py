@@ -1,8 +1,6 @@
-"""Checks of what users give ``S4DModel`` and ``S4DForecaster``: the model arguments
-(:func:`validate_model_args`), the darts calls (:class:`CheckedCallsMixin`) and the pandas
-inputs (:func:`as_frame` and the index checks after it). Errors name the argument, the value
-and what is accepted, with a fix that works as given; nothing is filled, dropped, sorted or
-resampled."""
+"""Checks of what users give ``S4DModel`` (arguments, darts calls) and ``S4DForecaster``
+(pandas inputs). Errors name the argument, the value and what is accepted, with a fix that
+works as given; nothing is filled, dropped, sorted or resampled."""
 
 from __future__ import annotations
 
@@ -17,6 +15,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 import torch
+from darts import TimeSeries
 from darts.utils.likelihood_models.torch import TorchLikelihood
 
 from s4d_forecast import _checks as c
@@ -40,9 +39,8 @@ def _fmt(labels) -> str:
 
 
 def _span(index) -> str:
-    if len(index) == 1:
-        return f"{_label(index[0])} (1 step)"
-    return f"{_label(index[0])} … {_label(index[-1])} ({len(index)} steps)"
+    return (f"{_label(index[0])} (1 step)" if len(index) == 1 else
+            f"{_label(index[0])} … {_label(index[-1])} ({len(index)} steps)")
 
 
 # ====================================================================== model arguments
@@ -120,6 +118,8 @@ def accepted_model_kwargs() -> set:
 def validate_model_args(args: dict) -> None:
     """Check the arguments of ``S4DModel`` at construction: ``args`` is ``locals()`` at the top
     of ``S4DModel.__init__`` (``kwargs`` unpacked), or what an S4DForecaster forwards."""
+    from s4d_forecast.forecasting.s4d_model import S4DModel
+
     args = {k: v for k, v in args.items() if k not in ("self", "__class__", "kwargs")} | dict(
         args.get("kwargs") or {})
     for name, check in MODEL_ARGS.items():
@@ -140,16 +140,9 @@ def validate_model_args(args: dict) -> None:
             if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
                 accepted |= {"interval", "frequency", "monitor", "strict", "name"}
             c.check_keys(kwargs_name, args[kwargs_name], accepted)
-    _check_ssm_kwargs(args, dict(args.get("ssm_kwargs") or {}))
-
-
-def _check_ssm_kwargs(args: dict, ssm_kwargs: dict) -> None:
-    """Only the arguments of the S4D layer and its kernel that the model does not set itself
-    (``lr``: ``ssm_lr``); their values on a one-channel layer (``ssm``'s own checks, the
-    dfout/zoh rule among them)."""
-    from s4d_forecast.forecasting.s4d_model import S4DModel
-
-    own = _names_of(S4DModel.__init__) | {"lr"}
+    # ssm_kwargs: the S4D layer's and kernel's arguments that the model does not set itself
+    # (lr: ssm_lr), their values checked by ssm on a one-channel layer
+    ssm_kwargs, own = dict(args.get("ssm_kwargs") or {}), _names_of(S4DModel.__init__) | {"lr"}
     clash = sorted(set(ssm_kwargs) & own)
     if clash:
         raise ValueError(f"`ssm_kwargs` must not hold {clash[0]!r}: the model sets it; pass "
@@ -177,49 +170,42 @@ _CALL_ARGS = {
     "dataloader_kwargs": c.check_mapping,
 }
 #: Largest |value| of a target component for which S4DModel forecasts as at scale 1 (0 is
-#: fine). Measured on AirPassengers times 10**k: float64 within 4e-16 of scale 1 from 1e-150
-#: to 1e150 (sums of squares over- or underflow beyond), float32 within 1.3e-7 from 1e-40 to
-#: 1e34; the bounds keep a margin for longer series.
+#: fine), with a margin: on AirPassengers times 10**k float64 is within 4e-16 of scale 1 from
+#: 1e-150 to 1e150, float32 within 1.3e-7 from 1e-40 to 1e34.
 SCALES = {"float64": (1e-120, 1e120), "float32": (1e-30, 1e30)}
 #: Ratio of step sizes between training series above which ``fit`` warns.
 SCALE_RATIO_WARNING = 100.0
 
 
-def _is_series(value) -> bool:
-    return hasattr(value, "all_values") and hasattr(value, "time_index")
-
-
 def _items(name: str, value) -> list:
     """``(label, series)`` for a series or each element of a list (``name[i]``)."""
-    if value is None or isinstance(value, str):
-        return []
     if isinstance(value, (list, tuple)):
         return [(f"{name}[{i}]", one) for i, one in enumerate(value)]
-    return [(name, value)]
+    return [] if value is None or isinstance(value, str) else [(name, value)]
 
 
 def _check_series(name: str, value, required: bool) -> None:
-    """A darts series or a non-empty list of them (or ``None`` unless ``required``), without
-    NaN/inf values."""
+    """A darts series or a non-empty list of them (or ``None`` unless ``required``), finite."""
     items = _items(name, value)
-    if (value is not None or required) and not (items and all(_is_series(s) for _, s in items)):
+    if (value is not None or required) and not (
+            items and all(isinstance(one, TimeSeries) for _, one in items)):
         shown = repr(value) if not isinstance(value, (list, tuple)) else (
             f"a {type(value).__name__} of {[type(v).__name__ for v in value[:3]]}")
         raise c.ArgumentTypeError(f"`{name}` must be a darts TimeSeries or a non-empty list of "
                                   f"them{'' if required else ' (or None)'}, got {shown[:80]}.")
     for label, one in items:
-        values = one.all_values(copy=False)
-        finite = np.isfinite(values)
-        if not finite.all():
-            steps, n_inf = ~finite.all(axis=(1, 2)), int(np.isinf(values).sum())
-            components = [str(col) for col, ok in zip(one.components, finite.all(axis=(0, 2)))
-                          if not ok]
-            raise ValueError(
-                f"`{label}` has {int(steps.sum())} time steps with "
-                f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
-                f"(components {components}), first at {_fmt(one.time_index[steps])}. Fill them "
-                f"first, e.g. `MissingValuesFiller().transform({label})` (darts.dataprocessing."
-                f"transformers; inf to NaN first), or slice them off with `.drop_before(...)`.")
+        finite = np.isfinite(one.all_values(copy=False))
+        if finite.all():
+            continue
+        steps, n_inf = ~finite.all(axis=(1, 2)), int(np.isinf(one.all_values(copy=False)).sum())
+        components = [str(col) for col, ok in zip(one.components, finite.all(axis=(0, 2)))
+                      if not ok]
+        raise ValueError(
+            f"`{label}` has {int(steps.sum())} time steps with "
+            f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
+            f"(components {components}), first at {_fmt(one.time_index[steps])}. Fill them "
+            f"first, e.g. `MissingValuesFiller().transform({label})` (darts.dataprocessing."
+            f"transformers; inf to NaN first), or slice them off with `.drop_before(...)`.")
 
 
 def check_scale(name: str, series) -> None:
@@ -241,31 +227,18 @@ def check_scale(name: str, series) -> None:
 def _check_static_covariates(name: str, series) -> None:
     """Refuse NaN/inf numeric static covariates (beyond float32, darts stores inf)."""
     for label, one in _items(name, series):
-        static = getattr(one, "static_covariates", None)
-        numeric = None if static is None else static.select_dtypes(include="number")
-        values = None if numeric is None else numeric.to_numpy(dtype=float)
-        if values is None or np.isfinite(values).all():
-            continue
+        static = one.static_covariates
+        numeric = pd.DataFrame() if static is None else static.select_dtypes(include="number")
+        values = numeric.to_numpy(dtype=float)
         where = [f"{numeric.columns[j]!r}" + (f" (row {numeric.index[i]!r})" if len(values) > 1
                                               else "") + f" = {values[i, j]}"
                  for i, j in zip(*np.nonzero(~np.isfinite(values)))]
-        raise ValueError(
-            f"`{label}` has non-finite static covariates: {_fmt(where)}. Give them finite "
-            f"values, e.g. `{label}.with_static_covariates({label}.static_covariates.fillna("
-            f"0.0))` (an inf may be a number beyond {one.dtype}: rescale it), or pass "
-            f"`use_static_covariates=False`.")
-
-
-def _training_starts(series, icl: int, ocl: int, ocs: int, stride, most) -> list:
-    """Per target series, the position of the first lookback step training reads (darts'
-    earliest window), or ``None`` when it is too short for one window."""
-    size, stride = icl + ocs + ocl, stride if isinstance(stride, int) and stride >= 1 else 1
-    starts = []
-    for _, one in _items("series", series):
-        n_windows = -(-(len(one) - size + 1) // stride)
-        n_windows = min(n_windows, most) if isinstance(most, int) and most >= 1 else n_windows
-        starts.append(None if n_windows < 1 else len(one) - (n_windows - 1) * stride - size)
-    return starts
+        if where:
+            raise ValueError(
+                f"`{label}` has non-finite static covariates: {_fmt(where)}. Give them finite "
+                f"values, e.g. `{label}.with_static_covariates({label}.static_covariates.fillna("
+                f"0.0))` (an inf may be a number beyond {one.dtype}: rescale it), or pass "
+                f"`use_static_covariates=False`.")
 
 
 def _check_covers(name: str, covariates, target_name: str, series, starts: list,
@@ -276,7 +249,7 @@ def _check_covers(name: str, covariates, target_name: str, series, starts: list,
     covs, targets = _items(name, covariates), _items(target_name, series)
     for (label, cov), (target_label, target), start in zip(covs, targets, starts):
         index = target.time_index[start:len(target) - end_offset] if start is not None else []
-        if (len(covs) != len(targets) or not _is_series(cov) or not len(index)
+        if (len(covs) != len(targets) or not isinstance(cov, TimeSeries) or not len(index)
                 or type(cov.time_index) is not type(index) or cov.freq != target.freq):
             continue
         first, last = cov.start_time(), cov.end_time()
@@ -341,13 +314,11 @@ def check_fit_inputs(model, arguments: dict) -> None:
     """The checks of ``S4DModel.fit`` (``arguments``: the call's arguments by name)."""
     for name in SERIES_ARGS:
         _check_series(name, arguments.get(name), name == "series")
-    series, icl, ocl = arguments["series"], model.input_chunk_length, model.output_chunk_length
-    ocs = getattr(model, "output_chunk_shift", 0) or 0
-    trained, static = _trained(model)
-    if static:
-        _check_static_covariates("series", series)
-        _check_static_covariates("val_series", arguments.get("val_series"))
-    first_label, first = _items("series", series)[0]
+    icl, ocl = model.input_chunk_length, model.output_chunk_length
+    ocs, (trained, static) = getattr(model, "output_chunk_shift", 0) or 0, _trained(model)
+    for name in ("series", "val_series") if static else ():
+        _check_static_covariates(name, arguments.get(name))
+    first_label, first = _items("series", arguments["series"])[0]
     _check_dtypes(arguments, first_label, trained or first.dtype, trained is not None)
     for name in ("series", "past_covariates", "future_covariates"):
         items = _items(name, arguments.get(name)) + _items(f"val_{name}",
@@ -357,8 +328,10 @@ def check_fit_inputs(model, arguments: dict) -> None:
                 raise ValueError(
                     f"`{label}` has {one.n_components} components but `{items[0][0]}` has "
                     f"{items[0][1].n_components}; the model's widths are set by the first.")
+    stride, most = arguments.get("stride", 1), arguments.get("max_samples_per_ts")
+    stride = stride if isinstance(stride, int) and stride >= 1 else 1
     for prefix in ("", "val_"):
-        target = arguments.get(f"{prefix}series")
+        target, starts = arguments.get(f"{prefix}series"), []
         check_scale(f"{prefix}series", target)
         for label, one in _items(f"{prefix}series", target):
             if len(one) < icl + ocs + ocl:
@@ -366,9 +339,11 @@ def check_fit_inputs(model, arguments: dict) -> None:
                     f"`{label}` has {len(one)} time steps, too few for one "
                     f"{'validation' if prefix else 'training'} window of input_chunk_length + "
                     f"output_chunk_shift + output_chunk_length = {icl} + {ocs} + {ocl} steps.")
-        starts = _training_starts(target, icl, ocl, ocs, arguments.get("stride", 1),
-                                  arguments.get("max_samples_per_ts"))
-        outputs = [None if s is None else s + icl + ocs for s in starts]
+            # the first lookback step of darts' earliest training window
+            n_windows = -(-(len(one) - icl - ocs - ocl + 1) // stride)
+            n_windows = min(n_windows, most) if isinstance(most, int) and most >= 1 else n_windows
+            starts.append(len(one) - (n_windows - 1) * stride - icl - ocs - ocl)
+        outputs = [s + icl + ocs for s in starts]
         for name, begin, offset in (("past_covariates", starts, ocl + ocs),
                                     ("future_covariates", starts, 0),
                                     ("sample_weight", outputs, 0)):
@@ -441,7 +416,7 @@ def _finite_forecasts(result):
     """``result`` (a series, or lists of them) if every value is finite."""
     flat = result if isinstance(result, (list, tuple)) else [result]
     for one in [s for item in flat for s in (item if isinstance(item, (list, tuple)) else [item])]:
-        if _is_series(one) and not np.isfinite(one.all_values(copy=False)).all():
+        if isinstance(one, TimeSeries) and not np.isfinite(one.all_values(copy=False)).all():
             raise FloatingPointError(
                 "S4DModel forecast NaN or infinite values from finite inputs: its weights hold "
                 "NaN/inf (training diverged) or the series' scale is beyond what it computes "
@@ -534,9 +509,9 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
             f"non-numeric columns: {bad}. Convert with `pd.to_numeric(...)` or drop them." if bad
             else f"bool columns: {[str(b) for b in bools]}. Convert them with {fix}."))
     values = frame.to_numpy(dtype=float)
-    if not np.isfinite(values).all():
-        where = [f"{_label(frame.index[r])} (column {frame.columns[k]!r})"
-                 for r, k in zip(*np.nonzero(~np.isfinite(values)))]
+    where = [f"{_label(frame.index[r])} (column {frame.columns[k]!r})"
+             for r, k in zip(*np.nonzero(~np.isfinite(values)))]
+    if where:
         n_inf = int(np.isinf(values).sum())
         raise ValueError(
             f"`{name}` has {len(where)} "
@@ -549,15 +524,15 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
 def _check_column_labels(name: str, columns: pd.Index) -> None:
     """One flat, non-null, distinct label per column: the forecasts (and the ``lower`` /
     ``upper`` columns of ``predict_interval``) carry them, ``X_future`` is matched by them."""
-    flatten = f"`{name}.columns = ['_'.join(map(str, col)) for col in {name}.columns]`"
+    flatten = f"flatten them, e.g. `{name}.columns = ['_'.join(map(str, col)) for col in " \
+              f"{name}.columns]`"
     tuples = [col for col in columns if not pd.api.types.is_scalar(col)]
     nulls = [col for col in columns if pd.api.types.is_scalar(col) and pd.isna(col)]
     duplicated = list(columns[columns.duplicated(keep=False)])
-    problem = (f"MultiIndex columns ({columns.nlevels} levels, e.g. {columns[0]!r}); flatten "
-               f"them, e.g. {flatten}" if isinstance(columns, pd.MultiIndex) else
-               f"column labels that are not single values: {tuples[:_SHOW]}; flatten them, "
-               f"e.g. {flatten}" if tuples else
-               f"missing column labels {nulls}; name them, e.g. `{name}.columns = "
+    problem = (f"MultiIndex columns ({columns.nlevels} levels, e.g. {columns[0]!r}); {flatten}"
+               if isinstance(columns, pd.MultiIndex) else
+               f"column labels that are not single values: {tuples[:_SHOW]}; {flatten}" if tuples
+               else f"missing column labels {nulls}; name them, e.g. `{name}.columns = "
                f"[f'col{{i}}' for i in range({name}.shape[1])]`" if nulls else
                f"duplicate column labels {duplicated} (pandas treats labels that compare equal, "
                f"such as 1 and 1.0, as the same); rename them, e.g. `{name}.columns = "
@@ -571,33 +546,32 @@ def _check_column_labels(name: str, columns: pd.Index) -> None:
 def _check_index(name: str, index: pd.Index) -> None:
     if not isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)):
         raise TypeError(f"`{name}` must be indexed by a pandas DatetimeIndex or RangeIndex, "
-                        f"got {type(index).__name__} (dtype {index.dtype})."
+                        f"got {type(index).__name__} (dtype {index.dtype}). "
                         f"{_index_hint(name, index)}")
     duplicated = index[index.duplicated()]
     if len(duplicated):
         raise ValueError(f"`{name}` has duplicate timestamps: {_fmt(duplicated.unique())}; "
                          f"aggregate them, e.g. `{name}.groupby(level=0).mean()`.")
     if not index.is_monotonic_increasing:
-        ordinal = index.asi8 if isinstance(index, pd.DatetimeIndex) else np.asarray(index)
-        first = int(np.argmax(np.diff(ordinal) < 0))
+        first = int(np.argmax(np.diff(index.asi8 if isinstance(index, pd.DatetimeIndex)
+                                      else np.asarray(index)) < 0))
         raise ValueError(f"`{name}` is not sorted by time: {_label(index[first])} is followed by "
                          f"{_label(index[first + 1])}. Sort it with `{name}.sort_index()`.")
 
 
 def _index_hint(name: str, index: pd.Index) -> str:
-    """How to turn ``index`` into an accepted one; only conversions that are right for it."""
-    positions = f"`{name}.reset_index(drop=True)` for positions"
+    """How to turn ``index`` into an accepted one; only conversions that are right for it
+    (``pd.to_datetime`` reads integers as nanoseconds since 1970: never suggested for them)."""
+    positions = f"or use `{name}.reset_index(drop=True)` for positions."
     if isinstance(index, pd.PeriodIndex):
-        return (f" Convert the periods to timestamps with `{name} = {name}.to_timestamp()`, or "
-                f"use {positions}.")
+        return f"Convert the periods with `{name} = {name}.to_timestamp()`, {positions}"
     if not pd.api.types.is_integer_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
-        return f" Convert with `{name}.index = pd.to_datetime({name}.index)`, or use {positions}."
-    # pd.to_datetime reads integers as nanoseconds since 1970: never suggested here
+        return f"Convert with `{name}.index = pd.to_datetime({name}.index)`, {positions}"
     labels = np.asarray(index, dtype=np.int64)
     steps = np.unique(np.diff(labels)) if len(labels) > 1 else np.array([])
-    hint = " Integer labels are not dates (`pd.to_datetime` would read them as nanoseconds)."
+    hint = "Integer labels are not dates (`pd.to_datetime` would read them as nanoseconds)."
     if len(steps) != 1 or steps[0] <= 0:
-        return hint + f" Build a DatetimeIndex of the real dates, or use {positions}."
+        return f"{hint} Build a DatetimeIndex of the real dates, {positions}"
     first, last, step = int(labels[0]), int(labels[-1]), int(steps[0])
     years = (f"; or, if they are years, `{name}.index = pd.to_datetime({name}.index.astype("
              f"str), format='%Y')`" if step == 1 and 1000 <= first and last <= 9999 else "")
@@ -629,27 +603,28 @@ def infer_freq(name: str, index: pd.Index):
 
 
 def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> None:
-    """``index`` (of ``X`` / ``X_future`` / ``y_new``) of the same kind, zone and frequency as
-    ``y``'s (``ref``)."""
+    """``index`` of the same kind, time zone and frequency as ``y``'s (``ref``)."""
     if type(index) is not type(ref):
         raise TypeError(f"`{name}` is indexed by {type(index).__name__} but `y` by "
                         f"{type(ref).__name__}; both must use the same kind of index.")
     if not isinstance(index, pd.DatetimeIndex):
         return
     tz, ref_tz = index.tz, ref.tz
-    same = lambda a, zone: bool((a.tz_convert(zone).tz_localize(None)  # noqa: E731
-                                 == a.tz_localize(None)).all())
-    if (tz is not None or ref_tz is not None) and not (
-            tz is not None and ref_tz is not None and same(ref, tz) and same(index, ref_tz)):
-        what, fix = (
-            (f"has a time-zone-naive index but `y` is in time zone {ref_tz}", f"if its times "
-             f"are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize(y.index.tz)`; if "
-             f"they are UTC, `{name} = {name}.tz_localize('UTC').tz_convert(y.index.tz)`")
-            if tz is None else (f"is in time zone {tz} but `y` has a time-zone-naive index",
-                                f"`{name} = {name}.tz_localize(None)` keeps its wall-clock "
-                                f"times in {tz}") if ref_tz is None
-            else (f"is in time zone {tz} but `y` in {ref_tz}",
-                  f"`{name} = {name}.tz_convert(y.index.tz)`"))
+    if tz is None and ref_tz is not None:
+        what, fix = (f"has a time-zone-naive index but `y` is in time zone {ref_tz}", f"if its "
+                     f"times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
+                     f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC')."
+                     f"tz_convert(y.index.tz)`")
+    elif tz is not None and ref_tz is None:
+        what, fix = (f"is in time zone {tz} but `y` has a time-zone-naive index",
+                     f"`{name} = {name}.tz_localize(None)` keeps its wall-clock times in {tz}")
+    elif tz is not None and not all((a.tz_convert(zone).tz_localize(None) == a.tz_localize(
+            None)).all() for a, zone in ((ref, tz), (index, ref_tz))):
+        what, fix = (f"is in time zone {tz} but `y` in {ref_tz}",
+                     f"`{name} = {name}.tz_convert(y.index.tz)`")
+    else:
+        what = None
+    if what:
         raise ValueError(f"`{name}` {what}; both must be in the same time zone. Convert it: "
                          f"{fix}.")
     if len(index) >= 3 and infer_freq(name, index) != freq:
@@ -668,9 +643,8 @@ def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str)
 
 def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index, fitted: str
                   ) -> pd.DataFrame:
-    """``frame`` with the columns ``expected`` (those of ``fitted``, ``"y"`` or ``"X"``, in
-    fit), in that order: the same columns in another order are matched by name; missing or
-    extra columns are refused."""
+    """``frame`` with the columns ``expected``, those of ``fitted`` (``"y"`` or ``"X"``) in
+    fit, matched by name and put in that order; missing or extra columns are refused."""
     missing = [col for col in expected if col not in frame.columns]
     extra = [col for col in frame.columns if col not in expected]
     if missing or extra:

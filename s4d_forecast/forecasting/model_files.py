@@ -1,17 +1,10 @@
-"""The files of :class:`~s4d_forecast.S4DModel` and :class:`~s4d_forecast.S4DForecaster`.
+"""The files of ``S4DModel.save(path)``: ``path`` (the darts model) and ``path.ckpt`` (its
+weights), and of ``S4DForecaster.save(folder)``: ``forecaster.json`` (settings, names, time
+zone), ``data.npz`` (the training data) and ``model.pt`` / ``model.pt.ckpt``.
 
-``S4DModel.save(path)`` writes ``path`` (the darts model object) and ``path.ckpt`` (its
-weights); ``S4DForecaster.save(folder)`` writes ``forecaster.json`` (settings, names, time
-zone), ``data.npz`` (the training data, no pickles) and ``model.pt`` / ``model.pt.ckpt``.
-Both are one transaction, :func:`replace_files`: destinations that are not files of such a
-save are refused before anything is written; the new files go to a hidden staging folder
-(``.NAME.XXXXXXXX.s4d-save``) beside them, the earlier ones are hard-linked there, a journal
-is written, then the new files are renamed into place. A failing save puts the earlier files
-back; the staging folder of a killed one is settled (earlier files back if only some new ones
-were in place), removed and warned about by the next save or load, unless its lock shows the
-save still running. Every file carries the save's random id (in the zip comment, or in
-``forecaster.json``): files of different saves are refused, and loading reads only such files,
-CRC-checked before darts' restricted unpickler.
+Both saves are one transaction (:func:`replace_files`), and every file carries the save's
+random id (zip comment, or ``forecaster.json``): files of different saves are refused, and
+loading reads only such files, CRC-checked before darts' restricted unpickler.
 """
 
 from __future__ import annotations
@@ -34,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from s4d_forecast.atomic_files import fsync_dir
+from s4d_forecast.atomic_files import fsync_dir, write_bytes_atomic
 
 try:
     import fcntl
@@ -55,8 +48,12 @@ class ModelFileError(ValueError):
 # ----------------------------------------------------------------------- the transaction
 def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> None:
     """Replace the files ``names`` in ``folder`` by those ``write(staging)`` puts in a new
-    staging folder (a name it does not write is removed). ``tag`` names the staging folders
-    of these saves, ``what`` the save in messages."""
+    staging folder ``.TAG.XXXXXXXX.s4d-save`` beside them (a name it does not write is
+    removed; ``what`` names the save in messages). Destinations that are not files of these
+    saves are refused before anything is written. The earlier files are hard-linked into the
+    staging folder and a journal is written before the new files are renamed into place; a
+    failing save puts the earlier files back, and the next save or load settles what a killed
+    one left (:func:`recover`)."""
     recover(folder, tag, what)
     for name in names:
         _check_destination(folder / name, what)
@@ -77,8 +74,7 @@ def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> Non
                 except OSError:
                     shutil.copy2(folder / name, staging / "earlier" / name)
             journal = {name: _inode(staging / name) for name in names}
-            _write_synced(staging / "journal.tmp", json.dumps(journal))
-            os.replace(staging / "journal.tmp", staging / "journal.json")
+            write_bytes_atomic(staging / "journal.json", json.dumps(journal).encode())
             for name in names:
                 if journal[name] is not None:
                     os.replace(staging / name, folder / name)
@@ -155,7 +151,8 @@ def _check_destination(path: Path, what: str) -> None:
     """Refuse to replace anything but a regular file of ours (or an empty file)."""
     with contextlib.suppress(FileNotFoundError):
         mode = path.lstat().st_mode
-        if stat.S_ISREG(mode) and (path.stat().st_size == 0 or _ours(path)):
+        if stat.S_ISREG(mode) and (path.stat().st_size == 0 or (
+                _manifest_format(path) == FORMAT if path.suffix == ".json" else save_id(path))):
             return
         kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
                 else "a file that no S4DModel / S4DForecaster save wrote (or a damaged one)"
@@ -165,13 +162,9 @@ def _check_destination(path: Path, what: str) -> None:
             "written: move it away or choose another path.")
 
 
-def _ours(path: Path) -> bool:
-    if path.suffix == ".json":
-        try:
-            return json.loads(path.read_text(encoding="utf-8")).get("format") == FORMAT
-        except (OSError, ValueError, AttributeError):
-            return False
-    return save_id(path) is not None
+def _manifest_format(path: Path):
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return json.loads(path.read_text(encoding="utf-8")).get("format")
 
 
 def save_id(path) -> str | None:
@@ -189,13 +182,6 @@ def _stamp(path: Path, sid: str) -> None:
     with zipfile.ZipFile(path, "a") as archive:
         archive.comment = _ID + sid.encode("ascii")
     with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
         os.fsync(f.fileno())
 
 
@@ -359,7 +345,8 @@ def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
         _write_model(model, staging / MODEL, clean=False, sid=sid)
         np.savez(staging / DATA, **arrays)
         _stamp(staging / DATA, sid)
-        _write_synced(staging / MANIFEST, json.dumps({**manifest, "save_id": sid}, indent=1))
+        write_bytes_atomic(staging / MANIFEST, json.dumps({**manifest, "save_id": sid},
+                                                          indent=1).encode())
 
     json.dumps(manifest)  # a TypeError here, before any folder is made
     created = [p for p in (folder, *folder.parents) if not p.exists()]
@@ -374,19 +361,14 @@ def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
         raise
 
 
-def _is_zone(value) -> bool:
-    try:
-        return value is None or pd.Timestamp(0, tz=zone_from_key(value)) is not None
-    except Exception:  # noqa: BLE001 - pandas/zoneinfo raise many kinds for a bad key
-        return False
-
-
-def _is_freq(value) -> bool:
-    try:
-        return (value > 0 if type(value) is int else
-                pd.tseries.frequencies.to_offset(value) is not None and isinstance(value, str))
-    except (ValueError, TypeError):
-        return False
+def _parses(parse):
+    """A check that ``parse(value)`` is true and raises nothing."""
+    def check(value) -> bool:
+        try:
+            return bool(parse(value))
+        except Exception:  # noqa: BLE001 - pandas/zoneinfo raise many kinds for a bad value
+            return False
+    return check
 
 
 _NAME = (lambda v: v is None or type(v) in (str, int, float), "a string, number or null")
@@ -401,8 +383,11 @@ _FIELDS = {
     "save_id": (lambda v: isinstance(v, str), "a string"), "horizon": _POS,
     "lookback": (lambda v: v is None or _POS[0](v), "an integer >= 1 or null"),
     "verbose": _BOOL, "y_is_series": _BOOL, "fit_rows": _POS,
-    "freq": (_is_freq, "a pandas frequency such as 'D' or 'MS', or a positive integer step"),
-    "tz": (_is_zone, "null, an IANA time zone such as 'Europe/Paris', or an offset '+01:00'"),
+    "freq": (_parses(lambda v: v > 0 if type(v) is int else isinstance(v, str) and (
+        pd.tseries.frequencies.to_offset(v))), "a pandas frequency such as 'D' or 'MS', or a "
+             "positive integer step"),
+    "tz": (_parses(lambda v: v is None or pd.Timestamp(0, tz=zone_from_key(v))),
+           "null, an IANA time zone such as 'Europe/Paris', or an offset '+01:00'"),
     "unit": (lambda v: v in ("s", "ms", "us", "ns"), "'s', 'ms', 'us' or 'ns'"),
     "y_name": _NAME, "y_columns": _NAMES, "y_index_name": _NAME, "X_index_name": _NAME,
     "X_columns": (lambda v: v is None or _NAMES[0](v), "null or " + _NAMES[1]),
@@ -410,17 +395,9 @@ _FIELDS = {
 
 
 def load_forecaster(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None, object]:
-    """The settings (``forecaster.json``, checked field by field), ``y`` and ``X`` as frames
-    and the model of a folder written by :func:`save_forecaster`.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``folder`` holds no ``forecaster.json``.
-    ModelFileError
-        A file is damaged, not ours or from another save, or a field of ``forecaster.json``
-        is missing or wrong (naming the file and the field).
-    """
+    """The settings (``forecaster.json``, checked field by field), ``y``, ``X`` and the model
+    of a folder that :func:`save_forecaster` wrote; ``ModelFileError`` names a damaged, foreign
+    or mismatched file, or the wrong field."""
     if folder.is_dir():
         recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
     path, data = folder / MANIFEST, folder / DATA

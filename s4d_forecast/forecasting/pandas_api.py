@@ -20,13 +20,12 @@ from s4d_forecast.forecasting.s4d_model import S4DModel
 class S4DForecaster:
     """Forecast a pandas Series/DataFrame with :class:`S4DModel`, no darts objects needed.
 
-    ``y`` and ``X`` are standardised inside, exactly at any scale (see ``_Scaling``);
-    forecasts come back in ``y``'s units, indexed by the timestamps after ``y``. ``X`` holds
-    covariates known in advance, read over the lookback and the horizon: ``predict`` then
-    needs ``X_future``. A time-zone-aware index keeps its zone; fixed-length steps (hours...)
-    run in UTC inside, so DST neither repeats nor skips a step, and calendar steps (days,
-    months) follow the local calendar, a step into a DST gap or overlap placed as
-    ``pd.date_range(..., tz=tz, nonexistent="shift_forward", ambiguous=True)`` places it.
+    ``y`` and ``X`` (covariates known in advance: ``predict`` then needs ``X_future``) are
+    standardised inside, exactly at any scale; forecasts come back in ``y``'s units, indexed
+    by the timestamps after ``y``, in its time zone. Fixed-length steps (hours...) run in UTC
+    inside (DST neither repeats nor skips a step), calendar steps (days, months) on the local
+    calendar, a step into a DST gap or overlap placed as ``pd.date_range(..., tz=tz,
+    nonexistent="shift_forward", ambiguous=True)`` places it.
 
     Parameters
     ----------
@@ -43,7 +42,7 @@ class S4DForecaster:
     Attributes
     ----------
     model_ : S4DModel
-        The fitted darts model (after :meth:`fit`).
+        The fitted darts model.
 
     Examples
     --------
@@ -81,7 +80,7 @@ class S4DForecaster:
         ----------
         y
             A Series or DataFrame indexed by a DatetimeIndex with an inferable frequency or a
-            RangeIndex; sorted, no duplicate timestamps or missing values, at least
+            RangeIndex; sorted, without duplicate timestamps or missing values, at least
             ``lookback + horizon`` rows.
         X
             Covariates with the same kind of index, covering every timestamp of ``y``.
@@ -89,15 +88,8 @@ class S4DForecaster:
         Returns
         -------
         S4DForecaster
-            ``self``, fitted.
-
-        Raises
-        ------
-        TypeError, ValueError
-            ``y`` or ``X`` is not accepted (the message names the argument and the value).
-        FloatingPointError, KeyboardInterrupt
-            Training diverged (NaN/inf loss), or Ctrl-C. Whatever the error, the forecaster
-            stays as it was.
+            ``self``, fitted. Whatever the error (a refused input, ``FloatingPointError`` if
+            training diverges, Ctrl-C), the forecaster stays as it was.
         """
         fitted = self._prepare(y, X)
         trainer = {} if self.verbose else {"pl_trainer_kwargs": {
@@ -110,8 +102,7 @@ class S4DForecaster:
         return self
 
     def _prepare(self, y, X, fit_rows: int | None = None) -> dict:
-        """Check ``y`` / ``X`` and standardise them (with statistics of their first
-        ``fit_rows`` rows, default all), without touching ``self``."""
+        """``y`` / ``X`` checked and standardised (by their first ``fit_rows`` rows)."""
         frame, is_series = v.as_frame("y", y)
         frame = frame.copy(deep=True)  # changing the caller's frame after fit changes nothing
         freq = v.infer_freq("y", frame.index)
@@ -135,9 +126,8 @@ class S4DForecaster:
 
     def update(self, y_new, X_new=None, forget: float = 1.0, reselect_ridge: bool = False,
                refresh_branch_every: int | None = None) -> S4DForecaster:
-        """Add the observations that followed ``y`` without a refit
-        (:meth:`S4DModel.update`): the linear path absorbs every newly complete window
-        exactly, and :meth:`predict` forecasts from the new end. Scaling stays as fitted.
+        """Add the observations that followed ``y`` without a refit (:meth:`S4DModel.update`);
+        :meth:`predict` then forecasts from the new end. Scaling stays as fitted.
 
         Parameters
         ----------
@@ -197,8 +187,7 @@ class S4DForecaster:
         Returns
         -------
         pandas.Series or pandas.DataFrame
-            Like ``y``, indexed by the forecast timestamps; for a probabilistic model the
-            median of 200 samples.
+            Like ``y``, on the forecast timestamps; with a likelihood the median of 200 samples.
         """
         likely = self.model_ is not None and self.model_.likelihood is not None
         samples, index = self._predict(horizon, X_future, 200 if likely else 1)
@@ -212,8 +201,7 @@ class S4DForecaster:
         ----------
         coverage
             Probability mass inside the interval, in (0, 1). With ``QuantileRegression`` both
-            ends must be fitted quantiles (0.9: 0.05 and 0.95); other coverages are refused,
-            naming those available.
+            ends must be fitted quantiles (0.9: 0.05 and 0.95).
         horizon, X_future
             As in :meth:`predict`.
         num_samples
@@ -279,8 +267,7 @@ class S4DForecaster:
                 raise ValueError("`X_future` was given but fit() got no `X`; refit with X=... "
                                  "to use covariates, or call predict() without X_future.")
             return None
-        # the model forecasts `horizon` steps at a time and reads the covariates of all of
-        # them, also when fewer steps are asked for
+        # the model forecasts and reads the covariates of `horizon` steps at a time
         steps, y_index, freq = max(n, self.horizon), fitted["y"].index, fitted["freq"]
         chunk = (f" (predict(horizon={n}) forecasts fewer steps, but the model forecasts "
                  f"horizon={self.horizon} steps at a time and reads the covariates of all "
@@ -313,18 +300,15 @@ class S4DForecaster:
         return pd.DataFrame(values.astype(float), index=index, columns=fitted["y"].columns)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save the fitted forecaster to the folder ``path`` (created if needed):
-        ``forecaster.json`` (settings, names, time zone), ``data.npz`` (the training data, no
-        pickles) and ``model.pt`` / ``model.pt.ckpt``, one transaction that replaces only an
-        earlier forecaster's files (:mod:`~s4d_forecast.forecasting.model_files`).
+        """Save the fitted forecaster to the folder ``path`` (created if needed) in one
+        transaction that replaces only an earlier forecaster's files
+        (:mod:`~s4d_forecast.forecasting.model_files`).
 
         Raises
         ------
         TypeError, ValueError
             ``path`` is not a path or empty, a name (of ``y``, a column, an index) is not a
             str, int or float, or the time zone cannot be stored (``tzlocal()``).
-        RuntimeError
-            The forecaster is not fitted.
         FileExistsError
             ``path`` is a file, or holds under a forecaster file's name something that no
             forecaster save wrote (a symbolic link, FIFO, foreign file...).
@@ -351,8 +335,8 @@ class S4DForecaster:
         TypeError, ValueError, FileNotFoundError
             ``path`` is not a path, is empty, or holds no ``forecaster.json``.
         s4d_forecast.forecasting.model_files.ModelFileError
-            A file is damaged or not a forecaster's, the files come from different saves, or a
-            field of ``forecaster.json`` is missing or wrong (the file and field are named).
+            A file is damaged, not a forecaster's or from another save, or a field of
+            ``forecaster.json`` is missing or wrong (naming the file and field).
         """
         folder = model_files.as_path(path, "S4DForecaster.load()", "folder")
         settings, y, X, model = model_files.load_forecaster(folder)
@@ -411,8 +395,7 @@ def _covariates(name: str, X, ref: pd.Index, freq, needed: pd.Index, purpose: st
 
 
 def _series(scaling: _Scaling, frame: pd.DataFrame, freq) -> TimeSeries:
-    """``frame`` standardised by ``scaling``, in float32 on its naive grid (:func:`_grid`)."""
-    grid = _grid(frame.index, freq, 0)
+    grid = _grid(frame.index, freq, 0)  # float32, standardised, on the naive grid
     return TimeSeries.from_times_and_values(grid, scaling.forward(frame.to_numpy(
         np.float64)).astype(np.float32), freq=getattr(grid, "freq", None))
 
