@@ -524,23 +524,14 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
 def _check_column_labels(name: str, columns: pd.Index) -> None:
     """One flat, non-null, distinct label per column: the forecasts (and the ``lower`` /
     ``upper`` columns of ``predict_interval``) carry them, ``X_future`` is matched by them."""
-    flatten = f"flatten them, e.g. `{name}.columns = ['_'.join(map(str, col)) for col in " \
-              f"{name}.columns]`"
-    tuples = [col for col in columns if not pd.api.types.is_scalar(col)]
-    nulls = [col for col in columns if pd.api.types.is_scalar(col) and pd.isna(col)]
-    duplicated = list(columns[columns.duplicated(keep=False)])
-    problem = (f"MultiIndex columns ({columns.nlevels} levels, e.g. {columns[0]!r}); {flatten}"
-               if isinstance(columns, pd.MultiIndex) else
-               f"column labels that are not single values: {tuples[:_SHOW]}; {flatten}" if tuples
-               else f"missing column labels {nulls}; name them, e.g. `{name}.columns = "
-               f"[f'col{{i}}' for i in range({name}.shape[1])]`" if nulls else
-               f"duplicate column labels {duplicated} (pandas treats labels that compare equal, "
-               f"such as 1 and 1.0, as the same); rename them, e.g. `{name}.columns = "
-               f"[f'{{col}}_{{i}}' for i, col in enumerate({name}.columns)]`" if duplicated
-               else None)
-    if problem:
-        raise ValueError(f"`{name}` has {problem}. Every column needs its own flat label "
-                         "(str, int or float).")
+    bad = [col for col in columns if not pd.api.types.is_scalar(col) or pd.isna(col)] or list(
+        columns[columns.duplicated(keep=False)])
+    if bad:
+        raise ValueError(
+            f"`{name}` has column labels that are not single, distinct values: {bad[:_SHOW]} "
+            "(pandas treats labels that compare equal, such as 1 and 1.0, as the same); give "
+            f"each column its own str, int or float label, e.g. `{name}.columns = "
+            f"[f'{{name}}_{{i}}' for i, name in enumerate({name}.columns)]`.")
 
 
 def _check_index(name: str, index: pd.Index) -> None:

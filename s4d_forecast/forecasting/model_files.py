@@ -144,7 +144,6 @@ def _settle(folder: Path, staging: Path) -> str:
 def _inode(path: Path) -> list | None:
     with contextlib.suppress(FileNotFoundError):
         return [os.stat(path).st_dev, os.stat(path).st_ino]
-    return None
 
 
 def _check_destination(path: Path, what: str) -> None:
@@ -162,7 +161,7 @@ def _check_destination(path: Path, what: str) -> None:
             "written: move it away or choose another path.")
 
 
-def _manifest_format(path: Path):
+def _manifest_format(path: Path) -> str | None:
     with contextlib.suppress(OSError, ValueError, AttributeError):
         return json.loads(path.read_text(encoding="utf-8")).get("format")
 
@@ -190,10 +189,12 @@ def check_archive(path: Path, what: str) -> str:
     intact archive of ours: ``FileNotFoundError`` if missing, else ``ModelFileError`` naming a
     folder, a bare pickle (unsafe), a file these saves did not write, or damage."""
     named = f"{what} {str(path)!r}"
+    if path.is_dir():
+        hint = (" It holds an S4DForecaster: load it with S4DForecaster.load()."
+                if (path / MANIFEST).is_file() else "")
+        raise ModelFileError(f"{named} is a folder, not a file; it was not loaded.{hint}")
     if not path.is_file():
-        raise (ModelFileError if path.is_dir() else FileNotFoundError)(
-            f"{named} is a folder, not a file; it was not loaded." if path.is_dir()
-            else f"{named} does not exist.")
+        raise FileNotFoundError(f"{named} does not exist.")
     with open(path, "rb") as f:
         head = f.read(4)
     if head != b"PK\x03\x04":
@@ -278,11 +279,6 @@ def load_model(darts_load, path, **kwargs):
     ``darts_load`` (darts' restricted unpickler), passing ``kwargs``."""
     path = as_path(path, "S4DModel.load()")
     named = f"model file {str(path)!r}"
-    if path.is_dir():
-        hint = (" It holds an S4DForecaster: load it with S4DForecaster.load()."
-                if (path / MANIFEST).is_file() else "")
-        raise ModelFileError(f"{named} is a folder, not an S4DModel file; it was not loaded."
-                             f"{hint}")
     recover(path.absolute().parent, path.name, f"S4DModel.load({str(path)!r})")
     sid, ckpt = check_archive(path, "model file"), path.with_name(path.name + ".ckpt")
     if not sid.startswith(_NO_WEIGHTS) and not ckpt.exists():
@@ -461,10 +457,14 @@ def _frame(manifest: dict, arrays: dict, prefix: str, bad: str, data: Path) -> p
 _OFFSET = re.compile(r"([+-])(\d\d):(\d\d)(?::(\d\d))?")
 
 
-def zone_key(tz) -> str | None:
-    """Text that rebuilds the time zone ``tz`` anywhere (:func:`zone_from_key`): an IANA key
-    (zoneinfo, pytz, dateutil), ``"UTC"`` or a fixed offset ``"+01:00"``; ``None`` when it
-    has none (``dateutil.tz.tzlocal()``, a keyless ``ZoneInfo.from_file``)."""
+def zone_key(index: pd.Index) -> str | None:
+    """Text that rebuilds the time zone of ``index`` anywhere (:func:`zone_from_key`):
+    ``None`` for none, an IANA key (zoneinfo, pytz, dateutil), ``"UTC"`` or a fixed offset
+    ``"+01:00"``. A zone without one (``dateutil.tz.tzlocal()``, a keyless
+    ``ZoneInfo.from_file``) is refused."""
+    tz = getattr(index, "tz", None)
+    if tz is None:
+        return None
     key = getattr(tz, "key", None) or getattr(tz, "zone", None)
     found = getattr(tz, "_filename", None) if type(tz).__name__ == "tzfile" else None  # dateutil
     if isinstance(found, str):
@@ -480,7 +480,10 @@ def zone_key(tz) -> str | None:
         sign, seconds = "+" if seconds >= 0 else "-", abs(seconds)
         text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
         return "UTC" if not seconds else text + (f":{seconds % 60:02d}" if seconds % 60 else "")
-    return None
+    raise ValueError(f"the index of `y` has time zone {tz!r}, which S4DForecaster.save() cannot "
+                     "store faithfully (it has no IANA name or fixed offset). Nothing was saved. "
+                     "Refit with `y = y.tz_convert('UTC')` or a zoneinfo zone such as "
+                     "`zoneinfo.ZoneInfo('Europe/Paris')`.")
 
 
 def zone_from_key(key: str):

@@ -20,12 +20,10 @@ from s4d_forecast.forecasting.s4d_model import S4DModel
 class S4DForecaster:
     """Forecast a pandas Series/DataFrame with :class:`S4DModel`, no darts objects needed.
 
-    ``y`` and ``X`` (covariates known in advance: ``predict`` then needs ``X_future``) are
-    standardised inside, exactly at any scale; forecasts come back in ``y``'s units, indexed
-    by the timestamps after ``y``, in its time zone. Fixed-length steps (hours...) run in UTC
-    inside (DST neither repeats nor skips a step), calendar steps (days, months) on the local
-    calendar, a step into a DST gap or overlap placed as ``pd.date_range(..., tz=tz,
-    nonexistent="shift_forward", ambiguous=True)`` places it.
+    ``y`` and the covariates ``X`` are standardised inside, exactly at any scale; forecasts
+    come back in ``y``'s units and time zone. Fixed-length steps (hours...) run in UTC inside,
+    calendar steps (days, months) on the local calendar, a step into a DST gap or overlap
+    placed as ``pd.date_range(..., nonexistent="shift_forward", ambiguous=True)`` places it.
 
     Parameters
     ----------
@@ -43,7 +41,6 @@ class S4DForecaster:
     ----------
     model_ : S4DModel
         The fitted darts model.
-
     Examples
     --------
     >>> y = pd.Series(np.sin(np.arange(120) / 2),
@@ -52,7 +49,6 @@ class S4DForecaster:
     >>> f.predict()  # the next 12 months
     >>> f.save("my_forecaster")  # a folder; S4DForecaster.load("my_forecaster") reads it
     """
-
     #: Largest forecast, in steps x target columns x samples (about 400 MB of float32).
     MAX_PREDICT_VALUES = 10**8
 
@@ -79,17 +75,18 @@ class S4DForecaster:
         Parameters
         ----------
         y
-            A Series or DataFrame indexed by a DatetimeIndex with an inferable frequency or a
-            RangeIndex; sorted, without duplicate timestamps or missing values, at least
+            A Series or DataFrame on a DatetimeIndex with an inferable frequency or a
+            RangeIndex; sorted, no duplicate timestamps or missing values, at least
             ``lookback + horizon`` rows.
         X
-            Covariates with the same kind of index, covering every timestamp of ``y``.
+            Covariates on the same kind of index, covering every timestamp of ``y``
+            (``predict`` then needs ``X_future``).
 
         Returns
         -------
         S4DForecaster
-            ``self``, fitted. Whatever the error (a refused input, ``FloatingPointError`` if
-            training diverges, Ctrl-C), the forecaster stays as it was.
+            ``self``. Whatever the error (a refused input, ``FloatingPointError`` if training
+            diverges, Ctrl-C), the forecaster stays as it was.
         """
         fitted = self._prepare(y, X)
         trainer = {} if self.verbose else {"pl_trainer_kwargs": {
@@ -133,7 +130,7 @@ class S4DForecaster:
         ----------
         y_new
             The next rows of ``y`` (a Series, or a DataFrame with ``y``'s columns), on the
-            timestamps right after the last one seen, no gaps, no missing values.
+            timestamps right after the last one seen.
         X_new
             When ``fit`` got ``X``: the covariates of those timestamps.
         forget, reselect_ridge, refresh_branch_every
@@ -142,7 +139,7 @@ class S4DForecaster:
         Returns
         -------
         S4DForecaster
-            ``self``, updated. A refused update changes nothing.
+            ``self``. A refused update changes nothing.
         """
         self._check_fitted()
         fitted = self._fitted
@@ -181,8 +178,8 @@ class S4DForecaster:
             Steps to forecast; default: the ``horizon`` given at construction (longer ones
             are forecast auto-regressively).
         X_future
-            When ``fit`` got ``X``: the covariates of the forecast steps (rows for other
-            timestamps are not used), with the columns of ``X`` in any order.
+            When ``fit`` got ``X``: the covariates of the forecast steps (other rows are not
+            used), with the columns of ``X`` in any order.
 
         Returns
         -------
@@ -212,10 +209,8 @@ class S4DForecaster:
         pandas.DataFrame
             Columns ``lower`` and ``upper`` (a Series ``y``), or ``(column, "lower"|"upper")``.
         """
-        if isinstance(coverage, (bool, np.bool_)) or not isinstance(
-                coverage, (float, int, np.floating, np.integer)) or not 0 < coverage < 1:
-            raise ValueError(f"`coverage` must be a float in (0, 1), got {coverage!r}.")
-        coverage, lo, hi = float(coverage), (1 - coverage) / 2, (1 + coverage) / 2
+        coverage = c.check_float("coverage", coverage, 0, 1, lo_open=True, hi_open=True)
+        lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
         self._check_fitted()
         if self.model_.likelihood is None:
             raise ValueError("predict_interval needs a probabilistic model: build S4DForecaster "
@@ -321,7 +316,7 @@ class S4DForecaster:
                     "unit": getattr(y.index, "unit", "ns"),
                     "lookback": self.lookback if self._lookback_given else None,
                     "freq": freq if isinstance(freq, int) else freq.freqstr,
-                    "tz": _zone_key(y.index, freq, self.horizon),
+                    "tz": model_files.zone_key(y.index),
                     "y_is_series": fitted["is_series"], "fit_rows": fitted["fit_rows"],
                     "y_name": model_files._name("`y` name", fitted["name"])}
         model_files.save_forecaster(folder, self.model_, settings, y, fitted["X"])
@@ -446,24 +441,3 @@ def _future_index(index: pd.Index, freq, n: int) -> pd.Index:
 def _fixed_step(freq) -> bool:
     """A fixed duration (hours, minutes...): not days (calendar days in pandas 3) or months."""
     return isinstance(freq, pd.tseries.offsets.Tick) and not isinstance(freq, pd.offsets.Day)
-
-
-def _zone_key(index: pd.Index, freq, horizon: int) -> str | None:
-    """The stored key of the zone of ``index`` (``None``: naive), checked to reload with the
-    same wall-clock labels for the index and the steps after it."""
-    tz = getattr(index, "tz", None)
-    if tz is None:
-        return None
-    key, steps = model_files.zone_key(tz), max(horizon, 24)
-    try:
-        again = index.tz_convert(model_files.zone_from_key(key))
-        if all(a.tz_localize(None).equals(b.tz_localize(None)) for a, b in (
-                (index, again), (_future_index(index, freq, steps),
-                                 _future_index(again, freq, steps)))):
-            return key
-    except Exception:  # noqa: BLE001, S110 - no key, or one that does not load: refused below
-        pass
-    raise ValueError(f"the index of `y` has time zone {tz!r}, which S4DForecaster.save() cannot "
-                     f"store faithfully (no IANA name or fixed offset reloads it with the same "
-                     f"wall-clock times). Nothing was saved. Refit with `y = y.tz_convert('UTC')`"
-                     f" or a zoneinfo zone such as `zoneinfo.ZoneInfo('Europe/Paris')`.")
