@@ -27,9 +27,8 @@ _SHOW = 5  # how many offending positions a message lists
 
 def _label(value) -> str:
     """A timestamp at midnight prints as its date; anything else as ``str``."""
-    if isinstance(value, pd.Timestamp) and value == value.normalize():
-        return value.strftime("%Y-%m-%d")
-    return str(value)
+    midnight = isinstance(value, pd.Timestamp) and value == value.normalize()
+    return value.strftime("%Y-%m-%d") if midnight else str(value)
 
 
 def _fmt(labels) -> str:
@@ -47,9 +46,11 @@ def _span(index) -> str:
 _pos, _opt_pos = partial(c.check_int, min=1), partial(c.check_int, min=1, none_ok=True)
 
 
-def _instance(accepted: str, test):
+def _instance(accepted: str, kind):
+    """A check that a value is ``None`` or of ``kind`` (a type, or ``callable``)."""
     def check(name, value):
-        if value is not None and not test(value):
+        if value is not None and not (callable(value) if kind is callable
+                                      else isinstance(value, kind)):
             raise c.ArgumentTypeError(f"`{name}` must be {accepted} or None, got {value!r}.")
     return check
 
@@ -57,8 +58,7 @@ def _instance(accepted: str, test):
 def _likelihood(name, value):
     """A darts likelihood object, whose quantiles (``QuantileRegression``) are distinct."""
     _instance("a darts likelihood object, e.g. QuantileRegression() or GaussianLikelihood() "
-              "from darts.utils.likelihood_models,", lambda v: isinstance(v, TorchLikelihood))(
-        name, value)
+              "from darts.utils.likelihood_models,", TorchLikelihood)(name, value)
     quantiles = list(getattr(value, "quantiles", None) or [])
     repeated = sorted({q for q in quantiles if quantiles.count(q) > 1})
     if repeated:
@@ -82,8 +82,7 @@ MODEL_ARGS = {
         "add_encoders")},
     **{name: _instance("a class or callable (e.g. torch.optim.AdamW, torch.nn.MSELoss())",
                        callable) for name in ("loss_fn", "optimizer_cls", "lr_scheduler_cls")},
-    **{name: _instance("a string", lambda v: isinstance(v, (str, os.PathLike)))
-       for name in ("model_name", "work_dir")},
+    **{name: _instance("a string", (str, os.PathLike)) for name in ("model_name", "work_dir")},
     "output_chunk_shift": partial(c.check_int, min=0), "d_model": _opt_pos,
     "d_state": partial(c.check_int, min=2, even=True, none_ok=True),
     "random_state": partial(c.check_int, min=0, none_ok=True),

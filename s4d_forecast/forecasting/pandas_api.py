@@ -426,16 +426,15 @@ def _wall_clock(index: pd.DatetimeIndex, freq) -> pd.DatetimeIndex:
 
 
 def _future_index(index: pd.Index, freq, n: int) -> pd.Index:
-    """The ``n`` steps after ``index``, with its name (calendar steps of a zone-aware index
-    placed as ``pd.date_range(..., nonexistent="shift_forward", ambiguous=True)`` does)."""
-    if isinstance(index, pd.RangeIndex):
-        return pd.RangeIndex(index[-1] + freq, index[-1] + (n + 1) * freq, freq, name=index.name)
-    if index.tz is None or _fixed_step(freq):
-        return pd.date_range(index[-1] + freq, periods=n, freq=freq, name=index.name,
-                             unit=index.unit)
-    last = _wall_clock(index[-2:], freq)[-1]  # the last step may have been moved out of a gap
-    return pd.date_range(last + freq, periods=n, freq=freq, tz=index.tz, name=index.name,
-                         unit=index.unit, nonexistent="shift_forward", ambiguous=True)
+    """The ``n`` steps after ``index``, named like it: the end of its grid (:func:`_grid`) in
+    its time zone, calendar steps placed as ``pd.date_range(..., nonexistent="shift_forward",
+    ambiguous=True)`` places them."""
+    steps = _grid(index, freq, n)[len(index):]
+    if getattr(index, "tz", None) is not None:
+        steps = steps.tz_localize("UTC").tz_convert(index.tz) if _fixed_step(freq) else (
+            steps.tz_localize(index.tz, nonexistent="shift_forward",
+                              ambiguous=np.ones(n, dtype=bool)))
+    return steps.rename(index.name)
 
 
 def _fixed_step(freq) -> bool:
