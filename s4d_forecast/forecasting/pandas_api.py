@@ -398,42 +398,32 @@ def _series(scaling: _Scaling, frame: pd.DataFrame, freq) -> TimeSeries:
 def _grid(index: pd.Index, freq, extra: int) -> pd.Index:
     """The regular, naive index darts works on for ``index`` and ``extra`` steps after it:
     positions; UTC for fixed-length steps (hours...), so DST neither repeats nor skips a step;
-    local wall-clock time for calendar steps, which are regular there (:func:`_wall_clock`)."""
+    local wall-clock time for calendar steps, which are regular there."""
     if isinstance(index, pd.RangeIndex):
         return pd.RangeIndex(index.start, index.start + (len(index) + extra) * freq, freq)
-    start = index[0] if index.tz is None else (
-        index.tz_convert("UTC").tz_localize(None) if _fixed_step(freq)
-        else _wall_clock(index, freq))[0]
+    start = index[0].tz_localize(None)
+    if index.tz is not None and _fixed_step(freq):
+        start = index[0].tz_convert("UTC").tz_localize(None)
+    elif index.tz is not None and len(index) > 1 and _local(pd.DatetimeIndex(
+            [index[1].tz_localize(None) - freq]), index.tz)[0] == index[0]:
+        start = index[1].tz_localize(None) - freq  # the first step was moved out of a DST gap
     return pd.date_range(start, periods=len(index) + extra, freq=freq, unit=index.unit)
 
 
-def _wall_clock(index: pd.DatetimeIndex, freq) -> pd.DatetimeIndex:
-    """The regular local wall-clock grid of calendar steps that the zone-aware ``index`` stands
-    for, naive: its labels, except that a step moved forward out of a DST gap (as
-    ``nonexistent="shift_forward"`` places it) is back at its grid position."""
-    naive = index.tz_localize(None)
-    if len(index) < 2 or naive[0] + freq == naive[1] and pd.date_range(
-            naive[0], periods=len(index), freq=freq, unit=index.unit).equals(naive):
-        return naive
-    for start in (naive[0], naive[1] - freq):  # the first label may be the moved one
-        grid = pd.date_range(start, periods=len(index), freq=freq, unit=index.unit)
-        moved = np.asarray(grid != naive)
-        placed = grid[moved].tz_localize(index.tz, nonexistent="shift_forward",
-                                         ambiguous=np.ones(int(moved.sum()), dtype=bool))
-        if (placed == index[moved]).all():
-            return grid
-    return naive  # not a grid with moved steps: darts reports the irregular index
+def _local(naive: pd.DatetimeIndex, tz) -> pd.DatetimeIndex:
+    """Wall-clock times in ``tz`` as ``pd.date_range(..., nonexistent="shift_forward",
+    ambiguous=True)`` places them."""
+    return naive.tz_localize(tz, nonexistent="shift_forward",
+                             ambiguous=np.ones(len(naive), dtype=bool))
 
 
 def _future_index(index: pd.Index, freq, n: int) -> pd.Index:
     """The ``n`` steps after ``index``, named like it: the end of its grid (:func:`_grid`) in
-    its time zone, calendar steps placed as ``pd.date_range(..., nonexistent="shift_forward",
-    ambiguous=True)`` places them."""
+    its time zone."""
     steps = _grid(index, freq, n)[len(index):]
     if getattr(index, "tz", None) is not None:
-        steps = steps.tz_localize("UTC").tz_convert(index.tz) if _fixed_step(freq) else (
-            steps.tz_localize(index.tz, nonexistent="shift_forward",
-                              ambiguous=np.ones(n, dtype=bool)))
+        steps = (steps.tz_localize("UTC").tz_convert(index.tz) if _fixed_step(freq)
+                 else _local(steps, index.tz))
     return steps.rename(index.name)
 
 
