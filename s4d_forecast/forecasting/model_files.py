@@ -317,9 +317,9 @@ def _name(label: str, name):
 
 def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
                     X: pd.DataFrame | None) -> None:
-    """Write ``settings`` (JSON values, see ``_FIELDS``), ``y`` / ``X`` (names, data, index in
-    ``settings["unit"]``) and ``model`` into ``folder``, created if needed (and removed again
-    if the save fails). Names JSON cannot hold are refused before anything is written."""
+    """Write ``settings`` (JSON values, see ``_FIELDS``), ``y`` / ``X`` (names, data, index)
+    and ``model`` into ``folder``, created if needed (and removed again if the save fails).
+    Names JSON cannot hold are refused before anything is written."""
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
                               f"{str(folder)!r} is a file.")
@@ -329,12 +329,11 @@ def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
             _name(f"`{prefix}` column", col) for col in frame.columns]
         manifest[f"{prefix}_index_name"] = None if frame is None else _name(
             f"the index name of `{prefix}`", frame.index.name)
-        if frame is not None:  # timestamps as integers (UTC when zone-aware), or positions
+        if frame is not None:  # positions, or timestamps (in UTC when zone-aware)
             index = frame.index
-            arrays.update({prefix: frame.to_numpy(dtype=float), f"{prefix}_index": np.asarray(
-                index, dtype=np.int64) if not isinstance(index, pd.DatetimeIndex) else (
-                index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
-            ).as_unit(settings["unit"]).asi8})
+            arrays.update({prefix: frame.to_numpy(dtype=float), f"{prefix}_index": (
+                index.tz_convert("UTC").tz_localize(None) if getattr(index, "tz", None)
+                else index).to_numpy()})
 
     def write(staging: Path) -> None:
         sid = secrets.token_hex(16)
@@ -376,15 +375,13 @@ _BOOL = (lambda v: isinstance(v, bool), "true or false")
 _FIELDS = {
     "format": (lambda v: v == FORMAT, repr(FORMAT)),
     "version": (lambda v: v == VERSION, f"{VERSION} (the version this package reads)"),
-    "save_id": (lambda v: isinstance(v, str), "a string"), "horizon": _POS,
-    "lookback": (lambda v: v is None or _POS[0](v), "an integer >= 1 or null"),
-    "verbose": _BOOL, "y_is_series": _BOOL, "fit_rows": _POS,
+    "save_id": (lambda v: isinstance(v, str), "a string"), "verbose": _BOOL,
+    "y_is_series": _BOOL, "fit_rows": _POS,
     "freq": (_parses(lambda v: v > 0 if type(v) is int else isinstance(v, str) and (
         pd.tseries.frequencies.to_offset(v))), "a pandas frequency such as 'D' or 'MS', or a "
              "positive integer step"),
     "tz": (_parses(lambda v: v is None or pd.Timestamp(0, tz=zone_from_key(v))),
            "null, an IANA time zone such as 'Europe/Paris', or an offset '+01:00'"),
-    "unit": (lambda v: v in ("s", "ms", "us", "ns"), "'s', 'ms', 'us' or 'ns'"),
     "y_name": _NAME, "y_columns": _NAMES, "y_index_name": _NAME, "X_index_name": _NAME,
     "X_columns": (lambda v: v is None or _NAMES[0](v), "null or " + _NAMES[1]),
 }
@@ -441,16 +438,18 @@ def _frame(manifest: dict, arrays: dict, prefix: str, bad: str, data: Path) -> p
     try:
         if type(freq) is int:
             index = pd.RangeIndex(int(ints[0]), int(ints[0]) + len(ints) * freq, freq, name=name)
-            if not np.array_equal(index, ints):
+            if ints.dtype.kind != "i" or not np.array_equal(index, ints):
                 raise ValueError(f"positions are not steps of {freq}")
         else:
-            index = pd.DatetimeIndex(ints.astype(f"datetime64[{manifest['unit']}]"))
+            if ints.dtype.kind != "M":
+                raise ValueError(f"{ints.dtype} values are not timestamps")
+            index = pd.DatetimeIndex(ints)
             if manifest["tz"] is not None:
                 index = index.tz_localize("UTC").tz_convert(zone_from_key(manifest["tz"]))
             index = pd.DatetimeIndex(index, freq=freq, name=name)
     except (ValueError, TypeError, OverflowError) as err:
         raise ModelFileError(f"{bad}: the '{prefix}_index' of {str(data)!r} does not follow its "
-                             f"fields 'freq', 'tz' and 'unit' ({err}).") from err
+                             f"fields 'freq' and 'tz' ({err}).") from err
     return pd.DataFrame(values, index=index, columns=columns)
 
 

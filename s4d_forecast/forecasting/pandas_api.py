@@ -312,9 +312,7 @@ class S4DForecaster:
         self._check_fitted()
         fitted = self._fitted
         y, freq = fitted["y"], fitted["freq"]
-        settings = {"horizon": self.horizon, "verbose": self.verbose,
-                    "unit": getattr(y.index, "unit", "ns"),
-                    "lookback": self.lookback if self._lookback_given else None,
+        settings = {"verbose": self.verbose,
                     "freq": freq if isinstance(freq, int) else freq.freqstr,
                     "tz": model_files.zone_key(y.index),
                     "y_is_series": fitted["is_series"], "fit_rows": fitted["fit_rows"],
@@ -335,23 +333,17 @@ class S4DForecaster:
         """
         folder = model_files.as_path(path, "S4DForecaster.load()", "folder")
         settings, y, X, model = model_files.load_forecaster(folder)
-        kwargs = {k: val for k, val in model.model_params.items()
-                  if k not in ("input_chunk_length", "output_chunk_length")}
-        forecaster = cls(settings["horizon"], settings["lookback"], settings["verbose"], **kwargs)
-        file = str(folder / model_files.MANIFEST)
-        if (forecaster.lookback, forecaster.horizon) != (model.input_chunk_length,
-                                                         model.output_chunk_length):
-            raise ModelFileError(
-                f"forecaster file {file!r} is damaged or was edited: its fields 'lookback' / "
-                f"'horizon' give {forecaster.lookback} / {forecaster.horizon}, but the model was "
-                f"trained with {model.input_chunk_length} / {model.output_chunk_length}.")
+        params = dict(model.model_params)
+        horizon, lookback = params.pop("output_chunk_length"), params.pop("input_chunk_length")
+        forecaster = cls(horizon, None if lookback == max(2 * horizon, 16) else lookback,
+                         settings["verbose"], **params)
         try:
             fitted = forecaster._prepare(
                 y.iloc[:, 0].rename(settings["y_name"]) if settings["y_is_series"] else y, X,
                 settings["fit_rows"])
         except (TypeError, ValueError) as err:
-            raise ModelFileError(f"the data saved in {str(folder)!r} does not fit {file!r}: "
-                                 f"{err}") from err
+            raise ModelFileError(f"the data saved in {str(folder)!r} does not fit its "
+                                 f"{model_files.MANIFEST}: {err}") from err
         forecaster._fitted, forecaster.model_ = fitted, model
         return forecaster
 
