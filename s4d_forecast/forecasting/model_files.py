@@ -315,16 +315,20 @@ def _name(label: str, name):
     return name
 
 
-def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
-                    X: pd.DataFrame | None) -> None:
-    """Write ``settings`` (JSON values, see ``_FIELDS``), ``y`` / ``X`` (names, data, index)
-    and ``model`` into ``folder``, created if needed (and removed again if the save fails).
-    Names JSON cannot hold are refused before anything is written."""
+def save_forecaster(folder: Path, forecaster) -> None:
+    """Write a fitted S4DForecaster into ``folder``, created if needed (and removed again if
+    the save fails): its settings (``_FIELDS``), ``y`` / ``X`` (names, data, index) and model.
+    Names JSON cannot hold and zones without a key are refused before anything is written."""
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
                               f"{str(folder)!r} is a file.")
-    manifest, arrays = {"format": FORMAT, "version": VERSION, **settings}, {}
-    for prefix, frame in (("y", y), ("X", X)):
+    fitted, model, arrays = forecaster._fitted, forecaster.model_, {}
+    freq = fitted["freq"]
+    manifest = {"format": FORMAT, "version": VERSION, "verbose": forecaster.verbose,
+                "freq": freq if isinstance(freq, int) else freq.freqstr,
+                "tz": zone_key(fitted["y"].index), "y_is_series": fitted["is_series"],
+                "fit_rows": fitted["fit_rows"], "y_name": _name("`y` name", fitted["name"])}
+    for prefix, frame in (("y", fitted["y"]), ("X", fitted["X"])):
         manifest[f"{prefix}_columns"] = None if frame is None else [
             _name(f"`{prefix}` column", col) for col in frame.columns]
         manifest[f"{prefix}_index_name"] = None if frame is None else _name(
@@ -387,10 +391,10 @@ _FIELDS = {
 }
 
 
-def load_forecaster(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None, object]:
-    """The settings (``forecaster.json``, checked field by field), ``y``, ``X`` and the model
-    of a folder that :func:`save_forecaster` wrote; ``ModelFileError`` names a damaged, foreign
-    or mismatched file, or the wrong field."""
+def load_forecaster(folder: Path, cls):
+    """The forecaster (of class ``cls``) that :func:`save_forecaster` wrote in ``folder``,
+    after checking ``forecaster.json`` field by field; ``ModelFileError`` names a damaged,
+    foreign or mismatched file, or the wrong field."""
     if folder.is_dir():
         recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
     path, data = folder / MANIFEST, folder / DATA
@@ -418,11 +422,24 @@ def load_forecaster(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | No
                                  "from different saves). Save the forecaster again.")
     with np.load(data, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
-    frames = [_frame(manifest, arrays, prefix, bad, data) if manifest[f"{prefix}_columns"]
-              else None for prefix in ("y", "X")]
+    y, X = [_frame(manifest, arrays, prefix, bad, data) if manifest[f"{prefix}_columns"]
+            else None for prefix in ("y", "X")]
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
-    return manifest, frames[0], frames[1], S4DModel.load(str(folder / MODEL))
+    model = S4DModel.load(str(folder / MODEL))
+    params = dict(model.model_params)
+    horizon, lookback = params.pop("output_chunk_length"), params.pop("input_chunk_length")
+    forecaster = cls(horizon, None if lookback == max(2 * horizon, 16) else lookback,
+                     manifest["verbose"], **params)
+    try:
+        fitted = forecaster._prepare(
+            y.iloc[:, 0].rename(manifest["y_name"]) if manifest["y_is_series"] else y, X,
+            manifest["fit_rows"])
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(f"the data saved in {str(folder)!r} does not fit its {MANIFEST}: "
+                             f"{err}") from err
+    forecaster._fitted, forecaster.model_ = fitted, model
+    return forecaster
 
 
 def _frame(manifest: dict, arrays: dict, prefix: str, bad: str, data: Path) -> pd.DataFrame:

@@ -12,7 +12,6 @@ from sklearn.preprocessing import StandardScaler
 from s4d_forecast import _checks as c
 from s4d_forecast.forecasting import _validation as v
 from s4d_forecast.forecasting import model_files
-from s4d_forecast.forecasting.model_files import ModelFileError
 from s4d_forecast.forecasting.quiet import quieted
 from s4d_forecast.forecasting.s4d_model import S4DModel
 
@@ -310,14 +309,7 @@ class S4DForecaster:
         """
         folder = model_files.as_path(path, "S4DForecaster.save()", "folder")
         self._check_fitted()
-        fitted = self._fitted
-        y, freq = fitted["y"], fitted["freq"]
-        settings = {"verbose": self.verbose,
-                    "freq": freq if isinstance(freq, int) else freq.freqstr,
-                    "tz": model_files.zone_key(y.index),
-                    "y_is_series": fitted["is_series"], "fit_rows": fitted["fit_rows"],
-                    "y_name": model_files._name("`y` name", fitted["name"])}
-        model_files.save_forecaster(folder, self.model_, settings, y, fitted["X"])
+        model_files.save_forecaster(folder, self)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> S4DForecaster:
@@ -331,21 +323,8 @@ class S4DForecaster:
             A file is damaged, not a forecaster's or from another save, or a field of
             ``forecaster.json`` is missing or wrong (naming the file and field).
         """
-        folder = model_files.as_path(path, "S4DForecaster.load()", "folder")
-        settings, y, X, model = model_files.load_forecaster(folder)
-        params = dict(model.model_params)
-        horizon, lookback = params.pop("output_chunk_length"), params.pop("input_chunk_length")
-        forecaster = cls(horizon, None if lookback == max(2 * horizon, 16) else lookback,
-                         settings["verbose"], **params)
-        try:
-            fitted = forecaster._prepare(
-                y.iloc[:, 0].rename(settings["y_name"]) if settings["y_is_series"] else y, X,
-                settings["fit_rows"])
-        except (TypeError, ValueError) as err:
-            raise ModelFileError(f"the data saved in {str(folder)!r} does not fit its "
-                                 f"{model_files.MANIFEST}: {err}") from err
-        forecaster._fitted, forecaster.model_ = fitted, model
-        return forecaster
+        return model_files.load_forecaster(
+            model_files.as_path(path, "S4DForecaster.load()", "folder"), cls)
 
 
 class _Scaling:
