@@ -184,6 +184,23 @@ def test_bad_X_future(with_X, make_X, fragment):
     assert fragment in str(err.value)
 
 
+@pytest.mark.parametrize("make, fragment", [
+    (lambda y, X: (y.iloc[40:].set_axis(["a", "c"], axis=1), X.iloc[40:]),
+     "`y_new` must have the columns `y` had in fit(), ['a', 'b']"),
+    (lambda y, X: (y.iloc[:2], X.iloc[:2]), "`y_new` must continue `y` on its next timestamps"),
+    (lambda y, X: (y.iloc[40:], None), "`X_new` must be given exactly when fit() got `X`"),
+    (lambda y, X: (y.iloc[40:], X.iloc[40:, :1]),
+     "`X_new` must have the columns `X` had in fit(), ['x', 'z']"),
+])
+def test_a_refused_update_names_the_frame_and_changes_nothing(with_X, make, fragment):
+    X = daily_X()
+    predicted = with_X.predict(X_future=X)
+    with pytest.raises(ValueError) as err:
+        with_X.update(*make(daily(42), X))
+    assert fragment in str(err.value)
+    pd.testing.assert_frame_equal(with_X.predict(X_future=X), predicted)
+
+
 def test_X_future_is_matched_by_column_name_and_later_rows_are_not_needed(with_X):
     X = daily_X()
     expected = with_X.predict(X_future=X.iloc[40:44])
