@@ -179,19 +179,12 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         super().__init__(**self._extract_torch_model_params(**self.model_params))
         self.pl_module_params = self._extract_pl_module_params(**self.model_params)
 
-        self.d_model = d_model
-        self.n_layers = n_layers
-        self.d_state = d_state
-        self.init = init
-        self.disc = disc
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.temporal_width = temporal_width
-        self.hidden_size = hidden_size
+        self.d_model, self.n_layers, self.d_state = d_model, n_layers, d_state
+        self.init, self.disc, self.bidirectional = init, disc, bidirectional
+        self.dropout, self.temporal_width, self.hidden_size = dropout, temporal_width, hidden_size
         self.decoder_output_dim = decoder_output_dim
         self.temporal_decoder_hidden = temporal_decoder_hidden
-        self.ssm_lr = ssm_lr
-        self.level_input = level_input
+        self.ssm_lr, self.level_input = ssm_lr, level_input
         self.ssm_kwargs = dict(ssm_kwargs or {})
         self._considers_static_covariates = use_static_covariates
 
@@ -229,15 +222,12 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
     def update(self, series, past_covariates=None, future_covariates=None,
                forget: float = 1.0, reselect_ridge: bool = False,
                refresh_branch_every: int | None = None) -> dict:
-        """Add new observations of the fitted series without refitting
-        (:mod:`s4d_forecast.forecasting.online`).
-
-        Every training window the new values complete is added to the linear path's ridge
-        statistics and the ridge system is solved again: the path then equals a ridge fit
-        from scratch on all windows with the same ridge strength, at a cost per observation
-        that does not depend on the history. The next :meth:`predict` starts after the new
-        values. The model keeps only the recent rows of the series it needs to forecast
-        (``training_series``).
+        """Add the observations that follow the fitted series without a refit: every
+        training window they complete enters the linear path's ridge statistics and the ridge
+        is solved again, equal to a fit from scratch on all windows, at a cost per
+        observation that does not depend on the history (:mod:`~s4d_forecast.forecasting.
+        online`, docs/online.md). The next :meth:`predict` starts after them; the model keeps
+        only the recent rows it needs (``training_series``).
 
         Parameters
         ----------
@@ -248,15 +238,14 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
             Their new values, continuing those the model was fitted with (required exactly
             when it was fitted with them), covering at least the new target values.
         forget
-            In (0, 1]: before each new window is added the statistics are multiplied by it
-            (exponentially weighted least squares for drifting series); 1 keeps every
-            window at full weight.
+            In (0, 1]: the statistics are multiplied by it before each new window is added
+            (exponentially weighted least squares, for drifting series).
         reselect_ridge
-            Choose the ridge strength again by cross-validation over the kept statistics
-            (no pass over old data); by default it stays as chosen at fit.
+            Choose the ridge strength again by cross-validation over the kept statistics;
+            by default it stays as chosen at fit.
         refresh_branch_every
             Every this many updates, a few optimiser steps of the S4D branch on the most
-            recent windows (``online.REFRESH_STEPS`` on ``online.REFRESH_WINDOWS``).
+            recent windows.
 
         Returns
         -------
@@ -266,9 +255,8 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         Raises
         ------
         ValueError, TypeError
-            An unfitted model or one without statistics, values that do not continue the
-            series (gap, overlap, other frequency or components) or are not finite, missing
-            covariates, bad ``forget``; checked before anything changes.
+            Checked before anything changes: an unfitted model or one without statistics,
+            values that do not continue the series or are not finite, missing covariates.
         """
         from s4d_forecast.forecasting import online
 

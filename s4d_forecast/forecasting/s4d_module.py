@@ -475,9 +475,9 @@ class _S4DModule(PLForecastingModule):
         """The optimiser over :func:`~s4d_forecast.ssm.ssm_param_groups`: ``lr`` from
         ``optimizer_kwargs`` (default: the optimiser class's), ``weight_decay`` on the branch's
         non-SSM weights (default :data:`BRANCH_WEIGHT_DECAY`), ``ssm_lr`` and no weight decay
-        for A, B, dt. The linear path is left out for point forecasts (it holds the ridge fit),
-        else trained with ``lr`` and no weight decay. Adam and AdamW run fused unless ``optimizer_kwargs``
-        picks an implementation (one kernel for all parameters instead of about ten small ops
+        for A, B, dt. The linear path is left out for point forecasts (it holds the ridge
+        fit), else trained with ``lr`` and no weight decay. Adam and AdamW run fused unless
+        ``optimizer_kwargs`` picks an implementation (one kernel for all parameters instead of about ten small ops
         per tensor)."""
         kws = dict(self.optimizer_kwargs)
         defaults = _signature_defaults(self.optimizer_cls)
