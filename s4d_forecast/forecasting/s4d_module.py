@@ -477,8 +477,8 @@ class _S4DModule(PLForecastingModule):
         non-SSM weights (default :data:`BRANCH_WEIGHT_DECAY`), ``ssm_lr`` and no weight decay
         for A, B, dt. The linear path is left out for point forecasts (it holds the ridge
         fit), else trained with ``lr`` and no weight decay. Adam and AdamW run fused unless
-        ``optimizer_kwargs`` picks an implementation (one kernel for all parameters instead of about ten small ops
-        per tensor)."""
+        ``optimizer_kwargs`` picks an implementation (one kernel for all parameters instead of
+        about ten small ops per tensor)."""
         kws = dict(self.optimizer_kwargs)
         defaults = _signature_defaults(self.optimizer_cls)
         lr = kws.pop("lr", defaults.get("lr", 1e-3))
