@@ -30,7 +30,7 @@ _LAZY = {
     "prepare": "protocol", "markdown_table": "report", "write_report": "report",
     "BenchmarkConfig": "runner", "BenchmarkResult": "runner", "run_benchmark": "runner",
     "Case": "suite", "DEV_SUITE": "suite", "load_case_data": "suite",
-    "run_suite": "suite_run", "SuiteResult": "suite_run", "summarise": "summary",
+    "run_suite": "suite", "SuiteResult": "suite", "summarise": "summary",
     "write_suite_report": "report", "tune_s4d": "tune",
 }
 __all__ = sorted(_LAZY)

@@ -2,22 +2,12 @@
 
 Every model's MSE and MAE at horizons 96/192/336/720 and their average, multivariate ("M"),
 lookback 96, on the standardised scale, as the papers print them (three decimals; their
-averages are over the unrounded values). Where each number comes from (:data:`SOURCES`):
-
-- ``timemixer``: TimeMixer (Wang et al., ICLR 2024), long-term forecasting with unified
-  hyperparameters (lookback 96): TimeMixer and its re-runs of PatchTST and DLinear, read
-  from the table image ``figures/long_results.png`` of the official repository
-  kwuking/TimeMixer (commit 8d230b7d785d73104522d4cb954e2d4fba1412a4). TimeMixer++'s
-  Table 16 (Wang et al., ICLR 2025) repeats these rows (checked for ETTh1 at 96 and 336,
-  and the ETTh1/ETTh2 averages).
-- ``timemixerpp``: TimeMixer++ (Wang et al., ICLR 2025), Table 16. **Not checked against
-  the paper**: taken from public transcriptions of that table (three repositories agree
-  on every value).
-- ``itransformer``: iTransformer (Liu et al., ICLR 2024), full long-term results at lookback
-  96, as TimeMixer++ Table 16 reprints them. **Not checked against the paper**: a public
-  transcription; its averages agree with a second transcription.
-- ``tide``: TiDE as re-run by the iTransformer paper (averages only; the per-horizon values
-  could not be verified, so none are given). **Not checked against the paper.**
+averages are over the unrounded values). Where each number comes from is in :data:`SOURCES`;
+TimeMixer's rows were read from the table image ``figures/long_results.png`` of the official
+repository kwuking/TimeMixer (commit 8d230b7d785d73104522d4cb954e2d4fba1412a4) and checked
+against TimeMixer++'s Table 16 for ETTh1 at 96 and 336 and the ETTh1/ETTh2 averages; the
+transcriptions marked "not checked" agree across three (TimeMixer++) or two (iTransformer)
+public copies.
 """
 
 from __future__ import annotations
@@ -96,15 +86,9 @@ PUBLISHED = {
 
 
 def comparison_markdown(dataset: str, table: pd.DataFrame) -> str | None:
-    """Markdown: this run's MSE/MAE per horizon (and their average when all four horizons
-    ran) beside the published lookback-96 numbers for ``dataset``, with the sources; ``None``
-    when nothing is published for it.
-
-    Parameters
-    ----------
-    table : pd.DataFrame
-        This run's rows (``model``, ``horizon``, ``mse``, ``mae``).
-    """
+    """Markdown: this run's MSE/MAE per horizon (``table``: ``model``, ``horizon``, ``mse``,
+    ``mae``; the average when all four ran) beside the published numbers for ``dataset``,
+    with the sources; ``None`` when nothing is published for it."""
     if dataset not in PUBLISHED:
         return None
     head = ("| model | " + " | ".join(f"MSE {h} | MAE {h}" for h in HORIZONS)

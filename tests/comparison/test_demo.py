@@ -50,5 +50,5 @@ def test_demo_quick_writes_table_and_plots(tmp_path, capsys):
 
 def test_demo_rejects_bad_epochs(tmp_path, capsys):
     assert main(["demo", "--epochs", "0", "--output", str(tmp_path / "o")]) == 2
-    assert "--epochs=0 must be a positive integer" in capsys.readouterr().err
+    assert "`--epochs` must be an integer >= 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -85,8 +85,7 @@ def test_ltsf_misuse_is_refused_before_training(tmp_path, capsys, args, message)
 
 def test_an_ltsf_case_runs_its_cells_on_the_ett_split(tmp_path, monkeypatch):
     from s4d_forecast.comparison import suite as suite_mod
-    from s4d_forecast.comparison.suite import Case
-    from s4d_forecast.comparison.suite_run import run_suite
+    from s4d_forecast.comparison.suite import Case, run_suite
 
     path = _ett_csv(tmp_path / "ETTh2.csv")
     monkeypatch.setitem(suite_mod.LOADERS, "ett", lambda root: load_ett("etth2", path))
