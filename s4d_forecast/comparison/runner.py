@@ -43,39 +43,32 @@ class BenchmarkConfig:
 
     Parameters
     ----------
-    horizons : list of int
-        Forecast lengths; one model is trained per horizon.
-    models : list of str
-        From :data:`~s4d_forecast.comparison.names.MODELS` (or a comma-separated string).
-    lookback : int
-        Input length of every model (and rows the val/test splits start early).
-    epochs, patience : int
-        Maximum epochs; early stopping after ``patience`` epochs without a lower validation
-        loss, the best epoch's weights restored.
-    batch_size, lr, seed, device
-        Shared by every neural model; ``device`` is ``"cpu"`` or ``"gpu"``.
+    horizons, models : list
+        Forecast lengths (one model trained per horizon) and model names
+        (:data:`~s4d_forecast.comparison.names.MODELS`; a comma-separated string is taken).
+    lookback, epochs, patience, batch_size, lr, seed, device
+        Shared by every neural model: input length, maximum epochs, early stopping after
+        ``patience`` epochs without a lower validation loss (best weights restored), and
+        ``"cpu"`` or ``"gpu"``.
     max_train_windows : int, optional
-        At most this many training windows per epoch, taken with the smallest stride over the
-        whole training split (darts strides the validation windows alike); ``None``: all.
+        At most this many training windows per epoch, evenly strided over the training split
+        (darts strides the validation windows alike); ``None``: all.
     rin : bool
         Reversible instance normalisation for every darts model.
     model_kwargs : dict
         Per-model extra arguments, e.g. ``{"s4d": {"d_model": 32}}``.
     s4d_variants : dict
-        ``{name: kwargs}``: one S4D row ``S4D[name]`` per entry instead of one ``s4d`` row,
-        with ``model_kwargs["s4d"]`` updated by ``kwargs``.
+        ``{name: kwargs}``: one row ``S4D[name]`` per entry instead of the ``s4d`` row, with
+        ``model_kwargs["s4d"]`` updated by ``kwargs``.
     season : int, optional
-        Season length of the data, used by the statistical models when
-        :func:`~s4d_forecast.comparison.stats.usable_season` allows it.
-    stat_windows : int
-        With a statistical model among ``models``, they are scored on at most this many
-        evenly strided test windows, and every model is also reported on exactly those
-        (``mse_common``); otherwise ``mse_common`` covers every window.
-    stat_fit_rows : int, optional
-        Fit ETS/ARIMA on the last this-many training rows; ``None``: all of them.
+        Season length, used by the statistical models where
+        :func:`~s4d_forecast.comparison.stats.usable_season` allows.
+    stat_windows, stat_fit_rows : int
+        The statistical models are scored on at most ``stat_windows`` evenly strided test
+        windows, and every model is also reported on exactly those (``mse_common``); ETS and
+        ARIMA are fitted on the last ``stat_fit_rows`` training rows (``None``: all).
     chunk_windows, predict_batch_size : int
-        Test windows per ``historical_forecasts`` call and its batch size (memory and speed
-        only; the scores do not change).
+        Test windows per ``historical_forecasts`` call and its batch size (memory and speed).
     protocol : {"default", "ltsf"}
         ``"ltsf"``: data with ``ltsf_borders`` (the ETT files) is split at those rows.
     common_subset : bool
