@@ -1,12 +1,9 @@
-"""``settings.json``: what a benchmark run's rows depend on, checked when the run resumes in its
---output folder (:mod:`.cells`) and when a later suite run reuses its rows
-(``--suite --baseline DIR``).
-
-Written before the first cell: each case's dataset, horizons, lookback, season, protocol and a
-hash of its data, the shared budget (:data:`BUDGET_KEYS`), whether ``mse_common`` is scored on
-the statistical models' window subset, and the rows (:data:`ROW_KEYS`). A run resumes only
-with all of it equal; ``--baseline DIR`` needs the cases and the budget equal (the models may
-differ) and then reads the rows of the models not run now from ``DIR/results.csv``.
+"""``settings.json``: what a benchmark run's rows depend on (each case's dataset, horizons,
+lookback, season, protocol and a hash of its data; the budget, :data:`BUDGET_KEYS`; whether
+``mse_common`` is on the statistical models' subset; the rows, :data:`ROW_KEYS`). A run
+resumes in its --output only with all of it equal (:mod:`.cells`); ``--suite --baseline DIR``
+needs the cases and the budget equal and then reads the rows of the models not run now from
+``DIR/results.csv``.
 """
 
 from __future__ import annotations
@@ -65,15 +62,8 @@ def differences(here, there, path: str = "") -> list[str]:
 
 def load_baseline(folder, settings: dict, labels_now: set) -> tuple[pd.DataFrame, bool]:
     """The rows of ``folder``'s run for this run's cases and models not in ``labels_now``,
-    and whether they were scored on the statistical models' subset.
-
-    Raises
-    ------
-    ValueError
-        ``folder`` lacks ``settings.json`` or ``results.csv``, its settings differ from
-        ``settings`` (naming each difference), this run has statistical models and the
-        baseline's common windows were not their subset, or a row to reuse failed there.
-    """
+    and whether they were scored on the statistical models' subset; other settings (each
+    difference named), a missing file or a failed row to reuse are refused."""
     from s4d_forecast.comparison.cells import FAILED
 
     folder = Path(folder)

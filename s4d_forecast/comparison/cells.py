@@ -1,17 +1,10 @@
-"""Benchmark cells: every (case, horizon, model row, seed) trained and scored on its own, kept
-in the output folder as it finishes, run in this process or as Ray tasks.
-
-A cell is :func:`~s4d_forecast.comparison.runner.run_row` on the whole run's split and scaler.
-darts seeds each model from its ``random_state`` in a torch random context of its own and the
-statistical fits depend on the data only, so a cell gives the same numbers whatever ran
-before it and wherever it runs (one torch thread on a Ray worker; other thread counts change
-float sums in the last digits only).
-
-Each finished cell is written atomically to ``OUTPUT/cells/`` as one JSON file (its record
-and, on Ray, the node that ran it), after the run's ``OUTPUT/settings.json``
-(:mod:`.baseline`). Rerunning the same command runs only the cells not found there; other
-settings are refused. A failed cell is a row whose ``detail`` starts with ``failed:``, is not
-stored, and is run again next time.
+"""Benchmark cells: every (case, horizon, model row, seed) trained and scored on its own
+(:func:`~s4d_forecast.comparison.runner.run_row` on the whole run's split), kept in
+``OUTPUT/cells/`` as it finishes (one JSON file, written atomically after the run's
+``settings.json``, :mod:`.baseline`), run in this process or as Ray tasks. darts seeds each
+model in a random context of its own, so a cell gives the same numbers whatever ran before it
+and wherever it runs. A rerun runs only the cells not stored; a failed cell is a row whose
+``detail`` starts with ``failed:``, not stored, so run again next time.
 """
 
 from __future__ import annotations
@@ -148,27 +141,12 @@ def _read(path: Path):
 def run_jobs(jobs: list[Job], output: str | Path | None = None, *, overwrite: bool = False,
              workers: int | None = None, address: str | None = None, log=print,
              stat_cache: dict | None = None) -> list[BenchmarkResult]:
-    """Run every cell of ``jobs`` not yet in ``output``'s cell store, keep each as it finishes,
-    and assemble one :class:`~s4d_forecast.comparison.runner.BenchmarkResult` per job.
-
-    Parameters
-    ----------
-    output : str or Path, optional
-        The run's folder (:class:`CellStore`); ``None``: the cells are not kept.
-    overwrite : bool
-        Start afresh in ``output`` instead of resuming.
-    workers, address : optional
-        Run the cells as Ray tasks on a local instance with ``workers`` CPUs, or on the
-        cluster at ``address``; neither: one after another in this process.
-    stat_cache : dict, optional
-        Fitted statistical models (in this process), reused across calls.
-
-    Raises
-    ------
-    ValueError
-        A bad setting or a data set too short (before any cell runs; a suite case is named),
-        or a store holding another run's cells.
-    """
+    """Run every cell of ``jobs`` not yet kept in ``output`` (:class:`CellStore`; ``None``:
+    nothing kept; ``overwrite``: start afresh), keep each as it finishes, and assemble one
+    :class:`~s4d_forecast.comparison.runner.BenchmarkResult` per job. The cells run as Ray
+    tasks on a local instance with ``workers`` CPUs or on the cluster at ``address``, else in
+    this process (reusing the statistical fits in ``stat_cache``). Bad settings and data too
+    short are refused before any cell runs, naming the case."""
     preps = []
     for job in jobs:
         try:
@@ -292,8 +270,3 @@ def assemble(job: Job, prep, finished: list, skipped: list[str]) -> BenchmarkRes
     return BenchmarkResult(job.data, job.config, prep, pd.DataFrame(rows, columns=COLUMNS),
                            per_step, examples, {h: w[1] for h, w in windows.items()}, skipped,
                            {h: w[0] for h, w in windows.items()}, warnings)
-
-
-def failed_cells(table: pd.DataFrame) -> int:
-    """How many rows of a results table are failed cells."""
-    return int(table["detail"].astype(str).str.startswith(FAILED).sum())

@@ -28,12 +28,9 @@ _TIME_NAMES = ("date", "date time", "datetime", "time", "timestamp", "ds")
 
 @dataclass
 class BenchmarkData:
-    """A benchmark dataset: ``frame`` (time-ordered targets) and how it was read.
-
-    ``units`` maps a column to its unit where the name does not say it (plots label the value
-    axis with it), e.g. ``{"co2": "ppm"}``. ``ltsf_borders`` are the rows where train,
-    validation and test end under ``--protocol ltsf`` (the ETT files), else ``None``.
-    """
+    """A benchmark dataset: ``frame`` (time-ordered targets), how it was read, each column's
+    unit where the name does not say it (for plots), and ``ltsf_borders``, the rows where
+    train, validation and test end under ``--protocol ltsf`` (the ETT files)."""
 
     name: str
     frame: pd.DataFrame
@@ -99,19 +96,17 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
     Parameters
     ----------
     dataset : str
-        ``"weather"`` (the long-horizon benchmark's ``weather.csv``, read with
-        :func:`~s4d_forecast.data.weather.load_weather` and its ``BENCHMARK_OPTIONS``),
-        ``"co2"`` (weekly Mauna Loa CO2 from statsmodels), ``"etth1"``, ``"etth2"``,
-        ``"ettm1"``, ``"ettm2"`` (:func:`load_ett`) or ``"csv:PATH"`` (:func:`load_csv`).
-    data_path : str or Path, optional
+        ``"weather"`` (the long-horizon benchmark's ``weather.csv``, read by
+        :func:`~s4d_forecast.data.weather.load_weather` with its ``BENCHMARK_OPTIONS``),
+        ``"co2"`` (:func:`load_co2`), ``"etth1"`` ... ``"ettm2"`` (:func:`load_ett`) or
+        ``"csv:PATH"`` (:func:`load_csv`).
+    data_path, root : str or Path, optional
         The weather file (default: the first of :func:`weather_candidates`) or ETT file
-        (default: ``series/ETTh1.csv`` etc. under ``root``).
+        (default: ``series/ETTh1.csv`` etc. under the data root ``root``).
     time_col : str, optional
         Time column of a CSV (default: the first named date/time/timestamp/ds).
     target_cols : list of str, optional
         Columns to forecast (default: every column but the time column).
-    root : str or Path, optional
-        The data root of the ETT files (:func:`data_root`).
     """
     if time_col is not None and not dataset.startswith("csv:"):
         raise ValueError(f"--time-col={time_col!r} applies to --dataset csv:PATH only")
@@ -176,12 +171,8 @@ def load_co2() -> BenchmarkData:
 
 
 def load_csv(path: str | Path, time_col: str | None = None) -> BenchmarkData:
-    """Read any CSV with a time column into time-ordered targets.
-
-    Every other column is a target candidate; a non-numeric one raises only once selected
-    (:func:`check_targets`), so a text column can sit in the file. Columns without a name in
-    the header (a saved pandas index) are left out, with a note.
-    """
+    """Read any CSV with a time column; every other column is a target candidate (checked
+    once selected, :func:`check_targets`), but one without a name (a saved pandas index)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"--dataset csv:{path}: file not found")
@@ -220,7 +211,7 @@ def _parse_times(column: pd.Series, where: str) -> tuple[pd.Series, list[str]]:
     """
     notes = []
     try:
-        with warnings.catch_warnings():  # pandas 2 warns about mixed offsets, see below
+        with warnings.catch_warnings():  # pandas 2 warns about mixed offsets
             warnings.simplefilter("ignore", FutureWarning)
             times = pd.to_datetime(column, errors="coerce", format="mixed")
         mixed = times.dtype == object  # pandas 2: Timestamps in several offsets

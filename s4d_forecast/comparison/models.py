@@ -1,33 +1,12 @@
 """The models of ``s4d-forecast benchmark``, built with one shared training budget.
 
-Each neural model gets the same lookback (``input_chunk_length``), horizon
-(``output_chunk_length``: one direct multi-step model per horizon), epochs, batch size,
-learning rate, seed, early stopping on the validation loss (best weights restored at the end)
-and device; everything else is the model's own darts default. ``naive`` repeats the last
-observed value.
-
-PatchTST, iTransformer and TimeMixer are neuralforecast 3.3's models run through darts'
-``NeuralForecastModel`` (the extra ``s4d_forecast[rivals]``), trained with darts' MSE loss on
-the same windows. darts sets ``n_series`` to the number of targets, so the multivariate
-iTransformer and TimeMixer see every target; PatchTST is channel-independent. Their
-architecture is each paper's setting for ETTh2 at lookback 96 (:data:`RIVAL_SETTINGS`), used
-for every case:
-
-- PatchTST (Nie et al., ICLR 2023): the official ``PatchTST_supervised/scripts/PatchTST/
-  etth2.sh`` (3 encoder layers, 4 heads, d_model 16, d_ff 128, dropout 0.3, fc dropout 0.3,
-  head dropout 0, patch 16, stride 8) and ``run_longExp.py``'s defaults (RevIN without
-  affine, subtracting the mean); learning rate 1e-4.
-- iTransformer (Liu et al., ICLR 2024): the official ``scripts/multivariate_forecasting/ETT/
-  iTransformer_ETTh2.sh`` (2 encoder layers, d_model 128, d_ff 128) and ``run.py``'s
-  defaults (8 heads, dropout 0.1, ``use_norm``); learning rate 1e-4.
-- TimeMixer (Wang et al., ICLR 2024): the official ``scripts/long_term_forecast/ETT_script/
-  TimeMixer_ETTh2_unify.sh`` (2 layers, d_model 16, d_ff 32, 3 down-samplings by average
-  pooling of window 2) and ``run.py``'s defaults (channel independence, moving average 25,
-  top-k 5, dropout 0.1, ``use_norm``); learning rate 1e-2. Its down-sampling needs a
-  lookback divisible by 8.
-
-Each keeps its own reversible instance normalisation (so ``--rin`` leaves them alone: darts'
-would normalise twice). The shared budget replaces the papers' schedules and batch sizes.
+Every neural model gets the same lookback, horizon (one direct multi-step model per horizon),
+epochs, batch size, learning rate, seed, early stopping on the validation loss (best weights
+restored) and device; everything else is the model's own default. PatchTST, iTransformer and
+TimeMixer are neuralforecast's models through darts' ``NeuralForecastModel`` (the extra
+``s4d_forecast[rivals]``), each with its paper's architecture and learning rate for ETTh2 at
+lookback 96 (:data:`RIVAL_SETTINGS`; sources in docs/benchmark_protocols.md) and its own
+reversible instance normalisation (``--rin`` leaves them alone: darts' would normalise twice).
 """
 
 from __future__ import annotations

@@ -17,13 +17,8 @@ _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,40}$")
 
 
 def check_models(names: list[str]) -> list[str]:
-    """Model names (case-insensitive), lower-cased.
-
-    Raises
-    ------
-    ValueError
-        An unknown or repeated name, or a neuralforecast model without neuralforecast.
-    """
+    """Model names (case-insensitive), lower-cased; an unknown or repeated name, or a
+    neuralforecast model without neuralforecast, raises ``ValueError``."""
     out = [n.strip().lower() for n in names if n.strip()]
     unknown = [n for n in out if n not in MODELS]
     if unknown or not out:

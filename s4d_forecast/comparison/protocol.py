@@ -1,17 +1,11 @@
 """The protocol: split by time, train-only scaling, stride-1 scoring.
 
-Rows are split 70/10/20 as in the long-horizon benchmark
-(:func:`~s4d_forecast.data.weather.long_horizon_split_bounds`: ``n_train = int(0.7 n)``,
-``n_test = int(0.2 n)``), or at the fixed ``borders`` of the ETT files under ``--protocol
-ltsf`` (12/4/4 months of rows; rows after the test end unused). Validation and test start
-``lookback`` rows early, so their first window's input reaches into the previous split. A
-per-column standard scaler is fitted on the training rows only, and MSE/MAE are computed on
-that scale over every stride-1 test window: ``n_test - horizon + 1`` windows, each scored on
-all ``horizon`` steps and all targets.
-
-Each column is divided by a power of two before the scaler (exact in float64), so a series in
-units of 1e-200 or 1e300 is standardised as the same series at scale 1; subnormal values
-(below 2.2e-308, stored with lost precision) are refused.
+Rows are split 70/10/20 (:func:`~s4d_forecast.data.weather.long_horizon_split_bounds`), or at
+the ETT files' ``borders`` under ``--protocol ltsf`` (12/4/4 months). Validation and test start
+``lookback`` rows early. A per-column standard scaler is fitted on the training rows, after
+dividing each column by a power of two (exact, so a series in units of 1e-300 scores as at
+scale 1; subnormal values are refused), and MSE/MAE are computed on that scale over every
+stride-1 test window: ``n_test - horizon + 1`` windows, all steps and targets.
 """
 
 from __future__ import annotations
@@ -28,25 +22,12 @@ from s4d_forecast.data.weather import long_horizon_split_bounds
 
 @dataclass
 class Prepared:
-    """A dataset ready for the protocol.
-
-    Attributes
-    ----------
-    scaled : np.ndarray
-        ``(n, C)`` float32, every row standardised with the training statistics.
-    bounds : list of (int, int)
-        Row ranges of train, validation and test (the last two include ``lookback`` rows).
-    scaler : SignalScaler
-        Fitted on ``bounds[0]`` rows only.
-    lookback : int
-    columns : list of str
-    index : pd.Index
-        The rows' time stamps (for plots).
-    unit : np.ndarray
-        ``(C,)`` power of two per column the values were divided by before the scaler.
-    split : str
-        ``"70/10/20"`` or ``"ETT 12/4/4 months"``.
-    """
+    """A dataset ready for the protocol: ``scaled`` ``(n, C)`` float32 rows standardised with
+    the training statistics (``scaler``, fitted on ``bounds[0]``), the row ranges ``bounds`` of
+    train, validation and test (the last two include ``lookback`` rows), the ``columns``, the
+    time stamps ``index`` (for plots), the power of two ``unit`` ``(C,)`` each column was
+    divided by before the scaler, and the ``split`` (``"70/10/20"`` or
+    ``"ETT 12/4/4 months"``)."""
 
     scaled: np.ndarray
     bounds: list
@@ -102,12 +83,6 @@ def prepare(frame: pd.DataFrame, lookback: int, horizons: list[int],
         Numeric targets, one column each, in time order.
     borders : (int, int, int), optional
         Rows where train, validation and test end (the ETT split); default 70/10/20.
-
-    Raises
-    ------
-    ValueError
-        A bad lookback or horizon, a text column, a split too short for the lookback or a
-        horizon, a frame shorter than ``borders``, or subnormal values.
     """
     check_int("lookback", lookback, 1)
     if not isinstance(horizons, (list, tuple, np.ndarray)) or not len(horizons):

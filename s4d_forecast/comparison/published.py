@@ -1,13 +1,7 @@
-"""Published lookback-96 results on the ETT files, printed beside a ``--protocol ltsf`` run.
-
-Every model's MSE and MAE at horizons 96/192/336/720 and their average, multivariate ("M"),
-lookback 96, on the standardised scale, as the papers print them (three decimals; their
-averages are over the unrounded values). Where each number comes from is in :data:`SOURCES`;
-TimeMixer's rows were read from the table image ``figures/long_results.png`` of the official
-repository kwuking/TimeMixer (commit 8d230b7d785d73104522d4cb954e2d4fba1412a4) and checked
-against TimeMixer++'s Table 16 for ETTh1 at 96 and 336 and the ETTh1/ETTh2 averages; the
-transcriptions marked "not checked" agree across three (TimeMixer++) or two (iTransformer)
-public copies.
+"""Published lookback-96 results on the ETT files, printed beside a ``--protocol ltsf`` run:
+every model's MSE and MAE at horizons 96/192/336/720 and their average (over the unrounded
+values), multivariate, standardised scale, as the papers print them; where each number comes
+from is in :data:`SOURCES` and docs/benchmark_protocols.md.
 """
 
 from __future__ import annotations

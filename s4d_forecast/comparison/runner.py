@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from s4d_forecast._checks import check_choice, check_float, check_int
+from s4d_forecast._checks import check_choice, check_float, check_int, check_keys, check_mapping
 from s4d_forecast.comparison.datasets import BenchmarkData, check_targets
 from s4d_forecast.comparison.models import build_model, count_parameters, skip_reason
 from s4d_forecast.comparison.names import (
@@ -137,19 +137,12 @@ class BenchmarkConfig:
         if self.s4d_variants and "s4d" not in self.models:
             raise ValueError(f"--s4d-variants given but 's4d' is not among --models "
                              f"{','.join(self.models)}")
-        if not isinstance(self.model_kwargs, dict):
-            raise ValueError(f"--model-kwargs={self.model_kwargs!r} must be a dict of dicts")
-        unknown = set(self.model_kwargs) - set(self.models)
-        if unknown:
-            raise ValueError(f"--model-kwargs has keys {sorted(unknown)} that are not among "
-                             f"the models {self.models}")
-        for name, kwargs in self.model_kwargs.items():
-            if not isinstance(kwargs, dict):
-                raise ValueError(f"--model-kwargs: {name!r} maps to {kwargs!r}; expected a "
-                                 "dict of keyword arguments")
-            no_protocol_keys(f"--model-kwargs {name!r}", kwargs)
-        for name, kwargs in self.s4d_variants.items():
-            no_protocol_keys(f"--s4d-variants {name!r}", kwargs)
+        check_keys("--model-kwargs", self.model_kwargs, self.models, none_ok=False)
+        for option, settings in (("--model-kwargs", self.model_kwargs),
+                                 ("--s4d-variants", self.s4d_variants)):
+            for name, kwargs in settings.items():
+                no_protocol_keys(f"{option} {name!r}",
+                                 check_mapping(f"{option} {name!r}", kwargs, none_ok=False))
 
 
 def no_protocol_keys(where: str, kwargs: dict) -> None:
@@ -162,21 +155,11 @@ def no_protocol_keys(where: str, kwargs: dict) -> None:
 
 @dataclass
 class BenchmarkResult:
-    """Scores and what is needed to plot them.
-
-    Attributes
-    ----------
-    table : pd.DataFrame
-        One row per (model, horizon) with :data:`COLUMNS`.
-    per_step : dict
-        ``(model, horizon) -> (mse (horizon,), mae (horizon,))`` by lead time.
-    examples : dict
-        ``(model, horizon) -> (horizon, C)`` standardised forecast of the example window.
-    example_window : dict
-        ``horizon ->`` index of the test window shown in the overlay plots.
-    common_windows : dict
-        ``horizon ->`` indices of the test windows every model was scored on.
-    """
+    """Scores and what is needed to plot them: ``table``, one row per (model, horizon) with
+    :data:`COLUMNS`; ``per_step``, ``(model, horizon) -> (mse, mae)`` by lead time;
+    ``examples``, ``(model, horizon) ->`` the ``(horizon, C)`` standardised forecast of the
+    test window ``example_window[horizon]`` (plotted); ``common_windows[horizon]``, the test
+    windows every model was scored on."""
 
     data: BenchmarkData
     config: BenchmarkConfig
@@ -192,15 +175,8 @@ class BenchmarkResult:
 
 def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
                   stat_cache: dict | None = None) -> BenchmarkResult:
-    """Train and score every model at every horizon in this process; see
-    :mod:`s4d_forecast.comparison` (:func:`~s4d_forecast.comparison.cells.run_jobs` of one
-    job, nothing kept on disk).
-
-    Parameters
-    ----------
-    stat_cache : dict, optional
-        Fitted statistical models, reused by later calls on the same training rows.
-    """
+    """Train and score every model at every horizon in this process, nothing kept on disk;
+    ``stat_cache`` keeps the statistical fits for later calls on the same training rows."""
     from s4d_forecast.comparison.cells import Job, run_jobs
 
     return run_jobs([Job("", data, config)], log=log, stat_cache=stat_cache)[0]
@@ -373,10 +349,7 @@ def fit_model(name: str, prep: Prepared, config: BenchmarkConfig, horizon: int,
               extra: dict | None = None):
     """Build model ``name`` under ``config``'s budget and train it on ``prep``'s training
     split (early stopping on its validation split; at most ``config.max_train_windows``
-    evenly strided windows).
-
-    Returns ``(model, BestWeights callback, training windows, fit seconds)``.
-    """
+    evenly strided windows): ``(model, BestWeights, training windows, fit seconds)``."""
     n_train = prep.bounds[0][1] - config.lookback - horizon + 1
     stride = max(1, math.ceil(n_train / (config.max_train_windows or n_train)))
     model, best = _build(config, name, horizon, extra)

@@ -1,22 +1,15 @@
 """Statistical baselines of ``s4d-forecast benchmark``: ETS, Theta and ARIMA, window by window.
 
-None of them is fitted on test rows:
-
-- ``ets``: statsmodels' state-space ``ExponentialSmoothing`` (additive errors; trend none /
-  additive / damped additive chosen by AIC; concentrated initial states), fitted once per
-  target column on the training split, then ``results.apply(window)`` filters each test
-  window's ``lookback`` input rows with those parameters and forecasts ``horizon`` steps.
-- ``arima``: ``pmdarima.auto_arima`` (stepwise AIC search of the orders) fitted once per
-  column; its statsmodels SARIMAX result is ``apply``-ed to each window likewise.
-- ``theta``: statsmodels' ``ThetaModel`` (theta = 2, additive; deseasonalised when the case
-  has a usable season), a local method fitted on each window's input rows only.
-
-Seasonal terms are used only for seasons of at most :data:`MAX_SEASON` steps with two seasons
-in the lookback. darts' wrappers are not used: its local models refit on every window
-(``retrain=True``: another protocol, and ~10,000 fits on the weather year), and its
-``AutoARIMA`` needs ``statsforecast``, whose install downgrades pandas 3 to 2. Applying a
-fitted model costs 10-60 ms per window and column, so the runner scores these models on an
-evenly strided subset of the test windows (``--stat-windows``).
+ETS (statsmodels' state-space ``ExponentialSmoothing``: additive errors, trend none /
+additive / damped chosen by AIC) and ARIMA (``pmdarima.auto_arima``) are fitted once per
+target column on the training split; each test window's ``lookback`` input rows are then
+filtered with those parameters (``results.apply(window)``) and forecast. Theta (statsmodels'
+``ThetaModel``, theta = 2) is a local method, fitted on each window's input rows. Seasonal
+terms only for seasons of at most :data:`MAX_SEASON` steps seen twice in the lookback.
+darts' wrappers are not used: its local models refit on every window (another protocol, and
+~10,000 fits on the weather year), and its ``AutoARIMA`` needs ``statsforecast``, which
+downgrades pandas 3 to 2. Applying a fit costs 10-60 ms per window and column, so these
+models are scored on an evenly strided subset of the test windows (``--stat-windows``).
 """
 
 from __future__ import annotations

@@ -169,18 +169,10 @@ def run_suite(cases: list[Case], config, root: str | Path | None = None, log=pri
               baseline: str | Path | None = None, output: str | Path | None = None, *,
               overwrite: bool = False, workers: int | None = None,
               address: str | None = None) -> SuiteResult:
-    """Run every case with ``config``'s budget (its horizon, lookback, season and protocol
-    replaced by the case's), one cell per row; every dataset is read before any training.
-
-    Parameters
-    ----------
-    config : BenchmarkConfig
-    baseline : str or Path, optional
-        An earlier suite run's folder: its rows of the models not run now are added to each
-        case (:mod:`~s4d_forecast.comparison.baseline`).
-    output, overwrite, workers, address
-        As :func:`~s4d_forecast.comparison.cells.run_jobs` (keep and resume the cells there).
-    """
+    """Run every case with ``config``'s budget (horizon, lookback, season and protocol the
+    case's), reading every dataset before any training; ``baseline``: an earlier suite run's
+    folder whose rows of the models not run now are added (:mod:`.baseline`); the other
+    options as :func:`~s4d_forecast.comparison.cells.run_jobs`."""
     from s4d_forecast.comparison.baseline import load_baseline, run_settings
     from s4d_forecast.comparison.cells import Job, run_jobs
     from s4d_forecast.comparison.summary import summarise

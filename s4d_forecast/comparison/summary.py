@@ -1,18 +1,10 @@
-"""Summary of a suite run: how each model fares against the best of the others, case by case.
+"""Summary of a suite run: each model against the best of the others, case by case.
 
-Per model, over the cases it ran in, with ``ratio`` = its MSE / the best MSE of the *other*
-models in the case (the ``S4D[name]`` variants are one model and never each other's
-reference):
-
-- ``gmean_vs_others``: geometric mean of the ratio (below 1: it beats the best other model);
-- ``worst_vs_others``: the largest ratio;
-- ``firsts``, ``within_2pct``: cases where the ratio is at most 1, at most 1.02;
-- ``median_fit_s``; ``gmean_fit_vs_tide``, ``gmean_fit_vs_patchtst``: geometric mean of its
-  fit time / TiDE's (PatchTST's) in the same case, where both are > 0.
-
-Ratios use ``mse`` when the model and the others were scored on the same windows, else
+``ratio`` = a model's MSE / the best MSE of the *other* models in the case (the ``S4D[name]``
+variants are one model), on ``mse`` when they were scored on the same windows, else on
 ``mse_common`` (the statistical models' subset). A non-finite MSE (diverged training) is an
 infinite ratio, never dropped from a mean; 0 against 0 counts as 1, x > 0 against 0 as inf.
+The columns (:data:`SUMMARY_COLUMNS`) are explained in docs/benchmark_protocols.md.
 """
 
 from __future__ import annotations

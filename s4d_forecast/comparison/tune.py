@@ -1,20 +1,14 @@
 """``s4d-forecast tune``: search S4DModel's settings for one series with Ray Tune.
 
 Optuna's TPE sampler, through Ray Tune, proposes settings from a search space
-(:data:`DEFAULT_SPACE`, or ``--space FILE``); each trial trains S4DModel under the benchmark's
-protocol and budget on the training split and is scored by its MSE over every stride-1
-validation window: the trials never see the test rows. The default setting is scored the same
-way; then the best setting and the default are each trained once more and scored on the test
-windows (rows ``S4D[default]``, ``S4D[tuned]`` of the benchmark), side by side, gain or not.
-Epochs are not searched: with early stopping and the best weights restored, a larger cap can
-only reach a lower validation loss, so --epochs is every trial's cap.
-
-The best setting is written as ``best_config.json``, S4DModel keyword arguments (``lr`` and
-``weight_decay`` inside ``optimizer_kwargs``) taken by ``S4DModel``, ``S4DForecaster`` and
-``s4d-forecast benchmark --s4d-config FILE``. A search space is a JSON object: a key is an
-S4DModel argument or ``lr`` / ``weight_decay``; a list is a choice, ``{"uniform": [lo,
-hi]}``, ``{"loguniform": [lo, hi]}`` and ``{"int": [lo, hi]}`` (ends included) are ranges.
-Needs ``pip install 's4d_forecast[distributed]'``. Details: docs/distributed.md.
+(:data:`DEFAULT_SPACE`, or ``--space FILE``: a JSON object whose keys are S4DModel arguments
+or ``lr`` / ``weight_decay``; a list is a choice, ``{"uniform": [lo, hi]}``,
+``{"loguniform": [lo, hi]}`` and ``{"int": [lo, hi]}`` are ranges, ends included). Each trial
+trains S4DModel under the benchmark's protocol and budget (--epochs is every trial's cap) and
+is scored by its MSE over every stride-1 validation window; trials never see the test rows.
+The best setting and the default are then trained once more and scored on the test windows,
+side by side. ``best_config.json`` holds the best S4DModel keyword arguments, taken by
+``S4DModel``, ``S4DForecaster`` and ``benchmark --s4d-config``. Details: docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -30,15 +24,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_SPACE = {
-    "lr": {"loguniform": [1e-4, 1e-2]},
-    "weight_decay": {"loguniform": [1e-4, 1e-1]},
-    "d_model": [8, 16, 32, 64],
-    "n_layers": [1, 2, 3],
-    "d_state": [8, 16, 32, 64],
-    "dropout": {"uniform": [0.0, 0.3]},
-    "hidden_size": [32, 64, 128],
-}
+DEFAULT_SPACE = {"lr": {"loguniform": [1e-4, 1e-2]}, "weight_decay": {"loguniform": [1e-4, 1e-1]},
+                 "d_model": [8, 16, 32, 64], "n_layers": [1, 2, 3], "d_state": [8, 16, 32, 64],
+                 "dropout": {"uniform": [0.0, 0.3]}, "hidden_size": [32, 64, 128]}
 OPTIMIZER_KEYS = ("lr", "weight_decay")  # searched by name, passed in optimizer_kwargs
 RANGES = ("uniform", "loguniform", "int")
 METRIC = "val_mse"
@@ -143,20 +131,10 @@ def _trial(params, prep=None, budget=None):
 
 @dataclass
 class TuneResult:
-    """What :func:`tune_s4d` found.
-
-    Attributes
-    ----------
-    best : dict
-        S4DModel keyword arguments of the best trial (``best_config.json``).
-    trials : pd.DataFrame
-        One row per trial: its settings, ``val_mse``, ``best_epoch``, ``seconds``, ``error``.
-    comparison : pd.DataFrame
-        Rows ``default`` and ``tuned``: ``val_mse`` and the test ``mse``, ``mae``, ``fit_s``,
-        ``params``.
-    config : BenchmarkConfig
-        The budget of every trial.
-    """
+    """What :func:`tune_s4d` found: ``best``, the S4DModel keyword arguments of the best
+    trial; ``trials``, one row per trial (its settings, ``val_mse``, ``best_epoch``,
+    ``seconds``, ``error``); ``comparison``, rows ``default`` and ``tuned`` (``val_mse`` and
+    the test ``mse``, ``mae``, ``fit_s``, ``params``); ``config``, every trial's budget."""
 
     best: dict
     trials: object
@@ -214,24 +192,16 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
     ----------
     data : BenchmarkData
         From :func:`~s4d_forecast.comparison.datasets.load_dataset` or a suite case.
-    horizon, lookback : int
     trials : int
         Settings tried (besides the default).
     space : dict, optional
         The search space (see the module); default :data:`DEFAULT_SPACE`.
     workers, address : optional
-        A local Ray instance with ``workers`` CPUs (default: every core), or the Ray cluster at
+        A local Ray instance with ``workers`` CPUs (default: every core), or the cluster at
         ``address``; each trial takes one CPU and one torch thread.
     **budget
-        :class:`~s4d_forecast.comparison.runner.BenchmarkConfig` fields (``epochs``,
-        ``patience``, ``batch_size``, ``lr``, ``seed``, ``device``, ``max_train_windows``,
-        ``protocol``).
-
-    Raises
-    ------
-    ValueError
-        A bad setting, space or data set (before any trial), Ray missing, or every trial
-        failing (with the first error).
+        :class:`~s4d_forecast.comparison.runner.BenchmarkConfig` fields (``epochs``, ``lr``,
+        ``protocol``, ...).
 
     Examples
     --------
@@ -313,10 +283,8 @@ def _quiet_tune():
         yield
     finally:
         optuna.logging.set_verbosity(verbosity)
-        if before is None:
-            os.environ.pop("RAY_AIR_NEW_OUTPUT")
-        else:
-            os.environ["RAY_AIR_NEW_OUTPUT"] = before
+        os.environ.pop("RAY_AIR_NEW_OUTPUT")
+        os.environ.update({} if before is None else {"RAY_AIR_NEW_OUTPUT": before})
 
 
 def _progress(total: int, log):

@@ -237,7 +237,7 @@ def test_config_checks_types_by_name():
     assert config.models == ["naive", "nlinear"]
     with pytest.raises(ValueError, match=r"`--lr` must be a number > 0, got '0.1'"):
         BenchmarkConfig([6], ["naive"], lr="0.1").validate()
-    with pytest.raises(ValueError, match=r"--model-kwargs: 'nlinear' maps to 3"):
+    with pytest.raises(ValueError, match=r"`--model-kwargs 'nlinear'` must be a dict"):
         BenchmarkConfig([6], ["nlinear"], model_kwargs={"nlinear": 3}).validate()
 
 
