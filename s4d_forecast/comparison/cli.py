@@ -18,6 +18,7 @@ docs/benchmark_protocols.md, docs/distributed.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import sys
@@ -260,17 +261,14 @@ def check_output_writable(output: Path) -> None:
     created = [p for p in (output, *output.parents) if not p.exists()]
     try:
         output.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=output, prefix=".s4d-probe-"):
-            pass
+        tempfile.TemporaryFile(dir=output).close()
     except OSError as exc:
         raise ValueError(f"--output={str(output)!r} cannot be created or written "
                          f"({exc.strerror or exc})") from None
     finally:
         for folder in created:  # deepest first
-            try:
+            with contextlib.suppress(OSError):
                 folder.rmdir()
-            except OSError:
-                pass
 
 
 def clear_results(output: Path) -> None:

@@ -36,7 +36,8 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _budget(cfg) -> str:
+def budget_text(cfg) -> str:
+    """The shared training budget of ``cfg`` in words."""
     return (f"at most {cfg.epochs} epoch(s), early stopping patience {cfg.patience} on the "
             f"validation loss (best weights restored), batch {cfg.batch_size}, lr {cfg.lr:g}, "
             f"seed {cfg.seed}, device {cfg.device}"
@@ -62,7 +63,7 @@ def describe(result, command: str | None = None, title: str | None = None) -> st
         f"validation {d - c - cfg.lookback}, test {f - e - cfg.lookback} (+{cfg.lookback} "
         "lookback rows each); scaler fitted on train only; MSE/MAE on the standardised "
         "scale over every stride-1 test window",
-        f"- budget (every model): lookback {cfg.lookback}, {_budget(cfg)}"]
+        f"- budget (every model): lookback {cfg.lookback}, {budget_text(cfg)}"]
     if cfg.model_kwargs:
         lines.append(f"- model settings: {cfg.model_kwargs}")
     if any(m in NEURALFORECAST for m in cfg.models):
@@ -207,7 +208,7 @@ def suite_summary_text(suite, command: str | None = None) -> str:
     if command:
         lines += [f"Command: `{command}`", ""]
     lines += [
-        f"- budget (every neural model, every case): {_budget(suite.config)}",
+        f"- budget (every neural model, every case): {budget_text(suite.config)}",
         "- MSE on the standardised scale (scaler fitted on train), each model against the "
         "best other model of the case (S4D variants are one model); on the test windows "
         "every model of the case was scored on when they differ",

@@ -234,13 +234,16 @@ def run_row(prep: Prepared, config: BenchmarkConfig, label: str, horizon: int,
     forecast of the example window)."""
     ((name, extra),) = [(n, e) for n, lab, e in config.entries() if lab == label]
     common, example = common_windows(config, prep, horizon)
+    row = {"model": label, "horizon": horizon, "params": 0, "epochs_run": 0, "best_epoch": -1,
+           "train_windows": 0, "fit_s": 0.0, "detail": ""}
     if name in STATISTICAL:
-        row, scorer, forecast = _run_stat(name, horizon, prep, config, common, example,
-                                          {} if stat_cache is None else stat_cache)
+        scorer, forecast = _run_stat(row, name, prep, config, common, example,
+                                     {} if stat_cache is None else stat_cache)
     else:
-        row, scorer, forecast = _run_model(name, horizon, prep, config, example, label, extra)
+        scorer, forecast = _run_model(row, name, prep, config, example, extra)
+    row["mse"], row["mae"] = scorer.totals()
     row["mse_common"], row["mae_common"] = scorer.subset_totals(common)
-    row["common_windows"] = len(common)
+    row["test_windows"], row["common_windows"] = int(scorer.scored.sum()), len(common)
     warnings = []
     bad = [k for k in ("mse", "mae", "mse_common", "mae_common") if not math.isfinite(row[k])]
     if bad:
@@ -255,14 +258,14 @@ def run_row(prep: Prepared, config: BenchmarkConfig, label: str, horizon: int,
             "warnings": warnings}
 
 
-def _run_stat(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig,
+def _run_stat(row: dict, name: str, prep: Prepared, config: BenchmarkConfig,
               windows: np.ndarray, example: int, cache: dict):
     """Fit ``name`` once per target column on the training rows (or take the fit from
     ``cache``), then forecast each test window in ``windows`` from its lookback rows."""
     from s4d_forecast.comparison.stats import FittedStat, fit_stat, forecast_stat, usable_season
 
     season = usable_season(config.season, config.lookback)
-    n_train = prep.bounds[0][1]
+    n_train, horizon = prep.bounds[0][1], row["horizon"]
     fit_start = max(0, n_train - config.stat_fit_rows) if config.stat_fit_rows else 0
     fitted = []
     for c, column in enumerate(prep.columns):
@@ -283,29 +286,24 @@ def _run_stat(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig,
         for c, fit in enumerate(fitted):
             forecasts[i, :, c] = forecast_stat(fit, prep.scaled[first - prep.lookback:first, c],
                                                horizon)
-    scorer = Scorer(prep, horizon)
-    scorer.add_at(windows, forecasts)
+    row["predict_s"] = time.perf_counter() - start
+    row["fit_s"] = float(sum(f.fit_s for f in fitted))
     descriptions = pd.Series([f.description for f in fitted]).value_counts()
-    detail = "; ".join(d if n == 1 else f"{d} (x{n})" for d, n in descriptions.items())
-    detail += ("; fitted on each window's lookback rows" if name == "theta"
-               else f"; fitted on train rows {fit_start}..{n_train - 1}")
+    row["detail"] = "; ".join([d if n == 1 else f"{d} (x{n})" for d, n in descriptions.items()]
+                              + ["fitted on each window's lookback rows" if name == "theta"
+                                 else f"fitted on train rows {fit_start}..{n_train - 1}"])
     failed = sum(len(f.failures) for f in fitted) - failures_before
     if failed:
-        detail += f"; {failed} column-window(s) failed and got the persistence forecast"
-    row = {"model": LABELS[name], "horizon": horizon, "params": 0, "epochs_run": 0,
-           "best_epoch": -1, "train_windows": 0, "test_windows": len(windows),
-           "fit_s": float(sum(f.fit_s for f in fitted)),
-           "predict_s": time.perf_counter() - start, "detail": detail}
-    row["mse"], row["mae"] = scorer.totals()
-    return row, scorer, forecasts[np.searchsorted(windows, example)]
-
-
-def _run_model(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig, example: int,
-               label: str, extra: dict | None):
+        row["detail"] += f"; {failed} column-window(s) failed and got the persistence forecast"
     scorer = Scorer(prep, horizon)
-    n = prep.n_windows(horizon)
-    row = {"model": label, "horizon": horizon, "params": 0, "epochs_run": 0, "best_epoch": -1,
-           "train_windows": 0, "test_windows": n, "fit_s": 0.0, "detail": ""}
+    scorer.add_at(windows, forecasts)
+    return scorer, forecasts[np.searchsorted(windows, example)]
+
+
+def _run_model(row: dict, name: str, prep: Prepared, config: BenchmarkConfig, example: int,
+               extra: dict | None):
+    horizon, n = row["horizon"], prep.n_windows(row["horizon"])
+    scorer = Scorer(prep, horizon)
     start = time.perf_counter()
     if name == "naive":
         forecasts = naive_windows(prep, horizon)
@@ -323,7 +321,7 @@ def _run_model(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig,
             scorer.add(w0, forecasts)
             if w0 <= example < w1:
                 kept = forecasts[example - w0]
-        notes = [str(extra or {})] if label != LABELS[name] else []
+        notes = [str(extra or {})] if row["model"] != LABELS[name] else []
         if name in NEURALFORECAST:
             notes.append(f"paper setting (comparison/models.py), lr "
                          f"{model.model_params['optimizer_kwargs']['lr']:g}")
@@ -334,8 +332,7 @@ def _run_model(name: str, horizon: int, prep: Prepared, config: BenchmarkConfig,
                          f"{float(model.model.branch_weight):.2f}")
         row["detail"] = "; ".join(notes)
     row["predict_s"] = time.perf_counter() - start
-    row["mse"], row["mae"] = scorer.totals()
-    return row, scorer, kept
+    return scorer, kept
 
 
 def _build(config: BenchmarkConfig, name: str, horizon: int, extra: dict | None):

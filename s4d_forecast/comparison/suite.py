@@ -45,22 +45,19 @@ class Case:
     protocol: str = "default"
 
 
-def _weather(relative: str, name: str, targets: list[str] | None):
-    def load(root: Path) -> BenchmarkData:
-        data = load_dataset("weather", need_file(root, relative, name), target_cols=targets)
-        data.name = name
-        return data
+def _named(data: BenchmarkData, name: str, unit: str | None = None) -> BenchmarkData:
+    data.name = name
+    data.units.update({data.frame.columns[0]: unit} if unit else {})
+    return data
 
-    return load
+
+def _weather(relative: str, name: str, targets: list[str] | None):
+    return lambda root: _named(load_dataset("weather", need_file(root, relative, name),
+                                            target_cols=targets), name)
 
 
 def _monthly(relative: str, name: str, unit: str):
-    def load(root: Path) -> BenchmarkData:
-        data = load_csv(need_file(root, relative, name), "Month")
-        data.name, data.units = name, {data.frame.columns[0]: unit}
-        return data
-
-    return load
+    return lambda root: _named(load_csv(need_file(root, relative, name), "Month"), name, unit)
 
 
 def _temperatures(root: Path) -> BenchmarkData:
@@ -71,13 +68,12 @@ def _temperatures(root: Path) -> BenchmarkData:
     full = pd.date_range(index[0], index[-1], freq="D", name="date")
     missing = full.difference(index)
     data.frame = check_targets(data).reindex(full).interpolate(method="time")
-    data.name, data.units = "temps", {data.frame.columns[0]: "degC"}
     data.notes = [f"{len(index)} daily rows {index[0]:%Y-%m-%d} .. {index[-1]:%Y-%m-%d}"]
     if len(missing):
         data.notes.append(f"{len(missing)} missing day(s) "
                           f"({', '.join(f'{d:%Y-%m-%d}' for d in missing)}: no row in the file) "
                           "filled by linear interpolation in time before the split")
-    return data
+    return _named(data, "temps", "degC")
 
 
 def _heart_rate(root: Path) -> BenchmarkData:

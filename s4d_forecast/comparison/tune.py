@@ -157,6 +157,8 @@ class TuneResult:
         return [output / name for name in files]
 
     def markdown(self, command: str | None = None) -> str:
+        from s4d_forecast.comparison.report import budget_text
+
         cfg = self.config
         lines = ["# S4DModel settings searched with Ray Tune (Optuna TPE)", ""]
         if command:
@@ -164,10 +166,8 @@ class TuneResult:
         lines += [
             f"- data: `{self.source}`; horizon {cfg.horizons[0]}, lookback {cfg.lookback}, "
             f"protocol {cfg.protocol}",
-            f"- every trial: at most {cfg.epochs} epoch(s), early stopping patience "
-            f"{cfg.patience} (best weights restored), batch {cfg.batch_size}, seed {cfg.seed}; "
-            "scored by the MSE over every stride-1 validation window (standardised); the test "
-            "windows were not used",
+            f"- every trial: {budget_text(cfg)}; scored by the MSE over every stride-1 validation "
+            "window (standardised); the test windows were not used",
             f"- {len(self.trials)} trial(s), {(self.trials['error'] == '').sum()} finished; "
             f"space: `{json.dumps(self.space)}`",
             f"- best setting (best_config.json): `{json.dumps(self.best)}`", "",
