@@ -296,12 +296,10 @@ def _progress(total: int, log):
             self.start, self.done, self.best = time.perf_counter(), 0, math.inf
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            self._line(trial, f"val MSE {trial.last_result.get(METRIC, math.nan):.4f}")
+            self.on_trial_error(iteration, trials, trial,
+                                outcome=f"val MSE {trial.last_result.get(METRIC, math.nan):.4f}")
 
-        def on_trial_error(self, iteration, trials, trial, **info):
-            self._line(trial, "FAILED")
-
-        def _line(self, trial, outcome):
+        def on_trial_error(self, iteration, trials, trial, outcome="FAILED", **info):
             self.done += 1
             self.best = min(self.best, (trial.last_result or {}).get(METRIC, math.inf))
             left = total - self.done
