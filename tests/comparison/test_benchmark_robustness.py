@@ -3,7 +3,6 @@ nothing silently wrong (non-finite scores, stale result files, misread columns).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -265,19 +264,6 @@ def test_damaged_suite_files_are_named(tmp_path, case, relative, text, message):
 def test_every_model_skipped_is_an_error(tiny_csv, tmp_path, capsys):
     assert main(_argv(tiny_csv, tmp_path / "o", "--models", "tcn", "--horizons", "16")) == 2
     assert "every model would be skipped" in capsys.readouterr().err
-
-
-def test_demo_errors_name_demo(tmp_path, capsys):
-    assert main(["demo", "--seed", "-1", "--output", str(tmp_path / "o")]) == 2
-    assert "s4d-forecast demo: error: `--seed`" in capsys.readouterr().err
-
-
-def test_variants_error_shows_a_variants_example(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        main(["benchmark", "--dataset", "co2", "--s4d-variants", json.dumps([1]),
-              "--output", str(tmp_path / "o")])
-    err = capsys.readouterr().err
-    assert "use_reversible_instance_norm" in err and "d_model" not in err
 
 
 def test_a_model_failing_is_a_row_and_the_others_go_on(tiny_csv, tmp_path, capsys,

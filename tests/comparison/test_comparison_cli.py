@@ -43,6 +43,7 @@ def test_cli_end_to_end_writes_table_csv_and_plots(tiny_csv, tmp_path, capsys):
         (["--models", "s4d,prophet"], r"--models: \['prophet'\] not accepted; choose from"),
         (["--horizons", "100", "--target-cols", "load"], "--horizons max 100 .* does not fit"),
         (["--epochs", "0"], "`--epochs` must be an integer >= 1, got 0"),
+        (["--stat-windows", "0"], "`--stat-windows` must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_input_gets_a_clear_message(tiny_csv, tmp_path, capsys, args, message):

@@ -129,6 +129,7 @@ def test_s4d_config_becomes_the_s4d_model_kwargs(tmp_path):
     (["--s4d-config", "{ok}"], 2, "'s4d' is not among --models"),
     (["--s4d-config", "{ok}", "--models", "s4d", "--model-kwargs", '{"s4d": {}}'], 2,
      "give them in one place"),
+    (["--s4d-variants", "[1]"], 2, 'e.g. {"base": {}, "rin": {"use_reversible_instance_norm"'),
 ])
 def test_ray_and_config_options_are_refused_before_anything_runs(
         tiny_csv, tmp_path, capsys, extra, code, fragment):

@@ -101,12 +101,6 @@ def test_an_ltsf_case_runs_its_cells_on_the_ett_split(tmp_path, monkeypatch):
     assert settings["cases"]["ett_96"]["protocol"] == "ltsf"
 
 
-def test_suite_refuses_a_protocol_of_its_own(tmp_path, capsys):
-    assert main(["benchmark", "--suite", "dev", "--protocol", "ltsf", "--models", "naive",
-                 "--output", str(tmp_path / "o")]) == 2
-    assert "--protocol cannot be combined with --suite" in capsys.readouterr().err
-
-
 def test_published_averages_are_the_mean_of_their_horizons():
     for dataset, models in PUBLISHED.items():
         for model, (source, mse, mae) in models.items():
