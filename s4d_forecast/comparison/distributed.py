@@ -26,37 +26,32 @@ def check_installed(what: str, modules: tuple[str, ...] = ("ray",)) -> None:
                          f"{INSTALL}")
 
 
-def _with_ray(flag: str, parse):
-    def check(text: str):
-        value = parse(text)
+def _ray_option(flag: str):
+    """An argparse type for ``flag``: a positive number of workers or a Ray address, refused
+    without Ray installed."""
+    def parse(text: str):
+        text = text.strip()
+        if flag == "--workers" and not (text.isdigit() and int(text) > 0):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of workers")
+        if not text:
+            raise argparse.ArgumentTypeError("empty address; give auto, HOST:PORT or "
+                                             "ray://HOST:PORT")
         try:
             check_installed(flag)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
-        return value
-    return check
-
-
-def _workers(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of workers")
-    return int(text)
-
-
-def _address(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("empty address; give auto, HOST:PORT or ray://HOST:PORT")
-    return text.strip()
+        return int(text) if flag == "--workers" else text
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--workers`` and ``--ray`` (one or the other) to a parser."""
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_with_ray("--workers", _workers), default=None,
+    where.add_argument("--workers", type=_ray_option("--workers"), default=None,
                        help="run on a local Ray instance with this many worker processes, one "
                        "CPU and torch thread each (default: benchmark runs in this process, "
                        f"tune on every core; needs {INSTALL})")
-    where.add_argument("--ray", type=_with_ray("--ray", _address), default=None,
+    where.add_argument("--ray", type=_ray_option("--ray"), default=None,
                        metavar="ADDRESS", help="run on an existing Ray cluster: auto (the one "
                        "`ray start` made on this machine), HOST:PORT or ray://HOST:PORT")
 
