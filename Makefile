@@ -1,9 +1,11 @@
 # Set-up and everyday commands. `make test` and `make demo` work on a fresh machine:
-# they create .venv if missing and install the project with its dev, docs and distributed
-# extras (the last for the Ray tests).
+# they create .venv if missing and install the project with the EXTRAS (default: dev and
+# docs; CI adds `distributed` and `rivals`, so the Ray and neuralforecast tests run there and
+# skip, naming the extra, where they are missing).
 # TORCH pins the torch wheel installed first; CI uses the CPU build that lies on disk.
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
+EXTRAS ?= dev,docs
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -16,7 +18,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[dev,docs,distributed]"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 install: $(STAMP)

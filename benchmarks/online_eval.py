@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from s4d_forecast.comparison.rolling import rolling_origin
+
 
 def _builder(case_lookback: int, horizon: int, args):
     from s4d_forecast.comparison.models import build_model
@@ -37,8 +39,6 @@ def _builder(case_lookback: int, horizon: int, args):
 
 
 def _run(name, prep, lookback, horizon, args, rows, keep_forecasts=False):
-    from s4d_forecast.comparison.rolling import rolling_origin
-
     n_windows = prep.n_windows(horizon)
     refit_every = max(horizon, math.ceil(n_windows / args.max_refits))
     print(f"== {name}: {n_windows} test windows, refit every {refit_every}", flush=True)

@@ -1,7 +1,7 @@
-"""Lightning callbacks that ``s4d-forecast fit`` (:mod:`s4d_forecast.tasks.lightning_cli`) adds
-to every trainer: :class:`NonFiniteLossGuard` stops training at the first NaN/inf loss, before
-a checkpoint of the broken weights is written; :class:`RandomStateCheckpoint` keeps the random
-states in every checkpoint, so a resumed run draws what an uninterrupted run would."""
+"""Lightning callbacks: :class:`NonFiniteLossGuard` stops training at the first NaN/inf loss,
+before a checkpoint of the broken weights is written (``s4d-forecast fit`` and ``S4DModel``
+use it); :class:`RandomStateCheckpoint` keeps the random states in every checkpoint, so a run
+that ``s4d-forecast fit`` resumes draws what an uninterrupted run would."""
 
 from __future__ import annotations
 

@@ -1,21 +1,12 @@
 """Side-by-side runs of S4DModel against today's forecasters on identical splits.
 
-The long-horizon protocol (70/10/20 split by time, or the ETT files' 12/4/4-month split
-under ``protocol="ltsf"``; validation and test starting ``lookback`` rows early, standard
-scaler fitted on the training rows only, MSE and MAE on the standardised scale over every
-stride-1 test window, scored through darts' ``historical_forecasts(retrain=False)``), with
-one training budget for every model: the same lookback, epochs, early stopping on the
-validation split, batch size, learning rate and seed.
+One protocol (split by time, scaler fitted on the training rows, MSE/MAE on that scale over
+every stride-1 test window) and one training budget for every model.
 
 >>> from s4d_forecast.comparison import BenchmarkConfig, load_dataset, run_benchmark
 >>> data = load_dataset("weather", data_path="weather.csv", target_cols=["OT"])
 >>> result = run_benchmark(data, BenchmarkConfig(horizons=[96], models=["s4d", "dlinear"]))
 >>> result.table  # model, horizon, mse, mae, fit_s, predict_s, params, ...
-
-The dev suite (``s4d-forecast benchmark --suite dev``) runs the same protocol over real series
-and summarises each model across them:
-
->>> from s4d_forecast.comparison import DEV_SUITE, run_suite
 >>> suite = run_suite(DEV_SUITE[:2], BenchmarkConfig(horizons=[1], models=["s4d", "nlinear"]))
 >>> suite.summary  # model, cases, gmean_vs_others, worst_vs_others, firsts, ...
 """
@@ -30,7 +21,7 @@ _LAZY = {
     "prepare": "protocol", "markdown_table": "report", "write_report": "report",
     "BenchmarkConfig": "runner", "BenchmarkResult": "runner", "run_benchmark": "runner",
     "Case": "suite", "DEV_SUITE": "suite", "load_case_data": "suite",
-    "run_suite": "suite_run", "SuiteResult": "suite_run", "summarise": "summary",
+    "run_suite": "suite", "SuiteResult": "suite", "summarise": "summary",
     "write_suite_report": "report", "tune_s4d": "tune",
 }
 __all__ = sorted(_LAZY)

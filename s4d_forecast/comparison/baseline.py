@@ -1,17 +1,9 @@
-"""``settings.json``: what a benchmark run's rows depend on, checked when the run resumes in its
---output folder and when a later suite run reuses its rows (``--suite --baseline DIR``).
-
-Every run writes ``OUTPUT/settings.json`` before its first cell (:mod:`.cells`): each case's
-dataset, horizons, lookback, season, protocol and a fingerprint of its data (a hash of the
-values and time stamps read), the shared budget (:data:`BUDGET_KEYS`), whether ``mse_common``
-is scored on the statistical models' window subset, and the rows (:data:`ROW_KEYS`). A run
-resumes in that folder only with all of it equal.
-
-A run given ``--baseline DIR`` reads the rows of the models it does not run itself from
-``DIR/results.csv``, after checking that every case it runs is in DIR with the same settings
-and data and that the budget is the same (the models may differ); the rows are then
-summarised with the new ones as if they had run together (their ``detail`` says where they
-come from). Anything that differs is refused before training.
+"""``settings.json``: what a benchmark run's rows depend on (each case's dataset, horizons,
+lookback, season, protocol and a hash of its data; the budget, :data:`BUDGET_KEYS`; whether
+``mse_common`` is on the statistical models' subset; the rows, :data:`ROW_KEYS`). A run
+resumes in its --output only with all of it equal (:mod:`.cells`); ``--suite --baseline DIR``
+needs the cases and the budget equal and then reads the rows of the models not run now from
+``DIR/results.csv``.
 """
 
 from __future__ import annotations
@@ -27,29 +19,20 @@ BUDGET_KEYS = ("epochs", "patience", "seed", "max_train_windows", "batch_size", 
 ROW_KEYS = ("models", "model_kwargs", "s4d_variants", "device")
 
 
-def data_fingerprint(frame: pd.DataFrame) -> str:
-    """A short hash of a frame's columns, time stamps and values."""
-    import hashlib
-
-    digest = hashlib.sha256(repr(list(frame.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def run_settings(jobs) -> dict:
-    """The settings of a run of ``jobs`` (:class:`~s4d_forecast.comparison.cells.Job`, one
-    budget), as JSON reads them back; a case is named by its job's case, else its data, and
-    its ``horizon`` is a list only for a ``--dataset`` run of several."""
+    """The settings of a run of ``jobs`` (one budget) as JSON reads them back; a case is
+    named by its job's case, else its data."""
     from s4d_forecast.comparison.datasets import check_targets
     from s4d_forecast.comparison.runner import uses_stat_subset
 
     config = jobs[0].config
     settings = {
         "cases": {job.case or job.data.name: {
-            "dataset": job.data.name, "horizon": _one_or_all(list(job.config.horizons)),
+            "dataset": job.data.name, "horizon": (list(job.config.horizons) if len(
+                job.config.horizons) > 1 else job.config.horizons[0]),
             "lookback": job.config.lookback, "season": job.config.season,
             "protocol": job.config.protocol,
-            "data": data_fingerprint(check_targets(job.data))} for job in jobs},
+            "data": _fingerprint(check_targets(job.data))} for job in jobs},
         **{key: getattr(config, key) for key in BUDGET_KEYS},
         "statistical_subset": uses_stat_subset(config),
         **{key: getattr(config, key) for key in ROW_KEYS},
@@ -57,8 +40,13 @@ def run_settings(jobs) -> dict:
     return json.loads(json.dumps(settings, default=repr))
 
 
-def _one_or_all(values: list):
-    return values[0] if len(values) == 1 else values
+def _fingerprint(frame: pd.DataFrame) -> str:
+    """A short hash of a frame's columns, time stamps and values."""
+    import hashlib
+
+    digest = hashlib.sha256(repr(list(frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def differences(here, there, path: str = "") -> list[str]:
@@ -74,15 +62,8 @@ def differences(here, there, path: str = "") -> list[str]:
 
 def load_baseline(folder, settings: dict, labels_now: set) -> tuple[pd.DataFrame, bool]:
     """The rows of ``folder``'s run for this run's cases and models not in ``labels_now``,
-    and whether they were scored on the statistical models' subset.
-
-    Raises
-    ------
-    ValueError
-        ``folder`` lacks ``settings.json`` or ``results.csv``, its settings differ from
-        ``settings`` (naming each difference), this run has statistical models and the
-        baseline's common windows were not their subset, or a row to reuse failed there.
-    """
+    and whether they were scored on the statistical models' subset; other settings (each
+    difference named), a missing file or a failed row to reuse are refused."""
     from s4d_forecast.comparison.cells import FAILED
 
     folder = Path(folder)

@@ -1,27 +1,14 @@
-"""Benchmark cells: every (case, horizon, model, seed) trained and scored on its own, kept in
-the output folder as it finishes, run in this process or as Ray tasks.
-
-A cell is :func:`~s4d_forecast.comparison.runner.run_benchmark` restricted to one row
-(:class:`OneRow`): the split, the scaler, the common test windows and the example window are
-those of the whole run, and the model is built, seeded, trained and scored as in a run of
-every model one after another. darts seeds each model from its ``random_state`` in a torch
-random context of its own, and the statistical fits only depend on the data, so a cell gives
-the same numbers whatever ran before it in the process and wherever it runs (a Ray worker
-trains on one torch thread; more threads change float sums in the last digits only).
-
-Each finished cell is written atomically to ``OUTPUT/cells/`` as one JSON file (its table
-row, MSE and MAE by lead time, the example forecast, its log lines and warnings, and the Ray
-node that ran it), after the run's ``OUTPUT/settings.json`` (:mod:`.baseline`: the cases, a
-hash of their data, the budget and the rows). Rerunning the same command with the same
-``--output`` runs only the cells not found there (a failed cell is never stored, so it is run
-again); other settings are refused. A cell that fails is a row whose ``detail`` starts with
-``failed:``; the other cells go on. Without an output folder (the Python API's default) the
-cells run the same way and are not kept.
+"""Benchmark cells: every (case, horizon, model row, seed) trained and scored on its own
+(:func:`~s4d_forecast.comparison.runner.run_row` on the whole run's split), kept in
+``OUTPUT/cells/`` as it finishes (one JSON file, written atomically after the run's
+``settings.json``, :mod:`.baseline`), run in this process or as Ray tasks. darts seeds each
+model in a random context of its own, so a cell gives the same numbers whatever ran before it
+and wherever it runs. A rerun runs only the cells not stored; a failed cell is a row whose
+``detail`` starts with ``failed:``, not stored, so run again next time.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import shutil
@@ -35,7 +22,6 @@ import pandas as pd
 from s4d_forecast.atomic_files import write_bytes_atomic
 from s4d_forecast.comparison.baseline import SETTINGS_FILE, differences, run_settings
 from s4d_forecast.comparison.datasets import BenchmarkData
-from s4d_forecast.comparison.distributed import ray_session, worker_setup
 from s4d_forecast.comparison.models import skip_reason
 from s4d_forecast.comparison.runner import (
     COLUMNS,
@@ -44,22 +30,11 @@ from s4d_forecast.comparison.runner import (
     check_models_build,
     common_windows,
     prepare_data,
-    run_benchmark,
+    run_row,
+    uses_stat_subset,
 )
 
 FAILED = "failed: "
-CELL_FOLDER = "cells"  # the finished cells of a benchmark run, under --output
-
-
-@dataclass
-class OneRow(BenchmarkConfig):
-    """A run's budget restricted to the row ``label``: ``entries()`` yields that row only,
-    while ``models`` (which sets the common test windows) stays the whole run's."""
-
-    label: str = ""
-
-    def entries(self):
-        return [e for e in super().entries() if e[1] == self.label]
 
 
 @dataclass(frozen=True)
@@ -90,48 +65,24 @@ class Job:
     config: BenchmarkConfig
 
 
-def run_cell(data: BenchmarkData, config: BenchmarkConfig, label: str, horizon: int,
-             stat_cache: dict | None = None, echo=None) -> dict:
-    """Train and score row ``label`` at ``horizon``; a JSON-ready record.
-
-    Returns ``{"row", "per_step", "example", "warnings", "log", "seconds"}``, or
-    ``{"error", "log", "seconds"}`` when it failed. ``echo`` also receives each log line.
-    """
-    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(BenchmarkConfig)}
-    one = OneRow(**{**fields, "horizons": [horizon]}, label=label)
-    lines = []
-
-    def log(line):
-        lines.append(line)
-        if echo is not None:
-            echo(line)
-
+def run_cell(prep, config: BenchmarkConfig, cell: Cell, stat_cache: dict | None = None) -> dict:
+    """:func:`~s4d_forecast.comparison.runner.run_row` of ``cell`` with its seconds; a failure
+    is ``{"error": ..., "seconds": ...}``."""
     start = time.perf_counter()
     try:
-        result = run_benchmark(data, one, log=log,
-                               stat_cache={} if stat_cache is None else stat_cache)
+        record = run_row(prep, config, cell.label, cell.horizon, stat_cache)
     except Exception as exc:  # the cell's failure is its row; the run goes on
-        return {"error": f"{type(exc).__name__}: {exc}", "log": lines,
-                "seconds": time.perf_counter() - start}
-    mse, mae = result.per_step[(label, horizon)]
-    example = result.examples.get((label, horizon))
-    return {"row": {k: _plain(v) for k, v in result.table.iloc[0].items()},
-            "per_step": [mse.tolist(), mae.tolist()],
-            "example": None if example is None else np.asarray(example).tolist(),
-            "warnings": list(result.warnings), "log": lines,
-            "seconds": time.perf_counter() - start}
+        record = {"error": f"{type(exc).__name__}: {exc}"}
+    return {**record, "seconds": time.perf_counter() - start}
 
 
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _ray_cell(data, config, label, horizon):
+def _ray_cell(prep, config, cell):
     import ray
 
+    from s4d_forecast.comparison.distributed import worker_setup
+
     worker_setup()
-    return {**run_cell(data, config, label, horizon),
-            "node": ray.get_runtime_context().get_node_id()}
+    return {**run_cell(prep, config, cell), "node": ray.get_runtime_context().get_node_id()}
 
 
 def plan(jobs: list[Job]) -> tuple[list[Cell], list[list[str]]]:
@@ -154,17 +105,11 @@ class CellStore:
 
     def __init__(self, output: str | Path):
         self.settings = Path(output) / SETTINGS_FILE
-        self.folder = Path(output) / CELL_FOLDER
+        self.folder = Path(output) / "cells"
 
     def open(self, settings: dict, overwrite: bool = False) -> dict[str, dict]:
-        """Start or resume: the stored records by file name (none for a new run).
-
-        Raises
-        ------
-        ValueError
-            The folder holds the cells of a run with other settings (named), or an unreadable
-            settings or cell file.
-        """
+        """Start or resume: the stored records by file name (none for a new run); the
+        cells of a run with other settings are refused, naming what differs."""
         if overwrite:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.settings.unlink(missing_ok=True)
@@ -172,9 +117,8 @@ class CellStore:
         if not self.settings.is_file():
             write_bytes_atomic(self.settings, json.dumps(settings, indent=1).encode())
             return {}
-        stored = _read(self.settings)
-        if stored != settings:
-            diff = differences(settings, stored)
+        diff = differences(settings, _read(self.settings))
+        if diff:
             raise ValueError(
                 f"--output {str(self.folder.parent)!r} holds the cells of a run with other "
                 f"settings ({'; '.join(diff[:4])}{'; ...' if len(diff) > 4 else ''}); rerun "
@@ -195,28 +139,14 @@ def _read(path: Path):
 
 
 def run_jobs(jobs: list[Job], output: str | Path | None = None, *, overwrite: bool = False,
-             workers: int | None = None, address: str | None = None,
-             log=print) -> list[BenchmarkResult]:
-    """Run every cell of ``jobs`` not yet in ``output``'s cell store, keep each as it finishes,
-    and assemble one :class:`~s4d_forecast.comparison.runner.BenchmarkResult` per job (the
-    table of a sequential run).
-
-    Parameters
-    ----------
-    output : str or Path, optional
-        The run's folder (:class:`CellStore`); ``None``: the cells are not kept.
-    overwrite : bool
-        Start afresh in ``output`` instead of resuming.
-    workers, address : optional
-        Run the cells as Ray tasks on a local instance with ``workers`` CPUs, or on the
-        cluster at ``address``; neither: one after another in this process.
-
-    Raises
-    ------
-    ValueError
-        A bad setting or a data set too short (before any cell runs; a suite case is named),
-        or a store holding another run's cells.
-    """
+             workers: int | None = None, address: str | None = None, log=print,
+             stat_cache: dict | None = None) -> list[BenchmarkResult]:
+    """Run every cell of ``jobs`` not yet kept in ``output`` (:class:`CellStore`; ``None``:
+    nothing kept; ``overwrite``: start afresh), keep each as it finishes, and assemble one
+    :class:`~s4d_forecast.comparison.runner.BenchmarkResult` per job. The cells run as Ray
+    tasks on a local instance with ``workers`` CPUs or on the cluster at ``address``, else in
+    this process (reusing the statistical fits in ``stat_cache``). Bad settings and data too
+    short are refused before any cell runs, naming the case."""
     preps = []
     for job in jobs:
         try:
@@ -230,38 +160,32 @@ def run_jobs(jobs: list[Job], output: str | Path | None = None, *, overwrite: bo
     found = {} if store is None else store.open(run_settings(jobs), overwrite)
     records = {c: found[c.file] for c in cells if c.file in found}
     todo = [c for c in cells if c not in records]
+    for job, prep, skips in zip(jobs, preps, skipped):
+        for line in _describe(job, prep, skips):
+            log(_prefix(job) + line)
     if records:
         log(f"resuming: {len(records)} of {len(cells)} cells are in {store.folder} (an earlier "
             f"run of these settings); {len(todo)} to run")
-    for j, lines in enumerate(skipped):
-        for line in lines:
-            log(f"{_prefix(jobs[j])}skip {line}")
-    printed = [set() for _ in jobs]
-
-    def echo(job: int, line: str) -> None:
-        if line not in printed[job]:
-            printed[job].add(line)
-            log(f"{_prefix(jobs[job])}{line}")
-
-    first, done = None, 0  # the time left is estimated from the cells after the first
     if workers or address:
         finished = _on_ray(jobs, preps, todo, workers, address)
     else:
-        finished = _here(jobs, todo, echo)
-    for cell, record in finished:
+        cache = {} if stat_cache is None else stat_cache  # one fit serves every horizon, case
+        finished = ((c, run_cell(preps[c.job], jobs[c.job].config, c, cache)) for c in todo)
+    first = None  # the time left is estimated from the cells after the first
+    for done, (cell, record) in enumerate(finished, 1):
         if store is not None and "error" not in record:
             store.write(cell, record)
         records[cell] = record
-        for line in record["log"]:
-            echo(cell.job, line)
-        done, left = done + 1, len(todo) - done - 1
+        left = len(todo) - done
         first = time.perf_counter() if first is None else first
-        eta = (time.perf_counter() - first) / (done - 1) * left if done > 1 else None
-        outcome = (f"FAILED ({record['error']})" if "error" in record
-                   else f"MSE {record['row']['mse']:.4f}")
-        log(f"[{len(records)}/{len(cells)}] {_prefix(jobs[cell.job])}{cell.label} "
-            f"h={cell.horizon}: {outcome} in {record['seconds']:.1f} s; {left} left"
-            + (f", about {_duration(eta)} to go" if left and eta is not None else ""))
+        eta = (time.perf_counter() - first) / (done - 1) * left if done > 1 and left else None
+        prefix = _prefix(jobs[cell.job])
+        for line in record.get("warnings", []):
+            log(f"{prefix}warning: {line}")
+        outcome = (f"FAILED ({record['error']})" if "error" in record else
+                   "MSE {mse:.4f} MAE {mae:.4f} (fit {fit_s:.1f} s)".format(**record["row"]))
+        log(f"[{len(records)}/{len(cells)}] {prefix}{cell.label} h={cell.horizon}: {outcome}; "
+            f"{left} left" + (f", about {_duration(eta)} to go" if eta is not None else ""))
     return [assemble(job, preps[j], [(c, records[c]) for c in cells if c.job == j],
                      skipped[j]) for j, job in enumerate(jobs)]
 
@@ -275,35 +199,43 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
-def _here(jobs, todo, echo):
-    stat_cache = {}  # the statistical fits of one dataset serve all its horizons and cases
-    for cell in todo:
-        job = jobs[cell.job]
-        yield cell, run_cell(job.data, job.config, cell.label, cell.horizon, stat_cache,
-                             echo=lambda line, j=cell.job: echo(j, line))
+def _describe(job: Job, prep, skipped: list[str]) -> list[str]:
+    """Log lines: the data, the split, the statistical models' subset and the skipped rows."""
+    config, data = job.config, job.data
+    (a, b), (c, d), (e, f) = prep.bounds
+    lines = [f"data: {data.source}: {len(data.frame)} rows x {len(prep.columns)} target(s)",
+             *[f"data: {note}" for note in data.notes],
+             f"split {prep.split}: train rows {a}..{b - 1} ({b - a}), val {c}..{d - 1}, test "
+             f"{e}..{f - 1} (val/test include {config.lookback} lookback rows); scaler fitted "
+             "on the training rows"]
+    for horizon in config.horizons:
+        n = len(common_windows(config, prep, horizon)[0])
+        if uses_stat_subset(config) and n < prep.n_windows(horizon):
+            lines.append(f"h={horizon}: statistical models scored on {n} of "
+                         f"{prep.n_windows(horizon)} test windows (evenly strided); every "
+                         "model is also reported on those (mse_common)")
+    return lines + [f"skip {line}" for line in skipped]
 
 
 def _on_ray(jobs, preps, todo, workers, address):
+    from s4d_forecast.comparison.distributed import ray_session
+
     with ray_session(workers, address) as ray:
         task = ray.remote(_ray_cell)
-        data = {}
-        for job in jobs:
-            if id(job.data) not in data:
-                data[id(job.data)] = ray.put(job.data)
+        shared = [ray.put(prep) for prep in preps]
 
         def cost(cell):  # longest first, so no long cell starts last
-            job, prep = jobs[cell.job], preps[cell.job]
-            windows = prep.bounds[0][1] - job.config.lookback - cell.horizon + 1
-            windows = min(windows, job.config.max_train_windows or windows)
+            config, prep = jobs[cell.job].config, preps[cell.job]
+            windows = prep.bounds[0][1] - config.lookback - cell.horizon + 1
+            windows = min(windows, config.max_train_windows or windows)
             return -(cell.model != "naive") * windows * len(prep.columns) * (
-                job.config.lookback + cell.horizon)
+                config.lookback + cell.horizon)
 
         pending = {}
         for cell in sorted(todo, key=cost):
-            job = jobs[cell.job]
-            gpus = 1 if job.config.device == "gpu" else 0
-            ref = task.options(num_cpus=1, num_gpus=gpus).remote(
-                data[id(job.data)], job.config, cell.label, cell.horizon)
+            config = jobs[cell.job].config
+            ref = task.options(num_cpus=1, num_gpus=int(config.device == "gpu")).remote(
+                shared[cell.job], config, cell)
             pending[ref] = cell
         while pending:
             (ref,), _ = ray.wait(list(pending), num_returns=1)
@@ -311,43 +243,30 @@ def _on_ray(jobs, preps, todo, workers, address):
             try:
                 record = ray.get(ref)
             except Exception as exc:  # the worker died on every retry
-                record = {"error": f"{type(exc).__name__}: {exc}", "log": [], "seconds": 0.0}
+                record = {"error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}
             yield cell, record
 
 
-def _failed_row(cell: Cell, error: str) -> dict:
-    row = {c: math.nan for c in COLUMNS}
-    row.update(model=cell.label, horizon=cell.horizon, fit_s=0.0, predict_s=0.0, params=0,
-               epochs_run=0, best_epoch=-1, train_windows=0, test_windows=0,
-               common_windows=0, detail=FAILED + error)
-    return row
-
-
 def assemble(job: Job, prep, finished: list, skipped: list[str]) -> BenchmarkResult:
-    """The :class:`~s4d_forecast.comparison.runner.BenchmarkResult` of ``job`` from its
-    ``(cell, record)`` pairs in plan order: what
-    :func:`~s4d_forecast.comparison.runner.run_benchmark` returns for the same budget, a failed
-    cell as a row."""
-    config = job.config
+    """The result of ``job`` from its ``(cell, record)`` pairs in plan order, a failed cell as
+    a row."""
     rows, per_step, examples, warnings = [], {}, {}, []
     for cell, record in finished:
         key = (cell.label, cell.horizon)
         if "error" in record:
-            rows.append(_failed_row(cell, record["error"]))
+            rows.append({**dict.fromkeys(COLUMNS, math.nan), "model": cell.label,
+                         "horizon": cell.horizon, "fit_s": 0.0, "predict_s": 0.0, "params": 0,
+                         "epochs_run": 0, "best_epoch": -1, "train_windows": 0,
+                         "test_windows": 0, "common_windows": 0,
+                         "detail": FAILED + record["error"]})
             warnings.append(f"{cell.label} h={cell.horizon} failed ({record['error']}); rerun "
                             "the same command to run it again")
             continue
         rows.append(record["row"])
         per_step[key] = tuple(np.asarray(v) for v in record["per_step"])
-        examples[key] = None if record["example"] is None else np.asarray(record["example"])
+        examples[key] = np.asarray(record["example"])
         warnings += record["warnings"]
-    common, example_window = {}, {}
-    for horizon in config.horizons:
-        common[horizon], example_window[horizon] = common_windows(config, prep, horizon)
-    return BenchmarkResult(job.data, config, prep, pd.DataFrame(rows, columns=COLUMNS),
-                           per_step, examples, example_window, skipped, common, warnings)
-
-
-def failed_cells(table: pd.DataFrame) -> int:
-    """How many rows of a results table are failed cells."""
-    return int(table["detail"].astype(str).str.startswith(FAILED).sum())
+    windows = {h: common_windows(job.config, prep, h) for h in job.config.horizons}
+    return BenchmarkResult(job.data, job.config, prep, pd.DataFrame(rows, columns=COLUMNS),
+                           per_step, examples, {h: w[1] for h, w in windows.items()}, skipped,
+                           {h: w[0] for h, w in windows.items()}, warnings)

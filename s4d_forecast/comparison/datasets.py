@@ -1,10 +1,9 @@
 """Data for ``s4d-forecast benchmark``: the weather file, CO2, the ETT files, or any CSV.
 
-Every loader returns a :class:`BenchmarkData`: a time-ordered ``DataFrame`` of float
-targets (index = the time stamps as read; rows are used as they are, as the long-horizon
-benchmark does: irregular steps are noted, never filled or resampled) and a list of notes
-saying what was done to the data. Messages count "data rows" from 1 = the first row after
-the header.
+Every loader returns a :class:`BenchmarkData`: a time-ordered ``DataFrame`` of targets (index
+= the time stamps as read; rows are used as they are, as the long-horizon benchmark does:
+irregular steps are noted, never filled or resampled) and notes saying what was done to the
+data. Messages count "data rows" from 1 = the first row after the header.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import pandas as pd
 DATASETS = ("weather", "co2", "etth1", "etth2", "ettm1", "ettm2", "csv:PATH")
 WEATHER_ENV = "S4D_WEATHER_CSV"
 DATA_ROOT_ENV = "S4D_DATA_ROOT"
-DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
 # the ETT files (Zhou et al., Informer, AAAI 2021) and their rows per hour
 ETT = {"etth1": ("ETTh1.csv", 1), "etth2": ("ETTh2.csv", 1), "ettm1": ("ETTm1.csv", 4),
        "ettm2": ("ETTm2.csv", 4)}
@@ -30,13 +28,9 @@ _TIME_NAMES = ("date", "date time", "datetime", "time", "timestamp", "ds")
 
 @dataclass
 class BenchmarkData:
-    """A benchmark dataset: ``frame`` (time-ordered float targets) and how it was read.
-
-    ``units`` maps a column to its unit where the name does not say it (plots label the
-    value axis with it), e.g. ``{"co2": "ppm"}``. ``ltsf_borders`` are the rows where train,
-    validation and test end under ``--protocol ltsf`` (the ETT files' split), ``None`` for
-    70/10/20.
-    """
+    """A benchmark dataset: ``frame`` (time-ordered targets), how it was read, each column's
+    unit where the name does not say it (for plots), and ``ltsf_borders``, the rows where
+    train, validation and test end under ``--protocol ltsf`` (the ETT files)."""
 
     name: str
     frame: pd.DataFrame
@@ -50,33 +44,38 @@ def data_root(explicit: str | Path | None = None) -> Path:
     """``explicit``, else ``$S4D_DATA_ROOT``, else ``../shared/data`` (from the CWD)."""
     if explicit is not None:
         return Path(explicit)
-    env = os.environ.get(DATA_ROOT_ENV)
-    return Path(env) if env else DEFAULT_DATA_ROOT
+    return Path(os.environ.get(DATA_ROOT_ENV) or Path("..") / "shared" / "data")
 
 
 def need_file(root: Path, relative: str, dataset: str) -> Path:
     """``root / relative``, or a ``ValueError`` saying how to point at the data root."""
     path = root / relative
     if not path.is_file():
-        raise ValueError(
-            f"dataset {dataset!r} needs {path} ({relative} under the data root {root}), "
-            f"which does not exist; pass --data-root DIR or set ${DATA_ROOT_ENV} to the folder "
-            "holding weather/ and series/ (or leave it out)")
+        raise ValueError(f"dataset {dataset!r} needs {relative} under the data root {root}, "
+                         f"which does not exist; pass --data-root DIR or set ${DATA_ROOT_ENV} to "
+                         "the folder holding weather/ and series/")
     return path
+
+
+def read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    """``pd.read_csv``, a damaged file refused naming it."""
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({exc})") from exc
 
 
 def load_ett(name: str, data_path: str | Path | None = None,
              root: str | Path | None = None) -> BenchmarkData:
     """An ETT file (``series/ETTh1.csv`` etc. under the data root, or ``data_path``), every
-    column a target, with the Informer/Autoformer split's borders: train 12 months of rows,
-    validation and test 4 each (ETTh: 8,640 / 11,520 / 14,400 rows; ETTm: 4x)."""
+    column a target, with the Informer split's borders: 12/4/4 months of rows (ETTh: 8,640 /
+    11,520 / 14,400 rows; ETTm: 4x)."""
     file, per_hour = ETT[name]
     if data_path is not None and root is not None:
         raise ValueError(f"--data-path={str(data_path)!r} and --data-root={str(root)!r} both "
                          f"name the {name} file; give one")
-    path = Path(data_path) if data_path is not None else need_file(
-        data_root(root), f"series/{file}", name)
-    data = load_csv(path)
+    data = load_csv(Path(data_path) if data_path is not None else need_file(
+        data_root(root), f"series/{file}", name))
     month = 30 * 24 * per_hour
     data.name, data.ltsf_borders = name, (12 * month, 16 * month, 20 * month)
     return data
@@ -97,26 +96,17 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
     Parameters
     ----------
     dataset : str
-        ``"weather"`` (the long-horizon benchmark's ``weather.csv``, read with
-        :func:`~s4d_forecast.data.weather.load_weather` and its ``BENCHMARK_OPTIONS``),
-        ``"co2"`` (weekly Mauna Loa CO2 from statsmodels), ``"etth1"``, ``"etth2"``,
-        ``"ettm1"``, ``"ettm2"`` (:func:`load_ett`) or ``"csv:PATH"``.
-    data_path : str or Path, optional
-        The weather file (default: ``$S4D_WEATHER_CSV``, then ``./weather.csv``,
-        ``./data/weather/weather.csv``, ``./data/weather.csv``) or ETT file (default:
-        ``series/ETTh1.csv`` etc. under ``root``).
+        ``"weather"`` (the long-horizon benchmark's ``weather.csv``, read by
+        :func:`~s4d_forecast.data.weather.load_weather` with its ``BENCHMARK_OPTIONS``),
+        ``"co2"`` (:func:`load_co2`), ``"etth1"`` ... ``"ettm2"`` (:func:`load_ett`) or
+        ``"csv:PATH"`` (:func:`load_csv`).
+    data_path, root : str or Path, optional
+        The weather file (default: the first of :func:`weather_candidates`) or ETT file
+        (default: ``series/ETTh1.csv`` etc. under the data root ``root``).
     time_col : str, optional
-        Time column of a CSV. Default: the first column named date/time/timestamp/ds.
+        Time column of a CSV (default: the first named date/time/timestamp/ds).
     target_cols : list of str, optional
         Columns to forecast (default: every column but the time column).
-    root : str or Path, optional
-        The data root of the ETT files (:func:`data_root`).
-
-    Raises
-    ------
-    ValueError
-        Unknown dataset, missing file, unknown column, non-numeric or missing target values,
-        unparsable or unsorted time stamps.
     """
     if time_col is not None and not dataset.startswith("csv:"):
         raise ValueError(f"--time-col={time_col!r} applies to --dataset csv:PATH only")
@@ -127,8 +117,8 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
     elif dataset == "co2":
         if data_path is not None:
             raise ValueError(f"--data-path={data_path!r} is not used by --dataset co2 (the "
-                             "series ships with statsmodels); drop it or use --dataset csv:PATH")
-        data = _load_co2()
+                             "series ships with statsmodels)")
+        data = load_co2()
     elif dataset in ETT:
         data = load_ett(dataset, data_path, root)
     elif dataset.startswith("csv:") and len(dataset) > 4:
@@ -136,19 +126,15 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
     else:
         raise ValueError(f"--dataset={dataset!r} is not accepted; use one of {DATASETS}")
     if target_cols:
-        data.frame = _select(data.frame, target_cols, data.source)
+        missing = [c for c in target_cols if c not in data.frame.columns]
+        if missing:
+            raise ValueError(f"--target-cols: column(s) {missing} not in {data.source}; "
+                             f"available: {list(data.frame.columns)}")
+        if len(set(target_cols)) != len(target_cols):
+            raise ValueError(f"--target-cols={','.join(target_cols)!r} names a column twice")
+        data.frame = data.frame[list(target_cols)]
         data.notes.append(f"targets: {', '.join(map(str, target_cols))}")
     return data
-
-
-def _select(frame: pd.DataFrame, target_cols: list[str], source: str) -> pd.DataFrame:
-    missing = [c for c in target_cols if c not in frame.columns]
-    if missing:
-        raise ValueError(f"--target-cols: column(s) {missing} not in {source}; available "
-                         f"columns: {list(frame.columns)}")
-    if len(set(target_cols)) != len(target_cols):
-        raise ValueError(f"--target-cols={','.join(target_cols)!r} names a column twice")
-    return frame[list(target_cols)]
 
 
 def _load_weather(data_path) -> BenchmarkData:
@@ -161,8 +147,7 @@ def _load_weather(data_path) -> BenchmarkData:
                 "--dataset weather needs the long-horizon benchmark's weather.csv; none found "
                 f"at {[str(p) for p in weather_candidates()]}. Pass --data-path PATH (or set "
                 f"${WEATHER_ENV}), or fetch it with `s4d-forecast data download weather "
-                "--root data/weather`."
-            )
+                "--root data/weather`.")
         data_path = found[0]
     frame, report = load_weather(data_path, return_report=True, **BENCHMARK_OPTIONS)
     notes = [f"read {report.rows} rows as they are (benchmark options {BENCHMARK_OPTIONS})"]
@@ -170,7 +155,8 @@ def _load_weather(data_path) -> BenchmarkData:
     return BenchmarkData("weather", frame, str(data_path), notes)
 
 
-def _load_co2() -> BenchmarkData:
+def load_co2() -> BenchmarkData:
+    """Weekly Mauna Loa CO2 as statsmodels ships it, missing weeks filled in time."""
     from statsmodels.datasets import co2
 
     frame = co2.load_pandas().data.astype(np.float64)
@@ -185,18 +171,12 @@ def _load_co2() -> BenchmarkData:
 
 
 def load_csv(path: str | Path, time_col: str | None = None) -> BenchmarkData:
-    """Read any CSV with a time column into time-ordered float targets.
-
-    Every column but ``time_col`` becomes a target candidate; a non-numeric one raises only
-    if it is selected (see :func:`load_dataset`), so a text column can sit in the file.
-    """
+    """Read any CSV with a time column; every other column is a target candidate (checked
+    once selected, :func:`check_targets`), but one without a name (a saved pandas index)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"--dataset csv:{path}: file not found")
-    try:
-        raw = pd.read_csv(path, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"--dataset csv:{path}: not a readable CSV ({exc})") from exc
+    raw = read_csv(path, skipinitialspace=True)
     raw.columns = [str(c).strip() for c in raw.columns]
     if time_col is None:
         time_col = next((c for c in raw.columns if c.lower() in _TIME_NAMES), None)
@@ -204,39 +184,34 @@ def load_csv(path: str | Path, time_col: str | None = None) -> BenchmarkData:
             raise ValueError(f"{path}: no time column found among {list(raw.columns)}; pass "
                              f"--time-col COL (looked for names {_TIME_NAMES})")
     elif time_col not in raw.columns:
-        raise ValueError(f"--time-col={time_col!r} is not a column of {path}; columns: "
+        raise ValueError(f"time column {time_col!r} is not a column of {path}; columns: "
                          f"{list(raw.columns)}")
     if pd.api.types.is_numeric_dtype(raw[time_col]):
         raise ValueError(
-            f"--time-col={time_col!r} of {path} holds numbers ({raw[time_col].dtype}, e.g. "
-            f"{raw[time_col].head(3).tolist()}), not dates/times: they would be read as "
-            "nanoseconds since 1970. Write dates in the file instead (years, e.g.: "
-            "pd.to_datetime(df[col].astype(str), format='%Y'); seconds: "
-            "pd.to_datetime(df[col], unit='s'))"
-        )
-    times, notes = _parse_times(raw[time_col], time_col, path)
-    notes.insert(0, f"read {len(raw)} rows")
+            f"time column {time_col!r} of {path} holds numbers ({raw[time_col].dtype}), not "
+            "dates/times: they would be read as nanoseconds since 1970. Write dates in the "
+            "file (years: pd.to_datetime(df[col].astype(str), format='%Y'); seconds: "
+            "pd.to_datetime(df[col], unit='s'))")
+    times, notes = _parse_times(raw[time_col], f"time column {time_col!r} of {path}")
     frame = raw.drop(columns=[time_col])
     unnamed = [c for c in frame.columns if re.fullmatch(r"Unnamed: \d+(\.\d+)?", c)]
     if unnamed:
         frame = frame.drop(columns=unnamed)
-        notes.append(f"column(s) {unnamed} have no name in the header (e.g. an index saved "
-                     "by pandas' to_csv): left out of the targets; give them a name in the "
-                     "header to use them")
+        notes.append(f"column(s) {unnamed} have no name in the header (e.g. a saved pandas "
+                     "index): left out of the targets")
     frame.index = pd.DatetimeIndex(times, name=time_col)
-    return BenchmarkData(f"csv:{path.name}", frame, str(path), notes)
+    return BenchmarkData(f"csv:{path.name}", frame, str(path), [f"read {len(raw)} rows", *notes])
 
 
-def _parse_times(column: pd.Series, time_col: str, path: Path) -> tuple[pd.Series, list[str]]:
-    """Parse, then check the time stamps of a CSV: strictly increasing; notes on what was done.
+def _parse_times(column: pd.Series, where: str) -> tuple[pd.Series, list[str]]:
+    """Parse and check time stamps: strictly increasing instants; notes on what was done.
 
-    Time stamps with one UTC offset keep it; different offsets (daylight saving time) are
-    converted to UTC, with a note; offsets on some rows only are refused. Irregular spacing
-    is accepted (rows are used as they are) with a note giving the count and the first one.
+    One UTC offset is kept; different offsets (daylight saving time) are converted to UTC with
+    a note; offsets on some rows only are refused. Irregular steps are noted, not changed.
     """
     notes = []
     try:
-        with warnings.catch_warnings():  # pandas 2 warns about mixed offsets, see below
+        with warnings.catch_warnings():  # pandas 2 warns about mixed offsets
             warnings.simplefilter("ignore", FutureWarning)
             times = pd.to_datetime(column, errors="coerce", format="mixed")
         mixed = times.dtype == object  # pandas 2: Timestamps in several offsets
@@ -244,94 +219,66 @@ def _parse_times(column: pd.Series, time_col: str, path: Path) -> tuple[pd.Serie
         mixed = True
     if mixed:
         times = pd.to_datetime(column, errors="coerce", format="mixed", utc=True)
-        parsed = [None if pd.isna(t) else pd.Timestamp(v)
-                  for v, t in zip(column, times, strict=True)]
+        parsed = [None if pd.isna(t) else pd.Timestamp(v) for v, t in zip(column, times)]
         naive = [i for i, t in enumerate(parsed) if t is not None and t.tzinfo is None]
         aware = [i for i, t in enumerate(parsed) if t is not None and t.tzinfo is not None]
         if naive and aware:
-            raise ValueError(
-                f"--time-col={time_col!r} of {path}: data row {aware[0] + 1} "
-                f"({column.iloc[aware[0]]!r}) has a UTC offset but data row {naive[0] + 1} "
-                f"({column.iloc[naive[0]]!r}) has none; give every time stamp an offset or none"
-            ) from None
+            raise ValueError(f"{where}: data row {aware[0] + 1} ({column.iloc[aware[0]]!r}) has "
+                             f"a UTC offset but data row {naive[0] + 1} "
+                             f"({column.iloc[naive[0]]!r}) has none") from None
         offsets = [parsed[i].utcoffset() for i in aware]
         change = next((k for k in range(1, len(offsets)) if offsets[k] != offsets[k - 1]), None)
-        if change is not None:  # else one offset spelt two ways ("Z", "+00:00"): same instants
-            notes.append(
-                f"{time_col!r} has different UTC offsets (e.g. daylight saving time; first "
-                f"change at data row {aware[change] + 1}, {column.iloc[aware[change]]!r}): "
-                "time stamps converted to UTC"
-            )
+        if change is not None:  # else one offset spelt two ways ("Z", "+00:00")
+            notes.append(f"different UTC offsets (first change at data row "
+                         f"{aware[change] + 1}, {column.iloc[aware[change]]!r}): time stamps "
+                         "converted to UTC")
     if times.isna().any():
-        bad = column[times.isna()].head(3).tolist()
-        raise ValueError(f"--time-col={time_col!r} of {path}: {int(times.isna().sum())} value(s) "
-                         f"are not dates/times, e.g. {bad}")
+        raise ValueError(f"{where}: {int(times.isna().sum())} value(s) are not dates/times, "
+                         f"e.g. {column[times.isna()].head(3).tolist()}")
     index = pd.DatetimeIndex(times)
     steps = np.diff(index.asi8)  # instants (UTC for time stamps with an offset)
-    where = f"--time-col={time_col!r} of {path}"
-    if (steps < 0).any():
-        i = int(np.flatnonzero(steps < 0)[0])
-        raise ValueError(
-            f"{where}: time stamps are not sorted: data row {i + 2} ({column.iloc[i + 1]!r}) "
-            f"is earlier than data row {i + 1} ({column.iloc[i]!r}); sort the file by time first "
-            "(the benchmark splits rows by time)"
-        )
-    if (steps == 0).any():
-        i = int(np.flatnonzero(steps == 0)[0])
-        raise ValueError(
-            f"{where}: duplicate time stamp {column.iloc[i + 1]!r} at data row {i + 2} (same "
-            f"instant as data row {i + 1}, {column.iloc[i]!r}); keep one row per time stamp "
-            "(rows are not dropped or averaged silently)"
-        )
+    for bad, what in ((steps < 0, "time stamps are not sorted: data row {} ({!r}) is earlier "
+                       "than data row {} ({!r}); sort the file by time"),
+                      (steps == 0, "duplicate time stamp: data row {} ({!r}) is the same "
+                       "instant as data row {} ({!r}); keep one row per time stamp")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{where}: " + what.format(i + 2, column.iloc[i + 1], i + 1,
+                                                        column.iloc[i]))
     if len(index) > 2 and pd.infer_freq(index) is None:
         usual = np.median(steps)
         irregular = np.flatnonzero(np.abs(steps - usual) > usual / 2)
         if len(irregular):
             i = int(irregular[0])
-            step = pd.Timedelta(int(usual), unit=index.unit)
-            notes.append(
-                f"{len(irregular)} irregular step(s) in {time_col!r} (usual step {step}; first "
-                f"from data row {i + 1} {column.iloc[i]!r} to {column.iloc[i + 1]!r}): rows are "
-                "used in order as they are, nothing filled or resampled"
-            )
+            notes.append(f"{len(irregular)} irregular step(s) (usual step "
+                         f"{pd.Timedelta(int(usual), unit=index.unit)}; first from data row "
+                         f"{i + 1} {column.iloc[i]!r} to {column.iloc[i + 1]!r}): rows are used "
+                         "in order as they are, nothing filled or resampled")
     return times, notes
 
 
 def check_targets(data: BenchmarkData) -> pd.DataFrame:
-    """The targets as float64, or a ``ValueError`` naming the file, the bad column, the count
-    and the first bad row (non-numeric, missing or infinite values)."""
+    """The targets as float64, or a ``ValueError`` naming the source, the column, the count
+    and the first bad data row (bool, non-numeric, missing or infinite values)."""
     frame = data.frame
     if frame.shape[1] == 0:
         raise ValueError(f"{data.source}: no target columns")
     out = {}
     for col in frame.columns:
+        where = f"target column {col!r} of {data.source}"
         if pd.api.types.is_bool_dtype(frame[col]):
-            raise ValueError(
-                f"target column {col!r} of {data.source} holds booleans (True/False), not "
-                "numbers; leave it out with --target-cols, or convert it to 0/1 "
-                "(astype(float)) in the file if that is meant")
+            raise ValueError(f"{where} holds booleans, not numbers; leave it out with "
+                             "--target-cols, or convert it with astype(float)")
         values = pd.to_numeric(frame[col], errors="coerce")
-        bad = values.isna() & frame[col].notna()
-        if bad.any():
-            raise ValueError(
-                f"target column {col!r} of {data.source} is not numeric: "
-                f"{int(bad.sum())} value(s) like {frame[col][bad].head(3).tolist()}; choose "
-                "numeric columns with --target-cols A,B"
-            )
-        values = values.astype(np.float64)
-        for bad, what in ((values.isna(), "missing value(s)"),
-                          (np.isinf(values), "infinite value(s) (inf or -inf)")):
+        for bad, what in ((values.isna() & frame[col].notna(), "non-numeric value(s)"),
+                          (values.isna(), "missing value(s)"),
+                          (np.isinf(values), "infinite value(s)")):
             if bad.any():
                 i = int(np.flatnonzero(bad.to_numpy())[0])
+                stamp = frame.index[i]
                 raise ValueError(
-                    f"target column {col!r} of {data.source} has {int(bad.sum())} {what}, the "
-                    f"first at data row {i + 1} ({_label(frame.index[i])}); fix them before "
-                    "benchmarking (nothing is dropped or filled silently)"
-                )
-        out[col] = values
+                    f"{where} has {int(bad.sum())} {what}, the first at data row {i + 1} "
+                    f"({stamp if isinstance(stamp, pd.Timestamp) else f'index {stamp!r}'}: "
+                    f"{frame[col].iloc[i]!r}); nothing is dropped or filled silently")
+        out[col] = values.astype(np.float64)
     return pd.DataFrame(out, index=frame.index)
-
-
-def _label(value) -> str:
-    """A row's index value for messages: a time stamp as written, else ``index=value``."""
-    return str(value) if isinstance(value, pd.Timestamp) else f"index {value!r}"

@@ -1,10 +1,5 @@
-"""Ray for ``s4d-forecast benchmark --workers/--ray`` and ``s4d-forecast tune``: the optional
-dependency, the two commands' ``--workers``/``--ray`` options and the connection to Ray.
-
-Ray is the ``distributed`` extra (``pip install 's4d_forecast[distributed]'``); without it
-``--workers``, ``--ray`` and ``tune`` stop when the arguments are checked, naming that command.
-This module imports neither Ray nor torch at import time (the CLI parser reads it).
-"""
+"""Ray for ``benchmark --workers/--ray`` and ``tune``: the optional dependency, the options and
+the connection. Imports neither Ray nor torch at import time (the CLI parser reads it)."""
 
 from __future__ import annotations
 
@@ -31,53 +26,40 @@ def check_installed(what: str, modules: tuple[str, ...] = ("ray",)) -> None:
                          f"{INSTALL}")
 
 
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of workers")
-    return _with_ray("--workers", value)
-
-
-def _address(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("empty address; give auto, HOST:PORT or ray://HOST:PORT")
-    return _with_ray("--ray", text.strip())
-
-
-def _with_ray(flag: str, value):
-    try:
-        check_installed(flag)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value
+def _ray_option(flag: str):
+    """An argparse type for ``flag``: a positive number of workers or a Ray address, refused
+    without Ray installed."""
+    def parse(text: str):
+        text = text.strip()
+        if flag == "--workers" and not (text.isdigit() and int(text) > 0):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of workers")
+        if not text:
+            raise argparse.ArgumentTypeError("empty address; give auto, HOST:PORT or "
+                                             "ray://HOST:PORT")
+        try:
+            check_installed(flag)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return int(text) if flag == "--workers" else text
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--workers`` and ``--ray`` (one or the other) to a parser."""
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_workers, default=None,
+    where.add_argument("--workers", type=_ray_option("--workers"), default=None,
                        help="run on a local Ray instance with this many worker processes, one "
                        "CPU and torch thread each (default: benchmark runs in this process, "
                        f"tune on every core; needs {INSTALL})")
-    where.add_argument("--ray", type=_address, default=None, metavar="ADDRESS",
-                       help="run on an existing Ray cluster: auto (the one `ray start` made on "
-                       "this machine), HOST:PORT or ray://HOST:PORT")
+    where.add_argument("--ray", type=_ray_option("--ray"), default=None,
+                       metavar="ADDRESS", help="run on an existing Ray cluster: auto (the one "
+                       "`ray start` made on this machine), HOST:PORT or ray://HOST:PORT")
 
 
 @contextlib.contextmanager
 def ray_session(workers: int | None = None, address: str | None = None):
-    """Ray, initialised for the block: a local instance with ``workers`` CPUs, or the cluster
-    at ``address``; one that is already initialised (e.g. by the caller) is used as it is and
-    left running.
-
-    Raises
-    ------
-    ValueError
-        Ray is not installed, or no cluster answers at ``address``.
-    """
+    """Ray for the block: a local instance with ``workers`` CPUs, or the cluster at
+    ``address``; one already initialised (e.g. by the caller) is used and left running."""
     check_installed("--ray" if address else "--workers")
     import ray
 
@@ -87,8 +69,7 @@ def ray_session(workers: int | None = None, address: str | None = None):
         try:
             if address:
                 ray.init(address=address, **options)
-            else:
-                # "local": a new instance even where `ray start` left a cluster address
+            else:  # "local": a new instance even where `ray start` left a cluster address
                 ray.init(address="local", num_cpus=workers, include_dashboard=False, **options)
         except ConnectionError as exc:
             raise ValueError(

@@ -1,40 +1,12 @@
 """The models of ``s4d-forecast benchmark``, built with one shared training budget.
 
-Each neural model gets the same lookback (``input_chunk_length``), horizon
-(``output_chunk_length``: one direct multi-step model per horizon), epochs, batch size,
-learning rate, seed, early stopping on the validation loss (patience in epochs, best weights
-restored at the end) and device; everything else is the model's own darts default.
-``naive`` repeats the last observed value (persistence) and needs no training.
-
-PatchTST, iTransformer and TimeMixer are neuralforecast 3.3's models run through darts'
-:class:`~darts.models.NeuralForecastModel` (the optional extra ``s4d_forecast[rivals]``),
-trained with darts' MSE loss and scored through the same windows as every other model.
-darts sets ``n_series`` to the number of target columns itself, so the multivariate
-iTransformer and TimeMixer see every target of the case; PatchTST is channel-independent
-(darts folds the targets into the batch). Their architecture is each paper's own setting
-for ETTh2 at lookback 96 (the ltsf protocol's dev data), used for every case, as
-:data:`RIVAL_SETTINGS` holds it:
-
-- PatchTST (Nie et al., ICLR 2023): the official ``PatchTST_supervised/scripts/PatchTST/
-  etth2.sh`` (3 encoder layers, 4 heads, d_model 16, d_ff 128, dropout 0.3, fc dropout 0.3,
-  head dropout 0, patch 16, stride 8; that script's lookback is 336, the architecture is
-  per dataset) and ``run_longExp.py``'s defaults (RevIN without affine, subtracting the
-  mean: neuralforecast's default subtracts the last value); learning rate 1e-4.
-- iTransformer (Liu et al., ICLR 2024): the official ``scripts/multivariate_forecasting/ETT/
-  iTransformer_ETTh2.sh`` (2 encoder layers, d_model 128, d_ff 128) and ``run.py``'s
-  defaults (8 heads, dropout 0.1, ``use_norm``); learning rate 1e-4.
-- TimeMixer (Wang et al., ICLR 2024): the official ``scripts/long_term_forecast/ETT_script/
-  TimeMixer_ETTh2_unify.sh`` (2 layers, d_model 16, d_ff 32, 3 down-sampling layers by
-  average pooling of window 2) and ``run.py``'s defaults (channel independence 1, moving
-  average 25, top-k 5, dropout 0.1, ``use_norm``); learning rate 1e-2. Its down-sampling
-  needs a lookback divisible by 8; other lookbacks skip it.
-
-Each keeps its own reversible instance normalisation on, as its paper does:
-NeuralForecastModel passes the models' ``revin`` / ``use_norm`` through (darts'
-``use_reversible_instance_norm`` would normalise a second time, so ``--rin`` leaves them
-alone). The shared budget (epochs, early stopping, batch size, constant learning rate)
-replaces the papers' schedules (PatchTST and TimeMixer: one-cycle; iTransformer: halving
-each epoch) and batch sizes (128, 32, 16).
+Every neural model gets the same lookback, horizon (one direct multi-step model per horizon),
+epochs, batch size, learning rate, seed, early stopping on the validation loss (best weights
+restored) and device; everything else is the model's own default. PatchTST, iTransformer and
+TimeMixer are neuralforecast's models through darts' ``NeuralForecastModel`` (the extra
+``s4d_forecast[rivals]``), each with its paper's architecture and learning rate for ETTh2 at
+lookback 96 (:data:`RIVAL_SETTINGS`; sources in docs/benchmark_protocols.md) and its own
+reversible instance normalisation (``--rin`` leaves them alone: darts' would normalise twice).
 """
 
 from __future__ import annotations
@@ -59,24 +31,20 @@ RIVAL_SETTINGS = {
                                 "down_sampling_layers": 3, "down_sampling_window": 2,
                                 "down_sampling_method": "avg", "use_norm": True}, 1e-2),
 }
+DARTS_MODELS = {"tide": "TiDEModel", "tsmixer": "TSMixerModel", "nhits": "NHiTSModel",
+                "dlinear": "DLinearModel", "nlinear": "NLinearModel", "tcn": "TCNModel"}
 
 
 class BestWeights(pl.Callback):
     """Keep the weights of the epoch with the lowest ``val_loss``; load them when fit ends."""
 
-    def __init__(self, monitor: str = "val_loss"):
-        self.monitor = monitor
-        self.best = float("inf")
-        self.state = None
-        self.best_epoch = -1
+    def __init__(self):
+        self.best, self.state, self.best_epoch = float("inf"), None, -1
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking:
-            return
-        value = trainer.callback_metrics.get(self.monitor)
-        if value is not None and float(value) < self.best:
-            self.best = float(value)
-            self.best_epoch = trainer.current_epoch
+        value = trainer.callback_metrics.get("val_loss")
+        if not trainer.sanity_checking and value is not None and float(value) < self.best:
+            self.best, self.best_epoch = float(value), trainer.current_epoch
             self.state = copy.deepcopy({k: v.detach().cpu() if hasattr(v, "detach") else v
                                         for k, v in pl_module.state_dict().items()})
 
@@ -88,8 +56,7 @@ class BestWeights(pl.Callback):
 def skip_reason(name: str, lookback: int, horizon: int) -> str | None:
     """Why ``name`` cannot run at this lookback/horizon, or ``None``."""
     if name == "tcn" and horizon >= lookback:
-        return (f"darts' TCN needs horizon < lookback (horizon {horizon}, "
-                f"lookback {lookback})")
+        return f"darts' TCN needs horizon < lookback (horizon {horizon}, lookback {lookback})"
     if name == "timemixer" and lookback % 8:
         return (f"TimeMixer's three down-samplings by 2 need a lookback divisible by 8 "
                 f"(lookback {lookback})")
@@ -99,14 +66,14 @@ def skip_reason(name: str, lookback: int, horizon: int) -> str | None:
 def build_model(name: str, *, lookback: int, horizon: int, epochs: int, batch_size: int,
                 lr: float, seed: int, device: str, patience: int, rin: bool = False,
                 progress: bool = False, extra: dict | None = None):
-    """A fresh darts model ``name`` with the shared budget, plus its :class:`BestWeights`.
+    """A fresh darts model ``name`` with the shared budget, and its :class:`BestWeights`.
 
     Parameters
     ----------
     extra : dict, optional
-        Model-specific keyword arguments (e.g. ``{"d_model": 32}`` for S4D) on top of the
-        defaults; for PatchTST / iTransformer / TimeMixer, ``model_kwargs`` entries update
-        :data:`RIVAL_SETTINGS` and ``optimizer_kwargs`` replaces the paper's learning rate.
+        Model-specific keyword arguments (e.g. ``{"d_model": 32}`` for S4D); for the
+        neuralforecast models, ``model_kwargs`` entries update :data:`RIVAL_SETTINGS` and
+        ``optimizer_kwargs`` replaces the paper's learning rate.
 
     Returns
     -------
@@ -115,48 +82,33 @@ def build_model(name: str, *, lookback: int, horizon: int, epochs: int, batch_si
     from pytorch_lightning.callbacks import EarlyStopping
 
     best = BestWeights()
-    trainer = {
-        "accelerator": device, "devices": 1, "logger": False,
-        "enable_checkpointing": False, "enable_model_summary": False,
-        "enable_progress_bar": progress,
-        "callbacks": [EarlyStopping("val_loss", patience=patience, mode="min"), best],
-    }
-    common = {
-        "input_chunk_length": lookback, "output_chunk_length": horizon, "n_epochs": epochs,
-        "batch_size": batch_size, "random_state": seed, "optimizer_kwargs": {"lr": lr},
-        "use_reversible_instance_norm": rin, "pl_trainer_kwargs": trainer,
-    }
+    trainer = {"accelerator": device, "devices": 1, "logger": False,
+               "enable_checkpointing": False, "enable_model_summary": False,
+               "enable_progress_bar": progress,
+               "callbacks": [EarlyStopping("val_loss", patience=patience, mode="min"), best]}
+    common = {"input_chunk_length": lookback, "output_chunk_length": horizon,
+              "n_epochs": epochs, "batch_size": batch_size, "random_state": seed,
+              "optimizer_kwargs": {"lr": lr}, "use_reversible_instance_norm": rin,
+              "pl_trainer_kwargs": trainer}
     extra = dict(extra or {})
-    if name in NEURALFORECAST:
+    if name == "s4d":
+        from s4d_forecast.forecasting.s4d_model import S4DModel as cls
+    elif name in NEURALFORECAST:
         from darts.models import NeuralForecastModel as cls
 
         nf_class, architecture, paper_lr = RIVAL_SETTINGS[name]
-        # each model's own reversible instance norm is on (darts' would normalise twice)
         common.update(model=nf_class, optimizer_kwargs={"lr": paper_lr},
                       use_reversible_instance_norm=False)
         extra["model_kwargs"] = {**architecture, **extra.get("model_kwargs", {})}
-    elif name == "s4d":
-        from s4d_forecast.forecasting.s4d_model import S4DModel as cls
-    elif name == "tide":
-        from darts.models import TiDEModel as cls
-    elif name == "tsmixer":
-        from darts.models import TSMixerModel as cls
-    elif name == "nhits":
-        from darts.models import NHiTSModel as cls
-    elif name == "dlinear":
-        from darts.models import DLinearModel as cls
-    elif name == "nlinear":
-        from darts.models import NLinearModel as cls
-    elif name == "tcn":
-        from darts.models import TCNModel as cls
+    elif name in DARTS_MODELS:
+        import darts.models
+
+        cls = getattr(darts.models, DARTS_MODELS[name])
     else:
         raise ValueError(f"model {name!r} is not a trainable model; accepted: {MODELS[:-4]}")
     return cls(**{**common, **extra}), best
 
 
 def count_parameters(model) -> int:
-    """Trainable parameters of a fitted darts torch model (0 for anything else)."""
-    module = getattr(model, "model", None)
-    if module is None:
-        return 0
-    return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+    """Trainable parameters of a fitted darts torch model."""
+    return int(sum(p.numel() for p in model.model.parameters() if p.requires_grad))

@@ -5,28 +5,20 @@ from __future__ import annotations
 import importlib.util
 import re
 
-MODELS = ("s4d", "patchtst", "itransformer", "timemixer", "tide", "tsmixer", "nhits",
-          "dlinear", "nlinear", "tcn", "naive", "ets", "theta", "arima")
 LABELS = {"s4d": "S4D", "patchtst": "PatchTST", "itransformer": "iTransformer",
           "timemixer": "TimeMixer", "tide": "TiDE", "tsmixer": "TSMixer", "nhits": "NHiTS",
           "dlinear": "DLinear", "nlinear": "NLinear", "tcn": "TCN", "naive": "Naive",
           "ets": "ETS", "theta": "Theta", "arima": "ARIMA"}
+MODELS = tuple(LABELS)
 STATISTICAL = ("ets", "theta", "arima")
 # neuralforecast's models through darts' NeuralForecastModel: the optional extra `rivals`
 NEURALFORECAST = ("patchtst", "itransformer", "timemixer")
-RIVALS_EXTRA = "pip install 's4d_forecast[rivals]'"
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,40}$")
 
 
 def check_models(names: list[str]) -> list[str]:
-    """Validate model names (case-insensitive); returns them lower-cased.
-
-    Raises
-    ------
-    ValueError
-        An unknown or repeated name, or PatchTST / iTransformer / TimeMixer without
-        neuralforecast installed (naming the extra that installs it).
-    """
+    """Model names (case-insensitive), lower-cased; an unknown or repeated name, or a
+    neuralforecast model without neuralforecast, raises ``ValueError``."""
     out = [n.strip().lower() for n in names if n.strip()]
     unknown = [n for n in out if n not in MODELS]
     if unknown or not out:
@@ -37,20 +29,14 @@ def check_models(names: list[str]) -> list[str]:
     wanted = [n for n in out if n in NEURALFORECAST]
     if wanted and importlib.util.find_spec("neuralforecast") is None:
         raise ValueError(f"--models {','.join(wanted)} need(s) neuralforecast, which is not "
-                         f"installed: {RIVALS_EXTRA} (or leave them out of --models)")
+                         "installed: pip install 's4d_forecast[rivals]'")
     return out
 
 
-def variant_label(name: str) -> str:
-    """Row label of S4D variant ``name``: ``"S4D[name]"``."""
-    return f"S4D[{name}]"
-
-
-def check_variants(variants: dict) -> dict:
-    """Validate ``--s4d-variants``: names (letters, digits, ``_.+-``) to keyword dicts."""
+def check_variants(variants) -> dict:
+    """``--s4d-variants``: names (1-40 letters, digits, ``_.+-``) to keyword dicts."""
     if not isinstance(variants, dict):
-        raise ValueError(f"--s4d-variants={variants!r} must be a JSON object of objects, e.g. "
-                         '\'{"base": {}, "rin": {"use_reversible_instance_norm": true}}\'')
+        raise ValueError(f"--s4d-variants={variants!r} must be a JSON object of objects")
     for key, value in variants.items():
         if not isinstance(key, str) or not _VARIANT_NAME.match(key):
             raise ValueError(f"--s4d-variants: name {key!r} is not accepted; use 1-40 letters, "

@@ -1,23 +1,7 @@
-"""Published lookback-96 results on the ETT files, printed beside a ``--protocol ltsf`` run.
-
-Every model's MSE and MAE at horizons 96/192/336/720 and their average, multivariate ("M"),
-lookback 96, on the standardised scale, as the papers print them (three decimals; their
-averages are over the unrounded values). Where each number comes from (:data:`SOURCES`):
-
-- ``timemixer``: TimeMixer (Wang et al., ICLR 2024), long-term forecasting with unified
-  hyperparameters (lookback 96): TimeMixer and its re-runs of PatchTST and DLinear, read
-  from the table image ``figures/long_results.png`` of the official repository
-  kwuking/TimeMixer (commit 8d230b7d785d73104522d4cb954e2d4fba1412a4). TimeMixer++'s
-  Table 16 (Wang et al., ICLR 2025) repeats these rows (checked for ETTh1 at 96 and 336,
-  and the ETTh1/ETTh2 averages).
-- ``timemixerpp``: TimeMixer++ (Wang et al., ICLR 2025), Table 16. **Not checked against
-  the paper**: taken from public transcriptions of that table (three repositories agree
-  on every value).
-- ``itransformer``: iTransformer (Liu et al., ICLR 2024), full long-term results at lookback
-  96, as TimeMixer++ Table 16 reprints them. **Not checked against the paper**: a public
-  transcription; its averages agree with a second transcription.
-- ``tide``: TiDE as re-run by the iTransformer paper (averages only; the per-horizon values
-  could not be verified, so none are given). **Not checked against the paper.**
+"""Published lookback-96 results on the ETT files, printed beside a ``--protocol ltsf`` run:
+every model's MSE and MAE at horizons 96/192/336/720 and their average (over the unrounded
+values), multivariate, standardised scale, as the papers print them; where each number comes
+from is in :data:`SOURCES` and docs/benchmark_protocols.md.
 """
 
 from __future__ import annotations
@@ -37,74 +21,45 @@ SOURCES = {
     "tide": "TiDE as re-run by iTransformer (Liu et al., ICLR 2024), averages only (public "
             "transcription; not checked against the paper)",
 }
-_N = None  # a value that could not be verified
-# dataset: model: (source, MSE at 96/192/336/720 + average, MAE likewise)
-PUBLISHED = {
-    "etth1": {
-        "TimeMixer++": ("timemixerpp", (0.361, 0.416, 0.430, 0.467, 0.419),
-                        (0.403, 0.441, 0.434, 0.451, 0.432)),
-        "TimeMixer": ("timemixer", (0.375, 0.429, 0.484, 0.498, 0.447),
-                      (0.400, 0.421, 0.458, 0.482, 0.440)),
-        "iTransformer": ("itransformer", (0.386, 0.441, 0.487, 0.503, 0.454),
-                         (0.405, 0.436, 0.458, 0.491, 0.447)),
-        "DLinear": ("timemixer", (0.397, 0.446, 0.489, 0.513, 0.461),
-                    (0.412, 0.441, 0.467, 0.510, 0.457)),
-        "PatchTST": ("timemixer", (0.460, 0.512, 0.546, 0.544, 0.516),
-                     (0.447, 0.477, 0.496, 0.517, 0.484)),
-        "TiDE": ("tide", (_N, _N, _N, _N, 0.541), (_N, _N, _N, _N, 0.507)),
-    },
-    "etth2": {
-        "TimeMixer++": ("timemixerpp", (0.276, 0.342, 0.346, 0.392, 0.339),
-                        (0.328, 0.379, 0.398, 0.415, 0.380)),
-        "TimeMixer": ("timemixer", (0.289, 0.372, 0.386, 0.412, 0.364),
-                      (0.341, 0.392, 0.414, 0.434, 0.395)),
-        "iTransformer": ("itransformer", (0.297, 0.380, 0.428, 0.427, 0.383),
-                         (0.349, 0.400, 0.432, 0.445, 0.407)),
-        "PatchTST": ("timemixer", (0.308, 0.393, 0.427, 0.436, 0.391),
-                     (0.355, 0.405, 0.436, 0.450, 0.411)),
-        "DLinear": ("timemixer", (0.340, 0.482, 0.591, 0.839, 0.563),
-                    (0.394, 0.479, 0.541, 0.661, 0.519)),
-        "TiDE": ("tide", (_N, _N, _N, _N, 0.611), (_N, _N, _N, _N, 0.550)),
-    },
-    "ettm1": {
-        "TimeMixer++": ("timemixerpp", (0.310, 0.348, 0.376, 0.440, 0.369),
-                        (0.334, 0.362, 0.391, 0.423, 0.378)),
-        "TimeMixer": ("timemixer", (0.320, 0.361, 0.390, 0.454, 0.381),
-                      (0.357, 0.381, 0.404, 0.441, 0.395)),
-        "DLinear": ("timemixer", (0.346, 0.382, 0.415, 0.473, 0.404),
-                    (0.374, 0.391, 0.415, 0.451, 0.408)),
-        "PatchTST": ("timemixer", (0.352, 0.390, 0.421, 0.462, 0.406),
-                     (0.374, 0.393, 0.414, 0.449, 0.407)),
-        "iTransformer": ("itransformer", (0.334, 0.377, 0.426, 0.491, 0.407),
-                         (0.368, 0.391, 0.420, 0.459, 0.410)),
-        "TiDE": ("tide", (_N, _N, _N, _N, 0.419), (_N, _N, _N, _N, 0.419)),
-    },
-    "ettm2": {
-        "TimeMixer++": ("timemixerpp", (0.170, 0.229, 0.303, 0.373, 0.269),
-                        (0.245, 0.291, 0.343, 0.399, 0.320)),
-        "TimeMixer": ("timemixer", (0.175, 0.237, 0.298, 0.391, 0.275),
-                      (0.258, 0.299, 0.340, 0.396, 0.323)),
-        "iTransformer": ("itransformer", (0.180, 0.250, 0.311, 0.412, 0.288),
-                         (0.264, 0.309, 0.348, 0.407, 0.332)),
-        "PatchTST": ("timemixer", (0.183, 0.255, 0.309, 0.412, 0.290),
-                     (0.270, 0.314, 0.347, 0.404, 0.334)),
-        "DLinear": ("timemixer", (0.193, 0.284, 0.382, 0.558, 0.354),
-                    (0.293, 0.361, 0.429, 0.525, 0.402)),
-        "TiDE": ("tide", (_N, _N, _N, _N, 0.358), (_N, _N, _N, _N, 0.404)),
-    },
-}
+# dataset, model, source | MSE at 96/192/336/720 and average | MAE likewise ("-": not verified)
+_TABLE = """
+etth1 TimeMixer++ timemixerpp | 0.361 0.416 0.430 0.467 0.419 | 0.403 0.441 0.434 0.451 0.432
+etth1 TimeMixer timemixer | 0.375 0.429 0.484 0.498 0.447 | 0.400 0.421 0.458 0.482 0.440
+etth1 iTransformer itransformer | 0.386 0.441 0.487 0.503 0.454 | 0.405 0.436 0.458 0.491 0.447
+etth1 DLinear timemixer | 0.397 0.446 0.489 0.513 0.461 | 0.412 0.441 0.467 0.510 0.457
+etth1 PatchTST timemixer | 0.460 0.512 0.546 0.544 0.516 | 0.447 0.477 0.496 0.517 0.484
+etth1 TiDE tide | - - - - 0.541 | - - - - 0.507
+etth2 TimeMixer++ timemixerpp | 0.276 0.342 0.346 0.392 0.339 | 0.328 0.379 0.398 0.415 0.380
+etth2 TimeMixer timemixer | 0.289 0.372 0.386 0.412 0.364 | 0.341 0.392 0.414 0.434 0.395
+etth2 iTransformer itransformer | 0.297 0.380 0.428 0.427 0.383 | 0.349 0.400 0.432 0.445 0.407
+etth2 PatchTST timemixer | 0.308 0.393 0.427 0.436 0.391 | 0.355 0.405 0.436 0.450 0.411
+etth2 DLinear timemixer | 0.340 0.482 0.591 0.839 0.563 | 0.394 0.479 0.541 0.661 0.519
+etth2 TiDE tide | - - - - 0.611 | - - - - 0.550
+ettm1 TimeMixer++ timemixerpp | 0.310 0.348 0.376 0.440 0.369 | 0.334 0.362 0.391 0.423 0.378
+ettm1 TimeMixer timemixer | 0.320 0.361 0.390 0.454 0.381 | 0.357 0.381 0.404 0.441 0.395
+ettm1 DLinear timemixer | 0.346 0.382 0.415 0.473 0.404 | 0.374 0.391 0.415 0.451 0.408
+ettm1 PatchTST timemixer | 0.352 0.390 0.421 0.462 0.406 | 0.374 0.393 0.414 0.449 0.407
+ettm1 iTransformer itransformer | 0.334 0.377 0.426 0.491 0.407 | 0.368 0.391 0.420 0.459 0.410
+ettm1 TiDE tide | - - - - 0.419 | - - - - 0.419
+ettm2 TimeMixer++ timemixerpp | 0.170 0.229 0.303 0.373 0.269 | 0.245 0.291 0.343 0.399 0.320
+ettm2 TimeMixer timemixer | 0.175 0.237 0.298 0.391 0.275 | 0.258 0.299 0.340 0.396 0.323
+ettm2 iTransformer itransformer | 0.180 0.250 0.311 0.412 0.288 | 0.264 0.309 0.348 0.407 0.332
+ettm2 PatchTST timemixer | 0.183 0.255 0.309 0.412 0.290 | 0.270 0.314 0.347 0.404 0.334
+ettm2 DLinear timemixer | 0.193 0.284 0.382 0.558 0.354 | 0.293 0.361 0.429 0.525 0.402
+ettm2 TiDE tide | - - - - 0.358 | - - - - 0.404
+"""
+PUBLISHED = {}  # dataset: model: (source, MSE (5,), MAE (5,)), None where not verified
+for _line in _TABLE.strip().splitlines():
+    _names, _mse, _mae = _line.split(" | ")
+    _dataset, _model, _source = _names.split()
+    PUBLISHED.setdefault(_dataset, {})[_model] = (_source, *(
+        tuple(None if v == "-" else float(v) for v in part.split()) for part in (_mse, _mae)))
 
 
 def comparison_markdown(dataset: str, table: pd.DataFrame) -> str | None:
-    """Markdown: this run's MSE/MAE per horizon (and their average when all four horizons
-    ran) beside the published lookback-96 numbers for ``dataset``, with the sources; ``None``
-    when nothing is published for it.
-
-    Parameters
-    ----------
-    table : pd.DataFrame
-        This run's rows (``model``, ``horizon``, ``mse``, ``mae``).
-    """
+    """Markdown: this run's MSE/MAE per horizon (``table``: ``model``, ``horizon``, ``mse``,
+    ``mae``; the average when all four ran) beside the published numbers for ``dataset``,
+    with the sources; ``None`` when nothing is published for it."""
     if dataset not in PUBLISHED:
         return None
     head = ("| model | " + " | ".join(f"MSE {h} | MAE {h}" for h in HORIZONS)

@@ -1,34 +1,15 @@
 """Statistical baselines of ``s4d-forecast benchmark``: ETS, Theta and ARIMA, window by window.
 
-The protocol matches the neural models and never fits on test data:
-
-- ``ets``: statsmodels' state-space :class:`~statsmodels.tsa.statespace.exponential_smoothing.
-  ExponentialSmoothing` (additive errors; trend none / additive / damped additive chosen by
-  AIC on the training split; concentrated initial states), fitted **once** per target column
-  on the training split; every test window is then filtered from its own ``lookback`` input
-  rows with those fitted smoothing parameters (``results.apply(window)``; the initial states
-  are re-concentrated from the window, as a fresh fit would) and forecast ``horizon`` steps.
-- ``arima``: ``pmdarima.auto_arima`` (stepwise AIC search of the orders) fitted once per
-  column on the training split; its statsmodels SARIMAX result is ``apply``-ed to each
-  window's input with the fitted coefficients.
-- ``theta``: statsmodels' :class:`~statsmodels.tsa.forecasting.theta.ThetaModel` (the
-  standard theta = 2 method, additive; deseasonalised by classical decomposition when the
-  case has a usable season), a local method: fitted on each window's ``lookback``
-  input rows only (its drift and smoothing weight come from the input, never the target).
-
-Everything runs on the standardised scale of the protocol (scaler fitted on train). Seasonal
-terms are used only where the case's season length is at most :data:`MAX_SEASON` (e.g. 12
-for monthly data); longer seasons (weekly data's 52, 10-minute data's 144) are left out:
-seasonal ETS/ARIMA with such periods are slow and poorly identified from a short lookback.
-
-darts' own wrappers are not used: darts' local models (``ExponentialSmoothing``, ``Theta``,
-``ARIMA``) refit on every historical-forecast window (``retrain=True``), which is both a
-different protocol and ~10,000 fits on the weather year, and its ``AutoARIMA`` /
-``StatsForecast*`` models need ``statsforecast``, whose install downgrades pandas 3 to 2.
-
-Applying a fitted model costs 10-60 ms per window and column, so the runner scores these
-models on an evenly strided subset of the test windows (``--stat-windows``) and reports
-every other model on exactly that subset too.
+ETS (statsmodels' state-space ``ExponentialSmoothing``: additive errors, trend none /
+additive / damped chosen by AIC) and ARIMA (``pmdarima.auto_arima``) are fitted once per
+target column on the training split; each test window's ``lookback`` input rows are then
+filtered with those parameters (``results.apply(window)``) and forecast. Theta (statsmodels'
+``ThetaModel``, theta = 2) is a local method, fitted on each window's input rows. Seasonal
+terms only for seasons of at most :data:`MAX_SEASON` steps seen twice in the lookback.
+darts' wrappers are not used: its local models refit on every window (another protocol, and
+~10,000 fits on the weather year), and its ``AutoARIMA`` needs ``statsforecast``, which
+downgrades pandas 3 to 2. Applying a fit costs 10-60 ms per window and column, so these
+models are scored on an evenly strided subset of the test windows (``--stat-windows``).
 """
 
 from __future__ import annotations
@@ -40,23 +21,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STAT_MODELS = ("ets", "theta", "arima")
+from s4d_forecast.comparison.names import STATISTICAL
+
 MAX_SEASON = 24
 
 
 def usable_season(season: int | None, lookback: int) -> int | None:
-    """The season length a statistical model uses: ``season`` if 2 <= it <= MAX_SEASON and
-    two full seasons fit in the lookback, else ``None`` (non-seasonal)."""
+    """``season`` if 2 <= it <= MAX_SEASON and two seasons fit in the lookback, else None."""
     if season is None or season < 2 or season > MAX_SEASON or 2 * season > lookback:
         return None
     return int(season)
 
 
 def stat_subset(n_windows: int, limit: int) -> np.ndarray:
-    """At most ``limit`` test-window indices, evenly strided over ``0`` to ``n_windows - 1``
-    (first and last included); every window when ``n_windows <= limit``."""
-    if limit < 1:
-        raise ValueError(f"--stat-windows={limit!r} must be a positive integer")
+    """At most ``limit`` window indices evenly strided over ``0 .. n_windows - 1`` (both ends
+    included)."""
     if n_windows <= limit:
         return np.arange(n_windows)
     return np.unique(np.linspace(0, n_windows - 1, limit).round().astype(np.int64))
@@ -64,8 +43,8 @@ def stat_subset(n_windows: int, limit: int) -> np.ndarray:
 
 @contextmanager
 def _quiet_one_thread():
-    """One BLAS thread (statsmodels' small linear algebra runs ~20x slower with two threads
-    on a busy machine) and no convergence chatter."""
+    """One BLAS thread (statsmodels' small linear algebra runs ~20x slower with two on a busy
+    machine) and no convergence chatter."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1), warnings.catch_warnings():
@@ -75,20 +54,9 @@ def _quiet_one_thread():
 
 @dataclass
 class FittedStat:
-    """A statistical model fitted on one target column of the training split.
-
-    Attributes
-    ----------
-    name : str
-        ``"ets"``, ``"theta"`` or ``"arima"``.
-    results : object or None
-        The statsmodels results whose ``apply`` forecasts a window (``None`` for Theta).
-    season : int or None
-    fit_s : float
-        Seconds spent fitting (0 for Theta, which fits per window).
-    description : str
-        What was chosen, e.g. ``"ARIMA(1,1,1)"``.
-    """
+    """A statistical model fitted on one target column: ``results`` (whose ``apply``
+    forecasts a window; ``None`` for Theta and for a column that could not be fitted), the
+    fit's seconds, what was chosen (e.g. ``"ARIMA(1,1,1)"``) and the windows that failed."""
 
     name: str
     results: object
@@ -99,13 +67,9 @@ class FittedStat:
 
 
 def fit_stat(name: str, train: np.ndarray, season: int | None) -> FittedStat:
-    """Fit statistical model ``name`` on a 1-D training array (standardised).
-
-    Raises
-    ------
-    ValueError
-        Unknown ``name``.
-    """
+    """Fit statistical model ``name`` on a 1-D (standardised) training array."""
+    if name not in STATISTICAL:
+        raise ValueError(f"statistical model {name!r} is not accepted; use one of {STATISTICAL}")
     train = np.asarray(train, dtype=np.float64)
     start = time.perf_counter()
     with _quiet_one_thread():
@@ -113,12 +77,9 @@ def fit_stat(name: str, train: np.ndarray, season: int | None) -> FittedStat:
             results, description = _fit_ets(train, season)
         elif name == "arima":
             results, description = _fit_arima(train, season)
-        elif name == "theta":
+        else:
             results, description = None, "theta=2, additive" + (
                 f", deseasonalised (period {season})" if season else "")
-        else:
-            raise ValueError(f"statistical model {name!r} is not accepted; use one of "
-                             f"{STAT_MODELS}")
     return FittedStat(name, results, season, time.perf_counter() - start, description)
 
 
@@ -158,28 +119,27 @@ def _fit_arima(train: np.ndarray, season: int | None):
 def forecast_stat(fitted: FittedStat, window: np.ndarray, horizon: int) -> np.ndarray:
     """Forecast ``horizon`` steps after the 1-D input ``window`` with the fitted parameters.
 
-    A window the model cannot filter (e.g. a constant input for Theta) gets the persistence
-    forecast, and the failure is recorded in ``fitted.failures``.
+    A column that was not fitted, or a window the model cannot filter (e.g. a constant input
+    for Theta), gets the persistence forecast; a failed window is kept in ``fitted.failures``.
     """
     window = np.asarray(window, dtype=np.float64)
+    if fitted.results is None and fitted.name != "theta":
+        return np.repeat(window[-1], horizon)
     try:
         with _quiet_one_thread():
             if fitted.name == "theta":
-                out = _theta(window, horizon, fitted.season)
+                from statsmodels.tsa.forecasting.theta import ThetaModel
+
+                # the case states the season; a seasonality test on a short input rejects it
+                out = ThetaModel(window, period=fitted.season, use_test=False,
+                                 deseasonalize=fitted.season is not None,
+                                 method="additive").fit().forecast(horizon)
             else:
-                out = np.asarray(fitted.results.apply(window).forecast(horizon))
+                out = fitted.results.apply(window).forecast(horizon)
+        out = np.asarray(out)
         if out.shape != (horizon,) or not np.isfinite(out).all():
             raise ValueError(f"non-finite or mis-shaped forecast {out.shape}")
     except (ValueError, np.linalg.LinAlgError, IndexError) as exc:
         fitted.failures.append(str(exc))
         out = np.full(horizon, window[-1])
     return out
-
-
-def _theta(window: np.ndarray, horizon: int, season: int | None) -> np.ndarray:
-    from statsmodels.tsa.forecasting.theta import ThetaModel
-
-    # the case states the season; a seasonality test on a 24-row input rejects it too often
-    model = ThetaModel(window, period=season, deseasonalize=season is not None,
-                       use_test=False, method="additive")
-    return np.asarray(model.fit().forecast(horizon))

@@ -1,35 +1,21 @@
 """``s4d-forecast tune``: search S4DModel's settings for one series with Ray Tune.
 
 Optuna's TPE sampler, through Ray Tune, proposes settings from a search space
-(:data:`DEFAULT_SPACE`, or ``--space FILE``); each trial trains S4DModel under the benchmark's
-protocol and budget (lookback, horizon, at most --epochs with early stopping on the
-validation loss and the best epoch's weights restored, batch size, seed) on the training split
-and is scored by its MSE over every stride-1 validation window, on the standardised scale.
-The trials never see the test rows: they get the series cut after the validation split. The
-default setting is scored the same way. Then the best setting and the default are each
-trained once more and scored on the test windows, as two rows of ``s4d-forecast benchmark``
-(``S4D[default]``, ``S4D[tuned]``), and reported side by side, gain or not.
-
-The best setting is written as ``best_config.json``: S4DModel keyword arguments (``lr`` and
-``weight_decay`` inside ``optimizer_kwargs``), accepted by
-``S4DModel(input_chunk_length=..., output_chunk_length=..., **config)``,
-``S4DForecaster(horizon=..., **config)`` and ``s4d-forecast benchmark --s4d-config FILE``.
-
-Epochs are not searched: with early stopping and the best epoch's weights restored, a trial
-with a larger epoch cap follows the same path and can only reach a lower validation loss, so
---epochs is every trial's cap.
-
-Search space (a JSON object, the format of ``--space``): a key is an S4DModel argument (checked
-against its signature, so the table follows the model's options) or ``lr`` /
-``weight_decay``; a list is a choice among its values, ``{"uniform": [lo, hi]}``,
-``{"loguniform": [lo, hi]}`` and ``{"int": [lo, hi]}`` (both ends included) are ranges.
-Needs ``pip install 's4d_forecast[distributed]'`` (Ray Tune and Optuna).
+(:data:`DEFAULT_SPACE`, or ``--space FILE``: a JSON object whose keys are S4DModel arguments
+or ``lr`` / ``weight_decay``; a list is a choice, ``{"uniform": [lo, hi]}``,
+``{"loguniform": [lo, hi]}`` and ``{"int": [lo, hi]}`` are ranges, ends included). Each trial
+trains S4DModel under the benchmark's protocol and budget (--epochs is every trial's cap) and
+is scored by its MSE over every stride-1 validation window; trials never see the test rows.
+The best setting and the default are then trained once more and scored on the test windows,
+side by side. ``best_config.json`` holds the best S4DModel keyword arguments, taken by
+``S4DModel``, ``S4DForecaster`` and ``benchmark --s4d-config``. Details: docs/distributed.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import inspect
 import json
 import math
@@ -38,69 +24,43 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# The default search space: S4DModel's main settings around its defaults.
-DEFAULT_SPACE = {
-    "lr": {"loguniform": [1e-4, 1e-2]},
-    "weight_decay": {"loguniform": [1e-4, 1e-1]},
-    "d_model": [8, 16, 32, 64],
-    "n_layers": [1, 2, 3],
-    "d_state": [8, 16, 32, 64],
-    "dropout": {"uniform": [0.0, 0.3]},
-    "hidden_size": [32, 64, 128],
-}
+DEFAULT_SPACE = {"lr": {"loguniform": [1e-4, 1e-2]}, "weight_decay": {"loguniform": [1e-4, 1e-1]},
+                 "d_model": [8, 16, 32, 64], "n_layers": [1, 2, 3], "d_state": [8, 16, 32, 64],
+                 "dropout": {"uniform": [0.0, 0.3]}, "hidden_size": [32, 64, 128]}
 OPTIMIZER_KEYS = ("lr", "weight_decay")  # searched by name, passed in optimizer_kwargs
 RANGES = ("uniform", "loguniform", "int")
 METRIC = "val_mse"
+TUNE_OPTIONS = ("dataset", "case", "protocol", "data_root", "data_path", "time_col",
+                "target_cols", "horizon", "lookback", "trials", "space", "epochs", "patience",
+                "batch_size", "lr", "seed", "device", "max_train_windows", "output")
 
 
-def searchable_keys() -> set[str]:
-    """S4DModel's own arguments (its signature, less what the protocol sets), ``lr`` and
-    ``weight_decay``."""
+def check_space(space: dict, lookback: int, horizon: int) -> dict:
+    """Validate a search space: every listed value and both ends of every range are tried on
+    an S4DModel of this ``lookback`` and ``horizon``, so a bad value stops the search before
+    any trial. Raises ``ValueError`` naming the key, the value and what is accepted."""
     from s4d_forecast.comparison.runner import PROTOCOL_KEYS
-    from s4d_forecast.forecasting.s4d_model import S4DModel
-
-    names = set(inspect.signature(S4DModel.__init__).parameters) - {"self", "kwargs"}
-    return (names - set(PROTOCOL_KEYS)) | set(OPTIMIZER_KEYS)
-
-
-def check_space(space: dict, lookback: int, horizon: int, log=print) -> dict:
-    """Validate a search space; returns it (:data:`DEFAULT_SPACE` loses, with a log line, a
-    key S4DModel no longer takes).
-
-    Every listed value and both ends of every range are tried on an S4DModel of this
-    ``lookback`` and ``horizon``, so a bad value stops the search before any trial.
-
-    Raises
-    ------
-    ValueError
-        Naming the key, the value and what is accepted.
-    """
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
     if not isinstance(space, dict) or not space:
         raise ValueError(f"search space {space!r} must be a non-empty JSON object, e.g. "
                          '{"d_model": [16, 32], "dropout": {"uniform": [0, 0.3]}}')
-    accepted = searchable_keys()
+    accepted = (set(inspect.signature(S4DModel.__init__).parameters) - {"self", "kwargs"}
+                - set(PROTOCOL_KEYS)) | set(OPTIMIZER_KEYS)
     unknown = sorted(set(space) - accepted)
-    if unknown and space is DEFAULT_SPACE:
-        log(f"tune: S4DModel takes no {unknown} any more; searching the other keys")
-        space = {k: v for k, v in space.items() if k in accepted}
-    elif unknown:
+    if unknown:
         raise ValueError(f"search space keys {unknown} are not S4DModel arguments; accepted: "
                          f"{', '.join(sorted(accepted))}")
     for key, domain in space.items():
-        if isinstance(domain, list):
-            values = domain
-        elif (isinstance(domain, dict) and len(domain) == 1 and next(iter(domain)) in RANGES
-              and _bounds(next(iter(domain)), next(iter(domain.values())))):
-            values = next(iter(domain.values()))
-        else:
+        if isinstance(domain, dict) and len(domain) == 1 and _range(*domain.items()):
+            domain = next(iter(domain.values()))
+        elif not isinstance(domain, list):
             raise ValueError(f"search space {key!r}: {domain!r} is not accepted; give a list of "
                              'values or one of {"uniform": [lo, hi]}, {"loguniform": [lo, hi]} '
                              '(lo > 0), {"int": [lo, hi]} with lo < hi')
-        if not values:
+        if not domain:
             raise ValueError(f"search space {key!r}: empty list of values")
-        for value in values:
+        for value in domain:
             try:
                 S4DModel(lookback, horizon, **model_kwargs({key: value}, 1e-3))
             except (TypeError, ValueError) as exc:
@@ -109,13 +69,12 @@ def check_space(space: dict, lookback: int, horizon: int, log=print) -> dict:
     return space
 
 
-def _bounds(kind: str, pair) -> bool:
-    if not (isinstance(pair, list) and len(pair) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)):
-        return False
-    if kind == "int" and not all(float(v).is_integer() for v in pair):
-        return False
-    return pair[0] < pair[1] and (kind != "loguniform" or pair[0] > 0)
+def _range(item) -> bool:
+    kind, pair = item
+    return (kind in RANGES and isinstance(pair, list) and len(pair) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+            and pair[0] < pair[1] and (kind != "loguniform" or pair[0] > 0)
+            and (kind != "int" or all(float(v).is_integer() for v in pair)))
 
 
 def model_kwargs(params: dict, lr: float) -> dict:
@@ -145,26 +104,19 @@ def _tune_domain(domain):
 
 def validation_mse(prep, config, kwargs: dict) -> tuple[float, int]:
     """Train S4DModel with ``kwargs`` under ``config``'s budget on ``prep``'s training split
-    (early stopping on its validation split) and score every stride-1 validation window.
-
-    ``prep`` needs no row past the validation split. Returns ``(MSE, best epoch)``; the MSE
-    is inf when the forecasts are not finite.
-    """
-    import numpy as np
-
-    from s4d_forecast.comparison.runner import fit_model
+    (early stopping on its validation split) and score every stride-1 validation window;
+    no test row is read. Returns ``(MSE, best epoch)``, the MSE inf when not finite."""
+    from s4d_forecast.comparison.protocol import Scorer
+    from s4d_forecast.comparison.runner import fit_model, forecast_windows
 
     (horizon,) = config.horizons
-    model, best, _, _ = fit_model("s4d", prep, config, horizon, kwargs)
-    start, stop = prep.bounds[1]
-    first = start + config.lookback
-    forecasts = model.historical_forecasts(
-        prep.series(1), start=first, start_format="value", forecast_horizon=horizon, stride=1,
-        retrain=False, last_points_only=False, overlap_end=False, verbose=False,
-        show_warnings=False, predict_kwargs={"batch_size": config.predict_batch_size})
-    forecasts = np.stack([f.values(copy=False) for f in forecasts]).astype(np.float64)
-    truth = np.lib.stride_tricks.sliding_window_view(prep.scaled[first:stop], horizon, axis=0)
-    mse = float(((forecasts - truth.transpose(0, 2, 1)) ** 2).mean())
+    train, val = prep.bounds[:2]  # the validation split scored as if it were the test split
+    seen = dataclasses.replace(prep, scaled=prep.scaled[:val[1]], bounds=[train, val, val])
+    model, best, _, _ = fit_model("s4d", seen, config, horizon, kwargs)
+    scorer = Scorer(seen, horizon)
+    scorer.add(0, forecast_windows(model, seen, horizon, 0, seen.n_windows(horizon),
+                                   config.predict_batch_size))
+    mse = scorer.totals()[0]
     return (mse if math.isfinite(mse) else math.inf), best.best_epoch + 1
 
 
@@ -179,24 +131,10 @@ def _trial(params, prep=None, budget=None):
 
 @dataclass
 class TuneResult:
-    """What :func:`tune_s4d` found.
-
-    Attributes
-    ----------
-    best : dict
-        S4DModel keyword arguments of the best trial (``best_config.json``).
-    trials : pd.DataFrame
-        One row per trial: its settings, ``val_mse``, ``best_epoch``, ``seconds``, ``error``.
-    comparison : pd.DataFrame
-        Rows ``default`` and ``tuned``: ``val_mse`` and the test ``mse``, ``mae``, ``fit_s``,
-        ``params`` (one training each, under the same budget).
-    config : BenchmarkConfig
-        The budget of every trial (its one horizon, lookback, epochs, ...).
-    space : dict
-        The search space.
-    source : str
-        Where the series came from.
-    """
+    """What :func:`tune_s4d` found: ``best``, the S4DModel keyword arguments of the best
+    trial; ``trials``, one row per trial (its settings, ``val_mse``, ``best_epoch``,
+    ``seconds``, ``error``); ``comparison``, rows ``default`` and ``tuned`` (``val_mse`` and
+    the test ``mse``, ``mae``, ``fit_s``, ``params``); ``config``, every trial's budget."""
 
     best: dict
     trials: object
@@ -211,37 +149,33 @@ class TuneResult:
 
         output = Path(output)
         output.mkdir(parents=True, exist_ok=True)
-        best = output / "best_config.json"
-        write_bytes_atomic(best, (json.dumps(self.best, indent=2) + "\n").encode())
-        trials = output / "trials.csv"
-        write_bytes_atomic(trials, self.trials.to_csv(index=False).encode())
-        report = output / "tune.md"
-        write_bytes_atomic(report, (self.markdown(command) + "\n").encode())
-        return [best, trials, report]
+        files = {"best_config.json": json.dumps(self.best, indent=2) + "\n",
+                 "trials.csv": self.trials.to_csv(index=False),
+                 "tune.md": self.markdown(command) + "\n"}
+        for name, text in files.items():
+            write_bytes_atomic(output / name, text.encode())
+        return [output / name for name in files]
 
     def markdown(self, command: str | None = None) -> str:
+        from s4d_forecast.comparison.report import budget_text
+
         cfg = self.config
         lines = ["# S4DModel settings searched with Ray Tune (Optuna TPE)", ""]
         if command:
             lines += [f"Command: `{command}`", ""]
-        ok = self.trials[self.trials["error"] == ""]
         lines += [
             f"- data: `{self.source}`; horizon {cfg.horizons[0]}, lookback {cfg.lookback}, "
             f"protocol {cfg.protocol}",
-            f"- every trial: at most {cfg.epochs} epoch(s), early stopping patience "
-            f"{cfg.patience} (best weights restored), batch {cfg.batch_size}, seed {cfg.seed}; "
-            "scored by the MSE over every stride-1 validation window (standardised); the test "
-            "windows were not used",
-            f"- {len(self.trials)} trial(s), {len(ok)} finished; space: "
-            f"`{json.dumps(self.space)}`",
+            f"- every trial: {budget_text(cfg)}; scored by the MSE over every stride-1 validation "
+            "window (standardised); the test windows were not used",
+            f"- {len(self.trials)} trial(s), {(self.trials['error'] == '').sum()} finished; "
+            f"space: `{json.dumps(self.space)}`",
             f"- best setting (best_config.json): `{json.dumps(self.best)}`", "",
             "| setting | validation MSE | test MSE | test MAE | fit (s) | params |",
             "|---|---:|---:|---:|---:|---:|"]
-        for r in self.comparison.itertuples():
-            lines.append(f"| {r.setting} | {r.val_mse:.4f} | {r.mse:.4f} | {r.mae:.4f} | "
-                         f"{r.fit_s:.1f} | {r.params:,} |")
-        val, test = (self.comparison.set_index("setting").loc["tuned", c] /
-                     self.comparison.set_index("setting").loc["default", c]
+        lines += [f"| {r.setting} | {r.val_mse:.4f} | {r.mse:.4f} | {r.mae:.4f} | "
+                  f"{r.fit_s:.1f} | {r.params:,} |" for r in self.comparison.itertuples()]
+        val, test = (self.comparison[c].iloc[1] / self.comparison[c].iloc[0]
                      for c in ("val_mse", "mse"))
         lines += ["", f"Tuned / default: validation MSE {val:.3f}, test MSE {test:.3f} "
                   f"({'a gain' if test < 1 else 'no gain'} on the test windows)."]
@@ -258,40 +192,28 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
     ----------
     data : BenchmarkData
         From :func:`~s4d_forecast.comparison.datasets.load_dataset` or a suite case.
-    horizon, lookback : int
     trials : int
         Settings tried (besides the default).
     space : dict, optional
         The search space (see the module); default :data:`DEFAULT_SPACE`.
     workers, address : optional
-        A local Ray instance with ``workers`` CPUs (default: every core), or the Ray cluster at
+        A local Ray instance with ``workers`` CPUs (default: every core), or the cluster at
         ``address``; each trial takes one CPU and one torch thread.
     **budget
-        :class:`~s4d_forecast.comparison.runner.BenchmarkConfig` fields: ``epochs``, ``patience``,
-        ``batch_size``, ``lr``, ``seed``, ``device``, ``max_train_windows``, ``protocol``
-        (``"ltsf"``: the ETT files' split).
-
-    Raises
-    ------
-    ValueError
-        A bad setting, space or data set (before any trial), Ray missing, or every trial
-        failing (with the first error).
+        :class:`~s4d_forecast.comparison.runner.BenchmarkConfig` fields (``epochs``, ``lr``,
+        ``protocol``, ...).
 
     Examples
     --------
-    >>> from s4d_forecast.comparison import load_dataset, tune_s4d
-    >>> result = tune_s4d(load_dataset("co2"), horizon=26, lookback=104, trials=8,
-    ...                   epochs=5, workers=2)
-    >>> result.comparison            # default and tuned: validation and test MSE
+    >>> result = tune_s4d(load_dataset("co2"), horizon=26, lookback=104, trials=8, epochs=5)
     >>> result.write("tuned")        # best_config.json, trials.csv, tune.md
-    >>> from s4d_forecast import S4DModel
     >>> model = S4DModel(input_chunk_length=104, output_chunk_length=26, **result.best)
     """
-    import dataclasses
     import tempfile
 
     import pandas as pd
 
+    from s4d_forecast._checks import check_int
     from s4d_forecast.comparison.distributed import check_installed, ray_session
     from s4d_forecast.comparison.runner import BenchmarkConfig, prepare_data, run_benchmark
     from s4d_forecast.forecasting.quiet import quieted
@@ -299,30 +221,27 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
     check_installed("s4d-forecast tune", ("ray", "optuna"))
     config = BenchmarkConfig(horizons=[horizon], models=["s4d"], lookback=lookback, **budget)
     config.validate()
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"--trials={trials!r} must be a positive integer")
+    check_int("--trials", trials, 1)
     prep = prepare_data(data, config)
-    space = check_space(DEFAULT_SPACE if space is None else space, lookback, horizon, log)
-    seen = dataclasses.replace(prep, scaled=prep.scaled[:prep.bounds[1][1]])  # no test rows
+    space = check_space(DEFAULT_SPACE if space is None else space, lookback, horizon)
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
     log(f"tune: {trials} trial(s) of S4DModel on {data.source}, horizon {horizon}, lookback "
         f"{lookback}; each trial scored on the validation windows")
     with ray_session(workers, address) as ray:
-        resources = {"cpu": 1, "gpu": 1 if config.device == "gpu" else 0}
+        resources = {"cpu": 1, "gpu": int(config.device == "gpu")}
         default = ray.remote(_trial).options(num_cpus=1, num_gpus=resources["gpu"]).remote(
-            {}, seen, config)
+            {}, prep, config)
         with tempfile.TemporaryDirectory(prefix="s4d_tune_") as storage, _quiet_tune():
-            tuner = tune.Tuner(
-                tune.with_resources(tune.with_parameters(_trial, prep=seen, budget=config),
+            grid = tune.Tuner(
+                tune.with_resources(tune.with_parameters(_trial, prep=prep, budget=config),
                                     resources),
                 param_space={k: _tune_domain(v) for k, v in space.items()},
                 tune_config=tune.TuneConfig(metric=METRIC, mode="min", num_samples=trials,
                                             search_alg=OptunaSearch(seed=config.seed)),
                 run_config=tune.RunConfig(storage_path=storage, name="s4d_tune", verbose=0,
-                                          callbacks=[_progress(trials, log)]))
-            grid = tuner.fit()
+                                          callbacks=[_progress(trials, log)])).fit()
         try:
             default_mse = ray.get(default)[METRIC]
         except Exception as exc:  # reported beside the best, not the end of the search
@@ -354,8 +273,7 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
 
 @contextlib.contextmanager
 def _quiet_tune():
-    """Ray Tune's own tables and Optuna's log off (one line per trial comes from
-    :func:`_progress`)."""
+    """Ray Tune's own tables and Optuna's log off (:func:`_progress` prints one line a trial)."""
     import optuna
 
     verbosity, before = optuna.logging.get_verbosity(), os.environ.get("RAY_AIR_NEW_OUTPUT")
@@ -365,15 +283,12 @@ def _quiet_tune():
         yield
     finally:
         optuna.logging.set_verbosity(verbosity)
-        if before is None:
-            os.environ.pop("RAY_AIR_NEW_OUTPUT")
-        else:
-            os.environ["RAY_AIR_NEW_OUTPUT"] = before
+        os.environ.pop("RAY_AIR_NEW_OUTPUT")
+        os.environ.update({} if before is None else {"RAY_AIR_NEW_OUTPUT": before})
 
 
 def _progress(total: int, log):
-    """A Ray Tune callback: one line per finished trial, with the best so far and the time
-    left."""
+    """A Ray Tune callback: one line per finished trial, the best so far and the time left."""
     from ray import tune
 
     class Progress(tune.Callback):
@@ -381,40 +296,20 @@ def _progress(total: int, log):
             self.start, self.done, self.best = time.perf_counter(), 0, math.inf
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            self._line(trial, f"val MSE {trial.last_result.get(METRIC, math.nan):.4f}")
+            self.on_trial_error(iteration, trials, trial,
+                                outcome=f"val MSE {trial.last_result.get(METRIC, math.nan):.4f}")
 
-        def on_trial_error(self, iteration, trials, trial, **info):
-            self._line(trial, "FAILED")
-
-        def _line(self, trial, outcome):
+        def on_trial_error(self, iteration, trials, trial, outcome="FAILED", **info):
             self.done += 1
             self.best = min(self.best, (trial.last_result or {}).get(METRIC, math.inf))
             left = total - self.done
             eta = (time.perf_counter() - self.start) / self.done * left
-            settings = ", ".join(f"{k}={_short(v)}" for k, v in trial.config.items())
+            settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                                 for k, v in trial.config.items())
             log(f"[trial {self.done}/{total}] {outcome} (best {self.best:.4f}) {settings}"
                 + (f"; about {eta / 60:.1f} min left" if left else ""))
 
     return Progress()
-
-
-def _short(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def command_line(args: argparse.Namespace) -> str:
-    """The ``s4d-forecast tune`` command of ``args``, every option spelt out."""
-    import shlex
-
-    parts = ["s4d-forecast", "tune"]
-    for dest in ("dataset", "case", "protocol", "data_root", "data_path", "time_col",
-                 "target_cols", "horizon", "lookback", "trials", "space", "epochs", "patience",
-                 "batch_size", "lr", "seed", "device", "max_train_windows", "output"):
-        value = getattr(args, dest)
-        if value is not None:
-            text = ",".join(value) if isinstance(value, list) else str(value)
-            parts += [f"--{dest.replace('_', '-')}", text]
-    return shlex.join(parts)
 
 
 def register(subparsers) -> None:
@@ -434,8 +329,7 @@ def register(subparsers) -> None:
     p.add_argument("--lookback", type=int, default=None, help="input length (default: 96)")
     p.add_argument("--trials", type=int, required=True, help="settings to try")
     p.add_argument("--space", type=Path, default=None, metavar="FILE",
-                   help="search space as JSON (default: the table in this help's module, "
-                   "s4d_forecast.comparison.tune.DEFAULT_SPACE)")
+                   help="search space as JSON (default: DEFAULT_SPACE of this module)")
     p.add_argument("--output", type=Path, required=True,
                    help="folder for best_config.json, trials.csv and tune.md; new or empty "
                    "unless --overwrite")
@@ -448,8 +342,14 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from s4d_forecast._checks import check_output_folder
-    from s4d_forecast.comparison.cli import check_output_writable, check_placement, json_file
+    from s4d_forecast.comparison.cli import (
+        check_output_writable,
+        check_placement,
+        command_line,
+        json_object,
+    )
     from s4d_forecast.comparison.distributed import check_installed
+    from s4d_forecast.forecasting.quiet import quiet_libraries
 
     check_output_folder(args.output, args.overwrite)
     try:
@@ -460,7 +360,7 @@ def run(args: argparse.Namespace) -> int:
             "--data-path": args.data_path, "--time-col": args.time_col,
             "--target-cols": args.target_cols, "--protocol": args.protocol})
         try:
-            space = None if args.space is None else json_file("a search space")(args.space)
+            space = args.space and json_object("a search space", file=True)(str(args.space))
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"--space {exc}") from None
         if args.case:
@@ -476,8 +376,6 @@ def run(args: argparse.Namespace) -> int:
                                 args.data_root)
             horizon, lookback = args.horizon or 96, args.lookback or 96
             protocol = args.protocol or "default"
-        from s4d_forecast.forecasting.quiet import quiet_libraries
-
         quiet_libraries()
         result = tune_s4d(
             data, horizon, lookback=lookback, trials=args.trials, space=space,
@@ -487,8 +385,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"s4d-forecast tune: error: {exc}", file=sys.stderr)
         return 2
-    paths = result.write(args.output, command_line(args))
-    print()
-    print(result.markdown())
-    print(f"\nwrote {', '.join(str(p) for p in paths)}")
+    paths = result.write(args.output, command_line(args, TUNE_OPTIONS, "tune"))
+    print(f"\n{result.markdown()}\nwrote {', '.join(str(p) for p in paths)}")
     return 0

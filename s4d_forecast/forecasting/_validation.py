@@ -1,42 +1,34 @@
-"""Checks of what users give the forecasting front ends, in three parts:
-
-1. **model arguments**: :func:`validate_model_args`, at construction of ``S4DModel`` and of
-   ``S4DForecaster`` (what it forwards), from the table ``MODEL_ARGS``;
-2. **darts calls**: :class:`CheckedCallsMixin` checks the arguments and series of
-   ``S4DModel.fit`` / ``predict`` / ``historical_forecasts`` before darts runs, stops a
-   training whose loss turns NaN/inf, refuses non-finite forecasts and lets Ctrl-C surface as
-   ``KeyboardInterrupt``;
-3. **pandas inputs** of ``S4DForecaster``: :func:`as_frame` and the index checks after it.
-
-Errors name the argument, the value and what is accepted, with a fix that works as given;
-nothing is filled, dropped, sorted or resampled.
-"""
+"""Checks of what users give ``S4DModel`` (arguments, darts calls) and ``S4DForecaster``
+(pandas inputs). Errors name the argument, the value and what is accepted, with a fix that
+works as given; nothing is filled, dropped, sorted or resampled."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import os
 import signal
 import threading
 import warnings
+from functools import partial
 
 import numpy as np
 import pandas as pd
-import pytorch_lightning as pl
 import torch
+from darts import TimeSeries
+from darts.utils.likelihood_models.torch import TorchLikelihood
 
 from s4d_forecast import _checks as c
+from s4d_forecast.callbacks import NonFiniteLossGuard
+from s4d_forecast.ssm import DISCS, INITS, S4D, S4DKernel
 
 _SHOW = 5  # how many offending positions a message lists
 
 
 def _label(value) -> str:
     """A timestamp at midnight prints as its date; anything else as ``str``."""
-    if isinstance(value, pd.Timestamp) and value == value.normalize():
-        return value.strftime("%Y-%m-%d")
-    return str(value)
+    midnight = isinstance(value, pd.Timestamp) and value == value.normalize()
+    return value.strftime("%Y-%m-%d") if midnight else str(value)
 
 
 def _fmt(labels) -> str:
@@ -46,40 +38,27 @@ def _fmt(labels) -> str:
 
 
 def _span(index) -> str:
-    if len(index) == 1:
-        return f"{_label(index[0])} (1 step)"
-    return f"{_label(index[0])} … {_label(index[-1])} ({len(index)} steps)"
+    return (f"{_label(index[0])} (1 step)" if len(index) == 1 else
+            f"{_label(index[0])} … {_label(index[-1])} ({len(index)} steps)")
 
 
-# ====================================================================== 1. model arguments
-def _pos(name, value):
-    return c.check_int(name, value, min=1)
+# ====================================================================== model arguments
+_pos, _opt_pos = partial(c.check_int, min=1), partial(c.check_int, min=1, none_ok=True)
 
 
-def _opt_pos(name, value):
-    return c.check_int(name, value, min=1, none_ok=True)
-
-
-def _instance(accepted: str, test):
+def _instance(accepted: str, kind):
+    """A check that a value is ``None`` or of ``kind`` (a type, or ``callable``)."""
     def check(name, value):
-        if value is not None and not test(value):
+        if value is not None and not (callable(value) if kind is callable
+                                      else isinstance(value, kind)):
             raise c.ArgumentTypeError(f"`{name}` must be {accepted} or None, got {value!r}.")
     return check
 
 
-def _choice(module: str, attribute: str, *extra):
-    """A check against the tuple ``module.attribute`` (imported when first used)."""
-    return lambda name, value: c.check_choice(
-        name, value, (*extra, *getattr(importlib.import_module(module), attribute)))
-
-
 def _likelihood(name, value):
     """A darts likelihood object, whose quantiles (``QuantileRegression``) are distinct."""
-    from darts.utils.likelihood_models.torch import TorchLikelihood
-
     _instance("a darts likelihood object, e.g. QuantileRegression() or GaussianLikelihood() "
-              "from darts.utils.likelihood_models,", lambda v: isinstance(v, TorchLikelihood))(
-        name, value)
+              "from darts.utils.likelihood_models,", TorchLikelihood)(name, value)
     quantiles = list(getattr(value, "quantiles", None) or [])
     repeated = sorted({q for q in quantiles if quantiles.count(q) > 1})
     if repeated:
@@ -103,19 +82,19 @@ MODEL_ARGS = {
         "add_encoders")},
     **{name: _instance("a class or callable (e.g. torch.optim.AdamW, torch.nn.MSELoss())",
                        callable) for name in ("loss_fn", "optimizer_cls", "lr_scheduler_cls")},
-    **{name: _instance("a string", lambda v: isinstance(v, (str, os.PathLike)))
-       for name in ("model_name", "work_dir")},
-    "output_chunk_shift": lambda n, v: c.check_int(n, v, min=0), "d_model": _opt_pos,
-    "d_state": lambda n, v: c.check_int(n, v, min=2, even=True, none_ok=True),
-    "random_state": lambda n, v: c.check_int(n, v, min=0, none_ok=True),
-    "init": _choice("s4d_forecast.ssm", "INITS"), "disc": _choice("s4d_forecast.ssm", "DISCS"),
-    "dropout": lambda n, v: c.check_float(n, v, 0.0, 1.0, hi_open=True),
-    "ssm_lr": lambda n, v: c.check_float(n, v, 0, lo_open=True, none_ok=True),
+    **{name: _instance("a string", (str, os.PathLike)) for name in ("model_name", "work_dir")},
+    "output_chunk_shift": partial(c.check_int, min=0), "d_model": _opt_pos,
+    "d_state": partial(c.check_int, min=2, even=True, none_ok=True),
+    "random_state": partial(c.check_int, min=0, none_ok=True),
+    "init": partial(c.check_choice, accepted=INITS),
+    "disc": partial(c.check_choice, accepted=DISCS),
+    "dropout": partial(c.check_float, lo=0.0, hi=1.0, hi_open=True),
+    "ssm_lr": partial(c.check_float, lo=0, lo_open=True, none_ok=True),
     "likelihood": _likelihood,
 }
 #: what an S4DModel is told through optimizer_kwargs, whatever the optimiser
-_OPTIMIZER_VALUES = {"lr": lambda n, v: c.check_float(n, v, 0, lo_open=True),
-                     "weight_decay": lambda n, v: c.check_float(n, v, 0)}
+_OPTIMIZER_VALUES = {"lr": partial(c.check_float, lo=0, lo_open=True),
+                     "weight_decay": partial(c.check_float, lo=0)}
 
 
 def _names_of(*functions) -> set:
@@ -136,20 +115,10 @@ def accepted_model_kwargs() -> set:
 
 
 def validate_model_args(args: dict) -> None:
-    """Check the arguments of :class:`~s4d_forecast.S4DModel` at construction.
+    """Check the arguments of ``S4DModel`` at construction: ``args`` is ``locals()`` at the top
+    of ``S4DModel.__init__`` (``kwargs`` unpacked), or what an S4DForecaster forwards."""
+    from s4d_forecast.forecasting.s4d_model import S4DModel
 
-    Parameters
-    ----------
-    args
-        ``locals()`` at the top of ``S4DModel.__init__`` (``kwargs`` is unpacked), or the
-        keyword arguments an S4DForecaster forwards.
-
-    Raises
-    ------
-    ValueError
-        Naming the argument, the value and what is accepted (wrong types raise
-        :class:`s4d_forecast._checks.ArgumentTypeError`, also a ``TypeError``).
-    """
     args = {k: v for k, v in args.items() if k not in ("self", "__class__", "kwargs")} | dict(
         args.get("kwargs") or {})
     for name, check in MODEL_ARGS.items():
@@ -158,33 +127,21 @@ def validate_model_args(args: dict) -> None:
     for name, check in _OPTIMIZER_VALUES.items():
         if name in (args.get("optimizer_kwargs") or {}):
             check(f"optimizer_kwargs[{name!r}]", args["optimizer_kwargs"][name])
-    _check_class_kwargs(args, "optimizer_cls", "optimizer_kwargs", torch.optim.Adam)
-    _check_class_kwargs(args, "lr_scheduler_cls", "lr_scheduler_kwargs", None)
-    _check_ssm_kwargs(args, dict(args.get("ssm_kwargs") or {}))
-
-
-def _check_class_kwargs(args: dict, cls_name: str, kwargs_name: str, default) -> None:
-    """Keys of optimizer_kwargs / lr_scheduler_kwargs against the class's own signature."""
-    cls, options = args.get(cls_name) or default, args.get(kwargs_name)
-    try:
-        params = inspect.signature(cls.__init__).parameters.values() if options and cls else []
-    except (TypeError, ValueError):
-        return
-    if params and not any(p.kind == p.VAR_KEYWORD for p in params):
-        accepted = _names_of(cls.__init__) - {"params", "optimizer"}
-        if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
-            accepted |= {"interval", "frequency", "monitor", "strict", "name"}
-        c.check_keys(kwargs_name, options, accepted)
-
-
-def _check_ssm_kwargs(args: dict, ssm_kwargs: dict) -> None:
-    """Only the arguments of the S4D layer and its kernel that the model does not set itself
-    (``lr``: ``ssm_lr``); their values on a one-channel layer (``ssm``'s own checks, the
-    dfout/zoh rule among them)."""
-    from s4d_forecast.forecasting.s4d_model import S4DModel
-    from s4d_forecast.ssm import S4D, S4DKernel
-
-    own = _names_of(S4DModel.__init__) | {"lr"}
+    for cls_name, default in (("optimizer_cls", torch.optim.Adam), ("lr_scheduler_cls", None)):
+        # the keys of optimizer_kwargs / lr_scheduler_kwargs against the class's signature
+        cls, kwargs_name = args.get(cls_name) or default, cls_name.replace("_cls", "_kwargs")
+        try:
+            params = inspect.signature(cls.__init__).parameters.values() if cls else []
+        except (TypeError, ValueError):
+            continue
+        if cls and args.get(kwargs_name) and not any(p.kind == p.VAR_KEYWORD for p in params):
+            accepted = _names_of(cls.__init__) - {"params", "optimizer"}
+            if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
+                accepted |= {"interval", "frequency", "monitor", "strict", "name"}
+            c.check_keys(kwargs_name, args[kwargs_name], accepted)
+    # ssm_kwargs: the S4D layer's and kernel's arguments that the model does not set itself
+    # (lr: ssm_lr), their values checked by ssm on a one-channel layer
+    ssm_kwargs, own = dict(args.get("ssm_kwargs") or {}), _names_of(S4DModel.__init__) | {"lr"}
     clash = sorted(set(ssm_kwargs) & own)
     if clash:
         raise ValueError(f"`ssm_kwargs` must not hold {clash[0]!r}: the model sets it; pass "
@@ -200,56 +157,48 @@ def _check_ssm_kwargs(args: dict, ssm_kwargs: dict) -> None:
                          f"{ssm_kwargs!r}: {err}" if ssm_kwargs else str(err)) from None
 
 
-# ========================================================================= 2. darts calls
+# ============================================================================ darts calls
 SERIES_ARGS = ("series", "past_covariates", "future_covariates", "val_series",
                "val_past_covariates", "val_future_covariates")
 #: The other call arguments checked here (darts' own messages are clear for the rest)
 _CALL_ARGS = {
-    "n": _pos, "num_samples": _pos, "epochs": lambda n, v: c.check_int(n, v, min=0),
+    "n": _pos, "num_samples": _pos, "epochs": partial(c.check_int, min=0),
     "batch_size": _opt_pos, "max_samples_per_ts": _opt_pos, "roll_size": _opt_pos,
     "verbose": lambda n, v: v is None or c.check_bool(n, v), "mc_dropout": c.check_bool,
     "load_best": c.check_bool, "predict_likelihood_parameters": c.check_bool,
     "dataloader_kwargs": c.check_mapping,
 }
 #: Largest |value| of a target component for which S4DModel forecasts as at scale 1 (0 is
-#: fine). Measured on AirPassengers times 10**k: float64 within 4e-16 of scale 1 from 1e-150
-#: to 1e150 (sums of squares over- or underflow beyond), float32 within 1.3e-7 from 1e-40 to
-#: 1e34; the bounds keep a margin for longer series.
+#: fine), with a margin: on AirPassengers times 10**k float64 is within 4e-16 of scale 1 from
+#: 1e-150 to 1e150, float32 within 1.3e-7 from 1e-40 to 1e34.
 SCALES = {"float64": (1e-120, 1e120), "float32": (1e-30, 1e30)}
-
-
-def _is_series(value) -> bool:
-    return hasattr(value, "all_values") and hasattr(value, "time_index")
+#: Ratio of step sizes between training series above which ``fit`` warns.
+SCALE_RATIO_WARNING = 100.0
 
 
 def _items(name: str, value) -> list:
     """``(label, series)`` for a series or each element of a list (``name[i]``)."""
-    if value is None or isinstance(value, str):
-        return []
     if isinstance(value, (list, tuple)):
         return [(f"{name}[{i}]", one) for i, one in enumerate(value)]
-    return [(name, value)]
+    return [] if value is None or isinstance(value, str) else [(name, value)]
 
 
-def _check_series_type(name: str, value, required: bool) -> None:
+def _check_series(name: str, value, required: bool) -> None:
+    """A darts series or a non-empty list of them (or ``None`` unless ``required``), finite."""
     items = _items(name, value)
-    if (value is not None or required) and not (items and all(_is_series(s) for _, s in items)):
+    if (value is not None or required) and not (
+            items and all(isinstance(one, TimeSeries) for _, one in items)):
         shown = repr(value) if not isinstance(value, (list, tuple)) else (
             f"a {type(value).__name__} of {[type(v).__name__ for v in value[:3]]}")
         raise c.ArgumentTypeError(f"`{name}` must be a darts TimeSeries or a non-empty list of "
                                   f"them{'' if required else ' (or None)'}, got {shown[:80]}.")
-
-
-def check_finite_series(name: str, series) -> None:
-    """Refuse NaN/inf values, naming the series, the components and first time stamps."""
-    for label, one in _items(name, series):
+    for label, one in items:
         finite = np.isfinite(one.all_values(copy=False))
         if finite.all():
             continue
-        steps = ~finite.all(axis=(1, 2))
+        steps, n_inf = ~finite.all(axis=(1, 2)), int(np.isinf(one.all_values(copy=False)).sum())
         components = [str(col) for col, ok in zip(one.components, finite.all(axis=(0, 2)))
                       if not ok]
-        n_inf = int(np.isinf(one.all_values(copy=False)).sum())
         raise ValueError(
             f"`{label}` has {int(steps.sum())} time steps with "
             f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
@@ -274,45 +223,32 @@ def check_scale(name: str, series) -> None:
                 "back (S4DForecaster does this for you).")
 
 
-def check_finite_static_covariates(name: str, series) -> None:
+def _check_static_covariates(name: str, series) -> None:
     """Refuse NaN/inf numeric static covariates (beyond float32, darts stores inf)."""
     for label, one in _items(name, series):
-        static = getattr(one, "static_covariates", None)
-        numeric = None if static is None else static.select_dtypes(include="number")
-        values = None if numeric is None else numeric.to_numpy(dtype=float)
-        if values is None or np.isfinite(values).all():
-            continue
+        static = one.static_covariates
+        numeric = pd.DataFrame() if static is None else static.select_dtypes(include="number")
+        values = numeric.to_numpy(dtype=float)
         where = [f"{numeric.columns[j]!r}" + (f" (row {numeric.index[i]!r})" if len(values) > 1
                                               else "") + f" = {values[i, j]}"
                  for i, j in zip(*np.nonzero(~np.isfinite(values)))]
-        raise ValueError(
-            f"`{label}` has non-finite static covariates: {_fmt(where)}. Give them finite "
-            f"values, e.g. `{label}.with_static_covariates({label}.static_covariates.fillna("
-            f"0.0))` (an inf may be a number beyond {one.dtype}: rescale it), or pass "
-            f"`use_static_covariates=False`.")
+        if where:
+            raise ValueError(
+                f"`{label}` has non-finite static covariates: {_fmt(where)}. Give them finite "
+                f"values, e.g. `{label}.with_static_covariates({label}.static_covariates.fillna("
+                f"0.0))` (an inf may be a number beyond {one.dtype}: rescale it), or pass "
+                f"`use_static_covariates=False`.")
 
 
-def training_starts(series, icl: int, ocl: int, ocs: int = 0, stride=1, most=None) -> list:
-    """Per target series, the position of the first lookback step training reads (darts'
-    earliest window), or ``None`` when it is too short for one window."""
-    size, stride = icl + ocs + ocl, stride if isinstance(stride, int) and stride >= 1 else 1
-    starts = []
-    for _, one in _items("series", series):
-        n_windows = -(-(len(one) - size + 1) // stride)
-        n_windows = min(n_windows, most) if isinstance(most, int) and most >= 1 else n_windows
-        starts.append(None if n_windows < 1 else len(one) - (n_windows - 1) * stride - size)
-    return starts
-
-
-def check_covariates_cover(name: str, covariates, target_name: str, series, starts: list,
-                           end_offset: int) -> None:
+def _check_covers(name: str, covariates, target_name: str, series, starts: list,
+                  end_offset: int) -> None:
     """Refuse covariates (or weights) not covering the steps training reads from them: for
     target ``i``, positions ``starts[i]`` to ``len - 1 - end_offset``. Other frequencies or
     index types are left to darts."""
     covs, targets = _items(name, covariates), _items(target_name, series)
     for (label, cov), (target_label, target), start in zip(covs, targets, starts):
         index = target.time_index[start:len(target) - end_offset] if start is not None else []
-        if (len(covs) != len(targets) or not _is_series(cov) or not len(index)
+        if (len(covs) != len(targets) or not isinstance(cov, TimeSeries) or not len(index)
                 or type(cov.time_index) is not type(index) or cov.freq != target.freq):
             continue
         first, last = cov.start_time(), cov.end_time()
@@ -326,7 +262,7 @@ def check_covariates_cover(name: str, covariates, target_name: str, series, star
                 f"`{label}`{fix}.")
 
 
-def check_sample_weight(name: str, weight, series, first_output: list) -> None:
+def _check_sample_weight(name: str, weight, series, first_output: list) -> None:
     """Refuse weights with NaN, inf or negative values, or 0 at every step training reads
     (from position ``first_output[i]`` of target ``i``); darts' strings pass."""
     accepted, weights = "weights must be finite and >= 0, not all 0", _items(name, weight)
@@ -354,7 +290,7 @@ def check_sample_weight(name: str, weight, series, first_output: list) -> None:
                      f"{accepted}.")
 
 
-def check_same_dtype(arguments: dict, ref_name: str, ref_dtype, trained: bool) -> None:
+def _check_dtypes(arguments: dict, ref_name: str, ref_dtype, trained: bool) -> None:
     """Refuse series whose dtype is not ``ref_dtype``: the network computes in one precision."""
     for name in SERIES_ARGS:
         for label, one in _items(name, arguments.get(name)):
@@ -366,8 +302,8 @@ def check_same_dtype(arguments: dict, ref_name: str, ref_dtype, trained: bool) -
 
 
 def _trained(model):
-    """The dtype the model was trained on and whether it reads static covariates (as trained,
-    or as it will train)."""
+    """The dtype the model was trained on (``None`` before) and whether it reads static
+    covariates (as trained, or as it will train)."""
     if getattr(model, "model", None) is None:
         return None, bool(getattr(model, "considers_static_covariates", False))
     return model.train_sample.past_target.dtype, bool(model.uses_static_covariates)
@@ -376,16 +312,13 @@ def _trained(model):
 def check_fit_inputs(model, arguments: dict) -> None:
     """The checks of ``S4DModel.fit`` (``arguments``: the call's arguments by name)."""
     for name in SERIES_ARGS:
-        _check_series_type(name, arguments.get(name), name == "series")
-        check_finite_series(name, arguments.get(name))
-    series, icl, ocl = arguments["series"], model.input_chunk_length, model.output_chunk_length
-    ocs = getattr(model, "output_chunk_shift", 0) or 0
-    trained, static = _trained(model)
-    if static:
-        check_finite_static_covariates("series", series)
-        check_finite_static_covariates("val_series", arguments.get("val_series"))
-    first_label, first = _items("series", series)[0]
-    check_same_dtype(arguments, first_label, trained or first.dtype, trained is not None)
+        _check_series(name, arguments.get(name), name == "series")
+    icl, ocl = model.input_chunk_length, model.output_chunk_length
+    ocs, (trained, static) = getattr(model, "output_chunk_shift", 0) or 0, _trained(model)
+    for name in ("series", "val_series") if static else ():
+        _check_static_covariates(name, arguments.get(name))
+    first_label, first = _items("series", arguments["series"])[0]
+    _check_dtypes(arguments, first_label, trained or first.dtype, trained is not None)
     for name in ("series", "past_covariates", "future_covariates"):
         items = _items(name, arguments.get(name)) + _items(f"val_{name}",
                                                            arguments.get(f"val_{name}"))
@@ -394,8 +327,10 @@ def check_fit_inputs(model, arguments: dict) -> None:
                 raise ValueError(
                     f"`{label}` has {one.n_components} components but `{items[0][0]}` has "
                     f"{items[0][1].n_components}; the model's widths are set by the first.")
+    stride, most = arguments.get("stride", 1), arguments.get("max_samples_per_ts")
+    stride = stride if isinstance(stride, int) and stride >= 1 else 1
     for prefix in ("", "val_"):
-        target = arguments.get(f"{prefix}series")
+        target, starts = arguments.get(f"{prefix}series"), []
         check_scale(f"{prefix}series", target)
         for label, one in _items(f"{prefix}series", target):
             if len(one) < icl + ocs + ocl:
@@ -403,34 +338,31 @@ def check_fit_inputs(model, arguments: dict) -> None:
                     f"`{label}` has {len(one)} time steps, too few for one "
                     f"{'validation' if prefix else 'training'} window of input_chunk_length + "
                     f"output_chunk_shift + output_chunk_length = {icl} + {ocs} + {ocl} steps.")
-        starts = training_starts(target, icl, ocl, ocs, arguments.get("stride", 1),
-                                 arguments.get("max_samples_per_ts"))
-        outputs = [None if s is None else s + icl + ocs for s in starts]
+            # the first lookback step of darts' earliest training window
+            n_windows = -(-(len(one) - icl - ocs - ocl + 1) // stride)
+            n_windows = min(n_windows, most) if isinstance(most, int) and most >= 1 else n_windows
+            starts.append(len(one) - (n_windows - 1) * stride - icl - ocs - ocl)
+        outputs = [s + icl + ocs for s in starts]
         for name, begin, offset in (("past_covariates", starts, ocl + ocs),
                                     ("future_covariates", starts, 0),
                                     ("sample_weight", outputs, 0)):
-            check_covariates_cover(f"{prefix}{name}", arguments.get(f"{prefix}{name}"),
-                                   f"{prefix}series", target, begin, offset)
-        check_sample_weight(f"{prefix}sample_weight", arguments.get(f"{prefix}sample_weight"),
-                            target, outputs)
+            _check_covers(f"{prefix}{name}", arguments.get(f"{prefix}{name}"),
+                          f"{prefix}series", target, begin, offset)
+        _check_sample_weight(f"{prefix}sample_weight", arguments.get(f"{prefix}sample_weight"),
+                             target, outputs)
 
 
 def check_predict_inputs(model, arguments: dict, *, series_required: bool = False,
                          against_trained: bool = True) -> None:
     """The checks of ``S4DModel.predict`` and ``historical_forecasts``."""
     for name in ("series", "past_covariates", "future_covariates"):
-        _check_series_type(name, arguments.get(name), name == "series" and series_required)
-        check_finite_series(name, arguments.get(name))
+        _check_series(name, arguments.get(name), name == "series" and series_required)
     check_scale("series", arguments.get("series"))
     trained, static = _trained(model)
     if static:
-        check_finite_static_covariates("series", arguments.get("series"))
+        _check_static_covariates("series", arguments.get("series"))
     if trained is not None and against_trained:
-        check_same_dtype(arguments, "series", trained, True)
-
-
-#: Ratio of step sizes between training series above which ``fit`` warns.
-SCALE_RATIO_WARNING = 100.0
+        _check_dtypes(arguments, "series", trained, True)
 
 
 def warn_if_scales_differ(name: str, series) -> None:
@@ -456,25 +388,16 @@ def warn_if_scales_differ(name: str, series) -> None:
             return
 
 
-class _StopOnNonFiniteLoss(pl.Callback):
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all()):
-            raise FloatingPointError(
-                f"S4DModel training diverged: the training loss became {loss.item()} at epoch "
-                f"{trainer.current_epoch}, batch {batch_idx}. Lower the learning rate "
-                "(optimizer_kwargs={'lr': ...}, default 1e-3) or rescale the series.")
-
-
 @contextlib.contextmanager
 def _guarded(model=None):
-    """Within the block: training (of ``model``) stops on a NaN/inf loss, and Ctrl-C, which
-    Lightning turns into ``SystemExit(1)`` leaving SIGINT ignored, is a ``KeyboardInterrupt``
-    with the handler restored."""
+    """Within the block: training (of ``model``) stops on a NaN/inf loss
+    (:class:`~s4d_forecast.callbacks.NonFiniteLossGuard`), and Ctrl-C, which Lightning turns
+    into ``SystemExit(1)`` leaving SIGINT ignored, is a ``KeyboardInterrupt`` with the handler
+    restored."""
     saved, handler = getattr(model, "trainer_params", None), signal.getsignal(signal.SIGINT)
     if model is not None:
         model.trainer_params = {**saved, "callbacks": [*(saved.get("callbacks") or []),
-                                                       _StopOnNonFiniteLoss()]}
+                                                       NonFiniteLossGuard()]}
     try:
         yield
     except SystemExit as err:
@@ -488,11 +411,11 @@ def _guarded(model=None):
             signal.signal(signal.SIGINT, handler)
 
 
-def check_finite_forecasts(result):
+def _finite_forecasts(result):
     """``result`` (a series, or lists of them) if every value is finite."""
     flat = result if isinstance(result, (list, tuple)) else [result]
     for one in [s for item in flat for s in (item if isinstance(item, (list, tuple)) else [item])]:
-        if _is_series(one) and not np.isfinite(one.all_values(copy=False)).all():
+        if isinstance(one, TimeSeries) and not np.isfinite(one.all_values(copy=False)).all():
             raise FloatingPointError(
                 "S4DModel forecast NaN or infinite values from finite inputs: its weights hold "
                 "NaN/inf (training diverged) or the series' scale is beyond what it computes "
@@ -524,7 +447,7 @@ class CheckedCallsMixin:
         if arguments:
             check_predict_inputs(self, arguments)
         with _guarded():
-            return check_finite_forecasts(super().predict(*args, **kwargs))
+            return _finite_forecasts(super().predict(*args, **kwargs))
 
     def historical_forecasts(self, *args, **kwargs):
         # darts' optimised path (retrain=False) predicts past predict(): the same checks
@@ -536,17 +459,16 @@ class CheckedCallsMixin:
                                  against_trained=not callable(retrain) and not retrain)
         try:
             with _guarded():
-                return check_finite_forecasts(super().historical_forecasts(*args, **kwargs))
+                return _finite_forecasts(super().historical_forecasts(*args, **kwargs))
         except TypeError as err:
             if "unsupported operand type(s) for //" not in str(err) or "Day" not in str(err):
                 raise
             raise TypeError(
                 f"darts cannot place `start` on a series with daily steps under pandas "
-                f"{pd.__version__} (its n_steps_between cannot divide by the calendar-day "
-                f"offset: {err}). Slice the series so that forecasts begin where you want and "
-                "pass start=None (with retrain=False the first forecast follows the first "
-                "input_chunk_length steps: series[k - input_chunk_length:] starts at step k), "
-                "or install pandas<3.") from err
+                f"{pd.__version__} ({err}). Slice the series so that forecasts begin where you "
+                "want and pass start=None (with retrain=False the first forecast follows the "
+                "first input_chunk_length steps: series[k - input_chunk_length:] starts at step "
+                "k), or install pandas<3.") from err
 
 
 def _bind(method, args, kwargs) -> dict:
@@ -562,7 +484,7 @@ def _bind(method, args, kwargs) -> dict:
     return arguments
 
 
-# ======================================================================= 3. pandas inputs
+# ========================================================================== pandas inputs
 def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
     """``data`` as a DataFrame and whether it was a Series, after checking its type, column
     labels, index (kind, duplicates, order), dtypes and values."""
@@ -586,9 +508,9 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
             f"non-numeric columns: {bad}. Convert with `pd.to_numeric(...)` or drop them." if bad
             else f"bool columns: {[str(b) for b in bools]}. Convert them with {fix}."))
     values = frame.to_numpy(dtype=float)
-    if not np.isfinite(values).all():
-        where = [f"{_label(frame.index[r])} (column {frame.columns[k]!r})"
-                 for r, k in zip(*np.nonzero(~np.isfinite(values)))]
+    where = [f"{_label(frame.index[r])} (column {frame.columns[k]!r})"
+             for r, k in zip(*np.nonzero(~np.isfinite(values)))]
+    if where:
         n_inf = int(np.isinf(values).sum())
         raise ValueError(
             f"`{name}` has {len(where)} "
@@ -601,55 +523,45 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
 def _check_column_labels(name: str, columns: pd.Index) -> None:
     """One flat, non-null, distinct label per column: the forecasts (and the ``lower`` /
     ``upper`` columns of ``predict_interval``) carry them, ``X_future`` is matched by them."""
-    flatten = f"`{name}.columns = ['_'.join(map(str, col)) for col in {name}.columns]`"
-    tuples = [col for col in columns if not pd.api.types.is_scalar(col)]
-    nulls = [col for col in columns if pd.api.types.is_scalar(col) and pd.isna(col)]
-    duplicated = list(columns[columns.duplicated(keep=False)])
-    problem = (f"MultiIndex columns ({columns.nlevels} levels, e.g. {columns[0]!r}); flatten "
-               f"them, e.g. {flatten}" if isinstance(columns, pd.MultiIndex) else
-               f"column labels that are not single values: {tuples[:_SHOW]}; flatten them, "
-               f"e.g. {flatten}" if tuples else
-               f"missing column labels {nulls}; name them, e.g. `{name}.columns = "
-               f"[f'col{{i}}' for i in range({name}.shape[1])]`" if nulls else
-               f"duplicate column labels {duplicated} (pandas treats labels that compare equal, "
-               f"such as 1 and 1.0, as the same); rename them, e.g. `{name}.columns = "
-               f"[f'{{col}}_{{i}}' for i, col in enumerate({name}.columns)]`" if duplicated
-               else None)
-    if problem:
-        raise ValueError(f"`{name}` has {problem}. Every column needs its own flat label "
-                         "(str, int or float).")
+    bad = [col for col in columns if not pd.api.types.is_scalar(col) or pd.isna(col)] or list(
+        columns[columns.duplicated(keep=False)])
+    if bad:
+        raise ValueError(
+            f"`{name}` has column labels that are not single, distinct values: {bad[:_SHOW]} "
+            "(pandas treats labels that compare equal, such as 1 and 1.0, as the same); give "
+            f"each column its own str, int or float label, e.g. `{name}.columns = "
+            f"[f'{{name}}_{{i}}' for i, name in enumerate({name}.columns)]`.")
 
 
 def _check_index(name: str, index: pd.Index) -> None:
     if not isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)):
         raise TypeError(f"`{name}` must be indexed by a pandas DatetimeIndex or RangeIndex, "
-                        f"got {type(index).__name__} (dtype {index.dtype})."
+                        f"got {type(index).__name__} (dtype {index.dtype}). "
                         f"{_index_hint(name, index)}")
     duplicated = index[index.duplicated()]
     if len(duplicated):
         raise ValueError(f"`{name}` has duplicate timestamps: {_fmt(duplicated.unique())}; "
                          f"aggregate them, e.g. `{name}.groupby(level=0).mean()`.")
     if not index.is_monotonic_increasing:
-        ordinal = index.asi8 if isinstance(index, pd.DatetimeIndex) else np.asarray(index)
-        first = int(np.argmax(np.diff(ordinal) < 0))
+        first = int(np.argmax(np.diff(index.asi8 if isinstance(index, pd.DatetimeIndex)
+                                      else np.asarray(index)) < 0))
         raise ValueError(f"`{name}` is not sorted by time: {_label(index[first])} is followed by "
                          f"{_label(index[first + 1])}. Sort it with `{name}.sort_index()`.")
 
 
 def _index_hint(name: str, index: pd.Index) -> str:
-    """How to turn ``index`` into an accepted one; only conversions that are right for it."""
-    positions = f"`{name}.reset_index(drop=True)` for positions"
+    """How to turn ``index`` into an accepted one; only conversions that are right for it
+    (``pd.to_datetime`` reads integers as nanoseconds since 1970: never suggested for them)."""
+    positions = f"or use `{name}.reset_index(drop=True)` for positions."
     if isinstance(index, pd.PeriodIndex):
-        return (f" Convert the periods to timestamps with `{name} = {name}.to_timestamp()`, or "
-                f"use {positions}.")
+        return f"Convert the periods with `{name} = {name}.to_timestamp()`, {positions}"
     if not pd.api.types.is_integer_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
-        return f" Convert with `{name}.index = pd.to_datetime({name}.index)`, or use {positions}."
-    # pd.to_datetime reads integers as nanoseconds since 1970: never suggested here
+        return f"Convert with `{name}.index = pd.to_datetime({name}.index)`, {positions}"
     labels = np.asarray(index, dtype=np.int64)
     steps = np.unique(np.diff(labels)) if len(labels) > 1 else np.array([])
-    hint = " Integer labels are not dates (`pd.to_datetime` would read them as nanoseconds)."
+    hint = "Integer labels are not dates (`pd.to_datetime` would read them as nanoseconds)."
     if len(steps) != 1 or steps[0] <= 0:
-        return hint + f" Build a DatetimeIndex of the real dates, or use {positions}."
+        return f"{hint} Build a DatetimeIndex of the real dates, {positions}"
     first, last, step = int(labels[0]), int(labels[-1]), int(steps[0])
     years = (f"; or, if they are years, `{name}.index = pd.to_datetime({name}.index.astype("
              f"str), format='%Y')`" if step == 1 and 1000 <= first and last <= 9999 else "")
@@ -658,59 +570,56 @@ def _index_hint(name: str, index: pd.Index) -> str:
 
 
 def infer_freq(name: str, index: pd.Index):
-    """The index frequency (pandas offset, or RangeIndex step), or a ValueError."""
+    """The index frequency (pandas offset, or RangeIndex step), or a ValueError whose fix
+    names the frequency most runs of three timestamps follow (e.g. 'W-SUN' for weekly data
+    with missing weeks), else the most common gap."""
     if isinstance(index, pd.RangeIndex):
         return index.step
     freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
     if freq is None:
         gaps = pd.Series(index[1:] - index[:-1]).value_counts()
-        shown = ", ".join(f"{gap} (x{count})" for gap, count in gaps.head(_SHOW).items())
+        runs = [pd.infer_freq(index[i:i + 3])
+                for i in range(0, len(index) - 2, max(1, (len(index) - 2) // 200))]
+        runs = [run for run in runs if run is not None]
+        own = max(set(runs), key=runs.count) if runs else pd.tseries.frequencies.to_offset(
+            gaps.index[0]).freqstr
         raise ValueError(
             f"`{name}` has an irregular time index: no frequency could be inferred from "
-            f"{len(index)} timestamps (gaps: {shown}). Put it on a regular grid first, e.g. "
-            f"`{name}.asfreq({_own_freq(index)!r})` and fill the new gaps "
+            f"{len(index)} timestamps (gaps: "
+            f"{', '.join(f'{gap} (x{count})' for gap, count in gaps.head(_SHOW).items())}). Put "
+            f"it on a regular grid first, e.g. `{name}.asfreq({own!r})` and fill the new gaps "
             f"(`.interpolate(method='time')`), or pass a RangeIndex.")
     return pd.tseries.frequencies.to_offset(freq)
 
 
-def _own_freq(index: pd.DatetimeIndex) -> str:
-    """The frequency most runs of three consecutive timestamps follow (e.g. 'W-SUN' for
-    weekly data with missing weeks), else the most common gap."""
-    runs = [pd.infer_freq(index[i:i + 3])
-            for i in range(0, len(index) - 2, max(1, (len(index) - 2) // 200))]
-    runs = [run for run in runs if run is not None]
-    if runs:
-        return max(set(runs), key=runs.count)
-    return pd.tseries.frequencies.to_offset(pd.Series(index[1:] - index[:-1]).mode()[0]).freqstr
-
-
 def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> None:
-    """``index`` (of ``X`` / ``X_future``) of the same kind, zone and frequency as ``y``'s."""
+    """``index`` of the same kind, time zone and frequency as ``y``'s (``ref``)."""
     if type(index) is not type(ref):
         raise TypeError(f"`{name}` is indexed by {type(index).__name__} but `y` by "
                         f"{type(ref).__name__}; both must use the same kind of index.")
     if not isinstance(index, pd.DatetimeIndex):
         return
     tz, ref_tz = index.tz, ref.tz
-    if (tz is not None or ref_tz is not None) and not (tz is not None and ref_tz is not None and (
-            _same_wall_clock(ref, tz) and _same_wall_clock(index, ref_tz))):
-        fix = (f"if its times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
-               f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC').tz_convert("
-               f"y.index.tz)`" if tz is None else f"`{name} = {name}.tz_localize(None)` keeps "
-               f"its wall-clock times in {tz}" if ref_tz is None
-               else f"`{name} = {name}.tz_convert(y.index.tz)`")
-        what = ("a time-zone-naive index but `y` is in time zone " + str(ref_tz) if tz is None
-                else f"in time zone {tz} but `y` has a time-zone-naive index" if ref_tz is None
-                else f"in time zone {tz} but `y` in {ref_tz}")
-        raise ValueError(f"`{name}` {'has ' if tz is None else 'is '}{what}; both must be in "
-                         f"the same time zone. Convert it: {fix}.")
+    if tz is None and ref_tz is not None:
+        what, fix = (f"has a time-zone-naive index but `y` is in time zone {ref_tz}", f"if its "
+                     f"times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
+                     f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC')."
+                     f"tz_convert(y.index.tz)`")
+    elif tz is not None and ref_tz is None:
+        what, fix = (f"is in time zone {tz} but `y` has a time-zone-naive index",
+                     f"`{name} = {name}.tz_localize(None)` keeps its wall-clock times in {tz}")
+    elif tz is not None and not all((a.tz_convert(zone).tz_localize(None) == a.tz_localize(
+            None)).all() for a, zone in ((ref, tz), (index, ref_tz))):
+        what, fix = (f"is in time zone {tz} but `y` in {ref_tz}",
+                     f"`{name} = {name}.tz_convert(y.index.tz)`")
+    else:
+        what = None
+    if what:
+        raise ValueError(f"`{name}` {what}; both must be in the same time zone. Convert it: "
+                         f"{fix}.")
     if len(index) >= 3 and infer_freq(name, index) != freq:
         raise ValueError(f"`{name}` has frequency {infer_freq(name, index).freqstr} but `y` has "
                          f"{freq.freqstr}; they must match.")
-
-
-def _same_wall_clock(index: pd.DatetimeIndex, tz) -> bool:
-    return bool((index.tz_convert(tz).tz_localize(None) == index.tz_localize(None)).all())
 
 
 def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str) -> None:
@@ -722,14 +631,15 @@ def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str)
             f"{_fmt(missing)}.")
 
 
-def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index) -> pd.DataFrame:
-    """``frame`` with the columns ``expected`` (those of ``X`` in fit), in that order: the same
-    columns in another order are matched by name; missing or extra columns are refused."""
+def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index, fitted: str
+                  ) -> pd.DataFrame:
+    """``frame`` with the columns ``expected``, those of ``fitted`` (``"y"`` or ``"X"``) in
+    fit, matched by name and put in that order; missing or extra columns are refused."""
     missing = [col for col in expected if col not in frame.columns]
     extra = [col for col in frame.columns if col not in expected]
     if missing or extra:
-        raise ValueError(f"`{name}` must have the columns `X` had in fit(), {list(expected)} (in "
-                         f"any order), got {list(frame.columns)} (missing {missing}; not in "
-                         f"`X`: {extra}).")
+        raise ValueError(f"`{name}` must have the columns `{fitted}` had in fit(), "
+                         f"{list(expected)} (in any order), got {list(frame.columns)} (missing "
+                         f"{missing}; not in `{fitted}`: {extra}).")
     return frame.iloc[:, [frame.columns.get_loc(col) for col in expected]].set_axis(
         expected, axis=1)

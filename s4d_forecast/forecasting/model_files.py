@@ -1,23 +1,10 @@
-"""The files of :class:`~s4d_forecast.S4DModel` and :class:`~s4d_forecast.S4DForecaster`.
+"""The files of ``S4DModel.save(path)``: ``path`` (the darts model) and ``path.ckpt`` (its
+weights), and of ``S4DForecaster.save(folder)``: ``forecaster.json`` (settings, names, time
+zone), ``data.npz`` (the training data) and ``model.pt`` / ``model.pt.ckpt``.
 
-``S4DModel.save(path)`` writes ``path`` (the darts model object) and ``path.ckpt`` (its
-weights); ``S4DForecaster.save(folder)`` writes ``forecaster.json`` (settings, names, time
-zone), ``data.npz`` (the training data, no pickles) and ``model.pt`` / ``model.pt.ckpt``.
-Both are one transaction, :func:`replace_files`:
-
-* the destinations are checked first: a folder, symbolic link, FIFO, device, socket or a
-  non-empty file no such save wrote is refused, and nothing is written;
-* the new files are written into a hidden staging folder beside them
-  (``.NAME.XXXXXXXX.s4d-save``), the earlier ones hard-linked there and a journal written;
-  then the new files are renamed into place;
-* a failing save puts the earlier files back. A killed one (SIGKILL, power loss, Ctrl-C in its
-  clean-up) leaves its staging folder: the next save or load of the path puts the earlier
-  files back if only some new ones were in place, removes it and warns. A running save's
-  staging folder holds a lock and is left alone.
-
-Every archive carries the save's random id in its zip comment (``forecaster.json`` too), so
-files of different saves are refused. Loading reads only such files, CRC-checked (damage is
-named) before darts' restricted unpickler; ``forecaster.json`` is checked field by field.
+Both saves are one transaction (:func:`replace_files`), and every file carries the save's
+random id (zip comment, or ``forecaster.json``): files of different saves are refused, and
+loading reads only such files, CRC-checked before darts' restricted unpickler.
 """
 
 from __future__ import annotations
@@ -40,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from s4d_forecast.atomic_files import fsync_dir
+from s4d_forecast.atomic_files import fsync_dir, write_bytes_atomic
 
 try:
     import fcntl
@@ -61,8 +48,12 @@ class ModelFileError(ValueError):
 # ----------------------------------------------------------------------- the transaction
 def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> None:
     """Replace the files ``names`` in ``folder`` by those ``write(staging)`` puts in a new
-    staging folder (a name it does not write is removed). ``tag`` names the staging folders
-    of these saves, ``what`` the save in messages."""
+    staging folder ``.TAG.XXXXXXXX.s4d-save`` beside them (a name it does not write is
+    removed; ``what`` names the save in messages). Destinations that are not files of these
+    saves are refused before anything is written. The earlier files are hard-linked into the
+    staging folder and a journal is written before the new files are renamed into place; a
+    failing save puts the earlier files back, and the next save or load settles what a killed
+    one left (:func:`recover`)."""
     recover(folder, tag, what)
     for name in names:
         _check_destination(folder / name, what)
@@ -77,12 +68,13 @@ def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> Non
         try:
             write(staging)
             (staging / "earlier").mkdir()
-            for name in names:
-                if (folder / name).is_file():
-                    _link_or_copy(folder / name, staging / "earlier" / name)
+            for name in [name for name in names if (folder / name).is_file()]:
+                try:  # a second name of the earlier file: no disk space
+                    os.link(folder / name, staging / "earlier" / name)
+                except OSError:
+                    shutil.copy2(folder / name, staging / "earlier" / name)
             journal = {name: _inode(staging / name) for name in names}
-            _write_synced(staging / "journal.tmp", json.dumps(journal))
-            os.replace(staging / "journal.tmp", staging / "journal.json")
+            write_bytes_atomic(staging / "journal.json", json.dumps(journal).encode())
             for name in names:
                 if journal[name] is not None:
                     os.replace(staging / name, folder / name)
@@ -152,22 +144,14 @@ def _settle(folder: Path, staging: Path) -> str:
 def _inode(path: Path) -> list | None:
     with contextlib.suppress(FileNotFoundError):
         return [os.stat(path).st_dev, os.stat(path).st_ino]
-    return None
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """A second name of ``src`` (a hard link: no disk space), or a copy where links fail."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def _check_destination(path: Path, what: str) -> None:
     """Refuse to replace anything but a regular file of ours (or an empty file)."""
     with contextlib.suppress(FileNotFoundError):
         mode = path.lstat().st_mode
-        if stat.S_ISREG(mode) and (path.stat().st_size == 0 or _ours(path)):
+        if stat.S_ISREG(mode) and (path.stat().st_size == 0 or (
+                _manifest_format(path) == FORMAT if path.suffix == ".json" else save_id(path))):
             return
         kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
                 else "a file that no S4DModel / S4DForecaster save wrote (or a damaged one)"
@@ -177,13 +161,9 @@ def _check_destination(path: Path, what: str) -> None:
             "written: move it away or choose another path.")
 
 
-def _ours(path: Path) -> bool:
-    if path.suffix == ".json":
-        try:
-            return json.loads(path.read_text(encoding="utf-8")).get("format") == FORMAT
-        except (OSError, ValueError, AttributeError):
-            return False
-    return save_id(path) is not None
+def _manifest_format(path: Path) -> str | None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return json.loads(path.read_text(encoding="utf-8")).get("format")
 
 
 def save_id(path) -> str | None:
@@ -204,44 +184,38 @@ def _stamp(path: Path, sid: str) -> None:
         os.fsync(f.fileno())
 
 
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def check_archive(path: Path, what: str) -> str:
     """The save id of ``path`` after checking, before anything is unpickled, that it is an
     intact archive of ours: ``FileNotFoundError`` if missing, else ``ModelFileError`` naming a
     folder, a bare pickle (unsafe), a file these saves did not write, or damage."""
+    named = f"{what} {str(path)!r}"
     if path.is_dir():
-        raise ModelFileError(f"{what} {str(path)!r} is a folder, not a file; it was not loaded.")
+        hint = (" It holds an S4DForecaster: load it with S4DForecaster.load()."
+                if (path / MANIFEST).is_file() else "")
+        raise ModelFileError(f"{named} is a folder, not a file; it was not loaded.{hint}")
     if not path.is_file():
-        raise FileNotFoundError(f"{what} {str(path)!r} does not exist.")
+        raise FileNotFoundError(f"{named} does not exist.")
     with open(path, "rb") as f:
         head = f.read(4)
-    damaged = f"{what} {str(path)!r} is damaged"
-    if head != b"PK\x03\x04" and len(head) < 4:
-        raise ModelFileError(f"{damaged}: it holds {len(head)} bytes. Save again.")
     if head != b"PK\x03\x04":
         raise ModelFileError(
-            f"{what} {str(path)!r} was refused as unsafe: a bare pickle, which could run code "
-            "when loaded" if head.startswith(b"\x80") else
-            f"{what} {str(path)!r} is not a model file (not a zip archive: it starts with "
-            f"{head!r})")
+            f"{named} is damaged: it holds {len(head)} bytes. Save again." if len(head) < 4
+            else f"{named} was refused as unsafe: a bare pickle, which could run code when "
+            "loaded" if head.startswith(b"\x80")
+            else f"{named} is not a model file (not a zip archive: it starts with {head!r})")
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        raise ModelFileError(f"{damaged} (truncated or corrupt: {err}). Save again.") from err
+        raise ModelFileError(f"{named} is damaged (truncated or corrupt: {err}). Save again."
+                             ) from err
     if bad is not None:
-        raise ModelFileError(f"{damaged}: its entry {bad!r} fails the CRC check. Save again.")
-    sid = save_id(path)
-    if sid is None:
-        raise ModelFileError(f"{what} {str(path)!r} was not written by S4DModel.save() or "
+        raise ModelFileError(f"{named} is damaged: its entry {bad!r} fails the CRC check. "
+                             "Save again.")
+    if save_id(path) is None:
+        raise ModelFileError(f"{named} was not written by S4DModel.save() or "
                              "S4DForecaster.save() (it has no save id of theirs); not loaded.")
-    return sid
+    return save_id(path)
 
 
 def as_path(path, method: str, kind: str = "file") -> Path:
@@ -304,58 +278,74 @@ def load_model(darts_load, path, **kwargs):
     """Check ``path`` and ``path.ckpt`` (:func:`check_archive`), then load them with
     ``darts_load`` (darts' restricted unpickler), passing ``kwargs``."""
     path = as_path(path, "S4DModel.load()")
-    if path.is_dir():
-        hint = (" It holds an S4DForecaster: load it with S4DForecaster.load()."
-                if (path / MANIFEST).is_file() else "")
-        raise ModelFileError(f"model file {str(path)!r} is a folder, not an S4DModel file; it "
-                             f"was not loaded.{hint}")
+    named = f"model file {str(path)!r}"
     recover(path.absolute().parent, path.name, f"S4DModel.load({str(path)!r})")
     sid, ckpt = check_archive(path, "model file"), path.with_name(path.name + ".ckpt")
     if not sid.startswith(_NO_WEIGHTS) and not ckpt.exists():
-        raise ModelFileError(f"checkpoint {str(ckpt)!r} is missing: the weights of model file "
-                             f"{str(path)!r} live there. Copy it beside the model file.")
+        raise ModelFileError(f"checkpoint {str(ckpt)!r} is missing: the weights of {named} "
+                             "live there. Copy it beside the model file.")
     if ckpt.exists() and check_archive(ckpt, "checkpoint") != sid:
-        raise ModelFileError(f"model file {str(path)!r} and checkpoint {str(ckpt)!r} do not "
-                             "belong together: they come from different saves.")
+        raise ModelFileError(f"{named} and checkpoint {str(ckpt)!r} do not belong together: "
+                             "they come from different saves.")
     try:
         model = darts_load(str(path), **kwargs)
     except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
         if type(err).__name__ == "UnpicklingError":  # pickle's, or darts' (a RuntimeError)
-            raise ModelFileError(f"model file {str(path)!r} or its checkpoint was refused as "
-                                 f"unsafe by the restricted unpickler: {err}") from err
+            raise ModelFileError(f"{named} or its checkpoint was refused as unsafe by the "
+                                 f"restricted unpickler: {err}") from err
         if isinstance(err, RuntimeError) and "PytorchStreamReader" not in str(err):
             raise
-        raise ModelFileError(f"model file {str(path)!r} or its checkpoint is damaged (torch "
-                             f"could not read it: {err}).") from err
+        raise ModelFileError(f"{named} or its checkpoint is damaged (torch could not read it: "
+                             f"{err}).") from err
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
     if not isinstance(model, S4DModel):
-        raise ModelFileError(f"model file {str(path)!r} holds a {type(model).__name__}, not an "
-                             "S4DModel; load it with its own class.")
+        raise ModelFileError(f"{named} holds a {type(model).__name__}, not an S4DModel; load "
+                             "it with its own class.")
     return model
 
 
 # --------------------------------------------------------------------------- S4DForecaster
-def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
-                    X: pd.DataFrame | None) -> None:
-    """Write ``settings`` (JSON values, see ``_FIELDS``), ``y`` / ``X`` (names, data, index)
-    and ``model`` into ``folder``, created if needed (and removed again if the save fails)."""
+def _name(label: str, name):
+    """A name as ``forecaster.json`` keeps it (numpy scalars as Python scalars), or TypeError."""
+    name = name.item() if isinstance(name, np.generic) else name
+    if name is not None and type(name) not in (str, int, float):
+        raise TypeError(f"{label} {name!r} cannot be saved: S4DForecaster.save() keeps names "
+                        "that are str, int, float or None; rename it first. Nothing was saved.")
+    return name
+
+
+def save_forecaster(folder: Path, forecaster) -> None:
+    """Write a fitted S4DForecaster into ``folder``, created if needed (and removed again if
+    the save fails): its settings (``_FIELDS``), ``y`` / ``X`` (names, data, index) and model.
+    Names JSON cannot hold and zones without a key are refused before anything is written."""
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
                               f"{str(folder)!r} is a file.")
-    manifest = {"format": FORMAT, "version": VERSION, **settings, "y_columns": list(y.columns),
-                "y_index_name": y.index.name, "X_columns": None if X is None else list(
-                    X.columns), "X_index_name": None if X is None else X.index.name}
-    arrays = {"y": y.to_numpy(dtype=float), "y_index": _index_ints(y.index)}
-    if X is not None:
-        arrays.update(X=X.to_numpy(dtype=float), X_index=_index_ints(X.index))
+    fitted, model, arrays = forecaster._fitted, forecaster.model_, {}
+    freq = fitted["freq"]
+    manifest = {"format": FORMAT, "version": VERSION, "verbose": forecaster.verbose,
+                "freq": freq if isinstance(freq, int) else freq.freqstr,
+                "tz": zone_key(fitted["y"].index), "y_is_series": fitted["is_series"],
+                "fit_rows": fitted["fit_rows"], "y_name": _name("`y` name", fitted["name"])}
+    for prefix, frame in (("y", fitted["y"]), ("X", fitted["X"])):
+        manifest[f"{prefix}_columns"] = None if frame is None else [
+            _name(f"`{prefix}` column", col) for col in frame.columns]
+        manifest[f"{prefix}_index_name"] = None if frame is None else _name(
+            f"the index name of `{prefix}`", frame.index.name)
+        if frame is not None:  # positions, or timestamps (in UTC when zone-aware)
+            index = frame.index
+            arrays.update({prefix: frame.to_numpy(dtype=float), f"{prefix}_index": (
+                index.tz_convert("UTC").tz_localize(None) if getattr(index, "tz", None)
+                else index).to_numpy()})
 
     def write(staging: Path) -> None:
         sid = secrets.token_hex(16)
         _write_model(model, staging / MODEL, clean=False, sid=sid)
         np.savez(staging / DATA, **arrays)
         _stamp(staging / DATA, sid)
-        _write_synced(staging / MANIFEST, json.dumps({**manifest, "save_id": sid}, indent=1))
+        write_bytes_atomic(staging / MANIFEST, json.dumps({**manifest, "save_id": sid},
+                                                          indent=1).encode())
 
     json.dumps(manifest)  # a TypeError here, before any folder is made
     created = [p for p in (folder, *folder.parents) if not p.exists()]
@@ -370,26 +360,14 @@ def save_forecaster(folder: Path, model, settings: dict, y: pd.DataFrame,
         raise
 
 
-def _index_ints(index: pd.Index) -> np.ndarray:
-    """Positions, or timestamps (UTC when zone-aware) as integers in the index's unit."""
-    if not isinstance(index, pd.DatetimeIndex):
-        return np.asarray(index, dtype=np.int64)
-    return (index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index).asi8
-
-
-def _is_zone(value) -> bool:
-    try:
-        return value is None or pd.Timestamp(0, tz=zone_from_key(value)) is not None
-    except Exception:  # noqa: BLE001 - pandas/zoneinfo raise many kinds for a bad key
-        return False
-
-
-def _is_freq(value) -> bool:
-    try:
-        return (value > 0 if type(value) is int else
-                pd.tseries.frequencies.to_offset(value) is not None and isinstance(value, str))
-    except (ValueError, TypeError):
-        return False
+def _parses(parse):
+    """A check that ``parse(value)`` is true and raises nothing."""
+    def check(value) -> bool:
+        try:
+            return bool(parse(value))
+        except Exception:  # noqa: BLE001 - pandas/zoneinfo raise many kinds for a bad value
+            return False
+    return check
 
 
 _NAME = (lambda v: v is None or type(v) in (str, int, float), "a string, number or null")
@@ -401,29 +379,22 @@ _BOOL = (lambda v: isinstance(v, bool), "true or false")
 _FIELDS = {
     "format": (lambda v: v == FORMAT, repr(FORMAT)),
     "version": (lambda v: v == VERSION, f"{VERSION} (the version this package reads)"),
-    "save_id": (lambda v: isinstance(v, str), "a string"), "horizon": _POS,
-    "lookback": (lambda v: v is None or _POS[0](v), "an integer >= 1 or null"),
-    "verbose": _BOOL, "y_is_series": _BOOL, "fit_rows": _POS,
-    "freq": (_is_freq, "a pandas frequency such as 'D' or 'MS', or a positive integer step"),
-    "tz": (_is_zone, "null, an IANA time zone such as 'Europe/Paris', or an offset '+01:00'"),
-    "unit": (lambda v: v in ("s", "ms", "us", "ns"), "'s', 'ms', 'us' or 'ns'"),
+    "save_id": (lambda v: isinstance(v, str), "a string"), "verbose": _BOOL,
+    "y_is_series": _BOOL, "fit_rows": _POS,
+    "freq": (_parses(lambda v: v > 0 if type(v) is int else isinstance(v, str) and (
+        pd.tseries.frequencies.to_offset(v))), "a pandas frequency such as 'D' or 'MS', or a "
+             "positive integer step"),
+    "tz": (_parses(lambda v: v is None or pd.Timestamp(0, tz=zone_from_key(v))),
+           "null, an IANA time zone such as 'Europe/Paris', or an offset '+01:00'"),
     "y_name": _NAME, "y_columns": _NAMES, "y_index_name": _NAME, "X_index_name": _NAME,
     "X_columns": (lambda v: v is None or _NAMES[0](v), "null or " + _NAMES[1]),
 }
 
 
-def load_forecaster(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None, object]:
-    """The settings (``forecaster.json``, checked field by field), ``y`` and ``X`` as frames
-    and the model of a folder written by :func:`save_forecaster`.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``folder`` holds no ``forecaster.json``.
-    ModelFileError
-        A file is damaged, not ours or from another save, or a field of ``forecaster.json``
-        is missing or wrong (naming the file and the field).
-    """
+def load_forecaster(folder: Path, cls):
+    """The forecaster (of class ``cls``) that :func:`save_forecaster` wrote in ``folder``,
+    after checking ``forecaster.json`` field by field; ``ModelFileError`` names a damaged,
+    foreign or mismatched file, or the wrong field."""
     if folder.is_dir():
         recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
     path, data = folder / MANIFEST, folder / DATA
@@ -451,11 +422,24 @@ def load_forecaster(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | No
                                  "from different saves). Save the forecaster again.")
     with np.load(data, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
-    frames = [_frame(manifest, arrays, prefix, bad, data) if manifest[f"{prefix}_columns"]
-              else None for prefix in ("y", "X")]
+    y, X = [_frame(manifest, arrays, prefix, bad, data) if manifest[f"{prefix}_columns"]
+            else None for prefix in ("y", "X")]
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
-    return manifest, frames[0], frames[1], S4DModel.load(str(folder / MODEL))
+    model = S4DModel.load(str(folder / MODEL))
+    params = dict(model.model_params)
+    horizon, lookback = params.pop("output_chunk_length"), params.pop("input_chunk_length")
+    forecaster = cls(horizon, None if lookback == max(2 * horizon, 16) else lookback,
+                     manifest["verbose"], **params)
+    try:
+        fitted = forecaster._prepare(
+            y.iloc[:, 0].rename(manifest["y_name"]) if manifest["y_is_series"] else y, X,
+            manifest["fit_rows"])
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(f"the data saved in {str(folder)!r} does not fit its {MANIFEST}: "
+                             f"{err}") from err
+    forecaster._fitted, forecaster.model_ = fitted, model
+    return forecaster
 
 
 def _frame(manifest: dict, arrays: dict, prefix: str, bad: str, data: Path) -> pd.DataFrame:
@@ -471,26 +455,32 @@ def _frame(manifest: dict, arrays: dict, prefix: str, bad: str, data: Path) -> p
     try:
         if type(freq) is int:
             index = pd.RangeIndex(int(ints[0]), int(ints[0]) + len(ints) * freq, freq, name=name)
-            if not np.array_equal(index, ints):
+            if ints.dtype.kind != "i" or not np.array_equal(index, ints):
                 raise ValueError(f"positions are not steps of {freq}")
         else:
-            index = pd.DatetimeIndex(ints.astype(f"datetime64[{manifest['unit']}]"))
+            if ints.dtype.kind != "M":
+                raise ValueError(f"{ints.dtype} values are not timestamps")
+            index = pd.DatetimeIndex(ints)
             if manifest["tz"] is not None:
                 index = index.tz_localize("UTC").tz_convert(zone_from_key(manifest["tz"]))
             index = pd.DatetimeIndex(index, freq=freq, name=name)
     except (ValueError, TypeError, OverflowError) as err:
         raise ModelFileError(f"{bad}: the '{prefix}_index' of {str(data)!r} does not follow its "
-                             f"fields 'freq', 'tz' and 'unit' ({err}).") from err
+                             f"fields 'freq' and 'tz' ({err}).") from err
     return pd.DataFrame(values, index=index, columns=columns)
 
 
 _OFFSET = re.compile(r"([+-])(\d\d):(\d\d)(?::(\d\d))?")
 
 
-def zone_key(tz) -> str | None:
-    """Text that rebuilds the time zone ``tz`` anywhere (:func:`zone_from_key`): an IANA key
-    (zoneinfo, pytz, dateutil), ``"UTC"`` or a fixed offset ``"+01:00"``; ``None`` when it
-    has none (``dateutil.tz.tzlocal()``, a keyless ``ZoneInfo.from_file``)."""
+def zone_key(index: pd.Index) -> str | None:
+    """Text that rebuilds the time zone of ``index`` anywhere (:func:`zone_from_key`):
+    ``None`` for none, an IANA key (zoneinfo, pytz, dateutil), ``"UTC"`` or a fixed offset
+    ``"+01:00"``. A zone without one (``dateutil.tz.tzlocal()``, a keyless
+    ``ZoneInfo.from_file``) is refused."""
+    tz = getattr(index, "tz", None)
+    if tz is None:
+        return None
     key = getattr(tz, "key", None) or getattr(tz, "zone", None)
     found = getattr(tz, "_filename", None) if type(tz).__name__ == "tzfile" else None  # dateutil
     if isinstance(found, str):
@@ -506,7 +496,10 @@ def zone_key(tz) -> str | None:
         sign, seconds = "+" if seconds >= 0 else "-", abs(seconds)
         text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
         return "UTC" if not seconds else text + (f":{seconds % 60:02d}" if seconds % 60 else "")
-    return None
+    raise ValueError(f"the index of `y` has time zone {tz!r}, which S4DForecaster.save() cannot "
+                     "store faithfully (it has no IANA name or fixed offset). Nothing was saved. "
+                     "Refit with `y = y.tz_convert('UTC')` or a zoneinfo zone such as "
+                     "`zoneinfo.ZoneInfo('Europe/Paris')`.")
 
 
 def zone_from_key(key: str):

@@ -75,9 +75,9 @@ def check_update_args(model, series, past_covariates, future_covariates, forget,
     if getattr(model, "model", None) is None or model.training_series is None:
         _fail("the model is not fitted on a single series; call fit(series) first "
               "(updates continue one series)")
-    if not getattr(model.model, "ridge", False):
-        _fail("the linear path is not a ridge fit (a parametric likelihood, or a lookback "
-              "too long for it), so there is nothing to update exactly")
+    if not getattr(model.model, "frozen", False):
+        _fail("the linear path is not a fixed ridge fit (a likelihood, or a lookback too "
+              "long for it), so there is nothing to update exactly")
     if model.model.statistics is None:
         _fail("the model holds no ridge statistics (a fit whose statistics exceed "
               "MAX_STATISTICS, or a model saved without them); refit it with fit() to "

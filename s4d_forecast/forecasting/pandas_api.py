@@ -12,7 +12,6 @@ from sklearn.preprocessing import StandardScaler
 from s4d_forecast import _checks as c
 from s4d_forecast.forecasting import _validation as v
 from s4d_forecast.forecasting import model_files
-from s4d_forecast.forecasting.model_files import ModelFileError
 from s4d_forecast.forecasting.quiet import quieted
 from s4d_forecast.forecasting.s4d_model import S4DModel
 
@@ -20,14 +19,10 @@ from s4d_forecast.forecasting.s4d_model import S4DModel
 class S4DForecaster:
     """Forecast a pandas Series/DataFrame with :class:`S4DModel`, no darts objects needed.
 
-    ``y`` and ``X`` are standardised inside, exactly at any scale (a power of two, the first
-    row, scikit-learn's ``StandardScaler``, in float64); forecasts come back in ``y``'s units,
-    indexed by the timestamps after ``y``. ``X`` holds covariates known in advance, read over
-    the lookback and the horizon: ``predict`` then needs ``X_future``. A time-zone-aware index
-    keeps its zone; fixed-length steps (hours...) run in UTC inside, so DST neither repeats nor
-    skips a step, and calendar steps (days, months) follow the local calendar, a step into a
-    DST gap or overlap placed as ``pd.date_range(..., tz=tz, nonexistent="shift_forward",
-    ambiguous=True)`` places it.
+    ``y`` and the covariates ``X`` are standardised inside, exactly at any scale; forecasts
+    come back in ``y``'s units and time zone. Fixed-length steps (hours...) run in UTC inside,
+    calendar steps (days, months) on the local calendar, a step into a DST gap or overlap
+    placed as ``pd.date_range(..., nonexistent="shift_forward", ambiguous=True)`` places it.
 
     Parameters
     ----------
@@ -44,8 +39,7 @@ class S4DForecaster:
     Attributes
     ----------
     model_ : S4DModel
-        The fitted darts model (after :meth:`fit`).
-
+        The fitted darts model.
     Examples
     --------
     >>> y = pd.Series(np.sin(np.arange(120) / 2),
@@ -54,7 +48,6 @@ class S4DForecaster:
     >>> f.predict()  # the next 12 months
     >>> f.save("my_forecaster")  # a folder; S4DForecaster.load("my_forecaster") reads it
     """
-
     #: Largest forecast, in steps x target columns x samples (about 400 MB of float32).
     MAX_PREDICT_VALUES = 10**8
 
@@ -81,24 +74,18 @@ class S4DForecaster:
         Parameters
         ----------
         y
-            A Series or DataFrame indexed by a DatetimeIndex with an inferable frequency or a
+            A Series or DataFrame on a DatetimeIndex with an inferable frequency or a
             RangeIndex; sorted, no duplicate timestamps or missing values, at least
             ``lookback + horizon`` rows.
         X
-            Covariates with the same kind of index, covering every timestamp of ``y``.
+            Covariates on the same kind of index, covering every timestamp of ``y``
+            (``predict`` then needs ``X_future``).
 
         Returns
         -------
         S4DForecaster
-            ``self``, fitted.
-
-        Raises
-        ------
-        TypeError, ValueError
-            ``y`` or ``X`` is not accepted (the message names the argument and the value).
-        FloatingPointError, KeyboardInterrupt
-            Training diverged (NaN/inf loss), or Ctrl-C. Whatever the error, the forecaster
-            stays as it was.
+            ``self``. Whatever the error (a refused input, ``FloatingPointError`` if training
+            diverges, Ctrl-C), the forecaster stays as it was.
         """
         fitted = self._prepare(y, X)
         trainer = {} if self.verbose else {"pl_trainer_kwargs": {
@@ -111,8 +98,7 @@ class S4DForecaster:
         return self
 
     def _prepare(self, y, X, fit_rows: int | None = None) -> dict:
-        """Check ``y`` / ``X`` and standardise them (with statistics of their first
-        ``fit_rows`` rows, default all), without touching ``self``."""
+        """``y`` / ``X`` checked and standardised (by their first ``fit_rows`` rows)."""
         frame, is_series = v.as_frame("y", y)
         frame = frame.copy(deep=True)  # changing the caller's frame after fit changes nothing
         freq = v.infer_freq("y", frame.index)
@@ -122,32 +108,28 @@ class S4DForecaster:
                              f"+ horizon = {self.lookback} + {self.horizon} = "
                              f"{self.lookback + self.horizon}{hint}.")
         fit_rows = fit_rows or len(frame)
+        scaling = _Scaling(frame.to_numpy(np.float64)[:fit_rows])
         fitted = {"y": frame, "is_series": is_series, "name": y.name if is_series else None,
-                  "freq": freq, "scaling": _Scaling(frame.to_numpy(np.float64)[:fit_rows]),
-                  "X": None, "covariates": None, "fit_rows": fit_rows}
-        fitted["target"] = _series(fitted["scaling"].forward(frame.to_numpy(np.float64)),
-                                   _grid(frame.index, freq, 0))
+                  "freq": freq, "scaling": scaling, "X": None, "covariates": None,
+                  "fit_rows": fit_rows, "target": _series(scaling, frame, freq)}
         if X is not None:
-            xframe = v.as_frame("X", X)[0].copy(deep=True)
-            v.check_same_index_kind("X", xframe.index, frame.index, freq)
-            v.check_covers("X", xframe, frame.index, "every timestamp of `y`")
-            history = xframe.loc[frame.index].to_numpy(np.float64)
-            fitted.update(X=xframe, X_scaling=_Scaling(history[:fit_rows]))
-            fitted["covariates"] = _series(fitted["X_scaling"].forward(history),
-                                           _grid(frame.index, freq, 0))
+            xframe = _covariates("X", X, frame.index, freq, frame.index, "every timestamp of `y`")
+            history = xframe.loc[frame.index]
+            fitted.update(X=xframe.copy(deep=True),
+                          X_scaling=_Scaling(history.to_numpy(np.float64)[:fit_rows]))
+            fitted["covariates"] = _series(fitted["X_scaling"], history, freq)
         return fitted
 
     def update(self, y_new, X_new=None, forget: float = 1.0, reselect_ridge: bool = False,
                refresh_branch_every: int | None = None) -> S4DForecaster:
-        """Add the observations that followed ``y`` without a refit
-        (:meth:`S4DModel.update`): the linear path absorbs every newly complete window
-        exactly, and :meth:`predict` forecasts from the new end. Scaling stays as fitted.
+        """Add the observations that followed ``y`` without a refit (:meth:`S4DModel.update`);
+        :meth:`predict` then forecasts from the new end. Scaling stays as fitted.
 
         Parameters
         ----------
         y_new
             The next rows of ``y`` (a Series, or a DataFrame with ``y``'s columns), on the
-            timestamps right after the last one seen, no gaps, no missing values.
+            timestamps right after the last one seen.
         X_new
             When ``fit`` got ``X``: the covariates of those timestamps.
         forget, reselect_ridge, refresh_branch_every
@@ -156,42 +138,32 @@ class S4DForecaster:
         Returns
         -------
         S4DForecaster
-            ``self``, updated. A refused update changes nothing.
+            ``self``. A refused update changes nothing.
         """
         self._check_fitted()
         fitted = self._fitted
         new, is_series = v.as_frame("y_new", y_new)
         y, freq = fitted["y"], fitted["freq"]
         new = (new.set_axis(y.columns, axis=1) if is_series and fitted["is_series"]
-               else v.check_columns("y_new", new, y.columns))
+               else v.check_columns("y_new", new, y.columns, "y"))
         v.check_same_index_kind("y_new", new.index, y.index, freq)
         expected = _future_index(y.index, freq, len(new))
         if not new.index.equals(expected):
-            bad = next(i for i, (a, b) in enumerate(zip(new.index, expected)) if a != b) if len(
-                new) else 0
-            raise ValueError(f"`y_new` must continue `y` on its next timestamps, from "
-                             f"{v._label(expected[0])}; its row {bad} is {v._label(new.index[bad])}"
-                             f" where {v._label(expected[bad])} was expected (gap, overlap, or "
-                             f"another frequency).")
+            raise ValueError(f"`y_new` must continue `y` on its next timestamps, "
+                             f"{v._span(expected)}, got {v._span(new.index)}.")
         covariates, x_rows = None, None
-        if fitted["X"] is not None or X_new is not None:
-            if fitted["X"] is None or X_new is None:
-                raise ValueError("`X_new` must be given exactly when fit() got `X` (fit got X: "
-                                 f"{fitted['X'] is not None}).")
-            xframe = v.check_columns("X_new", v.as_frame("X_new", X_new)[0], fitted["X"].columns)
-            v.check_same_index_kind("X_new", xframe.index, y.index, freq)
-            v.check_covers("X_new", xframe, new.index, "every timestamp of `y_new`")
-            x_rows = xframe.loc[new.index]
-            covariates = _series(fitted["X_scaling"].forward(x_rows.to_numpy(np.float64)),
-                                 _grid(new.index, freq, 0))
-        series = _series(fitted["scaling"].forward(new.to_numpy(np.float64)),
-                         _grid(new.index, freq, 0))
+        if (fitted["X"] is None) != (X_new is None):
+            raise ValueError("`X_new` must be given exactly when fit() got `X` (fit got X: "
+                             f"{fitted['X'] is not None}).")
+        if X_new is not None:
+            x_rows = _covariates("X_new", X_new, y.index, freq, new.index, "every timestamp of "
+                                 "`y_new`", fitted["X"].columns).loc[new.index]
+            covariates = _series(fitted["X_scaling"], x_rows, freq)
         with quieted(not self.verbose):
-            self.model_.update(series, future_covariates=covariates, forget=forget,
-                               reselect_ridge=reselect_ridge,
+            self.model_.update(_series(fitted["scaling"], new, freq), future_covariates=covariates,
+                               forget=forget, reselect_ridge=reselect_ridge,
                                refresh_branch_every=refresh_branch_every)
-        fitted["y"] = pd.concat([y, new])
-        fitted["target"] = self.model_.training_series
+        fitted["y"], fitted["target"] = pd.concat([y, new]), self.model_.training_series
         if x_rows is not None:
             fitted["X"] = pd.concat([fitted["X"].loc[y.index], x_rows])
         return self
@@ -205,14 +177,13 @@ class S4DForecaster:
             Steps to forecast; default: the ``horizon`` given at construction (longer ones
             are forecast auto-regressively).
         X_future
-            When ``fit`` got ``X``: the covariates of the forecast steps (rows for other
-            timestamps are not used), with the columns of ``X`` in any order.
+            When ``fit`` got ``X``: the covariates of the forecast steps (other rows are not
+            used), with the columns of ``X`` in any order.
 
         Returns
         -------
         pandas.Series or pandas.DataFrame
-            Like ``y``, indexed by the forecast timestamps; for a probabilistic model the
-            median of 200 samples.
+            Like ``y``, on the forecast timestamps; with a likelihood the median of 200 samples.
         """
         likely = self.model_ is not None and self.model_.likelihood is not None
         samples, index = self._predict(horizon, X_future, 200 if likely else 1)
@@ -226,8 +197,7 @@ class S4DForecaster:
         ----------
         coverage
             Probability mass inside the interval, in (0, 1). With ``QuantileRegression`` both
-            ends must be fitted quantiles (0.9: 0.05 and 0.95); other coverages are refused,
-            naming those available.
+            ends must be fitted quantiles (0.9: 0.05 and 0.95).
         horizon, X_future
             As in :meth:`predict`.
         num_samples
@@ -238,25 +208,20 @@ class S4DForecaster:
         pandas.DataFrame
             Columns ``lower`` and ``upper`` (a Series ``y``), or ``(column, "lower"|"upper")``.
         """
-        if isinstance(coverage, (bool, np.bool_)) or not isinstance(
-                coverage, (float, int, np.floating, np.integer)) or not 0 < coverage < 1:
-            raise ValueError(f"`coverage` must be a float in (0, 1), got {coverage!r}.")
-        coverage, lo, hi = float(coverage), (1 - coverage) / 2, (1 + coverage) / 2
+        coverage = c.check_float("coverage", coverage, 0, 1, lo_open=True, hi_open=True)
+        lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
         self._check_fitted()
         if self.model_.likelihood is None:
             raise ValueError("predict_interval needs a probabilistic model: build S4DForecaster "
                              "with e.g. likelihood=QuantileRegression() or GaussianLikelihood() "
                              "(darts.utils.likelihood_models).")
         quantiles = getattr(self.model_.likelihood, "quantiles", None)
-        if quantiles is not None:
-            near = lambda p: any(abs(p - q) < 1e-6 for q in quantiles)  # noqa: E731 - float32
-            if not (near(lo) and near(hi)):
-                available = sorted(round(1 - 2 * q, 9) for q in quantiles if q < 0.5)
-                raise ValueError(
-                    f"`coverage` must be one that the fitted quantiles {list(quantiles)} give "
-                    f"(both ends fitted): {available}, got {coverage!r}; samples never leave "
-                    f"[{min(quantiles)}, {max(quantiles)}]. Refit with a QuantileRegression "
-                    f"holding {lo:.6g} and {hi:.6g} for it.")
+        near = lambda p: any(abs(p - q) < 1e-6 for q in quantiles)  # noqa: E731 - float32
+        if quantiles is not None and not (near(lo) and near(hi)):
+            available = sorted(round(1 - 2 * q, 9) for q in quantiles if q < 0.5)
+            raise ValueError(f"`coverage` must be one that the fitted quantiles {quantiles} give "
+                             f"(both ends fitted): {available}, got {coverage!r}. Refit with a "
+                             f"QuantileRegression holding {lo:.6g} and {hi:.6g} for it.")
         samples, index = self._predict(horizon, X_future,
                                        c.check_int("num_samples", num_samples, min=1))
         lower, upper = (self._wrap(np.quantile(samples, q, axis=2), index) for q in (lo, hi))
@@ -296,9 +261,8 @@ class S4DForecaster:
                 raise ValueError("`X_future` was given but fit() got no `X`; refit with X=... "
                                  "to use covariates, or call predict() without X_future.")
             return None
-        # the model forecasts `horizon` steps at a time and reads the covariates of all of
-        # them (they can shape every step of the chunk), also when fewer steps are asked for
-        steps, y_index = max(n, self.horizon), fitted["y"].index
+        # the model forecasts and reads the covariates of `horizon` steps at a time
+        steps, y_index, freq = max(n, self.horizon), fitted["y"].index, fitted["freq"]
         chunk = (f" (predict(horizon={n}) forecasts fewer steps, but the model forecasts "
                  f"horizon={self.horizon} steps at a time and reads the covariates of all "
                  f"{self.horizon})" if steps > n else "")
@@ -306,12 +270,10 @@ class S4DForecaster:
             raise ValueError(f"the model was fit with covariates `X`, so predict() needs "
                              f"`X_future` with the covariates of the {steps} steps after "
                              f"{v._label(y_index[-1])}{chunk}.")
-        xframe, _ = v.as_frame("X_future", X_future)
-        v.check_same_index_kind("X_future", xframe.index, y_index, fitted["freq"])
-        xframe = v.check_columns("X_future", xframe, fitted["X"].columns)
-        needed = _future_index(y_index, fitted["freq"], steps)
-        v.check_covers("X_future", xframe, needed,
-                       f"the {steps}{'' if chunk else ' forecast'} steps after `y`{chunk}")
+        needed = _future_index(y_index, freq, steps)
+        xframe = _covariates("X_future", X_future, y_index, freq, needed, f"the {steps}"
+                             f"{'' if chunk else ' forecast'} steps after `y`{chunk}",
+                             fitted["X"].columns)
         with np.errstate(over="ignore"):  # checked just below
             scaled = fitted["X_scaling"].forward(np.concatenate([
                 fitted["X"].loc[y_index].to_numpy(np.float64),
@@ -322,7 +284,8 @@ class S4DForecaster:
             raise ValueError(f"`X_future` column(s) {too_far} hold values beyond float32 once "
                              "standardised like `X` in fit(); check their units, or refit with "
                              "an `X` whose range covers them.")
-        return _series(scaled, _grid(y_index, fitted["freq"], steps))
+        grid = _grid(y_index, freq, steps)
+        return TimeSeries.from_times_and_values(grid, scaled, freq=getattr(grid, "freq", None))
 
     def _wrap(self, values: np.ndarray, index: pd.Index):
         fitted = self._fitted
@@ -331,37 +294,22 @@ class S4DForecaster:
         return pd.DataFrame(values.astype(float), index=index, columns=fitted["y"].columns)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save the fitted forecaster to the folder ``path`` (created if needed):
-        ``forecaster.json`` (settings, names, time zone), ``data.npz`` (the training data, no
-        pickles) and ``model.pt`` / ``model.pt.ckpt``, one transaction that replaces only an
-        earlier forecaster's files (:mod:`~s4d_forecast.forecasting.model_files`).
+        """Save the fitted forecaster to the folder ``path`` (created if needed) in one
+        transaction that replaces only an earlier forecaster's files
+        (:mod:`~s4d_forecast.forecasting.model_files`).
 
         Raises
         ------
         TypeError, ValueError
             ``path`` is not a path or empty, a name (of ``y``, a column, an index) is not a
             str, int or float, or the time zone cannot be stored (``tzlocal()``).
-        RuntimeError
-            The forecaster is not fitted.
         FileExistsError
             ``path`` is a file, or holds under a forecaster file's name something that no
             forecaster save wrote (a symbolic link, FIFO, foreign file...).
         """
         folder = model_files.as_path(path, "S4DForecaster.save()", "folder")
         self._check_fitted()
-        fitted = self._fitted
-        y, X, freq = _named("y", fitted["y"]), fitted["X"], fitted["freq"]
-        unit = getattr(y.index, "unit", "ns")
-        if X is not None:
-            X = _named("X", X)
-            X = X.set_axis(X.index.as_unit(unit)) if isinstance(X.index, pd.DatetimeIndex) else X
-        settings = {"horizon": self.horizon, "verbose": self.verbose, "unit": unit,
-                    "lookback": self.lookback if self._lookback_given else None,
-                    "freq": freq if isinstance(freq, int) else freq.freqstr,
-                    "tz": _zone_key(y.index, freq, self.horizon),
-                    "y_is_series": fitted["is_series"], "fit_rows": fitted["fit_rows"],
-                    "y_name": _plain_name("`y` name", fitted["name"])}
-        model_files.save_forecaster(folder, self.model_, settings, y, X)
+        model_files.save_forecaster(folder, self)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> S4DForecaster:
@@ -372,30 +320,11 @@ class S4DForecaster:
         TypeError, ValueError, FileNotFoundError
             ``path`` is not a path, is empty, or holds no ``forecaster.json``.
         s4d_forecast.forecasting.model_files.ModelFileError
-            A file is damaged or not a forecaster's, the files come from different saves, or a
-            field of ``forecaster.json`` is missing or wrong (the file and field are named).
+            A file is damaged, not a forecaster's or from another save, or a field of
+            ``forecaster.json`` is missing or wrong (naming the file and field).
         """
-        folder = model_files.as_path(path, "S4DForecaster.load()", "folder")
-        settings, y, X, model = model_files.load_forecaster(folder)
-        kwargs = {k: val for k, val in model.model_params.items()
-                  if k not in ("input_chunk_length", "output_chunk_length")}
-        forecaster = cls(settings["horizon"], settings["lookback"], settings["verbose"], **kwargs)
-        file = str(folder / model_files.MANIFEST)
-        if (forecaster.lookback, forecaster.horizon) != (model.input_chunk_length,
-                                                         model.output_chunk_length):
-            raise ModelFileError(
-                f"forecaster file {file!r} is damaged or was edited: its fields 'lookback' / "
-                f"'horizon' give {forecaster.lookback} / {forecaster.horizon}, but the model was "
-                f"trained with {model.input_chunk_length} / {model.output_chunk_length}.")
-        try:
-            fitted = forecaster._prepare(
-                y.iloc[:, 0].rename(settings["y_name"]) if settings["y_is_series"] else y, X,
-                settings["fit_rows"])
-        except (TypeError, ValueError) as err:
-            raise ModelFileError(f"the data saved in {str(folder)!r} does not fit {file!r}: "
-                                 f"{err}") from err
-        forecaster._fitted, forecaster.model_ = fitted, model
-        return forecaster
+        return model_files.load_forecaster(
+            model_files.as_path(path, "S4DForecaster.load()", "folder"), cls)
 
 
 class _Scaling:
@@ -420,91 +349,55 @@ class _Scaling:
         return np.moveaxis(flat.reshape(values.shape[0], values.shape[2], -1), 1, 2)
 
 
-def _series(values: np.ndarray, grid: pd.Index) -> TimeSeries:
-    """float32 ``values`` on the naive ``grid`` (see :func:`_grid`) as a darts series."""
-    return TimeSeries.from_times_and_values(grid, values.astype(np.float32), freq=getattr(
-        grid, "freq", None))
+def _covariates(name: str, X, ref: pd.Index, freq, needed: pd.Index, purpose: str,
+                columns: pd.Index | None = None) -> pd.DataFrame:
+    """``X`` as a DataFrame, checked: an index like ``ref`` (``y``'s), the columns of ``X``
+    in fit when ``columns`` is given, covering ``needed``."""
+    frame = v.as_frame(name, X)[0]
+    v.check_same_index_kind(name, frame.index, ref, freq)
+    frame = frame if columns is None else v.check_columns(name, frame, columns, "X")
+    v.check_covers(name, frame, needed, purpose)
+    return frame
+
+
+def _series(scaling: _Scaling, frame: pd.DataFrame, freq) -> TimeSeries:
+    grid = _grid(frame.index, freq, 0)  # float32, standardised, on the naive grid
+    return TimeSeries.from_times_and_values(grid, scaling.forward(frame.to_numpy(
+        np.float64)).astype(np.float32), freq=getattr(grid, "freq", None))
 
 
 def _grid(index: pd.Index, freq, extra: int) -> pd.Index:
     """The regular, naive index darts works on for ``index`` and ``extra`` steps after it:
     positions; UTC for fixed-length steps (hours...), so DST neither repeats nor skips a step;
-    local wall-clock time for calendar steps, which are regular there (:func:`_wall_clock`)."""
+    local wall-clock time for calendar steps, which are regular there."""
     if isinstance(index, pd.RangeIndex):
         return pd.RangeIndex(index.start, index.start + (len(index) + extra) * freq, freq)
-    start = index[0] if index.tz is None else (
-        index.tz_convert("UTC").tz_localize(None) if _fixed_step(freq)
-        else _wall_clock(index, freq))[0]
+    start = index[0].tz_localize(None)
+    if index.tz is not None and _fixed_step(freq):
+        start = index[0].tz_convert("UTC").tz_localize(None)
+    elif index.tz is not None and len(index) > 1 and _local(pd.DatetimeIndex(
+            [index[1].tz_localize(None) - freq]), index.tz)[0] == index[0]:
+        start = index[1].tz_localize(None) - freq  # the first step was moved out of a DST gap
     return pd.date_range(start, periods=len(index) + extra, freq=freq, unit=index.unit)
 
 
-def _wall_clock(index: pd.DatetimeIndex, freq) -> pd.DatetimeIndex:
-    """The regular local wall-clock grid of calendar steps that the zone-aware ``index`` stands
-    for, naive: its labels, except that a step moved forward out of a DST gap (as
-    ``nonexistent="shift_forward"`` places it) is back at its grid position."""
-    naive = index.tz_localize(None)
-    if len(index) < 2 or naive[0] + freq == naive[1] and pd.date_range(
-            naive[0], periods=len(index), freq=freq, unit=index.unit).equals(naive):
-        return naive
-    for start in (naive[0], naive[1] - freq):  # the first label may be the moved one
-        grid = pd.date_range(start, periods=len(index), freq=freq, unit=index.unit)
-        moved = np.asarray(grid != naive)
-        placed = grid[moved].tz_localize(index.tz, nonexistent="shift_forward",
-                                         ambiguous=np.ones(int(moved.sum()), dtype=bool))
-        if (placed == index[moved]).all():
-            return grid
-    return naive  # not a grid with moved steps: darts reports the irregular index
+def _local(naive: pd.DatetimeIndex, tz) -> pd.DatetimeIndex:
+    """Wall-clock times in ``tz`` as ``pd.date_range(..., nonexistent="shift_forward",
+    ambiguous=True)`` places them."""
+    return naive.tz_localize(tz, nonexistent="shift_forward",
+                             ambiguous=np.ones(len(naive), dtype=bool))
 
 
 def _future_index(index: pd.Index, freq, n: int) -> pd.Index:
-    """The ``n`` steps after ``index``, with its name (calendar steps of a zone-aware index
-    placed as ``pd.date_range(..., nonexistent="shift_forward", ambiguous=True)`` does)."""
-    if isinstance(index, pd.RangeIndex):
-        return pd.RangeIndex(index[-1] + freq, index[-1] + (n + 1) * freq, freq, name=index.name)
-    if index.tz is None or _fixed_step(freq):
-        return pd.date_range(index[-1] + freq, periods=n, freq=freq, name=index.name,
-                             unit=index.unit)
-    last = _wall_clock(index[-2:], freq)[-1]  # the last step may have been moved out of a gap
-    return pd.date_range(last + freq, periods=n, freq=freq, tz=index.tz, name=index.name,
-                         unit=index.unit, nonexistent="shift_forward", ambiguous=True)
+    """The ``n`` steps after ``index``, named like it: the end of its grid (:func:`_grid`) in
+    its time zone."""
+    steps = _grid(index, freq, n)[len(index):]
+    if getattr(index, "tz", None) is not None:
+        steps = (steps.tz_localize("UTC").tz_convert(index.tz) if _fixed_step(freq)
+                 else _local(steps, index.tz))
+    return steps.rename(index.name)
 
 
 def _fixed_step(freq) -> bool:
     """A fixed duration (hours, minutes...): not days (calendar days in pandas 3) or months."""
     return isinstance(freq, pd.tseries.offsets.Tick) and not isinstance(freq, pd.offsets.Day)
-
-
-def _plain_name(label: str, name):
-    """A name as ``forecaster.json`` keeps it (numpy scalars as Python scalars), or TypeError."""
-    name = name.item() if isinstance(name, np.generic) else name
-    if name is not None and type(name) not in (str, int, float):
-        raise TypeError(f"{label} {name!r} cannot be saved: S4DForecaster.save() keeps names "
-                        "that are str, int, float or None; rename it first. Nothing was saved.")
-    return name
-
-
-def _named(prefix: str, frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.set_axis([_plain_name(f"`{prefix}` column", col) for col in frame.columns],
-                          axis=1).rename_axis(_plain_name(f"the index name of `{prefix}`",
-                                                          frame.index.name))
-
-
-def _zone_key(index: pd.Index, freq, horizon: int) -> str | None:
-    """The stored key of the zone of ``index`` (``None``: naive), checked to reload with the
-    same wall-clock labels for the index and the steps after it."""
-    tz = getattr(index, "tz", None)
-    if tz is None:
-        return None
-    key, steps = model_files.zone_key(tz), max(horizon, 24)
-    try:
-        again = index.tz_convert(model_files.zone_from_key(key))
-        if all(a.tz_localize(None).equals(b.tz_localize(None)) for a, b in (
-                (index, again), (_future_index(index, freq, steps),
-                                 _future_index(again, freq, steps)))):
-            return key
-    except Exception:  # noqa: BLE001, S110 - no key, or one that does not load: refused below
-        pass
-    raise ValueError(f"the index of `y` has time zone {tz!r}, which S4DForecaster.save() cannot "
-                     f"store faithfully (no IANA name or fixed offset reloads it with the same "
-                     f"wall-clock times). Nothing was saved. Refit with `y = y.tz_convert('UTC')`"
-                     f" or a zoneinfo zone such as `zoneinfo.ZoneInfo('Europe/Paris')`.")

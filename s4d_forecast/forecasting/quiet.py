@@ -1,4 +1,5 @@
-"""Keep runs readable: silence the per-fit banners and warnings of Lightning and darts."""
+"""Keep runs readable: silence the per-fit banners (GPU/TPU lines, tips, model summary) and
+the warnings of Lightning and darts; errors and progress bars (a Trainer setting) stay."""
 
 from __future__ import annotations
 
@@ -12,30 +13,25 @@ _LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "light
 def _silence(level: int) -> None:
     for name in _LOGGERS:
         logging.getLogger(name).setLevel(level)
-    for module in ("pytorch_lightning", "lightning"):
-        warnings.filterwarnings("ignore", module=module)
+    warnings.filterwarnings("ignore", module="pytorch_lightning|lightning")
     warnings.filterwarnings("ignore", category=UserWarning)
 
 
 def quiet_libraries() -> None:
-    """For the rest of the process: Lightning's and darts' banners and user warnings off
-    (errors still show)."""
+    """Silence them for the rest of the process."""
     _silence(logging.ERROR)
 
 
 @contextlib.contextmanager
 def quieted(enabled: bool = True):
-    """Within the block (if ``enabled``): Lightning's banners (GPU/TPU lines, tips, model
-    summary) and library warnings off; progress bars stay (a Trainer setting)."""
-    if not enabled:
-        yield
-        return
+    """Silence them within the block (if ``enabled``), deprecation warnings too."""
     levels = {name: logging.getLogger(name).level for name in _LOGGERS}
-    try:
-        with warnings.catch_warnings():
+    with warnings.catch_warnings():
+        if enabled:
             _silence(logging.WARNING)
             warnings.filterwarnings("ignore", category=DeprecationWarning)
+        try:
             yield
-    finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
+        finally:
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)

@@ -42,94 +42,72 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         use_static_covariates: bool = True,
         **kwargs,
     ):
-        """Diagonal state space (S4D) forecaster: a linear lookback-to-horizon model that an
-        S4D branch corrects.
+        """Diagonal state space (S4D) forecaster: a ridge-fitted linear model that an S4D
+        branch corrects.
 
-        Architecture (code: :mod:`s4d_forecast.forecasting.s4d_module`). Each lookback window
-        of the target is normalised per window (``normalization``: minus its last value, as
-        NLinear, or to zero mean and unit variance, as RevIN) and the forecast is mapped back
-        at the end. With ``channel_independent=True`` every target component is forecast as
-        its own sequence by one shared network (as PatchTST), with the covariates appended to
-        each. Two paths are added:
+        Architecture (code: :mod:`s4d_forecast.forecasting.s4d_module`). Each window's target
+        is taken minus its last value (as NLinear), which is added back to the forecast. Two
+        paths are added:
 
-        * a **linear path**: one linear map from the ``input_chunk_length`` normalised values
-          of a target to its ``output_chunk_length`` forecast values (NLinear's model). By
-          default it is not trained by gradient descent: when training starts it is set to
-          the ridge least-squares fit of the training windows, with the ridge chosen by its
-          MSE on held-out windows (five-fold cross-validation over the training windows,
-          pooled with the validation windows when ``val_series`` is given; ``linear_init``,
-          ``linear_lr``), and the branch below learns
-          what that best linear model misses. The same pass sets the branch's unit per
-          target component (``model.model.branch_unit``: the RMS of the normalised lookback
-          values; 0 for a component constant over every lookback, which then gets no
-          branch): the branch reads the target and writes its correction in that unit; and
-          the loss's unit (``model.model.loss_unit``: the spread of the training targets),
-          the loss being computed on the forecast and target divided by it. So a series
-          multiplied by c trains exactly as the original and is forecast c times as large;
-        * an **S4D branch**: the normalised target with the past covariates and the historic
-          part of the future covariates, ``(B, input_chunk_length, n_in)``, is projected to
-          ``d_model`` channels and run through ``n_layers`` residual S4D blocks
-          (:class:`~s4d_forecast.ssm.S4DEncoder`; the SSM kernel and FFT convolution stay in
-          float32 under mixed precision). Every step's encoding is projected to
-          ``temporal_width`` features and all steps are flattened with the static covariates.
-          ``head="mlp"``: a dense decoder (two residual MLP blocks of width ``hidden_size``)
-          maps them to one ``decoder_output_dim`` vector per forecast step, and a temporal
-          decoder shared across steps combines each with that step's future covariates (as
-          TiDE [1]_); ``head="linear"``: one linear map from the flattened encoding and the
-          horizon's future covariates to the forecast; ``head="last"``: the MLP decoders
-          fed with the last step's encoding only (the S4D readout after the whole lookback)
-          instead of every step's; ``head="masked"`` (S4's own way to forecast): the encoder
-          runs over lookback + horizon, the horizon's target steps set to zero and marked by
-          an indicator channel, each horizon step carrying its own future covariates (and
-          every step the static covariates); each horizon step's causal encoding is decoded
-          by a small MLP shared across steps. With ``zero_init_branch=True`` the
-          branch's output layer starts at zero, so training starts from the linear model.
-          With ``residual_branch=True`` the linear path is trained on its own loss (it is
-          NLinear) and the branch on what the linear path misses; the branch's weight in the
-          forecast, between 0 and 1, is then chosen after every validation epoch to minimise
-          the validation MSE (needs ``val_series``, an MSE loss and no likelihood; otherwise
-          the weight stays 1).
+        * a **linear path**: per target component, a linear map from the normalised lookback
+          and the covariates (past and historic future covariates over the lookback, future
+          covariates over the horizon) to the horizon. It is not trained by gradient descent:
+          when training starts it is set to the ridge least-squares fit of the training
+          windows, the ridge strength chosen on held-out windows (five-fold cross-validation
+          over the training windows pooled with the validation windows;
+          :mod:`~s4d_forecast.forecasting.linear_fit`), and kept there. Without covariates
+          one map serves every component; with them each component has its own. Quantile
+          forecasts train on from that start; parametric likelihoods start at random;
+        * an **S4D branch**: the normalised target (in units of its training RMS per
+          component), the target's level (standardised with the training targets' mean and
+          spread; ``level_input``) and the covariates, ``(B, L, n_in)``, through ``n_layers``
+          residual S4D blocks (:class:`~s4d_forecast.ssm.S4DEncoder`); every step's encoding
+          projected to ``temporal_width`` features and flattened with the static covariates;
+          two residual MLP blocks of width ``hidden_size`` give one ``decoder_output_dim``
+          vector per horizon step, and a temporal decoder shared across steps combines each
+          with that step's future covariates (as TiDE [1]_). It is trained on what the fixed
+          linear path misses, and its weight in the forecast (``model.model.branch_weight``,
+          in [0, 1]) is set after every validation epoch to the value that minimises the
+          validation MSE (the logged ``val_loss`` is that MSE): a branch that does not help on
+          held-out windows is switched off. Without ``val_series``, with a likelihood or a
+          loss other than MSE the weight is 1.
 
-        Why this default: on the dev suite (ten cases of real series, three seeds) starting the
-        linear path at the least-squares fit took S4D's MSE from 1.055 to 0.800 times the
-        best of darts' DLinear/NLinear/TiDE/NHiTS/TSMixer (geometric mean over the cases) and
-        removed most of its dependence on the seed; keeping it there beat training it on
-        with the branch (0.832). The linear fit alone scores 0.808: the S4D branch earns its
-        keep where the targets interact (21 weather variables: 0.76-0.84 against 0.96-1.05)
-        and costs a little on series of a few hundred windows. With the path fitted, a
-        16-channel branch does as well as a 32-channel one on single series (0.99x) at
-        0.70-0.87x the time per step, so the default width follows the input (``d_model``);
-        with it the suite's score is 0.795 and S4D's fit 2.15x TiDE's. The branch's unit per
-        component and the ridge chosen by cross-validation over the training windows
-        followed (0.789, then 0.788; fit 2.23x TiDE's; benchmarks/RESULTS.md).
+        The branch's units, the level statistics and the loss's unit (the training targets'
+        spread) come from the same pass as the ridge fit, so a series multiplied by c trains
+        as the original and is forecast c times as large. The optimiser puts the SSM
+        parameters (A, B, dt) in their own group with ``ssm_lr`` and no weight decay, as in
+        the S4D recipe [2]_. The fitted ridge statistics are kept, so :meth:`update` adds new
+        observations exactly without a refit.
 
-        The optimiser puts the SSM parameters (A, B, dt) in their own group with ``ssm_lr``
-        and no weight decay, as in the S4D recipe [2]_. The defaults were chosen on a dev
-        suite of real series against darts' DLinear, NLinear, TiDE, NHiTS and TSMixer under
-        one training budget (``s4d-forecast benchmark --suite dev``; the table of designs
-        weighed is in ``benchmarks/RESULTS.md``).
+        Why this default: measured on the dev suite of ``s4d-forecast benchmark --suite dev``
+        (docs/decisions/branch_design.md, benchmarks/RESULTS.md). The ridge-fitted path
+        carries most of the accuracy; the branch adds most where a nonlinear model is needed
+        (21 interacting weather variables, heart rate). Reading the target's level let the
+        branch learn mean reversion (heart rate: 0.99 against 1.08 without it, mean over
+        seeds 42 and 43; 0.978 of the MSE without it over seven cases), and the validation-
+        chosen weight keeps a branch that does not generalise from costing accuracy.
 
         Supports past, future and static covariates, multivariate targets, every darts
         likelihood (including ``QuantileRegression``), Monte Carlo dropout,
         ``use_reversible_instance_norm``, ``output_chunk_shift``, sample weights, and
         ``historical_forecasts(retrain=False)`` on darts' optimised path. Train on GPU or in
         ``bf16-mixed`` precision through ``pl_trainer_kwargs``. ``save``/``load`` and
-        ``load_from_checkpoint`` work without ``trusted=True`` (the classes are registered with
-        :func:`darts.utils.serialization.add_safe_globals` at import).
+        ``load_from_checkpoint`` work without ``trusted=True``.
 
         Parameters
         ----------
         input_chunk_length
             Lookback: number of past time steps fed to the model.
         output_chunk_length
-            Number of time steps predicted at once; also how many future covariate steps are read.
+            Number of time steps predicted at once; also how many future covariate steps are
+            read.
         output_chunk_shift
             Steps between the end of the lookback and the start of the output chunk. With a
             shift, ``n`` in ``predict`` may not exceed ``output_chunk_length``.
         d_model
             Channels of the S4D encoder. Default (``None``): ``AUTO_D_MODEL_SINGLE`` (16) when
-            each sequence the encoder reads has one channel (one target, or
-            ``channel_independent``, and no covariates), else ``AUTO_D_MODEL`` (32).
+            the encoder reads one channel (one target, ``level_input=False``, no covariates),
+            else ``AUTO_D_MODEL`` (32).
         n_layers
             Number of residual S4D blocks.
         d_state
@@ -146,52 +124,19 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
             Dropout in the encoder and the decoders; the decoders' dropout stays active at
             prediction time with ``predict(..., mc_dropout=True)`` (Monte Carlo dropout).
         temporal_width
-            Features kept per lookback step (a linear projection of the ``d_model`` encoding)
-            before the lookback is flattened for the dense decoder.
+            Features kept per lookback step before the lookback is flattened.
         hidden_size
             Width of the dense decoder.
         decoder_output_dim
             Size of the per-step vector from the dense decoder.
         temporal_decoder_hidden
             Width of the temporal decoder.
-        normalization
-            ``"auto"`` (default), ``"last"``, ``"rin"`` or ``None``: per-window normalisation
-            of the target, undone on the forecast. ``"auto"`` is ``AUTO_NORMALIZATION``
-            without a likelihood or with ``QuantileRegression`` (forecasts in the target's
-            units), and ``None`` with a parametric likelihood, whose scale or rate parameters
-            cannot be shifted back; asking for ``"last"``/``"rin"`` with one is an error.
-        channel_independent
-            Forecast each target component separately with one shared network.
-        head
-            ``"mlp"`` (TiDE-style dense and temporal decoders over every step's
-            encoding), ``"last"`` (the same decoders over the last step's encoding),
-            ``"linear"`` or ``"masked"`` (the encoder runs over lookback + horizon).
-        zero_init_branch
-            Start the S4D branch's output at zero (training starts from the linear path).
-        residual_branch
-            Train the linear path alone and the branch on its residual, and weight the
-            branch by a factor in [0, 1] chosen on the validation windows (stored in the
-            model as ``model.model.branch_scale``).
         ssm_lr
             Learning rate of the SSM parameters (A, B, dt). Default: ``min(lr, 1e-3)``.
-        linear_lr
-            Learning rate of the linear path; ``0`` keeps it where it starts. Default
-            (``None``): ``0`` when it starts at the least-squares fit (``linear_init`` resolves
-            to ``"ols"``) and the model forecasts values (no likelihood), so the S4D branch
-            learns what the best linear model misses; otherwise the optimiser's ``lr``.
-        linear_init
-            ``"auto"`` (default), ``"ols"`` or ``"random"``: where the linear path starts.
-            ``"ols"``: at the ridge least-squares fit of the training windows (in the
-            normalised space it works in; every likelihood parameter alike), computed in one
-            pass over the training and validation windows when training starts; the ridge
-            strength is chosen by cross-validation over the training windows, pooled with
-            the validation windows when ``val_series`` is given
-            (:mod:`s4d_forecast.forecasting.linear_fit`).
-            ``"random"``: PyTorch's default initialisation. ``"auto"`` is
-            ``AUTO_LINEAR_INIT`` without a likelihood or with ``QuantileRegression``, and
-            ``"random"`` with a parametric likelihood (its scale parameters are not values of
-            the series; ``"ols"`` with one is an error) or a lookback longer than
-            ``AUTO_LINEAR_INIT_MAX_LOOKBACK`` (4096; the fit's cost grows with its square).
+        level_input
+            Give the branch the target's level (standardised) besides the window minus its
+            last value. With it forecasts no longer move exactly with a level shift of the
+            input; without it they do.
         ssm_kwargs
             Extra keyword arguments for the S4D kernel (e.g. ``dt_min``, ``dt_max``).
         use_static_covariates
@@ -234,19 +179,12 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         super().__init__(**self._extract_torch_model_params(**self.model_params))
         self.pl_module_params = self._extract_pl_module_params(**self.model_params)
 
-        self.d_model = d_model
-        self.n_layers = n_layers
-        self.d_state = d_state
-        self.init = init
-        self.disc = disc
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.temporal_width = temporal_width
-        self.hidden_size = hidden_size
+        self.d_model, self.n_layers, self.d_state = d_model, n_layers, d_state
+        self.init, self.disc, self.bidirectional = init, disc, bidirectional
+        self.dropout, self.temporal_width, self.hidden_size = dropout, temporal_width, hidden_size
         self.decoder_output_dim = decoder_output_dim
         self.temporal_decoder_hidden = temporal_decoder_hidden
-        self.ssm_lr = ssm_lr
-        self.level_input = level_input
+        self.ssm_lr, self.level_input = ssm_lr, level_input
         self.ssm_kwargs = dict(ssm_kwargs or {})
         self._considers_static_covariates = use_static_covariates
 
@@ -284,15 +222,12 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
     def update(self, series, past_covariates=None, future_covariates=None,
                forget: float = 1.0, reselect_ridge: bool = False,
                refresh_branch_every: int | None = None) -> dict:
-        """Add new observations of the fitted series without refitting
-        (:mod:`s4d_forecast.forecasting.online`).
-
-        Every training window the new values complete is added to the linear path's ridge
-        statistics and the ridge system is solved again: the path then equals a ridge fit
-        from scratch on all windows with the same ridge strength, at a cost per observation
-        that does not depend on the history. The next :meth:`predict` starts after the new
-        values. The model keeps only the recent rows of the series it needs to forecast
-        (``training_series``).
+        """Add the observations that follow the fitted series without a refit: every
+        training window they complete enters the linear path's ridge statistics and the ridge
+        is solved again, equal to a fit from scratch on all windows, at a cost per
+        observation that does not depend on the history (:mod:`~s4d_forecast.forecasting.
+        online`, docs/online.md). The next :meth:`predict` starts after them; the model keeps
+        only the recent rows it needs (``training_series``).
 
         Parameters
         ----------
@@ -303,15 +238,14 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
             Their new values, continuing those the model was fitted with (required exactly
             when it was fitted with them), covering at least the new target values.
         forget
-            In (0, 1]: before each new window is added the statistics are multiplied by it
-            (exponentially weighted least squares for drifting series); 1 keeps every
-            window at full weight.
+            In (0, 1]: the statistics are multiplied by it before each new window is added
+            (exponentially weighted least squares, for drifting series).
         reselect_ridge
-            Choose the ridge strength again by cross-validation over the kept statistics
-            (no pass over old data); by default it stays as chosen at fit.
+            Choose the ridge strength again by cross-validation over the kept statistics;
+            by default it stays as chosen at fit.
         refresh_branch_every
             Every this many updates, a few optimiser steps of the S4D branch on the most
-            recent windows (``online.REFRESH_STEPS`` on ``online.REFRESH_WINDOWS``).
+            recent windows.
 
         Returns
         -------
@@ -321,9 +255,8 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         Raises
         ------
         ValueError, TypeError
-            An unfitted model or one without statistics, values that do not continue the
-            series (gap, overlap, other frequency or components) or are not finite, missing
-            covariates, bad ``forget``; checked before anything changes.
+            Checked before anything changes: an unfitted model or one without statistics,
+            values that do not continue the series or are not finite, missing covariates.
         """
         from s4d_forecast.forecasting import online
 

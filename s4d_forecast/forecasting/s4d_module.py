@@ -9,10 +9,11 @@ likelihood parameters):
 2. **Linear path**: per target component, a linear map from the features
    ``[normalised lookback (L), covariates, 1]`` to the ``O`` forecast values: the covariates
    are the past and historic future covariates over the lookback and the future covariates
-   over the horizon. With point forecasts or quantiles it is not trained by SGD: when
-   training starts it is set to the ridge least-squares fit of the training windows
-   (:mod:`~s4d_forecast.forecasting.linear_fit`) and kept there. Without covariates one map is
-   shared by every target component; with covariates each component has its own.
+   over the horizon. When training starts it is set to the ridge least-squares fit of the
+   training windows (:mod:`~s4d_forecast.forecasting.linear_fit`); point forecasts keep it
+   there (not trained by SGD), quantiles train on from it, and a parametric likelihood's
+   parameters start at random. Without covariates one map is shared by every target
+   component; with covariates each component has its own.
 3. **S4D branch**: the normalised target (in units of ``branch_unit``: per component the RMS
    of the normalised training lookbacks), the target's level (standardised with the training
    targets' mean and spread) and the covariates, ``(B, L, n_in)``, run through
@@ -131,8 +132,10 @@ class _S4DModule(PLForecastingModule):
                                                                  QuantileRegression)
         n_cov = (input_dim - C) * L + future_cov_dim * O
         self.linear_covariates = n_cov > 0 and L + n_cov + 1 <= MAX_LINEAR_FEATURES
-        # the linear path holds the ridge fit (and is not trained) for values of the series
+        # the linear path starts at the ridge fit for values of the series, and stays there
+        # for point forecasts (quantiles train on from it: they cannot all be the mean fit)
         self.ridge = self.fits_values and L + 1 <= MAX_LINEAR_FEATURES
+        self.frozen = self.ridge and self.likelihood is None
         groups = C if self.linear_covariates and C > 1 else 1
         n_features = L + 1 + (n_cov if self.linear_covariates else 0)
         # the linear path: (groups, features, O·P), the last feature the constant 1
@@ -472,20 +475,20 @@ class _S4DModule(PLForecastingModule):
         """The optimiser over :func:`~s4d_forecast.ssm.ssm_param_groups`: ``lr`` from
         ``optimizer_kwargs`` (default: the optimiser class's), ``weight_decay`` on the branch's
         non-SSM weights (default :data:`BRANCH_WEIGHT_DECAY`), ``ssm_lr`` and no weight decay
-        for A, B, dt. The linear path is left out when it holds the ridge fit, else trained
-        with ``lr`` and no weight decay. Adam and AdamW run fused unless ``optimizer_kwargs``
-        picks an implementation (one kernel for all parameters instead of about ten small ops
-        per tensor)."""
+        for A, B, dt. The linear path is left out for point forecasts (it holds the ridge
+        fit), else trained with ``lr`` and no weight decay. Adam and AdamW run fused unless
+        ``optimizer_kwargs`` picks an implementation (one kernel for all parameters instead of
+        about ten small ops per tensor)."""
         kws = dict(self.optimizer_kwargs)
         defaults = _signature_defaults(self.optimizer_cls)
         lr = kws.pop("lr", defaults.get("lr", 1e-3))
         weight_decay = kws.pop("weight_decay", BRANCH_WEIGHT_DECAY)
         ssm_lr = self.ssm_lr if self.ssm_lr is not None else min(lr, 1e-3)
-        self.linear.requires_grad_(not self.ridge)
+        self.linear.requires_grad_(not self.frozen)
         groups = ssm_param_groups(self, lr=lr, weight_decay=weight_decay, ssm_lr=ssm_lr)
         for group in groups:  # the linear path leaves its group for one without decay
             group["params"] = [p for p in group["params"] if p is not self.linear]
-        if not self.ridge:
+        if not self.frozen:
             groups.append({"params": [self.linear], "lr": lr, "weight_decay": 0.0,
                            "name": "linear_path"})
         if (self.optimizer_cls in (torch.optim.Adam, torch.optim.AdamW)

@@ -3,7 +3,6 @@ nothing silently wrong (non-finite scores, stale result files, misread columns).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -71,9 +70,9 @@ def test_unwritable_output_is_refused_before_training(tiny_csv, tmp_path, capsys
      r"S4D\[b\] \(h=6\) cannot be built with --s4d-variants .*bogus"),
     (["--models", "nlinear,s4d", "--s4d-variants", '{"b": {"d_model": -3}}'],
      r"S4D\[b\] .*d_model.*-3"),
-    (["--models", "naive,nlinear", "--seed", "-1"], r"--seed=-1 must be an integer from 0"),
-    (["--models", "naive,nlinear", "--lr", "inf"], r"--lr=inf must be a finite positive"),
-    (["--models", "naive,nlinear", "--lr", "nan"], r"--lr=nan must be a finite positive"),
+    (["--models", "naive,nlinear", "--seed", "-1"], r"`--seed` must be an integer in \[0"),
+    (["--models", "naive,nlinear", "--lr", "inf"], r"`--lr` must be a number > 0, got inf"),
+    (["--models", "naive,nlinear", "--lr", "nan"], r"`--lr` must be a number > 0, got nan"),
 ])
 def test_bad_model_settings_fail_before_any_model_trains(tiny_csv, tmp_path, capsys, args,
                                                           message):
@@ -139,7 +138,7 @@ def test_numeric_time_column_is_refused_with_a_hint(tmp_path):
     path = tmp_path / "years.csv"
     pd.DataFrame({"date": np.arange(1900, 1960), "v": np.arange(60.0)}).to_csv(path,
                                                                                index=False)
-    with pytest.raises(ValueError, match=r"--time-col='date' .* holds numbers .*format='%Y'"):
+    with pytest.raises(ValueError, match=r"time column 'date' .* holds numbers .*format='%Y'"):
         load_csv(path)
     pd.DataFrame({"time": np.arange(60) * 0.5, "v": np.arange(60.0)}).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"holds numbers .*nanoseconds since 1970"):
@@ -147,7 +146,7 @@ def test_numeric_time_column_is_refused_with_a_hint(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--lookback", "0"], "--lookback=0 must be a positive integer"),
+    (["--lookback", "0"], "`--lookback` must be an integer >= 1, got 0"),
 ])
 def test_zero_lookback_is_refused_not_defaulted(tiny_csv, tmp_path, capsys, args, message):
     argv = [a for a in _argv(tiny_csv, tmp_path / "o", "--models", "naive")]
@@ -214,10 +213,10 @@ def test_unnamed_index_column_is_not_a_target_and_bool_is_refused(tmp_path):
 
 @pytest.mark.parametrize(("lookback", "horizons", "message"), [
     (16, [], "must be a non-empty list"),
-    (16, [0], r"horizons: 0 must be a positive integer"),
-    (16, [-5], r"horizons: -5 must be a positive integer"),
-    (16, [2.5], r"horizons: 2.5 must be a positive integer"),
-    (0, [6], r"lookback: 0 must be a positive integer"),
+    (16, [0], r"`horizons` must be an integer >= 1, got 0"),
+    (16, [-5], r"`horizons` must be an integer >= 1, got -5"),
+    (16, [2.5], r"`horizons` must be an integer >= 1, got 2.5"),
+    (0, [6], r"`lookback` must be an integer >= 1, got 0"),
 ])
 def test_prepare_checks_its_arguments(lookback, horizons, message):
     frame = tiny_frame(200).set_index("timestamp")[["load"]]
@@ -235,9 +234,9 @@ def test_config_checks_types_by_name():
     config = BenchmarkConfig([6], "naive,nlinear")
     config.validate()
     assert config.models == ["naive", "nlinear"]
-    with pytest.raises(ValueError, match=r"--lr='0.1' must be a finite positive number"):
+    with pytest.raises(ValueError, match=r"`--lr` must be a number > 0, got '0.1'"):
         BenchmarkConfig([6], ["naive"], lr="0.1").validate()
-    with pytest.raises(ValueError, match=r"--model-kwargs: 'nlinear' maps to 3"):
+    with pytest.raises(ValueError, match=r"`--model-kwargs 'nlinear'` must be a dict"):
         BenchmarkConfig([6], ["nlinear"], model_kwargs={"nlinear": 3}).validate()
 
 
@@ -250,16 +249,16 @@ def _root_with(tmp_path, relative, text):
 
 @pytest.mark.parametrize(("case", "relative", "text", "message"), [
     ("airpassengers", "series/AirPassengers.csv", "Monat,Passengers\n1949-01,112\n",
-     r"AirPassengers\.csv: no column 'Month'"),
+     r"time column 'Month' is not a column of .*AirPassengers\.csv"),
     ("heart_rate", "series/heart_rate.csv", "Heart rate\n80\nabc\n",
-     r"heart_rate\.csv: column 'Heart rate' is not numeric: data row 2 holds 'abc'"),
+     r"'Heart rate' of .*heart_rate\.csv has 1 non-numeric value\(s\), the first at data row 2"),
     ("temps", "series/temps.csv", 'Date,T\n1/1/1981,20.7\n1/2/1981,17.9,4,5\n',
      r"temps\.csv: not a readable CSV"),
 ])
 def test_damaged_suite_files_are_named(tmp_path, case, relative, text, message):
     _root_with(tmp_path, relative, text)
     with pytest.raises(ValueError, match=message):
-        load_case_data(next(c for c in DEV_SUITE if c.name == case), tmp_path)
+        check_targets(load_case_data(next(c for c in DEV_SUITE if c.name == case), tmp_path))
 
 
 def test_every_model_skipped_is_an_error(tiny_csv, tmp_path, capsys):
@@ -267,31 +266,18 @@ def test_every_model_skipped_is_an_error(tiny_csv, tmp_path, capsys):
     assert "every model would be skipped" in capsys.readouterr().err
 
 
-def test_demo_errors_name_demo(tmp_path, capsys):
-    assert main(["demo", "--seed", "-1", "--output", str(tmp_path / "o")]) == 2
-    assert "s4d-forecast demo: error: --seed=-1" in capsys.readouterr().err
-
-
-def test_variants_error_shows_a_variants_example(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        main(["benchmark", "--dataset", "co2", "--s4d-variants", json.dumps([1]),
-              "--output", str(tmp_path / "o")])
-    err = capsys.readouterr().err
-    assert "use_reversible_instance_norm" in err and "d_model" not in err
-
-
 def test_a_model_failing_is_a_row_and_the_others_go_on(tiny_csv, tmp_path, capsys,
                                                         monkeypatch):
     import s4d_forecast.comparison.runner as runner
 
-    real = runner._run_one
+    real = runner.fit_model
 
     def fail_nlinear(name, *args, **kwargs):
         if name == "nlinear":
             raise ValueError("simulated failure")
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "_run_one", fail_nlinear)
+    monkeypatch.setattr(runner, "fit_model", fail_nlinear)
     out = tmp_path / "o"
     assert main(_argv(tiny_csv, out, "--models", "nlinear,naive")) == 1
     err = capsys.readouterr().err
@@ -301,7 +287,7 @@ def test_a_model_failing_is_a_row_and_the_others_go_on(tiny_csv, tmp_path, capsy
     assert table["mse"].isna().tolist() == [True, False]
     assert table["detail"].iloc[0] == "failed: ValueError: simulated failure"
     assert "simulated failure" in (out / "results.md").read_text()
-    monkeypatch.setattr(runner, "_run_one", real)  # the rerun retries the failed cell only
+    monkeypatch.setattr(runner, "fit_model", real)  # the rerun retries the failed cell only
     assert main(_argv(tiny_csv, out, "--models", "nlinear,naive")) == 0
     assert "1 to run" in capsys.readouterr().out
     assert pd.read_csv(out / "results.csv")["mse"].notna().all()

@@ -37,12 +37,13 @@ def test_cli_end_to_end_writes_table_csv_and_plots(tiny_csv, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--time-col", "when"], "--time-col='when' is not a column"),
+        (["--time-col", "when"], "time column 'when' is not a column"),
         (["--target-cols", "load,nope"], r"--target-cols: column\(s\) \['nope'\]"),
-        (["--target-cols", "load,site"], "target column 'site' .* is not numeric"),
+        (["--target-cols", "load,site"], "target column 'site' .* non-numeric"),
         (["--models", "s4d,prophet"], r"--models: \['prophet'\] not accepted; choose from"),
         (["--horizons", "100", "--target-cols", "load"], "--horizons max 100 .* does not fit"),
-        (["--epochs", "0"], "--epochs=0 must be a positive integer"),
+        (["--epochs", "0"], "`--epochs` must be an integer >= 1, got 0"),
+        (["--stat-windows", "0"], "`--stat-windows` must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_input_gets_a_clear_message(tiny_csv, tmp_path, capsys, args, message):

@@ -56,7 +56,7 @@ def test_scorer_counts_every_window_and_naive_is_persistence():
     scorer = Scorer(prep, 10)
     scorer.add(0, naive[:40])
     scorer.add(40, naive[40:])
-    assert scorer.count == prep.n_windows(10)
+    assert scorer.scored.all()
     mse, mae = scorer.totals()
     assert mse == pytest.approx(((naive - truth) ** 2).mean())
     assert mae == pytest.approx(np.abs(naive - truth).mean())

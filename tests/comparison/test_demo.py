@@ -48,7 +48,11 @@ def test_demo_quick_writes_table_and_plots(tmp_path, capsys):
     assert "Command: `s4d-forecast benchmark --dataset co2" in (out / "results.md").read_text()
 
 
-def test_demo_rejects_bad_epochs(tmp_path, capsys):
-    assert main(["demo", "--epochs", "0", "--output", str(tmp_path / "o")]) == 2
-    assert "--epochs=0 must be a positive integer" in capsys.readouterr().err
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--epochs", "0"], "s4d-forecast demo: error: `--epochs` must be an integer >= 1, got 0"),
+    (["--seed", "-1"], "s4d-forecast demo: error: `--seed` must be an integer in [0,"),
+])
+def test_demo_refuses_bad_settings_naming_demo(tmp_path, capsys, args, fragment):
+    assert main(["demo", *args, "--output", str(tmp_path / "o")]) == 2
+    assert fragment in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -56,9 +56,8 @@ def test_cells_in_reverse_order_give_the_sequential_result():
     (cells, skipped) = plan([job])
     # the last cell first, so each one runs after the ones the sequential run did after it;
     # through JSON, as the store keeps them
-    records = {c: json.loads(json.dumps(run_cell(data, config, c.label, c.horizon)))
-               for c in reversed(cells)}
     prep = prepare(data.frame, config.lookback, config.horizons)
+    records = {c: json.loads(json.dumps(run_cell(prep, config, c))) for c in reversed(cells)}
     assembled = assemble(job, prep, [(c, records[c]) for c in cells], skipped[0])
     assert list(assembled.table["model"]) == ["S4D", "NLinear", "Naive", "Theta"]
     assert_same_result(assembled, sequential)
@@ -125,11 +124,12 @@ def test_s4d_config_becomes_the_s4d_model_kwargs(tmp_path):
     pytest.param(["--workers", "2", "--ray", "auto"], 2, "not allowed with argument",
                  marks=needs_ray),
     (["--s4d-config", "{missing}"], 2, "cannot be read"),
-    (["--s4d-config", "{list}"], 2, "expected a JSON object of S4DModel keyword arguments"),
+    (["--s4d-config", "{list}"], 2, "must hold a JSON object of S4DModel keyword arguments"),
     (["--s4d-config", "{epochs}", "--models", "s4d"], 2, "n_epochs is set by --epochs"),
     (["--s4d-config", "{ok}"], 2, "'s4d' is not among --models"),
     (["--s4d-config", "{ok}", "--models", "s4d", "--model-kwargs", '{"s4d": {}}'], 2,
      "give them in one place"),
+    (["--s4d-variants", "[1]"], 2, 'e.g. {"base": {}, "rin": {"use_reversible_instance_norm"'),
 ])
 def test_ray_and_config_options_are_refused_before_anything_runs(
         tiny_csv, tmp_path, capsys, extra, code, fragment):

@@ -85,8 +85,7 @@ def test_ltsf_misuse_is_refused_before_training(tmp_path, capsys, args, message)
 
 def test_an_ltsf_case_runs_its_cells_on_the_ett_split(tmp_path, monkeypatch):
     from s4d_forecast.comparison import suite as suite_mod
-    from s4d_forecast.comparison.suite import Case
-    from s4d_forecast.comparison.suite_run import run_suite
+    from s4d_forecast.comparison.suite import Case, run_suite
 
     path = _ett_csv(tmp_path / "ETTh2.csv")
     monkeypatch.setitem(suite_mod.LOADERS, "ett", lambda root: load_ett("etth2", path))
@@ -100,12 +99,6 @@ def test_an_ltsf_case_runs_its_cells_on_the_ett_split(tmp_path, monkeypatch):
         "ett_96__h96__Naive__seed42.json"]
     settings = json.loads((tmp_path / "o" / "settings.json").read_text())
     assert settings["cases"]["ett_96"]["protocol"] == "ltsf"
-
-
-def test_suite_refuses_a_protocol_of_its_own(tmp_path, capsys):
-    assert main(["benchmark", "--suite", "dev", "--protocol", "ltsf", "--models", "naive",
-                 "--output", str(tmp_path / "o")]) == 2
-    assert "--protocol cannot be combined with --suite" in capsys.readouterr().err
 
 
 def test_published_averages_are_the_mean_of_their_horizons():

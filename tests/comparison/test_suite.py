@@ -101,7 +101,7 @@ def test_suite_cli_with_variants_writes_tables_and_summary(fake_suite, tmp_path,
     assert code == 0
     printed = capsys.readouterr().out
     assert "## tiny_6" in printed and "## tiny_4" in printed
-    assert "S4D[rin]: MSE / best other model, geometric mean over 2 case(s)" in printed
+    assert "| S4D[rin] | 2/2 |" in printed  # the summary
     table = pd.read_csv(out / "results.csv")
     assert list(table.columns[:3]) == ["case", "model", "horizon"]
     assert len(table) == 2 * 5
@@ -128,19 +128,15 @@ def test_suite_cli_with_variants_writes_tables_and_summary(fake_suite, tmp_path,
     (["--suite", "dev", "--cases", "nope"], r"--cases: \['nope'\] not in suite"),
     (["--suite", "dev", "--models", "naive", "--s4d-variants", '{"a": {}}'],
      "--s4d-variants given but 's4d' is not among --models"),
+    (["--suite", "dev", "--models", "s4d", "--s4d-variants", '{"a b": {}}'],
+     "--s4d-variants: name 'a b' is not accepted"),
+    (["--suite", "dev", "--protocol", "ltsf"], "--protocol cannot be combined with --suite"),
 ])
 def test_suite_misuse_is_a_clear_error(fake_suite, tmp_path, capsys, args, message):
     models = [] if "--models" in args else ["--models", "naive"]
     assert main(["benchmark", *models, *args, "--output", str(tmp_path / "o")]) == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "o").exists()
-
-
-def test_variant_names_are_checked(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        main(["benchmark", "--suite", "dev", "--s4d-variants", '{"a b": {}}',
-              "--output", str(tmp_path / "o")])
-    assert "name 'a b' is not accepted" in capsys.readouterr().err
 
 
 def test_forecast_plot_shows_dates_and_original_units(tmp_path, monkeypatch):

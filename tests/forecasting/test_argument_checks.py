@@ -154,8 +154,8 @@ def forecaster():
     ("predict", {"X_future": pd.DataFrame({"x": [1.0]})}, ValueError, "fit() got no `X`"),
     ("fit", {"y": [1.0, 2.0]}, TypeError, "`y` must be a pandas Series or DataFrame"),
     ("fit", {"y": None}, TypeError, "`y` must be a pandas Series or DataFrame"),
-    ("predict_interval", {"coverage": 1.5}, ValueError, "`coverage` must be a float in (0, 1)"),
-    ("predict_interval", {"coverage": "0.9"}, ValueError, "`coverage` must be a float"),
+    ("predict_interval", {"coverage": 1.5}, ValueError, "`coverage` must be a number in (0, 1)"),
+    ("predict_interval", {"coverage": "0.9"}, TypeError, "`coverage` must be a number"),
     ("predict_interval", {"coverage": np.bool_(True)}, ValueError, "`coverage` must be"),
     ("predict_interval", {}, ValueError, "needs a probabilistic model"),
 ])

@@ -196,7 +196,7 @@ def _darts_file(path):
     (_zip_of_csvs, "not written by S4DModel.save()"),
     (lambda p: torch.save({"w": torch.ones(2)}, p), "not written by S4DModel.save()"),
     (_darts_file, "not written by S4DModel.save()"),
-    (lambda p: p.mkdir(), "is a folder, not an S4DModel file"),
+    (lambda p: p.mkdir(), "is a folder, not a file"),
 ], ids=["pickle", "text", "npz", "zipped csv", "state dict", "another darts model", "folder"])
 def test_load_refuses_files_it_did_not_write_before_unpickling(tmp_path, write, fragment):
     path = tmp_path / "m.pt"

@@ -120,7 +120,7 @@ def test_update_needs_statistics(data):
 
     model = S4DModel(L, O, n_epochs=1, likelihood=GaussianLikelihood(), random_state=0)
     model.fit(data["y"][:150], verbose=False)
-    with pytest.raises(ValueError, match="not a ridge fit"):
+    with pytest.raises(ValueError, match="not a fixed ridge fit"):
         model.update(data["y"][150:151])
 
 

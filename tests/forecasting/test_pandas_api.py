@@ -184,6 +184,23 @@ def test_bad_X_future(with_X, make_X, fragment):
     assert fragment in str(err.value)
 
 
+@pytest.mark.parametrize("make, fragment", [
+    (lambda y, X: (y.iloc[40:].set_axis(["a", "c"], axis=1), X.iloc[40:]),
+     "`y_new` must have the columns `y` had in fit(), ['a', 'b']"),
+    (lambda y, X: (y.iloc[:2], X.iloc[:2]), "`y_new` must continue `y` on its next timestamps"),
+    (lambda y, X: (y.iloc[40:], None), "`X_new` must be given exactly when fit() got `X`"),
+    (lambda y, X: (y.iloc[40:], X.iloc[40:, :1]),
+     "`X_new` must have the columns `X` had in fit(), ['x', 'z']"),
+])
+def test_a_refused_update_names_the_frame_and_changes_nothing(with_X, make, fragment):
+    X = daily_X()
+    predicted = with_X.predict(X_future=X)
+    with pytest.raises(ValueError) as err:
+        with_X.update(*make(daily(42), X))
+    assert fragment in str(err.value)
+    pd.testing.assert_frame_equal(with_X.predict(X_future=X), predicted)
+
+
 def test_X_future_is_matched_by_column_name_and_later_rows_are_not_needed(with_X):
     X = daily_X()
     expected = with_X.predict(X_future=X.iloc[40:44])
@@ -267,18 +284,16 @@ def _year_y():
     return pd.Series(np.sin(np.arange(40) / 3.0), index=np.arange(1980, 2020), name="v")
 
 
+RENAME = "y.columns = [f'{name}_{i}' for i, name in enumerate(y.columns)]"
 HINTS = [
     (lambda: daily()["a"].to_period("D"), "y = y.to_timestamp()"),
     (_year_y, "y.index = pd.RangeIndex(1980, 2020, 1)"),
     (_year_y, "y.index = pd.to_datetime(y.index.astype(str), format='%Y')"),
     (lambda: daily()["a"] > 5, "y = y.astype(float)"),
     (lambda: daily().assign(flag=lambda d: d["a"] > 5), "y = y.astype({'flag': float})"),
-    (lambda: daily().set_axis(["u", "u"], axis=1),
-     "y.columns = [f'{col}_{i}' for i, col in enumerate(y.columns)]"),
-    (lambda: daily().set_axis(pd.MultiIndex.from_tuples([("a", 1), ("a", 2)]), axis=1),
-     "y.columns = ['_'.join(map(str, col)) for col in y.columns]"),
-    (lambda: daily().set_axis(["a", None], axis=1),
-     "y.columns = [f'col{i}' for i in range(y.shape[1])]"),
+    (lambda: daily().set_axis(["u", "u"], axis=1), RENAME),
+    (lambda: daily().set_axis(pd.MultiIndex.from_tuples([("a", 1), ("a", 2)]), axis=1), RENAME),
+    (lambda: daily().set_axis(["a", None], axis=1), RENAME),
 ]
 
 
@@ -297,16 +312,16 @@ def test_hints_work_when_followed(make_y, suggestion):
 
 
 @pytest.mark.parametrize("columns, fragment", [
-    ([1.0, 1], "duplicate column labels [1.0, 1.0] (pandas treats labels that compare equal"),
-    (["a", np.nan], "missing column labels [nan]"),
-    (pd.Index([("a", 1), ("b", 2)], tupleize_cols=False), "column labels that are not single"),
+    ([1.0, 1], "not single, distinct values: [1.0, 1.0] (pandas treats labels that compare"),
+    (["a", np.nan], "not single, distinct values: [nan]"),
+    (pd.Index([("a", 1), ("b", 2)], tupleize_cols=False), "not single, distinct values: [("),
 ])
 def test_column_labels_the_forecasts_cannot_carry_are_refused_in_y_and_X(columns, fragment):
     frame = daily().set_axis(columns, axis=1)
     for y, X, name in ((frame, None, "y"), (daily()["a"], frame, "X")):
         with pytest.raises(ValueError) as err:
             forecaster().fit(y, X=X)
-        assert f"`{name}` has {fragment}" in str(err.value)
+        assert f"`{name}` has column labels that are {fragment}" in str(err.value)
 
 
 def test_changing_y_or_X_after_fit_changes_neither_predict_nor_save(tmp_path):

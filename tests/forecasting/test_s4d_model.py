@@ -55,7 +55,8 @@ def test_past_and_future_covariates(air, time_covariates):
     )
     module = model.model
     assert module.future_cov_dim == 2
-    assert module.encoder.d_input == 1 + 2 + 2  # target + past + historic future covariates
+    # target, its level, past and historic future covariates
+    assert module.encoder[0].d_input == 1 + 1 + 2 + 2
     with pytest.raises(ValueError):
         # future covariates that end with the series cannot cover the horizon
         model.predict(1, series=air["train"], past_covariates=train_cov,

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from darts.utils.likelihood_models import GaussianLikelihood
 from forecasting_helpers import IN_LEN, OUT_LEN, TINY, trainer_kwargs
 
 from s4d_forecast import S4DModel
@@ -108,7 +109,7 @@ def test_ssm_parameter_groups_and_scheduler(air):
         ssm_lr=5e-4,
         lr_scheduler_cls=torch.optim.lr_scheduler.StepLR,
         lr_scheduler_kwargs={"step_size": 10, "gamma": 0.5, "interval": "step"},
-        linear_init="random",  # a trained linear path (the default start keeps it frozen)
+        likelihood=GaussianLikelihood(),  # a trained linear path (point forecasts freeze it)
     )
     model.fit(air["train"])
     optimizer = model.model.trainer.optimizers[0]
@@ -117,8 +118,8 @@ def test_ssm_parameter_groups_and_scheduler(air):
     assert groups["default"]["lr"] == 3e-3 and groups["default"]["weight_decay"] == 0.05
     assert groups["ssm"]["lr"] == 5e-4 and groups["ssm"]["weight_decay"] == 0.0
     assert groups["ssm"]["betas"] == (0.8, 0.9)
-    # the linear path (NLinear's model) is trained without weight decay
-    linear_ids = {id(p) for p in model.model.lookback_skip.parameters()}
+    # the linear path is trained without weight decay
+    linear_ids = {id(model.model.linear)}
     assert {id(p) for p in groups["linear_path"]["params"]} == linear_ids
     assert groups["linear_path"]["weight_decay"] == 0.0 and groups["linear_path"]["lr"] == 3e-3
     assert not linear_ids & {id(p) for p in groups["default"]["params"]}
@@ -141,10 +142,8 @@ def test_branch_weight_decay_default(air):
     assert groups["default"]["weight_decay"] == BRANCH_WEIGHT_DECAY > 0
     assert groups["ssm"]["weight_decay"] == 0.0
     # by default the linear path stays at its least-squares start: in no group, no gradient
-    linear = list(fitted.model.lookback_skip.parameters())
     grouped = {id(p) for g in groups.values() for p in g["params"]}
-    assert not grouped & {id(p) for p in linear}
-    assert not any(p.requires_grad for p in linear)
+    assert id(fitted.model.linear) not in grouped and not fitted.model.linear.requires_grad
     assert float(fitted.model.linear_fitted) == 1.0
     assert all(g["fused"] for g in groups.values())  # Adam runs fused unless told otherwise
 
@@ -195,22 +194,6 @@ def test_gpu_bf16(air):
         "enable_progress_bar": False, "logger": False, "enable_checkpointing": False})
     model.fit(air["train"])
     assert np.isfinite(model.predict(12).values()).all()
-
-
-def test_linear_lr_sets_the_linear_paths_rate_only(air):
-    model = make_model(n_epochs=1, optimizer_kwargs={"lr": 1e-3}, linear_lr=7e-3)
-    model.fit(air["train"])
-    groups = {g["name"]: g for g in model.model.trainer.optimizers[0].param_groups}
-    assert groups["linear_path"]["lr"] == 7e-3
-    assert groups["default"]["lr"] == 1e-3 and groups["ssm"]["lr"] == 1e-3
-    assert all(p.requires_grad for p in model.model.lookback_skip.parameters())
-    with pytest.raises(ValueError, match="linear_lr"):
-        make_model(linear_lr=-1e-3)
-    # without a least-squares start the default linear_lr is the shared lr
-    model = make_model(n_epochs=1, optimizer_kwargs={"lr": 2e-3}, linear_init="random")
-    model.fit(air["train"])
-    groups = {g["name"]: g for g in model.model.trainer.optimizers[0].param_groups}
-    assert groups["linear_path"]["lr"] == 2e-3
 
 
 def test_adam_runs_unfused_when_an_implementation_is_chosen(air):

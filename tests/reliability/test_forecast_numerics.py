@@ -36,15 +36,15 @@ DIVERGING = {
     "forecaster, lr=100 (AirPassengers)": (
         lambda: S4DForecaster(horizon=6, optimizer_kwargs={"lr": 100}, **SMALL,
                               pl_trainer_kwargs=QUIET).fit(AIR),
-        "training diverged: the training loss became"),
+        "training loss became"),
     "model, lr=1e6": (lambda: S4DModel(12, 6, optimizer_kwargs={"lr": 1e6}, **SMALL,
                                        pl_trainer_kwargs=QUIET).fit(SERIES),
-                      "training diverged: the training loss became"),
+                      "training loss became"),
     "backtest retraining with lr=100": (
         lambda: S4DModel(12, 6, optimizer_kwargs={"lr": 100}, **SMALL,
                          pl_trainer_kwargs=QUIET).backtest(SERIES, start=100, retrain=True,
                                                            forecast_horizon=6),
-        "training diverged"),
+        "training loss became"),
     "weights NaN after training": (
         lambda: S4DModel(12, 6, **SMALL, pl_trainer_kwargs={
             **QUIET, "callbacks": [_PoisonWeights()]}).fit(SERIES),

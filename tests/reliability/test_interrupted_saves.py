@@ -94,7 +94,7 @@ def _die_in_clean_up():
 # step -> (patch in the child, which save loads afterwards: 0 earlier, 1 new)
 KILLS = {
     "writing the model": (lambda: setattr(torch, "save", _die), 0),
-    "writing the settings": (lambda: setattr(model_files, "_write_synced", _die), 0),
+    "writing the settings": (lambda: setattr(model_files, "write_bytes_atomic", _die), 0),
     "before the first rename": (_die_at_rename(1), 0),
     "after the first rename": (_die_at_rename(2), 0),
     "after the third rename": (_die_at_rename(4), 0),
@@ -154,7 +154,9 @@ def test_ctrl_c_in_the_clean_up_or_the_roll_back_loses_nothing(forecasters, tmp_
 
     def replace(src, dst):
         calls.append(src)
-        if len(calls) in (3, 4):  # 1: the journal, 2: data.npz, 3: the checkpoint, 4: put back
+        # 1: the settings (in the staging folder), 2: the journal, 3: data.npz, 4: the
+        # checkpoint, 5: putting data.npz back
+        if len(calls) in (4, 5):
             raise KeyboardInterrupt()
         return real_replace(src, dst)
     monkeypatch.setattr(os, "replace", replace)
