@@ -1,35 +1,22 @@
-"""Closed-form (ridge least-squares) start for S4DModel's linear path.
+"""The ridge least-squares fit of S4DModel's linear path, from second moments.
 
-The linear path maps a target's ``L`` normalised lookback values, plus a bias, to its ``O``
-forecast values, one map shared by every target component. Trained by gradient descent from
-a random start it needs many steps to settle: on a short series (AirPassengers: 65 training
-windows, 3 optimiser steps an epoch) it never gets there, and the forecast then depends on
-the random start more than on the data. Its least-squares solution is available in closed
-form from second moments of the training windows, so S4DModel
-(:mod:`s4d_forecast.forecasting.s4d_module`) starts the path there. Toner & Darlow ("An
-Analysis of Linear Time Series Forecasting Models", ICML 2024, arXiv:2403.14587) show that
-NLinear/DLinear-type models are linear regressions with closed-form solutions, and that those
-beat the gradient-trained models in 72% of their dataset-horizon settings.
+The path regresses each window's normalised future ``Y`` (``O`` values) on its features ``X``
+(the lookback minus its last value, the covariates, a constant; one row per window and target
+component, or per window within a component's group). Trained by gradient descent from a
+random start such a map needs many steps to settle, and on a short series never does; its
+least-squares solution is available in closed form (Toner & Darlow, ICML 2024,
+arXiv:2403.14587: closed-form linear models beat their gradient-trained versions in 72% of
+their settings). The ridge penalty (:func:`ridge_solution`) is chosen from
+:data:`RIDGE_GRID` by the MSE on held-out windows, each counted once:
 
-The ridge penalty ``alpha * mean(diag(X'X)) * I`` (the bias unpenalised) is chosen from
-:data:`RIDGE_GRID` by the MSE on held-out windows, pooled over two sources:
+- **cross-validation on the training windows**, cut into :data:`CV_FOLDS` contiguous blocks,
+  each forecast by the fit of the others (moments add and subtract: one solve per fold, no
+  pass over the data; valid for a model that regresses a series on its own lags, Bergmeir,
+  Hyndman & Koo, CSDA 2018);
+- **the validation windows**, when there are any, forecast by the fit of all training windows.
 
-- **cross-validation on the training windows**: they are cut into :data:`CV_FOLDS` contiguous
-  blocks; each block is forecast by the fit of the others (second moments add and subtract,
-  so every fold's fit costs one solve and no pass over the data). For a model that regresses
-  a series on its own lags this K-fold estimate is valid despite the time order (Bergmeir,
-  Hyndman & Koo, "A note on the validity of cross-validation for evaluating autoregressive
-  time series prediction", CSDA 2018), and it uses every training window instead of the few
-  that a validation split holds;
-- **the validation windows**, when there are any, forecast by the fit of all training
-  windows.
-
-Each held-out window counts once. With fewer than two training windows and no validation
-windows the ridge is :data:`DEFAULT_RIDGE`.
-
-Symbols: ``X`` are rows ``[x_1 .. x_L, 1]`` (a normalised lookback of one target component
-and a constant), ``Y`` the matching normalised ``O`` future values; one row per window and
-component.
+With fewer than two training windows and no validation windows the ridge is
+:data:`DEFAULT_RIDGE`.
 """
 
 from __future__ import annotations

@@ -1,26 +1,15 @@
 """Online updates of a fitted :class:`~s4d_forecast.forecasting.S4DModel` (``S4DModel.update``).
 
-The linear path is a ridge regression of each window's normalised future on its features
-(:mod:`~s4d_forecast.forecasting.linear_fit`), so its solution depends on the training
-windows only through their second moments: per group of the path and cross-validation fold,
-``X'WX`` (``F x F``), ``X'WY`` (``F x O``), ``sum W Y^2`` and ``sum W``, ``F`` = the number of
-features (``L + 1`` without covariates). The fit keeps them (``model.model.statistics``, saved
-with the weights). When new observations arrive, every window they complete is turned into
-rows exactly as in training and added to those sums, and the ridge system is solved again:
-
-    w = (X'WX + alpha * S)^-1 X'WY
-
-with the ridge strength ``alpha`` chosen at fit (or chosen again by cross-validation over the
-kept folds with ``reselect_ridge=True``) and ``S`` its diagonal scale. The result equals a
-ridge fit from scratch on all the windows, and one update costs ``O(F^2 O + F^3)`` whatever
-came before. With a forgetting factor ``0 < forget <= 1`` every sum is multiplied by
-``forget`` before each new window is added, so each window weighs ``forget ** (windows added
-after it)`` (the windows of the fit count as added at once): exponentially weighted least
-squares, for series that drift.
-
-The S4D branch is left as trained, unless ``refresh_branch_every=k``: then every ``k``-th update
-runs :data:`REFRESH_STEPS` optimiser steps on the most recent :data:`REFRESH_WINDOWS` windows,
-from the current weights.
+The linear path's ridge solution ``w = (X'WX + alpha S)^-1 X'WY`` depends on the windows only
+through their second moments, which the fit keeps per group and cross-validation fold
+(``model.model.statistics``, saved with the weights). An update turns every window the new
+values complete into rows exactly as training does, adds their moments, and solves again: a
+fit from scratch on all windows at ``O(F^2 O + F^3)`` per observation (``F`` features),
+whatever came before. ``forget < 1`` multiplies the moments before each new window is added
+(exponentially weighted least squares; the fit's windows count as added at once). The S4D
+branch stays as trained unless ``refresh_branch_every=k``: every ``k``-th update then runs
+:data:`REFRESH_STEPS` optimiser steps on the latest :data:`REFRESH_WINDOWS` windows. The maths
+in full: docs/online.md.
 """
 
 from __future__ import annotations

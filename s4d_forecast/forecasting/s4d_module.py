@@ -1,34 +1,15 @@
 """The Lightning module behind :class:`~s4d_forecast.forecasting.S4DModel`.
 
-Data flow for one batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` targets, ``P``
-likelihood parameters):
-
-1. **Normalise**: each window's target minus its last value (as NLinear), added back to the
-   forecast at the end. Not with a parametric likelihood, whose scale parameters do not move
-   with the series' level.
-2. **Linear path**: per target component, a linear map from the features
-   ``[normalised lookback (L), covariates, 1]`` to the ``O`` forecast values: the covariates
-   are the past and historic future covariates over the lookback and the future covariates
-   over the horizon. When training starts it is set to the ridge least-squares fit of the
-   training windows (:mod:`~s4d_forecast.forecasting.linear_fit`); point forecasts keep it
-   there (not trained by SGD), quantiles train on from it, and a parametric likelihood's
-   parameters start at random. Without covariates one map is shared by every target
-   component; with covariates each component has its own.
-3. **S4D branch**: the normalised target (in units of ``branch_unit``: per component the RMS
-   of the normalised training lookbacks), the target's level (standardised with the training
-   targets' mean and spread) and the covariates, ``(B, L, n_in)``, run through
-   :class:`~s4d_forecast.ssm.S4DEncoder`; each step's encoding is projected to
-   ``temporal_width`` features, the ``L`` steps are flattened with the static covariates, two
-   residual MLP blocks map them to one vector per horizon step and a temporal decoder shared
-   across steps combines each with that step's future covariates (as TiDE). The branch's
-   output, times ``branch_unit``, corrects the linear path: trained on what the fixed linear
-   path misses.
-4. **Branch weight**: after every validation epoch the branch's weight in the forecast
-   (``branch_weight``, in [0, 1]) is set to the value that minimises the validation MSE,
-   computed in closed form; the logged ``val_loss`` is the MSE at that weight, so early stopping
-   and checkpointing see the forecast that is made. A branch that does not help on held-out
-   windows gets weight 0: the forecast is then the linear path's. Without validation windows,
-   with a likelihood or another loss the weight is 1.
+One batch (``B`` windows, lookback ``L``, horizon ``O``, ``C`` targets, ``P`` likelihood
+parameters): the target minus each window's last value (not for a parametric likelihood) ->
+**linear path**, per component ``[lookback, covariates, 1] -> O`` values, set to the ridge fit
+of the training windows when training starts (:mod:`~s4d_forecast.forecasting.linear_fit`)
++ ``branch_weight`` x **S4D branch**, the normalised target (in ``branch_unit``), its
+standardised level and the covariates through :class:`~s4d_forecast.ssm.S4DEncoder` and a
+TiDE-style dense + temporal decoder -> plus the last value again. ``branch_weight`` is the
+validation-MSE minimiser in [0, 1], set in closed form after every validation epoch (the
+logged ``val_loss`` is the MSE at that weight); 1 without validation windows, with a
+likelihood or another loss. S4DModel's docstring has the design in full.
 """
 
 from __future__ import annotations
@@ -91,28 +72,17 @@ class _S4DModule(PLForecastingModule):
     ----------
     input_dim
         Channels of the past inputs: targets + past covariates + historic future covariates.
-    output_dim
-        Number of target components ``C``.
-    future_cov_dim
-        Number of future covariate components (0 if none).
-    static_cov_dim
-        Length of the flattened static covariates (0 if none or unused).
-    nr_params
-        Parameters per output value (1 without a likelihood).
-    d_model, n_layers, d_state, init, disc, bidirectional, dropout
-        Passed to :class:`~s4d_forecast.ssm.S4DEncoder`; ``dropout`` also in the decoders.
-    temporal_width
-        Features kept per lookback step before flattening.
-    hidden_size, decoder_output_dim, temporal_decoder_hidden
-        Width of the dense decoder, per-step vector it produces, width of the temporal decoder.
-    ssm_lr
-        Learning rate for the SSM parameters (A, B, dt); ``None`` uses ``min(lr, 1e-3)``.
-    ssm_kwargs
-        Extra keyword arguments for the S4D kernel (forwarded to ``S4DEncoder``).
+    output_dim, future_cov_dim, static_cov_dim, nr_params
+        Target components ``C``, future covariate components, flattened static covariates,
+        parameters per output value (1 without a likelihood).
+    d_model, n_layers, d_state, init, disc, bidirectional, dropout, ssm_kwargs
+        The S4D encoder's (:class:`~s4d_forecast.ssm.S4DEncoder`); ``dropout`` also in the
+        decoders.
+    temporal_width, hidden_size, decoder_output_dim, temporal_decoder_hidden, ssm_lr,
     level_input
-        Give the branch the target's standardised level besides the normalised target.
+        As in :class:`~s4d_forecast.forecasting.S4DModel`.
     **kwargs
-        Arguments of :class:`darts.models.forecasting.pl_forecasting_module.PLForecastingModule`.
+        Arguments of darts' ``PLForecastingModule``.
     """
 
     def __init__(self, input_dim: int, output_dim: int, future_cov_dim: int,
