@@ -45,6 +45,8 @@ MODEL_ARGS = [
     ({"likelihood": QuantileRegression([0.1, 0.5, 0.5, 0.9])}, ValueError, "0.5 repeated"),
     ({"loss_fn": "mse"}, TypeError, "`loss_fn` must be a class or callable"),
     ({"model_name": 3}, TypeError, "`model_name` must be a string"),
+    ({"level_input": "yes"}, TypeError, "`level_input` must be"),
+    ({"bidirectional": 1}, TypeError, "`bidirectional` must be"),
 ]
 
 
