@@ -1,9 +1,7 @@
-"""``settings.json``: what a benchmark run's rows depend on (each case's dataset, horizons,
-lookback, season, protocol and a hash of its data; the budget, :data:`BUDGET_KEYS`; whether
-``mse_common`` is on the statistical models' subset; the rows, :data:`ROW_KEYS`). A run
-resumes in its --output only with all of it equal (:mod:`.cells`); ``--suite --baseline DIR``
-needs the cases and the budget equal and then reads the rows of the models not run now from
-``DIR/results.csv``.
+"""``settings.json``: what a run's rows depend on (each case's data, horizons, lookback,
+season, protocol; the budget, :data:`BUDGET_KEYS`; the statistical subset; the rows,
+:data:`ROW_KEYS`). A run resumes in its --output only with all of it equal (:mod:`.cells`);
+``--baseline DIR`` needs the cases and budget equal and reads ``DIR/results.csv``.
 """
 
 from __future__ import annotations
@@ -20,8 +18,7 @@ ROW_KEYS = ("models", "model_kwargs", "s4d_variants", "device")
 
 
 def run_settings(jobs) -> dict:
-    """The settings of a run of ``jobs`` (one budget) as JSON reads them back; a case is
-    named by its job's case, else its data."""
+    """The settings of a run of ``jobs`` (one budget) as JSON reads them back."""
     from s4d_forecast.comparison.datasets import check_targets
     from s4d_forecast.comparison.runner import uses_stat_subset
 
@@ -61,9 +58,9 @@ def differences(here, there, path: str = "") -> list[str]:
 
 
 def load_baseline(folder, settings: dict, labels_now: set) -> tuple[pd.DataFrame, bool]:
-    """The rows of ``folder``'s run for this run's cases and models not in ``labels_now``,
-    and whether they were scored on the statistical models' subset; other settings (each
-    difference named), a missing file or a failed row to reuse are refused."""
+    """The rows of ``folder``'s run for these cases and the models not in ``labels_now``,
+    and whether they were scored on the statistical subset; other settings (each difference
+    named), a missing file or a failed row are refused."""
     from s4d_forecast.comparison.cells import FAILED
 
     folder = Path(folder)

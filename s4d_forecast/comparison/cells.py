@@ -1,10 +1,9 @@
 """Benchmark cells: every (case, horizon, model row, seed) trained and scored on its own
-(:func:`~s4d_forecast.comparison.runner.run_row` on the whole run's split), kept in
-``OUTPUT/cells/`` as it finishes (one JSON file, written atomically after the run's
-``settings.json``, :mod:`.baseline`), run in this process or as Ray tasks. darts seeds each
-model in a random context of its own, so a cell gives the same numbers whatever ran before it
-and wherever it runs. A rerun runs only the cells not stored; a failed cell is a row whose
-``detail`` starts with ``failed:``, not stored, so run again next time.
+(:func:`~s4d_forecast.comparison.runner.run_row`), in this process or as Ray tasks, and kept
+in ``OUTPUT/cells/`` as it finishes (atomically, after the run's ``settings.json``). darts
+seeds each model in a random context of its own, so a cell's numbers do not depend on what ran
+before it or where. A rerun runs only the cells not stored; a failed cell (``detail``
+``failed: ...``) is not stored.
 """
 
 from __future__ import annotations
@@ -20,27 +19,17 @@ import numpy as np
 import pandas as pd
 
 from s4d_forecast.atomic_files import write_bytes_atomic
+from s4d_forecast.comparison import runner
 from s4d_forecast.comparison.baseline import SETTINGS_FILE, differences, run_settings
 from s4d_forecast.comparison.datasets import BenchmarkData
 from s4d_forecast.comparison.models import skip_reason
-from s4d_forecast.comparison.runner import (
-    COLUMNS,
-    BenchmarkConfig,
-    BenchmarkResult,
-    check_models_build,
-    common_windows,
-    prepare_data,
-    run_row,
-    uses_stat_subset,
-)
 
 FAILED = "failed: "
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One table row to compute: job index, case name ("" for a ``--dataset`` run), horizon,
-    model name, row label and seed."""
+    """One table row to compute (``case`` "" for a ``--dataset`` run)."""
 
     job: int
     case: str
@@ -62,15 +51,15 @@ class Job:
 
     case: str
     data: BenchmarkData
-    config: BenchmarkConfig
+    config: runner.BenchmarkConfig
 
 
-def run_cell(prep, config: BenchmarkConfig, cell: Cell, stat_cache: dict | None = None) -> dict:
+def run_cell(prep, config, cell: Cell, stat_cache: dict | None = None) -> dict:
     """:func:`~s4d_forecast.comparison.runner.run_row` of ``cell`` with its seconds; a failure
     is ``{"error": ..., "seconds": ...}``."""
     start = time.perf_counter()
     try:
-        record = run_row(prep, config, cell.label, cell.horizon, stat_cache)
+        record = runner.run_row(prep, config, cell.label, cell.horizon, stat_cache)
     except Exception as exc:  # the cell's failure is its row; the run goes on
         record = {"error": f"{type(exc).__name__}: {exc}"}
     return {**record, "seconds": time.perf_counter() - start}
@@ -108,8 +97,8 @@ class CellStore:
         self.folder = Path(output) / "cells"
 
     def open(self, settings: dict, overwrite: bool = False) -> dict[str, dict]:
-        """Start or resume: the stored records by file name (none for a new run); the
-        cells of a run with other settings are refused, naming what differs."""
+        """The stored records by file name (none for a new run); a run with other settings
+        is refused, naming what differs."""
         if overwrite:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.settings.unlink(missing_ok=True)
@@ -122,8 +111,7 @@ class CellStore:
             raise ValueError(
                 f"--output {str(self.folder.parent)!r} holds the cells of a run with other "
                 f"settings ({'; '.join(diff[:4])}{'; ...' if len(diff) > 4 else ''}); rerun "
-                "that command to finish it, pass --overwrite to start afresh, or choose another "
-                "folder")
+                "that command, pass --overwrite, or choose another folder")
         return {cell.name: _read(cell) for cell in sorted(self.folder.glob("*.json"))}
 
     def write(self, cell: Cell, record: dict) -> None:
@@ -140,19 +128,17 @@ def _read(path: Path):
 
 def run_jobs(jobs: list[Job], output: str | Path | None = None, *, overwrite: bool = False,
              workers: int | None = None, address: str | None = None, log=print,
-             stat_cache: dict | None = None) -> list[BenchmarkResult]:
-    """Run every cell of ``jobs`` not yet kept in ``output`` (:class:`CellStore`; ``None``:
-    nothing kept; ``overwrite``: start afresh), keep each as it finishes, and assemble one
-    :class:`~s4d_forecast.comparison.runner.BenchmarkResult` per job. The cells run as Ray
-    tasks on a local instance with ``workers`` CPUs or on the cluster at ``address``, else in
-    this process (reusing the statistical fits in ``stat_cache``). Bad settings and data too
-    short are refused before any cell runs, naming the case."""
+             stat_cache: dict | None = None) -> list[runner.BenchmarkResult]:
+    """Run every cell of ``jobs`` not yet kept in ``output`` (``None``: nothing kept), keep
+    each as it finishes and return one ``BenchmarkResult`` per job. The cells run on Ray (a
+    local instance with ``workers`` CPUs, or the cluster at ``address``), else in this process
+    (reusing ``stat_cache``). Bad settings are refused before any cell runs."""
     preps = []
     for job in jobs:
         try:
             job.config.validate()
-            preps.append(prepare_data(job.data, job.config))
-            check_models_build(job.config)
+            preps.append(runner.prepare_data(job.data, job.config))
+            runner.check_models_build(job.config)
         except ValueError as exc:
             raise ValueError(f"case {job.case!r}: {exc}" if job.case else str(exc)) from exc
     cells, skipped = plan(jobs)
@@ -209,8 +195,8 @@ def _describe(job: Job, prep, skipped: list[str]) -> list[str]:
              f"{e}..{f - 1} (val/test include {config.lookback} lookback rows); scaler fitted "
              "on the training rows"]
     for horizon in config.horizons:
-        n = len(common_windows(config, prep, horizon)[0])
-        if uses_stat_subset(config) and n < prep.n_windows(horizon):
+        n = len(runner.common_windows(config, prep, horizon)[0])
+        if runner.uses_stat_subset(config) and n < prep.n_windows(horizon):
             lines.append(f"h={horizon}: statistical models scored on {n} of "
                          f"{prep.n_windows(horizon)} test windows (evenly strided); every "
                          "model is also reported on those (mse_common)")
@@ -247,14 +233,13 @@ def _on_ray(jobs, preps, todo, workers, address):
             yield cell, record
 
 
-def assemble(job: Job, prep, finished: list, skipped: list[str]) -> BenchmarkResult:
-    """The result of ``job`` from its ``(cell, record)`` pairs in plan order, a failed cell as
-    a row."""
+def assemble(job: Job, prep, finished: list, skipped: list[str]) -> runner.BenchmarkResult:
+    """The result of ``job`` from its ``(cell, record)`` pairs, a failed cell as a row."""
     rows, per_step, examples, warnings = [], {}, {}, []
     for cell, record in finished:
         key = (cell.label, cell.horizon)
         if "error" in record:
-            rows.append({**dict.fromkeys(COLUMNS, math.nan), "model": cell.label,
+            rows.append({**dict.fromkeys(runner.COLUMNS, math.nan), "model": cell.label,
                          "horizon": cell.horizon, "fit_s": 0.0, "predict_s": 0.0, "params": 0,
                          "epochs_run": 0, "best_epoch": -1, "train_windows": 0,
                          "test_windows": 0, "common_windows": 0,
@@ -266,7 +251,8 @@ def assemble(job: Job, prep, finished: list, skipped: list[str]) -> BenchmarkRes
         per_step[key] = tuple(np.asarray(v) for v in record["per_step"])
         examples[key] = np.asarray(record["example"])
         warnings += record["warnings"]
-    windows = {h: common_windows(job.config, prep, h) for h in job.config.horizons}
-    return BenchmarkResult(job.data, job.config, prep, pd.DataFrame(rows, columns=COLUMNS),
-                           per_step, examples, {h: w[1] for h, w in windows.items()}, skipped,
-                           {h: w[0] for h, w in windows.items()}, warnings)
+    windows = {h: runner.common_windows(job.config, prep, h) for h in job.config.horizons}
+    return runner.BenchmarkResult(
+        job.data, job.config, prep, pd.DataFrame(rows, columns=runner.COLUMNS), per_step,
+        examples, {h: w[1] for h, w in windows.items()}, skipped,
+        {h: w[0] for h, w in windows.items()}, warnings)

@@ -1,17 +1,10 @@
 """``s4d-forecast benchmark``: S4DModel against today's forecasters, one protocol.
 
-Splits the series by time (``--protocol default``: 70/10/20; ``ltsf``: every column a target,
-the ETT files' 12/4/4-month split, the published lookback-96 results alongside), fits a
-standard scaler on the training rows only, trains every model with the same lookback, epochs,
-early stopping on the validation split and seed, and scores every stride-1 test window (MSE,
-MAE on the standardised scale). Writes results.md, results.csv, error_by_horizon.png and
-forecast_h<H>.png into --output. ``--suite dev`` runs every case of the dev suite (each with
-its own horizon, lookback, season and protocol) and also writes summary.md and summary.csv;
-``--baseline DIR`` adds the rows of the models not run now from an earlier suite run.
-
-Every (case, horizon, model) cell is kept in OUTPUT/cells/ as it finishes: rerun the same
-command to finish an interrupted run. A failed cell is a row with its error (exit code 1).
-``--workers N`` / ``--ray ADDRESS`` run the cells on Ray. Details:
+Splits by time (70/10/20, or the ETT files' 12/4/4 months under ``--protocol ltsf``), scales
+on the training rows, trains every model under one budget and scores every stride-1 test
+window (MSE, MAE, standardised). Writes results.md/.csv and plots into --output (``--suite``:
+also summary.md/.csv). Finished cells are kept in OUTPUT/cells/: rerun the command to finish
+an interrupted run; a failed cell is a row with its error (exit 1). Details:
 docs/benchmark_protocols.md, docs/distributed.md.
 """
 
@@ -42,22 +35,19 @@ RESULT_FILES = ("results.md", "results.csv", "summary.md", "summary.csv",
                 "error_by_horizon.png")  # settings.json and cells/: the CellStore's
 
 
-def _ints(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of integers, e.g. 96,192") from None
-    if not values:
-        raise argparse.ArgumentTypeError(f"{text!r} is empty; give integers, e.g. 96,192")
-    return values
-
-
 def _names(text: str) -> list[str]:
     values = [v.strip() for v in text.split(",") if v.strip()]
     if not values:
-        raise argparse.ArgumentTypeError(f"{text!r} is empty; give comma-separated names")
+        raise argparse.ArgumentTypeError(f"{text!r} is empty; give comma-separated values")
     return values
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not comma-separated integers, e.g. "
+                                         "96,192") from None
 
 
 def json_object(example: str, *, file: bool = False, nested: bool = False):
@@ -84,23 +74,19 @@ def add_shared_arguments(p: argparse.ArgumentParser, selector: str) -> None:
     from s4d_forecast.comparison.distributed import add_arguments
 
     p.add_argument("--protocol", choices=("default", "ltsf"), default=None,
-                   help="default: 70/10/20 split; ltsf: every column a target, the ETT "
-                   f"files' 12/4/4-month split ({selector}: each case sets its own)")
-    p.add_argument("--data-root", type=Path, default=None,
-                   help=f"with {selector} or an ETT dataset: folder holding weather/ and "
-                   "series/ (default: $S4D_DATA_ROOT, else ../shared/data)")
-    p.add_argument("--data-path", help="the weather.csv or ETT file (--dataset weather, ...)")
-    p.add_argument("--time-col", help="time column of a CSV (default: the one named "
-                   "date/time/timestamp/ds)")
-    p.add_argument("--target-cols", type=_names, help="comma-separated target columns "
-                   "(default: all but the time column)")
+                   help="default: 70/10/20 split; ltsf: the ETT split, every column a target")
+    p.add_argument("--data-root", type=Path, default=None, help=f"with {selector} or an ETT "
+                   "dataset: folder of weather/ and series/ (default: $S4D_DATA_ROOT, else "
+                   "../shared/data)")
+    p.add_argument("--data-path", help="the weather.csv or ETT file")
+    p.add_argument("--time-col", help="time column of a CSV (default: date/time/timestamp/ds)")
+    p.add_argument("--target-cols", type=_names, help="targets (default: all columns)")
     for flag, kind, default, text in (
             ("--epochs", int, 10, "maximum epochs"),
             ("--patience", int, 3, "early-stopping patience in epochs"),
             ("--batch-size", int, 32, "batch size"), ("--lr", float, 1e-3, "learning rate"),
             ("--seed", int, 42, "random seed"),
-            ("--max-train-windows", int, None, "at most this many training windows per "
-             "epoch, strided over the training split")):
+            ("--max-train-windows", int, None, "training windows per epoch, strided")):
         p.add_argument(flag, type=kind, default=default,
                        help=f"{text} (default: {default or 'all'})")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="default: cpu")
@@ -109,9 +95,8 @@ def add_shared_arguments(p: argparse.ArgumentParser, selector: str) -> None:
 
 def check_placement(args: argparse.Namespace, selector: str, per_case: dict,
                     selector_only: tuple = ()) -> None:
-    """Refuse, before anything is read, the options of ``per_case`` (flag -> value) with
-    ``selector`` (the cases set them), and without it those of ``selector_only``, --data-root
-    for a non-ETT dataset and --target-cols with --protocol ltsf."""
+    """Refuse the options of ``per_case`` (flag -> value) with ``selector``, and without it
+    those of ``selector_only``, --data-root for a non-ETT dataset, --target-cols with ltsf."""
     from s4d_forecast.comparison.datasets import ETT
 
     if getattr(args, selector[2:]):
@@ -136,53 +121,43 @@ def register(subparsers) -> None:
         "benchmark", help="S4DModel vs darts', neuralforecast's and statistical models",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--dataset", help="weather | co2 | etth1 | etth2 | ettm1 | ettm2 | "
-                      "csv:PATH")
+    what.add_argument("--dataset", help="weather | co2 | etth1 | etth2 | ettm1 | ettm2 | csv:PATH")
     what.add_argument("--suite", choices=("dev",), help="every case of a suite of real series")
     p.add_argument("--cases", type=_names, help="with --suite: comma-separated case names")
     add_shared_arguments(p, "--suite")
-    p.add_argument("--horizons", type=_ints,
-                   help="comma-separated forecast lengths (default: 96,192,336,720)")
+    p.add_argument("--horizons", type=_ints, help="forecast lengths (default: 96,192,336,720)")
     p.add_argument("--lookback", type=int, help="input length (default: 96)")
-    p.add_argument("--season", type=int, help="season length in steps, for the statistical "
-                   "models (used when <= 24)")
+    p.add_argument("--season", type=int, help="season length for the statistical models (<= 24)")
     p.add_argument("--models", type=_names, default=list(DEFAULT_MODELS),
-                   help=f"comma-separated, from {','.join(MODELS)} (default: all but "
-                   f"{','.join(NEURALFORECAST)}, which need pip install "
-                   "'s4d_forecast[rivals]')")
-    p.add_argument("--output", type=Path, required=True,
-                   help="folder for tables and plots; new or empty unless --overwrite, or "
-                   "holding an earlier run of the same settings (resumed)")
+                   help=f"from {','.join(MODELS)} (default: all but {','.join(NEURALFORECAST)}, "
+                   "which need pip install 's4d_forecast[rivals]')")
+    p.add_argument("--output", type=Path, required=True, help="folder for tables and plots; "
+                   "new, empty, or a run of the same settings (resumed)")
     p.add_argument("--overwrite", action="store_true", help="replace the results in --output")
     p.add_argument("--baseline", type=Path, help="with --suite: an earlier suite run's "
-                   "--output; its rows of the models not run now join this run's")
-    p.add_argument("--rin", action="store_true",
-                   help="reversible instance normalisation for every darts model")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; 1 "
-                   "is fastest on a busy machine)")
+                   "--output, whose rows of the models not run now are added")
+    p.add_argument("--rin", action="store_true", help="reversible instance norm (darts models)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--model-kwargs", default={}, type=json_object(
         'objects, e.g. {"s4d": {"d_model": 32}}', nested=True),
-        help='per-model settings as JSON, e.g. \'{"s4d": {"d_model": 32}}\'')
+        help='per-model settings, e.g. \'{"s4d": {"d_model": 32}}\'')
     p.add_argument("--s4d-config", metavar="FILE", type=json_object(
-        "S4DModel keyword arguments", file=True), help="S4DModel settings for the S4D row "
-        "(e.g. the best_config.json of `s4d-forecast tune`)")
+        "S4DModel keyword arguments", file=True), help="S4DModel settings (e.g. tune's "
+        "best_config.json)")
     p.add_argument("--s4d-variants", default={}, type=json_object(
         'objects, e.g. {"base": {}, "rin": {"use_reversible_instance_norm": true}}',
-        nested=True), help="named S4D configurations as JSON, each its own row S4D[name]")
-    p.add_argument("--stat-windows", type=int, default=300, help="score the statistical "
-                   "models on at most this many evenly strided test windows, every model "
-                   "also on them (default: 300)")
-    p.add_argument("--stat-fit-rows", type=int, default=5000, help="fit ETS/ARIMA on the "
-                   "last this-many training rows (default: 5000; 0: all)")
+        nested=True), help="named S4D settings, JSON, each its own row S4D[name]")
+    p.add_argument("--stat-windows", type=int, default=300, help="test windows the statistical "
+                   "models are scored on, every model also (default: 300)")
+    p.add_argument("--stat-fit-rows", type=int, default=5000,
+                   help="fit ETS/ARIMA on the last this-many training rows (default: 5000; 0: all)")
     p.add_argument("--progress", action="store_true", help="show Lightning progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark; print the tables and write the files. Returns 0, 1 when a cell
-    failed, or 2 with one error line for a bad setting or a missing data file; a non-empty
-    --output (not a run of the same settings to resume) without --overwrite raises
-    ``FileExistsError`` before anything is loaded."""
+    """Run the benchmark: 0, 1 when a cell failed, 2 with one error line for bad settings or
+    data; a non-empty --output (not a run to resume) raises ``FileExistsError``."""
     from s4d_forecast.comparison import cells
     from s4d_forecast.comparison.baseline import SETTINGS_FILE
 
@@ -251,8 +226,7 @@ def run(args: argparse.Namespace) -> int:
 
 def check_output_writable(output: Path) -> None:
     """Refuse an --output that cannot be created or written (under a file, no permission, a
-    read-only file system, a name too long) before anything is loaded: the folder is created
-    and a file written in it, then whatever the probe created is removed again."""
+    read-only file system, a name too long); whatever the probe creates is removed again."""
     output = Path(output)
     blocker = file_in_the_way(output)
     if blocker is not None:
@@ -272,8 +246,7 @@ def check_output_writable(output: Path) -> None:
 
 
 def clear_results(output: Path) -> None:
-    """With --overwrite: remove the files an earlier benchmark run wrote into ``output``
-    (:data:`RESULT_FILES`, forecast plots); any other file is kept."""
+    """Remove the files of an earlier run (:data:`RESULT_FILES`, plots); keep any other."""
     for path in [*(Path(output) / n for n in RESULT_FILES), *Path(output).glob("forecast_*.png")]:
         path.unlink(missing_ok=True)
 
@@ -321,8 +294,7 @@ def _config(args: argparse.Namespace):
 
 def command_line(args: argparse.Namespace, options: tuple = COMMAND_OPTIONS,
                  command: str = "benchmark") -> str:
-    """The ``s4d-forecast`` command that reproduces ``args``: every option of ``options``
-    that is set, in that order."""
+    """The ``s4d-forecast`` command of ``args``: every set option of ``options``, in order."""
     parts = ["s4d-forecast", command]
     for dest in options:
         value = getattr(args, dest, None)

@@ -1,9 +1,8 @@
 """Data for ``s4d-forecast benchmark``: the weather file, CO2, the ETT files, or any CSV.
 
-Every loader returns a :class:`BenchmarkData`: a time-ordered ``DataFrame`` of targets (index
-= the time stamps as read; rows are used as they are, as the long-horizon benchmark does:
-irregular steps are noted, never filled or resampled) and notes saying what was done to the
-data. Messages count "data rows" from 1 = the first row after the header.
+Every loader returns a :class:`BenchmarkData`: time-ordered targets, rows used as they are
+(irregular steps noted, never filled or resampled), and notes on what was done to the data.
+Messages count "data rows" from 1 = the first row after the header.
 """
 
 from __future__ import annotations
@@ -28,9 +27,8 @@ _TIME_NAMES = ("date", "date time", "datetime", "time", "timestamp", "ds")
 
 @dataclass
 class BenchmarkData:
-    """A benchmark dataset: ``frame`` (time-ordered targets), how it was read, each column's
-    unit where the name does not say it (for plots), and ``ltsf_borders``, the rows where
-    train, validation and test end under ``--protocol ltsf`` (the ETT files)."""
+    """A benchmark dataset: ``frame`` (time-ordered targets), how it was read, units (for
+    plots) and ``ltsf_borders``, where train, validation and test end under ``ltsf``."""
 
     name: str
     frame: pd.DataFrame
@@ -67,9 +65,8 @@ def read_csv(path: Path, **kwargs) -> pd.DataFrame:
 
 def load_ett(name: str, data_path: str | Path | None = None,
              root: str | Path | None = None) -> BenchmarkData:
-    """An ETT file (``series/ETTh1.csv`` etc. under the data root, or ``data_path``), every
-    column a target, with the Informer split's borders: 12/4/4 months of rows (ETTh: 8,640 /
-    11,520 / 14,400 rows; ETTm: 4x)."""
+    """An ETT file (``series/ETTh1.csv`` etc. under the data root, or ``data_path``) with the
+    Informer split's borders: 12/4/4 months (ETTh: rows 8,640 / 11,520 / 14,400; ETTm: 4x)."""
     file, per_hour = ETT[name]
     if data_path is not None and root is not None:
         raise ValueError(f"--data-path={str(data_path)!r} and --data-root={str(root)!r} both "
@@ -96,13 +93,11 @@ def load_dataset(dataset: str, data_path: str | Path | None = None,
     Parameters
     ----------
     dataset : str
-        ``"weather"`` (the long-horizon benchmark's ``weather.csv``, read by
-        :func:`~s4d_forecast.data.weather.load_weather` with its ``BENCHMARK_OPTIONS``),
-        ``"co2"`` (:func:`load_co2`), ``"etth1"`` ... ``"ettm2"`` (:func:`load_ett`) or
-        ``"csv:PATH"`` (:func:`load_csv`).
+        ``"weather"`` (the long-horizon benchmark's ``weather.csv``), ``"co2"``
+        (:func:`load_co2`), ``"etth1"`` ... ``"ettm2"`` (:func:`load_ett`) or ``"csv:PATH"``.
     data_path, root : str or Path, optional
         The weather file (default: the first of :func:`weather_candidates`) or ETT file
-        (default: ``series/ETTh1.csv`` etc. under the data root ``root``).
+        (default: under the data root ``root``).
     time_col : str, optional
         Time column of a CSV (default: the first named date/time/timestamp/ds).
     target_cols : list of str, optional
@@ -144,10 +139,9 @@ def _load_weather(data_path) -> BenchmarkData:
         found = [p for p in weather_candidates() if p.is_file()]
         if not found:
             raise ValueError(
-                "--dataset weather needs the long-horizon benchmark's weather.csv; none found "
-                f"at {[str(p) for p in weather_candidates()]}. Pass --data-path PATH (or set "
-                f"${WEATHER_ENV}), or fetch it with `s4d-forecast data download weather "
-                "--root data/weather`.")
+                f"--dataset weather: no weather.csv at {[str(p) for p in weather_candidates()]}; "
+                f"pass --data-path PATH (or set ${WEATHER_ENV}), or fetch it with `s4d-forecast "
+                "data download weather --root data/weather`")
         data_path = found[0]
     frame, report = load_weather(data_path, return_report=True, **BENCHMARK_OPTIONS)
     notes = [f"read {report.rows} rows as they are (benchmark options {BENCHMARK_OPTIONS})"]
@@ -171,8 +165,8 @@ def load_co2() -> BenchmarkData:
 
 
 def load_csv(path: str | Path, time_col: str | None = None) -> BenchmarkData:
-    """Read any CSV with a time column; every other column is a target candidate (checked
-    once selected, :func:`check_targets`), but one without a name (a saved pandas index)."""
+    """Any CSV with a time column; every other named column is a target candidate (checked
+    once selected, :func:`check_targets`)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"--dataset csv:{path}: file not found")
@@ -188,10 +182,9 @@ def load_csv(path: str | Path, time_col: str | None = None) -> BenchmarkData:
                          f"{list(raw.columns)}")
     if pd.api.types.is_numeric_dtype(raw[time_col]):
         raise ValueError(
-            f"time column {time_col!r} of {path} holds numbers ({raw[time_col].dtype}), not "
-            "dates/times: they would be read as nanoseconds since 1970. Write dates in the "
-            "file (years: pd.to_datetime(df[col].astype(str), format='%Y'); seconds: "
-            "pd.to_datetime(df[col], unit='s'))")
+            f"time column {time_col!r} of {path} holds numbers ({raw[time_col].dtype}), read as "
+            "nanoseconds since 1970; write dates (years: pd.to_datetime(df[col].astype(str), "
+            "format='%Y'); seconds: pd.to_datetime(df[col], unit='s'))")
     times, notes = _parse_times(raw[time_col], f"time column {time_col!r} of {path}")
     frame = raw.drop(columns=[time_col])
     unnamed = [c for c in frame.columns if re.fullmatch(r"Unnamed: \d+(\.\d+)?", c)]
@@ -204,11 +197,8 @@ def load_csv(path: str | Path, time_col: str | None = None) -> BenchmarkData:
 
 
 def _parse_times(column: pd.Series, where: str) -> tuple[pd.Series, list[str]]:
-    """Parse and check time stamps: strictly increasing instants; notes on what was done.
-
-    One UTC offset is kept; different offsets (daylight saving time) are converted to UTC with
-    a note; offsets on some rows only are refused. Irregular steps are noted, not changed.
-    """
+    """Strictly increasing time stamps and notes. One UTC offset is kept; different offsets
+    (daylight saving time) are converted to UTC; offsets on some rows only are refused."""
     notes = []
     try:
         with warnings.catch_warnings():  # pandas 2 warns about mixed offsets
@@ -258,8 +248,8 @@ def _parse_times(column: pd.Series, where: str) -> tuple[pd.Series, list[str]]:
 
 
 def check_targets(data: BenchmarkData) -> pd.DataFrame:
-    """The targets as float64, or a ``ValueError`` naming the source, the column, the count
-    and the first bad data row (bool, non-numeric, missing or infinite values)."""
+    """The targets as float64; bool, non-numeric, missing or infinite values are refused
+    naming the source, the column, the count and the first bad data row."""
     frame = data.frame
     if frame.shape[1] == 0:
         raise ValueError(f"{data.source}: no target columns")

@@ -1,11 +1,9 @@
 """``s4d-forecast demo``: the benchmark's CO2 case at a small budget (a preset of ``benchmark``).
 
-Runs ``s4d-forecast benchmark`` on the dev suite's ``co2_26`` case: weekly Mauna Loa CO2 as
-statsmodels ships it (2,284 weeks, 1958-2001; the 59 missing weeks are filled by time
-interpolation, and the run says so), 26 weeks ahead from 104, S4DModel against darts' TiDE,
-NHiTS, DLinear, NLinear, TCN, persistence and ETS, Theta, ARIMA under one budget. The
-equivalent ``benchmark`` command is printed and written into results.md. ``--quick`` is a
-smoke run: 1 epoch, 256 training windows per epoch, a small S4D and five models.
+The dev suite's ``co2_26`` case (weekly Mauna Loa CO2 from statsmodels, 26 weeks ahead from
+104), S4DModel against darts' TiDE, NHiTS, DLinear, NLinear, TCN, persistence, ETS, Theta and
+ARIMA under one budget; the equivalent ``benchmark`` command is printed and written into
+results.md. ``--quick``: 1 epoch, 256 training windows per epoch, a small S4D, five models.
 """
 
 from __future__ import annotations
@@ -28,19 +26,16 @@ def register(subparsers) -> None:
         "demo", help="S4DModel vs darts and statistical baselines on weekly Mauna Loa CO2 "
         "(a small-budget preset of `benchmark`)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--output", type=Path, default=None,
-                   help=f"folder for the tables and plots (default: {DEFAULT_OUTPUT}, refreshed "
-                   "on every run); a named folder must be new or empty unless --overwrite")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the results in an existing --output folder")
+    p.add_argument("--output", type=Path, default=None, help=f"folder for tables and plots "
+                   f"(default: {DEFAULT_OUTPUT}, refreshed); else new or empty unless --overwrite")
+    p.add_argument("--overwrite", action="store_true", help="replace the results in --output")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="default: cpu")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"maximum epochs of every neural model (default: {EPOCHS}, --quick: 1)")
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 epoch, 256 training "
-                   "windows per epoch, small S4D, five models")
+    p.add_argument("--quick", action="store_true", help="smoke run (see above)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1; "
-                   "these models are small, and more threads mostly add synchronisation)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1, "
+                   "fastest for these small models)")
     p.set_defaults(func=run)
 
 

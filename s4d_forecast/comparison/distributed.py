@@ -27,8 +27,7 @@ def check_installed(what: str, modules: tuple[str, ...] = ("ray",)) -> None:
 
 
 def _ray_option(flag: str):
-    """An argparse type for ``flag``: a positive number of workers or a Ray address, refused
-    without Ray installed."""
+    """An argparse type: a positive number of workers or a Ray address; needs Ray."""
     def parse(text: str):
         text = text.strip()
         if flag == "--workers" and not (text.isdigit() and int(text) > 0):
@@ -48,12 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--workers`` and ``--ray`` (one or the other) to a parser."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_ray_option("--workers"), default=None,
-                       help="run on a local Ray instance with this many worker processes, one "
-                       "CPU and torch thread each (default: benchmark runs in this process, "
-                       f"tune on every core; needs {INSTALL})")
-    where.add_argument("--ray", type=_ray_option("--ray"), default=None,
-                       metavar="ADDRESS", help="run on an existing Ray cluster: auto (the one "
-                       "`ray start` made on this machine), HOST:PORT or ray://HOST:PORT")
+                       help="a local Ray instance with this many one-thread workers (default: "
+                       f"benchmark in this process, tune on every core; {INSTALL})")
+    where.add_argument("--ray", type=_ray_option("--ray"), default=None, metavar="ADDRESS",
+                       help="an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
 
 
 @contextlib.contextmanager

@@ -1,12 +1,11 @@
 """The models of ``s4d-forecast benchmark``, built with one shared training budget.
 
 Every neural model gets the same lookback, horizon (one direct multi-step model per horizon),
-epochs, batch size, learning rate, seed, early stopping on the validation loss (best weights
-restored) and device; everything else is the model's own default. PatchTST, iTransformer and
-TimeMixer are neuralforecast's models through darts' ``NeuralForecastModel`` (the extra
-``s4d_forecast[rivals]``), each with its paper's architecture and learning rate for ETTh2 at
-lookback 96 (:data:`RIVAL_SETTINGS`; sources in docs/benchmark_protocols.md) and its own
-reversible instance normalisation (``--rin`` leaves them alone: darts' would normalise twice).
+epochs, batch size, learning rate, seed, early stopping (best weights restored) and device;
+everything else is the model's own default. PatchTST, iTransformer and TimeMixer are
+neuralforecast's through darts' ``NeuralForecastModel``, each with its paper's architecture
+and learning rate for ETTh2 at lookback 96 (:data:`RIVAL_SETTINGS`; sources in
+docs/benchmark_protocols.md) and its own instance normalisation (``--rin`` leaves them alone).
 """
 
 from __future__ import annotations
@@ -74,10 +73,6 @@ def build_model(name: str, *, lookback: int, horizon: int, epochs: int, batch_si
         Model-specific keyword arguments (e.g. ``{"d_model": 32}`` for S4D); for the
         neuralforecast models, ``model_kwargs`` entries update :data:`RIVAL_SETTINGS` and
         ``optimizer_kwargs`` replaces the paper's learning rate.
-
-    Returns
-    -------
-    (model, BestWeights)
     """
     from pytorch_lightning.callbacks import EarlyStopping
 

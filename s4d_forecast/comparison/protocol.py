@@ -1,11 +1,10 @@
 """The protocol: split by time, train-only scaling, stride-1 scoring.
 
-Rows are split 70/10/20 (:func:`~s4d_forecast.data.weather.long_horizon_split_bounds`), or at
-the ETT files' ``borders`` under ``--protocol ltsf`` (12/4/4 months). Validation and test start
-``lookback`` rows early. A per-column standard scaler is fitted on the training rows, after
-dividing each column by a power of two (exact, so a series in units of 1e-300 scores as at
-scale 1; subnormal values are refused), and MSE/MAE are computed on that scale over every
-stride-1 test window: ``n_test - horizon + 1`` windows, all steps and targets.
+Rows are split 70/10/20 (:func:`~s4d_forecast.data.weather.long_horizon_split_bounds`) or at
+the ETT ``borders``; validation and test start ``lookback`` rows early. A per-column standard
+scaler is fitted on the training rows after dividing each column by a power of two (exact, so
+units of 1e-300 score as at scale 1; subnormal values are refused); MSE/MAE are on that scale
+over every stride-1 test window (``n_test - horizon + 1``), all steps and targets.
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ from s4d_forecast.data.weather import long_horizon_split_bounds
 
 @dataclass
 class Prepared:
-    """A dataset ready for the protocol: ``scaled`` ``(n, C)`` float32 rows standardised with
-    the training statistics (``scaler``, fitted on ``bounds[0]``), the row ranges ``bounds`` of
-    train, validation and test (the last two include ``lookback`` rows), the ``columns``, the
-    time stamps ``index`` (for plots), the power of two ``unit`` ``(C,)`` each column was
-    divided by before the scaler, and the ``split`` (``"70/10/20"`` or
-    ``"ETT 12/4/4 months"``)."""
+    """A dataset ready for the protocol: ``scaled`` ``(n, C)`` float32 rows standardised by
+    ``scaler`` (fitted on ``bounds[0]``), the row ranges ``bounds`` of train, validation and
+    test (the last two with ``lookback`` rows), the ``columns``, the time stamps ``index``,
+    the power of two ``unit`` ``(C,)`` each column was divided by, and the ``split``."""
 
     scaled: np.ndarray
     bounds: list
@@ -65,8 +62,7 @@ class Prepared:
         return self.rows(*self.bounds[split])
 
     def rows(self, start: int, stop: int):
-        """Rows ``start .. stop - 1`` as a ``TimeSeries`` indexed by row number (so forecasts
-        line up with rows)."""
+        """Rows ``start .. stop - 1`` as a ``TimeSeries`` indexed by row number."""
         from darts import TimeSeries
 
         return TimeSeries.from_times_and_values(

@@ -1,7 +1,6 @@
 """Published lookback-96 results on the ETT files, printed beside a ``--protocol ltsf`` run:
-every model's MSE and MAE at horizons 96/192/336/720 and their average (over the unrounded
-values), multivariate, standardised scale, as the papers print them; where each number comes
-from is in :data:`SOURCES` and docs/benchmark_protocols.md.
+MSE and MAE at horizons 96/192/336/720 and their average, multivariate, standardised, as the
+papers print them; sources in :data:`SOURCES` and docs/benchmark_protocols.md.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from s4d_forecast.comparison.names import NEURALFORECAST, STATISTICAL
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    """Markdown table per horizon, best MSE first, the best MSE and MAE in bold; when some
-    models were scored on a subset of the test windows (the statistical baselines), every
-    model's MSE and MAE on that subset too, and the rows ordered by it."""
+    """Markdown table per horizon, best MSE first and in bold (with MAE); when some models
+    were scored on a subset of the test windows, every model's scores on it too, ordered by
+    it."""
     subset = bool((table["test_windows"] != table["common_windows"]).any())
     head = "| horizon | model | MSE | MAE | fit (s) | predict (s) | params | epochs (best) |"
     rule = "|---:|---|---:|---:|---:|---:|---:|---|"
@@ -147,11 +147,10 @@ def plot_errors(result, path: Path) -> Path:
 
 def plot_forecasts(result, horizon: int, path: Path, column: int = -1) -> Path:
     """Truth and every model's forecast of the example test window for target ``column``
-    (default: the last, e.g. ``OT``), on the series' own time stamps and scale (the forecasts
-    are mapped back with the training scaler; the tables stay standardised)."""
+    (default: the last), on the series' own time stamps and scale."""
     plt = _pyplot()
-    prep, window = result.prep, result.example_window[horizon]
-    first, lookback = prep.test_start + result.example_window[horizon], prep.lookback
+    prep, window, lookback = result.prep, result.example_window[horizon], result.prep.lookback
+    first = prep.test_start + window
     col = column % len(prep.columns)
     rows = np.arange(first - lookback, first + horizon)
     index = prep.index
@@ -181,9 +180,8 @@ def plot_forecasts(result, horizon: int, path: Path, column: int = -1) -> Path:
 
 
 def write_suite_report(suite, output: str | Path, command: str | None = None) -> list[Path]:
-    """Write a suite run: ``results.md`` (per case: data, split, notes, table),
-    ``results.csv`` (every row, with ``case``), ``summary.md``, ``summary.csv`` and one
-    ``forecast_<case>.png`` per case; return the paths."""
+    """Write ``results.md``, ``results.csv``, ``summary.md``, ``summary.csv`` and one
+    ``forecast_<case>.png`` per case of a suite run; return the paths."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     parts = ["# Benchmark suite", ""] + ([f"Command: `{command}`", ""] if command else [])

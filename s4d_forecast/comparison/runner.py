@@ -1,5 +1,4 @@
-"""One training budget for every model, and one table row: a model trained and scored at one
-horizon under the protocol."""
+"""One training budget for every model, and one table row: a model trained and scored."""
 
 from __future__ import annotations
 
@@ -12,15 +11,9 @@ import numpy as np
 import pandas as pd
 
 from s4d_forecast._checks import check_choice, check_float, check_int, check_keys, check_mapping
+from s4d_forecast.comparison import names
 from s4d_forecast.comparison.datasets import BenchmarkData, check_targets
 from s4d_forecast.comparison.models import build_model, count_parameters, skip_reason
-from s4d_forecast.comparison.names import (
-    LABELS,
-    NEURALFORECAST,
-    STATISTICAL,
-    check_models,
-    check_variants,
-)
 from s4d_forecast.comparison.protocol import Prepared, Scorer, naive_windows, prepare
 from s4d_forecast.comparison.stats import stat_subset
 
@@ -44,36 +37,30 @@ class BenchmarkConfig:
     Parameters
     ----------
     horizons, models : list
-        Forecast lengths (one model trained per horizon) and model names
-        (:data:`~s4d_forecast.comparison.names.MODELS`; a comma-separated string is taken).
-    lookback, epochs, patience, batch_size, lr, seed, device
-        Shared by every neural model: input length, maximum epochs, early stopping after
-        ``patience`` epochs without a lower validation loss (best weights restored), and
-        ``"cpu"`` or ``"gpu"``.
+        Forecast lengths (one model per horizon) and model names (:data:`.names.MODELS`; a
+        comma-separated string is taken).
+    lookback, epochs, patience, batch_size, lr, seed, device, progress
+        Every neural model's budget; early stopping after ``patience`` epochs without a lower
+        validation loss restores the best weights.
     max_train_windows : int, optional
-        At most this many training windows per epoch, evenly strided over the training split
-        (darts strides the validation windows alike); ``None``: all.
+        At most this many evenly strided training windows per epoch; ``None``: all.
     rin : bool
         Reversible instance normalisation for every darts model.
-    model_kwargs : dict
-        Per-model extra arguments, e.g. ``{"s4d": {"d_model": 32}}``.
-    s4d_variants : dict
-        ``{name: kwargs}``: one row ``S4D[name]`` per entry instead of the ``s4d`` row, with
-        ``model_kwargs["s4d"]`` updated by ``kwargs``.
+    model_kwargs, s4d_variants : dict
+        Per-model extra arguments (``{"s4d": {"d_model": 32}}``); ``{name: kwargs}``, a row
+        ``S4D[name]`` per entry instead of ``S4D``, ``kwargs`` over ``model_kwargs["s4d"]``.
     season : int, optional
-        Season length, used by the statistical models where
-        :func:`~s4d_forecast.comparison.stats.usable_season` allows.
+        Season length for the statistical models (:func:`.stats.usable_season`).
     stat_windows, stat_fit_rows : int
         The statistical models are scored on at most ``stat_windows`` evenly strided test
-        windows, and every model is also reported on exactly those (``mse_common``); ETS and
-        ARIMA are fitted on the last ``stat_fit_rows`` training rows (``None``: all).
+        windows, every model also on those (``mse_common``); ETS and ARIMA are fitted on the
+        last ``stat_fit_rows`` training rows (``None``: all).
     chunk_windows, predict_batch_size : int
-        Test windows per ``historical_forecasts`` call and its batch size (memory and speed).
+        Test windows per ``historical_forecasts`` call, and its batch size.
     protocol : {"default", "ltsf"}
-        ``"ltsf"``: data with ``ltsf_borders`` (the ETT files) is split at those rows.
+        ``"ltsf"``: split at the data's ``ltsf_borders`` (the ETT files).
     common_subset : bool
-        Score ``mse_common`` on the statistical models' subset even when none of them runs
-        (for rows merged from a run that had them, :mod:`.baseline`).
+        ``mse_common`` on the statistical subset even when none of them runs (``--baseline``).
     """
 
     horizons: list
@@ -107,7 +94,7 @@ class BenchmarkConfig:
                 out += [("s4d", f"S4D[{v}]", {**(extra or {}), **kwargs})
                         for v, kwargs in self.s4d_variants.items()]
             else:
-                out.append((name, LABELS[name], extra))
+                out.append((name, names.LABELS[name], extra))
         return out
 
     def validate(self) -> None:
@@ -116,7 +103,7 @@ class BenchmarkConfig:
             self.models = [m for m in self.models.split(",") if m.strip()]
         if not isinstance(self.models, (list, tuple)):
             raise ValueError(f"--models={self.models!r} must be a list of model names")
-        self.models = check_models(list(self.models))
+        self.models = names.check_models(list(self.models))
         if isinstance(self.horizons, (str, bytes)) or not self.horizons:
             raise ValueError(f"--horizons={self.horizons!r} must be a non-empty list of "
                              "positive integers")
@@ -133,7 +120,7 @@ class BenchmarkConfig:
         check_int("--seed", self.seed, 0, 2**32 - 1)
         check_choice("--protocol", self.protocol, PROTOCOLS)
         check_choice("--device", self.device, ("cpu", "gpu"))
-        check_variants(self.s4d_variants)
+        names.check_variants(self.s4d_variants)
         if self.s4d_variants and "s4d" not in self.models:
             raise ValueError(f"--s4d-variants given but 's4d' is not among --models "
                              f"{','.join(self.models)}")
@@ -155,11 +142,10 @@ def no_protocol_keys(where: str, kwargs: dict) -> None:
 
 @dataclass
 class BenchmarkResult:
-    """Scores and what is needed to plot them: ``table``, one row per (model, horizon) with
-    :data:`COLUMNS`; ``per_step``, ``(model, horizon) -> (mse, mae)`` by lead time;
-    ``examples``, ``(model, horizon) ->`` the ``(horizon, C)`` standardised forecast of the
-    test window ``example_window[horizon]`` (plotted); ``common_windows[horizon]``, the test
-    windows every model was scored on."""
+    """``table``, one row per (model, horizon) with :data:`COLUMNS`; ``per_step``, ``(model,
+    horizon) -> (mse, mae)`` by lead time; ``examples``, ``(model, horizon) ->`` the forecast
+    of test window ``example_window[horizon]``; ``common_windows[horizon]``, the windows every
+    model was scored on."""
 
     data: BenchmarkData
     config: BenchmarkConfig
@@ -175,8 +161,8 @@ class BenchmarkResult:
 
 def run_benchmark(data: BenchmarkData, config: BenchmarkConfig, log=print,
                   stat_cache: dict | None = None) -> BenchmarkResult:
-    """Train and score every model at every horizon in this process, nothing kept on disk;
-    ``stat_cache`` keeps the statistical fits for later calls on the same training rows."""
+    """Train and score every row in this process, nothing kept on disk; ``stat_cache``
+    keeps the statistical fits for later calls on the same training rows."""
     from s4d_forecast.comparison.cells import Job, run_jobs
 
     return run_jobs([Job("", data, config)], log=log, stat_cache=stat_cache)[0]
@@ -190,7 +176,7 @@ def prepare_data(data: BenchmarkData, config: BenchmarkConfig) -> Prepared:
 
 def uses_stat_subset(config: BenchmarkConfig) -> bool:
     """Whether ``mse_common`` is scored on the statistical models' window subset."""
-    return config.common_subset or any(name in STATISTICAL for name in config.models)
+    return config.common_subset or any(name in names.STATISTICAL for name in config.models)
 
 
 def common_windows(config: BenchmarkConfig, prep: Prepared, horizon: int):
@@ -202,18 +188,17 @@ def common_windows(config: BenchmarkConfig, prep: Prepared, horizon: int):
 
 
 def check_models_build(config: BenchmarkConfig) -> None:
-    """Build every neural model row once at every horizon (no training), so a bad
-    ``--model-kwargs`` / ``--s4d-variants`` setting fails before any model trains; refuse a
-    run where every model would be skipped."""
+    """Build every neural row at every horizon (no training), so a bad setting fails before
+    any model trains; refuse a run where every model would be skipped."""
     runnable = 0
     for horizon in config.horizons:
         for name, label, extra in config.entries():
             if skip_reason(name, config.lookback, horizon):
                 continue
             runnable += 1
-            if name == "naive" or name in STATISTICAL:
+            if name == "naive" or name in names.STATISTICAL:
                 continue
-            option = "--s4d-variants" if label != LABELS[name] else "--model-kwargs"
+            option = "--s4d-variants" if label != names.LABELS[name] else "--model-kwargs"
             try:
                 _build(config, name, horizon, extra)
             except (TypeError, ValueError) as exc:
@@ -229,14 +214,13 @@ def check_models_build(config: BenchmarkConfig) -> None:
 
 def run_row(prep: Prepared, config: BenchmarkConfig, label: str, horizon: int,
             stat_cache: dict | None = None) -> dict:
-    """Train and score row ``label`` at ``horizon``: a JSON-ready record ``{"row",
-    "per_step", "example", "warnings"}`` (the table row, MSE and MAE by lead time, the
-    forecast of the example window)."""
+    """Train and score row ``label`` at ``horizon``: a JSON-ready ``{"row", "per_step",
+    "example", "warnings"}``."""
     ((name, extra),) = [(n, e) for n, lab, e in config.entries() if lab == label]
     common, example = common_windows(config, prep, horizon)
     row = {"model": label, "horizon": horizon, "params": 0, "epochs_run": 0, "best_epoch": -1,
            "train_windows": 0, "fit_s": 0.0, "detail": ""}
-    if name in STATISTICAL:
+    if name in names.STATISTICAL:
         scorer, forecast = _run_stat(row, name, prep, config, common, example,
                                      {} if stat_cache is None else stat_cache)
     else:
@@ -260,8 +244,8 @@ def run_row(prep: Prepared, config: BenchmarkConfig, label: str, horizon: int,
 
 def _run_stat(row: dict, name: str, prep: Prepared, config: BenchmarkConfig,
               windows: np.ndarray, example: int, cache: dict):
-    """Fit ``name`` once per target column on the training rows (or take the fit from
-    ``cache``), then forecast each test window in ``windows`` from its lookback rows."""
+    """Fit ``name`` per column on the training rows (or take it from ``cache``), then
+    forecast each test window in ``windows`` from its lookback rows."""
     from s4d_forecast.comparison.stats import FittedStat, fit_stat, forecast_stat, usable_season
 
     season = usable_season(config.season, config.lookback)
@@ -321,8 +305,8 @@ def _run_model(row: dict, name: str, prep: Prepared, config: BenchmarkConfig, ex
             scorer.add(w0, forecasts)
             if w0 <= example < w1:
                 kept = forecasts[example - w0]
-        notes = [str(extra or {})] if row["model"] != LABELS[name] else []
-        if name in NEURALFORECAST:
+        notes = [str(extra or {})] if row["model"] != names.LABELS[name] else []
+        if name in names.NEURALFORECAST:
             notes.append(f"paper setting (comparison/models.py), lr "
                          f"{model.model_params['optimizer_kwargs']['lr']:g}")
         fit_info = getattr(model.model, "linear_fit_info", None)
@@ -344,9 +328,8 @@ def _build(config: BenchmarkConfig, name: str, horizon: int, extra: dict | None)
 
 def fit_model(name: str, prep: Prepared, config: BenchmarkConfig, horizon: int,
               extra: dict | None = None):
-    """Build model ``name`` under ``config``'s budget and train it on ``prep``'s training
-    split (early stopping on its validation split; at most ``config.max_train_windows``
-    evenly strided windows): ``(model, BestWeights, training windows, fit seconds)``."""
+    """Model ``name`` trained under ``config`` on ``prep``'s training split (early stopping
+    on validation): ``(model, BestWeights, training windows, fit seconds)``."""
     n_train = prep.bounds[0][1] - config.lookback - horizon + 1
     stride = max(1, math.ceil(n_train / (config.max_train_windows or n_train)))
     model, best = _build(config, name, horizon, extra)
@@ -357,8 +340,8 @@ def fit_model(name: str, prep: Prepared, config: BenchmarkConfig, horizon: int,
 
 def forecast_windows(model, prep: Prepared, horizon: int, w0: int, w1: int,
                      batch_size: int = 512) -> np.ndarray:
-    """Forecasts ``(w1 - w0, horizon, C)`` of test windows ``w0`` to ``w1 - 1``: one
-    ``historical_forecasts(retrain=False)`` call on exactly the rows those windows read."""
+    """Forecasts ``(w1 - w0, horizon, C)`` of test windows ``w0 .. w1 - 1`` in one
+    ``historical_forecasts(retrain=False)`` call on the rows they read."""
     first_row = prep.test_start + w0
     series = prep.rows(first_row - prep.lookback, prep.test_start + w1 - 1 + horizon)
     out = model.historical_forecasts(

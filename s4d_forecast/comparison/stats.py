@@ -1,15 +1,12 @@
 """Statistical baselines of ``s4d-forecast benchmark``: ETS, Theta and ARIMA, window by window.
 
-ETS (statsmodels' state-space ``ExponentialSmoothing``: additive errors, trend none /
-additive / damped chosen by AIC) and ARIMA (``pmdarima.auto_arima``) are fitted once per
-target column on the training split; each test window's ``lookback`` input rows are then
-filtered with those parameters (``results.apply(window)``) and forecast. Theta (statsmodels'
-``ThetaModel``, theta = 2) is a local method, fitted on each window's input rows. Seasonal
-terms only for seasons of at most :data:`MAX_SEASON` steps seen twice in the lookback.
-darts' wrappers are not used: its local models refit on every window (another protocol, and
-~10,000 fits on the weather year), and its ``AutoARIMA`` needs ``statsforecast``, which
-downgrades pandas 3 to 2. Applying a fit costs 10-60 ms per window and column, so these
-models are scored on an evenly strided subset of the test windows (``--stat-windows``).
+ETS (statsmodels' ``ExponentialSmoothing``, trend none / additive / damped by AIC) and ARIMA
+(``pmdarima.auto_arima``) are fitted once per target column on the training split, then
+applied to each test window's lookback rows (``results.apply(window)``); Theta (theta = 2) is
+fitted on each window. Seasonal terms only for seasons of at most :data:`MAX_SEASON` steps
+seen twice in the lookback. darts' wrappers refit on every window (~10,000 fits on the weather
+year) and its ``AutoARIMA`` needs ``statsforecast`` (pandas < 3). Applying a fit costs 10-60
+ms per window and column, so these models are scored on a subset (``--stat-windows``).
 """
 
 from __future__ import annotations
@@ -54,9 +51,8 @@ def _quiet_one_thread():
 
 @dataclass
 class FittedStat:
-    """A statistical model fitted on one target column: ``results`` (whose ``apply``
-    forecasts a window; ``None`` for Theta and for a column that could not be fitted), the
-    fit's seconds, what was chosen (e.g. ``"ARIMA(1,1,1)"``) and the windows that failed."""
+    """A statistical model fitted on one column: ``results`` (``None`` for Theta and for a
+    column not fitted), seconds, what was chosen (``"ARIMA(1,1,1)"``) and failed windows."""
 
     name: str
     results: object
@@ -117,11 +113,8 @@ def _fit_arima(train: np.ndarray, season: int | None):
 
 
 def forecast_stat(fitted: FittedStat, window: np.ndarray, horizon: int) -> np.ndarray:
-    """Forecast ``horizon`` steps after the 1-D input ``window`` with the fitted parameters.
-
-    A column that was not fitted, or a window the model cannot filter (e.g. a constant input
-    for Theta), gets the persistence forecast; a failed window is kept in ``fitted.failures``.
-    """
+    """Forecast ``horizon`` steps after the 1-D ``window`` with the fitted parameters; a
+    column not fitted or a window that fails (kept in ``fitted.failures``) gets persistence."""
     window = np.asarray(window, dtype=np.float64)
     if fitted.results is None and fitted.name != "theta":
         return np.repeat(window[-1], horizon)

@@ -1,10 +1,8 @@
 """The dev suite of ``s4d-forecast benchmark --suite dev``: real series, one budget, a summary.
 
-Each :class:`Case` is a dataset, a horizon, a lookback, a season length and a protocol,
-chosen from what the data is before any run (never from test scores); its ``note`` says why.
-The files are read from the data root (:func:`~s4d_forecast.comparison.datasets.data_root`:
-``--data-root``, else ``$S4D_DATA_ROOT``, else ``../shared/data``, holding ``weather/`` and
-``series/``); CO2 ships with statsmodels.
+Each :class:`Case`'s horizon, lookback, season and protocol were chosen from what the data is
+before any run (never from test scores); its ``note`` says why. The files are read from the
+data root (:func:`~s4d_forecast.comparison.datasets.data_root`); CO2 ships with statsmodels.
 """
 
 from __future__ import annotations
@@ -17,17 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from s4d_forecast.comparison.datasets import (
-    BenchmarkData,
-    check_targets,
-    data_root,
-    load_co2,
-    load_csv,
-    load_dataset,
-    load_ett,
-    need_file,
-    read_csv,
-)
+from s4d_forecast.comparison import datasets as ds
 
 
 @dataclass(frozen=True)
@@ -45,29 +33,29 @@ class Case:
     protocol: str = "default"
 
 
-def _named(data: BenchmarkData, name: str, unit: str | None = None) -> BenchmarkData:
+def _named(data: ds.BenchmarkData, name: str, unit: str | None = None) -> ds.BenchmarkData:
     data.name = name
     data.units.update({data.frame.columns[0]: unit} if unit else {})
     return data
 
 
 def _weather(relative: str, name: str, targets: list[str] | None):
-    return lambda root: _named(load_dataset("weather", need_file(root, relative, name),
+    return lambda root: _named(ds.load_dataset("weather", ds.need_file(root, relative, name),
                                             target_cols=targets), name)
 
 
 def _monthly(relative: str, name: str, unit: str):
-    return lambda root: _named(load_csv(need_file(root, relative, name), "Month"), name, unit)
+    return lambda root: _named(ds.load_csv(ds.need_file(root, relative, name), "Month"), name, unit)
 
 
-def _temperatures(root: Path) -> BenchmarkData:
+def _temperatures(root: Path) -> ds.BenchmarkData:
     """Daily minimum temperatures, Melbourne 1981-1990: the file has no rows for 1984-12-31
     and 1988-12-31; they are inserted and filled by time interpolation."""
-    data = load_csv(need_file(root, "series/temps.csv", "temps"), "Date")
+    data = ds.load_csv(ds.need_file(root, "series/temps.csv", "temps"), "Date")
     index = data.frame.index
     full = pd.date_range(index[0], index[-1], freq="D", name="date")
     missing = full.difference(index)
-    data.frame = check_targets(data).reindex(full).interpolate(method="time")
+    data.frame = ds.check_targets(data).reindex(full).interpolate(method="time")
     data.notes = [f"{len(index)} daily rows {index[0]:%Y-%m-%d} .. {index[-1]:%Y-%m-%d}"]
     if len(missing):
         data.notes.append(f"{len(missing)} missing day(s) "
@@ -76,28 +64,28 @@ def _temperatures(root: Path) -> BenchmarkData:
     return _named(data, "temps", "degC")
 
 
-def _heart_rate(root: Path) -> BenchmarkData:
-    path = need_file(root, "series/heart_rate.csv", "heart_rate")
-    frame = read_csv(path)
+def _heart_rate(root: Path) -> ds.BenchmarkData:
+    path = ds.need_file(root, "series/heart_rate.csv", "heart_rate")
+    frame = ds.read_csv(path)
     frame.index = pd.Index(np.arange(len(frame)) * 0.5, name="time (s)")
-    return BenchmarkData("heart_rate", frame, str(path),
+    return ds.BenchmarkData("heart_rate", frame, str(path),
                          [f"{len(frame)} samples at 0.5 s ({len(frame) / 120:.0f} min); the "
                           "file has no time column, so time is counted from 0 s"],
                          {frame.columns[0]: "bpm"})
 
 
-LOADERS: dict[str, Callable[[Path], BenchmarkData]] = {
+LOADERS: dict[str, Callable[[Path], ds.BenchmarkData]] = {
     "weather_tlog": _weather("weather/weather_2020_Tlog_OT.csv", "weather_tlog",
                              ["Tlog (degC)"]),
     "weather_head": _weather("weather/weather_2020_head.csv", "weather_head", None),
-    "co2": lambda root: load_co2(),
+    "co2": lambda root: ds.load_co2(),
     "airpassengers": _monthly("series/AirPassengers.csv", "airpassengers",
                               "thousands of passengers"),
     "sunspots": _monthly("series/monthly-sunspots.csv", "sunspots",
                          "monthly mean sunspot number"),
     "temps": _temperatures,
     "heart_rate": _heart_rate,
-    "etth2": lambda root: load_ett("etth2", root=root),
+    "etth2": lambda root: ds.load_ett("etth2", root=root),
 }
 
 _WEATHER = ("10-minute weather, lookback 96 (16 h) as in the long-horizon benchmark; the daily "
@@ -143,16 +131,15 @@ def select_cases(suite: str, names: list[str] | None = None) -> list[Case]:
     return [c for c in SUITES[suite] if not names or c.name in names]
 
 
-def load_case_data(case: Case, root: str | Path | None = None) -> BenchmarkData:
+def load_case_data(case: Case, root: str | Path | None = None) -> ds.BenchmarkData:
     """Read ``case``'s dataset from the data root."""
-    return LOADERS[case.dataset](data_root(root))
+    return LOADERS[case.dataset](ds.data_root(root))
 
 
 @dataclass
 class SuiteResult:
-    """Every case's ``BenchmarkResult`` (``results`` by case name), all rows in ``table``
-    (with a leading ``case`` column) and its
-    :func:`~s4d_forecast.comparison.summary.summarise` (``summary``)."""
+    """Every case's ``BenchmarkResult`` by name, all rows in ``table`` (with ``case``) and
+    its :func:`~s4d_forecast.comparison.summary.summarise` (``summary``)."""
 
     cases: list
     results: dict
@@ -165,10 +152,9 @@ def run_suite(cases: list[Case], config, root: str | Path | None = None, log=pri
               baseline: str | Path | None = None, output: str | Path | None = None, *,
               overwrite: bool = False, workers: int | None = None,
               address: str | None = None) -> SuiteResult:
-    """Run every case with ``config``'s budget (horizon, lookback, season and protocol the
-    case's), reading every dataset before any training; ``baseline``: an earlier suite run's
-    folder whose rows of the models not run now are added (:mod:`.baseline`); the other
-    options as :func:`~s4d_forecast.comparison.cells.run_jobs`."""
+    """Run every case with ``config``'s budget, reading every dataset first; ``baseline``: an
+    earlier run's folder whose rows of the models not run now are added (:mod:`.baseline`);
+    the rest as :func:`~s4d_forecast.comparison.cells.run_jobs`."""
     from s4d_forecast.comparison.baseline import load_baseline, run_settings
     from s4d_forecast.comparison.cells import Job, run_jobs
     from s4d_forecast.comparison.summary import summarise

@@ -36,9 +36,8 @@ def _family(model: str) -> str:
 
 
 def case_ratios(table: pd.DataFrame, within: float = 0.02) -> pd.DataFrame:
-    """Per (case, model) row of ``table`` (columns ``case``, ``model``, ``mse``, ``fit_s``;
-    optionally ``mse_common``, ``test_windows``): ``ratio`` to the best other model,
-    ``first``, ``within`` and the fit-time ratios of :data:`FIT_REFERENCES`."""
+    """``table`` (``case``, ``model``, ``mse``, ``fit_s``, optionally ``mse_common``,
+    ``test_windows``) with ``ratio``, ``first``, ``within`` and :data:`FIT_REFERENCES`."""
     missing = {"case", "model", "mse", "fit_s"} - set(table.columns)
     if missing:
         raise ValueError(f"results table lacks column(s) {sorted(missing)}")

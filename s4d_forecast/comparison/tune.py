@@ -1,14 +1,12 @@
-"""``s4d-forecast tune``: search S4DModel's settings for one series with Ray Tune.
+"""``s4d-forecast tune``: search S4DModel's settings for one series with Ray Tune (Optuna TPE).
 
-Optuna's TPE sampler, through Ray Tune, proposes settings from a search space
-(:data:`DEFAULT_SPACE`, or ``--space FILE``: a JSON object whose keys are S4DModel arguments
-or ``lr`` / ``weight_decay``; a list is a choice, ``{"uniform": [lo, hi]}``,
-``{"loguniform": [lo, hi]}`` and ``{"int": [lo, hi]}`` are ranges, ends included). Each trial
-trains S4DModel under the benchmark's protocol and budget (--epochs is every trial's cap) and
-is scored by its MSE over every stride-1 validation window; trials never see the test rows.
-The best setting and the default are then trained once more and scored on the test windows,
-side by side. ``best_config.json`` holds the best S4DModel keyword arguments, taken by
-``S4DModel``, ``S4DForecaster`` and ``benchmark --s4d-config``. Details: docs/distributed.md.
+The space (:data:`DEFAULT_SPACE`, or ``--space FILE``) maps S4DModel arguments or ``lr`` /
+``weight_decay`` to a list of choices or a range, ends included: ``{"uniform": [lo, hi]}``,
+``{"loguniform": [lo, hi]}``, ``{"int": [lo, hi]}``. Each trial trains under the benchmark's
+protocol and budget and is scored by its MSE over the stride-1 validation windows (never the
+test rows); the best setting and the default are then scored on the test windows.
+``best_config.json`` is taken by ``S4DModel``, ``S4DForecaster`` and ``benchmark
+--s4d-config``. Details: docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -36,9 +34,8 @@ TUNE_OPTIONS = ("dataset", "case", "protocol", "data_root", "data_path", "time_c
 
 
 def check_space(space: dict, lookback: int, horizon: int) -> dict:
-    """Validate a search space: every listed value and both ends of every range are tried on
-    an S4DModel of this ``lookback`` and ``horizon``, so a bad value stops the search before
-    any trial. Raises ``ValueError`` naming the key, the value and what is accepted."""
+    """``space``, each listed value and range end tried on an S4DModel of this ``lookback``
+    and ``horizon`` first: a bad one raises ``ValueError`` naming the key and the value."""
     from s4d_forecast.comparison.runner import PROTOCOL_KEYS
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
@@ -55,9 +52,8 @@ def check_space(space: dict, lookback: int, horizon: int) -> dict:
         if isinstance(domain, dict) and len(domain) == 1 and _range(*domain.items()):
             domain = next(iter(domain.values()))
         elif not isinstance(domain, list):
-            raise ValueError(f"search space {key!r}: {domain!r} is not accepted; give a list of "
-                             'values or one of {"uniform": [lo, hi]}, {"loguniform": [lo, hi]} '
-                             '(lo > 0), {"int": [lo, hi]} with lo < hi')
+            raise ValueError(f"search space {key!r}: {domain!r} is not accepted; give a list or "
+                             '{"uniform"|"loguniform"|"int": [lo, hi]}, lo < hi (log: lo > 0)')
         if not domain:
             raise ValueError(f"search space {key!r}: empty list of values")
         for value in domain:
@@ -78,8 +74,8 @@ def _range(item) -> bool:
 
 
 def model_kwargs(params: dict, lr: float) -> dict:
-    """S4DModel keyword arguments of a point of the space: ``lr`` and ``weight_decay`` go into
-    ``optimizer_kwargs`` (with the budget's ``lr`` when only the weight decay is searched)."""
+    """S4DModel keyword arguments of a point of the space, ``lr`` and ``weight_decay`` in
+    ``optimizer_kwargs`` (``lr`` defaulting to the budget's)."""
     kwargs = {k: _plain(v) for k, v in params.items() if k not in OPTIMIZER_KEYS}
     optimizer = {k: _plain(params[k]) for k in OPTIMIZER_KEYS if k in params}
     if optimizer:
@@ -103,9 +99,8 @@ def _tune_domain(domain):
 
 
 def validation_mse(prep, config, kwargs: dict) -> tuple[float, int]:
-    """Train S4DModel with ``kwargs`` under ``config``'s budget on ``prep``'s training split
-    (early stopping on its validation split) and score every stride-1 validation window;
-    no test row is read. Returns ``(MSE, best epoch)``, the MSE inf when not finite."""
+    """``(MSE, best epoch)`` of S4DModel(``kwargs``) trained under ``config`` and scored on
+    every stride-1 validation window, no test row read; a non-finite MSE is inf."""
     from s4d_forecast.comparison.protocol import Scorer
     from s4d_forecast.comparison.runner import fit_model, forecast_windows
 
@@ -131,10 +126,9 @@ def _trial(params, prep=None, budget=None):
 
 @dataclass
 class TuneResult:
-    """What :func:`tune_s4d` found: ``best``, the S4DModel keyword arguments of the best
-    trial; ``trials``, one row per trial (its settings, ``val_mse``, ``best_epoch``,
-    ``seconds``, ``error``); ``comparison``, rows ``default`` and ``tuned`` (``val_mse`` and
-    the test ``mse``, ``mae``, ``fit_s``, ``params``); ``config``, every trial's budget."""
+    """What :func:`tune_s4d` found: ``best`` (S4DModel keyword arguments), ``trials`` (one
+    row per trial), ``comparison`` (rows ``default`` and ``tuned``: validation and test
+    scores), ``config`` (every trial's budget)."""
 
     best: dict
     trials: object
@@ -191,17 +185,14 @@ def tune_s4d(data, horizon: int, *, lookback: int = 96, trials: int = 20,
     Parameters
     ----------
     data : BenchmarkData
-        From :func:`~s4d_forecast.comparison.datasets.load_dataset` or a suite case.
     trials : int
         Settings tried (besides the default).
     space : dict, optional
         The search space (see the module); default :data:`DEFAULT_SPACE`.
     workers, address : optional
-        A local Ray instance with ``workers`` CPUs (default: every core), or the cluster at
-        ``address``; each trial takes one CPU and one torch thread.
+        A local Ray instance with ``workers`` CPUs (default: all), or the cluster at ``address``.
     **budget
-        :class:`~s4d_forecast.comparison.runner.BenchmarkConfig` fields (``epochs``, ``lr``,
-        ``protocol``, ...).
+        :class:`~s4d_forecast.comparison.runner.BenchmarkConfig` fields.
 
     Examples
     --------
@@ -320,19 +311,17 @@ def register(subparsers) -> None:
         "tune", help="search S4DModel's settings for a series with Ray Tune",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--dataset", help="weather | co2 | etth1 | etth2 | ettm1 | ettm2 | "
-                      "csv:PATH (as `benchmark`)")
-    what.add_argument("--case", help="a case of the dev suite (its data, horizon, lookback "
-                      "and protocol)")
+    what.add_argument("--dataset", help="weather | co2 | etth1 | etth2 | ettm1 | ettm2 | csv:PATH")
+    what.add_argument("--case", help="a case of the dev suite (its data, horizon, lookback, "
+                      "protocol)")
     add_shared_arguments(p, "--case")
     p.add_argument("--horizon", type=int, default=None, help="forecast length (default: 96)")
     p.add_argument("--lookback", type=int, default=None, help="input length (default: 96)")
     p.add_argument("--trials", type=int, required=True, help="settings to try")
     p.add_argument("--space", type=Path, default=None, metavar="FILE",
                    help="search space as JSON (default: DEFAULT_SPACE of this module)")
-    p.add_argument("--output", type=Path, required=True,
-                   help="folder for best_config.json, trials.csv and tune.md; new or empty "
-                   "unless --overwrite")
+    p.add_argument("--output", type=Path, required=True, help="folder for best_config.json, "
+                   "trials.csv and tune.md; new or empty unless --overwrite")
     p.add_argument("--overwrite", action="store_true", help="replace the files in --output")
     p.set_defaults(func=run)
 
@@ -342,25 +331,20 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from s4d_forecast._checks import check_output_folder
-    from s4d_forecast.comparison.cli import (
-        check_output_writable,
-        check_placement,
-        command_line,
-        json_object,
-    )
+    from s4d_forecast.comparison import cli
     from s4d_forecast.comparison.distributed import check_installed
     from s4d_forecast.forecasting.quiet import quiet_libraries
 
     check_output_folder(args.output, args.overwrite)
     try:
         check_installed("s4d-forecast tune", ("ray", "optuna"))
-        check_output_writable(args.output)
-        check_placement(args, "--case", {
+        cli.check_output_writable(args.output)
+        cli.check_placement(args, "--case", {
             "--horizon": args.horizon, "--lookback": args.lookback,
             "--data-path": args.data_path, "--time-col": args.time_col,
             "--target-cols": args.target_cols, "--protocol": args.protocol})
         try:
-            space = args.space and json_object("a search space", file=True)(str(args.space))
+            space = args.space and cli.json_object("a search space", file=True)(str(args.space))
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"--space {exc}") from None
         if args.case:
@@ -385,6 +369,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"s4d-forecast tune: error: {exc}", file=sys.stderr)
         return 2
-    paths = result.write(args.output, command_line(args, TUNE_OPTIONS, "tune"))
+    paths = result.write(args.output, cli.command_line(args, TUNE_OPTIONS, "tune"))
     print(f"\n{result.markdown()}\nwrote {', '.join(str(p) for p in paths)}")
     return 0

@@ -15,14 +15,9 @@ from comparison_helpers import TINY_S4D, tiny_frame
 from s4d_forecast.cli import main
 from s4d_forecast.comparison import BenchmarkConfig, BenchmarkData
 from s4d_forecast.comparison import suite as suite_mod
+from s4d_forecast.comparison.datasets import data_root
 from s4d_forecast.comparison.runner import run_benchmark
-from s4d_forecast.comparison.suite import (
-    DEV_SUITE,
-    Case,
-    data_root,
-    load_case_data,
-    select_cases,
-)
+from s4d_forecast.comparison.suite import DEV_SUITE, Case, load_case_data, select_cases
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
