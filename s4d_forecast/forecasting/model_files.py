@@ -1,11 +1,8 @@
-"""The files of ``S4DModel.save(path)``: ``path`` (the darts model) and ``path.ckpt`` (its
-weights), and of ``S4DForecaster.save(folder)``: ``forecaster.json`` (settings, names, time
-zone), ``data.npz`` (the training data) and ``model.pt`` / ``model.pt.ckpt``.
-
-Both saves are one transaction (:func:`replace_files`), and every file carries the save's
-random id (zip comment, or ``forecaster.json``): files of different saves are refused, and
-loading reads only such files, CRC-checked before darts' restricted unpickler.
-"""
+"""The files of ``S4DModel.save(path)`` (``path``, ``path.ckpt``) and of
+``S4DForecaster.save(folder)`` (``forecaster.json``, ``data.npz``, ``model.pt`` and its
+``.ckpt``). Each save is one transaction (:func:`replace_files`); every file carries the save's
+random id (zip comment, or ``forecaster.json``), so files of different saves are refused, and
+loading reads only such files, CRC-checked before darts' restricted unpickler."""
 
 from __future__ import annotations
 
@@ -49,19 +46,14 @@ class ModelFileError(ValueError):
 def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> None:
     """Replace the files ``names`` in ``folder`` by those ``write(staging)`` puts in a new
     staging folder ``.TAG.XXXXXXXX.s4d-save`` beside them (a name it does not write is
-    removed; ``what`` names the save in messages). Destinations that are not files of these
-    saves are refused before anything is written. The earlier files are hard-linked into the
-    staging folder and a journal is written before the new files are renamed into place; a
-    failing save puts the earlier files back, and the next save or load settles what a killed
-    one left (:func:`recover`)."""
+    removed). Destinations that are not files of these saves are refused first. The earlier
+    files are hard-linked into the staging folder and a journal written before the new ones
+    are renamed into place: a failing save puts the earlier files back, and the next save or
+    load settles what a killed one left (:func:`recover`)."""
     recover(folder, tag, what)
     for name in names:
         _check_destination(folder / name, what)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=_STAGING, dir=folder))
-    except PermissionError as err:
-        raise PermissionError(f"{what}: cannot write in {str(folder)!r} ({err.strerror}). "
-                              "Nothing was written.") from err
+    staging = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=_STAGING, dir=folder))
     with open(staging / "lock", "w") as lock:
         if fcntl is not None:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -230,9 +222,8 @@ def as_path(path, method: str, kind: str = "file") -> Path:
 
 # ------------------------------------------------------------------------------ S4DModel
 def save_model(model, path=None, clean: bool = False) -> None:
-    """Save a darts torch model (here S4DModel) as ``path`` + ``path.ckpt`` through
-    :func:`replace_files`; default path: darts' ``"{ModelClass}_{date}.pt"``. The folder of
-    ``path`` must exist (it is not created, as in darts)."""
+    """Save S4DModel as ``path`` + ``path.ckpt`` (:func:`replace_files`); default path:
+    darts' ``"{ModelClass}_{date}.pt"``. The folder must exist (as in darts)."""
     raw = model._default_save_path() + ".pt" if path is None else path
     path = as_path(raw, "S4DModel.save()")
     what, folder = f"S4DModel.save({os.fspath(raw)!r})", path.absolute().parent
@@ -275,8 +266,7 @@ def _write_model(model, pt: Path, clean: bool, sid: str | None = None) -> None:
 
 
 def load_model(darts_load, path, **kwargs):
-    """Check ``path`` and ``path.ckpt`` (:func:`check_archive`), then load them with
-    ``darts_load`` (darts' restricted unpickler), passing ``kwargs``."""
+    """Check ``path`` and ``path.ckpt`` (:func:`check_archive`), then ``darts_load`` them."""
     path = as_path(path, "S4DModel.load()")
     named = f"model file {str(path)!r}"
     recover(path.absolute().parent, path.name, f"S4DModel.load({str(path)!r})")
@@ -316,9 +306,9 @@ def _name(label: str, name):
 
 
 def save_forecaster(folder: Path, forecaster) -> None:
-    """Write a fitted S4DForecaster into ``folder``, created if needed (and removed again if
-    the save fails): its settings (``_FIELDS``), ``y`` / ``X`` (names, data, index) and model.
-    Names JSON cannot hold and zones without a key are refused before anything is written."""
+    """Write a fitted S4DForecaster into ``folder``, created if needed (removed again if the
+    save fails): settings (``_FIELDS``), ``y`` / ``X`` and model. Names JSON cannot hold and
+    zones without a key are refused before anything is written."""
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
                               f"{str(folder)!r} is a file.")
@@ -347,7 +337,6 @@ def save_forecaster(folder: Path, forecaster) -> None:
         write_bytes_atomic(staging / MANIFEST, json.dumps({**manifest, "save_id": sid},
                                                           indent=1).encode())
 
-    json.dumps(manifest)  # a TypeError here, before any folder is made
     created = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -393,10 +382,8 @@ _FIELDS = {
 
 def load_forecaster(folder: Path, cls):
     """The forecaster (of class ``cls``) that :func:`save_forecaster` wrote in ``folder``,
-    after checking ``forecaster.json`` field by field; ``ModelFileError`` names a damaged,
-    foreign or mismatched file, or the wrong field."""
-    if folder.is_dir():
-        recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
+    ``forecaster.json`` checked field by field."""
+    recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
     path, data = folder / MANIFEST, folder / DATA
     if not path.is_file():
         raise FileNotFoundError(f"no S4DForecaster in {str(folder)!r}: {str(path)!r} does not "
@@ -470,14 +457,10 @@ def _frame(manifest: dict, arrays: dict, prefix: str, bad: str, data: Path) -> p
     return pd.DataFrame(values, index=index, columns=columns)
 
 
-_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)(?::(\d\d))?")
-
-
 def zone_key(index: pd.Index) -> str | None:
     """Text that rebuilds the time zone of ``index`` anywhere (:func:`zone_from_key`):
-    ``None`` for none, an IANA key (zoneinfo, pytz, dateutil), ``"UTC"`` or a fixed offset
-    ``"+01:00"``. A zone without one (``dateutil.tz.tzlocal()``, a keyless
-    ``ZoneInfo.from_file``) is refused."""
+    ``None``, an IANA key (zoneinfo, pytz, dateutil), ``"UTC"`` or a fixed offset ``"+01:00"``;
+    a zone without one (``tzlocal()``, a keyless ``ZoneInfo.from_file``) is refused."""
     tz = getattr(index, "tz", None)
     if tz is None:
         return None
@@ -492,21 +475,15 @@ def zone_key(index: pd.Index) -> str | None:
         return key
     if type(tz).__name__ in ("timezone", "tzutc", "tzoffset", "UTC", "_FixedOffset",
                              "FixedOffset") and tz.utcoffset(None) is not None:
-        seconds = int(tz.utcoffset(None).total_seconds())
-        sign, seconds = "+" if seconds >= 0 else "-", abs(seconds)
-        text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-        return "UTC" if not seconds else text + (f":{seconds % 60:02d}" if seconds % 60 else "")
+        return "UTC" if not tz.utcoffset(None) else datetime.time(tzinfo=tz).isoformat()[8:]
     raise ValueError(f"the index of `y` has time zone {tz!r}, which S4DForecaster.save() cannot "
-                     "store faithfully (it has no IANA name or fixed offset). Nothing was saved. "
-                     "Refit with `y = y.tz_convert('UTC')` or a zoneinfo zone such as "
-                     "`zoneinfo.ZoneInfo('Europe/Paris')`.")
+                     "store faithfully (no IANA name or fixed offset). Nothing was saved. Refit "
+                     "with `y.tz_convert('UTC')` or a zoneinfo zone.")
 
 
 def zone_from_key(key: str):
     """The time zone :func:`zone_key` wrote: a fixed offset, or the key for pandas."""
-    match = _OFFSET.fullmatch(key)
-    if match is None:
+    try:
+        return datetime.datetime.strptime(key, "%z").tzinfo
+    except ValueError:
         return key
-    sign, hours, minutes, seconds = match.groups()
-    offset = datetime.timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0))
-    return datetime.timezone(-offset if sign == "-" else offset)
