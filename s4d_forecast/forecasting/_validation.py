@@ -391,9 +391,7 @@ class CheckedCallsMixin:
     ``KeyboardInterrupt``."""
 
     def fit(self, *args, **kwargs):
-        arguments = _bind(super().fit, args, kwargs)
-        if arguments:
-            check_fit_inputs(self, arguments)
+        _bind(super().fit, args, kwargs, partial(check_fit_inputs, self))
         with _guarded(self):
             result = super().fit(*args, **kwargs)
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
@@ -402,34 +400,30 @@ class CheckedCallsMixin:
         return result
 
     def predict(self, *args, **kwargs):
-        arguments = _bind(super().predict, args, kwargs)
-        if arguments:
-            check_predict_inputs(self, arguments)
+        _bind(super().predict, args, kwargs, partial(check_predict_inputs, self))
         with _guarded():
             return _finite_forecasts(super().predict(*args, **kwargs))
 
     def historical_forecasts(self, *args, **kwargs):
         # darts' optimised path (retrain=False) bypasses predict(); backtest comes here too
-        arguments = _bind(super().historical_forecasts, args, kwargs)
-        if arguments:
-            retrain = arguments.get("retrain", True)
-            check_predict_inputs(self, arguments, series_required=True,
-                                 against_trained=not callable(retrain) and not retrain)
+        _bind(super().historical_forecasts, args, kwargs, lambda arguments: check_predict_inputs(
+            self, arguments, series_required=True,  # (a callable retrain is true)
+            against_trained=not arguments.get("retrain", True)))
         with _guarded():
             return _finite_forecasts(super().historical_forecasts(*args, **kwargs))
 
 
-def _bind(method, args, kwargs) -> dict:
-    """The call's arguments by name, their plain arguments checked (``{}`` when they do not
-    bind: darts reports the bad call)."""
+def _bind(method, args, kwargs, check_series) -> None:
+    """Check the call's plain arguments, then ``check_series(arguments by name)``; a call that
+    does not bind is left to darts, which reports it."""
     try:
         arguments = inspect.signature(method).bind(*args, **kwargs).arguments
     except TypeError:
-        return {}
+        return
     for name, check in _CALL_ARGS.items():
         if name in arguments:
             check(name, arguments[name])
-    return arguments
+    check_series(arguments)
 
 
 # ========================================================================== pandas inputs
@@ -487,18 +481,15 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
 
 
 def _index_hint(name: str, index: pd.Index) -> str:
-    """A conversion that is right for ``index`` (``pd.to_datetime`` reads integers as
-    nanoseconds: never suggested for them)."""
-    positions = f"or `{name}.reset_index(drop=True)` for positions."
+    """A conversion right for ``index`` (``pd.to_datetime`` would read integers as ns)."""
     if isinstance(index, pd.PeriodIndex):
-        return f"Convert with `{name} = {name}.to_timestamp()`, {positions}"
+        return f"Convert with `{name} = {name}.to_timestamp()`."
     if not pd.api.types.is_integer_dtype(index.dtype):
-        return f"Convert with `{name}.index = pd.to_datetime({name}.index)`, {positions}"
-    labels = np.asarray(index, dtype=np.int64)
-    steps, hint = np.unique(np.diff(labels)), "Integer labels are not dates"
+        return f"Convert with `{name}.index = pd.to_datetime({name}.index)`."
+    steps, hint = np.unique(np.diff(np.asarray(index))), "Integer labels are not dates"
     if len(steps) != 1 or steps[0] <= 0:
-        return f"{hint}: build a DatetimeIndex of the real dates, {positions}"
-    first, last, step = int(labels[0]), int(labels[-1]), int(steps[0])
+        return f"{hint}: use `{name}.reset_index(drop=True)` for positions."
+    first, last, step = int(index[0]), int(index[-1]), int(steps[0])
     years = (f", or if they are years `{name}.index = pd.to_datetime({name}.index.astype(str), "
              "format='%Y')`" if step == 1 and 1000 <= first and last <= 9999 else "")
     return f"{hint}: `{name}.index = pd.RangeIndex({first}, {last + step}, {step})`{years}."

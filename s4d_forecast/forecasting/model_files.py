@@ -231,10 +231,9 @@ def save_model(model, path=None, clean: bool = False) -> None:
         raise IsADirectoryError(f"{what}: the path ends with a separator; give a file name such "
                                 "as 'models/s4d.pt'. Nothing was written.")
     if not folder.is_dir():
+        kind = "is a file, not a folder" if folder.exists() else "does not exist"
         raise (NotADirectoryError if folder.exists() else FileNotFoundError)(
-            f"{what}: folder {str(folder)!r} " + ("is a file, not a folder." if folder.exists()
-                                                  else "does not exist; create it first.")
-            + " Nothing was written.")
+            f"{what}: folder {str(folder)!r} {kind}. Nothing was written.")
     replace_files(folder, path.name, (path.name + ".ckpt", path.name),
                   lambda staging: _write_model(model, staging / path.name, clean), what)
 
@@ -313,21 +312,18 @@ def save_forecaster(folder: Path, forecaster) -> None:
         raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
                               f"{str(folder)!r} is a file.")
     fitted, model, arrays = forecaster._fitted, forecaster.model_, {}
-    freq = fitted["freq"]
     manifest = {"format": FORMAT, "version": VERSION, "verbose": forecaster.verbose,
-                "freq": freq if isinstance(freq, int) else freq.freqstr,
+                "freq": getattr(fitted["freq"], "freqstr", fitted["freq"]),
                 "tz": zone_key(fitted["y"].index), "y_is_series": fitted["is_series"],
-                "fit_rows": fitted["fit_rows"], "y_name": _name("`y` name", fitted["name"])}
-    for prefix, frame in (("y", fitted["y"]), ("X", fitted["X"])):
-        manifest[f"{prefix}_columns"] = None if frame is None else [
-            _name(f"`{prefix}` column", col) for col in frame.columns]
-        manifest[f"{prefix}_index_name"] = None if frame is None else _name(
-            f"the index name of `{prefix}`", frame.index.name)
-        if frame is not None:  # positions, or timestamps (in UTC when zone-aware)
-            index = frame.index
-            arrays.update({prefix: frame.to_numpy(dtype=float), f"{prefix}_index": (
-                index.tz_convert("UTC").tz_localize(None) if getattr(index, "tz", None)
-                else index).to_numpy()})
+                "fit_rows": fitted["fit_rows"], "y_name": _name("`y` name", fitted["name"]),
+                "X_columns": None, "X_index_name": None}
+    for prefix in ("y", "X") if fitted["X"] is not None else ("y",):
+        frame, index = fitted[prefix], fitted[prefix].index  # timestamps in UTC, or positions
+        manifest[f"{prefix}_columns"] = [_name(f"`{prefix}` column", c) for c in frame.columns]
+        manifest[f"{prefix}_index_name"] = _name(f"the index name of `{prefix}`", index.name)
+        arrays.update({prefix: frame.to_numpy(dtype=float), f"{prefix}_index": (
+            index.tz_convert("UTC").tz_localize(None) if getattr(index, "tz", None)
+            else index).to_numpy()})
 
     def write(staging: Path) -> None:
         sid = secrets.token_hex(16)
@@ -349,31 +345,21 @@ def save_forecaster(folder: Path, forecaster) -> None:
         raise
 
 
-def _parses(parse):
-    """A check that ``parse(value)`` is true and raises nothing."""
-    def check(value) -> bool:
-        try:
-            return bool(parse(value))
-        except Exception:  # noqa: BLE001 - pandas/zoneinfo raise many kinds for a bad value
-            return False
-    return check
-
-
 _NAME = (lambda v: v is None or type(v) in (str, int, float), "a string, number or null")
 _NAMES = (lambda v: isinstance(v, list) and v and all(_NAME[0](x) for x in v),
           "a non-empty list of strings or numbers")
 _POS = (lambda v: type(v) is int and v >= 1, "an integer >= 1")
 _BOOL = (lambda v: isinstance(v, bool), "true or false")
-#: forecaster.json: field -> (check, what is accepted)
+#: forecaster.json: field -> (check: true, raising nothing, for a good value; what is accepted)
 _FIELDS = {
     "format": (lambda v: v == FORMAT, repr(FORMAT)),
     "version": (lambda v: v == VERSION, f"{VERSION} (the version this package reads)"),
     "save_id": (lambda v: isinstance(v, str), "a string"), "verbose": _BOOL,
     "y_is_series": _BOOL, "fit_rows": _POS,
-    "freq": (_parses(lambda v: v > 0 if type(v) is int else isinstance(v, str) and (
-        pd.tseries.frequencies.to_offset(v))), "a pandas frequency such as 'D' or 'MS', or a "
+    "freq": (lambda v: v > 0 if type(v) is int else isinstance(v, str) and (
+        pd.tseries.frequencies.to_offset(v)), "a pandas frequency such as 'D' or 'MS', or a "
              "positive integer step"),
-    "tz": (_parses(lambda v: v is None or pd.Timestamp(0, tz=zone_from_key(v))),
+    "tz": (lambda v: v is None or pd.Timestamp(0, tz=zone_from_key(v)),
            "null, an IANA time zone such as 'Europe/Paris', or an offset '+01:00'"),
     "y_name": _NAME, "y_columns": _NAMES, "y_index_name": _NAME, "X_index_name": _NAME,
     "X_columns": (lambda v: v is None or _NAMES[0](v), "null or " + _NAMES[1]),
@@ -396,10 +382,15 @@ def load_forecaster(folder: Path, cls):
     if not isinstance(manifest, dict):
         raise ModelFileError(f"{bad}: it holds a {type(manifest).__name__}, not an object.")
     for field, (ok, accepted) in _FIELDS.items():
-        if field not in manifest or not ok(manifest[field]):
-            raise ModelFileError(f"{bad}: field {field!r} is missing." if field not in manifest
-                                 else f"{bad}: field {field!r} must be {accepted}, got "
-                                      f"{manifest[field]!r}.")
+        if field not in manifest:
+            raise ModelFileError(f"{bad}: field {field!r} is missing.")
+        try:
+            good = bool(ok(manifest[field]))
+        except Exception:  # noqa: BLE001 - pandas/zoneinfo raise many kinds for a bad value
+            good = False
+        if not good:
+            raise ModelFileError(f"{bad}: field {field!r} must be {accepted}, got "
+                                 f"{manifest[field]!r}.")
     if manifest["y_is_series"] and len(manifest["y_columns"]) != 1:
         raise ModelFileError(f"{bad}: field 'y_columns' must name one column when "
                              f"'y_is_series' is true, got {manifest['y_columns']!r}.")

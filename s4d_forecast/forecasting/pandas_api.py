@@ -69,7 +69,9 @@ class S4DForecaster:
         self._fitted: dict | None = None  # what fit() learnt of the data (_prepare)
 
     def fit(self, y: pd.Series | pd.DataFrame, X: pd.DataFrame | pd.Series | None = None):
-        """Train on the target ``y`` and, optionally, covariates ``X`` known in advance.
+        """Train on the target ``y`` and, optionally, covariates ``X`` known in advance;
+        return ``self``. After any error (a refused input, a diverged training, Ctrl-C) the
+        forecaster stays as it was.
 
         Parameters
         ----------
@@ -79,12 +81,6 @@ class S4DForecaster:
             ``lookback + horizon`` rows.
         X
             Covariates on the same kind of index, covering every timestamp of ``y``.
-
-        Returns
-        -------
-        S4DForecaster
-            ``self``; after any error (a refused input, a diverged training, Ctrl-C) the
-            forecaster stays as it was.
         """
         fitted = self._prepare(y, X)
         trainer = {} if self.verbose else {"pl_trainer_kwargs": {
@@ -122,7 +118,8 @@ class S4DForecaster:
     def update(self, y_new, X_new=None, forget: float = 1.0, reselect_ridge: bool = False,
                refresh_branch_every: int | None = None) -> S4DForecaster:
         """Add the observations that followed ``y`` without a refit (:meth:`S4DModel.update`);
-        :meth:`predict` then forecasts from the new end. Scaling stays as fitted.
+        :meth:`predict` then forecasts from the new end, scaled as fitted. Returns ``self``; a
+        refused update changes nothing.
 
         Parameters
         ----------
@@ -132,11 +129,6 @@ class S4DForecaster:
             When ``fit`` got ``X``: the covariates of those timestamps.
         forget, reselect_ridge, refresh_branch_every
             As in :meth:`S4DModel.update`.
-
-        Returns
-        -------
-        S4DForecaster
-            ``self``; a refused update changes nothing.
         """
         self._check_fitted()
         fitted = self._fitted
@@ -289,32 +281,19 @@ class S4DForecaster:
     def save(self, path: str | os.PathLike) -> None:
         """Save the fitted forecaster to the folder ``path`` (created if needed) in one
         transaction that replaces only an earlier forecaster's files
-        (:mod:`~s4d_forecast.forecasting.model_files`).
-
-        Raises
-        ------
-        TypeError, ValueError
-            A bad ``path``, a name (of ``y``, a column, an index) that is not a str, int or
-            float, or a time zone that cannot be stored (``tzlocal()``).
-        FileExistsError
-            ``path`` is a file, or holds something no forecaster save wrote under a file name.
-        """
+        (:mod:`~s4d_forecast.forecasting.model_files`). Names (of ``y``, a column, an index)
+        that are not str, int or float, a zone that cannot be stored (``tzlocal()``) and, at a
+        file's name, anything no forecaster save wrote are refused before writing."""
         folder = model_files.as_path(path, "S4DForecaster.save()", "folder")
         self._check_fitted()
         model_files.save_forecaster(folder, self)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> S4DForecaster:
-        """Load a forecaster written by :meth:`save`; it predicts as the saved one did.
-
-        Raises
-        ------
-        TypeError, ValueError, FileNotFoundError
-            A bad ``path``, or no ``forecaster.json`` in it.
-        s4d_forecast.forecasting.model_files.ModelFileError
-            A damaged or foreign file, files of different saves, or a wrong field of
-            ``forecaster.json`` (naming the file and field).
-        """
+        """Load a forecaster written by :meth:`save`; it predicts as the saved one did. A
+        damaged or foreign file, files of different saves or a wrong field of
+        ``forecaster.json`` raise :class:`~s4d_forecast.forecasting.model_files.ModelFileError`
+        naming the file and field."""
         return model_files.load_forecaster(
             model_files.as_path(path, "S4DForecaster.load()", "folder"), cls)
 
