@@ -63,8 +63,7 @@ def _likelihood(name, value):
                          f"{', '.join(map(repr, repeated))} repeated.")
 
 
-#: One check per argument of S4DModel and of darts' TorchForecastingModel it forwards to;
-#: arguments without an entry are left to darts.
+#: A check per argument of S4DModel and of darts' model it forwards to (others: darts)
 MODEL_ARGS = {
     **{name: _pos for name in (
         "input_chunk_length", "output_chunk_length", "n_layers", "temporal_width",
@@ -88,7 +87,6 @@ MODEL_ARGS = {
     "ssm_lr": partial(c.check_float, lo=0, lo_open=True, none_ok=True),
     "likelihood": _likelihood,
 }
-#: what an S4DModel is told through optimizer_kwargs, whatever the optimiser
 _OPTIMIZER_VALUES = {"lr": partial(c.check_float, lo=0, lo_open=True),
                      "weight_decay": partial(c.check_float, lo=0)}
 
@@ -111,8 +109,7 @@ def accepted_model_kwargs() -> set:
 
 
 def validate_model_args(args: dict) -> None:
-    """Check the arguments of ``S4DModel`` at construction: ``args`` is ``locals()`` at the top
-    of ``S4DModel.__init__`` (``kwargs`` unpacked), or what an S4DForecaster forwards."""
+    """Check ``S4DModel``'s arguments: ``locals()`` of its ``__init__``, or an S4DForecaster's."""
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
     args = {k: v for k, v in args.items() if k not in ("self", "__class__", "kwargs")} | dict(
@@ -120,7 +117,7 @@ def validate_model_args(args: dict) -> None:
     for name, check in MODEL_ARGS.items():
         if name in args:
             check(name, args[name])
-    for name, check in _OPTIMIZER_VALUES.items():
+    for name, check in _OPTIMIZER_VALUES.items():  # whatever the optimiser
         if name in (args.get("optimizer_kwargs") or {}):
             check(f"optimizer_kwargs[{name!r}]", args["optimizer_kwargs"][name])
     for cls, kwargs_name in ((args.get("optimizer_cls") or torch.optim.Adam, "optimizer_kwargs"),
@@ -131,9 +128,9 @@ def validate_model_args(args: dict) -> None:
         except (TypeError, ValueError):
             continue
         if cls and args.get(kwargs_name) and not any(p.kind == p.VAR_KEYWORD for p in params):
-            c.check_keys(kwargs_name, args[kwargs_name], _names_of(cls.__init__) - {
-                "params", "optimizer"} | ({"interval", "frequency", "monitor", "strict", "name"}
-                                          if kwargs_name == "lr_scheduler_kwargs" else set()))
+            c.check_keys(kwargs_name, args[kwargs_name], (_names_of(cls.__init__) - {
+                "params", "optimizer"}) | ({"interval", "frequency", "monitor", "strict", "name"}
+                                           if kwargs_name == "lr_scheduler_kwargs" else set()))
     # ssm_kwargs: the S4D layer's and kernel's arguments that the model does not set itself
     # (lr: ssm_lr), their values checked by ssm on a one-channel layer
     ssm_kwargs, own = dict(args.get("ssm_kwargs") or {}), _names_of(S4DModel.__init__) | {"lr"}
@@ -156,13 +153,11 @@ def validate_model_args(args: dict) -> None:
 SERIES_ARGS = ("series", "past_covariates", "future_covariates", "val_series",
                "val_past_covariates", "val_future_covariates")
 #: The other call arguments checked here (darts' own messages are clear for the rest)
-_CALL_ARGS = {
-    "n": _pos, "num_samples": _pos, "epochs": partial(c.check_int, min=0),
-    "batch_size": _opt_pos, "max_samples_per_ts": _opt_pos, "roll_size": _opt_pos,
-    "verbose": lambda n, v: v is None or c.check_bool(n, v), "mc_dropout": c.check_bool,
-    "load_best": c.check_bool, "predict_likelihood_parameters": c.check_bool,
-    "dataloader_kwargs": c.check_mapping,
-}
+_CALL_ARGS = {"n": _pos, "num_samples": _pos, "epochs": partial(c.check_int, min=0),
+              "batch_size": _opt_pos, "max_samples_per_ts": _opt_pos, "roll_size": _opt_pos,
+              "verbose": partial(c.check_bool, none_ok=True), "mc_dropout": c.check_bool,
+              "load_best": c.check_bool, "predict_likelihood_parameters": c.check_bool,
+              "dataloader_kwargs": c.check_mapping}
 #: Largest |value| of a target component for which S4DModel forecasts as at scale 1 (0 is
 #: fine), with a margin: on AirPassengers times 10**k float64 is within 4e-16 of scale 1 from
 #: 1e-150 to 1e150, float32 within 1.3e-7 from 1e-40 to 1e34.
@@ -181,17 +176,15 @@ def _check_series(name: str, value, required: bool) -> None:
     items = _items(name, value)
     if (value is not None or required) and not (
             items and all(isinstance(one, TimeSeries) for _, one in items)):
-        shown = repr(value) if not isinstance(value, (list, tuple)) else (
-            f"a {type(value).__name__} of {[type(v).__name__ for v in value[:3]]}")
         raise c.ArgumentTypeError(f"`{name}` must be a darts TimeSeries or a non-empty list of "
-                                  f"them{'' if required else ' (or None)'}, got {shown[:80]}.")
+                                  f"them{'' if required else ' (or None)'}, got "
+                                  f"{type(value).__name__} {repr(value)[:60]}.")
     for label, one in items:
         finite = np.isfinite(one.all_values(copy=False))
         if not finite.all():
             steps = ~finite.all(axis=(1, 2))
             n_inf = int(np.isinf(one.all_values(copy=False)).sum())
-            components = [str(col) for col, ok in zip(one.components, finite.all(axis=(0, 2)))
-                          if not ok]
+            components = [str(col) for col in one.components[~finite.all(axis=(0, 2))]]
             raise ValueError(
                 f"`{label}` has {int(steps.sum())} time steps with "
                 f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
@@ -210,8 +203,7 @@ def check_scale(name: str, series) -> None:
             raise ValueError(
                 f"`{label}` component {str(one.components[k])!r} reaches |value| {peak[k]:.3g}; "
                 f"a {one.dtype} component's largest |value| must be 0 or between {lo:.0e} and "
-                f"{hi:.0e}. Rescale it, e.g. `{label} * "
-                f"{10.0 ** -np.round(np.log10(peak[k])):.0e}` (S4DForecaster does this).")
+                f"{hi:.0e}. Rescale it: `{label} * {10.0 ** -np.round(np.log10(peak[k])):.0e}`.")
 
 
 def _check_static_covariates(name: str, series) -> None:
@@ -231,9 +223,8 @@ def _check_static_covariates(name: str, series) -> None:
 
 def _check_covers(name: str, covariates, target_name: str, series, starts: list,
                   end_offset: int) -> None:
-    """Refuse covariates (or weights) not covering the steps training reads from them: for
-    target ``i``, positions ``starts[i]`` to ``len - 1 - end_offset``. Other frequencies or
-    index types are left to darts."""
+    """Refuse covariates (or weights) not covering the steps training reads (of target ``i``:
+    ``starts[i]`` to ``len - 1 - end_offset``); other frequencies or index types: darts."""
     covs, targets = _items(name, covariates), _items(target_name, series)
     for (label, cov), (target_label, target), start in zip(covs, targets, starts):
         index = target.time_index[start:len(target) - end_offset]
@@ -249,8 +240,8 @@ def _check_covers(name: str, covariates, target_name: str, series, starts: list,
 
 
 def _check_sample_weight(name: str, weight, series, first_output: list) -> None:
-    """Refuse weights with NaN, inf or negative values, or 0 at every step training reads
-    (from position ``first_output[i]`` of target ``i``); darts' strings pass."""
+    """Refuse NaN, inf or negative weights, or 0 wherever training reads (from position
+    ``first_output[i]`` of target ``i``); darts' strings pass."""
     accepted, weights = "weights must be finite and >= 0, not all 0", _items(name, weight)
     for label, one in weights:
         values = one.all_values(copy=False)
@@ -258,10 +249,9 @@ def _check_sample_weight(name: str, weight, series, first_output: list) -> None:
         if bad.any():
             steps = bad.any(axis=(1, 2))
             first = int(np.argmax(steps))
-            raise ValueError(
-                f"`{label}` has {int(steps.sum())} time steps with NaN, infinite or negative "
-                f"weights, first at {_label(one.time_index[first])} (weight "
-                f"{values[first][bad[first]][0]}): {accepted}.")
+            raise ValueError(f"`{label}` has {int(steps.sum())} time steps with NaN, infinite or "
+                             f"negative weights, first at {_label(one.time_index[first])} "
+                             f"(weight {values[first][bad[first]][0]}): {accepted}.")
     targets = _items("series", series)
     if not weights or len(targets) != len(weights):
         return
@@ -288,8 +278,7 @@ def _check_dtypes(arguments: dict, ref_name: str, ref_dtype, trained: bool) -> N
 
 
 def _trained(model):
-    """The dtype the model was trained on (``None`` before) and whether it reads static
-    covariates (as trained, or as it will train)."""
+    """The dtype trained on (``None`` before) and whether static covariates are (to be) read."""
     if getattr(model, "model", None) is None:
         return None, bool(getattr(model, "considers_static_covariates", False))
     return model.train_sample.past_target.dtype, bool(model.uses_static_covariates)
@@ -352,10 +341,8 @@ def check_predict_inputs(model, arguments: dict, *, series_required: bool = Fals
 
 @contextlib.contextmanager
 def _guarded(model=None):
-    """Within the block: training (of ``model``) stops on a NaN/inf loss
-    (:class:`~s4d_forecast.callbacks.NonFiniteLossGuard`), and Ctrl-C, which Lightning turns
-    into ``SystemExit(1)`` leaving SIGINT ignored, is a ``KeyboardInterrupt`` with the handler
-    restored."""
+    """Within the block, training (of ``model``) stops on a NaN/inf loss, and Ctrl-C (which
+    Lightning turns into ``SystemExit(1)``, SIGINT left ignored) is a ``KeyboardInterrupt``."""
     saved, handler = getattr(model, "trainer_params", None), signal.getsignal(signal.SIGINT)
     if model is not None:
         model.trainer_params = {**saved, "callbacks": [*(saved.get("callbacks") or []),
@@ -385,10 +372,9 @@ def _finite_forecasts(result):
 
 
 class CheckedCallsMixin:
-    """For a darts torch model: check every argument and series of ``fit``, ``predict`` and
-    ``historical_forecasts`` before darts runs, stop a training whose loss or weights turn
-    NaN/inf (``FloatingPointError``), refuse non-finite forecasts, and let Ctrl-C surface as
-    ``KeyboardInterrupt``."""
+    """For a darts torch model: check the arguments of ``fit``, ``predict`` and
+    ``historical_forecasts`` before darts runs, refuse NaN/inf losses, weights and forecasts
+    (``FloatingPointError``), and let Ctrl-C surface as ``KeyboardInterrupt``."""
 
     def fit(self, *args, **kwargs):
         _bind(super().fit, args, kwargs, partial(check_fit_inputs, self))
@@ -414,8 +400,8 @@ class CheckedCallsMixin:
 
 
 def _bind(method, args, kwargs, check_series) -> None:
-    """Check the call's plain arguments, then ``check_series(arguments by name)``; a call that
-    does not bind is left to darts, which reports it."""
+    """Check the call's plain arguments, then ``check_series(them by name)``; darts reports
+    a call that does not bind."""
     try:
         arguments = inspect.signature(method).bind(*args, **kwargs).arguments
     except TypeError:
@@ -429,8 +415,7 @@ def _bind(method, args, kwargs, check_series) -> None:
 # ========================================================================== pandas inputs
 def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
     """``data`` as a DataFrame and whether it was a Series, after checking its type, column
-    labels (one flat, non-null, distinct label per column: forecasts carry them, ``X_future``
-    is matched by them), index (kind, duplicates, order), dtypes and values."""
+    labels (forecasts carry them), index (kind, duplicates, order), dtypes and values."""
     if not isinstance(data, (pd.Series, pd.DataFrame)):
         raise TypeError(f"`{name}` must be a pandas Series or DataFrame indexed by time, got "
                         f"{type(data).__name__}.")
@@ -456,8 +441,7 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
                          f"{_fmt(index[index.duplicated()].unique())}; aggregate them, e.g. "
                          f"`{name}.groupby(level=0).mean()`.")
     if not index.is_monotonic_increasing:
-        first = int(np.argmax(np.diff(index.asi8 if isinstance(index, pd.DatetimeIndex)
-                                      else np.asarray(index)) < 0))
+        first = int(np.argmax(index[1:] < index[:-1]))
         raise ValueError(f"`{name}` is not sorted by time: {_label(index[first])} is followed by "
                          f"{_label(index[first + 1])}. Sort it with `{name}.sort_index()`.")
     bools = [col for col, dtype in frame.dtypes.items() if pd.api.types.is_bool_dtype(dtype)]
@@ -496,8 +480,7 @@ def _index_hint(name: str, index: pd.Index) -> str:
 
 
 def infer_freq(name: str, index: pd.Index):
-    """The index frequency (pandas offset, or RangeIndex step), or a ValueError whose fix
-    names the frequency most runs of three timestamps follow, else the most common gap."""
+    """The frequency (offset, or RangeIndex step), or an error naming the one most runs follow."""
     if isinstance(index, pd.RangeIndex):
         return index.step
     freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
@@ -524,10 +507,8 @@ def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> No
         return
     tz, ref_tz, what = index.tz, ref.tz, None
     if tz is None and ref_tz is not None:
-        what, fix = (f"has a time-zone-naive index but `y` is in time zone {ref_tz}", f"if its "
-                     f"times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
-                     f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC')."
-                     f"tz_convert(y.index.tz)`")
+        what, fix = (f"has a time-zone-naive index but `y` is in time zone {ref_tz}",
+                     f"`{name} = {name}.tz_localize(y.index.tz)` if its times are {ref_tz}'s")
     elif tz is not None and ref_tz is None:
         what, fix = (f"is in time zone {tz} but `y` has a time-zone-naive index",
                      f"`{name} = {name}.tz_localize(None)` keeps its wall-clock times in {tz}")
@@ -545,8 +526,7 @@ def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> No
 
 def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index, fitted: str
                   ) -> pd.DataFrame:
-    """``frame`` with the columns ``expected``, those of ``fitted`` (``"y"`` or ``"X"``) in
-    fit, matched by name and put in that order; missing or extra columns are refused."""
+    """``frame``'s columns matched by name to ``expected`` (those ``fitted`` had in fit)."""
     missing = [col for col in expected if col not in frame.columns]
     extra = [col for col in frame.columns if col not in expected]
     if missing or extra:

@@ -1,8 +1,7 @@
-"""The files of ``S4DModel.save(path)`` (``path``, ``path.ckpt``) and of
-``S4DForecaster.save(folder)`` (``forecaster.json``, ``data.npz``, ``model.pt`` and its
-``.ckpt``). Each save is one transaction (:func:`replace_files`); every file carries the save's
-random id (zip comment, or ``forecaster.json``), so files of different saves are refused, and
-loading reads only such files, CRC-checked before darts' restricted unpickler."""
+"""The files of ``S4DModel.save(path)`` (``path``, ``path.ckpt``) and ``S4DForecaster.save``
+(``forecaster.json``, ``data.npz``, ``model.pt(.ckpt)``), each save one transaction
+(:func:`replace_files`). Every file carries the save's random id (zip comment, or the JSON), and
+loading reads only such files of one save, CRC-checked before darts' restricted unpickler."""
 
 from __future__ import annotations
 
@@ -23,13 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytorch_lightning as pl
+import torch
 
 from s4d_forecast.atomic_files import fsync_dir, write_bytes_atomic
-
-try:
-    import fcntl
-except ImportError:  # no advisory locks: a running save cannot be told from a killed one
-    fcntl = None
 
 _ID = b"s4d_forecast-save:"
 _NO_WEIGHTS = "noweights-"  # save id of a model saved before it was fitted (no .ckpt)
@@ -44,19 +40,18 @@ class ModelFileError(ValueError):
 
 # ----------------------------------------------------------------------- the transaction
 def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> None:
-    """Replace the files ``names`` in ``folder`` by those ``write(staging)`` puts in a new
-    staging folder ``.TAG.XXXXXXXX.s4d-save`` beside them (a name it does not write is
-    removed). Destinations that are not files of these saves are refused first. The earlier
-    files are hard-linked into the staging folder and a journal written before the new ones
-    are renamed into place: a failing save puts the earlier files back, and the next save or
-    load settles what a killed one left (:func:`recover`)."""
+    """Replace the files ``names`` in ``folder`` (after refusing any that no save wrote) by
+    those ``write(staging)`` puts in a staging folder ``.TAG.XXXXXXXX.s4d-save`` beside them
+    (a name it does not write is removed). The earlier files are hard-linked there and a journal
+    written before the renames: a failing save puts them back, and the next save or load
+    settles what a killed one left (:func:`recover`)."""
+    import fcntl  # POSIX only (as atomic_files' os.fchmod): imported where a save needs it
     recover(folder, tag, what)
     for name in names:
         _check_destination(folder / name, what)
     staging = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=_STAGING, dir=folder))
     with open(staging / "lock", "w") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             write(staging)
             (staging / "earlier").mkdir()
@@ -81,8 +76,8 @@ def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> Non
 
 
 def recover(folder: Path, tag: str, what: str) -> None:
-    """Settle and remove the staging folders that killed saves of ``tag`` left in ``folder``
-    (newest first), each with a warning; those of running saves are left alone."""
+    """Settle and remove (with a warning) the staging folders killed saves of ``tag`` left."""
+    import fcntl
     pattern = re.compile(re.escape(f".{tag}.") + r"[a-z0-9_]{8}" + re.escape(_STAGING))
     try:
         found = [p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
@@ -96,7 +91,7 @@ def recover(folder: Path, tag: str, what: str) -> None:
                 continue
             lock = contextlib.nullcontext()
         with lock:
-            if fcntl is not None and not isinstance(lock, contextlib.nullcontext):
+            if not isinstance(lock, contextlib.nullcontext):
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -149,8 +144,7 @@ def _check_destination(path: Path, what: str) -> None:
                 else "a file that no S4DModel / S4DForecaster save wrote (or a damaged one)"
                 if stat.S_ISREG(mode) else "not a regular file (a FIFO, device or socket)")
         raise (IsADirectoryError if stat.S_ISDIR(mode) else FileExistsError)(
-            f"{what}: {str(path)!r} is {kind}, which a save never replaces. Nothing was "
-            "written: move it away or choose another path.")
+            f"{what}: {str(path)!r} is {kind}, which a save never replaces. Nothing was written.")
 
 
 def _manifest_format(path: Path) -> str | None:
@@ -177,9 +171,8 @@ def _stamp(path: Path, sid: str) -> None:
 
 
 def check_archive(path: Path, what: str) -> str:
-    """The save id of ``path`` after checking, before anything is unpickled, that it is an
-    intact archive of ours: ``FileNotFoundError`` if missing, else ``ModelFileError`` naming a
-    folder, a bare pickle (unsafe), a file these saves did not write, or damage."""
+    """The save id of ``path``, after checking (before anything is unpickled) that it is an
+    intact archive of ours; ``ModelFileError`` names a folder, a bare pickle, damage..."""
     named = f"{what} {str(path)!r}"
     if path.is_dir():
         hint = (" It holds an S4DForecaster: load it with S4DForecaster.load()."
@@ -197,17 +190,15 @@ def check_archive(path: Path, what: str) -> str:
             else f"{named} is not a model file (not a zip archive: it starts with {head!r})")
     try:
         with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
+            bad = (entry := archive.testzip()) and f"its entry {entry!r} fails the CRC check"
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        raise ModelFileError(f"{named} is damaged (truncated or corrupt: {err}). Save again."
-                             ) from err
-    if bad is not None:
-        raise ModelFileError(f"{named} is damaged: its entry {bad!r} fails the CRC check. "
-                             "Save again.")
-    if save_id(path) is None:
+        bad = f"truncated or corrupt: {err}"
+    if bad:
+        raise ModelFileError(f"{named} is damaged ({bad}). Save again.")
+    if (sid := save_id(path)) is None:
         raise ModelFileError(f"{named} was not written by S4DModel.save() or "
                              "S4DForecaster.save() (it has no save id of theirs); not loaded.")
-    return save_id(path)
+    return sid
 
 
 def as_path(path, method: str, kind: str = "file") -> Path:
@@ -239,18 +230,12 @@ def save_model(model, path=None, clean: bool = False) -> None:
 
 
 def _write_model(model, pt: Path, clean: bool, sid: str | None = None) -> None:
-    """Write ``model`` as ``pt`` and its weights as ``pt.ckpt`` (none before it is fitted),
-    stamped with the save id ``sid`` (new if ``None``)."""
-    import torch
-
+    """Write ``model`` as ``pt`` and its weights (if fitted) as ``pt.ckpt``, with id ``sid``."""
     sid, ckpt = sid or secrets.token_hex(16), pt.with_name(pt.name + ".ckpt")
     if model.trainer is not None:
         model.trainer.save_checkpoint(ckpt, weights_only=clean)
     elif getattr(model, "model", None) is not None:
-        # a loaded model has its weights but no trainer: the checkpoint Lightning's
-        # load_from_checkpoint reads, with darts' own extra keys
-        import pytorch_lightning as pl
-
+        # loaded: weights but no trainer; the checkpoint load_from_checkpoint reads (+ darts')
         checkpoint = {"epoch": 0, "global_step": 0, "pytorch-lightning_version": pl.__version__,
                       "state_dict": model.model.state_dict(),
                       "hyper_parameters": dict(model.model.hparams)}
@@ -279,13 +264,12 @@ def load_model(darts_load, path, **kwargs):
     try:
         model = darts_load(str(path), **kwargs)
     except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
-        if type(err).__name__ == "UnpicklingError":  # pickle's, or darts' (a RuntimeError)
-            raise ModelFileError(f"{named} or its checkpoint was refused as unsafe by the "
-                                 f"restricted unpickler: {err}") from err
-        if isinstance(err, RuntimeError) and "PytorchStreamReader" not in str(err):
+        unsafe = type(err).__name__ == "UnpicklingError"  # pickle's, or darts' (a RuntimeError)
+        if not unsafe and isinstance(err, RuntimeError) and "PytorchStreamReader" not in str(err):
             raise
-        raise ModelFileError(f"{named} or its checkpoint is damaged (torch could not read it: "
-                             f"{err}).") from err
+        raise ModelFileError(f"{named} or its checkpoint " + (
+            "was refused as unsafe by the restricted unpickler" if unsafe
+            else "is damaged (torch could not read it)") + f": {err}") from err
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
     if not isinstance(model, S4DModel):
@@ -306,8 +290,7 @@ def _name(label: str, name):
 
 def save_forecaster(folder: Path, forecaster) -> None:
     """Write a fitted S4DForecaster into ``folder``, created if needed (removed again if the
-    save fails): settings (``_FIELDS``), ``y`` / ``X`` and model. Names JSON cannot hold and
-    zones without a key are refused before anything is written."""
+    save fails): settings (``_FIELDS``), ``y`` / ``X`` and model."""
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
                               f"{str(folder)!r} is a file.")
@@ -348,14 +331,13 @@ def save_forecaster(folder: Path, forecaster) -> None:
 _NAME = (lambda v: v is None or type(v) in (str, int, float), "a string, number or null")
 _NAMES = (lambda v: isinstance(v, list) and v and all(_NAME[0](x) for x in v),
           "a non-empty list of strings or numbers")
-_POS = (lambda v: type(v) is int and v >= 1, "an integer >= 1")
 _BOOL = (lambda v: isinstance(v, bool), "true or false")
 #: forecaster.json: field -> (check: true, raising nothing, for a good value; what is accepted)
 _FIELDS = {
     "format": (lambda v: v == FORMAT, repr(FORMAT)),
     "version": (lambda v: v == VERSION, f"{VERSION} (the version this package reads)"),
     "save_id": (lambda v: isinstance(v, str), "a string"), "verbose": _BOOL,
-    "y_is_series": _BOOL, "fit_rows": _POS,
+    "y_is_series": _BOOL, "fit_rows": (lambda v: type(v) is int and v >= 1, "an integer >= 1"),
     "freq": (lambda v: v > 0 if type(v) is int else isinstance(v, str) and (
         pd.tseries.frequencies.to_offset(v)), "a pandas frequency such as 'D' or 'MS', or a "
              "positive integer step"),
@@ -367,8 +349,7 @@ _FIELDS = {
 
 
 def load_forecaster(folder: Path, cls):
-    """The forecaster (of class ``cls``) that :func:`save_forecaster` wrote in ``folder``,
-    ``forecaster.json`` checked field by field."""
+    """The ``cls`` that :func:`save_forecaster` wrote in ``folder``, its JSON checked."""
     recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
     path, data = folder / MANIFEST, folder / DATA
     if not path.is_file():
@@ -382,15 +363,13 @@ def load_forecaster(folder: Path, cls):
     if not isinstance(manifest, dict):
         raise ModelFileError(f"{bad}: it holds a {type(manifest).__name__}, not an object.")
     for field, (ok, accepted) in _FIELDS.items():
-        if field not in manifest:
-            raise ModelFileError(f"{bad}: field {field!r} is missing.")
         try:
             good = bool(ok(manifest[field]))
-        except Exception:  # noqa: BLE001 - pandas/zoneinfo raise many kinds for a bad value
+        except Exception:  # noqa: BLE001 - KeyError, and pandas/zoneinfo raise many kinds
             good = False
         if not good:
-            raise ModelFileError(f"{bad}: field {field!r} must be {accepted}, got "
-                                 f"{manifest[field]!r}.")
+            raise ModelFileError(f"{bad}: field {field!r} " + (f"must be {accepted}, got "
+                                 f"{manifest[field]!r}." if field in manifest else "is missing."))
     if manifest["y_is_series"] and len(manifest["y_columns"]) != 1:
         raise ModelFileError(f"{bad}: field 'y_columns' must name one column when "
                              f"'y_is_series' is true, got {manifest['y_columns']!r}.")

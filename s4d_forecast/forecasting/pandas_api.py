@@ -250,16 +250,13 @@ class S4DForecaster:
                 raise ValueError("`X_future` was given but fit() got no `X`.")
             return None
         steps, y_index, freq = max(n, self.horizon), fitted["y"].index, fitted["freq"]
-        chunk = (f" (predict(horizon={n}) forecasts fewer steps, but the model forecasts "
-                 f"horizon={self.horizon} steps at a time and reads the covariates of all "
-                 f"{self.horizon})" if steps > n else "")
+        what = f"the {steps} steps after {v._label(y_index[-1])}" + (
+            f" (the model reads {steps} steps of covariates at a time)" if steps > n else "")
         if X_future is None:
             raise ValueError(f"the model was fit with covariates `X`, so predict() needs "
-                             f"`X_future` with the covariates of the {steps} steps after "
-                             f"{v._label(y_index[-1])}{chunk}.")
+                             f"`X_future` with the covariates of {what}.")
         needed = _future_index(y_index, freq, steps)
-        xframe = _covariates("X_future", X_future, y_index, freq, needed, f"the {steps}"
-                             f"{'' if chunk else ' forecast'} steps after `y`{chunk}",
+        xframe = _covariates("X_future", X_future, y_index, freq, needed, what,
                              fitted["X"].columns)
         with np.errstate(over="ignore"):  # checked just below
             scaled = fitted["X_scaling"].forward(np.concatenate([
@@ -273,10 +270,9 @@ class S4DForecaster:
         return TimeSeries.from_times_and_values(grid, scaled, freq=getattr(grid, "freq", None))
 
     def _wrap(self, values: np.ndarray, index: pd.Index):
-        fitted = self._fitted
-        if fitted["is_series"]:
-            return pd.Series(values[:, 0].astype(float), index=index, name=fitted["name"])
-        return pd.DataFrame(values.astype(float), index=index, columns=fitted["y"].columns)
+        if self._fitted["is_series"]:
+            return pd.Series(values[:, 0].astype(float), index=index, name=self._fitted["name"])
+        return pd.DataFrame(values.astype(float), index=index, columns=self._fitted["y"].columns)
 
     def save(self, path: str | os.PathLike) -> None:
         """Save the fitted forecaster to the folder ``path`` (created if needed) in one
@@ -299,9 +295,8 @@ class S4DForecaster:
 
 
 class _Scaling:
-    """Standardise columns in float64, exactly at any scale: times ``2**-e`` (exact; the largest
-    |value| then in [0.5, 1)), minus the first row (keeps a signal far below its offset, e.g.
-    3*sin(t) + 1e8), then ``StandardScaler``; no raw value is squared, so nothing overflows."""
+    """Standardise columns in float64 at any scale: times ``2**-e`` (exact), minus the first
+    row (keeps the signal of 3*sin(t) + 1e8), then ``StandardScaler`` (squares no raw value)."""
 
     def __init__(self, values: np.ndarray):
         self.exp = np.frexp(np.abs(values).max(axis=0))[1]
@@ -321,8 +316,7 @@ class _Scaling:
 
 def _covariates(name: str, X, ref: pd.Index, freq, needed: pd.Index, purpose: str,
                 columns: pd.Index | None = None) -> pd.DataFrame:
-    """``X`` checked: an index like ``ref`` (``y``'s), the columns ``columns`` (if given),
-    covering ``needed``."""
+    """``X`` checked: an index like ``y``'s (``ref``), ``columns`` if given, covering ``needed``."""
     frame = v.as_frame(name, X)[0]
     v.check_same_index_kind(name, frame.index, ref, freq)
     frame = frame if columns is None else v.check_columns(name, frame, columns, "X")
@@ -343,8 +337,7 @@ def _series(scaling: _Scaling, frame: pd.DataFrame, freq) -> TimeSeries:
 
 def _grid(index: pd.Index, freq, extra: int) -> pd.Index:
     """The regular, naive index darts works on for ``index`` and ``extra`` steps after it:
-    positions, UTC for fixed-length steps (DST neither repeats nor skips one), or local
-    wall-clock time for calendar steps (regular there)."""
+    positions, UTC for fixed-length steps (hours...), local wall-clock time for calendar ones."""
     if isinstance(index, pd.RangeIndex):
         return pd.RangeIndex(index.start, index.start + (len(index) + extra) * freq, freq)
     start = index[0].tz_localize(None)
