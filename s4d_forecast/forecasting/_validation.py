@@ -182,8 +182,7 @@ def _check_series(name: str, value, required: bool) -> None:
     for label, one in items:
         finite = np.isfinite(one.all_values(copy=False))
         if not finite.all():
-            steps = ~finite.all(axis=(1, 2))
-            n_inf = int(np.isinf(one.all_values(copy=False)).sum())
+            steps, n_inf = ~finite.all(axis=(1, 2)), int(np.isinf(one.all_values(copy=False)).sum())
             components = [str(col) for col in one.components[~finite.all(axis=(0, 2))]]
             raise ValueError(
                 f"`{label}` has {int(steps.sum())} time steps with "

@@ -27,6 +27,11 @@ import torch
 
 from s4d_forecast.atomic_files import fsync_dir, write_bytes_atomic
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, so a running save cannot be told from a killed one
+    fcntl = None
+
 _ID = b"s4d_forecast-save:"
 _NO_WEIGHTS = "noweights-"  # save id of a model saved before it was fitted (no .ckpt)
 _STAGING = ".s4d-save"
@@ -45,13 +50,13 @@ def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> Non
     (a name it does not write is removed). The earlier files are hard-linked there and a journal
     written before the renames: a failing save puts them back, and the next save or load
     settles what a killed one left (:func:`recover`)."""
-    import fcntl  # POSIX only (as atomic_files' os.fchmod): imported where a save needs it
     recover(folder, tag, what)
     for name in names:
         _check_destination(folder / name, what)
     staging = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=_STAGING, dir=folder))
     with open(staging / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             write(staging)
             (staging / "earlier").mkdir()
@@ -77,7 +82,6 @@ def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> Non
 
 def recover(folder: Path, tag: str, what: str) -> None:
     """Settle and remove (with a warning) the staging folders killed saves of ``tag`` left."""
-    import fcntl
     pattern = re.compile(re.escape(f".{tag}.") + r"[a-z0-9_]{8}" + re.escape(_STAGING))
     try:
         found = [p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
@@ -91,7 +95,7 @@ def recover(folder: Path, tag: str, what: str) -> None:
                 continue
             lock = contextlib.nullcontext()
         with lock:
-            if not isinstance(lock, contextlib.nullcontext):
+            if fcntl is not None and not isinstance(lock, contextlib.nullcontext):
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -292,8 +296,7 @@ def save_forecaster(folder: Path, forecaster) -> None:
     """Write a fitted S4DForecaster into ``folder``, created if needed (removed again if the
     save fails): settings (``_FIELDS``), ``y`` / ``X`` and model."""
     if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
-                              f"{str(folder)!r} is a file.")
+        raise FileExistsError(f"`path` {str(folder)!r} of S4DForecaster.save() is a file.")
     fitted, model, arrays = forecaster._fitted, forecaster.model_, {}
     manifest = {"format": FORMAT, "version": VERSION, "verbose": forecaster.verbose,
                 "freq": getattr(fitted["freq"], "freqstr", fitted["freq"]),
@@ -353,8 +356,7 @@ def load_forecaster(folder: Path, cls):
     recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
     path, data = folder / MANIFEST, folder / DATA
     if not path.is_file():
-        raise FileNotFoundError(f"no S4DForecaster in {str(folder)!r}: {str(path)!r} does not "
-                                "exist (S4DForecaster.save(path) writes it).")
+        raise FileNotFoundError(f"no S4DForecaster in {str(folder)!r}: {str(path)!r} is missing.")
     bad = f"forecaster file {str(path)!r} is damaged or was edited"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))

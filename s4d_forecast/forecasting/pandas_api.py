@@ -133,7 +133,7 @@ class S4DForecaster:
         self._check_fitted()
         fitted = self._fitted
         new, is_series = v.as_frame("y_new", y_new)
-        y, freq = fitted["y"], fitted["freq"]
+        y, freq, covariates, x_rows = fitted["y"], fitted["freq"], None, None
         new = (new.set_axis(y.columns, axis=1) if is_series and fitted["is_series"]
                else v.check_columns("y_new", new, y.columns, "y"))
         v.check_same_index_kind("y_new", new.index, y.index, freq)
@@ -141,7 +141,6 @@ class S4DForecaster:
         if not new.index.equals(expected):
             raise ValueError(f"`y_new` must continue `y` on its next timestamps, "
                              f"{v._span(expected)}, got {v._span(new.index)}.")
-        covariates, x_rows = None, None
         if (fitted["X"] is None) != (X_new is None):
             raise ValueError("`X_new` must be given exactly when fit() got `X`.")
         if X_new is not None:
