@@ -1,6 +1,5 @@
 """Checks of what users give ``S4DModel`` (arguments, darts calls) and ``S4DForecaster``
-(pandas inputs). Errors name the argument, the value and what is accepted, with a fix that
-works as given; nothing is filled, dropped, sorted or resampled."""
+(pandas inputs); nothing is filled, dropped, sorted or resampled."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import inspect
 import os
 import signal
 import threading
-import warnings
 from functools import partial
 
 import numpy as np
@@ -57,18 +55,15 @@ def _instance(accepted: str, kind):
 
 def _likelihood(name, value):
     """A darts likelihood object, whose quantiles (``QuantileRegression``) are distinct."""
-    _instance("a darts likelihood object, e.g. QuantileRegression() or GaussianLikelihood() "
-              "from darts.utils.likelihood_models,", TorchLikelihood)(name, value)
+    _instance("a darts likelihood (e.g. QuantileRegression())", TorchLikelihood)(name, value)
     quantiles = list(getattr(value, "quantiles", None) or [])
     repeated = sorted({q for q in quantiles if quantiles.count(q) > 1})
     if repeated:
-        raise ValueError(f"`{name}` must hold each quantile once, got QuantileRegression("
-                         f"{quantiles}) with {', '.join(map(repr, repeated))} repeated; pass "
-                         f"QuantileRegression({sorted(set(quantiles))}).")
+        raise ValueError(f"`{name}` must hold each quantile once, got {quantiles} with "
+                         f"{', '.join(map(repr, repeated))} repeated.")
 
 
-#: One check per argument of S4DModel and of darts' TorchForecastingModel it forwards to;
-#: arguments without an entry are left to darts.
+#: A check per argument of S4DModel and of darts' model it forwards to (others: darts)
 MODEL_ARGS = {
     **{name: _pos for name in (
         "input_chunk_length", "output_chunk_length", "n_layers", "temporal_width",
@@ -92,7 +87,6 @@ MODEL_ARGS = {
     "ssm_lr": partial(c.check_float, lo=0, lo_open=True, none_ok=True),
     "likelihood": _likelihood,
 }
-#: what an S4DModel is told through optimizer_kwargs, whatever the optimiser
 _OPTIMIZER_VALUES = {"lr": partial(c.check_float, lo=0, lo_open=True),
                      "weight_decay": partial(c.check_float, lo=0)}
 
@@ -115,8 +109,7 @@ def accepted_model_kwargs() -> set:
 
 
 def validate_model_args(args: dict) -> None:
-    """Check the arguments of ``S4DModel`` at construction: ``args`` is ``locals()`` at the top
-    of ``S4DModel.__init__`` (``kwargs`` unpacked), or what an S4DForecaster forwards."""
+    """Check ``S4DModel``'s arguments: ``locals()`` of its ``__init__``, or an S4DForecaster's."""
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
     args = {k: v for k, v in args.items() if k not in ("self", "__class__", "kwargs")} | dict(
@@ -124,21 +117,20 @@ def validate_model_args(args: dict) -> None:
     for name, check in MODEL_ARGS.items():
         if name in args:
             check(name, args[name])
-    for name, check in _OPTIMIZER_VALUES.items():
+    for name, check in _OPTIMIZER_VALUES.items():  # whatever the optimiser
         if name in (args.get("optimizer_kwargs") or {}):
             check(f"optimizer_kwargs[{name!r}]", args["optimizer_kwargs"][name])
-    for cls_name, default in (("optimizer_cls", torch.optim.Adam), ("lr_scheduler_cls", None)):
-        # the keys of optimizer_kwargs / lr_scheduler_kwargs against the class's signature
-        cls, kwargs_name = args.get(cls_name) or default, cls_name.replace("_cls", "_kwargs")
+    for cls, kwargs_name in ((args.get("optimizer_cls") or torch.optim.Adam, "optimizer_kwargs"),
+                             (args.get("lr_scheduler_cls"), "lr_scheduler_kwargs")):
+        # their keys against the class's signature (darts hands Lightning's on)
         try:
             params = inspect.signature(cls.__init__).parameters.values() if cls else []
         except (TypeError, ValueError):
             continue
         if cls and args.get(kwargs_name) and not any(p.kind == p.VAR_KEYWORD for p in params):
-            accepted = _names_of(cls.__init__) - {"params", "optimizer"}
-            if kwargs_name == "lr_scheduler_kwargs":  # darts hands these to Lightning's config
-                accepted |= {"interval", "frequency", "monitor", "strict", "name"}
-            c.check_keys(kwargs_name, args[kwargs_name], accepted)
+            c.check_keys(kwargs_name, args[kwargs_name], (_names_of(cls.__init__) - {
+                "params", "optimizer"}) | ({"interval", "frequency", "monitor", "strict", "name"}
+                                           if kwargs_name == "lr_scheduler_kwargs" else set()))
     # ssm_kwargs: the S4D layer's and kernel's arguments that the model does not set itself
     # (lr: ssm_lr), their values checked by ssm on a one-channel layer
     ssm_kwargs, own = dict(args.get("ssm_kwargs") or {}), _names_of(S4DModel.__init__) | {"lr"}
@@ -161,19 +153,15 @@ def validate_model_args(args: dict) -> None:
 SERIES_ARGS = ("series", "past_covariates", "future_covariates", "val_series",
                "val_past_covariates", "val_future_covariates")
 #: The other call arguments checked here (darts' own messages are clear for the rest)
-_CALL_ARGS = {
-    "n": _pos, "num_samples": _pos, "epochs": partial(c.check_int, min=0),
-    "batch_size": _opt_pos, "max_samples_per_ts": _opt_pos, "roll_size": _opt_pos,
-    "verbose": lambda n, v: v is None or c.check_bool(n, v), "mc_dropout": c.check_bool,
-    "load_best": c.check_bool, "predict_likelihood_parameters": c.check_bool,
-    "dataloader_kwargs": c.check_mapping,
-}
+_CALL_ARGS = {"n": _pos, "num_samples": _pos, "epochs": partial(c.check_int, min=0),
+              "batch_size": _opt_pos, "max_samples_per_ts": _opt_pos, "roll_size": _opt_pos,
+              "verbose": partial(c.check_bool, none_ok=True), "mc_dropout": c.check_bool,
+              "load_best": c.check_bool, "predict_likelihood_parameters": c.check_bool,
+              "dataloader_kwargs": c.check_mapping}
 #: Largest |value| of a target component for which S4DModel forecasts as at scale 1 (0 is
 #: fine), with a margin: on AirPassengers times 10**k float64 is within 4e-16 of scale 1 from
 #: 1e-150 to 1e150, float32 within 1.3e-7 from 1e-40 to 1e34.
 SCALES = {"float64": (1e-120, 1e120), "float32": (1e-30, 1e30)}
-#: Ratio of step sizes between training series above which ``fit`` warns.
-SCALE_RATIO_WARNING = 100.0
 
 
 def _items(name: str, value) -> list:
@@ -188,23 +176,19 @@ def _check_series(name: str, value, required: bool) -> None:
     items = _items(name, value)
     if (value is not None or required) and not (
             items and all(isinstance(one, TimeSeries) for _, one in items)):
-        shown = repr(value) if not isinstance(value, (list, tuple)) else (
-            f"a {type(value).__name__} of {[type(v).__name__ for v in value[:3]]}")
         raise c.ArgumentTypeError(f"`{name}` must be a darts TimeSeries or a non-empty list of "
-                                  f"them{'' if required else ' (or None)'}, got {shown[:80]}.")
+                                  f"them{'' if required else ' (or None)'}, got "
+                                  f"{type(value).__name__} {repr(value)[:60]}.")
     for label, one in items:
         finite = np.isfinite(one.all_values(copy=False))
-        if finite.all():
-            continue
-        steps, n_inf = ~finite.all(axis=(1, 2)), int(np.isinf(one.all_values(copy=False)).sum())
-        components = [str(col) for col, ok in zip(one.components, finite.all(axis=(0, 2)))
-                      if not ok]
-        raise ValueError(
-            f"`{label}` has {int(steps.sum())} time steps with "
-            f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
-            f"(components {components}), first at {_fmt(one.time_index[steps])}. Fill them "
-            f"first, e.g. `MissingValuesFiller().transform({label})` (darts.dataprocessing."
-            f"transformers; inf to NaN first), or slice them off with `.drop_before(...)`.")
+        if not finite.all():
+            steps, n_inf = ~finite.all(axis=(1, 2)), int(np.isinf(one.all_values(copy=False)).sum())
+            components = [str(col) for col in one.components[~finite.all(axis=(0, 2))]]
+            raise ValueError(
+                f"`{label}` has {int(steps.sum())} time steps with "
+                f"{'NaN' if not n_inf else f'NaN or infinite ({n_inf} infinite)'} values "
+                f"(components {components}), first at {_fmt(one.time_index[steps])}; fill "
+                "them (darts' MissingValuesFiller) or slice them off.")
 
 
 def check_scale(name: str, series) -> None:
@@ -217,10 +201,8 @@ def check_scale(name: str, series) -> None:
             k = int(np.argmax(bad))
             raise ValueError(
                 f"`{label}` component {str(one.components[k])!r} reaches |value| {peak[k]:.3g}; "
-                f"S4DModel forecasts a {one.dtype} series as at scale 1 when the largest "
-                f"|value| of each component is 0 or between {lo:.0e} and {hi:.0e}. Rescale it, "
-                f"e.g. `{label} * {10.0 ** -np.round(np.log10(peak[k])):.0e}`, and the forecast "
-                "back (S4DForecaster does this for you).")
+                f"a {one.dtype} component's largest |value| must be 0 or between {lo:.0e} and "
+                f"{hi:.0e}. Rescale it: `{label} * {10.0 ** -np.round(np.log10(peak[k])):.0e}`.")
 
 
 def _check_static_covariates(name: str, series) -> None:
@@ -233,38 +215,32 @@ def _check_static_covariates(name: str, series) -> None:
                                               else "") + f" = {values[i, j]}"
                  for i, j in zip(*np.nonzero(~np.isfinite(values)))]
         if where:
-            raise ValueError(
-                f"`{label}` has non-finite static covariates: {_fmt(where)}. Give them finite "
-                f"values, e.g. `{label}.with_static_covariates({label}.static_covariates.fillna("
-                f"0.0))` (an inf may be a number beyond {one.dtype}: rescale it), or pass "
-                f"`use_static_covariates=False`.")
+            raise ValueError(f"`{label}` has non-finite static covariates: {_fmt(where)} (an "
+                             f"inf may be a number beyond {one.dtype}); give finite values or "
+                             "pass `use_static_covariates=False`.")
 
 
 def _check_covers(name: str, covariates, target_name: str, series, starts: list,
                   end_offset: int) -> None:
-    """Refuse covariates (or weights) not covering the steps training reads from them: for
-    target ``i``, positions ``starts[i]`` to ``len - 1 - end_offset``. Other frequencies or
-    index types are left to darts."""
+    """Refuse covariates (or weights) not covering the steps training reads (of target ``i``:
+    ``starts[i]`` to ``len - 1 - end_offset``); other frequencies or index types: darts."""
     covs, targets = _items(name, covariates), _items(target_name, series)
     for (label, cov), (target_label, target), start in zip(covs, targets, starts):
-        index = target.time_index[start:len(target) - end_offset] if start is not None else []
+        index = target.time_index[start:len(target) - end_offset]
         if (len(covs) != len(targets) or not isinstance(cov, TimeSeries) or not len(index)
                 or type(cov.time_index) is not type(index) or cov.freq != target.freq):
             continue
         first, last = cov.start_time(), cov.end_time()
         if first > index[0] or last < index[-1]:
-            fix = (f" or let `{target_label}` start no earlier, e.g. "
-                   f"`{target_label}.slice_intersect({label})`" if first > index[0] else "")
             raise ValueError(
                 f"`{label}` must cover the time steps training reads from it for "
                 f"`{target_label}`, {_span(index)}, but it spans {_span(cov.time_index)}: "
-                f"{_span(index[(index < first) | (index > last)])} are not covered. Extend "
-                f"`{label}`{fix}.")
+                f"{_span(index[(index < first) | (index > last)])} are not covered; extend it.")
 
 
 def _check_sample_weight(name: str, weight, series, first_output: list) -> None:
-    """Refuse weights with NaN, inf or negative values, or 0 at every step training reads
-    (from position ``first_output[i]`` of target ``i``); darts' strings pass."""
+    """Refuse NaN, inf or negative weights, or 0 wherever training reads (from position
+    ``first_output[i]`` of target ``i``); darts' strings pass."""
     accepted, weights = "weights must be finite and >= 0, not all 0", _items(name, weight)
     for label, one in weights:
         values = one.all_values(copy=False)
@@ -272,12 +248,11 @@ def _check_sample_weight(name: str, weight, series, first_output: list) -> None:
         if bad.any():
             steps = bad.any(axis=(1, 2))
             first = int(np.argmax(steps))
-            raise ValueError(
-                f"`{label}` has {int(steps.sum())} time steps with NaN, infinite or negative "
-                f"weights, first at {_label(one.time_index[first])} (weight "
-                f"{values[first][bad[first]][0]}): {accepted}.")
+            raise ValueError(f"`{label}` has {int(steps.sum())} time steps with NaN, infinite or "
+                             f"negative weights, first at {_label(one.time_index[first])} "
+                             f"(weight {values[first][bad[first]][0]}): {accepted}.")
     targets = _items("series", series)
-    if not weights or len(targets) != len(weights) or None in first_output:
+    if not weights or len(targets) != len(weights):
         return
     read = [target.time_index[start:] for (_, target), start in zip(targets, first_output)]
     for (_, one), times in zip(weights, read):
@@ -292,18 +267,17 @@ def _check_sample_weight(name: str, weight, series, first_output: list) -> None:
 
 def _check_dtypes(arguments: dict, ref_name: str, ref_dtype, trained: bool) -> None:
     """Refuse series whose dtype is not ``ref_dtype``: the network computes in one precision."""
+    what = (f"the model was trained on {ref_dtype} series" if trained
+            else f"`{ref_name}` holds {ref_dtype}")
     for name in SERIES_ARGS:
         for label, one in _items(name, arguments.get(name)):
             if one.dtype != ref_dtype:
-                what = (f"the model was trained on {ref_dtype} series" if trained
-                        else f"`{ref_name}` holds {ref_dtype}")
                 raise TypeError(f"`{label}` holds {one.dtype} values but {what}; convert it with "
                                 f"`{label}.astype(np.{ref_dtype})`.")
 
 
 def _trained(model):
-    """The dtype the model was trained on (``None`` before) and whether it reads static
-    covariates (as trained, or as it will train)."""
+    """The dtype trained on (``None`` before) and whether static covariates are (to be) read."""
     if getattr(model, "model", None) is None:
         return None, bool(getattr(model, "considers_static_covariates", False))
     return model.train_sample.past_target.dtype, bool(model.uses_static_covariates)
@@ -324,9 +298,8 @@ def check_fit_inputs(model, arguments: dict) -> None:
                                                            arguments.get(f"val_{name}"))
         for label, one in items:
             if one.n_components != items[0][1].n_components:
-                raise ValueError(
-                    f"`{label}` has {one.n_components} components but `{items[0][0]}` has "
-                    f"{items[0][1].n_components}; the model's widths are set by the first.")
+                raise ValueError(f"`{label}` has {one.n_components} components but "
+                                 f"`{items[0][0]}` has {items[0][1].n_components}.")
     stride, most = arguments.get("stride", 1), arguments.get("max_samples_per_ts")
     stride = stride if isinstance(stride, int) and stride >= 1 else 1
     for prefix in ("", "val_"):
@@ -365,35 +338,10 @@ def check_predict_inputs(model, arguments: dict, *, series_required: bool = Fals
         _check_dtypes(arguments, "series", trained, True)
 
 
-def warn_if_scales_differ(name: str, series) -> None:
-    """Warn when the training series of a list differ in scale (the RMS of each component's
-    step-to-step changes) by over ``SCALE_RATIO_WARNING``: S4DModel's branch works in one unit
-    per component for all of them, so the smaller ones get corrections sized for the larger."""
-    items = _items(name, series)
-    if len(items) < 2 or len({one.n_components for _, one in items}) != 1:
-        return
-    steps = np.array([np.sqrt(np.mean(np.diff(one.all_values(copy=False), axis=0) ** 2,
-                                      axis=(0, 2))) for _, one in items])
-    for k in range(steps.shape[1]):
-        col = np.where(steps[:, k] > 0, steps[:, k], np.nan)
-        if np.isfinite(col).sum() >= 2 and np.nanmax(col) > SCALE_RATIO_WARNING * np.nanmin(col):
-            hi, lo = int(np.nanargmax(col)), int(np.nanargmin(col))
-            warnings.warn(
-                f"`{name}` holds series whose scales differ by a factor of "
-                f"{col[hi] / col[lo]:.3g} (component {str(items[hi][1].components[k])!r}: RMS "
-                f"step {col[hi]:.3g} in {items[hi][0]}, {col[lo]:.3g} in {items[lo][0]}); "
-                f"S4DModel's branch works in one unit per component for all of them. Scale each "
-                f"series first, e.g. `Scaler().fit_transform({name})` (darts.dataprocessing."
-                f"transformers), and invert the forecasts.", UserWarning, stacklevel=3)
-            return
-
-
 @contextlib.contextmanager
 def _guarded(model=None):
-    """Within the block: training (of ``model``) stops on a NaN/inf loss
-    (:class:`~s4d_forecast.callbacks.NonFiniteLossGuard`), and Ctrl-C, which Lightning turns
-    into ``SystemExit(1)`` leaving SIGINT ignored, is a ``KeyboardInterrupt`` with the handler
-    restored."""
+    """Within the block, training (of ``model``) stops on a NaN/inf loss, and Ctrl-C (which
+    Lightning turns into ``SystemExit(1)``, SIGINT left ignored) is a ``KeyboardInterrupt``."""
     saved, handler = getattr(model, "trainer_params", None), signal.getsignal(signal.SIGINT)
     if model is not None:
         model.trainer_params = {**saved, "callbacks": [*(saved.get("callbacks") or []),
@@ -412,101 +360,97 @@ def _guarded(model=None):
 
 
 def _finite_forecasts(result):
-    """``result`` (a series, or lists of them) if every value is finite."""
-    flat = result if isinstance(result, (list, tuple)) else [result]
-    for one in [s for item in flat for s in (item if isinstance(item, (list, tuple)) else [item])]:
-        if isinstance(one, TimeSeries) and not np.isfinite(one.all_values(copy=False)).all():
-            raise FloatingPointError(
-                "S4DModel forecast NaN or infinite values from finite inputs: its weights hold "
-                "NaN/inf (training diverged) or the series' scale is beyond what it computes "
-                "in. Refit with a lower learning rate or rescale the series.")
+    """``result`` (a series, or nested lists of them) if every value is finite."""
+    if isinstance(result, (list, tuple)):
+        for one in result:
+            _finite_forecasts(one)
+    elif isinstance(result, TimeSeries) and not np.isfinite(result.all_values(copy=False)).all():
+        raise FloatingPointError("S4DModel forecast NaN or infinite values from finite inputs "
+                                 "(NaN/inf weights, or a scale beyond its range).")
     return result
 
 
 class CheckedCallsMixin:
-    """For a darts torch model: check every argument and series of ``fit``, ``predict`` and
-    ``historical_forecasts`` before darts runs, warn when training series differ greatly in
-    scale, stop a training whose loss or weights turn NaN/inf (``FloatingPointError``),
-    refuse non-finite forecasts, and let Ctrl-C surface as ``KeyboardInterrupt``."""
+    """For a darts torch model: check the arguments of ``fit``, ``predict`` and
+    ``historical_forecasts`` before darts runs, refuse NaN/inf losses, weights and forecasts
+    (``FloatingPointError``), and let Ctrl-C surface as ``KeyboardInterrupt``."""
 
     def fit(self, *args, **kwargs):
-        arguments = _bind(super().fit, args, kwargs)
-        if arguments:
-            check_fit_inputs(self, arguments)
-            warn_if_scales_differ("series", arguments["series"])
+        _bind(super().fit, args, kwargs, partial(check_fit_inputs, self))
         with _guarded(self):
             result = super().fit(*args, **kwargs)
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
             raise FloatingPointError("S4DModel training diverged: its weights hold NaN or "
-                                     "infinite values. Lower the learning rate "
-                                     "(optimizer_kwargs={'lr': ...}) or rescale the series.")
+                                     "infinite values. Lower optimizer_kwargs['lr'].")
         return result
 
     def predict(self, *args, **kwargs):
-        arguments = _bind(super().predict, args, kwargs)
-        if arguments:
-            check_predict_inputs(self, arguments)
+        _bind(super().predict, args, kwargs, partial(check_predict_inputs, self))
         with _guarded():
             return _finite_forecasts(super().predict(*args, **kwargs))
 
     def historical_forecasts(self, *args, **kwargs):
-        # darts' optimised path (retrain=False) predicts past predict(): the same checks
-        # here (backtest and residuals come through here too)
-        arguments = _bind(super().historical_forecasts, args, kwargs)
-        if arguments:
-            retrain = arguments.get("retrain", True)
-            check_predict_inputs(self, arguments, series_required=True,
-                                 against_trained=not callable(retrain) and not retrain)
-        try:
-            with _guarded():
-                return _finite_forecasts(super().historical_forecasts(*args, **kwargs))
-        except TypeError as err:
-            if "unsupported operand type(s) for //" not in str(err) or "Day" not in str(err):
-                raise
-            raise TypeError(
-                f"darts cannot place `start` on a series with daily steps under pandas "
-                f"{pd.__version__} ({err}). Slice the series so that forecasts begin where you "
-                "want and pass start=None (with retrain=False the first forecast follows the "
-                "first input_chunk_length steps: series[k - input_chunk_length:] starts at step "
-                "k), or install pandas<3.") from err
+        # darts' optimised path (retrain=False) bypasses predict(); backtest comes here too
+        _bind(super().historical_forecasts, args, kwargs, lambda arguments: check_predict_inputs(
+            self, arguments, series_required=True,  # (a callable retrain is true)
+            against_trained=not arguments.get("retrain", True)))
+        with _guarded():
+            return _finite_forecasts(super().historical_forecasts(*args, **kwargs))
 
 
-def _bind(method, args, kwargs) -> dict:
-    """The call's arguments by name, their plain arguments checked (``{}`` when they do not
-    bind: darts reports the bad call)."""
+def _bind(method, args, kwargs, check_series) -> None:
+    """Check the call's plain arguments, then ``check_series(them by name)``; darts reports
+    a call that does not bind."""
     try:
         arguments = inspect.signature(method).bind(*args, **kwargs).arguments
     except TypeError:
-        return {}
+        return
     for name, check in _CALL_ARGS.items():
         if name in arguments:
             check(name, arguments[name])
-    return arguments
+    check_series(arguments)
 
 
 # ========================================================================== pandas inputs
 def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
     """``data`` as a DataFrame and whether it was a Series, after checking its type, column
-    labels, index (kind, duplicates, order), dtypes and values."""
+    labels (forecasts carry them), index (kind, duplicates, order), dtypes and values."""
     if not isinstance(data, (pd.Series, pd.DataFrame)):
         raise TypeError(f"`{name}` must be a pandas Series or DataFrame indexed by time, got "
                         f"{type(data).__name__}.")
     is_series = isinstance(data, pd.Series)
     frame = data.to_frame() if is_series else data
+    columns, index = frame.columns, frame.index
     if len(frame) == 0 or frame.shape[1] == 0:
         raise ValueError(f"`{name}` is empty (shape {frame.shape}); pass at least one value.")
-    if not is_series:
-        _check_column_labels(name, frame.columns)
-    _check_index(name, frame.index)
+    bad = [] if is_series else [col for col in columns if not pd.api.types.is_scalar(col) or
+                                pd.isna(col)] or list(columns[columns.duplicated(keep=False)])
+    if bad:
+        raise ValueError(
+            f"`{name}` has column labels that are not single, distinct values: {bad[:_SHOW]} "
+            "(pandas treats labels that compare equal, such as 1 and 1.0, as the same); rename "
+            f"them: `{name}.columns = [f'{{name}}_{{i}}' for i, name in enumerate("
+            f"{name}.columns)]`.")
+    if not isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)):
+        raise TypeError(f"`{name}` must be indexed by a pandas DatetimeIndex or RangeIndex, "
+                        f"got {type(index).__name__} (dtype {index.dtype}). "
+                        f"{_index_hint(name, index)}")
+    if index.has_duplicates:
+        raise ValueError(f"`{name}` has duplicate timestamps: "
+                         f"{_fmt(index[index.duplicated()].unique())}; aggregate them, e.g. "
+                         f"`{name}.groupby(level=0).mean()`.")
+    if not index.is_monotonic_increasing:
+        first = int(np.argmax(index[1:] < index[:-1]))
+        raise ValueError(f"`{name}` is not sorted by time: {_label(index[first])} is followed by "
+                         f"{_label(index[first + 1])}. Sort it with `{name}.sort_index()`.")
     bools = [col for col, dtype in frame.dtypes.items() if pd.api.types.is_bool_dtype(dtype)]
     bad = {str(col): str(dtype) for col, dtype in frame.dtypes.items() if col not in bools and (
         not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_complex_dtype(dtype))}
     if bad or bools:  # pd.to_numeric keeps bool: the conversion to numbers is astype
         fix = (f"`{name} = {name}.astype(float)`" if is_series else
                f"`{name} = {name}.astype({{{', '.join(f'{col!r}: float' for col in bools)}}})`")
-        raise TypeError(f"`{name}` must hold real numbers (int or float columns); " + (
-            f"non-numeric columns: {bad}. Convert with `pd.to_numeric(...)` or drop them." if bad
-            else f"bool columns: {[str(b) for b in bools]}. Convert them with {fix}."))
+        raise TypeError(f"`{name}` must hold real numbers, got " + (
+            f"non-numeric columns: {bad}." if bad else f"bool columns; convert them: {fix}."))
     values = frame.to_numpy(dtype=float)
     where = [f"{_label(frame.index[r])} (column {frame.columns[k]!r})"
              for r, k in zip(*np.nonzero(~np.isfinite(values)))]
@@ -515,64 +459,27 @@ def as_frame(name: str, data) -> tuple[pd.DataFrame, bool]:
         raise ValueError(
             f"`{name}` has {len(where)} "
             f"{'missing (NaN)' if not n_inf else f'missing or infinite ({n_inf} infinite)'} "
-            f"values at {_fmt(where)}. Fill them first, e.g. `{name}.interpolate(method="
-            f"'time')` or `{name}.ffill()`, or drop the affected span.")
+            f"values at {_fmt(where)}; fill them (e.g. `{name}.ffill()`) or drop that span.")
     return frame, is_series
 
 
-def _check_column_labels(name: str, columns: pd.Index) -> None:
-    """One flat, non-null, distinct label per column: the forecasts (and the ``lower`` /
-    ``upper`` columns of ``predict_interval``) carry them, ``X_future`` is matched by them."""
-    bad = [col for col in columns if not pd.api.types.is_scalar(col) or pd.isna(col)] or list(
-        columns[columns.duplicated(keep=False)])
-    if bad:
-        raise ValueError(
-            f"`{name}` has column labels that are not single, distinct values: {bad[:_SHOW]} "
-            "(pandas treats labels that compare equal, such as 1 and 1.0, as the same); give "
-            f"each column its own str, int or float label, e.g. `{name}.columns = "
-            f"[f'{{name}}_{{i}}' for i, name in enumerate({name}.columns)]`.")
-
-
-def _check_index(name: str, index: pd.Index) -> None:
-    if not isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)):
-        raise TypeError(f"`{name}` must be indexed by a pandas DatetimeIndex or RangeIndex, "
-                        f"got {type(index).__name__} (dtype {index.dtype}). "
-                        f"{_index_hint(name, index)}")
-    duplicated = index[index.duplicated()]
-    if len(duplicated):
-        raise ValueError(f"`{name}` has duplicate timestamps: {_fmt(duplicated.unique())}; "
-                         f"aggregate them, e.g. `{name}.groupby(level=0).mean()`.")
-    if not index.is_monotonic_increasing:
-        first = int(np.argmax(np.diff(index.asi8 if isinstance(index, pd.DatetimeIndex)
-                                      else np.asarray(index)) < 0))
-        raise ValueError(f"`{name}` is not sorted by time: {_label(index[first])} is followed by "
-                         f"{_label(index[first + 1])}. Sort it with `{name}.sort_index()`.")
-
-
 def _index_hint(name: str, index: pd.Index) -> str:
-    """How to turn ``index`` into an accepted one; only conversions that are right for it
-    (``pd.to_datetime`` reads integers as nanoseconds since 1970: never suggested for them)."""
-    positions = f"or use `{name}.reset_index(drop=True)` for positions."
+    """A conversion right for ``index`` (``pd.to_datetime`` would read integers as ns)."""
     if isinstance(index, pd.PeriodIndex):
-        return f"Convert the periods with `{name} = {name}.to_timestamp()`, {positions}"
-    if not pd.api.types.is_integer_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
-        return f"Convert with `{name}.index = pd.to_datetime({name}.index)`, {positions}"
-    labels = np.asarray(index, dtype=np.int64)
-    steps = np.unique(np.diff(labels)) if len(labels) > 1 else np.array([])
-    hint = "Integer labels are not dates (`pd.to_datetime` would read them as nanoseconds)."
+        return f"Convert with `{name} = {name}.to_timestamp()`."
+    if not pd.api.types.is_integer_dtype(index.dtype):
+        return f"Convert with `{name}.index = pd.to_datetime({name}.index)`."
+    steps, hint = np.unique(np.diff(np.asarray(index))), "Integer labels are not dates"
     if len(steps) != 1 or steps[0] <= 0:
-        return f"{hint} Build a DatetimeIndex of the real dates, {positions}"
-    first, last, step = int(labels[0]), int(labels[-1]), int(steps[0])
-    years = (f"; or, if they are years, `{name}.index = pd.to_datetime({name}.index.astype("
-             f"str), format='%Y')`" if step == 1 and 1000 <= first and last <= 9999 else "")
-    return (f"{hint} They are evenly spaced: `{name}.index = pd.RangeIndex({first}, "
-            f"{last + step}, {step})`{years}.")
+        return f"{hint}: use `{name}.reset_index(drop=True)` for positions."
+    first, last, step = int(index[0]), int(index[-1]), int(steps[0])
+    years = (f", or if they are years `{name}.index = pd.to_datetime({name}.index.astype(str), "
+             "format='%Y')`" if step == 1 and 1000 <= first and last <= 9999 else "")
+    return f"{hint}: `{name}.index = pd.RangeIndex({first}, {last + step}, {step})`{years}."
 
 
 def infer_freq(name: str, index: pd.Index):
-    """The index frequency (pandas offset, or RangeIndex step), or a ValueError whose fix
-    names the frequency most runs of three timestamps follow (e.g. 'W-SUN' for weekly data
-    with missing weeks), else the most common gap."""
+    """The frequency (offset, or RangeIndex step), or an error naming the one most runs follow."""
     if isinstance(index, pd.RangeIndex):
         return index.step
     freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
@@ -584,11 +491,9 @@ def infer_freq(name: str, index: pd.Index):
         own = max(set(runs), key=runs.count) if runs else pd.tseries.frequencies.to_offset(
             gaps.index[0]).freqstr
         raise ValueError(
-            f"`{name}` has an irregular time index: no frequency could be inferred from "
-            f"{len(index)} timestamps (gaps: "
-            f"{', '.join(f'{gap} (x{count})' for gap, count in gaps.head(_SHOW).items())}). Put "
-            f"it on a regular grid first, e.g. `{name}.asfreq({own!r})` and fill the new gaps "
-            f"(`.interpolate(method='time')`), or pass a RangeIndex.")
+            f"`{name}` has an irregular time index (gaps: "
+            f"{', '.join(f'{gap} (x{count})' for gap, count in gaps.head(_SHOW).items())}); put "
+            f"it on a regular grid, e.g. `{name}.asfreq({own!r})`, and fill the new gaps.")
     return pd.tseries.frequencies.to_offset(freq)
 
 
@@ -599,12 +504,10 @@ def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> No
                         f"{type(ref).__name__}; both must use the same kind of index.")
     if not isinstance(index, pd.DatetimeIndex):
         return
-    tz, ref_tz = index.tz, ref.tz
+    tz, ref_tz, what = index.tz, ref.tz, None
     if tz is None and ref_tz is not None:
-        what, fix = (f"has a time-zone-naive index but `y` is in time zone {ref_tz}", f"if its "
-                     f"times are wall-clock times in {ref_tz}, `{name} = {name}.tz_localize("
-                     f"y.index.tz)`; if they are UTC, `{name} = {name}.tz_localize('UTC')."
-                     f"tz_convert(y.index.tz)`")
+        what, fix = (f"has a time-zone-naive index but `y` is in time zone {ref_tz}",
+                     f"`{name} = {name}.tz_localize(y.index.tz)` if its times are {ref_tz}'s")
     elif tz is not None and ref_tz is None:
         what, fix = (f"is in time zone {tz} but `y` has a time-zone-naive index",
                      f"`{name} = {name}.tz_localize(None)` keeps its wall-clock times in {tz}")
@@ -612,8 +515,6 @@ def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> No
             None)).all() for a, zone in ((ref, tz), (index, ref_tz))):
         what, fix = (f"is in time zone {tz} but `y` in {ref_tz}",
                      f"`{name} = {name}.tz_convert(y.index.tz)`")
-    else:
-        what = None
     if what:
         raise ValueError(f"`{name}` {what}; both must be in the same time zone. Convert it: "
                          f"{fix}.")
@@ -622,19 +523,9 @@ def check_same_index_kind(name: str, index: pd.Index, ref: pd.Index, freq) -> No
                          f"{freq.freqstr}; they must match.")
 
 
-def check_covers(name: str, frame: pd.DataFrame, needed: pd.Index, purpose: str) -> None:
-    missing = needed.difference(frame.index)
-    if len(missing):
-        raise ValueError(
-            f"`{name}` must cover {purpose}, from {_label(needed[0])} to {_label(needed[-1])} "
-            f"({len(needed)} steps), but {len(missing)} of those timestamps are missing: "
-            f"{_fmt(missing)}.")
-
-
 def check_columns(name: str, frame: pd.DataFrame, expected: pd.Index, fitted: str
                   ) -> pd.DataFrame:
-    """``frame`` with the columns ``expected``, those of ``fitted`` (``"y"`` or ``"X"``) in
-    fit, matched by name and put in that order; missing or extra columns are refused."""
+    """``frame``'s columns matched by name to ``expected`` (those ``fitted`` had in fit)."""
     missing = [col for col in expected if col not in frame.columns]
     extra = [col for col in frame.columns if col not in expected]
     if missing or extra:

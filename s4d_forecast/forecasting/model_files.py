@@ -1,11 +1,7 @@
-"""The files of ``S4DModel.save(path)``: ``path`` (the darts model) and ``path.ckpt`` (its
-weights), and of ``S4DForecaster.save(folder)``: ``forecaster.json`` (settings, names, time
-zone), ``data.npz`` (the training data) and ``model.pt`` / ``model.pt.ckpt``.
-
-Both saves are one transaction (:func:`replace_files`), and every file carries the save's
-random id (zip comment, or ``forecaster.json``): files of different saves are refused, and
-loading reads only such files, CRC-checked before darts' restricted unpickler.
-"""
+"""The files of ``S4DModel.save(path)`` (``path``, ``path.ckpt``) and ``S4DForecaster.save``
+(``forecaster.json``, ``data.npz``, ``model.pt(.ckpt)``), each save one transaction
+(:func:`replace_files`). Every file carries the save's random id (zip comment, or the JSON), and
+loading reads only such files of one save, CRC-checked before darts' restricted unpickler."""
 
 from __future__ import annotations
 
@@ -26,12 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytorch_lightning as pl
+import torch
 
 from s4d_forecast.atomic_files import fsync_dir, write_bytes_atomic
 
 try:
     import fcntl
-except ImportError:  # no advisory locks: a running save cannot be told from a killed one
+except ImportError:  # not POSIX: no locks, so a running save cannot be told from a killed one
     fcntl = None
 
 _ID = b"s4d_forecast-save:"
@@ -47,21 +45,15 @@ class ModelFileError(ValueError):
 
 # ----------------------------------------------------------------------- the transaction
 def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> None:
-    """Replace the files ``names`` in ``folder`` by those ``write(staging)`` puts in a new
-    staging folder ``.TAG.XXXXXXXX.s4d-save`` beside them (a name it does not write is
-    removed; ``what`` names the save in messages). Destinations that are not files of these
-    saves are refused before anything is written. The earlier files are hard-linked into the
-    staging folder and a journal is written before the new files are renamed into place; a
-    failing save puts the earlier files back, and the next save or load settles what a killed
-    one left (:func:`recover`)."""
+    """Replace the files ``names`` in ``folder`` (after refusing any that no save wrote) by
+    those ``write(staging)`` puts in a staging folder ``.TAG.XXXXXXXX.s4d-save`` beside them
+    (a name it does not write is removed). The earlier files are hard-linked there and a journal
+    written before the renames: a failing save puts them back, and the next save or load
+    settles what a killed one left (:func:`recover`)."""
     recover(folder, tag, what)
     for name in names:
         _check_destination(folder / name, what)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=_STAGING, dir=folder))
-    except PermissionError as err:
-        raise PermissionError(f"{what}: cannot write in {str(folder)!r} ({err.strerror}). "
-                              "Nothing was written.") from err
+    staging = Path(tempfile.mkdtemp(prefix=f".{tag}.", suffix=_STAGING, dir=folder))
     with open(staging / "lock", "w") as lock:
         if fcntl is not None:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -89,8 +81,7 @@ def replace_files(folder: Path, tag: str, names: tuple, write, what: str) -> Non
 
 
 def recover(folder: Path, tag: str, what: str) -> None:
-    """Settle and remove the staging folders that killed saves of ``tag`` left in ``folder``
-    (newest first), each with a warning; those of running saves are left alone."""
+    """Settle and remove (with a warning) the staging folders killed saves of ``tag`` left."""
     pattern = re.compile(re.escape(f".{tag}.") + r"[a-z0-9_]{8}" + re.escape(_STAGING))
     try:
         found = [p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
@@ -157,8 +148,7 @@ def _check_destination(path: Path, what: str) -> None:
                 else "a file that no S4DModel / S4DForecaster save wrote (or a damaged one)"
                 if stat.S_ISREG(mode) else "not a regular file (a FIFO, device or socket)")
         raise (IsADirectoryError if stat.S_ISDIR(mode) else FileExistsError)(
-            f"{what}: {str(path)!r} is {kind}, which a save never replaces. Nothing was "
-            "written: move it away or choose another path.")
+            f"{what}: {str(path)!r} is {kind}, which a save never replaces. Nothing was written.")
 
 
 def _manifest_format(path: Path) -> str | None:
@@ -185,9 +175,8 @@ def _stamp(path: Path, sid: str) -> None:
 
 
 def check_archive(path: Path, what: str) -> str:
-    """The save id of ``path`` after checking, before anything is unpickled, that it is an
-    intact archive of ours: ``FileNotFoundError`` if missing, else ``ModelFileError`` naming a
-    folder, a bare pickle (unsafe), a file these saves did not write, or damage."""
+    """The save id of ``path``, after checking (before anything is unpickled) that it is an
+    intact archive of ours; ``ModelFileError`` names a folder, a bare pickle, damage..."""
     named = f"{what} {str(path)!r}"
     if path.is_dir():
         hint = (" It holds an S4DForecaster: load it with S4DForecaster.load()."
@@ -205,17 +194,15 @@ def check_archive(path: Path, what: str) -> str:
             else f"{named} is not a model file (not a zip archive: it starts with {head!r})")
     try:
         with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
+            bad = (entry := archive.testzip()) and f"its entry {entry!r} fails the CRC check"
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        raise ModelFileError(f"{named} is damaged (truncated or corrupt: {err}). Save again."
-                             ) from err
-    if bad is not None:
-        raise ModelFileError(f"{named} is damaged: its entry {bad!r} fails the CRC check. "
-                             "Save again.")
-    if save_id(path) is None:
+        bad = f"truncated or corrupt: {err}"
+    if bad:
+        raise ModelFileError(f"{named} is damaged ({bad}). Save again.")
+    if (sid := save_id(path)) is None:
         raise ModelFileError(f"{named} was not written by S4DModel.save() or "
                              "S4DForecaster.save() (it has no save id of theirs); not loaded.")
-    return save_id(path)
+    return sid
 
 
 def as_path(path, method: str, kind: str = "file") -> Path:
@@ -230,9 +217,8 @@ def as_path(path, method: str, kind: str = "file") -> Path:
 
 # ------------------------------------------------------------------------------ S4DModel
 def save_model(model, path=None, clean: bool = False) -> None:
-    """Save a darts torch model (here S4DModel) as ``path`` + ``path.ckpt`` through
-    :func:`replace_files`; default path: darts' ``"{ModelClass}_{date}.pt"``. The folder of
-    ``path`` must exist (it is not created, as in darts)."""
+    """Save S4DModel as ``path`` + ``path.ckpt`` (:func:`replace_files`); default path:
+    darts' ``"{ModelClass}_{date}.pt"``. The folder must exist (as in darts)."""
     raw = model._default_save_path() + ".pt" if path is None else path
     path = as_path(raw, "S4DModel.save()")
     what, folder = f"S4DModel.save({os.fspath(raw)!r})", path.absolute().parent
@@ -240,27 +226,20 @@ def save_model(model, path=None, clean: bool = False) -> None:
         raise IsADirectoryError(f"{what}: the path ends with a separator; give a file name such "
                                 "as 'models/s4d.pt'. Nothing was written.")
     if not folder.is_dir():
+        kind = "is a file, not a folder" if folder.exists() else "does not exist"
         raise (NotADirectoryError if folder.exists() else FileNotFoundError)(
-            f"{what}: folder {str(folder)!r} " + ("is a file, not a folder." if folder.exists()
-                                                  else "does not exist; create it first.")
-            + " Nothing was written.")
+            f"{what}: folder {str(folder)!r} {kind}. Nothing was written.")
     replace_files(folder, path.name, (path.name + ".ckpt", path.name),
                   lambda staging: _write_model(model, staging / path.name, clean), what)
 
 
 def _write_model(model, pt: Path, clean: bool, sid: str | None = None) -> None:
-    """Write ``model`` as ``pt`` and its weights as ``pt.ckpt`` (none before it is fitted),
-    stamped with the save id ``sid`` (new if ``None``)."""
-    import torch
-
+    """Write ``model`` as ``pt`` and its weights (if fitted) as ``pt.ckpt``, with id ``sid``."""
     sid, ckpt = sid or secrets.token_hex(16), pt.with_name(pt.name + ".ckpt")
     if model.trainer is not None:
         model.trainer.save_checkpoint(ckpt, weights_only=clean)
     elif getattr(model, "model", None) is not None:
-        # a loaded model has its weights but no trainer: the checkpoint Lightning's
-        # load_from_checkpoint reads, with darts' own extra keys
-        import pytorch_lightning as pl
-
+        # loaded: weights but no trainer; the checkpoint load_from_checkpoint reads (+ darts')
         checkpoint = {"epoch": 0, "global_step": 0, "pytorch-lightning_version": pl.__version__,
                       "state_dict": model.model.state_dict(),
                       "hyper_parameters": dict(model.model.hparams)}
@@ -275,8 +254,7 @@ def _write_model(model, pt: Path, clean: bool, sid: str | None = None) -> None:
 
 
 def load_model(darts_load, path, **kwargs):
-    """Check ``path`` and ``path.ckpt`` (:func:`check_archive`), then load them with
-    ``darts_load`` (darts' restricted unpickler), passing ``kwargs``."""
+    """Check ``path`` and ``path.ckpt`` (:func:`check_archive`), then ``darts_load`` them."""
     path = as_path(path, "S4DModel.load()")
     named = f"model file {str(path)!r}"
     recover(path.absolute().parent, path.name, f"S4DModel.load({str(path)!r})")
@@ -290,13 +268,12 @@ def load_model(darts_load, path, **kwargs):
     try:
         model = darts_load(str(path), **kwargs)
     except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
-        if type(err).__name__ == "UnpicklingError":  # pickle's, or darts' (a RuntimeError)
-            raise ModelFileError(f"{named} or its checkpoint was refused as unsafe by the "
-                                 f"restricted unpickler: {err}") from err
-        if isinstance(err, RuntimeError) and "PytorchStreamReader" not in str(err):
+        unsafe = type(err).__name__ == "UnpicklingError"  # pickle's, or darts' (a RuntimeError)
+        if not unsafe and isinstance(err, RuntimeError) and "PytorchStreamReader" not in str(err):
             raise
-        raise ModelFileError(f"{named} or its checkpoint is damaged (torch could not read it: "
-                             f"{err}).") from err
+        raise ModelFileError(f"{named} or its checkpoint " + (
+            "was refused as unsafe by the restricted unpickler" if unsafe
+            else "is damaged (torch could not read it)") + f": {err}") from err
     from s4d_forecast.forecasting.s4d_model import S4DModel
 
     if not isinstance(model, S4DModel):
@@ -316,28 +293,23 @@ def _name(label: str, name):
 
 
 def save_forecaster(folder: Path, forecaster) -> None:
-    """Write a fitted S4DForecaster into ``folder``, created if needed (and removed again if
-    the save fails): its settings (``_FIELDS``), ``y`` / ``X`` (names, data, index) and model.
-    Names JSON cannot hold and zones without a key are refused before anything is written."""
+    """Write a fitted S4DForecaster into ``folder``, created if needed (removed again if the
+    save fails): settings (``_FIELDS``), ``y`` / ``X`` and model."""
     if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"`path` must be a folder for S4DForecaster.save(), but "
-                              f"{str(folder)!r} is a file.")
+        raise FileExistsError(f"`path` {str(folder)!r} of S4DForecaster.save() is a file.")
     fitted, model, arrays = forecaster._fitted, forecaster.model_, {}
-    freq = fitted["freq"]
     manifest = {"format": FORMAT, "version": VERSION, "verbose": forecaster.verbose,
-                "freq": freq if isinstance(freq, int) else freq.freqstr,
+                "freq": getattr(fitted["freq"], "freqstr", fitted["freq"]),
                 "tz": zone_key(fitted["y"].index), "y_is_series": fitted["is_series"],
-                "fit_rows": fitted["fit_rows"], "y_name": _name("`y` name", fitted["name"])}
-    for prefix, frame in (("y", fitted["y"]), ("X", fitted["X"])):
-        manifest[f"{prefix}_columns"] = None if frame is None else [
-            _name(f"`{prefix}` column", col) for col in frame.columns]
-        manifest[f"{prefix}_index_name"] = None if frame is None else _name(
-            f"the index name of `{prefix}`", frame.index.name)
-        if frame is not None:  # positions, or timestamps (in UTC when zone-aware)
-            index = frame.index
-            arrays.update({prefix: frame.to_numpy(dtype=float), f"{prefix}_index": (
-                index.tz_convert("UTC").tz_localize(None) if getattr(index, "tz", None)
-                else index).to_numpy()})
+                "fit_rows": fitted["fit_rows"], "y_name": _name("`y` name", fitted["name"]),
+                "X_columns": None, "X_index_name": None}
+    for prefix in ("y", "X") if fitted["X"] is not None else ("y",):
+        frame, index = fitted[prefix], fitted[prefix].index  # timestamps in UTC, or positions
+        manifest[f"{prefix}_columns"] = [_name(f"`{prefix}` column", c) for c in frame.columns]
+        manifest[f"{prefix}_index_name"] = _name(f"the index name of `{prefix}`", index.name)
+        arrays.update({prefix: frame.to_numpy(dtype=float), f"{prefix}_index": (
+            index.tz_convert("UTC").tz_localize(None) if getattr(index, "tz", None)
+            else index).to_numpy()})
 
     def write(staging: Path) -> None:
         sid = secrets.token_hex(16)
@@ -347,7 +319,6 @@ def save_forecaster(folder: Path, forecaster) -> None:
         write_bytes_atomic(staging / MANIFEST, json.dumps({**manifest, "save_id": sid},
                                                           indent=1).encode())
 
-    json.dumps(manifest)  # a TypeError here, before any folder is made
     created = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -360,31 +331,20 @@ def save_forecaster(folder: Path, forecaster) -> None:
         raise
 
 
-def _parses(parse):
-    """A check that ``parse(value)`` is true and raises nothing."""
-    def check(value) -> bool:
-        try:
-            return bool(parse(value))
-        except Exception:  # noqa: BLE001 - pandas/zoneinfo raise many kinds for a bad value
-            return False
-    return check
-
-
 _NAME = (lambda v: v is None or type(v) in (str, int, float), "a string, number or null")
 _NAMES = (lambda v: isinstance(v, list) and v and all(_NAME[0](x) for x in v),
           "a non-empty list of strings or numbers")
-_POS = (lambda v: type(v) is int and v >= 1, "an integer >= 1")
 _BOOL = (lambda v: isinstance(v, bool), "true or false")
-#: forecaster.json: field -> (check, what is accepted)
+#: forecaster.json: field -> (check: true, raising nothing, for a good value; what is accepted)
 _FIELDS = {
     "format": (lambda v: v == FORMAT, repr(FORMAT)),
     "version": (lambda v: v == VERSION, f"{VERSION} (the version this package reads)"),
     "save_id": (lambda v: isinstance(v, str), "a string"), "verbose": _BOOL,
-    "y_is_series": _BOOL, "fit_rows": _POS,
-    "freq": (_parses(lambda v: v > 0 if type(v) is int else isinstance(v, str) and (
-        pd.tseries.frequencies.to_offset(v))), "a pandas frequency such as 'D' or 'MS', or a "
+    "y_is_series": _BOOL, "fit_rows": (lambda v: type(v) is int and v >= 1, "an integer >= 1"),
+    "freq": (lambda v: v > 0 if type(v) is int else isinstance(v, str) and (
+        pd.tseries.frequencies.to_offset(v)), "a pandas frequency such as 'D' or 'MS', or a "
              "positive integer step"),
-    "tz": (_parses(lambda v: v is None or pd.Timestamp(0, tz=zone_from_key(v))),
+    "tz": (lambda v: v is None or pd.Timestamp(0, tz=zone_from_key(v)),
            "null, an IANA time zone such as 'Europe/Paris', or an offset '+01:00'"),
     "y_name": _NAME, "y_columns": _NAMES, "y_index_name": _NAME, "X_index_name": _NAME,
     "X_columns": (lambda v: v is None or _NAMES[0](v), "null or " + _NAMES[1]),
@@ -392,15 +352,11 @@ _FIELDS = {
 
 
 def load_forecaster(folder: Path, cls):
-    """The forecaster (of class ``cls``) that :func:`save_forecaster` wrote in ``folder``,
-    after checking ``forecaster.json`` field by field; ``ModelFileError`` names a damaged,
-    foreign or mismatched file, or the wrong field."""
-    if folder.is_dir():
-        recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
+    """The ``cls`` that :func:`save_forecaster` wrote in ``folder``, its JSON checked."""
+    recover(folder, "forecaster", f"S4DForecaster.load({str(folder)!r})")
     path, data = folder / MANIFEST, folder / DATA
     if not path.is_file():
-        raise FileNotFoundError(f"no S4DForecaster in {str(folder)!r}: {str(path)!r} does not "
-                                "exist (S4DForecaster.save(path) writes it).")
+        raise FileNotFoundError(f"no S4DForecaster in {str(folder)!r}: {str(path)!r} is missing.")
     bad = f"forecaster file {str(path)!r} is damaged or was edited"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -409,10 +365,13 @@ def load_forecaster(folder: Path, cls):
     if not isinstance(manifest, dict):
         raise ModelFileError(f"{bad}: it holds a {type(manifest).__name__}, not an object.")
     for field, (ok, accepted) in _FIELDS.items():
-        if field not in manifest or not ok(manifest[field]):
-            raise ModelFileError(f"{bad}: field {field!r} is missing." if field not in manifest
-                                 else f"{bad}: field {field!r} must be {accepted}, got "
-                                      f"{manifest[field]!r}.")
+        try:
+            good = bool(ok(manifest[field]))
+        except Exception:  # noqa: BLE001 - KeyError, and pandas/zoneinfo raise many kinds
+            good = False
+        if not good:
+            raise ModelFileError(f"{bad}: field {field!r} " + (f"must be {accepted}, got "
+                                 f"{manifest[field]!r}." if field in manifest else "is missing."))
     if manifest["y_is_series"] and len(manifest["y_columns"]) != 1:
         raise ModelFileError(f"{bad}: field 'y_columns' must name one column when "
                              f"'y_is_series' is true, got {manifest['y_columns']!r}.")
@@ -470,14 +429,10 @@ def _frame(manifest: dict, arrays: dict, prefix: str, bad: str, data: Path) -> p
     return pd.DataFrame(values, index=index, columns=columns)
 
 
-_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)(?::(\d\d))?")
-
-
 def zone_key(index: pd.Index) -> str | None:
     """Text that rebuilds the time zone of ``index`` anywhere (:func:`zone_from_key`):
-    ``None`` for none, an IANA key (zoneinfo, pytz, dateutil), ``"UTC"`` or a fixed offset
-    ``"+01:00"``. A zone without one (``dateutil.tz.tzlocal()``, a keyless
-    ``ZoneInfo.from_file``) is refused."""
+    ``None``, an IANA key (zoneinfo, pytz, dateutil), ``"UTC"`` or a fixed offset ``"+01:00"``;
+    a zone without one (``tzlocal()``, a keyless ``ZoneInfo.from_file``) is refused."""
     tz = getattr(index, "tz", None)
     if tz is None:
         return None
@@ -492,21 +447,15 @@ def zone_key(index: pd.Index) -> str | None:
         return key
     if type(tz).__name__ in ("timezone", "tzutc", "tzoffset", "UTC", "_FixedOffset",
                              "FixedOffset") and tz.utcoffset(None) is not None:
-        seconds = int(tz.utcoffset(None).total_seconds())
-        sign, seconds = "+" if seconds >= 0 else "-", abs(seconds)
-        text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-        return "UTC" if not seconds else text + (f":{seconds % 60:02d}" if seconds % 60 else "")
+        return "UTC" if not tz.utcoffset(None) else datetime.time(tzinfo=tz).isoformat()[8:]
     raise ValueError(f"the index of `y` has time zone {tz!r}, which S4DForecaster.save() cannot "
-                     "store faithfully (it has no IANA name or fixed offset). Nothing was saved. "
-                     "Refit with `y = y.tz_convert('UTC')` or a zoneinfo zone such as "
-                     "`zoneinfo.ZoneInfo('Europe/Paris')`.")
+                     "store faithfully (no IANA name or fixed offset). Nothing was saved. Refit "
+                     "with `y.tz_convert('UTC')` or a zoneinfo zone.")
 
 
 def zone_from_key(key: str):
     """The time zone :func:`zone_key` wrote: a fixed offset, or the key for pandas."""
-    match = _OFFSET.fullmatch(key)
-    if match is None:
+    try:
+        return datetime.datetime.strptime(key, "%z").tzinfo
+    except ValueError:
         return key
-    sign, hours, minutes, seconds = match.groups()
-    offset = datetime.timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0))
-    return datetime.timezone(-offset if sign == "-" else offset)

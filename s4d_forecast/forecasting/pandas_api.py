@@ -20,9 +20,9 @@ class S4DForecaster:
     """Forecast a pandas Series/DataFrame with :class:`S4DModel`, no darts objects needed.
 
     ``y`` and the covariates ``X`` are standardised inside, exactly at any scale; forecasts
-    come back in ``y``'s units and time zone. Fixed-length steps (hours...) run in UTC inside,
-    calendar steps (days, months) on the local calendar, a step into a DST gap or overlap
-    placed as ``pd.date_range(..., nonexistent="shift_forward", ambiguous=True)`` places it.
+    come back in ``y``'s units and time zone. Fixed-length steps (hours...) run in UTC,
+    calendar steps (days, months) on the local calendar (a step into a DST gap or overlap
+    where ``pd.date_range(..., nonexistent="shift_forward", ambiguous=True)`` puts it).
 
     Parameters
     ----------
@@ -40,6 +40,7 @@ class S4DForecaster:
     ----------
     model_ : S4DModel
         The fitted darts model.
+
     Examples
     --------
     >>> y = pd.Series(np.sin(np.arange(120) / 2),
@@ -57,19 +58,20 @@ class S4DForecaster:
         self._lookback_given = lookback is not None
         self.lookback = (max(2 * self.horizon, 16) if lookback is None
                          else c.check_int("lookback", lookback, min=1))
-        for reserved in ("input_chunk_length", "output_chunk_length"):
-            if reserved in model_kwargs:
-                raise TypeError(f"`{reserved}` is set by S4DForecaster from `lookback` / "
-                                f"`horizon`; got {reserved}={model_kwargs[reserved]!r}.")
+        reserved = sorted({"input_chunk_length", "output_chunk_length"} & set(model_kwargs))
+        if reserved:
+            raise TypeError(f"`{reserved[0]}` is set by S4DForecaster from lookback / horizon.")
         self.verbose = c.check_bool("verbose", verbose)
         c.check_keys("model_kwargs", model_kwargs, v.accepted_model_kwargs())
         v.validate_model_args(model_kwargs)
         self.model_kwargs = model_kwargs
         self.model_: S4DModel | None = None
-        self._fitted: dict | None = None  # what fit() learnt of the data, see _prepare
+        self._fitted: dict | None = None  # what fit() learnt of the data (_prepare)
 
     def fit(self, y: pd.Series | pd.DataFrame, X: pd.DataFrame | pd.Series | None = None):
-        """Train on the target ``y`` and, optionally, covariates ``X`` known in advance.
+        """Train on the target ``y`` and, optionally, covariates ``X`` known in advance;
+        return ``self``. After any error (a refused input, a diverged training, Ctrl-C) the
+        forecaster stays as it was.
 
         Parameters
         ----------
@@ -78,14 +80,7 @@ class S4DForecaster:
             RangeIndex; sorted, no duplicate timestamps or missing values, at least
             ``lookback + horizon`` rows.
         X
-            Covariates on the same kind of index, covering every timestamp of ``y``
-            (``predict`` then needs ``X_future``).
-
-        Returns
-        -------
-        S4DForecaster
-            ``self``. Whatever the error (a refused input, ``FloatingPointError`` if training
-            diverges, Ctrl-C), the forecaster stays as it was.
+            Covariates on the same kind of index, covering every timestamp of ``y``.
         """
         fitted = self._prepare(y, X)
         trainer = {} if self.verbose else {"pl_trainer_kwargs": {
@@ -123,27 +118,22 @@ class S4DForecaster:
     def update(self, y_new, X_new=None, forget: float = 1.0, reselect_ridge: bool = False,
                refresh_branch_every: int | None = None) -> S4DForecaster:
         """Add the observations that followed ``y`` without a refit (:meth:`S4DModel.update`);
-        :meth:`predict` then forecasts from the new end. Scaling stays as fitted.
+        :meth:`predict` then forecasts from the new end, scaled as fitted. Returns ``self``; a
+        refused update changes nothing.
 
         Parameters
         ----------
         y_new
-            The next rows of ``y`` (a Series, or a DataFrame with ``y``'s columns), on the
-            timestamps right after the last one seen.
+            The next rows of ``y`` (with ``y``'s columns), on the timestamps that follow it.
         X_new
             When ``fit`` got ``X``: the covariates of those timestamps.
         forget, reselect_ridge, refresh_branch_every
             As in :meth:`S4DModel.update`.
-
-        Returns
-        -------
-        S4DForecaster
-            ``self``. A refused update changes nothing.
         """
         self._check_fitted()
         fitted = self._fitted
         new, is_series = v.as_frame("y_new", y_new)
-        y, freq = fitted["y"], fitted["freq"]
+        y, freq, covariates, x_rows = fitted["y"], fitted["freq"], None, None
         new = (new.set_axis(y.columns, axis=1) if is_series and fitted["is_series"]
                else v.check_columns("y_new", new, y.columns, "y"))
         v.check_same_index_kind("y_new", new.index, y.index, freq)
@@ -151,10 +141,8 @@ class S4DForecaster:
         if not new.index.equals(expected):
             raise ValueError(f"`y_new` must continue `y` on its next timestamps, "
                              f"{v._span(expected)}, got {v._span(new.index)}.")
-        covariates, x_rows = None, None
         if (fitted["X"] is None) != (X_new is None):
-            raise ValueError("`X_new` must be given exactly when fit() got `X` (fit got X: "
-                             f"{fitted['X'] is not None}).")
+            raise ValueError("`X_new` must be given exactly when fit() got `X`.")
         if X_new is not None:
             x_rows = _covariates("X_new", X_new, y.index, freq, new.index, "every timestamp of "
                                  "`y_new`", fitted["X"].columns).loc[new.index]
@@ -177,8 +165,8 @@ class S4DForecaster:
             Steps to forecast; default: the ``horizon`` given at construction (longer ones
             are forecast auto-regressively).
         X_future
-            When ``fit`` got ``X``: the covariates of the forecast steps (other rows are not
-            used), with the columns of ``X`` in any order.
+            When ``fit`` got ``X``: the covariates of the forecast steps (other rows unused),
+            with the columns of ``X`` in any order.
 
         Returns
         -------
@@ -212,16 +200,14 @@ class S4DForecaster:
         lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
         self._check_fitted()
         if self.model_.likelihood is None:
-            raise ValueError("predict_interval needs a probabilistic model: build S4DForecaster "
-                             "with e.g. likelihood=QuantileRegression() or GaussianLikelihood() "
-                             "(darts.utils.likelihood_models).")
+            raise ValueError("predict_interval needs a probabilistic model: build it with "
+                             "e.g. likelihood=QuantileRegression() (darts).")
         quantiles = getattr(self.model_.likelihood, "quantiles", None)
         near = lambda p: any(abs(p - q) < 1e-6 for q in quantiles)  # noqa: E731 - float32
         if quantiles is not None and not (near(lo) and near(hi)):
             available = sorted(round(1 - 2 * q, 9) for q in quantiles if q < 0.5)
             raise ValueError(f"`coverage` must be one that the fitted quantiles {quantiles} give "
-                             f"(both ends fitted): {available}, got {coverage!r}. Refit with a "
-                             f"QuantileRegression holding {lo:.6g} and {hi:.6g} for it.")
+                             f"(both ends fitted): {available}, got {coverage!r}.")
         samples, index = self._predict(horizon, X_future,
                                        c.check_int("num_samples", num_samples, min=1))
         lower, upper = (self._wrap(np.quantile(samples, q, axis=2), index) for q in (lo, hi))
@@ -251,87 +237,65 @@ class S4DForecaster:
         values = fitted["scaling"].inverse(pred.all_values(copy=False).astype(np.float64))
         if not np.isfinite(values).all():
             raise FloatingPointError("the forecast exceeds the float64 range in the units of "
-                                     "`y`; forecast y / 1e300 and scale the result back.")
+                                     "`y`; forecast y / 1e300 and scale it back.")
         return values, index
 
     def _future_covariates(self, n: int, X_future):
+        """The covariates of ``y`` and of the ``max(n, horizon)`` steps after it (the model
+        forecasts, and reads covariates, ``horizon`` steps at a time)."""
         fitted = self._fitted
         if fitted["X"] is None:
             if X_future is not None:
-                raise ValueError("`X_future` was given but fit() got no `X`; refit with X=... "
-                                 "to use covariates, or call predict() without X_future.")
+                raise ValueError("`X_future` was given but fit() got no `X`.")
             return None
-        # the model forecasts and reads the covariates of `horizon` steps at a time
         steps, y_index, freq = max(n, self.horizon), fitted["y"].index, fitted["freq"]
-        chunk = (f" (predict(horizon={n}) forecasts fewer steps, but the model forecasts "
-                 f"horizon={self.horizon} steps at a time and reads the covariates of all "
-                 f"{self.horizon})" if steps > n else "")
+        what = f"the {steps} steps after {v._label(y_index[-1])}" + (
+            f" (the model reads {steps} steps of covariates at a time)" if steps > n else "")
         if X_future is None:
             raise ValueError(f"the model was fit with covariates `X`, so predict() needs "
-                             f"`X_future` with the covariates of the {steps} steps after "
-                             f"{v._label(y_index[-1])}{chunk}.")
+                             f"`X_future` with the covariates of {what}.")
         needed = _future_index(y_index, freq, steps)
-        xframe = _covariates("X_future", X_future, y_index, freq, needed, f"the {steps}"
-                             f"{'' if chunk else ' forecast'} steps after `y`{chunk}",
+        xframe = _covariates("X_future", X_future, y_index, freq, needed, what,
                              fitted["X"].columns)
         with np.errstate(over="ignore"):  # checked just below
             scaled = fitted["X_scaling"].forward(np.concatenate([
                 fitted["X"].loc[y_index].to_numpy(np.float64),
                 xframe.loc[needed].to_numpy(np.float64)])).astype(np.float32)
-        too_far = [col for col, ok in zip(fitted["X"].columns, np.isfinite(scaled).all(axis=0))
-                   if not ok]
-        if too_far:
-            raise ValueError(f"`X_future` column(s) {too_far} hold values beyond float32 once "
-                             "standardised like `X` in fit(); check their units, or refit with "
-                             "an `X` whose range covers them.")
+        finite = np.isfinite(scaled).all(axis=0)
+        if not finite.all():
+            raise ValueError(f"`X_future` column(s) {list(fitted['X'].columns[~finite])} hold "
+                             "values beyond float32 once standardised like `X` in fit().")
         grid = _grid(y_index, freq, steps)
         return TimeSeries.from_times_and_values(grid, scaled, freq=getattr(grid, "freq", None))
 
     def _wrap(self, values: np.ndarray, index: pd.Index):
-        fitted = self._fitted
-        if fitted["is_series"]:
-            return pd.Series(values[:, 0].astype(float), index=index, name=fitted["name"])
-        return pd.DataFrame(values.astype(float), index=index, columns=fitted["y"].columns)
+        if self._fitted["is_series"]:
+            return pd.Series(values[:, 0].astype(float), index=index, name=self._fitted["name"])
+        return pd.DataFrame(values.astype(float), index=index, columns=self._fitted["y"].columns)
 
     def save(self, path: str | os.PathLike) -> None:
         """Save the fitted forecaster to the folder ``path`` (created if needed) in one
         transaction that replaces only an earlier forecaster's files
-        (:mod:`~s4d_forecast.forecasting.model_files`).
-
-        Raises
-        ------
-        TypeError, ValueError
-            ``path`` is not a path or empty, a name (of ``y``, a column, an index) is not a
-            str, int or float, or the time zone cannot be stored (``tzlocal()``).
-        FileExistsError
-            ``path`` is a file, or holds under a forecaster file's name something that no
-            forecaster save wrote (a symbolic link, FIFO, foreign file...).
-        """
+        (:mod:`~s4d_forecast.forecasting.model_files`). Names (of ``y``, a column, an index)
+        that are not str, int or float, a zone that cannot be stored (``tzlocal()``) and, at a
+        file's name, anything no forecaster save wrote are refused before writing."""
         folder = model_files.as_path(path, "S4DForecaster.save()", "folder")
         self._check_fitted()
         model_files.save_forecaster(folder, self)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> S4DForecaster:
-        """Load a forecaster written by :meth:`save`; it predicts as the saved one did.
-
-        Raises
-        ------
-        TypeError, ValueError, FileNotFoundError
-            ``path`` is not a path, is empty, or holds no ``forecaster.json``.
-        s4d_forecast.forecasting.model_files.ModelFileError
-            A file is damaged, not a forecaster's or from another save, or a field of
-            ``forecaster.json`` is missing or wrong (naming the file and field).
-        """
+        """Load a forecaster written by :meth:`save`; it predicts as the saved one did. A
+        damaged or foreign file, files of different saves or a wrong field of
+        ``forecaster.json`` raise :class:`~s4d_forecast.forecasting.model_files.ModelFileError`
+        naming the file and field."""
         return model_files.load_forecaster(
             model_files.as_path(path, "S4DForecaster.load()", "folder"), cls)
 
 
 class _Scaling:
-    """Standardise columns in float64, exactly at any scale: times ``2**-e`` (a power of two:
-    exact; the largest |value| then in [0.5, 1)), minus the first row (exact for an offset far
-    larger than the signal, e.g. 3*sin(t) + 1e8), then ``StandardScaler``. No raw value is
-    squared, so no scale over- or underflows."""
+    """Standardise columns in float64 at any scale: times ``2**-e`` (exact), minus the first
+    row (keeps the signal of 3*sin(t) + 1e8), then ``StandardScaler`` (squares no raw value)."""
 
     def __init__(self, values: np.ndarray):
         self.exp = np.frexp(np.abs(values).max(axis=0))[1]
@@ -351,25 +315,28 @@ class _Scaling:
 
 def _covariates(name: str, X, ref: pd.Index, freq, needed: pd.Index, purpose: str,
                 columns: pd.Index | None = None) -> pd.DataFrame:
-    """``X`` as a DataFrame, checked: an index like ``ref`` (``y``'s), the columns of ``X``
-    in fit when ``columns`` is given, covering ``needed``."""
+    """``X`` checked: an index like ``y``'s (``ref``), ``columns`` if given, covering ``needed``."""
     frame = v.as_frame(name, X)[0]
     v.check_same_index_kind(name, frame.index, ref, freq)
     frame = frame if columns is None else v.check_columns(name, frame, columns, "X")
-    v.check_covers(name, frame, needed, purpose)
+    missing = needed.difference(frame.index)
+    if len(missing):
+        raise ValueError(f"`{name}` must cover {purpose}, from {v._label(needed[0])} to "
+                         f"{v._label(needed[-1])} ({len(needed)} steps), but {len(missing)} of "
+                         f"those timestamps are missing: {v._fmt(missing)}.")
     return frame
 
 
 def _series(scaling: _Scaling, frame: pd.DataFrame, freq) -> TimeSeries:
-    grid = _grid(frame.index, freq, 0)  # float32, standardised, on the naive grid
+    """``frame`` standardised, in float32, on the naive grid (:func:`_grid`)."""
+    grid = _grid(frame.index, freq, 0)
     return TimeSeries.from_times_and_values(grid, scaling.forward(frame.to_numpy(
         np.float64)).astype(np.float32), freq=getattr(grid, "freq", None))
 
 
 def _grid(index: pd.Index, freq, extra: int) -> pd.Index:
     """The regular, naive index darts works on for ``index`` and ``extra`` steps after it:
-    positions; UTC for fixed-length steps (hours...), so DST neither repeats nor skips a step;
-    local wall-clock time for calendar steps, which are regular there."""
+    positions, UTC for fixed-length steps (hours...), local wall-clock time for calendar ones."""
     if isinstance(index, pd.RangeIndex):
         return pd.RangeIndex(index.start, index.start + (len(index) + extra) * freq, freq)
     start = index[0].tz_localize(None)
@@ -389,8 +356,7 @@ def _local(naive: pd.DatetimeIndex, tz) -> pd.DatetimeIndex:
 
 
 def _future_index(index: pd.Index, freq, n: int) -> pd.Index:
-    """The ``n`` steps after ``index``, named like it: the end of its grid (:func:`_grid`) in
-    its time zone."""
+    """The ``n`` steps after ``index`` (the end of its :func:`_grid`), in its zone and name."""
     steps = _grid(index, freq, n)[len(index):]
     if getattr(index, "tz", None) is not None:
         steps = (steps.tz_localize("UTC").tz_convert(index.tz) if _fixed_step(freq)

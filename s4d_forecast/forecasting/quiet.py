@@ -10,16 +10,12 @@ import warnings
 _LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning", "darts")
 
 
-def _silence(level: int) -> None:
+def quiet_libraries(level: int = logging.ERROR) -> None:
+    """Silence them for the rest of the process (their loggers at ``level``)."""
     for name in _LOGGERS:
         logging.getLogger(name).setLevel(level)
     warnings.filterwarnings("ignore", module="pytorch_lightning|lightning")
     warnings.filterwarnings("ignore", category=UserWarning)
-
-
-def quiet_libraries() -> None:
-    """Silence them for the rest of the process."""
-    _silence(logging.ERROR)
 
 
 @contextlib.contextmanager
@@ -28,7 +24,7 @@ def quieted(enabled: bool = True):
     levels = {name: logging.getLogger(name).level for name in _LOGGERS}
     with warnings.catch_warnings():
         if enabled:
-            _silence(logging.WARNING)
+            quiet_libraries(logging.WARNING)
             warnings.filterwarnings("ignore", category=DeprecationWarning)
         try:
             yield

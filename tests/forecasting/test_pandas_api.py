@@ -168,7 +168,7 @@ def test_bad_X_in_fit(make_X, error, fragment):
 
 BAD_X_FUTURE = [
     (None, "needs `X_future` with the covariates of the 4 steps after 2021-02-09"),
-    (lambda X: X.iloc[40:43], "`X_future` must cover the 4 forecast steps after `y`, from "
+    (lambda X: X.iloc[40:43], "`X_future` must cover the 4 steps after 2021-02-09, from "
                               "2021-02-10 to 2021-02-13 (4 steps), but 1 of those"),
     (lambda X: X.iloc[40:].rename(columns={"z": "w"}),
      "got ['x', 'w'] (missing ['z']; not in `X`: ['w'])"),
@@ -211,8 +211,8 @@ def test_shorter_horizon_asks_for_the_covariates_of_the_whole_chunk(with_X):
     X = daily_X()
     with pytest.raises(ValueError) as err:
         with_X.predict(horizon=2, X_future=X.iloc[40:42])
-    assert ("`X_future` must cover the 4 steps after `y` (predict(horizon=2) forecasts fewer "
-            "steps, but the model forecasts horizon=4 steps at a time") in str(err.value)
+    assert ("`X_future` must cover the 4 steps after 2021-02-09 (the model reads 4 steps of "
+            "covariates at a time)") in str(err.value)
     assert "2 of those timestamps are missing: 2021-02-12, 2021-02-13." in str(err.value)
     short = with_X.predict(horizon=2, X_future=X.iloc[40:44])
     pd.testing.assert_frame_equal(short, with_X.predict(X_future=X.iloc[40:44]).iloc[:2])

@@ -158,43 +158,6 @@ def test_predict_and_backtests_refuse_bad_series(trained, method, argument, valu
     assert fragment in str(err.value)
 
 
-def test_historical_forecasts_with_a_start_on_a_daily_series():
-    """darts 0.48 cannot place ``start`` on a daily series under pandas 3 (its
-    ``n_steps_between`` divides a time span by the calendar-day offset): the error says so
-    and gives the workaround, which is checked to give the same forecasts."""
-    m, series, k = model(), f32(60, freq="D"), 50
-    m.fit(series[:40])
-    workaround = m.historical_forecasts(series[k - 8:], start=None, forecast_horizon=4,
-                                        retrain=False, last_points_only=True)
-    assert workaround.start_time() == series.time_index[k + 3]
-    if int(pd.__version__.split(".")[0]) < 3:
-        direct = m.historical_forecasts(series, start=series.time_index[k], forecast_horizon=4,
-                                        retrain=False, last_points_only=True)
-        # two darts code paths over the same windows: float32 rounding may differ
-        np.testing.assert_allclose(direct.values(), workaround.values(), rtol=1e-5)
-        return
-    for call in (lambda: m.historical_forecasts(series, start=series.time_index[k],
-                                                forecast_horizon=4, retrain=False),
-                 lambda: m.backtest(series, start=k, forecast_horizon=4, retrain=False)):
-        with pytest.raises(TypeError, match=r"daily steps.*series\[k - input_chunk_length:\]"):
-            call()
-
-
-def _walk(factor, seed) -> TimeSeries:
-    rng = np.random.default_rng(seed)
-    return TimeSeries.from_values((np.cumsum(rng.standard_normal(80)) * factor).astype(
-        np.float32))
-
-
-def test_fit_warns_when_training_series_differ_greatly_in_scale(recwarn):
-    with pytest.warns(UserWarning, match=r"`series` holds series whose scales differ by a "
-                      r"factor of .* in series\[2\], .* in series\[[01]\].*Scaler"):
-        _validation.warn_if_scales_differ("series", [_walk(1, 0), _walk(1, 1), _walk(1e4, 2)])
-    for quiet in ([_walk(1, 0), _walk(30, 1)], [_walk(1, 0)], [_walk(1, 0), _walk(0, 1)]):
-        _validation.warn_if_scales_differ("series", quiet)  # comparable, one, or a constant
-    assert not [w for w in recwarn if "scales differ" in str(w.message)]
-
-
 # ------------------------------------------------------------- time zones and DST (pandas)
 def test_time_zone_kept_and_dst_handled_hourly():
     # Europe/Berlin leaves summer time on 2021-10-31: 02:00-03:00 happens twice
