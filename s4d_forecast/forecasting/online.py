@@ -30,7 +30,7 @@ def _fail(message: str):
     raise ValueError(f"S4DModel.update: {message}")
 
 
-def _check_new(name: str, new, old, model) -> None:
+def _check_new(name: str, new, old) -> None:
     """``new`` continues ``old`` (same components, frequency and dtype; no gap or overlap) and
     holds only finite values."""
     from darts import TimeSeries
@@ -38,22 +38,18 @@ def _check_new(name: str, new, old, model) -> None:
     if not isinstance(new, TimeSeries):
         raise TypeError(f"S4DModel.update: `{name}` must be a darts TimeSeries, got "
                         f"{type(new).__name__}")
-    if list(new.components) != list(old.components):
-        _fail(f"`{name}` has components {list(new.components)}; the model was fitted on "
-              f"{list(old.components)}")
-    if new.freq != old.freq or new.has_datetime_index != old.has_datetime_index:
-        _fail(f"`{name}` has frequency {new.freq_str}; the model's series has {old.freq_str}")
+    for what, a, b in (("components", list(new.components), list(old.components)),
+                       ("frequency", new.freq_str, old.freq_str), ("dtype", new.dtype, old.dtype)):
+        if a != b:
+            _fail(f"`{name}` has {what} {a}; the model's series has {b}")
     expected = old.end_time() + old.freq
     if new.start_time() != expected:
         what = "overlaps" if new.start_time() <= old.end_time() else "leaves a gap after"
         _fail(f"`{name}` starts at {new.start_time()} and {what} the model's series, which "
               f"ends at {old.end_time()}: pass the values from {expected} on")
-    if new.dtype != old.dtype:
-        _fail(f"`{name}` is {new.dtype}; the model's series is {old.dtype}")
-    values = new.all_values(copy=False)
-    if not np.isfinite(values).all():
-        bad = int((~np.isfinite(values)).any(axis=(1, 2)).argmax())
-        _fail(f"`{name}` holds a non-finite value at {new.time_index[bad]}")
+    bad = ~np.isfinite(new.all_values(copy=False)).all(axis=(1, 2))
+    if bad.any():
+        _fail(f"`{name}` holds a non-finite value at {new.time_index[int(bad.argmax())]}")
 
 
 def check_update_args(model, series, past_covariates, future_covariates, forget,
@@ -61,36 +57,31 @@ def check_update_args(model, series, past_covariates, future_covariates, forget,
     """Refuse an update that cannot be made exactly, before anything changes."""
     from s4d_forecast import _checks
 
-    if getattr(model, "model", None) is None or model.training_series is None:
-        _fail("the model is not fitted on a single series; call fit(series) first "
-              "(updates continue one series)")
-    if not getattr(model.model, "frozen", False):
-        _fail("the linear path is not a fixed ridge fit (a likelihood, or a lookback too "
-              "long for it), so there is nothing to update exactly")
-    if model.model.statistics is None:
-        _fail("the model holds no ridge statistics (a fit whose statistics exceed "
-              "MAX_STATISTICS, or a model saved without them); refit it with fit() to "
-              "update it online")
-    if model.output_chunk_shift:
-        _fail(f"output_chunk_shift={model.output_chunk_shift} is not supported; updates "
-              "need forecasts that start right after the lookback")
+    module = getattr(model, "model", None)
+    for broken, message in (
+            (module is None or model.training_series is None,
+             "the model is not fitted on a single series; call fit(series) first"),
+            (module is not None and not getattr(module, "frozen", False),
+             "the linear path is not a fixed ridge fit (a likelihood, or a lookback too long "
+             "for it), so there is nothing to update exactly"),
+            (module is not None and module.statistics is None,
+             "the model holds no ridge statistics (beyond MAX_STATISTICS); refit it with fit()"),
+            (model.output_chunk_shift, "output_chunk_shift must be 0 for updates")):
+        if broken:
+            _fail(message)
     _checks.check_float("forget", forget, 0.0, 1.0, lo_open=True)
     _checks.check_bool("reselect_ridge", reselect_ridge)
     _checks.check_int("refresh_branch_every", refresh_branch_every, min=1, none_ok=True)
-    _check_new("series", series, model.training_series, model)
+    _check_new("series", series, model.training_series)
     for name, new, old in (("past_covariates", past_covariates, model.past_covariate_series),
                            ("future_covariates", future_covariates,
                             model.future_covariate_series)):
         if (old is None) != (new is None):
-            _fail(f"`{name}` must be given exactly when the model was fitted with it "
-                  f"(fitted with it: {old is not None})")
+            _fail(f"`{name}` must be given exactly when the model was fitted with it")
         if new is not None:
-            _check_new(name, new, old, model)
-    covered = {"past_covariates": past_covariates, "future_covariates": future_covariates}
-    for name, new in covered.items():
-        if new is not None and new.end_time() < series.end_time():
-            _fail(f"`{name}` ends at {new.end_time()}, before the new target values end "
-                  f"({series.end_time()})")
+            _check_new(name, new, old)
+            if new.end_time() < series.end_time():
+                _fail(f"`{name}` ends at {new.end_time()}, before the new target values end")
 
 
 def _tail(series, rows: int):

@@ -123,14 +123,9 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         dropout
             Dropout in the encoder and the decoders; the decoders' dropout stays active at
             prediction time with ``predict(..., mc_dropout=True)`` (Monte Carlo dropout).
-        temporal_width
-            Features kept per lookback step before the lookback is flattened.
-        hidden_size
-            Width of the dense decoder.
-        decoder_output_dim
-            Size of the per-step vector from the dense decoder.
-        temporal_decoder_hidden
-            Width of the temporal decoder.
+        temporal_width, hidden_size, decoder_output_dim, temporal_decoder_hidden
+            The decoder: features kept per lookback step before flattening, the dense
+            decoder's width, its vector per horizon step, the temporal decoder's width.
         ssm_lr
             Learning rate of the SSM parameters (A, B, dt). Default: ``min(lr, 1e-3)``.
         level_input
@@ -142,18 +137,11 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         use_static_covariates
             Whether to use the static covariates of the target series, if they have any.
         **kwargs
-            Arguments of darts' ``TorchForecastingModel`` and its Lightning module:
-            ``loss_fn``, ``likelihood``, ``torch_metrics``,
-            ``optimizer_cls``, ``optimizer_kwargs`` (``lr``; ``weight_decay`` applies to the
-            S4D branch's non-SSM weights only, default 0.01 (``BRANCH_WEIGHT_DECAY`` in
-            :mod:`s4d_forecast.forecasting.s4d_module`): the linear path and A, B, dt get
-            none),
-            ``lr_scheduler_cls``, ``lr_scheduler_kwargs``,
-            ``use_reversible_instance_norm``, ``batch_size``, ``n_epochs``, ``model_name``,
-            ``work_dir``, ``log_tensorboard``, ``nr_epochs_val_period``, ``force_reset``,
-            ``save_checkpoints``, ``add_encoders``, ``random_state``, ``pl_trainer_kwargs``
-            (e.g. ``{"accelerator": "gpu", "precision": "bf16-mixed"}``), ``show_warnings``,
-            ``enable_finetuning``. See darts' ``TiDEModel`` for their documentation.
+            Arguments of darts' ``TorchForecastingModel`` (as for ``TiDEModel``): ``n_epochs``,
+            ``batch_size``, ``likelihood``, ``loss_fn``, ``optimizer_kwargs`` (``lr``;
+            ``weight_decay``, default ``BRANCH_WEIGHT_DECAY`` = 0.01, applies to the branch's
+            non-SSM weights only), ``pl_trainer_kwargs`` (e.g. ``{"accelerator": "gpu",
+            "precision": "bf16-mixed"}``), ``random_state``, ``add_encoders``, ...
 
         References
         ----------
@@ -264,51 +252,34 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
                              reselect_ridge, refresh_branch_every)
 
     def save(self, path: str | None = None, clean: bool = False) -> None:
-        """Save the model as ``path`` and its weights as ``path + ".ckpt"``.
-
-        One transaction (:mod:`s4d_forecast.forecasting.model_files`): the pair either is
-        replaced completely or stays as it was, also after a kill (the next save or load
-        settles the leftovers, with a warning); both files carry one save id, so :meth:`load`
-        refuses files of different saves. Only files of an earlier save are replaced. A
-        loaded model saved again keeps its weights.
-
-        Parameters
-        ----------
-        path
-            File to write; default ``"S4DModel_{YYYY-mm-dd_HH_MM_SS}.pt"``. Its folder must
-            exist (it is not created, as in darts).
-        clean
-            Drop the training series and trainer settings (as in darts).
+        """Save the model as ``path`` and its weights as ``path + ".ckpt"``, one transaction
+        (:mod:`s4d_forecast.forecasting.model_files`): the pair is replaced completely or not
+        at all, also after a kill (the next save or load settles the leftovers, with a
+        warning), and only files of an earlier save are replaced. ``path`` defaults to
+        ``"S4DModel_{YYYY-mm-dd_HH_MM_SS}.pt"`` in an existing folder; ``clean`` drops the
+        training series and trainer settings (as in darts).
 
         Raises
         ------
-        TypeError, ValueError
-            ``path`` is not a str / os.PathLike, or is empty.
-        IsADirectoryError, FileExistsError, FileNotFoundError, NotADirectoryError, PermissionError
-            ``path`` or ``path + ".ckpt"`` is a folder, a symbolic link, a FIFO / device /
-            socket or a file that no S4DModel save wrote, or the folder of ``path`` does not
-            exist, is a file or is not writable; checked before anything is written.
+        TypeError, ValueError, OSError
+            ``path`` is not a path or empty; ``path`` or its ``.ckpt`` is a folder, link,
+            FIFO, device or a file no S4DModel save wrote; the folder is missing or not
+            writable. Checked before anything is written.
         """
         model_files.save_model(self, path, clean=clean)
 
     @staticmethod
     def load(path: str, pl_trainer_kwargs: dict | None = None, trusted: bool = False,
              **kwargs) -> S4DModel:
-        """Load a model written by :meth:`save`, checking both files before unpickling.
-
-        Parameters
-        ----------
-        path
-            The model file; its weights are read from ``path + ".ckpt"``.
-        pl_trainer_kwargs, trusted, **kwargs
-            As in darts' ``TorchForecastingModel.load`` (restricted unpickling by default).
+        """Load a model written by :meth:`save` (``path`` and ``path + ".ckpt"``), checking
+        both files before unpickling; ``pl_trainer_kwargs``, ``trusted`` and ``**kwargs`` as in
+        darts' ``TorchForecastingModel.load``.
 
         Raises
         ------
         s4d_forecast.forecasting.model_files.ModelFileError
-            A file is a folder, truncated or corrupt (damaged), a bare pickle (unsafe), not
-            written by :meth:`save` (no save id), or the ``.pt`` and ``.ckpt`` come from
-            different saves.
+            A file is a folder, damaged, a bare pickle, not written by :meth:`save`, or the
+            two files come from different saves.
         """
         return model_files.load_model(
             MixedCovariatesTorchModel.load, path, pl_trainer_kwargs=pl_trainer_kwargs,

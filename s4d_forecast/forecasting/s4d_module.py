@@ -46,6 +46,15 @@ _MOMENT_BATCH = 1024
 MAX_STATISTICS = 8 * 2**20
 
 
+_KEYS = ("xx", "xy", "yy", "n")
+
+
+def _stacked(moments: list) -> dict:
+    """``moments[group][fold]`` as float64 tensors ``(groups, folds, ...)`` per statistic."""
+    return {key: torch.stack([torch.stack([getattr(m, key) for m in group])
+                              for group in moments]).double().cpu() for key in _KEYS}
+
+
 def sequence_channels(input_dim: int, output_dim: int, level_input: bool = True) -> int:
     """Data channels of the sequence the encoder reads: targets, covariates and (with
     ``level_input``) one level channel per target."""
@@ -336,14 +345,9 @@ class _S4DModule(PLForecastingModule):
         """Keep the fit's moments per group and fold, and the ridge strengths, for
         :meth:`update_linear` (none beyond :data:`MAX_STATISTICS` values)."""
         G, K, D = len(folds), len(folds[0]), self.linear.shape[1]
-        if G * K * D * (D + self.output_chunk_length) > MAX_STATISTICS:
-            self.statistics = None
-            return
-        stack = {key: torch.stack([torch.stack([getattr(m, key) for m in group])
-                                   for group in folds]).double().cpu()
-                 for key in ("xx", "xy", "yy", "n")}
-        self.statistics = {**stack, "alpha": torch.tensor(alphas, dtype=torch.float64),
-                           "windows": torch.zeros((), dtype=torch.long)}
+        self.statistics = None if G * K * D * (D + self.output_chunk_length) > MAX_STATISTICS \
+            else {**_stacked(folds), "alpha": torch.tensor(alphas, dtype=torch.float64),
+                  "windows": torch.zeros((), dtype=torch.long)}
 
     def get_extra_state(self):
         return self.statistics
@@ -352,42 +356,25 @@ class _S4DModule(PLForecastingModule):
         self.statistics = state
 
     def update_linear(self, batch, forget: float = 1.0, reselect_ridge: bool = False) -> list:
-        """Add the windows of ``batch`` (a darts training batch of new windows in time order)
-        to the kept statistics and set the linear path to the ridge solution of all of them.
-
-        The windows go to the cross-validation folds round-robin. With ``forget`` < 1 the
-        statistics are multiplied by ``forget`` before each window is added (of ``n`` windows
-        so far, window ``i`` then weighs ``forget ** (n - 1 - i)``). The ridge strength stays
-        as chosen unless ``reselect_ridge``: chosen again by cross-validation over the kept
-        folds. Returns the ridge strength of each group."""
+        """Add the windows of ``batch`` (new windows, oldest first) to the kept statistics,
+        one fold each round-robin, multiplying the statistics by ``forget`` before each; set
+        the path to the ridge solution of all of them (the ridge chosen again over the folds
+        with ``reselect_ridge``). Returns each group's ridge strength."""
         st = self.statistics
         feats, ys, ws, _ = self._rows(batch)
         B, (G, K) = feats.shape[0], st["xx"].shape[:2]
-        if forget < 1:  # in place: window i of n then weighs forget ** (n - 1 - i)
-            for key in ("xx", "xy", "yy", "n"):
-                st[key].mul_(forget**B)
-            ws = ws * forget ** torch.arange(B - 1, -1, -1, dtype=torch.float64)[:, None]
-        moments = [[None] * K for _ in range(G)]
-        folds = (st["windows"] + torch.arange(B)) % K
-        self._add_rows(moments, folds, feats.cpu(), ys.cpu(), ws.cpu())
-        for g, group in enumerate(moments):
-            for k, m in enumerate(group):
-                if m is not None:
-                    st["xx"][g, k] += m.xx
-                    st["xy"][g, k] += m.xy
-                    st["yy"][g, k] += m.yy
-                    st["n"][g, k] += m.n
-        st["windows"] = st["windows"] + B
+        ws = ws.cpu() * forget ** torch.arange(B - 1, -1, -1, dtype=torch.float64)[:, None]
+        moments = [[linear_fit.Moments(*(st[key][g, k] * forget**B for key in _KEYS))
+                    for k in range(K)] for g in range(G)]
+        self._add_rows(moments, (st["windows"] + torch.arange(B)) % K, feats.cpu(), ys.cpu(), ws)
+        st.update(_stacked(moments), windows=st["windows"] + B)
         blocks, solutions = self._feature_blocks(), []
-        for g in range(G):
+        for g, group in enumerate(moments):
             if reselect_ridge:
-                group = [linear_fit.Moments(*(st[key][g, k] for key in ("xx", "xy", "yy", "n")))
-                         for k in range(K)]
                 w, st["alpha"][g], _, _ = linear_fit.fit_linear(group, None, blocks)
             else:
-                total = linear_fit.Moments(*(st[key][g].sum(dim=0)
-                                             for key in ("xx", "xy", "yy", "n")))
-                w = linear_fit.ridge_solution(total, float(st["alpha"][g]), blocks)
+                w = linear_fit.ridge_solution(functools.reduce(operator.add, group),
+                                              float(st["alpha"][g]), blocks)
             solutions.append(w)
         self._set_linear(torch.stack(solutions))
         return st["alpha"].tolist()
