@@ -75,7 +75,7 @@ def _download(args: argparse.Namespace) -> int:
     dest, url = root / Path(urlparse(src.url).path).name, _url(src.url)
     print(f"{args.name} {src.version}: {url}{f' (mirror of {src.url})' if url != src.url else ''}"
           f"\n  -> {dest}")
-    verify, checked = None, {}
+    verify, checked = None, []
     if src.sha256sums_url and not args.no_verify:
         # fetched first: the zip is checked against it before it gets its final name
         sums_url = _url(src.sha256sums_url)
@@ -84,12 +84,12 @@ def _download(args: argparse.Namespace) -> int:
         table = parse_sha256sums(sums.read_text(errors="replace"), sums_url)
 
         def verify(path: Path) -> None:
-            checked.update(verify_sha256sums(path, table))
+            checked.append(verify_sha256sums(path, table))
 
     download_file(url, dest, md5=src.md5, progress=not args.no_progress,
                   overwrite=args.overwrite, verify=verify, **limits)
     if checked:
-        print(f"verified {checked['checked']} file(s) against {sums_url}")
+        print(f"verified {checked[-1]} file(s) against {sums_url}")
     target = dest
     if src.extract:
         with zipfile.ZipFile(dest) as zf:

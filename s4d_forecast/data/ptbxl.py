@@ -36,7 +36,7 @@ from .ptbxl_labels import (
 )
 from .wfdb_records import read_wfdb
 
-__all__ = ["PTBXL_TASKS", "PTBXLDataset", "check_ecg_ids", "load_ptbxl", "ptbxl_splits"]
+__all__ = ["PTBXL_TASKS", "PTBXLDataset", "check_load_options", "load_ptbxl", "ptbxl_splits"]
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +161,21 @@ def _cinc_records(root: Path) -> dict[int, Path]:
     return found
 
 
-def check_ecg_ids(ecg_ids) -> list[int] | None:
-    """``ecg_ids`` as a list of distinct ints >= 1 (``None`` stays ``None``): a string, an
-    empty list, fractions (never truncated), values below 1 and repeats are refused."""
+def check_load_options(sampling_rate, task, cache, layout, class_source, n_jobs, ecg_ids,
+                       unknown_codes="raise", on_nan="raise") -> list[int] | None:
+    """Check :func:`load_ptbxl`'s options before anything is read; return ``ecg_ids`` as a list
+    of distinct ints >= 1 (fractions are refused, never truncated) or ``None``."""
+    check_choice("sampling_rate", sampling_rate, (100, 500))
+    check_task(task)
+    check_bool("cache", cache)
+    check_choice("layout", layout, ("ptbxl", "cinc2021"))
+    check_choice("class_source", class_source, ("statements", "data"))
+    check_choice("unknown_codes", unknown_codes, ("raise", "ignore"))
+    check_choice("on_nan", on_nan, ("raise", "drop"))
+    check_int("n_jobs", n_jobs, min=1, none_ok=True)
+    if layout == "cinc2021" and sampling_rate != 500:
+        raise ValueError(f"layout='cinc2021' holds 500 Hz records only, got sampling_rate="
+                         f"{sampling_rate}")
     if ecg_ids is None:
         return None
     if isinstance(ecg_ids, (str, bytes)) or np.ndim(ecg_ids) != 1 or len(ecg_ids) == 0:
@@ -219,18 +231,9 @@ def load_ptbxl(root: str | os.PathLike, sampling_rate: int = 100, task: str = "a
         The records with at least one label for ``task``, in database order; the others are
         counted in a log message and listed in ``dropped_ecg_ids``.
     """
-    sampling_rate = int(check_choice("sampling_rate", sampling_rate, (100, 500)))
-    check_task(task)
-    check_bool("cache", cache)
-    check_choice("layout", layout, ("ptbxl", "cinc2021"))
-    check_choice("class_source", class_source, ("statements", "data"))
-    check_choice("unknown_codes", unknown_codes, ("raise", "ignore"))
-    check_choice("on_nan", on_nan, ("raise", "drop"))
-    ecg_ids = check_ecg_ids(ecg_ids)
-    n_jobs = check_int("n_jobs", n_jobs, min=1, none_ok=True) or min(8, os.cpu_count() or 1)
-    if layout == "cinc2021" and sampling_rate != 500:
-        raise ValueError(f"layout='cinc2021' holds 500 Hz records only, got sampling_rate="
-                         f"{sampling_rate}")
+    ecg_ids = check_load_options(sampling_rate, task, cache, layout, class_source, n_jobs,
+                                 ecg_ids, unknown_codes, on_nan)
+    sampling_rate, n_jobs = int(sampling_rate), n_jobs or min(8, os.cpu_count() or 1)
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"PTB-XL root {str(root)!r} is not a folder; {DOWNLOAD_HINT}")

@@ -90,9 +90,6 @@ class WeatherReport:
     nans: dict = field(default_factory=dict)
     actions: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     def summary(self) -> str:
         """One line per defect found (empty string for a clean file)."""
         a = self.actions
@@ -115,8 +112,7 @@ def _read_text(path: Path, report: WeatherReport) -> pd.DataFrame:
     if not data.strip():
         raise ValueError(f"{path}: file is empty (truncated download?); {_HOWTO}")
     if b"\x00" in data:
-        raise ValueError(f"{path}: not a text CSV file (it holds NUL bytes: binary data or a "
-                         f"corrupt download?); {_HOWTO}")
+        raise ValueError(f"{path}: not a text CSV file (it holds NUL bytes); {_HOWTO}")
     for enc in ("utf-8-sig", "cp1252", "latin-1"):  # latin-1 decodes any bytes
         with contextlib.suppress(UnicodeDecodeError):
             text = data.decode(enc)
@@ -133,15 +129,13 @@ def _read_text(path: Path, report: WeatherReport) -> pd.DataFrame:
     names = [c.strip().strip('"').strip() for c in header]
     unnamed = [i + 1 for i, c in enumerate(names) if not c]
     if unnamed:
-        hint = (" (a row counter written by DataFrame.to_csv(index=True)? write the file with "
-                "index=False or delete that column)" if unnamed == [1] else "")
-        raise ValueError(f"{path}: header column(s) {unnamed[:10]} (1-based) have no name{hint}; "
-                         "every column must be 'date'/'Date Time' or a variable name")
+        hint = (" (a row counter written by DataFrame.to_csv(index=True)? delete that column)"
+                if unnamed == [1] else "")
+        raise ValueError(f"{path}: header column(s) {unnamed[:10]} (1-based) have no name{hint}")
     repeated = [f"{c!r} (columns {names.index(c) + 1} and {i + 1})"
                 for i, c in enumerate(names) if c in names[:i]]
     if repeated:
-        raise ValueError(f"{path}: the header names {', '.join(repeated[:5])} more than once; "
-                         "each variable must appear once (which copy is right cannot be told)")
+        raise ValueError(f"{path}: the header names {', '.join(repeated[:5])} more than once")
     if raw.empty:
         raise ValueError(f"{path}: file has no data rows, only the header (truncated "
                          f"download?); {_HOWTO}")
@@ -228,7 +222,7 @@ def load_weather(path: str | Path, *, duplicates: str = "raise", gaps: str = "re
     report.rows_read = len(df)
     df = _fix_defects(df, report, sentinel_value, path)
     report.rows = len(df)
-    df.attrs["load_report"] = report.to_dict()
+    df.attrs["load_report"] = asdict(report)
     return (df, report) if return_report else df
 
 
