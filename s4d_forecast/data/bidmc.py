@@ -168,9 +168,6 @@ def load_bidmc_archive(root: str | Path, target: str = "RR") -> BIDMCDataset:
         raise ValueError(f"root={str(root)!r}: BIDMC32{target}_TRAIN.ts / _TEST.ts not found; "
                          "get them from the TSER archive (http://tseregression.org, Zenodo "
                          "records 4001456 HR, 4001463 RR, 4001464 SpO2)")
-    missing = [f for f in files if not f.is_file()]
-    if missing:
-        raise ValueError(f"{missing[0]} is missing; its pair is present")
     parts = [read_ts(path) for path in files]
     for path, ts in zip(files, parts):
         if ts.X.shape[1:] != (4000, 2) or ts.y is None:

@@ -2,11 +2,10 @@
 
 Two layouts of the 53 records, in a folder or the downloaded zip: CSV (``bidmc_NN_Signals.csv``
 at 125 Hz, ``bidmc_NN_Numerics.csv`` at 1 Hz with ``NaN`` cells) and WFDB (``bidmcNN`` and
-``bidmcNNn``, read with :func:`~s4d_forecast.data.wfdb_records.read_wfdb`'s checks). Channels
-are selected by name, never by position; nothing is resampled. Every failure is a
-``ValueError`` naming the file (``FileNotFoundError`` for a missing WFDB data file): a cell
-that is not a number (an empty or ``NaN`` cell is a missing value), ``inf`` in the Numerics,
-an unsorted ``Time [s]``, a channel missing or named twice, another rate, a file cut short.
+``bidmcNNn``, read with :func:`~s4d_forecast.data.wfdb_records.read_wfdb`). Channels are
+selected by name; nothing is resampled. Every failure (a cell that is not a number, ``inf`` in
+the Numerics, an unsorted ``Time [s]``, a channel missing or named twice, another rate, a file
+cut short) is a ``ValueError`` naming the file (``FileNotFoundError``: a missing WFDB file).
 """
 
 from __future__ import annotations
@@ -127,8 +126,7 @@ def _numbers(df: pd.DataFrame, names, where: str, t: np.ndarray, finite: bool) -
         if bad.any():
             raise ValueError(f"{where}: column {name!r} holds {int(bad.sum())} value(s) that "
                              f"are not {'finite ' if finite else ''}numbers: "
-                             f"{_cells(bad, raw.to_numpy(), t)} (a missing value is an empty "
-                             "cell or NaN)")
+                             f"{_cells(bad, raw.to_numpy(), t)} (missing: an empty cell or NaN)")
     return out
 
 
@@ -240,10 +238,9 @@ def read_bidmc_records(path: str | Path, fs: float = 125.0,
         {check_int("records[]", r, min=1) for r in records})
     ignored = [r for r in sorted(set(other) - set(found)) if r in wanted or records is None]
     if ignored and layout == "auto":
-        raise ValueError(
-            f"path={str(path)!r} mixes the two BIDMC layouts (records {sorted(found)} as CSV, "
-            f"{sorted(other)} as WFDB): layout='auto' would ignore the WFDB-only records "
-            f"{ignored}; put every record in one layout, or pass layout='csv' or 'wfdb'")
+        raise ValueError(f"path={str(path)!r} mixes the two BIDMC layouts (records "
+                         f"{sorted(found)} as CSV, {sorted(other)} as WFDB); put every record in "
+                         "one layout, or pass layout='csv' or 'wfdb'")
     if ignored:
         log.warning("layout=%r: ignoring records %s found under %s only in the other layout",
                     layout, ignored, path)

@@ -1,12 +1,9 @@
 """PTB-XL (Wagner et al. 2020): 21,837 ten-second 12-lead ECGs with SCP-ECG statements.
 
 :func:`load_ptbxl` reads the PhysioNet release or the PhysioNet/CinC Challenge 2021 copy of
-the records (``HR00001.hea``/``.mat`` at 500 Hz, labelled from ``ptbxl_database.csv``),
-aggregates the labels of one of the six benchmark tasks (:mod:`.ptbxl_labels`) and caches the
-parsed signals (:mod:`.ptbxl_cache`); :func:`ptbxl_splits` gives the benchmark's folds
-1-8 / 9 / 10. Each record is read with :func:`~s4d_forecast.data.wfdb_records.read_wfdb`'s
-checks and its rate, 12 standard leads and millivolt units checked. The dataset card is
-``datasets/ptbxl.md``.
+the records, aggregates the labels of one of the six benchmark tasks (:mod:`.ptbxl_labels`)
+and caches the parsed signals (:mod:`.ptbxl_cache`); :func:`ptbxl_splits` gives the
+benchmark's folds 1-8 / 9 / 10. The dataset card is ``datasets/ptbxl.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ from .ptbxl_cache import load_signals
 from .ptbxl_labels import (
     PTBXL_TASKS,
     aggregate_labels,
-    check_task,
     multi_hot,
     parse_scp_codes,
     read_scp_statements,
@@ -64,8 +60,7 @@ def read_ecg_record(record: str | Path, sampling_rate: int) -> tuple[np.ndarray,
     rec = read_wfdb(record, where, DOWNLOAD_HINT)
     if rec.fs != sampling_rate:
         raise ValueError(f"{where} is sampled at {rec.fs} Hz but sampling_rate={sampling_rate} "
-                         "was requested; nothing is resampled (pick the folder or "
-                         "sampling_rate that matches)")
+                         "was requested; nothing is resampled")
     names = [str(s).upper() for s in rec.sig_name]
     if sorted(names) != sorted(STANDARD_LEADS):
         raise ValueError(f"{where} has leads {rec.sig_name}; expected the 12 standard leads "
@@ -119,7 +114,6 @@ class PTBXLDataset:
     def subset(self, index) -> PTBXLDataset:
         """The records selected by ``index`` (a boolean mask or integer positions)."""
         index = np.asarray(index)
-        index = np.flatnonzero(index) if index.dtype == bool else index
         return replace(self, signals=self.signals[index], labels=self.labels[index],
                        folds=self.folds[index], ecg_ids=self.ecg_ids[index],
                        patient_ids=self.patient_ids[index])
@@ -166,7 +160,7 @@ def check_load_options(sampling_rate, task, cache, layout, class_source, n_jobs,
     """Check :func:`load_ptbxl`'s options before anything is read; return ``ecg_ids`` as a list
     of distinct ints >= 1 (fractions are refused, never truncated) or ``None``."""
     check_choice("sampling_rate", sampling_rate, (100, 500))
-    check_task(task)
+    check_choice("task", task, PTBXL_TASKS)
     check_bool("cache", cache)
     check_choice("layout", layout, ("ptbxl", "cinc2021"))
     check_choice("class_source", class_source, ("statements", "data"))
@@ -262,9 +256,8 @@ def load_ptbxl(root: str | os.PathLike, sampling_rate: int = 100, task: str = "a
         found = _cinc_records(root)
         orphans = sorted(set(found) - set(db["ecg_id"]))
         if orphans and ecg_ids is None:
-            raise ValueError(f"CinC-2021 records without a row in {str(paths['database'])!r}: "
-                             f"ecg_id {orphans[:10]}; the database must be PTB-XL's "
-                             "ptbxl_database.csv")
+            raise ValueError(f"CinC-2021 records without a row in {str(paths['database'])!r} "
+                             f"(not PTB-XL's ptbxl_database.csv?): ecg_id {orphans[:10]}")
         has_file = db["ecg_id"].isin(list(found))
         if not has_file.all():
             if ecg_ids is not None:

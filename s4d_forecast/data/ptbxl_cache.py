@@ -32,15 +32,6 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def fingerprint_sources(files: Sequence[Path], root: Path, extra: dict) -> str:
-    """SHA-256 over ``extra`` and (relative name, size, mtime_ns) of every file, in order."""
-    h = hashlib.sha256(json.dumps({"v": _CACHE_VERSION, **extra}, sort_keys=True).encode())
-    for f in files:
-        st = os.stat(f)
-        h.update(f"{_relative(f, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
 def _fill(out, reader, records, n_jobs: int) -> list[int]:
     """Read every record into ``out`` (in order, from worker processes if ``n_jobs > 1``);
     return the rows holding NaN."""
@@ -86,7 +77,12 @@ def load_signals(records: Sequence[Path], reader: Callable[[Path], tuple[np.ndar
         out = np.empty((len(records), *reader(records[0])[0].shape), dtype=np.float32)
         return out, _fill(out, reader, records, n_jobs), False
     names = [_relative(r, root) for r in records]
-    fp = fingerprint_sources(sources, root, {"records": names, "key": key})
+    h = hashlib.sha256(json.dumps({"v": _CACHE_VERSION, "records": names, "key": key},
+                                  sort_keys=True).encode())
+    for f in sources:
+        st = os.stat(f)
+        h.update(f"{_relative(f, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    fp = h.hexdigest()
     # caches of other record lists live side by side; a build replaces its own list's only
     family = f"{key}_{hashlib.sha256(chr(10).join(names).encode()).hexdigest()[:10]}"
     npy, meta_path = cache_dir / f"{family}_{fp[:16]}.npy", cache_dir / f"{family}_{fp[:16]}.json"

@@ -20,8 +20,6 @@ from .ptbxl import PTBXLDataset, check_load_options, load_ptbxl, ptbxl_splits
 from .ptbxl_labels import read_scp_statements, task_classes
 from .windows import RandomCropDataset, SlidingWindowDataset, aggregate_windows
 
-__all__ = ["PTBXLDataModule"]
-
 log = logging.getLogger(__name__)
 
 

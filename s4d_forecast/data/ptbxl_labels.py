@@ -28,10 +28,6 @@ PTBXL_TASKS = {"all": 71, "diagnostic": 44, "subdiagnostic": 23, "superdiagnosti
 _COLUMNS = ("diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass")
 
 
-def check_task(task: str) -> str:
-    return check_choice("task", task, PTBXL_TASKS)
-
-
 def read_scp_statements(path: str | Path) -> pd.DataFrame:
     """``scp_statements.csv`` indexed by code, with float ``diagnostic``/``form``/``rhythm``
     flags (1.0 or NaN) and string ``diagnostic_class``/``diagnostic_subclass``."""
@@ -83,7 +79,7 @@ def _code_labels(statements: pd.DataFrame, task: str) -> dict[str, list[str]]:
 
 def task_classes(statements: pd.DataFrame, task: str) -> list[str]:
     """Sorted class names of ``task`` as derived from ``scp_statements.csv``."""
-    check_task(task)
+    check_choice("task", task, PTBXL_TASKS)
     return sorted({lab for labs in _code_labels(statements, task).values() for lab in labs})
 
 
@@ -93,7 +89,7 @@ def aggregate_labels(scp_codes: list[dict], statements: pd.DataFrame, task: str,
     """The sorted labels of ``task`` of each record (``[]``: none); a code absent from
     ``statements`` is an error naming codes and records, or skipped with a warning
     (``unknown_codes="ignore"``)."""
-    check_task(task)
+    check_choice("task", task, PTBXL_TASKS)
     check_choice("unknown_codes", unknown_codes, ("raise", "ignore"))
     ids = list(ecg_ids) if ecg_ids is not None else list(range(len(scp_codes)))
     unknown: dict[str, list] = {}

@@ -2,12 +2,10 @@
 
 :func:`load_weather` reads the benchmark's ``weather.csv`` (``date`` column) and darts'
 ``WeatherDataset`` file (``Date Time``) into one layout: a ``DatetimeIndex`` named ``date`` and
-one float column per variable under the station's spelling (the mojibake of circulating
-copies, ``SWDR (W/m�)``, ``Âµmol``, is repaired). The real file has one duplicated time
-stamp, a gap of nine steps and ``-9999`` sentinels; each defect is an error or handled by an
-explicit option, logged and recorded in a :class:`WeatherReport` (also in
-``df.attrs["load_report"]``). :data:`BENCHMARK_OPTIONS` reads the file as the benchmark did
-(as it is: its 70/10/20 split counts rows).
+one float column per variable under the station's spelling (mojibake such as ``SWDR (W/m�)``
+repaired). Each defect of the real file (a duplicated time stamp, a gap of nine steps,
+``-9999`` sentinels) is an error or handled by an explicit option, and recorded in a
+:class:`WeatherReport`; :data:`BENCHMARK_OPTIONS` reads the file as the benchmark did.
 """
 
 from __future__ import annotations
