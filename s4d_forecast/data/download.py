@@ -1,11 +1,5 @@
-"""Resumable HTTP(S) downloads with checksums, the datasets' sources, and PhysioNet
-``SHA256SUMS.txt`` verification.
-
-:func:`download_file` writes to ``<dest>.part`` and renames it to ``dest`` only once the file
-is complete and verified (checksum, every zip member's CRC, ``verify``); an existing ``dest``
-failing the same checks is downloaded again. An interrupted download resumes with an HTTP
-``Range`` request.
-"""
+"""Resumable, verified HTTP(S) downloads (:func:`download_file`), the datasets' sources
+(:data:`SOURCES`) and PhysioNet ``SHA256SUMS.txt`` checks (:func:`verify_sha256sums`)."""
 
 from __future__ import annotations
 
@@ -79,7 +73,9 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None,
                   md5: str | None = None, progress: bool = True, timeout: float = 60.0,
                   overwrite: bool = False, verify: Callable[[Path], object] | None = None,
                   deadline: float | None = None) -> Path:
-    """Download ``url`` to ``dest`` (resuming a previous partial download) and return ``dest``.
+    """Download ``url`` to ``dest`` and return ``dest``: the transfer goes to ``<dest>.part``
+    (resumed with an HTTP ``Range`` request if it exists), renamed to ``dest`` only once
+    complete and verified (checksum, every zip member's CRC, ``verify``).
 
     Parameters
     ----------

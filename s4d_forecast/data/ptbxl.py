@@ -282,10 +282,9 @@ def load_ptbxl(root: str | os.PathLike, sampling_rate: int = 100, task: str = "a
             f"{len({m.with_suffix('') for m in missing})} of {len(records)} PTB-XL records lack "
             f"files, e.g. {', '.join(repr(str(m)) for m in missing[:3])}; {DOWNLOAD_HINT}, or "
             "pass ecg_ids=... to load only the records you have")
-    signals, nan_rows, _ = load_signals(records, partial(read_ecg_record,
-                                                         sampling_rate=sampling_rate),
-                                        [*sources, paths["database"]], root, key,
-                                        _cache_dir(root, cache_dir) if cache else None, n_jobs)
+    signals, nan_rows = load_signals(records, partial(read_ecg_record, sampling_rate=sampling_rate),
+                                     [*sources, paths["database"]], root, key,
+                                     _cache_dir(root, cache_dir) if cache else None, n_jobs)
     keep = np.array([len(labs) > 0 for labs in labels], dtype=bool)
     if not keep.all():
         log.info("task %r: dropped %d of %d records without a label (ecg_id %s ...)", task,

@@ -34,8 +34,6 @@ class PTBXLDataModule(SplitDataModule):
     root : path, optional
         PTB-XL folder (see :func:`~s4d_forecast.data.ptbxl.load_ptbxl`); not needed when
         ``dataset`` is given.
-    sampling_rate : {100, 500}
-    task : {"all", "diagnostic", "subdiagnostic", "superdiagnostic", "form", "rhythm"}
     batch_size, num_workers : int
     crop_s, eval_stride_s : float
         Length of training crops and evaluation windows, and the step between the latter
@@ -44,8 +42,9 @@ class PTBXLDataModule(SplitDataModule):
         Reduction of window scores per record (the benchmark uses max).
     normalize : {"global", "per_channel", "none"}
         One scaler for all leads (the benchmark's), one per lead, or none.
-    cache, cache_dir, database, statements, layout, ecg_ids, class_source, n_jobs
-        Passed to :func:`~s4d_forecast.data.ptbxl.load_ptbxl`.
+    sampling_rate, task, cache, cache_dir, database, statements, layout, ecg_ids
+        Passed to :func:`~s4d_forecast.data.ptbxl.load_ptbxl`, as are ``class_source`` and
+        ``n_jobs``.
     train_folds, val_folds, test_folds : sequence of int
         Passed to :func:`~s4d_forecast.data.ptbxl.ptbxl_splits`.
     predict_split : {"train", "val", "test"}

@@ -33,9 +33,8 @@ def read_scp_statements(path: str | Path) -> pd.DataFrame:
     flags (1.0 or NaN) and string ``diagnostic_class``/``diagnostic_subclass``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"statements file {str(path)!r} not found; it ships with PTB-XL "
-                                "(get it with `s4d-forecast data download ptbxl --root DIR`) "
-                                "or pass statements=PATH")
+        raise FileNotFoundError(f"statements file {str(path)!r} not found; get PTB-XL with "
+                                "`s4d-forecast data download ptbxl`, or pass statements=PATH")
     df = pd.read_csv(path, index_col=0)
     missing = [c for c in _COLUMNS if c not in df.columns]
     if missing:
@@ -102,9 +101,8 @@ def aggregate_labels(scp_codes: list[dict], statements: pd.DataFrame, task: str,
                            f"{', ...' if len(v) > 5 else ''})"
                            for code, v in sorted(unknown.items()))
         if unknown_codes == "raise":
-            raise ValueError(f"scp_codes contain codes absent from scp_statements.csv: {detail}."
-                             " Check that the database and statements files come from the same "
-                             "PTB-XL release, or pass unknown_codes='ignore' to skip those codes")
+            raise ValueError(f"scp_codes contain codes absent from scp_statements.csv: {detail} "
+                             "(files of different releases?); unknown_codes='ignore' skips them")
         log.warning("ignoring SCP codes absent from scp_statements.csv: %s", detail)
     mapping = _code_labels(statements, task)
     return [sorted({lab for code in codes for lab in mapping.get(code, ())}) for codes in scp_codes]

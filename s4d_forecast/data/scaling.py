@@ -38,9 +38,8 @@ class SignalScaler:
 
     def fit(self, x) -> SignalScaler:
         """Fit on training data ``x`` of shape ``(..., C)``. A constant channel keeps
-        ``scale_ = 1`` (only centred; a warning names it). Refused: 1-D input, fewer than 2
-        samples per statistic, NaN/inf (scikit-learn would ignore NaN), a variance beyond
-        float64."""
+        ``scale_ = 1`` (only centred; a warning names it); NaN/inf is refused (scikit-learn
+        would ignore NaN)."""
         arr = _numeric(x)
         if arr.ndim < 2:
             raise ValueError(f"x has shape {arr.shape}: 1-D input has no channel axis; reshape "

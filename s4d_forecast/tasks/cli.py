@@ -16,10 +16,8 @@ import functools
 _HELP = {
     "fit": "train a task (LightningCLI; --help for its options)",
     "validate": "evaluate a checkpoint (--ckpt_path) on the validation split",
-    "test": "evaluate a checkpoint (--ckpt_path) on the test split and write "
-            "test_predictions.csv",
-    "predict": "write a checkpoint's (--ckpt_path) predictions.csv for the DataModule's "
-               "predict split",
+    "test": "evaluate a checkpoint (--ckpt_path) on the test split (test_predictions.csv)",
+    "predict": "write a checkpoint's (--ckpt_path) predictions.csv for the predict split",
 }
 
 

@@ -330,8 +330,7 @@ def _keep_predictions(cfg, subcommand: str, overwrite: bool) -> None:
 
 
 def _first_process() -> bool:
-    """Not a DDP worker that Lightning, torchrun or SLURM started with the same command
-    (they run it again, once the first process may already have written into the run)."""
+    """Not a DDP worker that Lightning, torchrun or SLURM started with the same command."""
     return all(os.environ.get(k, "0") == "0" for k in ("LOCAL_RANK", "NODE_RANK", "RANK",
                                                         "SLURM_PROCID"))
 
@@ -392,8 +391,7 @@ def run_cli(argv: Sequence[str]) -> int:
     try:
         # prog "s4d-forecast": jsonargparse adds the subcommand ("s4d-forecast fit")
         TaskCLI(EncoderTask, pl.LightningDataModule, subclass_mode_model=True,
-                subclass_mode_data=True, args=list(argv),
-                save_config_kwargs={"overwrite": True},
+                subclass_mode_data=True, args=list(argv), save_config_kwargs={"overwrite": True},
                 parser_kwargs={"prog": "s4d-forecast"})
     except ConfigError as err:
         print(f"s4d-forecast {argv[0]}: error: {err}", file=sys.stderr)
