@@ -186,10 +186,10 @@ def load_bidmc_archive(root: str | Path, target: str = "RR") -> BIDMCDataset:
 def load_bidmc(path: str | Path, target: str = "RR", window_s: float = 32.0,
                stride_s: float = 3.0, fs: float = 125.0, nan_policy: str = "drop",
                layout: str = "auto") -> BIDMCDataset:
-    """BIDMC32 windows for one target from the PhysioNet release (folder or zip, CSV or WFDB,
-    see :func:`~s4d_forecast.data.bidmc_records.read_bidmc_records`) or from a folder (or
-    file) of the archive's ``.ts`` files (:func:`load_bidmc_archive`). The other arguments
-    are :func:`make_bidmc_windows`'; ``fs`` is the rate the records must have."""
+    """BIDMC32 windows for one target from the PhysioNet release (folder or zip, CSV or WFDB:
+    :func:`~s4d_forecast.data.bidmc_records.read_bidmc_records`, then :func:`make_bidmc_windows`)
+    or a folder (or file) of the archive's ``.ts`` files (:func:`load_bidmc_archive`); ``fs`` is
+    the rate the records must have."""
     target = canonical_target(target)
     p = Path(path)
     p = p.parent if p.suffix.lower() == ".ts" else p
