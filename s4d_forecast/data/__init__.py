@@ -1,8 +1,6 @@
-"""Datasets, splits, scalers and windowing for the medical and weather workloads: one module
-per dataset, ``scaling``, ``windows``, ``ts_format``, ``download`` and the Lightning
-``DataModule``s. Names are imported on first access, so ``import s4d_forecast.data`` pulls in
-neither torch nor Lightning; no model code is imported here.
-"""
+"""Datasets, splits, scalers, windows, downloads and the Lightning ``DataModule``s of the
+medical and weather workloads. Names are imported on first access (``import
+s4d_forecast.data`` pulls in neither torch nor Lightning); no model code is imported here."""
 
 from __future__ import annotations
 

@@ -98,10 +98,10 @@ def make_bidmc_windows(records: list[BIDMCRecord], target: str = "RR", window_s:
     check_choice("nan_policy", nan_policy, ("drop", "nanmean"))
     if not records:
         raise ValueError("records is empty; nothing to window")
-    fs = records[0].fs
-    if any(r.fs != fs for r in records):
-        raise ValueError("records have different sampling rates: "
-                         f"{sorted({r.fs for r in records})}")
+    rates = sorted({r.fs for r in records})
+    if len(rates) > 1:
+        raise ValueError(f"records have different sampling rates: {rates}")
+    fs = rates[0]
     win, step = _samples("window_s", window_s, fs), _samples("stride_s", stride_s, fs)
     xs, ys, rids, starts, per_record, tail = [], [], [], [], {}, 0
     for rec in records:
@@ -165,13 +165,9 @@ def load_bidmc_archive(root: str | Path, target: str = "RR") -> BIDMCDataset:
     target = canonical_target(target)
     files = _archive_files(Path(root), target)
     if files is None:
-        raise ValueError(
-            f"root={str(root)!r}: BIDMC32{target}_TRAIN.ts / _TEST.ts not found (looked in it "
-            f"and its {target}/ subfolder); download them from the TSER archive "
-            "(http://tseregression.org, Zenodo records 4001456 HR, 4001463 RR, 4001464 SpO2)")
-    missing = [f for f in files if not f.is_file()]
-    if missing:
-        raise ValueError(f"{missing[0]} is missing; its pair is present")
+        raise ValueError(f"root={str(root)!r}: BIDMC32{target}_TRAIN.ts / _TEST.ts not found; "
+                         "get them from the TSER archive (http://tseregression.org, Zenodo "
+                         "records 4001456 HR, 4001463 RR, 4001464 SpO2)")
     parts = [read_ts(path) for path in files]
     for path, ts in zip(files, parts):
         if ts.X.shape[1:] != (4000, 2) or ts.y is None:
@@ -190,10 +186,10 @@ def load_bidmc_archive(root: str | Path, target: str = "RR") -> BIDMCDataset:
 def load_bidmc(path: str | Path, target: str = "RR", window_s: float = 32.0,
                stride_s: float = 3.0, fs: float = 125.0, nan_policy: str = "drop",
                layout: str = "auto") -> BIDMCDataset:
-    """BIDMC32 windows for one target from the PhysioNet release (folder or zip, CSV or WFDB,
-    see :func:`~s4d_forecast.data.bidmc_records.read_bidmc_records`) or from a folder (or
-    file) of the archive's ``.ts`` files (:func:`load_bidmc_archive`). The other arguments
-    are :func:`make_bidmc_windows`'; ``fs`` is the rate the records must have."""
+    """BIDMC32 windows for one target from the PhysioNet release (folder or zip, CSV or WFDB:
+    :func:`~s4d_forecast.data.bidmc_records.read_bidmc_records`, then :func:`make_bidmc_windows`)
+    or a folder (or file) of the archive's ``.ts`` files (:func:`load_bidmc_archive`); ``fs`` is
+    the rate the records must have."""
     target = canonical_target(target)
     p = Path(path)
     p = p.parent if p.suffix.lower() == ".ts" else p
@@ -217,11 +213,9 @@ def check_folds(n_folds: int | None, fold: int | None, scheme: str) -> None:
     if n_folds is None and fold is None:
         return
     if n_folds is None or fold is None:
-        raise ValueError(f"n_folds={n_folds!r} and fold={fold!r}: give both (patient-fold "
-                         "cross-validation) or neither")
+        raise ValueError(f"n_folds={n_folds!r} and fold={fold!r}: give both or neither")
     if scheme != "patient":
-        raise ValueError(f"n_folds/fold need scheme='patient' (whole records per fold), not "
-                         f"scheme={scheme!r}")
+        raise ValueError(f"n_folds/fold need scheme='patient', not scheme={scheme!r}")
     check_int("fold", fold, min=0, max=check_int("n_folds", n_folds, min=2) - 1)
 
 
@@ -254,16 +248,15 @@ def bidmc_split_indices(ds: BIDMCDataset, scheme: str = "reshuffled", val_size: 
     idx = np.arange(len(ds))
     if scheme == "reshuffled":
         if len(ds) < 4:
-            raise ValueError(f"scheme='reshuffled' splits the windows 70/15/15 and needs at "
-                             f"least 4 windows (one in each part), but the dataset has "
-                             f"{len(ds)}; load more records")
+            raise ValueError(f"scheme='reshuffled' splits 70/15/15 and needs at least 4 windows, "
+                             f"but the dataset has {len(ds)}; load more records")
         tr, rest = train_test_split(idx, test_size=0.3, random_state=0)
         va, te = train_test_split(rest, test_size=0.5, random_state=1)
         return tr, va, te
     if scheme == "archive":
         if ds.archive_split is None:
             raise ValueError("scheme='archive' needs the archive's own split: load the .ts files "
-                             "(load_bidmc_archive); windows built from the raw release have none")
+                             "(load_bidmc_archive)")
         val_size = check_float("val_size", val_size, 0, 1, hi_open=True)
         tr, te = idx[ds.archive_split == "train"], idx[ds.archive_split == "test"]
         if val_size == 0:
@@ -272,9 +265,8 @@ def bidmc_split_indices(ds: BIDMCDataset, scheme: str = "reshuffled", val_size: 
             tr, va = train_test_split(tr, test_size=val_size, random_state=seed)
         return tr, va, te
     if (ds.record_ids < 0).any():
-        raise ValueError("scheme='patient' needs record ids, which the .ts archive does not "
-                         "carry; load the PhysioNet release with load_bidmc, or use "
-                         "'archive'/'reshuffled'")
+        raise ValueError("scheme='patient' needs record ids, which the .ts archive lacks; load "
+                         "the PhysioNet release, or use 'archive'/'reshuffled'")
     val_size = check_float("val_size", val_size, 0, 1, lo_open=True, hi_open=True)
     test_size = check_float("test_size", test_size, 0, 1, lo_open=True, hi_open=True)
     if val_size + test_size >= 1:
@@ -282,11 +274,8 @@ def bidmc_split_indices(ds: BIDMCDataset, scheme: str = "reshuffled", val_size: 
     g, ids = ds.record_ids, np.unique(ds.record_ids)
     need = 2 if n_folds is not None else 3
     if len(ids) < need:
-        raise ValueError(
-            f"scheme='patient' holds out whole records and needs at least {need} records (one "
-            f"for each of {'test and the folds' if n_folds else 'train, validation and test'}), "
-            f"but the dataset has {len(ids)}: {ids.tolist()}; load more records or use "
-            "scheme='reshuffled'")
+        raise ValueError(f"scheme='patient' holds out whole records and needs at least {need} "
+                         f"records, but the dataset has {ids.tolist()}; load more records")
     what = f"{len(ids)} records with test_size={test_size}, val_size={val_size}"
     with _too_few(scheme, what):
         trva, te = next(GroupShuffleSplit(1, test_size=test_size, random_state=seed)

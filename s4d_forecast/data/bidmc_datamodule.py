@@ -50,9 +50,9 @@ class BIDMCDataModule(SplitDataModule):
         super().__init__(normalize, predict_split, batch_size, num_workers,
                          accepted=(*NORMALIZE, "per_window"))
         if dataset is None and (root is None or not Path(root).exists()):
-            raise ValueError(f"`root` must be the BIDMC release (folder or bidmc_csv.zip) or a "
-                             f"folder of BIDMC32*.ts files (or pass dataset=), got {root!r}: "
-                             "it does not exist.")
+            raise ValueError(f"`root` must be the BIDMC release (folder or zip) or a folder of "
+                             f"BIDMC32*.ts files (or pass dataset=), got {root!r}: it does not "
+                             "exist.")
         self.root, self.target = root, canonical_target(target)
         self.scheme = check_choice("scheme", scheme, SCHEMES)
         check_folds(n_folds, fold, scheme)

@@ -2,11 +2,10 @@
 
 Two layouts of the 53 records, in a folder or the downloaded zip: CSV (``bidmc_NN_Signals.csv``
 at 125 Hz, ``bidmc_NN_Numerics.csv`` at 1 Hz with ``NaN`` cells) and WFDB (``bidmcNN`` and
-``bidmcNNn``, read with :func:`~s4d_forecast.data.wfdb_records.read_wfdb`'s checks). Channels
-are selected by name, never by position; nothing is resampled. Every failure is a
-``ValueError`` naming the file (``FileNotFoundError`` for a missing WFDB data file): a cell
-that is not a number (an empty or ``NaN`` cell is a missing value), ``inf`` in the Numerics,
-an unsorted ``Time [s]``, a channel missing or named twice, another rate, a file cut short.
+``bidmcNNn``, read with :func:`~s4d_forecast.data.wfdb_records.read_wfdb`). Channels are
+selected by name; nothing is resampled. Every failure (a cell that is not a number, ``inf`` in
+the Numerics, an unsorted ``Time [s]``, a channel missing or named twice, another rate, a file
+cut short) is a ``ValueError`` naming the file (``FileNotFoundError``: a missing WFDB file).
 """
 
 from __future__ import annotations
@@ -36,8 +35,6 @@ HOWTO = ("download the BIDMC release from https://physionet.org/content/bidmc/1.
          "(or run `s4d-forecast data download bidmc --root DIR`)")
 SIGNAL_CHANNELS = ("PLETH", "II")
 NUMERIC_COLUMNS = ("HR", "PULSE", "RESP", "SpO2")
-RELEASE = ("the release has 60,001 Signals rows (8 min at 125 Hz, t = 0 included) and 481 "
-           "Numerics rows per record")
 _PATTERNS = {"csv": re.compile(r"(?:^|/)bidmc_(\d{2})_(Signals|Numerics)\.csv$"),
              "wfdb": re.compile(r"(?:^|/)bidmc(\d{2})(n?)\.hea$")}
 _LAYOUT_FILES = {"csv": "bidmc_NN_Signals.csv + bidmc_NN_Numerics.csv",
@@ -129,8 +126,7 @@ def _numbers(df: pd.DataFrame, names, where: str, t: np.ndarray, finite: bool) -
         if bad.any():
             raise ValueError(f"{where}: column {name!r} holds {int(bad.sum())} value(s) that "
                              f"are not {'finite ' if finite else ''}numbers: "
-                             f"{_cells(bad, raw.to_numpy(), t)} (a missing value is an empty "
-                             "cell or NaN)")
+                             f"{_cells(bad, raw.to_numpy(), t)} (missing: an empty cell or NaN)")
     return out
 
 
@@ -143,17 +139,15 @@ def _check_rate(rate: float, fs: float, where: str, how: str, numerics: bool) ->
 
 
 def _check_span(n_rows: int, numerics: pd.DataFrame, fs: float, sig: str, num: str) -> None:
-    """A record's Signals and Numerics must cover the same span (else one was cut short)."""
+    """A record's Signals and Numerics must cover the same span (else one was cut short; the
+    release has 60,001 Signals rows, 8 min at 125 Hz, and 481 Numerics rows per record)."""
     span = float(numerics.index[-1] - numerics.index[0])
     expected = int(round(span * fs)) + 1
-    if n_rows < expected:
-        raise ValueError(f"{sig}: {n_rows:,} rows ({(n_rows - 1) / fs:.4g} s), but {num} covers "
-                         f"{span:g} s, which needs {expected:,} rows at {fs:g} Hz: the Signals "
-                         f"file was cut short (partial download?); {RELEASE}. {HOWTO}")
-    if n_rows > expected:
-        raise ValueError(f"{num}: {len(numerics)} rows ({span:g} s), but {sig} holds "
-                         f"{n_rows:,} rows ({(n_rows - 1) / fs:.4g} s at {fs:g} Hz): the "
-                         f"Numerics file was cut short (partial download?); {RELEASE}. {HOWTO}")
+    if n_rows != expected:
+        raise ValueError(f"{sig}: {n_rows:,} rows ({(n_rows - 1) / fs:.4g} s at {fs:g} Hz), but "
+                         f"{num} covers {span:g} s ({expected:,} rows): the "
+                         f"{'Signals' if n_rows < expected else 'Numerics'} file was cut short "
+                         f"(partial download?); {HOWTO}")
 
 
 def _csv_record(rid: int, sig_data: bytes, num_data: bytes, fs: float, channels, sig: str,
@@ -244,10 +238,9 @@ def read_bidmc_records(path: str | Path, fs: float = 125.0,
         {check_int("records[]", r, min=1) for r in records})
     ignored = [r for r in sorted(set(other) - set(found)) if r in wanted or records is None]
     if ignored and layout == "auto":
-        raise ValueError(
-            f"path={str(path)!r} mixes the two BIDMC layouts (records {sorted(found)} as CSV, "
-            f"{sorted(other)} as WFDB): layout='auto' would ignore the WFDB-only records "
-            f"{ignored}; put every record in one layout, or pass layout='csv' or 'wfdb'")
+        raise ValueError(f"path={str(path)!r} mixes the two BIDMC layouts (records "
+                         f"{sorted(found)} as CSV, {sorted(other)} as WFDB); put every record in "
+                         "one layout, or pass layout='csv' or 'wfdb'")
     if ignored:
         log.warning("layout=%r: ignoring records %s found under %s only in the other layout",
                     layout, ignored, path)

@@ -1,9 +1,8 @@
 """``s4d-forecast data download|info``: fetch a dataset, or check a local copy.
 
-``download NAME --root DIR`` fetches from :data:`~s4d_forecast.data.download.SOURCES`
-(resumable; ``--mirror`` fetches the same paths from another host); a PhysioNet zip is checked
-against ``SHA256SUMS.txt`` before it gets its final name (and only then extracted). ``info
-NAME --root DIR`` prints counts per split and label/target, to compare with the dataset cards.
+``download`` fetches from :data:`~s4d_forecast.data.download.SOURCES` (a PhysioNet zip is
+extracted only once it matches ``SHA256SUMS.txt``); ``info`` prints counts per split and
+label/target, to compare with the dataset cards.
 """
 
 from __future__ import annotations
@@ -34,8 +33,7 @@ def register(subparsers) -> None:
     d.add_argument("--overwrite", action="store_true",
                    help="download again even if the file is already there")
     d.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                   help="give a file up when the server sends under 1 KiB in this many "
-                        "seconds (default: 60)")
+                   help="give up when under 1 KiB arrives in this many seconds (default: 60)")
     d.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
                    help="most seconds one file may take in all (default: no limit)")
     d.set_defaults(func=_download)
@@ -75,7 +73,7 @@ def _download(args: argparse.Namespace) -> int:
     dest, url = root / Path(urlparse(src.url).path).name, _url(src.url)
     print(f"{args.name} {src.version}: {url}{f' (mirror of {src.url})' if url != src.url else ''}"
           f"\n  -> {dest}")
-    verify, checked = None, {}
+    verify, checked = None, []
     if src.sha256sums_url and not args.no_verify:
         # fetched first: the zip is checked against it before it gets its final name
         sums_url = _url(src.sha256sums_url)
@@ -84,12 +82,12 @@ def _download(args: argparse.Namespace) -> int:
         table = parse_sha256sums(sums.read_text(errors="replace"), sums_url)
 
         def verify(path: Path) -> None:
-            checked.update(verify_sha256sums(path, table))
+            checked.append(verify_sha256sums(path, table))
 
     download_file(url, dest, md5=src.md5, progress=not args.no_progress,
                   overwrite=args.overwrite, verify=verify, **limits)
     if checked:
-        print(f"verified {checked['checked']} file(s) against {sums_url}")
+        print(f"verified {checked[-1]} file(s) against {sums_url}")
     target = dest
     if src.extract:
         with zipfile.ZipFile(dest) as zf:
@@ -129,8 +127,6 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _info_bidmc(args: argparse.Namespace) -> None:
-    import numpy as np
-
     from .bidmc import _archive_files, bidmc_split_indices, load_bidmc_archive, make_bidmc_windows
     from .bidmc_records import read_bidmc_records
 
@@ -152,8 +148,8 @@ def _info_bidmc(args: argparse.Namespace) -> None:
         for scheme in ("archive", "reshuffled") if archive else ("reshuffled", "patient"):
             tr, va, te = bidmc_split_indices(ds, scheme)
             rows.append((target, scheme, len(ds), ds.report.get("dropped_missing_target", "-"),
-                         len(tr), len(va), len(te), f"{np.mean(ds.targets):.2f}",
-                         f"{np.min(ds.targets):.1f}-{np.max(ds.targets):.1f}"))
+                         len(tr), len(va), len(te), f"{ds.targets.mean():.2f}",
+                         f"{ds.targets.min():.1f}-{ds.targets.max():.1f}"))
     print(_table(rows, ("target", "split", "windows", "dropped", "train", "val", "test", "mean",
                         "range")))
 
@@ -166,8 +162,7 @@ def _info_weather(path: Path) -> None:
     empty = [name for name, part in parts._asdict().items() if len(part) == 0]
     if empty:
         raise ValueError(f"{path}: its {len(df)} row(s) leave the {'/'.join(empty)} split(s) "
-                         "empty under the benchmark's 70/10/20 split; the file is far too short "
-                         "(truncated download?)")
+                         "empty under the benchmark's 70/10/20 split (truncated download?)")
     print(f"weather at {path} ({report.layout} layout): {len(df)} rows x {df.shape[1]} "
           f"variables, {df.index[0]} .. {df.index[-1]}")
     print(_table([(n, len(p), p.index[0], p.index[-1]) for n, p in parts._asdict().items()],

@@ -1,12 +1,5 @@
-"""Resumable HTTP(S) downloads with checksums, the datasets' sources, and PhysioNet
-``SHA256SUMS.txt`` verification.
-
-:func:`download_file` writes to ``<dest>.part`` and renames it to ``dest`` only once the file
-is complete and verified (size, checksum, every zip member's CRC); an existing ``dest``
-failing the same checks is downloaded again. An interrupted download resumes with an HTTP
-``Range`` request; a stalled server (under 1 KiB in ``timeout`` seconds) or a transfer past
-its ``deadline`` is a :class:`DownloadError`.
-"""
+"""Resumable, verified HTTP(S) downloads (:func:`download_file`), the datasets' sources
+(:data:`SOURCES`) and PhysioNet ``SHA256SUMS.txt`` checks (:func:`verify_sha256sums`)."""
 
 from __future__ import annotations
 
@@ -23,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from s4d_forecast._checks import check_choice, check_float
+from s4d_forecast._checks import check_float
 
 log = logging.getLogger(__name__)
 
@@ -78,28 +71,27 @@ def file_digest(path_or_file, algorithm: str = "sha256") -> str:
 
 def download_file(url: str, dest: str | Path, *, sha256: str | None = None,
                   md5: str | None = None, progress: bool = True, timeout: float = 60.0,
-                  overwrite: bool = False, size: int | None = None,
-                  verify: Callable[[Path], object] | None = None,
+                  overwrite: bool = False, verify: Callable[[Path], object] | None = None,
                   deadline: float | None = None) -> Path:
-    """Download ``url`` to ``dest`` (resuming a previous partial download) and return ``dest``.
+    """Download ``url`` to ``dest`` and return ``dest``: the transfer goes to ``<dest>.part``
+    (resumed with an HTTP ``Range`` request if it exists), renamed to ``dest`` only once
+    complete and verified (checksum, every zip member's CRC, ``verify``).
 
     Parameters
     ----------
     url : str
-        ``http(s)://`` address; the transfer goes to ``dest + ".part"`` first.
+        ``http(s)://`` address.
     sha256, md5 : str, optional
-        Expected hex digest, checked before the rename.
+        Expected hex digest.
     timeout : float
         Seconds without (1 KiB of) data after which the transfer is given up; also the socket
         timeout.
     overwrite : bool
         Download again even if ``dest`` exists (otherwise ``dest`` is checked as a download
         would be and kept only if it passes; a digest mismatch names ``--overwrite``).
-    size : int, optional
-        Expected size in bytes.
     verify : callable, optional
         ``verify(path)`` raises :class:`ChecksumError` for a wrong file (e.g.
-        :func:`verify_sha256sums`); run on the ``.part`` file and on an existing ``dest``.
+        :func:`verify_sha256sums`).
     deadline : float, optional
         Seconds the whole transfer may take.
 
@@ -108,8 +100,8 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None,
     ChecksumError
         The complete file fails its checks (the ``.part`` file is deleted).
     DownloadError
-        Network or HTTP failure, a stall, the deadline, or fewer bytes than announced (a
-        non-empty ``.part`` file is kept for resuming).
+        Network or HTTP failure, a stall, the deadline, fewer bytes than announced (a
+        non-empty ``.part`` file is kept for resuming), a broken zip (deleted).
     """
     if not re.match(r"^https?://", str(url)):
         raise ValueError(f"`url` must be an http:// or https:// address, got {url!r}.")
@@ -121,9 +113,8 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None,
     if dest.exists() and not overwrite:
         if algo is not None and file_digest(dest, algo) != expected.lower():
             raise ChecksumError(f"{dest} exists but its {algo} is not {expected}; delete it or "
-                                "pass overwrite=True (on the command line: s4d-forecast data "
-                                "download ... --overwrite)")
-        problem = _problem(dest, size, verify, algo is None)
+                                "pass overwrite=True (s4d-forecast data download --overwrite)")
+        problem = _problem(dest, verify, algo is None)
         if problem is None:
             log.info("%s already present; not downloading again", dest)
             return dest
@@ -131,43 +122,34 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None,
         dest.unlink()
     part = dest.with_name(dest.name + ".part")
     try:
-        resumable = _transfer(url, dest, part, progress, timeout, deadline)
+        _transfer(url, dest, part, progress, timeout, deadline)
     except DownloadError:
         if part.exists() and part.stat().st_size == 0:
             part.unlink()  # nothing to resume from
         raise
     with open(part, "rb+") as fh:
         os.fsync(fh.fileno())
-    problem = _problem(part, size, None, True)
-    if problem is not None:
-        if resumable and size is not None and part.stat().st_size < size:
-            raise DownloadError(f"{url}: the download {problem}; run again to resume")
-        part.unlink()
-        raise DownloadError(f"{url}: the downloaded file {problem}; it was deleted and nothing "
-                            f"was saved as {dest}; run again to download afresh")
-    digest = file_digest(part, algo) if algo is not None else None
-    if digest is not None and digest != expected.lower():
-        part.unlink()
-        raise ChecksumError(f"{url}: {algo} of the downloaded file is {digest}, expected "
-                            f"{expected}; the partial file was deleted, run again to download "
-                            "afresh")
     try:
+        problem = _problem(part)
+        if problem is not None:
+            raise DownloadError(f"the downloaded file {problem}")
+        digest = file_digest(part, algo) if algo is not None else None
+        if algo is not None and digest != expected.lower():
+            raise ChecksumError(f"{algo} of the downloaded file is {digest}, expected {expected}")
         if verify is not None:
             verify(part)
-    except ChecksumError as exc:
+    except (DownloadError, ChecksumError) as exc:
         part.unlink()
-        raise ChecksumError(f"{url}: the downloaded file fails its check ({exc}); it was "
-                            f"deleted and nothing was saved as {dest}; run again to download "
-                            "afresh") from exc
+        raise type(exc)(f"{url}: {exc}; the partial file was deleted and nothing was saved as "
+                        f"{dest}; run again to download afresh") from exc
     os.replace(part, dest)
     log.info("downloaded %s", dest)
     return dest
 
 
 def _transfer(url: str, dest: Path, part: Path, progress: bool, timeout: float,
-              deadline: float | None) -> bool:
-    """Fetch ``url`` into ``part`` (appending with a ``Range`` request if it exists); return
-    whether the server resumed (False when it says the part is complete already)."""
+              deadline: float | None) -> None:
+    """Fetch ``url`` into ``part``, appending with a ``Range`` request if it exists."""
     from tqdm.auto import tqdm
 
     start, offset = time.monotonic(), part.stat().st_size if part.exists() else 0
@@ -179,7 +161,7 @@ def _transfer(url: str, dest: Path, part: Path, progress: bool, timeout: float,
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             log.info("%s: server says the partial file is already complete", dest.name)
-            return False
+            return
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise DownloadError(f"{url}: {exc}; check the connection and run again (the download "
@@ -217,14 +199,11 @@ def _transfer(url: str, dest: Path, part: Path, progress: bool, timeout: float,
                                     "again to resume") from exc
     if total is not None and got < total:
         raise DownloadError(f"{url}: received {got} of {total} bytes; run again to resume")
-    return True
 
 
-def _problem(path: Path, size: int | None, verify, check_zip: bool) -> str | None:
-    """Why ``path`` is not the complete, right file (wrong size, a failing zip CRC or
-    ``verify``), or ``None``."""
-    if size is not None and path.stat().st_size != size:
-        return f"it holds {path.stat().st_size} bytes instead of {size}"
+def _problem(path: Path, verify=None, check_zip: bool = True) -> str | None:
+    """Why ``path`` is not the complete, right file (a failing zip CRC or ``verify``), or
+    ``None``."""
     with open(path, "rb") as fh:
         is_zip = fh.read(4) == b"PK\x03\x04" or path.name.endswith(".zip")
     if check_zip and is_zip:
@@ -232,9 +211,9 @@ def _problem(path: Path, size: int | None, verify, check_zip: bool) -> str | Non
             with zipfile.ZipFile(path) as zf:
                 bad = zf.testzip()
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            return f"it is not a complete zip archive ({exc}; truncated download?)"
+            return f"is not a complete zip archive ({exc}; truncated download?)"
         if bad is not None:
-            return f"its zip member {bad!r} fails the CRC check (corrupt download)"
+            return f"has a zip member {bad!r} failing the CRC check (corrupt download)"
     try:
         if verify is not None:
             verify(path)
@@ -257,13 +236,10 @@ def parse_sha256sums(text: str, source: str | None = None) -> dict[str, str]:
     return out
 
 
-def verify_sha256sums(root: str | Path, sums: str | Path | dict, *,
-                      missing: str = "raise") -> dict[str, int]:
+def verify_sha256sums(root: str | Path, sums: str | Path | dict) -> int:
     """Check the files under a folder or inside a zip (below any one top-level folder) against
-    a ``SHA256SUMS.txt`` (its path, text or ``{path: sha256}``); returns ``{"checked": n,
-    "missing": m}``. Any mismatch, or a missing file unless ``missing="ignore"``, is a
-    :class:`ChecksumError` listing them."""
-    check_choice("missing", missing, ("raise", "ignore"))
+    a ``SHA256SUMS.txt`` (its path, text or ``{path: sha256}``); return how many were checked.
+    Any mismatch or missing file is a :class:`ChecksumError` listing them."""
     if not isinstance(sums, dict):
         is_text = isinstance(sums, str) and re.match(r"^\s*[0-9a-fA-F]{64}\s", sums)
         sums = (parse_sha256sums(sums) if is_text
@@ -281,13 +257,8 @@ def verify_sha256sums(root: str | Path, sums: str | Path | dict, *,
             elif file_digest(root / rel if zf is None else zf.open(prefix + rel)) != want:
                 bad.append(rel)
     problems = ([f"{len(bad)} file(s) differ from SHA256SUMS: {bad[:10]}"] if bad else []) + (
-        [f"{len(absent)} listed file(s) missing: {absent[:10]}"] if absent and missing == "raise"
-        else [])
+        [f"{len(absent)} listed file(s) missing: {absent[:10]}"] if absent else [])
     if problems:
         raise ChecksumError(f"{root}: " + "; ".join(problems))
-    if absent:
-        log.warning("%s: %d listed file(s) absent (ignored)", root, len(absent))
-    checked = len(sums) - len(absent)
-    log.info("%s: %d file(s) match SHA256SUMS", root, checked)
-    return {"checked": checked, "missing": len(absent)}
-
+    log.info("%s: %d file(s) match SHA256SUMS", root, len(sums))
+    return len(sums)

@@ -1,12 +1,9 @@
 """PTB-XL (Wagner et al. 2020): 21,837 ten-second 12-lead ECGs with SCP-ECG statements.
 
 :func:`load_ptbxl` reads the PhysioNet release or the PhysioNet/CinC Challenge 2021 copy of
-the records (``HR00001.hea``/``.mat`` at 500 Hz, labelled from ``ptbxl_database.csv``),
-aggregates the labels of one of the six benchmark tasks (:mod:`.ptbxl_labels`) and caches the
-parsed signals (:mod:`.ptbxl_cache`); :func:`ptbxl_splits` gives the benchmark's folds
-1-8 / 9 / 10. Each record is read with :func:`~s4d_forecast.data.wfdb_records.read_wfdb`'s
-checks and its rate, 12 standard leads and millivolt units checked. The dataset card is
-``datasets/ptbxl.md``.
+the records, aggregates the labels of one of the six benchmark tasks (:mod:`.ptbxl_labels`)
+and caches the parsed signals (:mod:`.ptbxl_cache`); :func:`ptbxl_splits` gives the
+benchmark's folds 1-8 / 9 / 10. The dataset card is ``datasets/ptbxl.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ from .ptbxl_cache import load_signals
 from .ptbxl_labels import (
     PTBXL_TASKS,
     aggregate_labels,
-    check_task,
     multi_hot,
     parse_scp_codes,
     read_scp_statements,
@@ -36,7 +32,7 @@ from .ptbxl_labels import (
 )
 from .wfdb_records import read_wfdb
 
-__all__ = ["PTBXL_TASKS", "PTBXLDataset", "check_ecg_ids", "load_ptbxl", "ptbxl_splits"]
+__all__ = ["PTBXL_TASKS", "PTBXLDataset", "check_load_options", "load_ptbxl", "ptbxl_splits"]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +60,7 @@ def read_ecg_record(record: str | Path, sampling_rate: int) -> tuple[np.ndarray,
     rec = read_wfdb(record, where, DOWNLOAD_HINT)
     if rec.fs != sampling_rate:
         raise ValueError(f"{where} is sampled at {rec.fs} Hz but sampling_rate={sampling_rate} "
-                         "was requested; nothing is resampled (pick the folder or "
-                         "sampling_rate that matches)")
+                         "was requested; nothing is resampled")
     names = [str(s).upper() for s in rec.sig_name]
     if sorted(names) != sorted(STANDARD_LEADS):
         raise ValueError(f"{where} has leads {rec.sig_name}; expected the 12 standard leads "
@@ -119,7 +114,6 @@ class PTBXLDataset:
     def subset(self, index) -> PTBXLDataset:
         """The records selected by ``index`` (a boolean mask or integer positions)."""
         index = np.asarray(index)
-        index = np.flatnonzero(index) if index.dtype == bool else index
         return replace(self, signals=self.signals[index], labels=self.labels[index],
                        folds=self.folds[index], ecg_ids=self.ecg_ids[index],
                        patient_ids=self.patient_ids[index])
@@ -161,9 +155,21 @@ def _cinc_records(root: Path) -> dict[int, Path]:
     return found
 
 
-def check_ecg_ids(ecg_ids) -> list[int] | None:
-    """``ecg_ids`` as a list of distinct ints >= 1 (``None`` stays ``None``): a string, an
-    empty list, fractions (never truncated), values below 1 and repeats are refused."""
+def check_load_options(sampling_rate, task, cache, layout, class_source, n_jobs, ecg_ids,
+                       unknown_codes="raise", on_nan="raise") -> list[int] | None:
+    """Check :func:`load_ptbxl`'s options before anything is read; return ``ecg_ids`` as a list
+    of distinct ints >= 1 (fractions are refused, never truncated) or ``None``."""
+    check_choice("sampling_rate", sampling_rate, (100, 500))
+    check_choice("task", task, PTBXL_TASKS)
+    check_bool("cache", cache)
+    check_choice("layout", layout, ("ptbxl", "cinc2021"))
+    check_choice("class_source", class_source, ("statements", "data"))
+    check_choice("unknown_codes", unknown_codes, ("raise", "ignore"))
+    check_choice("on_nan", on_nan, ("raise", "drop"))
+    check_int("n_jobs", n_jobs, min=1, none_ok=True)
+    if layout == "cinc2021" and sampling_rate != 500:
+        raise ValueError(f"layout='cinc2021' holds 500 Hz records only, got sampling_rate="
+                         f"{sampling_rate}")
     if ecg_ids is None:
         return None
     if isinstance(ecg_ids, (str, bytes)) or np.ndim(ecg_ids) != 1 or len(ecg_ids) == 0:
@@ -219,18 +225,9 @@ def load_ptbxl(root: str | os.PathLike, sampling_rate: int = 100, task: str = "a
         The records with at least one label for ``task``, in database order; the others are
         counted in a log message and listed in ``dropped_ecg_ids``.
     """
-    sampling_rate = int(check_choice("sampling_rate", sampling_rate, (100, 500)))
-    check_task(task)
-    check_bool("cache", cache)
-    check_choice("layout", layout, ("ptbxl", "cinc2021"))
-    check_choice("class_source", class_source, ("statements", "data"))
-    check_choice("unknown_codes", unknown_codes, ("raise", "ignore"))
-    check_choice("on_nan", on_nan, ("raise", "drop"))
-    ecg_ids = check_ecg_ids(ecg_ids)
-    n_jobs = check_int("n_jobs", n_jobs, min=1, none_ok=True) or min(8, os.cpu_count() or 1)
-    if layout == "cinc2021" and sampling_rate != 500:
-        raise ValueError(f"layout='cinc2021' holds 500 Hz records only, got sampling_rate="
-                         f"{sampling_rate}")
+    ecg_ids = check_load_options(sampling_rate, task, cache, layout, class_source, n_jobs,
+                                 ecg_ids, unknown_codes, on_nan)
+    sampling_rate, n_jobs = int(sampling_rate), n_jobs or min(8, os.cpu_count() or 1)
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"PTB-XL root {str(root)!r} is not a folder; {DOWNLOAD_HINT}")
@@ -259,9 +256,8 @@ def load_ptbxl(root: str | os.PathLike, sampling_rate: int = 100, task: str = "a
         found = _cinc_records(root)
         orphans = sorted(set(found) - set(db["ecg_id"]))
         if orphans and ecg_ids is None:
-            raise ValueError(f"CinC-2021 records without a row in {str(paths['database'])!r}: "
-                             f"ecg_id {orphans[:10]}; the database must be PTB-XL's "
-                             "ptbxl_database.csv")
+            raise ValueError(f"CinC-2021 records without a row in {str(paths['database'])!r} "
+                             f"(not PTB-XL's ptbxl_database.csv?): ecg_id {orphans[:10]}")
         has_file = db["ecg_id"].isin(list(found))
         if not has_file.all():
             if ecg_ids is not None:
@@ -286,10 +282,9 @@ def load_ptbxl(root: str | os.PathLike, sampling_rate: int = 100, task: str = "a
             f"{len({m.with_suffix('') for m in missing})} of {len(records)} PTB-XL records lack "
             f"files, e.g. {', '.join(repr(str(m)) for m in missing[:3])}; {DOWNLOAD_HINT}, or "
             "pass ecg_ids=... to load only the records you have")
-    signals, nan_rows, _ = load_signals(records, partial(read_ecg_record,
-                                                         sampling_rate=sampling_rate),
-                                        [*sources, paths["database"]], root, key,
-                                        _cache_dir(root, cache_dir) if cache else None, n_jobs)
+    signals, nan_rows = load_signals(records, partial(read_ecg_record, sampling_rate=sampling_rate),
+                                     [*sources, paths["database"]], root, key,
+                                     _cache_dir(root, cache_dir) if cache else None, n_jobs)
     keep = np.array([len(labs) > 0 for labs in labels], dtype=bool)
     if not keep.all():
         log.info("task %r: dropped %d of %d records without a label (ecg_id %s ...)", task,

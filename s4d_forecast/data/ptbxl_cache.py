@@ -32,15 +32,6 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def fingerprint_sources(files: Sequence[Path], root: Path, extra: dict) -> str:
-    """SHA-256 over ``extra`` and (relative name, size, mtime_ns) of every file, in order."""
-    h = hashlib.sha256(json.dumps({"v": _CACHE_VERSION, **extra}, sort_keys=True).encode())
-    for f in files:
-        st = os.stat(f)
-        h.update(f"{_relative(f, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
 def _fill(out, reader, records, n_jobs: int) -> list[int]:
     """Read every record into ``out`` (in order, from worker processes if ``n_jobs > 1``);
     return the rows holding NaN."""
@@ -71,22 +62,26 @@ def _fill(out, reader, records, n_jobs: int) -> list[int]:
 
 def load_signals(records: Sequence[Path], reader: Callable[[Path], tuple[np.ndarray, bool]],
                  sources: Sequence[Path], root: Path, key: str, cache_dir: Path | None,
-                 n_jobs: int = 1) -> tuple[np.ndarray, list[int], bool]:
+                 n_jobs: int = 1) -> tuple[np.ndarray, list[int]]:
     """Signals of ``records`` stacked to ``(n, L, 12)``, through the cache in ``cache_dir``.
 
     ``reader(record) -> (signal, has_nan)`` reads one record (picklable if ``n_jobs > 1``);
     ``sources`` are the files fingerprinted (names relative to ``root``, so a moved copy keeps
     its cache); ``key`` prefixes the cache's name; ``cache_dir=None`` reads without a cache.
-    Returns ``(signals, rows with NaN, served from an existing cache)``; the signals are a
-    read-only memory map when cached.
+    Returns ``(signals, rows with NaN)``; the signals are a read-only memory map when cached.
     """
     if not records:
         raise ValueError("no ECG records to read")
     if cache_dir is None:
         out = np.empty((len(records), *reader(records[0])[0].shape), dtype=np.float32)
-        return out, _fill(out, reader, records, n_jobs), False
+        return out, _fill(out, reader, records, n_jobs)
     names = [_relative(r, root) for r in records]
-    fp = fingerprint_sources(sources, root, {"records": names, "key": key})
+    h = hashlib.sha256(json.dumps({"v": _CACHE_VERSION, "records": names, "key": key},
+                                  sort_keys=True).encode())
+    for f in sources:
+        st = os.stat(f)
+        h.update(f"{_relative(f, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    fp = h.hexdigest()
     # caches of other record lists live side by side; a build replaces its own list's only
     family = f"{key}_{hashlib.sha256(chr(10).join(names).encode()).hexdigest()[:10]}"
     npy, meta_path = cache_dir / f"{family}_{fp[:16]}.npy", cache_dir / f"{family}_{fp[:16]}.json"
@@ -96,7 +91,7 @@ def load_signals(records: Sequence[Path], reader: Callable[[Path], tuple[np.ndar
             arr = np.load(npy, mmap_mode="r")
             if meta.get("fingerprint") == fp and list(arr.shape) == meta.get("shape"):
                 log.info("PTB-XL signals served from cache %s", npy)
-                return arr, list(meta["nan_rows"]), True
+                return arr, list(meta["nan_rows"])
             log.warning("cache %s does not match its sidecar; rebuilding it", npy)
         except (OSError, ValueError, KeyError) as err:
             log.warning("cache %s is unreadable (%s); rebuilding it", npy, err)
@@ -123,4 +118,4 @@ def load_signals(records: Sequence[Path], reader: Callable[[Path], tuple[np.ndar
         if old.name not in (npy.name, meta_path.name) and ".tmp-" not in old.name:
             log.info("removing superseded PTB-XL cache %s", old)
             old.unlink(missing_ok=True)
-    return np.load(npy, mmap_mode="r"), nan_rows, False
+    return np.load(npy, mmap_mode="r"), nan_rows

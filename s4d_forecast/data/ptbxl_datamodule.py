@@ -13,14 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s4d_forecast._checks import check_bool, check_choice, check_float, check_int
+from s4d_forecast._checks import check_choice, check_float
 
 from .datamodule_base import SPLITS, SplitDataModule
-from .ptbxl import PTBXLDataset, check_ecg_ids, load_ptbxl, ptbxl_splits
-from .ptbxl_labels import check_task, read_scp_statements, task_classes
+from .ptbxl import PTBXLDataset, check_load_options, load_ptbxl, ptbxl_splits
+from .ptbxl_labels import read_scp_statements, task_classes
 from .windows import RandomCropDataset, SlidingWindowDataset, aggregate_windows
-
-__all__ = ["PTBXLDataModule"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +34,6 @@ class PTBXLDataModule(SplitDataModule):
     root : path, optional
         PTB-XL folder (see :func:`~s4d_forecast.data.ptbxl.load_ptbxl`); not needed when
         ``dataset`` is given.
-    sampling_rate : {100, 500}
-    task : {"all", "diagnostic", "subdiagnostic", "superdiagnostic", "form", "rhythm"}
     batch_size, num_workers : int
     crop_s, eval_stride_s : float
         Length of training crops and evaluation windows, and the step between the latter
@@ -46,8 +42,9 @@ class PTBXLDataModule(SplitDataModule):
         Reduction of window scores per record (the benchmark uses max).
     normalize : {"global", "per_channel", "none"}
         One scaler for all leads (the benchmark's), one per lead, or none.
-    cache, cache_dir, database, statements, layout, ecg_ids, class_source, n_jobs
-        Passed to :func:`~s4d_forecast.data.ptbxl.load_ptbxl`.
+    sampling_rate, task, cache, cache_dir, database, statements, layout, ecg_ids
+        Passed to :func:`~s4d_forecast.data.ptbxl.load_ptbxl`, as are ``class_source`` and
+        ``n_jobs``.
     train_folds, val_folds, test_folds : sequence of int
         Passed to :func:`~s4d_forecast.data.ptbxl.ptbxl_splits`.
     predict_split : {"train", "val", "test"}
@@ -72,12 +69,8 @@ class PTBXLDataModule(SplitDataModule):
             raise ValueError("pass root= (the PTB-XL folder) or dataset= (a PTBXLDataset)")
         if dataset is not None and not isinstance(dataset, PTBXLDataset):
             raise TypeError(f"dataset must be a PTBXLDataset, got {type(dataset).__name__}")
-        check_task(task)
-        check_choice("sampling_rate", sampling_rate, (100, 500))
-        check_bool("cache", cache)
-        check_choice("layout", layout, ("ptbxl", "cinc2021"))
-        check_choice("class_source", class_source, ("statements", "data"))
-        check_int("n_jobs", n_jobs, min=1, none_ok=True)
+        ecg_ids = check_load_options(sampling_rate, task, cache, layout, class_source, n_jobs,
+                                     ecg_ids)
         self.aggregate_fn = check_choice("aggregate_fn", aggregate_fn, ("max", "mean"))
         self.crop_s = check_float("crop_s", crop_s, 0, lo_open=True)
         self.eval_stride_s = check_float("eval_stride_s", eval_stride_s, 0, lo_open=True,
@@ -86,9 +79,8 @@ class PTBXLDataModule(SplitDataModule):
         self.sampling_rate = int(dataset.sampling_rate if dataset is not None else sampling_rate)
         self.task = dataset.task if dataset is not None else task
         self.load_kwargs = dict(cache=cache, cache_dir=cache_dir, database=database,
-                                statements=statements, layout=layout,
-                                ecg_ids=check_ecg_ids(ecg_ids), class_source=class_source,
-                                n_jobs=n_jobs)
+                                statements=statements, layout=layout, ecg_ids=ecg_ids,
+                                class_source=class_source, n_jobs=n_jobs)
         self.folds = dict(train_folds=train_folds, val_folds=val_folds, test_folds=test_folds)
         self.dataset = dataset
         self.splits: dict[str, PTBXLDataset] = {}

@@ -28,18 +28,13 @@ PTBXL_TASKS = {"all": 71, "diagnostic": 44, "subdiagnostic": 23, "superdiagnosti
 _COLUMNS = ("diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass")
 
 
-def check_task(task: str) -> str:
-    return check_choice("task", task, PTBXL_TASKS)
-
-
 def read_scp_statements(path: str | Path) -> pd.DataFrame:
     """``scp_statements.csv`` indexed by code, with float ``diagnostic``/``form``/``rhythm``
     flags (1.0 or NaN) and string ``diagnostic_class``/``diagnostic_subclass``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"statements file {str(path)!r} not found; it ships with PTB-XL "
-                                "(get it with `s4d-forecast data download ptbxl --root DIR`) "
-                                "or pass statements=PATH")
+        raise FileNotFoundError(f"statements file {str(path)!r} not found; get PTB-XL with "
+                                "`s4d-forecast data download ptbxl`, or pass statements=PATH")
     df = pd.read_csv(path, index_col=0)
     missing = [c for c in _COLUMNS if c not in df.columns]
     if missing:
@@ -83,7 +78,7 @@ def _code_labels(statements: pd.DataFrame, task: str) -> dict[str, list[str]]:
 
 def task_classes(statements: pd.DataFrame, task: str) -> list[str]:
     """Sorted class names of ``task`` as derived from ``scp_statements.csv``."""
-    check_task(task)
+    check_choice("task", task, PTBXL_TASKS)
     return sorted({lab for labs in _code_labels(statements, task).values() for lab in labs})
 
 
@@ -93,7 +88,7 @@ def aggregate_labels(scp_codes: list[dict], statements: pd.DataFrame, task: str,
     """The sorted labels of ``task`` of each record (``[]``: none); a code absent from
     ``statements`` is an error naming codes and records, or skipped with a warning
     (``unknown_codes="ignore"``)."""
-    check_task(task)
+    check_choice("task", task, PTBXL_TASKS)
     check_choice("unknown_codes", unknown_codes, ("raise", "ignore"))
     ids = list(ecg_ids) if ecg_ids is not None else list(range(len(scp_codes)))
     unknown: dict[str, list] = {}
@@ -106,9 +101,8 @@ def aggregate_labels(scp_codes: list[dict], statements: pd.DataFrame, task: str,
                            f"{', ...' if len(v) > 5 else ''})"
                            for code, v in sorted(unknown.items()))
         if unknown_codes == "raise":
-            raise ValueError(f"scp_codes contain codes absent from scp_statements.csv: {detail}."
-                             " Check that the database and statements files come from the same "
-                             "PTB-XL release, or pass unknown_codes='ignore' to skip those codes")
+            raise ValueError(f"scp_codes contain codes absent from scp_statements.csv: {detail} "
+                             "(files of different releases?); unknown_codes='ignore' skips them")
         log.warning("ignoring SCP codes absent from scp_statements.csv: %s", detail)
     mapping = _code_labels(statements, task)
     return [sorted({lab for code in codes for lab in mapping.get(code, ())}) for codes in scp_codes]

@@ -1,12 +1,6 @@
-"""Standardisation fitted on training data only, saved alongside a model.
-
-:class:`SignalScaler` wraps scikit-learn's ``StandardScaler`` for arrays whose last axis is the
-channel axis: one mean and standard deviation per channel (``"per_channel"``) or over every
-value (``"global"``, PTB-XL's). It is fitted in chunks (``partial_fit``), so PTB-XL's training
-records are never copied to float64 whole; its state goes in a Lightning checkpoint
-(:meth:`~SignalScaler.state_dict`) or an ``.npz`` without pickle (:meth:`~SignalScaler.save`).
-:func:`standardize_windows` standardises each window's channels by their own statistics.
-"""
+"""Standardisation fitted on training data only (:class:`SignalScaler`, saved in a Lightning
+checkpoint or an ``.npz`` without pickle), and per-window standardisation
+(:func:`standardize_windows`)."""
 
 from __future__ import annotations
 
@@ -32,8 +26,10 @@ def _numeric(x) -> np.ndarray:
 
 
 class SignalScaler:
-    """Per-channel or global standardisation over the last axis; ``mean_`` and ``scale_`` are
-    ``(C,)`` float64 after :meth:`fit` (the global mode repeats one value)."""
+    """scikit-learn's ``StandardScaler`` over the last (channel) axis, per channel or over every
+    value (``"global"``, PTB-XL's), fitted in chunks (``partial_fit``) so PTB-XL's training
+    records are never copied to float64 whole; ``mean_`` and ``scale_`` are ``(C,)`` float64
+    after :meth:`fit` (the global mode repeats one value)."""
 
     def __init__(self, mode: str = "per_channel"):
         self.mode = check_choice("mode", mode, MODES)
@@ -42,14 +38,12 @@ class SignalScaler:
 
     def fit(self, x) -> SignalScaler:
         """Fit on training data ``x`` of shape ``(..., C)``. A constant channel keeps
-        ``scale_ = 1`` (only centred; a warning names it). Refused: 1-D input, fewer than 2
-        samples per statistic, NaN/inf (scikit-learn would ignore NaN), a variance beyond
-        float64."""
+        ``scale_ = 1`` (only centred; a warning names it); NaN/inf is refused (scikit-learn
+        would ignore NaN)."""
         arr = _numeric(x)
         if arr.ndim < 2:
-            raise ValueError(f"x has shape {arr.shape}: 1-D input has no channel axis (it would "
-                             "be read as channels of 1 sample); reshape one series to (L, 1) "
-                             "with x.reshape(-1, 1), or one sample of C channels to (1, C)")
+            raise ValueError(f"x has shape {arr.shape}: 1-D input has no channel axis; reshape "
+                             "one series to (L, 1), or one sample of C channels to (1, C)")
         flat = arr.reshape(-1, arr.shape[-1] if self.mode == "per_channel" else 1)
         if len(flat) < 2:
             raise ValueError(f"x of shape {arr.shape} has {len(flat)} sample per channel; a "
@@ -59,12 +53,11 @@ class SignalScaler:
         for i in range(0, len(flat), rows):
             chunk = np.asarray(flat[i: i + rows], dtype=np.float64)
             if not np.isfinite(chunk).all():
-                raise ValueError("x contains NaN or inf values; fill or drop them before "
-                                 "fitting the scaler (they would otherwise be ignored silently)")
+                raise ValueError("x contains NaN or inf values; fill or drop them first")
             sk.partial_fit(chunk)
         if not np.isfinite(sk.var_).all():
             raise ValueError("the variance of x overflows float64 (values near 1e154 or "
-                             "beyond); rescale x before fitting the scaler")
+                             "beyond); rescale x first")
         constant = np.flatnonzero(sk.scale_ != np.sqrt(sk.var_))  # sklearn set these to 1
         if constant.size:
             log.warning("SignalScaler: %s constant in x (zero variance); their scale is set to "
@@ -111,9 +104,9 @@ class SignalScaler:
         if obj.mean_.ndim != 1 or obj.mean_.shape != obj.scale_.shape or not (
                 np.isfinite(obj.mean_).all() and (obj.scale_ > 0).all()
                 and np.isfinite(obj.scale_).all()):
-            raise ValueError(f"not a valid scaler state (the saved state is damaged): mean and "
-                             f"scale must be (C,), means finite, scales finite and > 0, got "
-                             f"{obj.mean_.ravel()[:5].tolist()}, {obj.scale_.ravel()[:5].tolist()}")
+            raise ValueError(f"not a valid scaler state: mean and scale must be (C,), means "
+                             f"finite, scales finite and > 0, got {obj.mean_.ravel()[:5].tolist()}"
+                             f", {obj.scale_.ravel()[:5].tolist()}")
         return obj
 
     def save(self, path: str | Path) -> Path:
@@ -151,8 +144,7 @@ def standardize_windows(x, eps: float = 1e-6) -> np.ndarray:
     if bad.any():
         w, _, c = (int(v[0]) for v in np.nonzero(bad))
         raise ValueError(f"x contains {int(bad.sum())} NaN/inf value(s) (first in window {w}, "
-                         f"channel {c}); that window would come out all NaN: drop or fill "
-                         "them first")
+                         f"channel {c}); drop or fill them first")
     out = np.empty(arr.shape, dtype=np.float32)
     for i in range(0, len(arr), 1024):  # chunks: float64 statistics without a full copy
         part = arr[i: i + 1024].astype(np.float64)

@@ -26,8 +26,7 @@ class TSData:
 def _header(line: str, meta: dict, where: str) -> None:
     tag, _, value = line[1:].partition(" ")
     tag, value = tag.lower(), value.strip()
-    if tag in ("timestamps", "missing", "univariate", "equallength", "targetlabel",
-               "classlabel"):
+    if tag in ("timestamps", "missing", "univariate", "equallength", "targetlabel", "classlabel"):
         word = value.split()[0].lower() if value else ""
         if word not in ("true", "false"):
             raise ValueError(f"{where}: @{tag} must be true or false, got {value!r}")

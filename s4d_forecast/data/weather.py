@@ -2,12 +2,10 @@
 
 :func:`load_weather` reads the benchmark's ``weather.csv`` (``date`` column) and darts'
 ``WeatherDataset`` file (``Date Time``) into one layout: a ``DatetimeIndex`` named ``date`` and
-one float column per variable under the station's spelling (the mojibake of circulating
-copies, ``SWDR (W/m�)``, ``Âµmol``, is repaired). The real file has one duplicated time
-stamp, a gap of nine steps and ``-9999`` sentinels; each defect is an error or handled by an
-explicit option, logged and recorded in a :class:`WeatherReport` (also in
-``df.attrs["load_report"]``). :data:`BENCHMARK_OPTIONS` reads the file as the benchmark did
-(as it is: its 70/10/20 split counts rows).
+one float column per variable under the station's spelling (mojibake such as ``SWDR (W/m�)``
+repaired). Each defect of the real file (a duplicated time stamp, a gap of nine steps,
+``-9999`` sentinels) is an error or handled by an explicit option, and recorded in a
+:class:`WeatherReport`; :data:`BENCHMARK_OPTIONS` reads the file as the benchmark did.
 """
 
 from __future__ import annotations
@@ -90,9 +88,6 @@ class WeatherReport:
     nans: dict = field(default_factory=dict)
     actions: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     def summary(self) -> str:
         """One line per defect found (empty string for a clean file)."""
         a = self.actions
@@ -115,8 +110,7 @@ def _read_text(path: Path, report: WeatherReport) -> pd.DataFrame:
     if not data.strip():
         raise ValueError(f"{path}: file is empty (truncated download?); {_HOWTO}")
     if b"\x00" in data:
-        raise ValueError(f"{path}: not a text CSV file (it holds NUL bytes: binary data or a "
-                         f"corrupt download?); {_HOWTO}")
+        raise ValueError(f"{path}: not a text CSV file (it holds NUL bytes); {_HOWTO}")
     for enc in ("utf-8-sig", "cp1252", "latin-1"):  # latin-1 decodes any bytes
         with contextlib.suppress(UnicodeDecodeError):
             text = data.decode(enc)
@@ -133,15 +127,13 @@ def _read_text(path: Path, report: WeatherReport) -> pd.DataFrame:
     names = [c.strip().strip('"').strip() for c in header]
     unnamed = [i + 1 for i, c in enumerate(names) if not c]
     if unnamed:
-        hint = (" (a row counter written by DataFrame.to_csv(index=True)? write the file with "
-                "index=False or delete that column)" if unnamed == [1] else "")
-        raise ValueError(f"{path}: header column(s) {unnamed[:10]} (1-based) have no name{hint}; "
-                         "every column must be 'date'/'Date Time' or a variable name")
+        hint = (" (a row counter written by DataFrame.to_csv(index=True)? delete that column)"
+                if unnamed == [1] else "")
+        raise ValueError(f"{path}: header column(s) {unnamed[:10]} (1-based) have no name{hint}")
     repeated = [f"{c!r} (columns {names.index(c) + 1} and {i + 1})"
                 for i, c in enumerate(names) if c in names[:i]]
     if repeated:
-        raise ValueError(f"{path}: the header names {', '.join(repeated[:5])} more than once; "
-                         "each variable must appear once (which copy is right cannot be told)")
+        raise ValueError(f"{path}: the header names {', '.join(repeated[:5])} more than once")
     if raw.empty:
         raise ValueError(f"{path}: file has no data rows, only the header (truncated "
                          f"download?); {_HOWTO}")
@@ -228,7 +220,7 @@ def load_weather(path: str | Path, *, duplicates: str = "raise", gaps: str = "re
     report.rows_read = len(df)
     df = _fix_defects(df, report, sentinel_value, path)
     report.rows = len(df)
-    df.attrs["load_report"] = report.to_dict()
+    df.attrs["load_report"] = asdict(report)
     return (df, report) if return_report else df
 
 

@@ -1,8 +1,6 @@
-"""Reading one WFDB record with the checks ``wfdb`` does not make: a data file shorter or
+"""Reading one WFDB record with the checks ``wfdb`` does not make (a data file shorter or
 longer than its header declares, a header of another record, samples failing the header's
-checksums, a signal without a gain (wfdb silently assumes 200 adu per unit) all pass
-unnoticed there; :func:`read_wfdb` refuses each, naming the file.
-"""
+checksums, a signal without a gain): :func:`read_wfdb` refuses each, naming the file."""
 
 from __future__ import annotations
 
@@ -37,13 +35,11 @@ def read_wfdb(record: str | Path, where: str, howto: str):
                          f"({type(exc).__name__}: {exc}); {howto}") from exc
     if hdr.record_name != name:
         raise ValueError(f"{where}: WFDB header {hea.name} describes record "
-                         f"{hdr.record_name!r}, not {name!r}: it belongs to another record; "
-                         f"{howto}")
+                         f"{hdr.record_name!r}, not {name!r}; {howto}")
     files = sorted(set(hdr.file_name or []))
     if not files or any(Path(f).stem != name for f in files):
         raise ValueError(f"{where}: WFDB header {hea.name} must store its signals in its own "
-                         f"{name}.* data file, but it names {files or 'no data file'} (another "
-                         f"record's data would be read as this one's); {howto}")
+                         f"{name}.* data file, but it names {files or 'no data file'}; {howto}")
     for f in files:
         if not (record.parent / f).is_file():
             raise FileNotFoundError(f"{where}: WFDB data file {record.parent / f} not found "
@@ -54,15 +50,14 @@ def read_wfdb(record: str | Path, where: str, howto: str):
         rec = wfdb.rdrecord(str(record), physical=False)
     except Exception as exc:  # wfdb raises assorted types on corrupt files
         raise ValueError(f"{where}: WFDB record {name} could not be read ({type(exc).__name__}: "
-                         f"{exc}); the header or data file is corrupt. {howto}") from exc
+                         f"{exc}); {howto}") from exc
     if rec.checksum is not None:
         bad = [str(rec.sig_name[i]) for i, (a, b) in enumerate(zip(rec.checksum,
                                                                      rec.calc_checksum()))
                if a is not None and (int(a) - int(b)) % 65536]
         if bad:
             raise ValueError(f"{where}: WFDB record {name} fails its header checksum for "
-                             f"signals {bad}: the data file is corrupt (or belongs to another "
-                             f"header); {howto}")
+                             f"signals {bad} (a corrupt data file); {howto}")
     return rec
 
 
@@ -80,10 +75,9 @@ def _check_sizes(hdr, folder: Path, where: str, howto: str) -> None:
         if actual != expected:
             what = ("is truncated" if actual < expected else
                     "is longer than its header says (header/data mismatch)")
-            raise ValueError(
-                f"{where}: WFDB data file {fname} {what}: {actual:,} bytes, but its header "
-                f"declares {hdr.sig_len:,} samples x {signals} signals in format {fmt} "
-                f"({expected:,} bytes); corrupt or partial download? {howto}")
+            raise ValueError(f"{where}: WFDB data file {fname} {what}: {actual:,} bytes, but its "
+                             f"header declares {hdr.sig_len:,} samples x {signals} signals in "
+                             f"format {fmt} ({expected:,} bytes); {howto}")
 
 
 def _check_gains(hea: Path, n_sig: int, where: str, howto: str) -> None:
@@ -98,5 +92,4 @@ def _check_gains(hea: Path, n_sig: int, where: str, howto: str) -> None:
             bad.append(" ".join(fields[8:]) or "?")
     if bad:
         raise ValueError(f"{where}: WFDB header {hea.name} gives no calibration (a gain of 0 "
-                         f"or none) for signals {bad}: wfdb would silently assume 200 adu per "
-                         f"unit; the header is damaged. {howto}")
+                         f"or none) for signals {bad}; {howto}")

@@ -1,8 +1,7 @@
 """Sliding-window and random-crop ``torch`` datasets over segments (contiguous ``(L, C)``
 series, e.g. ECG records): no window crosses a segment. An item is the window ``x``, or with
 ``targets`` (one per segment) ``(x, targets[segment], segment)``. Segments too short for one
-window are counted, logged and listed in ``skipped``.
-"""
+window are counted, logged and listed in ``skipped``."""
 
 from __future__ import annotations
 

@@ -7,8 +7,9 @@ imported on first use, so ``s4d-forecast --help`` does not pay for torch or Ligh
 
 from s4d_forecast._lazy import lazy_exports
 
-__all__ = ["EncoderTask", "ECGClassificationTask", "VitalSignRegressionTask"]
+__all__ = ["EncoderTask", "ECGClassificationTask", "VitalSignRegressionTask",
+           "allow_numpy_arrays"]
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "EncoderTask": "s4d_forecast.tasks.base",
+    "EncoderTask": "s4d_forecast.tasks.base", "allow_numpy_arrays": "s4d_forecast.tasks.base",
     "ECGClassificationTask": "s4d_forecast.tasks.classification",
     "VitalSignRegressionTask": "s4d_forecast.tasks.regression"})

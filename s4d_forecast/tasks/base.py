@@ -17,10 +17,24 @@ from torch import nn
 from s4d_forecast._checks import check_choice, check_float, check_int
 from s4d_forecast.atomic_files import write_bytes_atomic
 from s4d_forecast.ssm import S4DEncoder, ssm_param_groups
-from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
 from s4d_forecast.tasks.schedules import build_scheduler, check_schedule
 
 log = logging.getLogger(__name__)
+
+
+def allow_numpy_arrays() -> None:
+    """Let ``torch.load(weights_only=True)`` (Lightning's default) read the DataModules'
+    fitted scalers, saved as numpy arrays: adds numpy array reconstruction and the numeric
+    dtypes (no object arrays, no arbitrary classes) to torch's process-wide safe globals.
+    ``TaskCLI`` and :meth:`EncoderTask.load_from_checkpoint` call it; call it before your own
+    ``torch.load`` of a task checkpoint."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    dtypes = [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")
+              and n not in ("ObjectDType", "VoidDType")]
+    torch.serialization.add_safe_globals([_reconstruct, np.ndarray, np.dtype, *dtypes])
 
 
 class EncoderTask(pl.LightningModule):

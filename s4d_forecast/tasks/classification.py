@@ -16,16 +16,6 @@ from s4d_forecast.tasks.base import EncoderTask
 log = logging.getLogger(__name__)
 
 
-def _auc_on_defined_classes(y_true: np.ndarray, y_score: np.ndarray) -> tuple[float, int]:
-    """``(macro AUC, n)`` over the ``n`` classes with both a positive and a negative record
-    (on the full PTB-XL test fold all of them); the caller logs the classes left out."""
-    pos = y_true.sum(axis=0)
-    ok = (pos > 0) & (pos < len(y_true))
-    if not ok.any():
-        return float("nan"), 0
-    return macro_auc(y_true[:, ok], y_score[:, ok]), int(ok.sum())
-
-
 class ECGClassificationTask(EncoderTask):
     """Multi-label classification of ECG windows (batches ``(x, y, record)`` of
     :class:`~s4d_forecast.data.PTBXLDataModule`) with an S4D encoder: ``BCEWithLogits`` on
@@ -82,7 +72,10 @@ class ECGClassificationTask(EncoderTask):
         dm = self.trainer.datamodule
         agg = dm.aggregate(stage, *got)
         labels = dm.labels(stage)
-        auc, n_ok = _auc_on_defined_classes(labels, agg)
+        pos = labels.sum(axis=0)  # AUC is defined on classes with positives and negatives
+        ok = (pos > 0) & (pos < len(labels))
+        auc = macro_auc(labels[:, ok], agg[:, ok]) if ok.any() else float("nan")
+        n_ok = int(ok.sum())
         if n_ok < labels.shape[1]:
             log.warning("%s macro AUC over %d of %d classes (the others have no positive or no "
                         "negative record in this split)", stage, n_ok, labels.shape[1])

@@ -11,14 +11,13 @@ and ``s4d-forecast cv`` (:mod:`s4d_forecast.tasks.cross_validation`), which runs
 from __future__ import annotations
 
 import argparse
+import functools
 
 _HELP = {
     "fit": "train a task (LightningCLI; --help for its options)",
     "validate": "evaluate a checkpoint (--ckpt_path) on the validation split",
-    "test": "evaluate a checkpoint (--ckpt_path) on the test split and write "
-            "test_predictions.csv",
-    "predict": "write a checkpoint's (--ckpt_path) predictions.csv for the DataModule's "
-               "predict split",
+    "test": "evaluate a checkpoint (--ckpt_path) on the test split (test_predictions.csv)",
+    "predict": "write a checkpoint's (--ckpt_path) predictions.csv for the predict split",
 }
 
 
@@ -29,7 +28,7 @@ def register(subparsers) -> None:
         p = subparsers.add_parser(name, add_help=False, help=text, description=text,
                                   prefix_chars="+")
         p.add_argument("cli_args", nargs=argparse.REMAINDER, metavar="ARGS")
-        p.set_defaults(func=_runner(name))
+        p.set_defaults(func=functools.partial(_run_task, name))
     text = ("patient-fold cross-validation of a regression config: one fit per fold, the "
             "fold ensemble and its shrinkage toward the mean, chosen out of fold")
     p = subparsers.add_parser(
@@ -61,10 +60,7 @@ def _run_cv(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runner(name: str):
-    def run(args: argparse.Namespace) -> int:
-        from s4d_forecast.tasks.lightning_cli import run_cli
+def _run_task(name: str, args: argparse.Namespace) -> int:
+    from s4d_forecast.tasks.lightning_cli import run_cli
 
-        return run_cli([name, *args.cli_args])
-
-    return run
+    return run_cli([name, *args.cli_args])

@@ -1,15 +1,10 @@
-"""Patient-fold cross-validation of a regression task, and the fold ensemble it yields.
-
-A patient-held-out split of BIDMC has 8 validation and 8 test patients, too few to choose on.
-Here the records outside the fixed test split are dealt into ``K`` folds of whole records;
-for each fold ``k`` the task is trained on the others with early stopping and checkpoint
-choice on fold ``k`` (``s4d-forecast fit ... --data.fold k``), and its best checkpoint
-predicts fold ``k`` (out of fold) and the test split. The test prediction is the mean of the
-``K`` fold models, and a shrinkage toward the mean target, ``m + alpha * (p - m)`` with
-``alpha`` in ``[0, 1]``, is fitted on the out-of-fold predictions alone (``alpha`` near 0: the
-models do not transfer to new patients). ``s4d-forecast cv`` runs this on any config whose
-DataModule takes ``n_folds``/``fold`` and whose task writes ``target``/``prediction``
-columns (``BIDMCDataModule``, ``VitalSignRegressionTask``).
+"""Patient-fold cross-validation of a regression task (``s4d-forecast cv``, see
+``docs/medical.md``): the records outside the fixed test split are dealt into ``K`` folds of
+whole records; each fold's model (``fit ... --data.fold k``, checkpoint chosen on fold ``k``)
+predicts its fold and the test split. The test prediction is the fold models' mean, shrunk
+toward the mean target, ``m + alpha * (p - m)``, by an ``alpha`` in ``[0, 1]`` fitted out of
+fold. Any config whose DataModule takes ``n_folds``/``fold`` and whose task writes
+``target``/``prediction`` columns works (``BIDMCDataModule``, ``VitalSignRegressionTask``).
 """
 
 from __future__ import annotations
@@ -28,7 +23,6 @@ from s4d_forecast._checks import check_bool, check_int
 from s4d_forecast.atomic_files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
-
 
 
 class FoldFailed(RuntimeError):
@@ -223,8 +217,11 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
             fold_existed = fold_dir.exists()
             try:
                 _fit_fold(run, args, fold_dir)
-            except BaseException:
-                _remove_failed_fold(output, fold_dir, fold_existed, created)
+            except BaseException:  # leave nothing that holds no checkpoint to resume from
+                if not fold_existed and not any(fold_dir.rglob("*.ckpt")):
+                    shutil.rmtree(fold_dir, ignore_errors=True)
+                if created and output.is_dir() and not any(output.iterdir()):
+                    output.rmdir()
                 raise
             write_bytes_atomic(done, json.dumps(args, indent=1).encode())
         val = pd.read_csv(fold_dir / "val" / "predictions.csv")
@@ -241,16 +238,6 @@ def run_patient_cv(config: str | os.PathLike, n_folds: int, output: str | os.Pat
                        ("cv_summary.md", summary_markdown(summary))):
         write_bytes_atomic(output / name, text.encode())  # never half-written
     return summary
-
-
-def _remove_failed_fold(output: Path, fold_dir: Path, fold_existed: bool,
-                        created: bool) -> None:
-    """Remove what a failed fold created when it holds nothing to resume from (no
-    checkpoint), and ``output`` if this run created it and it is left empty."""
-    if not fold_existed and fold_dir.is_dir() and next(fold_dir.rglob("*.ckpt"), None) is None:
-        shutil.rmtree(fold_dir, ignore_errors=True)
-    if created and output.is_dir() and not any(output.iterdir()):
-        output.rmdir()
 
 
 def _run(run: Callable[[list[str]], int], argv: list[str], what: str) -> None:

@@ -21,8 +21,7 @@ from pytorch_lightning.cli import LightningCLI
 from s4d_forecast._checks import check_output_folder, file_in_the_way
 from s4d_forecast.allocator import tune_cpu_allocator
 from s4d_forecast.callbacks import NonFiniteLossGuard, RandomStateCheckpoint
-from s4d_forecast.tasks.base import EncoderTask
-from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
+from s4d_forecast.tasks.base import EncoderTask, allow_numpy_arrays
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +34,12 @@ class ConfigError(ValueError):
 
 
 class TaskCLI(LightningCLI):
-    """LightningCLI over any :class:`EncoderTask` and any ``LightningDataModule``.
-
-    Adds ``--checkpoint.*`` (the best checkpoint in ``<default_root_dir>/checkpoints``, beside
-    a ``last.ckpt`` rewritten every epoch), ``--early_stopping.*``, ``--auto_resume`` (``fit``
-    continues from ``last.ckpt``), ``--test_after_fit``, ``--overwrite``, and the callbacks
-    :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` and
-    :class:`~s4d_forecast.callbacks.RandomStateCheckpoint`. Refused in one ``error:`` line
-    (exit code 2) before anything is built: a ``fit`` into a non-empty run folder it does not
-    continue (unless ``--overwrite``, which deletes the earlier checkpoints); ``test``/
-    ``predict`` over an existing predictions file; ``validate``/``test``/``predict`` without
-    ``--ckpt_path`` (a file, ``last`` or ``best``), with a damaged checkpoint, one saved before
-    any training step, or a ``--model.*`` option differing from it (``predictions_dir`` may);
-    limits that train nothing; a model whose weights and optimiser state exceed the memory. A
-    fit that ended without an optimiser step fails without testing.
+    """LightningCLI over any :class:`EncoderTask` and any ``LightningDataModule``, adding
+    ``--checkpoint.*`` (the best checkpoint, beside a ``last.ckpt`` rewritten every epoch),
+    ``--early_stopping.*``, ``--auto_resume``, ``--test_after_fit``, ``--overwrite`` and the
+    callbacks :class:`~s4d_forecast.callbacks.NonFiniteLossGuard` and
+    :class:`~s4d_forecast.callbacks.RandomStateCheckpoint`. What it refuses before anything is
+    built (one ``error:`` line, exit code 2) is listed in ``docs/medical.md``.
     """
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -90,7 +81,11 @@ class TaskCLI(LightningCLI):
         _check_folder_option("--checkpoint.dirpath", cfg.checkpoint.dirpath)
         if cfg.checkpoint.dirpath is None:
             cfg.checkpoint.dirpath = str(Path(root or os.getcwd()) / "checkpoints")
-        self._check_limits(cfg)
+        zero = [f"--trainer.{k} {v}" for k in ("max_epochs", "max_steps", "limit_train_batches")
+                if (v := cfg.trainer.get(k)) is not None and v == 0]
+        if self.subcommand == "fit" and zero:  # Lightning refuses negative limits itself
+            raise ConfigError(f"{', '.join(zero)} trains nothing: a fit must take at least one "
+                              "optimiser step before anything is tested or saved as a result")
         data = getattr(cfg.get("data"), "init_args", None) or {}
         if "root" in data and data.get("root") is None and data.get("dataset") is None:
             raise ConfigError("invalid configuration: data.root is required; pass "
@@ -105,16 +100,6 @@ class TaskCLI(LightningCLI):
         self._check_outputs(cfg)
         cfg["overwrite"] = False  # the saved config.yaml does not carry the permission
 
-    def _check_limits(self, cfg) -> None:
-        """For ``fit``, no limit that trains nothing (Lightning refuses negative ones)."""
-        trainer = cfg.trainer
-        zero = [f"--trainer.{k} {trainer.get(k)}" for k in ("max_epochs", "max_steps",
-                                                             "limit_train_batches")
-                if trainer.get(k) is not None and trainer.get(k) == 0]
-        if self.subcommand == "fit" and zero:
-            raise ConfigError(f"{', '.join(zero)} trains nothing: a fit must take at least one "
-                              "optimiser step before anything is tested or saved as a result")
-
     def _resolve_checkpoint(self) -> None:
         """Turn ``--ckpt_path`` (or ``--auto_resume``) into a checkpoint file, read it, check
         it against the ``--model.*`` options given, and take its hyperparameters."""
@@ -128,29 +113,25 @@ class TaskCLI(LightningCLI):
             ckpt_path = str(dirpath / "last.ckpt")
         if ckpt_path is None:
             if sub in ("validate", "test", "predict"):
-                raise ConfigError(
-                    f"--ckpt_path is required: `{sub}` evaluates a trained model, and without "
-                    "a checkpoint it would score random weights; pass --ckpt_path FILE.ckpt, "
-                    f"or last / best for the checkpoints in {str(dirpath)!r}")
+                raise ConfigError(f"--ckpt_path is required (`{sub}` would score random weights): "
+                                  "a checkpoint file, or last / best for the checkpoints in "
+                                  f"{str(dirpath)!r}")
             return
         ckpt_path = _find_checkpoint(str(ckpt_path), dirpath)
         cfg["ckpt_path"] = ckpt_path
         ckpt = _load_checkpoint(ckpt_path)
         if sub != "fit" and not ckpt.get("global_step"):
             raise ConfigError(f"--ckpt_path {ckpt_path!r} was saved before any training step "
-                              f"(global_step 0): its weights are untrained, so `{sub}` would "
-                              "score random weights; use a checkpoint of a fit that trained")
+                              f"(global_step 0), so `{sub}` would score random weights")
         hparams = dict(ckpt.get("hyper_parameters") or {})
         hparams.pop("_instantiator", None)
         given = self._given_model_options()
         for name, value in given.items():
             if name not in _FREE_MODEL_OPTIONS and name in hparams \
                     and _plain(value) != _plain(hparams[name]):
-                raise ConfigError(
-                    f"--model.{name}={value!r} differs from the checkpoint's {name}="
-                    f"{hparams[name]!r} ({ckpt_path}); the model is rebuilt from the "
-                    f"checkpoint's settings: drop --model.{name}, or give a checkpoint "
-                    "trained with it")
+                raise ConfigError(f"--model.{name}={value!r} differs from the checkpoint's "
+                                  f"{name}={hparams[name]!r} ({ckpt_path}): drop --model.{name}, "
+                                  "or give a checkpoint trained with it")
         if not hparams:
             return
         if "_class_path" in hparams:  # as LightningCLI._parse_ckpt_path
@@ -194,11 +175,9 @@ class TaskCLI(LightningCLI):
             try:
                 check_output_folder(folder, overwrite, name=name)
             except FileExistsError as err:
-                raise ConfigError(
-                    f"{name} {str(folder)!r} holds an earlier run, whose checkpoints and "
-                    "results this fit would overwrite: pass --auto_resume true to continue "
-                    "it, --overwrite to start over in it (its checkpoints are deleted), or "
-                    f"choose another {name}") from err
+                raise ConfigError(f"{name} {str(folder)!r} holds an earlier run: pass "
+                                  "--auto_resume true to continue it, --overwrite to start over "
+                                  f"(its checkpoints are deleted), or another {name}") from err
         if cfg.get("test_after_fit"):
             _keep_predictions(cfg, "test", overwrite)
         self._start_over = overwrite and dirpath.is_dir()
@@ -235,10 +214,9 @@ class TaskCLI(LightningCLI):
         if self.trainer.interrupted:
             return
         if self.trainer.global_step == 0:
-            raise ConfigError(
-                "fit ended without a single optimiser step (empty training data, or limits "
-                "such as --trainer.max_time that stopped it first): the model is untrained, so "
-                "nothing was tested, predicted or saved as a result")
+            raise ConfigError("fit ended without a single optimiser step (empty training data, or "
+                              "a limit such as --trainer.max_time): nothing was tested, predicted "
+                              "or saved as a result")
         if self.config_init[self.subcommand].get("test_after_fit"):
             best = self.trainer.checkpoint_callback.best_model_path
             self.trainer.test(self.model, datamodule=self.datamodule,
@@ -246,10 +224,9 @@ class TaskCLI(LightningCLI):
 
 
 class ResumableEarlyStopping(EarlyStopping):
-    """``EarlyStopping`` that lets a resumed fit replay the checkpoint's epoch end: a
-    step-based fit resumed from a ``last.ckpt`` written at a training epoch's end runs that
-    ``on_train_epoch_end`` again, where the metrics (not kept in checkpoints) are missing and
-    Lightning's strict check would stop the fit; that check ran before the checkpoint."""
+    """``EarlyStopping`` that skips its check when a resumed fit replays the checkpoint's
+    training epoch end (the check ran before the checkpoint; the metrics are not in it, and
+    Lightning's strict check would stop the fit)."""
 
     def _run_early_stopping_check(self, trainer) -> None:
         if not (trainer.fit_loop.restarting and self.monitor not in trainer.callback_metrics):
@@ -265,8 +242,7 @@ def _find_checkpoint(ckpt_path: str, dirpath: Path) -> str:
         if len(found) != 1 or not found[0].is_file():
             raise ConfigError(f"--ckpt_path {ckpt_path}: expected one {ckpt_path} checkpoint in "
                               f"{str(dirpath)!r}, found {[p.name for p in found if p.is_file()]}"
-                              "; pass --ckpt_path FILE.ckpt, or the run's "
-                              "--trainer.default_root_dir / --checkpoint.dirpath")
+                              "; pass a file, or the run's --trainer.default_root_dir")
         return str(found[0])
     if not Path(ckpt_path).exists():
         raise ConfigError(f"--ckpt_path {ckpt_path!r} does not exist; accepted: a checkpoint "
@@ -315,9 +291,8 @@ def _check_model_size(cfg) -> None:
     if need > free:
         raise ConfigError(
             f"--model.d_model {sizes[1]}, --model.n_layers {sizes[2]}, --model.d_state "
-            f"{sizes[3]} need about {need / 2**30:.3g} GiB for the weights and their optimiser "
-            f"state alone, but {free / 2**30:.3g} GiB of memory are available; choose a "
-            "smaller model")
+            f"{sizes[3]} need about {need / 2**30:.3g} GiB for the weights and optimiser state "
+            f"alone, but {free / 2**30:.3g} GiB are available; choose a smaller model")
 
 
 def _state_dict_mismatch(message: str) -> str:
@@ -345,13 +320,9 @@ def _model_option(cfg, name: str):
                  if name in (v := getattr(model, part, None) or {})), None)
 
 
-def _predictions_folder(cfg) -> Path:
-    return Path(_model_option(cfg, "predictions_dir") or cfg.trainer.default_root_dir
-                or os.getcwd())
-
-
 def _keep_predictions(cfg, subcommand: str, overwrite: bool) -> None:
-    csv = _predictions_folder(cfg) / OUTPUT_CSV[subcommand]
+    csv = Path(_model_option(cfg, "predictions_dir") or cfg.trainer.default_root_dir
+               or os.getcwd()) / OUTPUT_CSV[subcommand]
     if csv.exists() and not overwrite:
         raise ConfigError(f"{str(csv)!r} exists (an earlier `{subcommand}`'s results): pass "
                           "--overwrite to replace it, or choose another "
@@ -359,8 +330,7 @@ def _keep_predictions(cfg, subcommand: str, overwrite: bool) -> None:
 
 
 def _first_process() -> bool:
-    """Not a DDP worker that Lightning, torchrun or SLURM started with the same command
-    (they run it again, once the first process may already have written into the run)."""
+    """Not a DDP worker that Lightning, torchrun or SLURM started with the same command."""
     return all(os.environ.get(k, "0") == "0" for k in ("LOCAL_RANK", "NODE_RANK", "RANK",
                                                         "SLURM_PROCID"))
 
@@ -421,8 +391,7 @@ def run_cli(argv: Sequence[str]) -> int:
     try:
         # prog "s4d-forecast": jsonargparse adds the subcommand ("s4d-forecast fit")
         TaskCLI(EncoderTask, pl.LightningDataModule, subclass_mode_model=True,
-                subclass_mode_data=True, args=list(argv),
-                save_config_kwargs={"overwrite": True},
+                subclass_mode_data=True, args=list(argv), save_config_kwargs={"overwrite": True},
                 parser_kwargs={"prog": "s4d-forecast"})
     except ConfigError as err:
         print(f"s4d-forecast {argv[0]}: error: {err}", file=sys.stderr)

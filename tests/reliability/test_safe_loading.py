@@ -70,8 +70,7 @@ def test_darts_checkpoint_with_payload_is_refused(tmp_path):
 
 
 def test_task_checkpoint_with_payload_is_refused(tmp_path):
-    from s4d_forecast.tasks import VitalSignRegressionTask
-    from s4d_forecast.tasks.checkpoints import allow_numpy_arrays
+    from s4d_forecast.tasks import VitalSignRegressionTask, allow_numpy_arrays
 
     allow_numpy_arrays()  # what the tasks CLI enables: numeric arrays only, still no objects
     trace = tmp_path / "trace"
