@@ -20,10 +20,8 @@ import numpy as np
 import torch
 from darts.utils.data.torch_datasets.utils import _batch_collate_fn_train as _collate
 
-#: Optimiser steps of one branch refresh, on batches of the most recent windows.
-REFRESH_STEPS = 5
-#: Most recent windows a branch refresh trains on.
-REFRESH_WINDOWS = 256
+#: A branch refresh: optimiser steps, on batches of this many most recent windows.
+REFRESH_STEPS, REFRESH_WINDOWS = 5, 256
 
 
 def _fail(message: str):

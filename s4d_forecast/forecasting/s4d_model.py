@@ -9,7 +9,7 @@ from darts.utils.serialization import add_safe_globals
 
 from s4d_forecast.allocator import tune_cpu_allocator
 from s4d_forecast.forecasting import _validation, model_files
-from s4d_forecast.forecasting.s4d_module import _S4DModule, sequence_channels
+from s4d_forecast.forecasting.s4d_module import _S4DModule
 
 #: Encoder width for sequences of one channel / of several (``d_model=None``), and the state
 #: size ``N`` that goes with it (``d_state=None``). Chosen on the dev suite (docs/decisions):
@@ -43,56 +43,41 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         **kwargs,
     ):
         """Diagonal state space (S4D) forecaster: a ridge-fitted linear model that an S4D
-        branch corrects.
+        branch corrects (code: :mod:`s4d_forecast.forecasting.s4d_module`).
 
-        Architecture (code: :mod:`s4d_forecast.forecasting.s4d_module`). Each window's target
-        is taken minus its last value (as NLinear), which is added back to the forecast. Two
-        paths are added:
+        Both paths read each window's target minus its last value (as NLinear), added back
+        to the forecast.
 
-        * a **linear path**: per target component, a linear map from the normalised lookback
-          and the covariates (past and historic future covariates over the lookback, future
-          covariates over the horizon) to the horizon. It is not trained by gradient descent:
-          when training starts it is set to the ridge least-squares fit of the training
-          windows, the ridge strength chosen on held-out windows (five-fold cross-validation
-          over the training windows pooled with the validation windows;
-          :mod:`~s4d_forecast.forecasting.linear_fit`), and kept there. Without covariates
-          one map serves every component; with them each component has its own. Quantile
-          forecasts train on from that start; parametric likelihoods start at random;
-        * an **S4D branch**: the normalised target (in units of its training RMS per
-          component), the target's level (standardised with the training targets' mean and
-          spread; ``level_input``) and the covariates, ``(B, L, n_in)``, through ``n_layers``
-          residual S4D blocks (:class:`~s4d_forecast.ssm.S4DEncoder`); every step's encoding
-          projected to ``temporal_width`` features and flattened with the static covariates;
-          two residual MLP blocks of width ``hidden_size`` give one ``decoder_output_dim``
-          vector per horizon step, and a temporal decoder shared across steps combines each
-          with that step's future covariates (as TiDE [1]_). It is trained on what the fixed
-          linear path misses, and its weight in the forecast (``model.model.branch_weight``,
-          in [0, 1]) is set after every validation epoch to the value that minimises the
-          validation MSE (the logged ``val_loss`` is that MSE): a branch that does not help on
-          held-out windows is switched off. Without ``val_series``, with a likelihood or a
-          loss other than MSE the weight is 1.
+        * **Linear path**: per target component, a map from the normalised lookback and the
+          covariates (past and historic future covariates over the lookback, future
+          covariates over the horizon) to the horizon, set when training starts to the ridge
+          fit of the training windows, the ridge chosen on held-out windows (five-fold
+          cross-validation pooled with the validation windows;
+          :mod:`~s4d_forecast.forecasting.linear_fit`). Point forecasts keep it there;
+          quantiles train on from it; parametric likelihoods start at random. One map serves
+          every component, or each has its own when there are covariates.
+        * **S4D branch**: the normalised target, its standardised level (``level_input``) and
+          the covariates through ``n_layers`` residual S4D blocks
+          (:class:`~s4d_forecast.ssm.S4DEncoder`), every step's encoding projected to
+          ``temporal_width`` features and flattened with the static covariates, then a dense
+          decoder and a temporal decoder that reads each horizon step's future covariates (as
+          TiDE [1]_). It learns what the fixed path misses; its weight in the forecast
+          (``model.model.branch_weight``, in [0, 1]) is set after every validation epoch to
+          the validation-MSE minimiser (1 without ``val_series``, with a likelihood or
+          another loss), so a branch that does not help on held-out windows is switched off.
 
-        The branch's units, the level statistics and the loss's unit (the training targets'
-        spread) come from the same pass as the ridge fit, so a series multiplied by c trains
-        as the original and is forecast c times as large. The optimiser puts the SSM
-        parameters (A, B, dt) in their own group with ``ssm_lr`` and no weight decay, as in
-        the S4D recipe [2]_. The fitted ridge statistics are kept, so :meth:`update` adds new
-        observations exactly without a refit.
+        The branch's unit, the level statistics and the loss's unit come from the training
+        windows, so a series multiplied by c trains as the original and is forecast c times
+        as large. A, B, dt get their own optimiser group (``ssm_lr``, no weight decay), as in
+        the S4D recipe [2]_. The ridge statistics are kept: :meth:`update` adds observations
+        without a refit. ``save``/``load`` need no ``trusted=True``.
 
-        Why this default: measured on the dev suite of ``s4d-forecast benchmark --suite dev``
-        (docs/decisions/branch_design.md, benchmarks/RESULTS.md). The ridge-fitted path
-        carries most of the accuracy; the branch adds most where a nonlinear model is needed
-        (21 interacting weather variables, heart rate). Reading the target's level let the
-        branch learn mean reversion (heart rate: 0.99 against 1.08 without it, mean over
-        seeds 42 and 43; 0.978 of the MSE without it over seven cases), and the validation-
-        chosen weight keeps a branch that does not generalise from costing accuracy.
-
-        Supports past, future and static covariates, multivariate targets, every darts
-        likelihood (including ``QuantileRegression``), Monte Carlo dropout,
-        ``use_reversible_instance_norm``, ``output_chunk_shift``, sample weights, and
-        ``historical_forecasts(retrain=False)`` on darts' optimised path. Train on GPU or in
-        ``bf16-mixed`` precision through ``pl_trainer_kwargs``. ``save``/``load`` and
-        ``load_from_checkpoint`` work without ``trusted=True``.
+        Why this default (``s4d-forecast benchmark --suite dev``; docs/decisions/
+        branch_design.md, benchmarks/RESULTS.md): the ridge path carries most of the accuracy;
+        the branch wins where a nonlinear model is needed (21 interacting weather variables,
+        heart rate) and, weighted on validation, is switched off where it does not generalise
+        (ETTh2). Reading the level lets it learn mean reversion (heart rate 0.99 against 1.08
+        without it, over two seeds).
 
         Parameters
         ----------
@@ -194,8 +179,9 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
             + (dims["historic_future_covariates"] or 0)
         )
         nr_params = 1 if self.likelihood is None else self.likelihood.num_parameters
+        # channels the encoder reads: targets, covariates and the targets' level
         d_model, d_state = self._resolved_width(
-            sequence_channels(input_dim, dims["future_target"], self.level_input))
+            input_dim + (dims["future_target"] if self.level_input else 0))
         return _S4DModule(
             input_dim=input_dim, output_dim=dims["future_target"],
             future_cov_dim=future_cov_dim, static_cov_dim=static_cov_dim, nr_params=nr_params,

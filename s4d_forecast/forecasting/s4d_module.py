@@ -30,14 +30,11 @@ from torch import nn
 from s4d_forecast.forecasting import linear_fit
 from s4d_forecast.ssm import S4DEncoder, ssm_param_groups
 
-#: Weight decay of the S4D branch's non-SSM weights when ``optimizer_kwargs`` sets none.
-#: Chosen on the dev suite (docs/decisions): against 0 it curbed the branch's overfitting on
-#: short noisy series.
+#: Weight decay of the branch's non-SSM weights when ``optimizer_kwargs`` sets none (chosen
+#: on the dev suite: it curbs the branch's overfitting on short noisy series).
 BRANCH_WEIGHT_DECAY = 0.01
-#: Largest number of linear-path features (``L + covariate features + 1``) fitted by least
-#: squares; the pass over the training windows costs ``rows * features**2``. Beyond it the
-#: covariates stay out of the linear path (the branch reads them), and a lookback beyond it
-#: starts the path at random.
+#: Most linear-path features (``L + covariate features + 1``) fitted by least squares (cost
+#: ``rows * features**2``); beyond, covariates stay out of the path, or it starts at random.
 MAX_LINEAR_FEATURES = 4097
 #: Windows per batch when the training and validation windows are read for the ridge fit.
 _MOMENT_BATCH = 1024
@@ -53,12 +50,6 @@ def _stacked(moments: list) -> dict:
     """``moments[group][fold]`` as float64 tensors ``(groups, folds, ...)`` per statistic."""
     return {key: torch.stack([torch.stack([getattr(m, key) for m in group])
                               for group in moments]).double().cpu() for key in _KEYS}
-
-
-def sequence_channels(input_dim: int, output_dim: int, level_input: bool = True) -> int:
-    """Data channels of the sequence the encoder reads: targets, covariates and (with
-    ``level_input``) one level channel per target."""
-    return input_dim + (output_dim if level_input else 0)
 
 
 class _MLPBlock(nn.Module):
@@ -137,7 +128,7 @@ class _S4DModule(PLForecastingModule):
         # the encoder: (B, L, n_in) -> every step's encoding projected to temporal_width
         # features, flattened: (B, L * temporal_width)
         self.encoder = nn.Sequential(
-            S4DEncoder(d_input=sequence_channels(input_dim, C, level_input), d_model=d_model,
+            S4DEncoder(d_input=input_dim + (C if level_input else 0), d_model=d_model,
                        n_layers=n_layers, d_state=d_state, init=init, disc=disc,
                        bidirectional=bidirectional, dropout=dropout, **(ssm_kwargs or {})),
             nn.Linear(d_model, temporal_width), nn.Flatten())
@@ -273,10 +264,9 @@ class _S4DModule(PLForecastingModule):
         self.loss_unit.fill_(float(unit) if torch.isfinite(unit) and unit > 0 else 1.0)
 
     def _rows(self, batch):
-        """The linear path's regression rows of a darts training batch, in the space the
-        path works in (after darts' RIN and the last-value shift): features ``(B, C, F)``,
-        targets ``(B, C, O)`` and row weights ``(B, C)`` (so that a row's squared error
-        counts as in the loss), float64; and the normalised lookback ``(B, L, C)``."""
+        """A darts training batch as the linear path's float64 rows (after darts' RIN and the
+        last-value shift): features ``(B, C, F)``, targets ``(B, C, O)``, weights ``(B, C)``
+        as the loss counts them; and the normalised lookback ``(B, L, C)``."""
         batch = batch.replace(**{f.name: getattr(batch, f.name).to(self.device)
                                  for f in dataclasses.fields(batch)
                                  if isinstance(getattr(batch, f.name), torch.Tensor)})
@@ -429,16 +419,15 @@ class _S4DModule(PLForecastingModule):
         super().on_validation_epoch_end()
 
     def configure_optimizers(self):
-        """The optimiser over :func:`~s4d_forecast.ssm.ssm_param_groups`: ``lr`` from
-        ``optimizer_kwargs`` (default: the optimiser class's), ``weight_decay`` on the branch's
-        non-SSM weights (default :data:`BRANCH_WEIGHT_DECAY`), ``ssm_lr`` and no weight decay
-        for A, B, dt. The linear path is left out for point forecasts (it holds the ridge
-        fit), else trained with ``lr`` and no weight decay. Adam and AdamW run fused unless
-        ``optimizer_kwargs`` picks an implementation (one kernel for all parameters instead of
-        about ten small ops per tensor)."""
+        """:func:`~s4d_forecast.ssm.ssm_param_groups` with ``optimizer_kwargs``' ``lr`` (default:
+        the class's), ``weight_decay`` on the branch's non-SSM weights (default
+        :data:`BRANCH_WEIGHT_DECAY`), ``ssm_lr`` and no decay for A, B, dt; the linear path
+        left out for point forecasts, else at ``lr`` without decay. Adam(W) runs fused (one
+        kernel, not ~10 ops per tensor) unless ``optimizer_kwargs`` picks an implementation."""
         kws = dict(self.optimizer_kwargs)
-        defaults = _signature_defaults(self.optimizer_cls)
-        lr = kws.pop("lr", defaults.get("lr", 1e-3))
+        default = inspect.signature(self.optimizer_cls).parameters.get("lr")
+        lr = kws.pop("lr", 1e-3 if default is None or default.default is default.empty
+                     else default.default)
         weight_decay = kws.pop("weight_decay", BRANCH_WEIGHT_DECAY)
         ssm_lr = self.ssm_lr if self.ssm_lr is not None else min(lr, 1e-3)
         self.linear.requires_grad_(not self.frozen)
@@ -461,14 +450,6 @@ class _S4DModule(PLForecastingModule):
         lr_config = {k: sched_kws.pop(k, v) for k, v in lr_config.items()}
         scheduler = _build(self.lr_scheduler_cls, {"optimizer": optimizer, **sched_kws})
         return [optimizer], {"scheduler": scheduler, **lr_config}
-
-
-def _signature_defaults(cls) -> dict:
-    try:
-        params = inspect.signature(cls).parameters.values()
-    except (TypeError, ValueError):
-        return {}
-    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
 def _build(cls, kwargs: dict):
