@@ -90,6 +90,26 @@ def _plot(prep, result, step_row, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _write(rows, output: Path) -> str:
+    """Write the table so far (called after every case, so a stopped run keeps them)."""
+    table = pd.DataFrame(rows)
+    table.to_csv(output / "online.csv", index=False, float_format="%.6g")
+    wide = table.pivot_table(index="case", columns="way", values=["mse", "compute_s"],
+                             sort=False)
+    lines = ["| case | refit every | frozen MSE | online MSE | refit MSE | online / refit MSE | "
+             "online / frozen MSE | online s | refit s | online / refit compute |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for case, r in wide.iterrows():
+        every = table[table.case == case].refit_every.iloc[0]
+        m, s = r["mse"], r["compute_s"]
+        lines.append(f"| {case} | {every} | {m['frozen']:.4f} | {m['online']:.4f} | "
+                     f"{m['refit']:.4f} | {m['online'] / m['refit']:.3f} | "
+                     f"{m['online'] / m['frozen']:.3f} | {s['online']:.1f} | {s['refit']:.1f} | "
+                     f"{s['online'] / s['refit']:.3f} |")
+    (output / "online.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=None, help="dev-suite cases (default: all)")
@@ -115,27 +135,13 @@ def main() -> None:
         prep = prepare(check_targets(load_case_data(case, args.data_root)), case.lookback,
                        [case.horizon])
         _run(case.name, prep, case.lookback, case.horizon, args, rows)
+        _write(rows, args.output)
     if args.shift:
         case, prep, step_row = _shifted_case(args.data_root)
         result = _run("heart_rate + level shift", prep, case.lookback, case.horizon, args,
                       rows, keep_forecasts=True)
         _plot(prep, result, step_row, args.output / "online_level_shift.png")
-    table = pd.DataFrame(rows)
-    table.to_csv(args.output / "online.csv", index=False, float_format="%.6g")
-    wide = table.pivot_table(index="case", columns="way", values=["mse", "compute_s"],
-                             sort=False)
-    lines = ["| case | refit every | frozen MSE | online MSE | refit MSE | online / refit MSE | "
-             "online / frozen MSE | online s | refit s | online / refit compute |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for case, r in wide.iterrows():
-        every = table[table.case == case].refit_every.iloc[0]
-        m, s = r["mse"], r["compute_s"]
-        lines.append(f"| {case} | {every} | {m['frozen']:.4f} | {m['online']:.4f} | "
-                     f"{m['refit']:.4f} | {m['online'] / m['refit']:.3f} | "
-                     f"{m['online'] / m['frozen']:.3f} | {s['online']:.1f} | {s['refit']:.1f} | "
-                     f"{s['online'] / s['refit']:.3f} |")
-    (args.output / "online.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(_write(rows, args.output))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ class Prepared:
         return self.rows(*self.bounds[split])
 
     def rows(self, start: int, stop: int):
-        """Rows ``start .. stop - 1`` as a ``TimeSeries`` indexed by row number."""
+        """Rows ``range(start, stop)`` as a ``TimeSeries`` indexed by row number."""
         from darts import TimeSeries
 
         return TimeSeries.from_times_and_values(
@@ -152,7 +152,7 @@ class Scorer:
         self.scored = np.zeros(len(self.truth), dtype=bool)
 
     def add(self, first: int, forecasts: np.ndarray) -> None:
-        """Score windows ``first .. first + len(forecasts) - 1`` (``(w, horizon, C)``)."""
+        """Score windows ``range(first, first + len(forecasts))`` (``(w, horizon, C)``)."""
         self.add_at(np.arange(first, first + len(forecasts)), forecasts)
 
     def add_at(self, windows, forecasts: np.ndarray) -> None:

@@ -37,7 +37,7 @@ class BenchmarkConfig:
     Parameters
     ----------
     horizons, models : list
-        Forecast lengths (one model per horizon) and model names (:data:`.names.MODELS`; a
+        Forecast lengths (one model per horizon) and model names (:data:`~s4d_forecast.comparison.names.MODELS`; a
         comma-separated string is taken).
     lookback, epochs, patience, batch_size, lr, seed, device, progress
         Every neural model's budget; early stopping after ``patience`` epochs without a lower
@@ -340,7 +340,7 @@ def fit_model(name: str, prep: Prepared, config: BenchmarkConfig, horizon: int,
 
 def forecast_windows(model, prep: Prepared, horizon: int, w0: int, w1: int,
                      batch_size: int = 512) -> np.ndarray:
-    """Forecasts ``(w1 - w0, horizon, C)`` of test windows ``w0 .. w1 - 1`` in one
+    """Forecasts ``(w1 - w0, horizon, C)`` of test windows ``range(w0, w1)`` in one
     ``historical_forecasts(retrain=False)`` call on the rows they read."""
     first_row = prep.test_start + w0
     series = prep.rows(first_row - prep.lookback, prep.test_start + w1 - 1 + horizon)

@@ -31,8 +31,8 @@ def usable_season(season: int | None, lookback: int) -> int | None:
 
 
 def stat_subset(n_windows: int, limit: int) -> np.ndarray:
-    """At most ``limit`` window indices evenly strided over ``0 .. n_windows - 1`` (both ends
-    included)."""
+    """At most ``limit`` window indices evenly strided over ``range(n_windows)``, first and
+    last included."""
     if n_windows <= limit:
         return np.arange(n_windows)
     return np.unique(np.linspace(0, n_windows - 1, limit).round().astype(np.int64))

@@ -1,4 +1,4 @@
-"""Datasets, splits, scalers, windows, downloads and the Lightning ``DataModule``s of the
+"""Datasets, splits, scalers, windows, downloads and the Lightning data modules of the
 medical and weather workloads. Names are imported on first access (``import
 s4d_forecast.data`` pulls in neither torch nor Lightning); no model code is imported here."""
 

@@ -199,8 +199,8 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         """Add the observations that follow the fitted series without a refit: every
         training window they complete enters the linear path's ridge statistics and the ridge
         is solved again, equal to a fit from scratch on all windows, at a cost per
-        observation that does not depend on the history (:mod:`~s4d_forecast.forecasting.
-        online`, docs/online.md). The next :meth:`predict` starts after them; the model keeps
+        observation that does not depend on the history (docs/online.md,
+        :mod:`~s4d_forecast.forecasting.online`). The next :meth:`predict` starts after them; the model keeps
         only the recent rows it needs (``training_series``).
 
         Parameters

@@ -1,6 +1,8 @@
-"""Lightning tasks on the S4D encoder: :class:`ECGClassificationTask` (PTB-XL, BCE, macro AUC
-over records) and :class:`VitalSignRegressionTask` (BIDMC, MSE, RMSE), trained by
-``s4d-forecast fit|validate|test|predict`` on the configs in ``s4d_forecast/configs/``
+"""Lightning tasks on the S4D encoder: ECG classification and vital-sign regression.
+
+:class:`ECGClassificationTask` (PTB-XL, BCE, macro AUC over records) and
+:class:`VitalSignRegressionTask` (BIDMC, MSE, RMSE) are trained by ``s4d-forecast fit``
+(and ``validate``, ``test``, ``predict``) on the configs in ``s4d_forecast/configs/``
 (:mod:`~s4d_forecast.tasks.cli`) and cross-validated by ``s4d-forecast cv``. Names are
 imported on first use, so ``s4d-forecast --help`` does not pay for torch or Lightning.
 """

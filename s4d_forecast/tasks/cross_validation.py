@@ -1,6 +1,6 @@
 """Patient-fold cross-validation of a regression task (``s4d-forecast cv``, see
 ``docs/medical.md``): the records outside the fixed test split are dealt into ``K`` folds of
-whole records; each fold's model (``fit ... --data.fold k``, checkpoint chosen on fold ``k``)
+whole records; each fold's model (``fit --data.fold k``, checkpoint chosen on fold ``k``)
 predicts its fold and the test split. The test prediction is the fold models' mean, shrunk
 toward the mean target, ``m + alpha * (p - m)``, by an ``alpha`` in ``[0, 1]`` fitted out of
 fold. Any config whose DataModule takes ``n_folds``/``fold`` and whose task writes
