@@ -1,7 +1,10 @@
-"""``settings.json``: what a run's rows depend on (each case's data, horizons, lookback,
-season, protocol; the budget, :data:`~s4d_forecast.comparison.baseline.BUDGET_KEYS`; the statistical subset; the rows,
-:data:`~s4d_forecast.comparison.baseline.ROW_KEYS`). A run resumes in its --output only with all of it equal (:mod:`.cells`);
-``--baseline DIR`` needs the cases and budget equal and reads ``DIR/results.csv``.
+"""``settings.json``: what a run's rows depend on.
+
+Each case's data, horizons, lookback, season and protocol; the budget
+(:data:`~s4d_forecast.comparison.baseline.BUDGET_KEYS`); the statistical subset; the rows
+(:data:`~s4d_forecast.comparison.baseline.ROW_KEYS`). A run resumes in its --output only with
+all of it equal (:mod:`.cells`); ``--baseline DIR`` needs the cases and budget equal and reads
+``DIR/results.csv``.
 """
 
 from __future__ import annotations

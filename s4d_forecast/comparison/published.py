@@ -1,6 +1,7 @@
 """Published lookback-96 results on the ETT files, printed beside a ``--protocol ltsf`` run:
 MSE and MAE at horizons 96/192/336/720 and their average, multivariate, standardised, as the
-papers print them; sources in :data:`~s4d_forecast.comparison.published.SOURCES` and docs/benchmark_protocols.md.
+papers print them; sources in :data:`~s4d_forecast.comparison.published.SOURCES` and
+docs/benchmark_protocols.md.
 """
 
 from __future__ import annotations

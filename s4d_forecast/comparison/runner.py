@@ -37,8 +37,8 @@ class BenchmarkConfig:
     Parameters
     ----------
     horizons, models : list
-        Forecast lengths (one model per horizon) and model names (:data:`~s4d_forecast.comparison.names.MODELS`; a
-        comma-separated string is taken).
+        Forecast lengths (one model per horizon) and model names
+        (:data:`~s4d_forecast.comparison.names.MODELS`; a comma-separated string is taken).
     lookback, epochs, patience, batch_size, lr, seed, device, progress
         Every neural model's budget; early stopping after ``patience`` epochs without a lower
         validation loss restores the best weights.

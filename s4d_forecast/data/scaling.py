@@ -29,7 +29,8 @@ class SignalScaler:
     """scikit-learn's ``StandardScaler`` over the last (channel) axis, per channel or over every
     value (``"global"``, PTB-XL's), fitted in chunks (``partial_fit``) so PTB-XL's training
     records are never copied to float64 whole; ``mean_`` and ``scale_`` are ``(C,)`` float64
-    after :meth:`~s4d_forecast.data.scaling.SignalScaler.fit` (the global mode repeats one value)."""
+    after :meth:`~s4d_forecast.data.scaling.SignalScaler.fit` (the global mode repeats one
+    value)."""
 
     def __init__(self, mode: str = "per_channel"):
         self.mode = check_choice("mode", mode, MODES)

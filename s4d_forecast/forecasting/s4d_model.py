@@ -200,8 +200,8 @@ class S4DModel(_validation.CheckedCallsMixin, MixedCovariatesTorchModel):
         training window they complete enters the linear path's ridge statistics and the ridge
         is solved again, equal to a fit from scratch on all windows, at a cost per
         observation that does not depend on the history (docs/online.md,
-        :mod:`~s4d_forecast.forecasting.online`). The next :meth:`predict` starts after them; the model keeps
-        only the recent rows it needs (``training_series``).
+        :mod:`~s4d_forecast.forecasting.online`). The next :meth:`predict` starts after
+        them; the model keeps only the recent rows it needs (``training_series``).
 
         Parameters
         ----------
