@@ -12,9 +12,13 @@ where that would mean more than ``--max-refits`` refits). Writes
 ``--shift`` adds a constructed case: the dev suite's heart-rate series with a step of
 ``+2`` training standard deviations added to every row from the middle of the test part on
 (a level change the training rows never showed), and plots the three ways' one-step-ahead
-forecasts around the step into ``OUTPUT/online_level_shift.png``.
+forecasts around the step into ``OUTPUT/online_level_shift.png``. ``--season`` adds the same
+series with a new cycle instead: a sine of period 40 rows and amplitude one training standard
+deviation from the middle of the test part on. ``--forget`` and ``--refresh-branch-every`` are
+passed to every ``update`` (defaults: the method's, 1 and none).
 
     python benchmarks/online_eval.py --cases airpassengers,co2_26 --output OUT [--shift]
+        [--season] [--forget 0.99] [--refresh-branch-every 10]
 """
 
 from __future__ import annotations
@@ -42,17 +46,21 @@ def _run(name, prep, lookback, horizon, args, rows, keep_forecasts=False):
     n_windows = prep.n_windows(horizon)
     refit_every = max(horizon, math.ceil(n_windows / args.max_refits))
     print(f"== {name}: {n_windows} test windows, refit every {refit_every}", flush=True)
+    kwargs = {k: v for k, v in (("forget", args.forget),
+                                ("refresh_branch_every", args.refresh_branch_every)) if v}
     result = rolling_origin(prep, horizon, _builder(lookback, horizon, args), refit_every,
-                            log=lambda *_: None, keep_forecasts=keep_forecasts)
+                            log=lambda *_: None, keep_forecasts=keep_forecasts,
+                            update_kwargs=kwargs)
     for row in result.rows():
-        rows.append({"case": name, "refit_every": refit_every, **row})
+        rows.append({"case": name, "refit_every": refit_every, "update": str(kwargs), **row})
         print(f"  {row['way']:>6}: MSE {row['mse']:.4f} compute {row['compute_s']:.1f}s",
               flush=True)
     return result
 
 
-def _shifted_case(root):
-    """The heart-rate case with +2 training standard deviations from mid-test on."""
+def _shifted_case(root, kind: str = "level"):
+    """The heart-rate case with +2 training standard deviations (``kind="level"``) or a sine
+    of period 40 rows and one standard deviation (``"season"``) added from mid-test on."""
     from s4d_forecast.comparison.datasets import check_targets
     from s4d_forecast.comparison.protocol import prepare
     from s4d_forecast.comparison.suite import DEV_SUITE, load_case_data
@@ -62,7 +70,11 @@ def _shifted_case(root):
     prep = prepare(frame, case.lookback, [case.horizon])
     n_train = prep.bounds[0][1]
     step_row = prep.test_start + prep.n_test // 2
-    frame.iloc[step_row:, 0] += 2 * frame.iloc[:n_train, 0].std()
+    sd = frame.iloc[:n_train, 0].std()
+    if kind == "level":
+        frame.iloc[step_row:, 0] += 2 * sd
+    else:
+        frame.iloc[step_row:, 0] += sd * np.sin(2 * np.pi * np.arange(len(frame) - step_row) / 40)
     return case, prepare(frame, case.lookback, [case.horizon]), step_row
 
 
@@ -119,6 +131,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--max-refits", type=int, default=30)
     parser.add_argument("--shift", action="store_true")
+    parser.add_argument("--season", action="store_true")
+    parser.add_argument("--forget", type=float, default=None)
+    parser.add_argument("--refresh-branch-every", type=int, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     from s4d_forecast.comparison.datasets import check_targets
@@ -141,6 +156,10 @@ def main() -> None:
         result = _run("heart_rate + level shift", prep, case.lookback, case.horizon, args,
                       rows, keep_forecasts=True)
         _plot(prep, result, step_row, args.output / "online_level_shift.png")
+        _write(rows, args.output)
+    if args.season:
+        case, prep, _ = _shifted_case(args.data_root, "season")
+        _run("heart_rate + new cycle", prep, case.lookback, case.horizon, args, rows)
     print(_write(rows, args.output))
 
 

@@ -63,7 +63,8 @@ def _forecast(model, rows: np.ndarray) -> np.ndarray:
 
 
 def rolling_origin(prep, horizon: int, build_model, refit_every: int | None = None,
-                   log=print, keep_forecasts: bool = False) -> RollingResult:
+                   log=print, keep_forecasts: bool = False,
+                   update_kwargs: dict | None = None) -> RollingResult:
     """Score frozen, online and refitted S4DModels on every test origin of ``prep``.
 
     One origin per test window (stride 1), on the protocol's standardised scale:
@@ -75,7 +76,8 @@ def rolling_origin(prep, horizon: int, build_model, refit_every: int | None = No
       all rows up to the origin (the last ``n_val`` of them for early stopping).
 
     ``build_model() -> (S4DModel, callbacks)`` makes a fresh model with the benchmark's
-    budget. Compute is wall time: each update and refit, and the forecasts.
+    budget; ``update_kwargs`` go to every ``update`` (``forget``, ``refresh_branch_every``).
+    Compute is wall time: each update and refit, and the forecasts.
     """
     from s4d_forecast.comparison.runner import forecast_windows
 
@@ -97,13 +99,14 @@ def rolling_origin(prep, horizon: int, build_model, refit_every: int | None = No
     online = copy.copy(model)  # darts' own deepcopy drops the trained module
     online.model = copy.deepcopy(model.model)
     start = time.perf_counter()
-    online.update(prep.rows(n_train, test_start))  # the validation rows
+    update_kwargs = update_kwargs or {}
+    online.update(prep.rows(n_train, test_start), **update_kwargs)  # the validation rows
     kept["online"] = np.empty((n_windows, horizon, prep.scaled.shape[1]))
     for w in range(n_windows):
         origin = test_start + w  # first row of the forecast
         kept["online"][w] = _forecast(online, prep.scaled[origin - L:origin])
         if w + 1 < n_windows:
-            online.update(prep.rows(origin, origin + 1))
+            online.update(prep.rows(origin, origin + 1), **update_kwargs)
     compute["online"] = time.perf_counter() - start
     scorers["online"].add(0, kept["online"])
 
