@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -58,6 +57,7 @@ def main() -> None:
     from s4d_forecast.comparison import runner
     from s4d_forecast.comparison.protocol import Scorer
     from s4d_forecast.comparison.suite import DEV_SUITE, load_case_data
+    from s4d_forecast.comparison.summary import geometric_mean
     from s4d_forecast.forecasting import s4d_model
     from s4d_forecast.forecasting.quiet import quiet_libraries
 
@@ -102,7 +102,7 @@ def main() -> None:
     on = weight[weight > 0].index
     print(wide.assign(branch_weight=weight).round(4).to_string())
     for other in ("linear", "mlp"):
-        ratio = np.exp(np.log(wide.loc[on, "full"] / wide.loc[on, other]).mean())
+        ratio = geometric_mean(wide.loc[on, "full"] / wide.loc[on, other])
         print(f"full / {other}, geometric mean over the {len(on)} cases with the branch on: "
               f"{ratio:.3f}")
 
