@@ -47,7 +47,8 @@ def _run(name, prep, lookback, horizon, args, rows, keep_forecasts=False):
     refit_every = max(horizon, math.ceil(n_windows / args.max_refits))
     print(f"== {name}: {n_windows} test windows, refit every {refit_every}", flush=True)
     kwargs = {k: v for k, v in (("forget", args.forget),
-                                ("refresh_branch_every", args.refresh_branch_every)) if v}
+                                ("refresh_branch_every", args.refresh_branch_every))
+              if v is not None}
     result = rolling_origin(prep, horizon, _builder(lookback, horizon, args), refit_every,
                             log=lambda *_: None, keep_forecasts=keep_forecasts,
                             update_kwargs=kwargs)
